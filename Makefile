@@ -1,0 +1,48 @@
+# profcol: two commands do everything on a fresh Debian 12 machine.
+#   make run   install what is missing, build, run with config.example.yaml
+#   make test  install what is missing, build, run every test
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CONFIG     ?= config.example.yaml
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build run test unit-asan fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/profcol --config $(CONFIG)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory fuzz
+	@echo "make test: all suites passed"
+
+# Unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+unit-asan: deps
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DPROFCOL_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -R '^unit/'
+
+# libFuzzer targets (clang), a short run of each over the seed corpus.
+fuzz: deps
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DPROFCOL_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	@scripts/run-fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+bench: build
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

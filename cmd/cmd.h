@@ -1,0 +1,21 @@
+/* cmd.h: the subcommands of the profcol binary. Each returns the exit code. */
+#ifndef PROFCOL_CMD_H
+#define PROFCOL_CMD_H
+
+int cmd_version(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_components(int argc, char **argv);
+
+/* Reads a whole file ("-" = stdin) into a malloc'd buffer of at most max
+ * bytes. Returns 0 or a PC_E* code, with a message in err. */
+int cmd_read_file(const char *path, size_t max, unsigned char **data,
+                  size_t *len, char *err, size_t errlen);
+
+/* Writes len bytes to path ("-" = stdout). */
+int cmd_write_file(const char *path, const unsigned char *data, size_t len,
+                   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * buf.h: growable byte buffer with a hard maximum (curl's dynbuf idea).
+ *
+ * The buffer owns its memory (malloc). buf_take() hands the memory to the
+ * caller, who then frees it with free().
+ */
+#ifndef PROFCOL_BUF_H
+#define PROFCOL_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    size_t max;   /* appends past this fail with PC_ETOOBIG */
+};
+
+#define BUF_MAX_DEFAULT ((size_t)1 << 30)
+
+void buf_init(struct buf *b, size_t max);
+
+/* Makes room for n more bytes. */
+int buf_reserve(struct buf *b, size_t n);
+
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int buf_putc(struct buf *b, uint8_t c);
+
+/* Empties the buffer, keeping its memory. */
+void buf_reset(struct buf *b);
+
+/* Releases the memory. */
+void buf_free(struct buf *b);
+
+/* Gives the memory to the caller; the buffer is empty afterwards. */
+uint8_t *buf_take(struct buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,266 @@
+/* compress.c: gzip (libdeflate, zlib) and zstd over whole buffers. */
+#include "model/compress.h"
+
+#include <libdeflate.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "model/err.h"
+
+int gz_is_gzip(const uint8_t *p, size_t n)
+{
+    return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+int zstd_is_zstd(const uint8_t *p, size_t n)
+{
+    return n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f &&
+           p[3] == 0xfd;
+}
+
+/* libdeflate decompressors are not thread-safe; keep one per thread. */
+static _Thread_local struct libdeflate_decompressor *tl_dec;
+
+static struct libdeflate_decompressor *decompressor(void)
+{
+    if (tl_dec == NULL) {
+        tl_dec = libdeflate_alloc_decompressor();
+    }
+    return tl_dec;
+}
+
+/* Decompresses one member starting at in; sets *used to the bytes eaten. */
+static int gz_member(struct libdeflate_decompressor *d, const uint8_t *in,
+                     size_t n, struct buf *out, size_t max_out, size_t *used)
+{
+    uint32_t isize = 0;
+    size_t guess, got = 0;
+    enum libdeflate_result r;
+    int rc;
+
+    /* The trailer's ISIZE is the member's size mod 2^32: a good first guess
+     * for a single member, wrong only past 4 GiB or for later members. */
+    if (n >= 18) {
+        memcpy(&isize, in + n - 4, 4);
+    }
+    guess = isize != 0 ? isize : n * 4;
+    for (;;) {
+        size_t room = max_out - out->len;
+        if (guess > room) {
+            guess = room;
+        }
+        rc = buf_reserve(out, guess);
+        if (rc != PC_OK) {
+            return rc == PC_ETOOBIG ? PC_ETOOBIG : rc;
+        }
+        r = libdeflate_gzip_decompress_ex(d, in, n, out->data + out->len,
+                                          out->cap - out->len, used, &got);
+        if (r == LIBDEFLATE_SUCCESS) {
+            if (got > room) {
+                return PC_ETOOBIG;
+            }
+            out->len += got;
+            return PC_OK;
+        }
+        if (r != LIBDEFLATE_INSUFFICIENT_SPACE) {
+            return PC_ECORRUPT;
+        }
+        if (out->cap - out->len >= room) {
+            return PC_ETOOBIG;
+        }
+        guess = (out->cap - out->len) * 2 + 4096;
+    }
+}
+
+int gz_decompress(const uint8_t *in, size_t n, struct buf *out, size_t max_out)
+{
+    struct libdeflate_decompressor *d = decompressor();
+    size_t used;
+    int rc;
+
+    if (d == NULL) {
+        return PC_ENOMEM;
+    }
+    if (max_out == 0 || max_out > out->max) {
+        max_out = out->max;
+    }
+    if (!gz_is_gzip(in, n)) {
+        return PC_EFORMAT;
+    }
+    while (n > 0) {
+        rc = gz_member(d, in, n, out, max_out, &used);
+        if (rc != PC_OK) {
+            return rc;
+        }
+        in += used;
+        n -= used;
+        /* Trailing zero padding after the last member is tolerated. */
+        if (n > 0 && !gz_is_gzip(in, n)) {
+            break;
+        }
+    }
+    return PC_OK;
+}
+
+int gz_compress(const uint8_t *in, size_t n, struct buf *out, int level)
+{
+    struct libdeflate_compressor *c;
+    size_t bound, got;
+    int rc;
+
+    if (level < 1 || level > 12) {
+        level = 6;
+    }
+    c = libdeflate_alloc_compressor(level);
+    if (c == NULL) {
+        return PC_ENOMEM;
+    }
+    bound = libdeflate_gzip_compress_bound(c, n);
+    rc = buf_reserve(out, bound);
+    if (rc == PC_OK) {
+        got = libdeflate_gzip_compress(c, in, n, out->data + out->len,
+                                       out->cap - out->len);
+        if (got == 0) {
+            rc = PC_EIO;
+        } else {
+            out->len += got;
+        }
+    }
+    libdeflate_free_compressor(c);
+    return rc;
+}
+
+int gz_decompress_zlib(const uint8_t *in, size_t n, struct buf *out,
+                       size_t max_out)
+{
+    z_stream zs;
+    int zrc, rc = PC_OK;
+
+    if (max_out == 0 || max_out > out->max) {
+        max_out = out->max;
+    }
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+        return PC_ENOMEM;
+    }
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)n;
+    do {
+        rc = buf_reserve(out, n * 2 + 4096 > max_out - out->len
+                                  ? max_out - out->len
+                                  : n * 2 + 4096);
+        if (rc != PC_OK || out->cap == out->len) {
+            rc = PC_ETOOBIG;
+            break;
+        }
+        zs.next_out = out->data + out->len;
+        zs.avail_out = (uInt)(out->cap - out->len);
+        zrc = inflate(&zs, Z_NO_FLUSH);
+        out->len = out->cap - zs.avail_out;
+        if (zrc == Z_STREAM_END) {
+            if (zs.avail_in > 0 && gz_is_gzip(zs.next_in, zs.avail_in)) {
+                inflateReset(&zs);
+                zrc = Z_OK;
+                continue;
+            }
+            break;
+        }
+        if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
+            rc = PC_ECORRUPT;
+            break;
+        }
+        if (zrc == Z_BUF_ERROR && zs.avail_in == 0) {
+            rc = PC_ETRUNC;
+            break;
+        }
+    } while (1);
+    inflateEnd(&zs);
+    return rc;
+}
+
+int gz_compress_zlib(const uint8_t *in, size_t n, struct buf *out, int level)
+{
+    z_stream zs;
+    int rc;
+
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, level, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
+        return PC_ENOMEM;
+    }
+    rc = buf_reserve(out, deflateBound(&zs, n));
+    if (rc == PC_OK) {
+        zs.next_in = (Bytef *)(uintptr_t)in;
+        zs.avail_in = (uInt)n;
+        zs.next_out = out->data + out->len;
+        zs.avail_out = (uInt)(out->cap - out->len);
+        rc = deflate(&zs, Z_FINISH) == Z_STREAM_END ? PC_OK : PC_EIO;
+        out->len = out->cap - zs.avail_out;
+    }
+    deflateEnd(&zs);
+    return rc;
+}
+
+int zstd_decompress(const uint8_t *in, size_t n, struct buf *out,
+                    size_t max_out)
+{
+    ZSTD_DStream *ds;
+    ZSTD_inBuffer ib = {in, n, 0};
+    size_t zr = 1;
+    int rc = PC_OK;
+
+    if (max_out == 0 || max_out > out->max) {
+        max_out = out->max;
+    }
+    ds = ZSTD_createDStream();
+    if (ds == NULL) {
+        return PC_ENOMEM;
+    }
+    /* Streaming, so a frame that lies about its content size is still
+     * bounded by max_out. */
+    while (ib.pos < ib.size || zr != 0) {
+        size_t room = max_out - out->len;
+        ZSTD_outBuffer ob;
+        if (room == 0) {
+            rc = PC_ETOOBIG;
+            break;
+        }
+        rc = buf_reserve(out, room < 65536 ? room : 65536);
+        if (rc != PC_OK) {
+            break;
+        }
+        ob.dst = out->data + out->len;
+        ob.size = out->cap - out->len < room ? out->cap - out->len : room;
+        ob.pos = 0;
+        zr = ZSTD_decompressStream(ds, &ob, &ib);
+        out->len += ob.pos;
+        if (ZSTD_isError(zr)) {
+            rc = PC_ECORRUPT;
+            break;
+        }
+        if (ib.pos == ib.size && zr != 0 && ob.pos < ob.size) {
+            rc = PC_ETRUNC;
+            break;
+        }
+    }
+    ZSTD_freeDStream(ds);
+    return rc;
+}
+
+int zstd_compress(const uint8_t *in, size_t n, struct buf *out, int level)
+{
+    size_t bound = ZSTD_compressBound(n), got;
+    int rc = buf_reserve(out, bound);
+
+    if (rc != PC_OK) {
+        return rc;
+    }
+    got = ZSTD_compress(out->data + out->len, out->cap - out->len, in, n,
+                        level);
+    if (ZSTD_isError(got)) {
+        return PC_EIO;
+    }
+    out->len += got;
+    return PC_OK;
+}

@@ -1,0 +1,47 @@
+/*
+ * intern.h: an open-addressing index for interning table entries.
+ *
+ * It stores (hash, index) pairs only; the entries themselves stay in the
+ * caller's table, and the caller decides equality. That keeps it one compact
+ * allocation (no per-entry malloc, unlike uthash), which matters when an
+ * encoder interns hundreds of thousands of stacks.
+ *
+ *   uint64_t h = hash(entry);
+ *   struct itab_probe pr;
+ *   int32_t i;
+ *   itab_probe_start(t, h, &pr);
+ *   while ((i = itab_probe_next(t, &pr)) >= 0)
+ *       if (equal(table[i], entry)) return i;        // found
+ *   itab_insert(t, &pr, new_index);                   // absent: add
+ */
+#ifndef PROFCOL_INTERN_H
+#define PROFCOL_INTERN_H
+
+#include <stdint.h>
+
+struct itab {
+    uint64_t *hashes;
+    int32_t *idx;              /* -1 = empty slot */
+    uint32_t mask;             /* capacity - 1, capacity a power of two */
+    uint32_t count;
+};
+
+struct itab_probe {
+    uint64_t hash;
+    uint32_t pos;
+};
+
+/* Sized for about `expected` entries; grows by itself. */
+int itab_init(struct itab *t, uint32_t expected);
+void itab_free(struct itab *t);
+
+void itab_probe_start(const struct itab *t, uint64_t hash,
+                      struct itab_probe *pr);
+
+/* Next candidate index with the same hash, or -1 when none is left. */
+int32_t itab_probe_next(const struct itab *t, struct itab_probe *pr);
+
+/* Inserts index after a probe that ended with -1. */
+int itab_insert(struct itab *t, struct itab_probe *pr, int32_t index);
+
+#endif
