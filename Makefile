@@ -20,6 +20,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
+	@mkdir -p data/incoming data/out data/queue
 	./$(BUILD)/profcol --config $(CONFIG)
 
 test: build

@@ -11,6 +11,9 @@ int cmd_components(int argc, char **argv);
 
 /* Reads a whole file ("-" = stdin) into a malloc'd buffer of at most max
  * bytes. Returns 0 or a PC_E* code, with a message in err. */
+/* The value of --config FILE / --config=FILE in argv, or NULL. */
+const char *cmd_config_arg(int argc, char **argv);
+
 int cmd_read_file(const char *path, size_t max, unsigned char **data,
                   size_t *len, char *err, size_t errlen);
 

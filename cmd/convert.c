@@ -1,0 +1,180 @@
+/*
+ * convert.c: `profcol convert [--to pprof|otlp] [--from auto|pprof|otlp]
+ * [--level N] IN OUT`. Reads a pprof (gzip or plain) or an OTLP profiles
+ * request, writes the other format (or the one asked for). Without --to,
+ * pprof becomes OTLP and OTLP becomes pprof. OTLP output is plain protobuf
+ * (an ExportProfilesServiceRequest); pprof output is gzipped, as pprof files
+ * are. An OTLP input holding several profiles gives a pprof of the first
+ * and a warning, unless OUT contains "%d", which numbers one file per
+ * profile.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "cmd/load.h"
+#include "model/otlp.h"
+#include "model/pprof.h"
+
+#define CONVERT_MAX_INPUT ((size_t)1 << 30)
+
+struct convert_opts {
+    const char *to;
+    const char *from;
+    const char *in;
+    const char *out;
+    int level;
+};
+
+static int convert_usage(void)
+{
+    fprintf(stderr, "usage: profcol convert [--to pprof|otlp] "
+                    "[--from auto|pprof|otlp] [--level 1-12] IN OUT\n"
+                    "       IN and OUT may be - for stdin/stdout\n");
+    return 2;
+}
+
+static int parse_opts(int argc, char **argv, struct convert_opts *o)
+{
+    int i, pos = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->from = "auto";
+    o->level = 6;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--to") == 0 || strcmp(a, "--from") == 0 ||
+             strcmp(a, "--level") == 0) && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (a[2] == 't') {
+                o->to = v;
+            } else if (a[2] == 'f') {
+                o->from = v;
+            } else {
+                o->level = atoi(v);
+            }
+        } else if (strncmp(a, "--to=", 5) == 0) {
+            o->to = a + 5;
+        } else if (strncmp(a, "--from=", 7) == 0) {
+            o->from = a + 7;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "profcol convert: unknown option %s\n", a);
+            return -1;
+        } else if (pos == 0) {
+            o->in = a;
+            pos++;
+        } else if (pos == 1) {
+            o->out = a;
+            pos++;
+        } else {
+            return -1;
+        }
+    }
+    if (o->in == NULL || o->out == NULL) {
+        return -1;
+    }
+    if (o->to != NULL && strcmp(o->to, "pprof") != 0 &&
+        strcmp(o->to, "otlp") != 0) {
+        fprintf(stderr, "profcol convert: --to must be pprof or otlp\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int write_pprofs(const struct loaded *ld, const struct convert_opts *o)
+{
+    struct profile **profs = NULL;
+    uint32_t n = 0, i;
+    char err[256], path[4096];
+    int rc = PC_OK;
+    int many = strstr(o->out, "%d") != NULL;
+
+    rc = loaded_profiles(ld, &profs, &n);
+    if (rc != PC_OK) {
+        fprintf(stderr, "profcol convert: out of memory\n");
+        return 1;
+    }
+    if (n == 0) {
+        fprintf(stderr, "profcol convert: %s holds no profile\n", o->in);
+        free(profs);
+        return 1;
+    }
+    if (n > 1 && !many) {
+        fprintf(stderr, "profcol convert: warning: %s holds %u profiles; "
+                        "writing the first (use %%d in OUT for all)\n",
+                o->in, n);
+        n = 1;
+    }
+    for (i = 0; i < n && rc == PC_OK; i++) {
+        struct buf out;
+        struct errctx e = {{0}};
+        buf_init(&out, 0);
+        rc = pprof_encode_gz(ld->pd, profs[i], o->level, &out, &e);
+        if (rc != PC_OK) {
+            fprintf(stderr, "profcol convert: encoding pprof: %s\n",
+                    err_msg(&e, rc));
+        } else {
+            if (many) {
+                snprintf(path, sizeof(path), o->out, (int)i);
+            } else {
+                snprintf(path, sizeof(path), "%s", o->out);
+            }
+            rc = cmd_write_file(path, out.data, out.len, err, sizeof(err));
+            if (rc != PC_OK) {
+                fprintf(stderr, "profcol convert: %s\n", err);
+            }
+        }
+        buf_free(&out);
+    }
+    free(profs);
+    return rc == PC_OK ? 0 : 1;
+}
+
+static int write_otlp(const struct loaded *ld, const struct convert_opts *o)
+{
+    const struct pdata *in[1];
+    struct buf out;
+    struct errctx e = {{0}};
+    char err[256];
+    int rc;
+
+    in[0] = ld->pd;
+    buf_init(&out, 0);
+    rc = otlp_encode(in, 1, &out, &e);
+    if (rc != PC_OK) {
+        fprintf(stderr, "profcol convert: encoding OTLP: %s\n",
+                err_msg(&e, rc));
+    } else {
+        rc = cmd_write_file(o->out, out.data, out.len, err, sizeof(err));
+        if (rc != PC_OK) {
+            fprintf(stderr, "profcol convert: %s\n", err);
+        }
+    }
+    buf_free(&out);
+    return rc == PC_OK ? 0 : 1;
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    struct convert_opts o;
+    struct loaded ld;
+    const char *to;
+    int rc;
+
+    if (parse_opts(argc, argv, &o) != 0) {
+        return convert_usage();
+    }
+    if (load_profile_file(o.in, o.from, CONVERT_MAX_INPUT, &ld, "convert") !=
+        PC_OK) {
+        return 1;
+    }
+    to = o.to != NULL ? o.to : (ld.format == LOADED_PPROF ? "otlp" : "pprof");
+    if (strcmp(to, "pprof") == 0) {
+        rc = write_pprofs(&ld, &o);
+    } else {
+        rc = write_otlp(&ld, &o);
+    }
+    loaded_free(&ld);
+    return rc;
+}

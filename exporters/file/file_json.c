@@ -1,0 +1,186 @@
+/*
+ * file_json.c: the JSON-lines form of the file exporter: one object per
+ * item with its series attributes, tenant, counts, payload format and the
+ * payload itself in base64 (pprof or OTLP bytes as they would be exported).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exporters/file/file_rotate.h"
+#include "model/otlp.h"
+
+static int json_str(struct buf *o, const char *s, size_t n)
+{
+    size_t i;
+    int rc = buf_putc(o, '"');
+
+    for (i = 0; rc == PC_OK && i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            rc = buf_putc(o, '\\');
+            if (rc == PC_OK) {
+                rc = buf_putc(o, c);
+            }
+        } else if (c < 0x20) {
+            rc = buf_printf(o, "\\u%04x", c);
+        } else {
+            rc = buf_putc(o, c);
+        }
+    }
+    return rc == PC_OK ? buf_putc(o, '"') : rc;
+}
+
+static int json_value(struct buf *o, const struct anyvalue *v, int depth)
+{
+    uint32_t i;
+    int rc = PC_OK;
+
+    if (depth > LIMIT_ANYVALUE_DEPTH) {
+        return PC_ETOOBIG;
+    }
+    switch (v->type) {
+    case AV_STRING:
+        return json_str(o, v->u.s.ptr, v->u.s.len);
+    case AV_BOOL:
+        return buf_append_str(o, v->u.b ? "true" : "false");
+    case AV_INT:
+        return buf_printf(o, "%" PRId64, v->u.i);
+    case AV_DOUBLE:
+        return buf_printf(o, "%.17g", v->u.d);
+    case AV_ARRAY:
+        rc = buf_putc(o, '[');
+        for (i = 0; rc == PC_OK && i < v->u.arr.n; i++) {
+            if (i > 0) {
+                rc = buf_putc(o, ',');
+            }
+            if (rc == PC_OK) {
+                rc = json_value(o, &v->u.arr.items[i], depth + 1);
+            }
+        }
+        return rc == PC_OK ? buf_putc(o, ']') : rc;
+    case AV_KVLIST:
+        rc = buf_putc(o, '{');
+        for (i = 0; rc == PC_OK && i < v->u.kv.n; i++) {
+            if (i > 0) {
+                rc = buf_putc(o, ',');
+            }
+            if (rc == PC_OK) {
+                rc = json_str(o, v->u.kv.items[i].key.ptr,
+                              v->u.kv.items[i].key.len);
+            }
+            if (rc == PC_OK) {
+                rc = buf_putc(o, ':');
+            }
+            if (rc == PC_OK) {
+                rc = json_value(o, &v->u.kv.items[i].value, depth + 1);
+            }
+        }
+        return rc == PC_OK ? buf_putc(o, '}') : rc;
+    default:
+        return buf_append_str(o, "null");
+    }
+}
+
+static int base64(struct buf *o, const uint8_t *p, size_t n)
+{
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+    int rc = buf_reserve(o, (n + 2) / 3 * 4 + 2);
+
+    if (rc != PC_OK) {
+        return rc;
+    }
+    for (i = 0; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        o->data[o->len++] = (uint8_t)tbl[v >> 18];
+        o->data[o->len++] = (uint8_t)tbl[(v >> 12) & 63];
+        o->data[o->len++] = (uint8_t)tbl[(v >> 6) & 63];
+        o->data[o->len++] = (uint8_t)tbl[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+        o->data[o->len++] = (uint8_t)tbl[v >> 18];
+        o->data[o->len++] = (uint8_t)tbl[(v >> 12) & 63];
+        o->data[o->len++] = i + 1 < n ? (uint8_t)tbl[(v >> 6) & 63] : '=';
+        o->data[o->len++] = '=';
+    }
+    return PC_OK;
+}
+
+/* The payload bytes: the original when unchanged, else OTLP of the model. */
+static int item_payload(struct item *it, struct buf *tmp, const uint8_t **p,
+                        size_t *n, const char **fmt)
+{
+    const struct pdata *pds[1];
+    int rc;
+
+    if (it->raw != NULL) {
+        *p = it->raw->data;
+        *n = it->raw->len;
+        *fmt = it->format == PAYLOAD_PPROF ? "pprof" : "otlp";
+        return PC_OK;
+    }
+    if (it->pd == NULL) {
+        return PC_EINVAL;
+    }
+    pds[0] = it->pd->pd;
+    rc = otlp_encode(pds, 1, tmp, NULL);
+    *p = tmp->data;
+    *n = tmp->len;
+    *fmt = "otlp";
+    return rc;
+}
+
+int file_json_item(struct batch *b, struct item *it, struct buf *out)
+{
+    struct buf tmp;
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    const char *fmt = "";
+    uint32_t i;
+    int rc;
+
+    (void)b;
+    buf_init(&tmp, 0);
+    rc = buf_printf(out, "{\"received_unix_nano\":%" PRIu64 ",\"attributes\":{",
+                    it->received_ns);
+    for (i = 0; rc == PC_OK && i < it->nattrs; i++) {
+        if (i > 0) {
+            rc = buf_putc(out, ',');
+        }
+        if (rc == PC_OK) {
+            rc = json_str(out, it->attrs[i].key.ptr, it->attrs[i].key.len);
+        }
+        if (rc == PC_OK) {
+            rc = buf_putc(out, ':');
+        }
+        if (rc == PC_OK) {
+            rc = json_value(out, &it->attrs[i].value, 0);
+        }
+    }
+    if (rc == PC_OK) {
+        rc = buf_append_str(out, "},\"tenant\":");
+    }
+    if (rc == PC_OK) {
+        rc = json_str(out, it->tenant.ptr, it->tenant.len);
+    }
+    if (rc == PC_OK) {
+        rc = item_payload(it, &tmp, &p, &n, &fmt);
+    }
+    if (rc == PC_OK) {
+        rc = buf_printf(out,
+                        ",\"profiles\":%u,\"samples\":%" PRIu64
+                        ",\"format\":\"%s\",\"payload_base64\":\"",
+                        it->nprofiles, it->nsamples, fmt);
+    }
+    if (rc == PC_OK) {
+        rc = base64(out, p, n);
+    }
+    if (rc == PC_OK) {
+        rc = buf_append_str(out, "\"}\n");
+    }
+    buf_free(&tmp);
+    return rc;
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# test_metrics_promtool.sh: the self-metrics exposition passes promtool's
+# parser and linter. The unit test binary test_metrics renders a registry
+# shaped like a running profcol's (labelled counters and gauges, computed
+# gauges, escaped label values, process and build metrics) into a file when
+# PROFCOL_METRICS_DUMP is set; promtool then checks that file.
+set -euo pipefail
+
+: "${PROFCOL_BUILD_DIR:?PROFCOL_BUILD_DIR must point at the build directory}"
+bin="$PROFCOL_BUILD_DIR/test_metrics"
+if [[ ! -x "$bin" ]]; then
+    echo "FAIL: $bin not built" >&2
+    exit 1
+fi
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "FAIL: promtool not found (Debian package: prometheus)" >&2
+    exit 1
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out="$tmp/metrics.txt"
+
+PROFCOL_METRICS_DUMP="$out" "$bin"
+
+# An empty file would pass promtool: make sure the families are there.
+for family in profcol_process_cpu_seconds_total profcol_process_memory_rss_bytes \
+              profcol_process_uptime_seconds profcol_build_info \
+              profcol_receiver_accepted_profiles_total profcol_exporter_queue_size; do
+    if ! grep -q "^# TYPE $family " "$out"; then
+        echo "FAIL: family $family missing from the exposition" >&2
+        cat "$out" >&2
+        exit 1
+    fi
+done
+
+# promtool exits non-zero on parse errors and on lint problems; it also
+# prints lint problems, so any output at all is a failure too.
+if ! report=$(promtool check metrics < "$out" 2>&1) || [[ -n "$report" ]]; then
+    echo "FAIL: promtool check metrics:" >&2
+    echo "$report" >&2
+    cat "$out" >&2
+    exit 1
+fi
+echo "PASS: promtool accepts $(grep -c '^# TYPE' "$out") families"
