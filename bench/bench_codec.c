@@ -460,6 +460,7 @@ int main(int argc, char **argv)
     }
     if (prepare(&in, op->needs_otlp) != 0) {
         fprintf(stderr, "bench_codec: cannot prepare %s\n", argv[2]);
+        free(in.file);
         return 1;
     }
     rc = run(op, &in, iters);

@@ -25,7 +25,7 @@ log() { echo "run.sh: $*" >&2; }
 
 gobuild() {  # gobuild OUTPUT PACKAGE_DIR: GOPATH mode, the Debian pprof lib
     (cd "$2" && GO111MODULE=off GOPATH="$PPROF_GOPATH" \
-        GOCACHE="$BUILD/gocache" GOFLAGS= go build -o "$1" .)
+        GOCACHE="$BUILD/gocache" GOFLAGS='' go build -o "$1" .)
 }
 
 build_tools() {
@@ -260,3 +260,24 @@ print("Machine: %s." % sys.argv[2])
 for label in ("cpu", "large"):
     table(res, label)
 PY
+
+# ---- engine: hand-off cost per batch vs decode, persistent queue rate ----
+# (bench/README.md, section "Engine"). Inputs from tests/fixtures/build.sh.
+log "building bench_engine, bench_pqueue"
+if cmake --build "$BUILD" --target bench_engine bench_pqueue -j2 >>"$OUT/build.log" 2>&1; then
+    echo
+    echo "### Engine hand-off (1 pipeline, no processors, 3 exporters, in-memory queues)"
+    for p in cpu.pb.gz large_200k.pb.gz; do
+        f=$BUILD/fixtures/profiles/$p
+        [ -f "$f" ] || continue
+        iters=2000; [ "$p" = large_200k.pb.gz ] && iters=30
+        "$BUILD/bench_engine" "$f" "$iters" || true
+    done
+    echo
+    echo "### Persistent queue (87 KiB records, 3 s per policy)"
+    qdir=$(mktemp -d "${TMPDIR:-/tmp}/profcol-pq.XXXXXX")
+    "$BUILD/bench_pqueue" "$qdir" || true
+    rm -rf "$qdir"
+else
+    tail -n 30 "$OUT/build.log" >&2
+fi

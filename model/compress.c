@@ -103,6 +103,52 @@ int gz_decompress(const uint8_t *in, size_t n, struct buf *out, size_t max_out)
     return PC_OK;
 }
 
+size_t gz_isize(const uint8_t *in, size_t n)
+{
+    uint32_t isize;
+
+    /* 10-byte header, empty deflate block, 8-byte trailer at the least. */
+    if (n < 18) {
+        return 0;
+    }
+    memcpy(&isize, in + n - 4, 4);   /* little-endian, like our targets */
+    return isize;
+}
+
+int gz_decompress_into(const uint8_t *in, size_t n, uint8_t *dst, size_t cap,
+                       size_t *out_len)
+{
+    struct libdeflate_decompressor *d = decompressor();
+    size_t used, got, len = 0;
+    enum libdeflate_result r;
+
+    if (d == NULL) {
+        return PC_ENOMEM;
+    }
+    if (!gz_is_gzip(in, n)) {
+        return PC_EFORMAT;
+    }
+    while (n > 0) {
+        r = libdeflate_gzip_decompress_ex(d, in, n, dst + len, cap - len,
+                                          &used, &got);
+        if (r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+            return PC_ETOOBIG;
+        }
+        if (r != LIBDEFLATE_SUCCESS) {
+            return PC_ECORRUPT;
+        }
+        len += got;
+        in += used;
+        n -= used;
+        /* Trailing zero padding after the last member is tolerated. */
+        if (n > 0 && !gz_is_gzip(in, n)) {
+            break;
+        }
+    }
+    *out_len = len;
+    return PC_OK;
+}
+
 int gz_compress(const uint8_t *in, size_t n, struct buf *out, int level)
 {
     struct libdeflate_compressor *c;

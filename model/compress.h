@@ -25,6 +25,20 @@ int zstd_is_zstd(const uint8_t *p, size_t n);
  */
 int gz_decompress(const uint8_t *in, size_t n, struct buf *out, size_t max_out);
 
+/*
+ * Size of the last gzip member as its trailer states it (ISIZE, the size mod
+ * 2^32), 0 when n is too short. For a single member under 4 GiB it is the
+ * exact decompressed size; it is only a hint, the data may lie.
+ */
+size_t gz_isize(const uint8_t *in, size_t n);
+
+/*
+ * Decompresses a gzip stream (one or more members) into dst[0, cap) and sets
+ * *out_len. PC_ETOOBIG when it does not fit, PC_ECORRUPT on bad data.
+ */
+int gz_decompress_into(const uint8_t *in, size_t n, uint8_t *dst, size_t cap,
+                       size_t *out_len);
+
 /* Appends a gzip stream of in at the given level (1..12 libdeflate, 6 default). */
 int gz_compress(const uint8_t *in, size_t n, struct buf *out, int level);
 

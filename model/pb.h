@@ -265,7 +265,10 @@ static inline int pb_put_bytes(struct buf *b, uint32_t field, const void *p,
  */
 static inline int pb_msg_begin(struct buf *b, uint32_t field, size_t *mark)
 {
-    int rc = pb_put_tag(b, field, PB_LEN);
+    int rc;
+
+    *mark = 0;   /* defined even on failure, for the compiler's sake */
+    rc = pb_put_tag(b, field, PB_LEN);
 
     if (rc == PC_OK) {
         rc = buf_reserve(b, 1);

@@ -22,6 +22,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "model/compress.h"
@@ -62,7 +64,26 @@ struct pbf {
 
 struct pp_counts {
     uint32_t sample_types, samples, mappings, locations, functions, strings;
-    uint64_t comments, locids, values, labels, lines;
+    uint64_t comments, locids, values, labels, lines, string_bytes;
+};
+
+/* Where the fields with one number lie: from the first one's tag to the
+ * last one's end. Writers put each repeated field in one run (Go writes
+ * samples, then mappings, locations, functions, strings), so a pass over
+ * one kind of field reads only that run instead of the whole profile. */
+struct pp_span {
+    const uint8_t *start, *end;
+};
+
+/*
+ * Equal labels share one attr entry. The table holds attr indices only
+ * (open addressing, -1 = empty) and compares with the attr entries
+ * themselves, so it stays 4 bytes a slot.
+ */
+struct pp_labtab {
+    int32_t *slots;
+    uint32_t mask;
+    uint32_t count;
 };
 
 /* pprof id -> 1-based table index. */
@@ -82,11 +103,23 @@ struct pp_dec {
     struct errctx *e;
     struct pp_counts c;
     struct idmap mappings, functions, locations;
-    struct itab labels;   /* dedup of equal labels (attr entries) */
-    int has_labels;
+    struct pp_span spans[PF_DOC_URL + 1];
+    struct pp_labtab labels;   /* dedup of equal labels (attr entries) */
+    char *strpool;        /* copies of the strings, NULL when borrowing */
+    /* The decompressed input when it is a mapping of our own: pages the
+     * sample pass has read are given back as it goes (see pp_release). */
+    uint8_t *map;
+    size_t map_len;
+    size_t released;      /* bytes of map given back so far */
+    size_t page;
+    uint8_t *heap;        /* the decompressed input when malloc'd */
+    int copy_strings;
 };
 
-static int pbf_next(const uint8_t **p, const uint8_t *end, struct pbf *f)
+/* The hot loops inline pbf_next's fast path and call this out of line. */
+__attribute__((noinline)) static int pbf_next_slow(const uint8_t **p,
+                                                   const uint8_t *end,
+                                                   struct pbf *f)
 {
     int rc = pb_read_tag(p, end, &f->field, &f->wire);
 
@@ -109,6 +142,73 @@ static int pbf_next(const uint8_t **p, const uint8_t *end, struct pbf *f)
     default:
         return PC_ECORRUPT;
     }
+}
+
+/* Varint at q, which has at least 10 readable bytes; returns its length,
+ * or 0 when it is malformed (more than 10 bytes, or past 64 bits). */
+static inline size_t pp_varint10(const uint8_t *q, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < 10; i++) {
+        uint64_t b = q[i];
+        v |= (b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+            if (i == 9 && b > 1) {
+                return 0;
+            }
+            *out = v;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * One field off the wire. Nearly every field of a pprof has a one-byte tag
+ * and is a varint or a length-delimited run; with 11 bytes left that case
+ * needs no per-byte bounds check and is decoded here, inline in every
+ * loop. Anything else (and every error) goes to pbf_next_slow.
+ */
+__attribute__((always_inline)) static inline int
+pbf_next(const uint8_t **p, const uint8_t *end, struct pbf *f)
+{
+    const uint8_t *q = *p;
+    size_t k;
+
+    /* One-byte tag, one-byte value or length: labels, most ids. */
+    if (end - q >= 2 && q[0] >= 0x08 && q[0] < 0x80 && q[1] < 0x80) {
+        f->field = q[0] >> 3;
+        f->wire = q[0] & 7;
+        if (f->wire == PB_VARINT) {
+            f->v = q[1];
+            *p = q + 2;
+            return PC_OK;
+        }
+        if (f->wire == PB_LEN && q[1] <= end - q - 2) {
+            f->s = q + 2;
+            f->n = q[1];
+            *p = q + 2 + q[1];
+            return PC_OK;
+        }
+    }
+    if (end - q >= 11 && q[0] >= 0x08 && q[0] < 0x80) {
+        f->field = q[0] >> 3;
+        f->wire = q[0] & 7;
+        if (f->wire == PB_VARINT && (k = pp_varint10(q + 1, &f->v)) != 0) {
+            *p = q + 1 + k;
+            return PC_OK;
+        }
+        if (f->wire == PB_LEN && (k = pp_varint10(q + 1, &f->v)) != 0 &&
+            f->v <= (uint64_t)(end - q - 1 - (ptrdiff_t)k)) {
+            f->s = q + 1 + k;
+            f->n = (size_t)f->v;
+            *p = f->s + f->n;
+            return PC_OK;
+        }
+    }
+    return pbf_next_slow(p, end, f);
 }
 
 /*
@@ -282,6 +382,7 @@ static int pp_count_field(struct pp_dec *x, const struct pbf *f)
         return PC_OK;
     case PF_STRING:
         x->c.strings++;
+        x->c.string_bytes += f->n;
         return PC_OK;
     case PF_COMMENT:
         return pp_count_scalars(x, f, "profile", &x->c.comments);
@@ -306,6 +407,11 @@ static int pp_count(struct pp_dec *x)
         if (rc != PC_OK) {
             return rc;
         }
+        if (f.field <= PF_DOC_URL) {
+            struct pp_span *sp = &x->spans[f.field];
+            sp->start = sp->start != NULL ? sp->start : at;
+            sp->end = p;
+        }
         /* Tables are indexed with int32; refuse what cannot fit. */
         if (x->c.samples >= INT32_MAX || x->c.strings >= INT32_MAX ||
             x->c.locations >= INT32_MAX || x->c.mappings >= INT32_MAX ||
@@ -328,7 +434,8 @@ static uint64_t pp_model_bytes(const struct pp_counts *c)
            (uint64_t)c->locations * sizeof(struct location) +
            c->lines * sizeof(struct line) +
            (uint64_t)c->functions * sizeof(struct function) +
-           c->comments * sizeof(int32_t) +
+           c->comments * sizeof(int32_t) + c->string_bytes +
+           c->labels * sizeof(struct attr) +
            (uint64_t)c->sample_types * sizeof(struct value_type);
 }
 
@@ -373,6 +480,9 @@ static int idmap_build(struct pp_dec *x, struct idmap *m, const char *what)
     int rc;
 
     if (m->dense) {
+        /* index == id: the ids are not needed for lookups. */
+        free(m->ids);
+        m->ids = NULL;
         return PC_OK;
     }
     rc = itab_init(&m->tab, m->n);
@@ -580,6 +690,12 @@ static int pp_string(struct pp_dec *x, const struct pbf *f, uint32_t *i)
         }
         d->strings[d->nstrings].ptr = (const char *)f->s;
         d->strings[d->nstrings].len = (uint32_t)f->n;
+        if (x->strpool != NULL && f->n != 0) {
+            /* Pass 1 summed the lengths: the pool has room. */
+            memcpy(x->strpool, f->s, f->n);
+            d->strings[d->nstrings].ptr = x->strpool;
+            x->strpool += f->n;
+        }
         d->nstrings++;
     }
     (*i)++;
@@ -805,12 +921,86 @@ struct pp_blocks {
     int32_t *attrs, *attrs_end;
 };
 
-static uint64_t pp_label_hash(int32_t key, int32_t str, int64_t num,
-                              int32_t unit)
+/* Cheap mix of a label's numbers: labels are looked up once per label of
+ * every sample, so a library hash call here shows in profiles. A string
+ * value is hashed by its pointer, as equal labels share the dict string. */
+static inline uint32_t pp_attr_hash(const struct attr *a)
 {
-    int64_t k[4] = {key, str, num, unit};
+    uint64_t v = a->value.type == AV_STRING
+                     ? (uint64_t)(uintptr_t)a->value.u.s.ptr
+                     : (uint64_t)a->value.u.i;
+    uint64_t h = (uint64_t)(uint32_t)a->key * 0x9e3779b97f4a7c15ULL;
 
-    return XXH3_64bits(k, sizeof(k));
+    h ^= (v + a->value.type) * 0xc2b2ae3d27d4eb4fULL;
+    h ^= (uint64_t)(uint32_t)a->unit * 0x165667b19e3779f9ULL;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return (uint32_t)(h >> 32);
+}
+
+static int pp_attr_same(const struct attr *a, const struct attr *b)
+{
+    return a->key == b->key && a->unit == b->unit &&
+           a->value.type == b->value.type &&
+           (a->value.type == AV_STRING ? a->value.u.s.ptr == b->value.u.s.ptr
+                                       : a->value.u.i == b->value.u.i);
+}
+
+/*
+ * The attr table gets room for every label of the profile, the most there
+ * can be distinct: the real number is known only at the end, and growing
+ * the table would leave every outgrown copy in the arena. Only the entries
+ * written are touched, so the rest of a big table costs address space, not
+ * memory (big arena chunks are fresh mappings).
+ */
+static int pp_labtab_init(struct pp_dec *x)
+{
+    struct dict *d = &x->pd->dict;
+    struct pp_labtab *t = &x->labels;
+    uint64_t cap = x->c.labels + d->nattrs;
+    struct attr *attrs;
+
+    if (cap > INT32_MAX) {
+        return PC_ETOOBIG;
+    }
+    attrs = arena_alloc(&x->pd->arena, (size_t)cap * sizeof(*attrs));
+    t->slots = malloc(128 * sizeof(*t->slots));
+    if (attrs == NULL || t->slots == NULL) {
+        return PC_ENOMEM;
+    }
+    memcpy(attrs, d->attrs, d->nattrs * sizeof(*attrs));
+    d->attrs = attrs;
+    d->cap_attrs = (uint32_t)cap;
+    memset(t->slots, 0xff, 128 * sizeof(*t->slots));
+    t->mask = 127;
+    return PC_OK;
+}
+
+/* Doubles the slot array (load stays at most 1/2). */
+static int pp_labtab_grow(struct pp_dec *x)
+{
+    const struct dict *d = &x->pd->dict;
+    struct pp_labtab *t = &x->labels;
+    uint32_t cap = (t->mask + 1) * 2, i, pos;
+    int32_t *slots, j;
+
+    if (cap > (1u << 30) || (slots = malloc(cap * sizeof(*slots))) == NULL) {
+        return PC_ENOMEM;
+    }
+    memset(slots, 0xff, cap * sizeof(*slots));
+    for (i = 0; i <= t->mask; i++) {
+        if ((j = t->slots[i]) >= 0) {
+            pos = pp_attr_hash(&d->attrs[j]) & (cap - 1);
+            while (slots[pos] >= 0) {
+                pos = (pos + 1) & (cap - 1);
+            }
+            slots[pos] = j;
+        }
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->mask = cap - 1;
+    return PC_OK;
 }
 
 /* Attr index for a label, sharing one entry among equal labels. */
@@ -818,10 +1008,10 @@ static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
                          int64_t num, int32_t unit, int32_t *out)
 {
     struct dict *d = &x->pd->dict;
-    struct itab_probe pr;
+    struct pp_labtab *t = &x->labels;
     struct attr a;
+    uint32_t pos;
     int32_t j;
-    int rc;
 
     memset(&a, 0, sizeof(a));
     a.key = key;
@@ -833,26 +1023,24 @@ static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
         a.value.type = AV_INT;
         a.value.u.i = num;
     }
-    itab_probe_start(&x->labels, pp_label_hash(key, str, num, unit), &pr);
-    while ((j = itab_probe_next(&x->labels, &pr)) >= 0) {
-        const struct attr *b = &d->attrs[j];
-        if (b->key == a.key && b->unit == a.unit &&
-            b->value.type == a.value.type &&
-            (str != 0 ? b->value.u.s.ptr == a.value.u.s.ptr
-                      : b->value.u.i == num)) {
+    pos = pp_attr_hash(&a) & t->mask;
+    while ((j = t->slots[pos]) >= 0) {
+        if (pp_attr_same(&d->attrs[j], &a)) {
             *out = j;
             return PC_OK;
         }
+        pos = (pos + 1) & t->mask;
     }
-    j = dict_add_attr(x->pd, &a);
-    if (j < 0) {
-        return err_set(x->e, j, "pprof: out of memory for labels");
+    if (d->nattrs >= d->cap_attrs) {
+        return err_set(x->e, PC_ECORRUPT, "pprof: bad label list");
     }
-    rc = itab_insert(&x->labels, &pr, j);
-    if (rc != PC_OK) {
-        return err_set(x->e, rc, "pprof: out of memory for labels");
-    }
+    j = (int32_t)d->nattrs++;
+    d->attrs[j] = a;
+    t->slots[pos] = j;
     *out = j;
+    if (++t->count * 2 > t->mask && pp_labtab_grow(x) != PC_OK) {
+        return err_set(x->e, PC_ENOMEM, "pprof: out of memory for labels");
+    }
     return PC_OK;
 }
 
@@ -1051,25 +1239,56 @@ static int pp_sample(struct pp_dec *x, const struct pbf *top,
 
 /* ---- driver ------------------------------------------------------------- */
 
-/* Runs fn on every top-level field with the given number (0 = all). */
-static int pp_each(struct pp_dec *x, uint32_t only,
-                   int (*fn)(struct pp_dec *, const struct pbf *, void *),
-                   void *arg)
+/* The field numbers pass 2 reads (all but samples and locations). */
+static const uint8_t pp_pass2_fields[] = {
+    PF_SAMPLE_TYPE, PF_MAPPING,    PF_FUNCTION, PF_STRING,  PF_DROP_FRAMES,
+    PF_KEEP_FRAMES, PF_TIME,       PF_DURATION, PF_PERIOD_TYPE, PF_PERIOD,
+    PF_COMMENT,     PF_DEFAULT_SAMPLE_TYPE,     PF_DOC_URL,
+};
+
+/* Next field of the span [*p, end) numbered fn; *found = 0 at the end.
+ * Pass 1 parsed every top-level field already, so errors are unexpected
+ * but still checked. */
+static int pp_span_next(struct pp_dec *x, const uint8_t **p,
+                        const uint8_t *end, uint32_t fn, struct pbf *f,
+                        int *found)
 {
-    const uint8_t *p = x->base;
-    struct pbf f = {0};
     int rc;
 
-    while (p < x->end) {
-        /* Pass 1 parsed every top-level field already. */
-        rc = pbf_next(&p, x->end, &f);
+    while (*p != NULL && *p < end) {
+        rc = pbf_next(p, end, f);
         if (rc != PC_OK) {
-            return pp_wire_err(x, rc, p, "profile");
+            return pp_wire_err(x, rc, *p, "profile");
         }
-        if (only != 0 && f.field != only) {
-            continue;
+        if (f->field == fn) {
+            *found = 1;
+            return PC_OK;
         }
-        rc = fn(x, &f, arg);
+    }
+    *found = 0;
+    return PC_OK;
+}
+
+static int pp_pass2(struct pp_dec *x)
+{
+    uint32_t nstr = 0;
+    size_t i;
+    int rc, found;
+
+    for (i = 0; i < sizeof(pp_pass2_fields); i++) {
+        uint32_t fn = pp_pass2_fields[i];
+        const uint8_t *p = x->spans[fn].start;
+        struct pbf f = {0};
+        for (;;) {
+            rc = pp_span_next(x, &p, x->spans[fn].end, fn, &f, &found);
+            if (rc != PC_OK || !found) {
+                break;
+            }
+            rc = pp_pass2_field(x, &f, &nstr);
+            if (rc != PC_OK) {
+                return rc;
+            }
+        }
         if (rc != PC_OK) {
             return rc;
         }
@@ -1077,27 +1296,95 @@ static int pp_each(struct pp_dec *x, uint32_t only,
     return PC_OK;
 }
 
-static int pp_pass2_cb(struct pp_dec *x, const struct pbf *f, void *arg)
+static int pp_locations(struct pp_dec *x, struct line *lines)
 {
-    return pp_pass2_field(x, f, arg);
+    const uint8_t *p = x->spans[PF_LOCATION].start;
+    struct line *next = lines;
+    struct pbf f = {0};
+    int rc, found;
+
+    for (;;) {
+        rc = pp_span_next(x, &p, x->spans[PF_LOCATION].end, PF_LOCATION, &f,
+                          &found);
+        if (rc != PC_OK || !found) {
+            return rc;
+        }
+        rc = pp_location(x, &f, lines, &next);
+        if (rc != PC_OK) {
+            return rc;
+        }
+    }
 }
 
+/* Bytes of input read between two releases (see pp_release). */
+#define PP_RELEASE_STEP ((size_t)256 << 10)
 
-struct pp_lines {
-    struct line *base;
-    struct line *next;
-};
-
-static int pp_location_cb(struct pp_dec *x, const struct pbf *f, void *arg)
+/*
+ * Gives back the pages of the decompressed input before p. The sample pass
+ * is the last reader of the input and only moves forward, and the earlier
+ * passes copied the strings out, so nothing before p is read again. Without
+ * this a large decode holds the whole input and the whole model at its end;
+ * with it the peak is close to the model alone. Only a mapping of our own
+ * (pp_gunzip_map) is released this way.
+ */
+static void pp_release(struct pp_dec *x, const uint8_t *p)
 {
-    struct pp_lines *ls = arg;
+#ifdef MADV_DONTNEED
+    size_t to;
 
-    return pp_location(x, f, ls->base, &ls->next);
+    if (x->map == NULL) {
+        return;
+    }
+    to = (size_t)(p - x->map) & ~(x->page - 1);
+    if (to - x->released >= PP_RELEASE_STEP) {
+        (void)madvise(x->map + x->released, to - x->released,
+                      MADV_DONTNEED);
+        x->released = to;
+    }
+#else
+    (void)x;
+    (void)p;
+#endif
 }
 
-static int pp_sample_cb(struct pp_dec *x, const struct pbf *f, void *arg)
+/* Before the sample pass: everything after the last sample was read. */
+static void pp_release_tail(struct pp_dec *x)
 {
-    return pp_sample(x, f, arg);
+#ifdef MADV_DONTNEED
+    size_t from;
+
+    if (x->map == NULL || x->spans[PF_SAMPLE].end == NULL) {
+        return;
+    }
+    from = ((size_t)(x->spans[PF_SAMPLE].end - x->map) + x->page - 1) &
+           ~(x->page - 1);
+    if (from < x->map_len) {
+        (void)madvise(x->map + from, x->map_len - from, MADV_DONTNEED);
+    }
+#else
+    (void)x;
+#endif
+}
+
+static int pp_samples(struct pp_dec *x, struct pp_blocks *b)
+{
+    const uint8_t *p = x->spans[PF_SAMPLE].start;
+    struct pbf f = {0};
+    int rc, found;
+
+    pp_release_tail(x);
+    for (;;) {
+        rc = pp_span_next(x, &p, x->spans[PF_SAMPLE].end, PF_SAMPLE, &f,
+                          &found);
+        if (rc != PC_OK || !found) {
+            return rc;
+        }
+        rc = pp_sample(x, &f, b);
+        if (rc != PC_OK) {
+            return rc;
+        }
+        pp_release(x, p);
+    }
 }
 
 /* Carves an exact block of n elements of size sz from the arena. */
@@ -1116,34 +1403,60 @@ static int pp_nomem(struct pp_dec *x)
                    x->pd->arena.limit);
 }
 
+/* Gives a dict table exactly n entries (dict_reserve_* rounds up to a
+ * power of two, which costs a third more memory on average). */
+static int pp_table(struct pp_dec *x, void **arr, uint32_t *cap, uint64_t n,
+                    size_t sz)
+{
+    void *p = arena_alloc(&x->pd->arena, (size_t)n * sz);
+
+    if (p == NULL) {
+        return PC_ENOMEM;
+    }
+    *arr = p;
+    *cap = (uint32_t)n;
+    return PC_OK;
+}
+
 static int pp_alloc_dict(struct pp_dec *x)
 {
     struct pdata *pd = x->pd;
+    struct dict *d = &pd->dict;
     const struct pp_counts *c = &x->c;
 
-    if (dict_init(pd) != PC_OK || dict_reserve_strings(pd, c->strings - 1) ||
-        dict_reserve_mappings(pd, c->mappings) ||
-        dict_reserve_locations(pd, c->locations) ||
-        dict_reserve_functions(pd, c->functions) ||
-        dict_reserve_stacks(pd, c->samples)) {
+    /* Entry 0 of each table is the zero entry dict_init adds. */
+    if (pp_table(x, (void **)&d->strings, &d->cap_strings, c->strings,
+                 sizeof(struct pstr)) ||
+        pp_table(x, (void **)&d->mappings, &d->cap_mappings,
+                 (uint64_t)c->mappings + 1, sizeof(struct mapping)) ||
+        pp_table(x, (void **)&d->locations, &d->cap_locations,
+                 (uint64_t)c->locations + 1, sizeof(struct location)) ||
+        pp_table(x, (void **)&d->functions, &d->cap_functions,
+                 (uint64_t)c->functions + 1, sizeof(struct function)) ||
+        pp_table(x, (void **)&d->stacks, &d->cap_stacks,
+                 (uint64_t)c->samples + 1, sizeof(struct stack)) ||
+        dict_init(pd) != PC_OK) {
         return pp_nomem(x);
+    }
+    if (x->strpool == NULL && c->string_bytes != 0 && x->copy_strings) {
+        x->strpool = arena_alloc(&pd->arena, (size_t)c->string_bytes);
+        if (x->strpool == NULL) {
+            return pp_nomem(x);
+        }
     }
     if (idmap_alloc(&x->mappings, c->mappings) != PC_OK ||
         idmap_alloc(&x->functions, c->functions) != PC_OK ||
         idmap_alloc(&x->locations, c->locations) != PC_OK) {
         return err_set(x->e, PC_ENOMEM, "pprof: out of memory for ids");
     }
-    if (c->labels != 0) {
-        if (itab_init(&x->labels, 64) != PC_OK) {
-            return err_set(x->e, PC_ENOMEM, "pprof: out of memory");
-        }
-        x->has_labels = 1;
+    if (c->labels != 0 && pp_labtab_init(x) != PC_OK) {
+        return err_set(x->e, PC_ENOMEM, "pprof: out of memory for labels");
     }
     return PC_OK;
 }
 
 static int pp_alloc_profile(struct pp_dec *x, struct pp_blocks *b,
-                            struct pp_lines *ls)
+                            struct line **lines)
 {
     struct pdata *pd = x->pd;
     const struct pp_counts *c = &x->c;
@@ -1161,11 +1474,11 @@ static int pp_alloc_profile(struct pp_dec *x, struct pp_blocks *b,
     b->locs = pp_block(x, c->locids, sizeof(int32_t));
     b->vals = pp_block(x, c->values, sizeof(int64_t));
     b->attrs = pp_block(x, c->labels, sizeof(int32_t));
-    ls->base = ls->next = pp_block(x, c->lines, sizeof(struct line));
+    *lines = pp_block(x, c->lines, sizeof(struct line));
     if ((c->sample_types && !pr->sample_types) ||
         (c->comments && !pr->comments) || (c->samples && !pr->samples) ||
         (c->locids && !b->locs) || (c->values && !b->vals) ||
-        (c->labels && !b->attrs) || (c->lines && !ls->base)) {
+        (c->labels && !b->attrs) || (c->lines && !*lines)) {
         return pp_nomem(x);
     }
     /* Empty blocks are NULL; NULL + 0 is undefined, so guard each. */
@@ -1178,8 +1491,7 @@ static int pp_alloc_profile(struct pp_dec *x, struct pp_blocks *b,
 static int pp_run(struct pp_dec *x)
 {
     struct pp_blocks b = {0};
-    struct pp_lines ls = {0};
-    uint32_t nstr = 0;
+    struct line *lines = NULL;
     uint64_t need;
     int rc;
 
@@ -1201,10 +1513,10 @@ static int pp_run(struct pp_dec *x)
     }
     rc = pp_alloc_dict(x);
     if (rc == PC_OK) {
-        rc = pp_alloc_profile(x, &b, &ls);
+        rc = pp_alloc_profile(x, &b, &lines);
     }
     if (rc == PC_OK) {
-        rc = pp_each(x, 0, pp_pass2_cb, &nstr);
+        rc = pp_pass2(x);
     }
     if (rc == PC_OK) {
         rc = idmap_build(x, &x->mappings, "mapping");
@@ -1213,13 +1525,13 @@ static int pp_run(struct pp_dec *x)
         rc = idmap_build(x, &x->functions, "function");
     }
     if (rc == PC_OK) {
-        rc = pp_each(x, PF_LOCATION, pp_location_cb, &ls);
+        rc = pp_locations(x, lines);
     }
     if (rc == PC_OK) {
         rc = idmap_build(x, &x->locations, "location");
     }
     if (rc == PC_OK) {
-        rc = pp_each(x, PF_SAMPLE, pp_sample_cb, &b);
+        rc = pp_samples(x, &b);
     }
     return rc;
 }
@@ -1232,7 +1544,7 @@ static size_t pp_max_decompressed(const struct decode_limits *lim)
     return lim->max_decompressed;
 }
 
-/* Arena budget for a decoded size n (plus the copied input when copied). */
+/* Arena budget for a decoded size n (plus the copied strings, at most n). */
 static size_t pp_arena_limit(size_t n, int copied)
 {
     if (n > SIZE_MAX / (LIMIT_ARENA_FACTOR + 2)) {
@@ -1241,44 +1553,105 @@ static size_t pp_arena_limit(size_t n, int copied)
     return n * LIMIT_ARENA_FACTOR + (copied ? n : 0) + PP_ARENA_SLACK;
 }
 
-/* Gunzips into malloc'd memory the new pdata's arena frees. */
-static int pp_gunzip(const uint8_t *data, size_t len,
-                     const struct decode_limits *lim, struct pdata **pd,
-                     const uint8_t **bytes, size_t *n, struct errctx *e)
+/* Inputs that inflate to at least this much are decompressed into a
+ * mapping of their own, whose pages pp_release gives back early. */
+#define PP_MAP_MIN ((size_t)1 << 22)
+/* Deflate cannot expand data by more than about 1032:1. */
+#define PP_DEFLATE_MAX_RATIO 1032
+
+static int pp_gunzip_err(struct errctx *e, int rc, size_t maxd)
 {
-    size_t maxd = pp_max_decompressed(lim);
+    if (rc == PC_ETOOBIG) {
+        return err_set(e, rc, "pprof: gzip data inflates past the "
+                              "limit of %zu bytes", maxd);
+    }
+    return err_set(e, rc, "pprof: corrupt gzip data (%s)", pc_strerror(rc));
+}
+
+/*
+ * Large inputs: when the gzip trailer's size is plausible, inflate into an
+ * anonymous mapping of exactly that size. Returns PC_OK with x->map set,
+ * PC_EAGAIN-like 1 when this path does not apply (the caller falls back to
+ * pp_gunzip_buf), or an error.
+ */
+static int pp_gunzip_map(struct pp_dec *x, const uint8_t *data, size_t len,
+                         size_t maxd)
+{
+    size_t hint = gz_isize(data, len), got = 0;
+    uint8_t *mem;
+    int rc;
+
+    if (hint < PP_MAP_MIN || hint > maxd ||
+        hint / PP_DEFLATE_MAX_RATIO > len) {
+        return 1;
+    }
+    mem = mmap(NULL, hint, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        return 1;
+    }
+    rc = gz_decompress_into(data, len, mem, hint, &got);
+    if (rc != PC_OK || got == 0) {
+        /* Several members, or a trailer that lies: take the slow path. */
+        munmap(mem, hint);
+        return rc == PC_OK || rc == PC_ETOOBIG ? 1 : pp_gunzip_err(x->e, rc,
+                                                                   maxd);
+    }
+    x->map = mem;
+    x->map_len = hint;
+    x->page = (size_t)sysconf(_SC_PAGESIZE);
+    x->base = mem;
+    x->end = mem + got;
+    return PC_OK;
+}
+
+/* Gunzips into malloc'd memory (x->heap), freed when decoding ends. */
+static int pp_gunzip_buf(struct pp_dec *x, const uint8_t *data, size_t len,
+                         size_t maxd)
+{
     struct buf b;
-    uint8_t *mem, *shrunk;
+    size_t n;
     int rc;
 
     buf_init(&b, maxd);
     rc = gz_decompress(data, len, &b, maxd);
     if (rc != PC_OK) {
         buf_free(&b);
-        if (rc == PC_ETOOBIG) {
-            return err_set(e, rc, "pprof: gzip data inflates past the "
-                                  "limit of %zu bytes", maxd);
-        }
-        return err_set(e, rc, "pprof: corrupt gzip data (%s)",
-                       pc_strerror(rc));
+        return pp_gunzip_err(x->e, rc, maxd);
     }
-    if (b.len == 0) {
-        buf_free(&b);
-        return err_set(e, PC_EEMPTY, "pprof: empty input (after gunzip)");
-    }
-    mem = buf_take(&b, n);
-    /* The buffer grew by doubling; give the unused tail back. */
-    shrunk = realloc(mem, *n);
-    mem = shrunk != NULL ? shrunk : mem;
-    *pd = pdata_new(pp_arena_limit(*n, 0));
-    if (*pd == NULL || arena_on_free(&(*pd)->arena, free, mem) != PC_OK) {
-        free(mem);
-        pdata_free(*pd);
-        *pd = NULL;
-        return err_set(e, PC_ENOMEM, "pprof: out of memory");
-    }
-    *bytes = mem;
+    x->heap = buf_take(&b, &n);
+    x->base = x->heap;
+    x->end = x->heap + n;
     return PC_OK;
+}
+
+static int pp_gunzip(struct pp_dec *x, const uint8_t *data, size_t len,
+                     const struct decode_limits *lim)
+{
+    size_t maxd = pp_max_decompressed(lim);
+    int rc = pp_gunzip_map(x, data, len, maxd);
+
+    if (rc == 1) {
+        rc = pp_gunzip_buf(x, data, len, maxd);
+    }
+    if (rc == PC_OK && x->end == x->base) {
+        return err_set(x->e, PC_EEMPTY, "pprof: empty input (after gunzip)");
+    }
+    return rc;
+}
+
+/* Releases the decompressed input and the decoder's own tables; the
+ * decoded pdata refers to none of them. */
+static void pp_cleanup(struct pp_dec *x)
+{
+    idmap_free(&x->mappings);
+    idmap_free(&x->functions);
+    idmap_free(&x->locations);
+    free(x->labels.slots);
+    if (x->map != NULL) {
+        munmap(x->map, x->map_len);
+    }
+    free(x->heap);
 }
 
 static int pp_decode(const uint8_t *data, size_t len,
@@ -1286,7 +1659,7 @@ static int pp_decode(const uint8_t *data, size_t len,
                      struct pdata **out, struct errctx *e)
 {
     struct pp_dec x;
-    int rc;
+    int rc = PC_OK;
 
     *out = NULL;
     if (data == NULL || len == 0) {
@@ -1294,30 +1667,22 @@ static int pp_decode(const uint8_t *data, size_t len,
     }
     memset(&x, 0, sizeof(x));
     x.e = e;
+    x.base = data;
+    x.end = data + len;
+    /* Borrowed bytes outlive the pdata; otherwise the strings are copied
+     * into the arena and the input is not needed after decoding. */
+    x.copy_strings = !borrow;
     if (gz_is_gzip(data, len)) {
-        rc = pp_gunzip(data, len, lim, &x.pd, &x.base, &len, e);
-        if (rc != PC_OK) {
-            return rc;
-        }
-    } else {
-        x.pd = pdata_new(pp_arena_limit(len, !borrow));
-        if (x.pd == NULL) {
-            return err_set(e, PC_ENOMEM, "pprof: out of memory");
-        }
-        x.base = borrow ? data : arena_memdup(&x.pd->arena, data, len);
-        if (x.base == NULL) {
-            pdata_free(x.pd);
-            return err_set(e, PC_ENOMEM, "pprof: out of memory");
-        }
+        x.copy_strings = 1;
+        rc = pp_gunzip(&x, data, len, lim);
     }
-    x.end = x.base + len;
-    rc = pp_run(&x);
-    idmap_free(&x.mappings);
-    idmap_free(&x.functions);
-    idmap_free(&x.locations);
-    if (x.has_labels) {
-        itab_free(&x.labels);
+    if (rc == PC_OK) {
+        x.pd = pdata_new(pp_arena_limit((size_t)(x.end - x.base),
+                                        x.copy_strings));
+        rc = x.pd != NULL ? pp_run(&x)
+                          : err_set(e, PC_ENOMEM, "pprof: out of memory");
     }
+    pp_cleanup(&x);
     if (rc != PC_OK) {
         pdata_free(x.pd);
         return rc;

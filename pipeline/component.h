@@ -58,7 +58,9 @@ struct export_result {
 
 struct receiver_ops {
     int (*start)(void *ctx);
-    /* Stops accepting; pending requests are answered. */
+    /* Stops accepting; pending requests are answered. start() may be
+     * called again after stop(): a reload that fails restarts the
+     * receivers it stopped to free their ports. */
     void (*stop)(void *ctx);
 };
 

@@ -6,6 +6,20 @@
  * without its address changing (receivers and exporter threads hold it).
  * Everything here runs on the main loop's thread, except exporters'
  * export(), which the exporter helper runs on its own threads.
+ *
+ * Reload is all-or-nothing. Building the new graph never touches the old
+ * one: unchanged instances are only *looked up* in it, and every step that
+ * can fail (creating instances, starting new exporters, starting new
+ * receivers) runs before the commit, which cannot fail. On a failure the
+ * new instances are discarded and the old graph keeps running; the only
+ * thing the old graph notices is that receivers replaced by the new graph
+ * were stopped (so the new ones could bind their ports) and are started
+ * again.
+ *
+ * A decoded component config may point into its YAML document (CFG_NODE),
+ * and a moved instance keeps the config it was created with, so documents
+ * are refcounted (struct docref): each instance holds the document its
+ * config came from, and a document goes when its last holder does.
  */
 #include "pipeline/engine.h"
 
@@ -25,8 +39,18 @@
 
 struct pl_inst;
 
+/* A YAML document shared by the graph and the instances built from it.
+ * Only the main thread touches it. */
+struct docref {
+    struct ydoc doc;
+    int refs;
+};
+
 struct rx_inst {
     struct config_component *cc;
+    char id[CONFIG_ID_MAX];          /* host.id: stable for the life */
+    char labels[300];                /* of its series, removed with it */
+    struct docref *doc;
     void *ctx;
     struct component_host host;
     struct pl_inst **pipelines;     /* the pipelines it feeds */
@@ -39,6 +63,9 @@ struct rx_inst {
 
 struct px_inst {
     struct config_component *cc;
+    char id[CONFIG_ID_MAX];
+    char labels[600];
+    struct docref *doc;
     void *ctx;
     struct component_host host;
     struct mcounter *dropped;
@@ -46,6 +73,8 @@ struct px_inst {
 
 struct ex_inst {
     struct config_component *cc;
+    char id[CONFIG_ID_MAX];
+    struct docref *doc;
     void *ctx;
     struct component_host host;
     struct exphelper *helper;
@@ -60,14 +89,27 @@ struct pl_inst {
     uint32_t nexps;
 };
 
+/* Receivers' pipeline lists of a graph being built: installed into the
+ * instance at commit (a moved receiver keeps feeding the old pipelines
+ * until then). */
+struct rx_plan {
+    struct pl_inst **pipelines;
+    uint32_t npipelines;
+};
+
 struct graph {
     struct config cfg;
+    struct docref *doc;             /* cfg's document */
     struct rx_inst **rx;
     uint32_t nrx;
     struct ex_inst **ex;
     uint32_t nex;
     struct pl_inst **pl;
     uint32_t npl;
+    /* While building: where each instance came from in the old graph
+     * (-1 = created for this graph) and the receivers' pipelines. */
+    int32_t *rx_from, *ex_from;
+    struct rx_plan *rx_plan;
 };
 
 struct engine {
@@ -76,11 +118,11 @@ struct engine {
     struct admin *admin;
     struct graph *g;
     const char *config_path;
+    struct mcounter *reloads_ok, *reloads_failed;
     int exit_code;
 };
 
 #define ENGINE_LOG "service"
-
 /* ---- the hand-off ------------------------------------------------------ */
 
 static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e)
@@ -106,7 +148,7 @@ static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e)
             int r = exphelper_submit(pl->exps[i]->helper, batch_ref(b));
             if (r != PC_OK && rc == PC_OK) {
                 rc = r;
-                err_set(e, r, "exporter %s: %s", pl->exps[i]->cc->id,
+                err_set(e, r, "exporter %s: %s", pl->exps[i]->id,
                         r == PC_EBUSY ? "sending queue is full"
                                       : pc_strerror(r));
             }
@@ -182,7 +224,37 @@ static void engine_refused(struct component_host *host, uint32_t profiles,
     mcounter_add(rx->refused_bytes, bytes);
 }
 
-/* ---- building ---------------------------------------------------------- */
+/* ---- documents --------------------------------------------------------- */
+
+/* Moves cfg's document into a new docref (refs 1). */
+static struct docref *docref_take(struct config *cfg)
+{
+    struct docref *d = calloc(1, sizeof(*d));
+
+    if (d == NULL) {
+        return NULL;
+    }
+    d->doc = cfg->doc;
+    memset(&cfg->doc, 0, sizeof(cfg->doc));
+    d->refs = 1;
+    return d;
+}
+
+static struct docref *docref_ref(struct docref *d)
+{
+    d->refs++;
+    return d;
+}
+
+static void docref_unref(struct docref *d)
+{
+    if (d != NULL && --d->refs == 0) {
+        ydoc_free(&d->doc);
+        free(d);
+    }
+}
+
+/* ---- instances --------------------------------------------------------- */
 
 static void host_init(struct component_host *h, struct engine *en,
                       const char *id, void *owner)
@@ -208,80 +280,100 @@ static struct mcounter *rx_counter(struct engine *en, const char *what,
 }
 
 static struct rx_inst *rx_new(struct engine *en, struct config_component *cc,
-                              struct errctx *e)
+                              struct docref *doc, struct errctx *e)
 {
     struct rx_inst *rx = calloc(1, sizeof(*rx));
-    char labels[300], esc[260];
+    char esc[260];
 
     if (rx == NULL) {
+        err_set(e, PC_ENOMEM, "receiver %s: out of memory", cc->id);
         return NULL;
     }
     rx->cc = cc;
-    host_init(&rx->host, en, cc->id, rx);
+    snprintf(rx->id, sizeof(rx->id), "%s", cc->id);
+    host_init(&rx->host, en, rx->id, rx);
     metrics_escape(cc->id, esc, sizeof(esc));
-    snprintf(labels, sizeof(labels), "receiver=\"%s\"", esc);
-    rx->accepted_profiles = rx_counter(en, "accepted", "profiles", labels);
-    rx->refused_profiles = rx_counter(en, "refused", "profiles", labels);
-    rx->accepted_samples = rx_counter(en, "accepted", "samples", labels);
-    rx->refused_samples = rx_counter(en, "refused", "samples", labels);
-    rx->accepted_bytes = rx_counter(en, "accepted", "bytes", labels);
-    rx->refused_bytes = rx_counter(en, "refused", "bytes", labels);
+    snprintf(rx->labels, sizeof(rx->labels), "receiver=\"%s\"", esc);
+    rx->accepted_profiles = rx_counter(en, "accepted", "profiles", rx->labels);
+    rx->refused_profiles = rx_counter(en, "refused", "profiles", rx->labels);
+    rx->accepted_samples = rx_counter(en, "accepted", "samples", rx->labels);
+    rx->refused_samples = rx_counter(en, "refused", "samples", rx->labels);
+    rx->accepted_bytes = rx_counter(en, "accepted", "bytes", rx->labels);
+    rx->refused_bytes = rx_counter(en, "refused", "bytes", rx->labels);
     if (cc->factory->create(cc->cfg, &rx->host, &rx->ctx, e) != PC_OK) {
+        metrics_remove_matching(en->metrics, rx->labels);
         free(rx);
         return NULL;
     }
+    rx->doc = docref_ref(doc);
     return rx;
 }
 
 static struct px_inst *px_new(struct engine *en, struct config_component *cc,
-                              const char *pipeline, struct errctx *e)
+                              const char *pipeline, struct docref *doc,
+                              struct errctx *e)
 {
     struct px_inst *px = calloc(1, sizeof(*px));
-    char labels[600], esc1[260], esc2[260];
+    char esc1[260], esc2[260];
 
     if (px == NULL) {
+        err_set(e, PC_ENOMEM, "processor %s: out of memory", cc->id);
         return NULL;
     }
     px->cc = cc;
-    host_init(&px->host, en, cc->id, px);
+    snprintf(px->id, sizeof(px->id), "%s", cc->id);
+    host_init(&px->host, en, px->id, px);
     metrics_escape(cc->id, esc1, sizeof(esc1));
     metrics_escape(pipeline, esc2, sizeof(esc2));
-    snprintf(labels, sizeof(labels), "processor=\"%s\",pipeline=\"%s\"", esc1,
-             esc2);
+    snprintf(px->labels, sizeof(px->labels),
+             "processor=\"%s\",pipeline=\"%s\"", esc1, esc2);
     px->dropped = metrics_counter(en->metrics,
                                   "profcol_processor_dropped_profiles_total",
                                   "Profiles a processor removed from batches.",
-                                  labels);
+                                  px->labels);
     if (cc->factory->create(cc->cfg, &px->host, &px->ctx, e) != PC_OK) {
+        metrics_remove_matching(en->metrics, px->labels);
         free(px);
         return NULL;
     }
+    px->doc = docref_ref(doc);
     return px;
 }
 
 static struct ex_inst *ex_new(struct engine *en, struct config_component *cc,
-                              struct errctx *e)
+                              struct docref *doc, struct errctx *e)
 {
     struct ex_inst *ex = calloc(1, sizeof(*ex));
     /* Every exporter config starts with its helper settings. */
     const struct exphelper_cfg *hc = cc->cfg;
 
     if (ex == NULL) {
+        err_set(e, PC_ENOMEM, "exporter %s: out of memory", cc->id);
         return NULL;
     }
     ex->cc = cc;
-    host_init(&ex->host, en, cc->id, ex);
+    snprintf(ex->id, sizeof(ex->id), "%s", cc->id);
+    host_init(&ex->host, en, ex->id, ex);
     if (cc->factory->create(cc->cfg, &ex->host, &ex->ctx, e) != PC_OK) {
         free(ex);
         return NULL;
     }
-    if (exphelper_new(hc, cc->id, &cc->factory->ops.exporter, ex->ctx,
+    if (exphelper_new(hc, ex->id, &cc->factory->ops.exporter, ex->ctx,
                       en->metrics, &ex->helper, e) != PC_OK) {
         cc->factory->destroy(ex->ctx);
         free(ex);
         return NULL;
     }
+    ex->doc = docref_ref(doc);
     return ex;
+}
+
+static void rx_stop(struct rx_inst *rx)
+{
+    if (rx->started) {
+        rx->cc->factory->ops.receiver.stop(rx->ctx);
+        rx->started = 0;
+    }
 }
 
 static void rx_free(struct rx_inst *rx)
@@ -289,10 +381,11 @@ static void rx_free(struct rx_inst *rx)
     if (rx == NULL) {
         return;
     }
-    if (rx->started) {
-        rx->cc->factory->ops.receiver.stop(rx->ctx);
-    }
+    rx_stop(rx);
     rx->cc->factory->destroy(rx->ctx);
+    /* One registration of its series; a replacement keeps them. */
+    metrics_remove_matching(rx->host.metrics, rx->labels);
+    docref_unref(rx->doc);
     free(rx->pipelines);
     free(rx);
 }
@@ -308,6 +401,7 @@ static void ex_free(struct ex_inst *ex, int64_t deadline_ms)
     }
     exphelper_free(ex->helper);
     ex->cc->factory->destroy(ex->ctx);
+    docref_unref(ex->doc);
     free(ex);
 }
 
@@ -315,69 +409,301 @@ static void px_free(struct px_inst *px)
 {
     if (px != NULL) {
         px->cc->factory->destroy(px->ctx);
+        metrics_remove_matching(px->host.metrics, px->labels);
+        docref_unref(px->doc);
         free(px);
     }
 }
 
-/* Moves an instance with an equal config out of old (NULL when none). */
-static struct ex_inst *take_ex(struct graph *old, struct config_component *cc)
+static int ex_start(struct ex_inst *ex, struct errctx *e)
+{
+    if (ex->started) {
+        return PC_OK;
+    }
+    if (ex->cc->factory->ops.exporter.start(ex->ctx) != PC_OK) {
+        return err_set(e, PC_EIO, "exporter %s failed to start", ex->id);
+    }
+    if (exphelper_start(ex->helper) != PC_OK) {
+        ex->cc->factory->ops.exporter.stop(ex->ctx);
+        return err_set(e, PC_EIO, "exporter %s: cannot start its sending "
+                                  "queue consumers", ex->id);
+    }
+    ex->started = 1;
+    return PC_OK;
+}
+
+static int rx_start(struct rx_inst *rx, struct errctx *e)
+{
+    if (rx->started) {
+        return PC_OK;
+    }
+    if (rx->cc->factory->ops.receiver.start(rx->ctx) != PC_OK) {
+        return err_set(e, PC_EIO, "receiver %s failed to start (the line "
+                                  "before says why)", rx->id);
+    }
+    rx->started = 1;
+    return PC_OK;
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+/* Index of the instance of old with a config equal to cc, or -1. */
+static int32_t old_ex_index(const struct graph *old,
+                            const struct config_component *cc)
 {
     uint32_t k;
 
     for (k = 0; old != NULL && k < old->nex; k++) {
-        struct ex_inst *ex = old->ex[k];
-        if (ex != NULL && config_component_equal(ex->cc, cc)) {
-            old->ex[k] = NULL;
-            return ex;
+        if (config_component_equal(old->ex[k]->cc, cc)) {
+            return (int32_t)k;
         }
     }
-    return NULL;
+    return -1;
 }
 
-static struct rx_inst *take_rx(struct graph *old, struct config_component *cc)
+static int32_t old_rx_index(const struct graph *old,
+                            const struct config_component *cc)
 {
     uint32_t k;
 
     for (k = 0; old != NULL && k < old->nrx; k++) {
-        struct rx_inst *rx = old->rx[k];
-        if (rx != NULL && config_component_equal(rx->cc, cc)) {
-            old->rx[k] = NULL;
-            return rx;
+        if (config_component_equal(old->rx[k]->cc, cc)) {
+            return (int32_t)k;
         }
     }
-    return NULL;
+    return -1;
 }
 
-static struct ex_inst *find_ex(struct graph *g, const char *id)
+static int32_t find_ex(const struct graph *g, const char *id)
 {
     uint32_t i;
 
     for (i = 0; i < g->nex; i++) {
-        if (strcmp(g->ex[i]->cc->id, id) == 0) {
-            return g->ex[i];
+        if (strcmp(g->ex[i]->id, id) == 0) {
+            return (int32_t)i;
         }
     }
-    return NULL;
+    return -1;
 }
 
-static struct rx_inst *find_rx(struct graph *g, const char *id)
+static int32_t find_rx(const struct graph *g, const char *id)
 {
     uint32_t i;
 
     for (i = 0; i < g->nrx; i++) {
-        if (strcmp(g->rx[i]->cc->id, id) == 0) {
-            return g->rx[i];
+        if (strcmp(g->rx[i]->id, id) == 0) {
+            return (int32_t)i;
         }
     }
-    return NULL;
+    return -1;
 }
 
-static void graph_free(struct graph *g, int64_t timeout_ms);
+static void pl_free(struct pl_inst *pl)
+{
+    uint32_t j;
+
+    if (pl == NULL) {
+        return;
+    }
+    for (j = 0; j < pl->nprocs; j++) {
+        px_free(pl->procs[j]);
+    }
+    free(pl->procs);
+    free(pl->exps);
+    free(pl);
+}
+
+static void plan_free(struct graph *g)
+{
+    uint32_t i;
+
+    for (i = 0; g->rx_plan != NULL && i < g->nrx; i++) {
+        free(g->rx_plan[i].pipelines);
+    }
+    free(g->rx_plan);
+    free(g->rx_from);
+    free(g->ex_from);
+    g->rx_plan = NULL;
+    g->rx_from = g->ex_from = NULL;
+}
+
+/*
+ * Frees what a graph that never committed created itself: instances that
+ * were only borrowed from the old graph stay where they are. New exporters
+ * that were started drain until deadline_ms.
+ */
+static void graph_discard(struct graph *g, int64_t deadline_ms)
+{
+    uint32_t i;
+
+    if (g == NULL) {
+        return;
+    }
+    for (i = 0; i < g->nrx; i++) {
+        if (g->rx_from[i] < 0) {
+            rx_free(g->rx[i]);
+        }
+    }
+    for (i = 0; i < g->npl; i++) {
+        pl_free(g->pl[i]);
+    }
+    for (i = 0; i < g->nex; i++) {
+        if (g->ex_from[i] < 0) {
+            ex_free(g->ex[i], deadline_ms);
+        }
+    }
+    plan_free(g);
+    free(g->rx);
+    free(g->ex);
+    free(g->pl);
+    config_free(&g->cfg);
+    docref_unref(g->doc);
+    free(g);
+}
+
+/* Creates (or borrows from old) the exporters and receivers of g. */
+static int build_components(struct engine *en, struct graph *g,
+                            const struct graph *old, struct errctx *e)
+{
+    uint32_t i;
+
+    for (i = 0; i < g->cfg.ncomponents; i++) {
+        struct config_component *cc = &g->cfg.components[i];
+        int32_t k;
+        if (cc->npipelines == 0) {
+            continue;   /* defined but unused: warned about, not built */
+        }
+        if (cc->kind == COMPONENT_EXPORTER) {
+            k = old_ex_index(old, cc);
+            g->ex_from[g->nex] = k;
+            g->ex[g->nex] = k >= 0 ? old->ex[k] : ex_new(en, cc, g->doc, e);
+            if (g->ex[g->nex] == NULL) {
+                return PC_ECONFIG;
+            }
+            g->nex++;
+        } else if (cc->kind == COMPONENT_RECEIVER) {
+            k = old_rx_index(old, cc);
+            g->rx_from[g->nrx] = k;
+            g->rx[g->nrx] = k >= 0 ? old->rx[k] : rx_new(en, cc, g->doc, e);
+            if (g->rx[g->nrx] == NULL) {
+                return PC_ECONFIG;
+            }
+            g->nrx++;
+        }
+    }
+    return PC_OK;
+}
+
+static int plan_add(struct rx_plan *p, struct pl_inst *pl)
+{
+    struct pl_inst **np = realloc(p->pipelines,
+                                  (p->npipelines + 1) * sizeof(*np));
+
+    if (np == NULL) {
+        return PC_ENOMEM;
+    }
+    p->pipelines = np;
+    p->pipelines[p->npipelines++] = pl;
+    return PC_OK;
+}
+
+/* One pipeline: its own processors, its exporters, its receivers' plans. */
+static int build_pipeline(struct engine *en, struct graph *g,
+                          struct config_pipeline *cp, struct errctx *e)
+{
+    struct pl_inst *pl = calloc(1, sizeof(*pl));
+    uint32_t j;
+
+    if (pl == NULL) {
+        return err_set(e, PC_ENOMEM, "pipeline %s: out of memory", cp->id);
+    }
+    g->pl[g->npl++] = pl;
+    pl->id = cp->id;
+    pl->procs = calloc(cp->nprocessors + 1, sizeof(*pl->procs));
+    pl->exps = calloc(cp->nexporters + 1, sizeof(*pl->exps));
+    if (pl->procs == NULL || pl->exps == NULL) {
+        return err_set(e, PC_ENOMEM, "pipeline %s: out of memory", cp->id);
+    }
+    for (j = 0; j < cp->nprocessors; j++) {
+        /* Processors are per pipeline, as in the Collector. */
+        struct px_inst *px = px_new(en, cp->processors[j], cp->id, g->doc, e);
+        if (px == NULL) {
+            return PC_ECONFIG;
+        }
+        pl->procs[pl->nprocs++] = px;
+    }
+    for (j = 0; j < cp->nexporters; j++) {
+        pl->exps[pl->nexps++] = g->ex[find_ex(g, cp->exporters[j]->id)];
+    }
+    for (j = 0; j < cp->nreceivers; j++) {
+        int32_t r = find_rx(g, cp->receivers[j]->id);
+        if (plan_add(&g->rx_plan[r], pl) != PC_OK) {
+            return err_set(e, PC_ENOMEM, "pipeline %s: out of memory",
+                           cp->id);
+        }
+    }
+    return PC_OK;
+}
+
+/*
+ * Builds the instances of cfg (taken by the graph, also on failure).
+ * Instances with a config equal to one of old's are borrowed, not moved:
+ * old is not changed. Nothing is started. NULL on failure, e says why.
+ */
+static struct graph *graph_build(struct engine *en, struct config *cfg,
+                                 const struct graph *old, struct errctx *e)
+{
+    struct graph *g = calloc(1, sizeof(*g));
+    uint32_t i, n;
+
+    if (g == NULL) {
+        config_free(cfg);
+        err_set(e, PC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    g->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg));
+    g->doc = docref_take(&g->cfg);
+    n = g->cfg.ncomponents + 1;
+    g->rx = calloc(n, sizeof(*g->rx));
+    g->ex = calloc(n, sizeof(*g->ex));
+    g->rx_from = calloc(n, sizeof(*g->rx_from));
+    g->ex_from = calloc(n, sizeof(*g->ex_from));
+    g->rx_plan = calloc(n, sizeof(*g->rx_plan));
+    g->pl = calloc(g->cfg.npipelines + 1, sizeof(*g->pl));
+    if (g->doc == NULL || g->rx == NULL || g->ex == NULL ||
+        g->rx_from == NULL || g->ex_from == NULL || g->rx_plan == NULL ||
+        g->pl == NULL) {
+        err_set(e, PC_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if (build_components(en, g, old, e) != PC_OK) {
+        goto fail;
+    }
+    for (i = 0; i < g->cfg.npipelines; i++) {
+        if (build_pipeline(en, g, &g->cfg.pipelines[i], e) != PC_OK) {
+            goto fail;
+        }
+    }
+    return g;
+fail:
+    if (g->rx_from == NULL || g->ex_from == NULL) {
+        /* Nothing was created yet. */
+        free(g->rx_from);
+        free(g->ex_from);
+        g->rx_from = calloc(1, sizeof(*g->rx_from));
+        g->ex_from = calloc(1, sizeof(*g->ex_from));
+        g->nrx = g->nex = 0;
+    }
+    graph_discard(g, 0);
+    return NULL;
+}
 
 /*
  * A moved instance keeps using the decoded config it was created with, so
  * that struct moves to the new config entry (their contents are equal) and
- * the new entry's copy goes away with the old config.
+ * the new entry's copy goes away with the old config. The instance keeps
+ * its own document reference, which is what that struct may point into.
  */
 static void adopt(struct config_component **slot, struct config_component *cc)
 {
@@ -388,98 +714,51 @@ static void adopt(struct config_component **slot, struct config_component *cc)
     *slot = cc;
 }
 
-/* Builds the instances of cfg (taken by the graph). Instances equal to one
- * of `old` are moved from it. */
-static struct graph *graph_build(struct engine *en, struct config *cfg,
-                                 struct graph *old, struct errctx *e)
+/* Gives receiver i of g the pipelines planned for it (once). */
+static void install_plan(struct graph *g, uint32_t i)
 {
-    struct graph *g = calloc(1, sizeof(*g));
-    uint32_t i, j;
+    struct rx_inst *rx = g->rx[i];
 
-    if (g == NULL) {
-        return NULL;
+    if (g->rx_plan[i].pipelines == NULL) {
+        return;
     }
-    g->cfg = *cfg;
-    memset(cfg, 0, sizeof(*cfg));
-    g->rx = calloc(g->cfg.ncomponents + 1, sizeof(*g->rx));
-    g->ex = calloc(g->cfg.ncomponents + 1, sizeof(*g->ex));
-    g->pl = calloc(g->cfg.npipelines + 1, sizeof(*g->pl));
-    if (g->rx == NULL || g->ex == NULL || g->pl == NULL) {
-        goto fail;
-    }
-    for (i = 0; i < g->cfg.ncomponents; i++) {
-        struct config_component *cc = &g->cfg.components[i];
-        if (cc->npipelines == 0) {
-            continue;   /* defined but unused: warned about, not built */
-        }
-        if (cc->kind == COMPONENT_EXPORTER) {
-            struct ex_inst *ex = take_ex(old, cc);
-            if (ex != NULL) {
-                adopt(&ex->cc, cc);
-            } else if ((ex = ex_new(en, cc, e)) == NULL) {
-                goto fail;
-            }
-            g->ex[g->nex++] = ex;
-        } else if (cc->kind == COMPONENT_RECEIVER) {
-            struct rx_inst *rx = take_rx(old, cc);
-            if (rx != NULL) {
-                adopt(&rx->cc, cc);
-                free(rx->pipelines);
-                rx->pipelines = NULL;
-                rx->npipelines = 0;
-            } else if ((rx = rx_new(en, cc, e)) == NULL) {
-                goto fail;
-            }
-            g->rx[g->nrx++] = rx;
+    free(rx->pipelines);
+    rx->pipelines = g->rx_plan[i].pipelines;
+    rx->npipelines = g->rx_plan[i].npipelines;
+    g->rx_plan[i].pipelines = NULL;
+}
+
+/* Makes g the graph: moves the borrowed instances out of old (which keeps
+ * only what did not carry over) and installs the receivers' pipelines.
+ * Cannot fail. old may be NULL. */
+static void graph_commit(struct graph *g, struct graph *old)
+{
+    uint32_t i;
+
+    for (i = 0; i < g->nex; i++) {
+        if (g->ex_from[i] >= 0) {
+            old->ex[g->ex_from[i]] = NULL;
+            adopt(&g->ex[i]->cc, config_find(&g->cfg, COMPONENT_EXPORTER,
+                                             g->ex[i]->id));
         }
     }
-    for (i = 0; i < g->cfg.npipelines; i++) {
-        struct config_pipeline *cp = &g->cfg.pipelines[i];
-        struct pl_inst *pl = calloc(1, sizeof(*pl));
-        if (pl == NULL) {
-            goto fail;
+    for (i = 0; i < g->nrx; i++) {
+        if (g->rx_from[i] >= 0) {
+            old->rx[g->rx_from[i]] = NULL;
+            adopt(&g->rx[i]->cc, config_find(&g->cfg, COMPONENT_RECEIVER,
+                                             g->rx[i]->id));
         }
-        g->pl[g->npl++] = pl;
-        pl->id = cp->id;
-        pl->procs = calloc(cp->nprocessors + 1, sizeof(*pl->procs));
-        pl->exps = calloc(cp->nexporters + 1, sizeof(*pl->exps));
-        if (pl->procs == NULL || pl->exps == NULL) {
-            goto fail;
-        }
-        for (j = 0; j < cp->nprocessors; j++) {
-            /* Processors are per pipeline, as in the Collector. */
-            struct px_inst *px = px_new(en, cp->processors[j], cp->id, e);
-            if (px == NULL) {
-                goto fail;
-            }
-            pl->procs[pl->nprocs++] = px;
-        }
-        for (j = 0; j < cp->nexporters; j++) {
-            pl->exps[pl->nexps++] = find_ex(g, cp->exporters[j]->id);
-        }
-        for (j = 0; j < cp->nreceivers; j++) {
-            struct rx_inst *rx = find_rx(g, cp->receivers[j]->id);
-            struct pl_inst **np = realloc(rx->pipelines,
-                                          (rx->npipelines + 1) * sizeof(*np));
-            if (np == NULL) {
-                goto fail;
-            }
-            rx->pipelines = np;
-            rx->pipelines[rx->npipelines++] = pl;
-        }
+        install_plan(g, i);
     }
-    return g;
-fail:
-    graph_free(g, 0);
-    return NULL;
+    plan_free(g);
 }
 
 /* Stops and frees g; exporters' queues drain for at most timeout_ms in
- * total (one deadline shared by all of them). */
+ * total (one deadline shared by all of them). Slots may be NULL (moved). */
 static void graph_free(struct graph *g, int64_t timeout_ms)
 {
     int64_t deadline_ms = retry_now_ms() + timeout_ms;
-    uint32_t i, j;
+    uint32_t i;
 
     if (g == NULL) {
         return;
@@ -489,15 +768,7 @@ static void graph_free(struct graph *g, int64_t timeout_ms)
         rx_free(g->rx[i]);
     }
     for (i = 0; i < g->npl; i++) {
-        if (g->pl[i] == NULL) {
-            continue;
-        }
-        for (j = 0; j < g->pl[i]->nprocs; j++) {
-            px_free(g->pl[i]->procs[j]);
-        }
-        free(g->pl[i]->procs);
-        free(g->pl[i]->exps);
-        free(g->pl[i]);
+        pl_free(g->pl[i]);
     }
     for (i = 0; i < g->nex; i++) {
         ex_free(g->ex[i], deadline_ms);
@@ -506,41 +777,30 @@ static void graph_free(struct graph *g, int64_t timeout_ms)
     free(g->ex);
     free(g->pl);
     config_free(&g->cfg);
+    docref_unref(g->doc);
     free(g);
 }
 
-/* Exporters first, receivers last: nothing is accepted that cannot leave. */
+/* Exporters first, receivers last: nothing is accepted that cannot leave.
+ * Only for the first graph (reload starts pieces itself). */
 static int graph_start(struct graph *g, struct errctx *e)
 {
     uint32_t i;
 
     for (i = 0; i < g->nex; i++) {
-        struct ex_inst *ex = g->ex[i];
-        if (ex->started) {
-            continue;
+        if (ex_start(g->ex[i], e) != PC_OK) {
+            return PC_EIO;
         }
-        if (ex->cc->factory->ops.exporter.start(ex->ctx) != PC_OK ||
-            exphelper_start(ex->helper) != PC_OK) {
-            return err_set(e, PC_EIO, "exporter %s failed to start",
-                           ex->cc->id);
-        }
-        ex->started = 1;
     }
     for (i = 0; i < g->nrx; i++) {
-        struct rx_inst *rx = g->rx[i];
-        if (rx->started) {
-            continue;
+        if (rx_start(g->rx[i], e) != PC_OK) {
+            return PC_EIO;
         }
-        if (rx->cc->factory->ops.receiver.start(rx->ctx) != PC_OK) {
-            return err_set(e, PC_EIO, "receiver %s failed to start",
-                           rx->cc->id);
-        }
-        rx->started = 1;
     }
     return PC_OK;
 }
 
-/* ---- configuration ----------------------------------------------------- */
+/* ---- configuration and reload ------------------------------------------ */
 
 static int load_config(const char *path, struct config *cfg)
 {
@@ -568,49 +828,134 @@ static void apply_telemetry(const struct config *cfg)
                   (enum log_format)cfg->telemetry.logs.format);
 }
 
+static int str_differs(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
+}
+
+/* The admin listeners stay where they are until a restart. */
+static void warn_telemetry_change(const struct config *now,
+                                  const struct config *next)
+{
+    if (str_differs(now->telemetry.metrics.address,
+                    next->telemetry.metrics.address) ||
+        str_differs(now->telemetry.health.address,
+                    next->telemetry.health.address)) {
+        log_warn(ENGINE_LOG, "telemetry addresses change on restart only",
+                 "metrics=\"%s\" health=\"%s\"",
+                 now->telemetry.metrics.address,
+                 now->telemetry.health.address);
+    }
+}
+
+static int borrowed_from(const struct graph *g, uint32_t k)
+{
+    uint32_t i;
+
+    for (i = 0; i < g->nrx; i++) {
+        if (g->rx_from[i] == (int32_t)k) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Starts what the new graph g created: exporters first, then (after the
+ * old receivers it replaces were stopped, so their ports are free) its
+ * receivers. On failure everything new is stopped again and the stopped
+ * old receivers start again: the old graph runs as before.
+ */
+static int reload_start(struct graph *g, struct graph *old, struct errctx *e)
+{
+    uint8_t *stopped = calloc(old->nrx + 1, 1);
+    uint32_t i, k;
+    int rc = PC_OK;
+
+    if (stopped == NULL) {
+        return err_set(e, PC_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < g->nex && rc == PC_OK; i++) {
+        if (g->ex_from[i] < 0) {
+            rc = ex_start(g->ex[i], e);
+        }
+    }
+    for (k = 0; k < old->nrx && rc == PC_OK; k++) {
+        if (!borrowed_from(g, k) && old->rx[k]->started) {
+            rx_stop(old->rx[k]);
+            stopped[k] = 1;
+        }
+    }
+    for (i = 0; i < g->nrx && rc == PC_OK; i++) {
+        if (g->rx_from[i] < 0) {
+            install_plan(g, i);
+            rc = rx_start(g->rx[i], e);
+        }
+    }
+    if (rc != PC_OK) {
+        struct errctx e2 = {{0}};
+        for (i = 0; i < g->nrx; i++) {
+            if (g->rx_from[i] < 0) {
+                rx_stop(g->rx[i]);
+            }
+        }
+        for (k = 0; k < old->nrx; k++) {
+            if (stopped[k] && rx_start(old->rx[k], &e2) != PC_OK) {
+                log_error(ENGINE_LOG, "cannot restart receiver after a "
+                                      "failed reload", "error=\"%s\"",
+                          err_msg(&e2, PC_EIO));
+            }
+        }
+    }
+    free(stopped);
+    return rc;
+}
+
+static void reload_failed(struct engine *en, const char *why,
+                          const char *detail)
+{
+    mcounter_add(en->reloads_failed, 1);
+    log_error(ENGINE_LOG, "reload failed: keeping the running configuration",
+              "file=\"%s\" reason=\"%s\" error=\"%s\"", en->config_path, why,
+              detail);
+}
+
 static void engine_reload(struct engine *en)
 {
     struct config cfg;
     struct graph *g, *old = en->g;
     struct errctx e = {{0}};
+    int64_t drain_ms;
 
     log_info(ENGINE_LOG, "reloading configuration", "file=\"%s\"",
              en->config_path);
     memset(&cfg, 0, sizeof(cfg));
     if (load_config(en->config_path, &cfg) != PC_OK) {
-        log_error(ENGINE_LOG, "reload rejected: keeping the running "
-                              "configuration", "file=\"%s\"", en->config_path);
         config_free(&cfg);
+        reload_failed(en, "invalid configuration", "see the errors above");
         return;
     }
-    /* Receivers that change stop before the new ones bind their ports;
-     * graph_build moved the unchanged ones out of old already. */
+    warn_telemetry_change(&old->cfg, &cfg);
+    drain_ms = cfg.shutdown_timeout_ms;
     g = graph_build(en, &cfg, old, &e);
     if (g == NULL) {
-        log_error(ENGINE_LOG, "reload failed: keeping the running "
-                              "configuration", "error=\"%s\"",
-                  err_msg(&e, PC_ECONFIG));
-        config_free(&cfg);
+        reload_failed(en, "cannot build pipelines", err_msg(&e, PC_ECONFIG));
         return;
     }
-    {
-        uint32_t i;
-        for (i = 0; i < old->nrx; i++) {
-            rx_free(old->rx[i]);
-            old->rx[i] = NULL;
-        }
-        old->nrx = 0;
+    if (reload_start(g, old, &e) != PC_OK) {
+        graph_discard(g, retry_now_ms() + drain_ms);
+        reload_failed(en, "cannot start", err_msg(&e, PC_EIO));
+        return;
     }
+    graph_commit(g, old);
     en->g = g;
     apply_telemetry(&g->cfg);
-    if (graph_start(g, &e) != PC_OK) {
-        log_error(ENGINE_LOG, "component failed to start after reload",
-                  "error=\"%s\"", err_msg(&e, PC_EIO));
-    }
     /* What did not carry over drains and goes. */
-    graph_free(old, g->cfg.shutdown_timeout_ms);
-    log_info(ENGINE_LOG, "configuration reloaded", "pipelines=%u",
-             g->cfg.npipelines);
+    graph_free(old, drain_ms);
+    mcounter_add(en->reloads_ok, 1);
+    log_info(ENGINE_LOG, "configuration reloaded",
+             "pipelines=%u receivers=%u exporters=%u", g->cfg.npipelines,
+             g->nrx, g->nex);
 }
 
 /* ---- signals and main loop ---------------------------------------------- */
@@ -621,12 +966,45 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
+        /* /health stays 200: the running graph serves until the commit. */
         engine_reload(en);
         return;
     }
     log_info(ENGINE_LOG, "shutting down", "signal=%d", (int)sig);
     admin_set_state(en->admin, ADMIN_STATE_STOPPING);
     event_base_loopbreak(en->base);
+}
+
+static void engine_metrics(struct engine *en)
+{
+    static const char help[] = "Configuration reloads (SIGHUP) by result.";
+
+    en->reloads_ok = metrics_counter(en->metrics,
+                                     "profcol_engine_reloads_total", help,
+                                     "result=\"ok\"");
+    en->reloads_failed = metrics_counter(en->metrics,
+                                         "profcol_engine_reloads_total", help,
+                                         "result=\"failed\"");
+}
+
+/* Builds and starts the first graph; logs why not. */
+static int engine_first_graph(struct engine *en, struct config *cfg)
+{
+    struct errctx e = {{0}};
+
+    en->g = graph_build(en, cfg, NULL, &e);
+    if (en->g == NULL) {
+        log_error(ENGINE_LOG, "cannot start: building the pipelines failed",
+                  "error=\"%s\"", err_msg(&e, PC_ECONFIG));
+        return PC_ECONFIG;
+    }
+    graph_commit(en->g, NULL);
+    if (graph_start(en->g, &e) != PC_OK) {
+        log_error(ENGINE_LOG, "cannot start: a component failed to start",
+                  "error=\"%s\"", err_msg(&e, PC_EIO));
+        return PC_EIO;
+    }
+    return PC_OK;
 }
 
 int engine_run(const char *config_path)
@@ -642,6 +1020,8 @@ int engine_run(const char *config_path)
     memset(&cfg, 0, sizeof(cfg));
     en.config_path = config_path;
     if (load_config(config_path, &cfg) != PC_OK) {
+        log_error(ENGINE_LOG, "cannot start: invalid configuration",
+                  "file=\"%s\"", config_path);
         config_free(&cfg);
         return 1;
     }
@@ -650,31 +1030,29 @@ int engine_run(const char *config_path)
     en.base = event_base_new();
     en.metrics = metrics_new();
     if (en.base == NULL || en.metrics == NULL) {
+        log_error(ENGINE_LOG, "cannot start: out of memory", "%s", "");
         goto out;
     }
+    engine_metrics(&en);
     if (admin_start(en.base, cfg.telemetry.metrics.address,
                     cfg.telemetry.health.address, en.metrics, &en.admin,
                     &e) != PC_OK) {
-        log_error(ENGINE_LOG, "cannot serve telemetry", "error=\"%s\"",
-                  err_msg(&e, PC_EIO));
+        log_error(ENGINE_LOG, "cannot start: cannot serve telemetry",
+                  "error=\"%s\"", err_msg(&e, PC_EIO));
         goto out;
     }
-    en.g = graph_build(&en, &cfg, NULL, &e);
-    if (en.g == NULL) {
-        log_error(ENGINE_LOG, "cannot build pipelines", "error=\"%s\"",
-                  err_msg(&e, PC_ECONFIG));
-        goto out;
-    }
-    if (graph_start(en.g, &e) != PC_OK) {
-        log_error(ENGINE_LOG, "cannot start", "error=\"%s\"",
-                  err_msg(&e, PC_EIO));
-        goto out;
-    }
+    /* Signals before the graph starts: a SIGTERM during a slow start (a
+     * large persistent queue to scan) is not lost. */
     for (i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(en.base, signums[i], on_signal, &en);
         if (sigs[i] == NULL || event_add(sigs[i], NULL) != 0) {
+            log_error(ENGINE_LOG, "cannot start: cannot handle signals",
+                      "signal=%d", signums[i]);
             goto out;
         }
+    }
+    if (engine_first_graph(&en, &cfg) != PC_OK) {
+        goto out;
     }
     admin_set_state(en.admin, ADMIN_STATE_RUNNING);
     log_info(ENGINE_LOG, "profcol is running",

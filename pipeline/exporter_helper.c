@@ -691,6 +691,7 @@ void exphelper_free(struct exphelper *h)
     exphelper_stop(h, 0);
     if (h->m != NULL) {
         /* The queue-size gauge calls back into h: it must go first. */
+        metrics_gauge_fn_drop(h->m, h);
         metrics_remove_matching(h->m, h->labels);
     }
     queue_free(h->q);

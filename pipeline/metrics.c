@@ -30,6 +30,7 @@
 #endif
 
 #define METRIC_NAME_MAX 200
+#define METRIC_FN_MAX 4
 
 struct mcounter {
     _Atomic uint64_t v;
@@ -43,8 +44,14 @@ struct mseries {
     char *labels;
     struct mcounter c;
     struct mgauge g;
-    double (*fn)(void *arg);      /* computed when rendered when not NULL */
-    void *arg;
+    /* Computed when rendered by the newest registration (top of the
+     * stack) when nfn > 0. A stack, because a component replaced on
+     * reload registers the same series before the old one goes, and a
+     * failed reload discards the newer registration again. */
+    double (*fn[METRIC_FN_MAX])(void *arg);
+    void *arg[METRIC_FN_MAX];
+    int nfn;
+    int refs;                     /* registrations; removed at zero */
     int permanent;                /* process metrics: never removed */
     struct mseries *next;
 };
@@ -165,6 +172,7 @@ static struct mseries *series_get(struct mfamily *f, const char *labels)
         pp = &(*pp)->next;
     }
     if (*pp != NULL && cmp == 0) {
+        (*pp)->refs++;
         return *pp;
     }
     s = calloc(1, sizeof(*s));
@@ -178,6 +186,7 @@ static struct mseries *series_get(struct mfamily *f, const char *labels)
     }
     atomic_init(&s->c.v, 0);
     atomic_init(&s->g.bits, dbl_bits(0.0));
+    s->refs = 1;
     s->next = *pp;
     *pp = s;
     return s;
@@ -250,8 +259,17 @@ static int set_fn(struct metrics *m, struct mseries *s, double (*fn)(void *),
                   void *arg)
 {
     pthread_mutex_lock(&m->mu);
-    s->fn = fn;
-    s->arg = arg;
+    if (s->nfn > 0 && s->arg[s->nfn - 1] == arg) {
+        s->nfn--;                 /* same owner again: replace */
+    } else if (s->nfn == METRIC_FN_MAX) {
+        memmove(&s->fn[0], &s->fn[1], (METRIC_FN_MAX - 1) * sizeof(s->fn[0]));
+        memmove(&s->arg[0], &s->arg[1],
+                (METRIC_FN_MAX - 1) * sizeof(s->arg[0]));
+        s->nfn--;
+    }
+    s->fn[s->nfn] = fn;
+    s->arg[s->nfn] = arg;
+    s->nfn++;
     pthread_mutex_unlock(&m->mu);
     return PC_OK;
 }
@@ -285,7 +303,8 @@ void metrics_remove_matching(struct metrics *m, const char *labels_substr)
         fnext = f->next;
         pp = &f->series;
         while ((s = *pp) != NULL) {
-            if (!s->permanent && strstr(s->labels, labels_substr) != NULL) {
+            if (!s->permanent && strstr(s->labels, labels_substr) != NULL &&
+                --s->refs <= 0) {
                 *pp = s->next;
                 series_free(s);
             } else {
@@ -293,6 +312,38 @@ void metrics_remove_matching(struct metrics *m, const char *labels_substr)
             }
         }
         family_drop_if_empty(m, f);
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Removes arg's entries from the series' function stack. */
+static void fn_drop(struct mseries *s, const void *arg)
+{
+    int i, k = 0;
+
+    for (i = 0; i < s->nfn; i++) {
+        if (s->arg[i] != arg) {
+            s->fn[k] = s->fn[i];
+            s->arg[k] = s->arg[i];
+            k++;
+        }
+    }
+    s->nfn = k;
+}
+
+void metrics_gauge_fn_drop(struct metrics *m, const void *arg)
+{
+    struct mfamily *f;
+    struct mseries *s;
+
+    if (m == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&m->mu);
+    for (f = m->families; f != NULL; f = f->next) {
+        for (s = f->series; s != NULL; s = s->next) {
+            fn_drop(s, arg);
+        }
     }
     pthread_mutex_unlock(&m->mu);
 }
@@ -580,8 +631,8 @@ static int render_series(struct buf *out, const struct mfamily *f,
     if (rc != PC_OK) {
         return rc;
     }
-    if (s->fn != NULL) {
-        rc = render_double(out, s->fn(s->arg));
+    if (s->nfn > 0) {
+        rc = render_double(out, s->fn[s->nfn - 1](s->arg[s->nfn - 1]));
     } else if (f->type == METRIC_COUNTER) {
         rc = buf_printf(out, "%llu", (unsigned long long)mcounter_get(&s->c));
     } else {

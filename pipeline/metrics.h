@@ -50,9 +50,16 @@ int metrics_gauge_fn(struct metrics *m, const char *name, const char *help,
 
 /* Removes every series whose labels contain `labels_substr` (a component
  * that went away on reload, a scrape target that disappeared), and the
- * families left empty. An empty or NULL substring removes nothing; the
- * process metrics are never removed. Handles to removed series dangle. */
+ * families left empty. A series registered N times (the same component
+ * id created again on reload before the old instance went) goes at the
+ * N-th removal. An empty or NULL substring removes nothing; the process
+ * metrics are never removed. Handles to removed series dangle. */
 void metrics_remove_matching(struct metrics *m, const char *labels_substr);
+
+/* Withdraws every gauge function registered with arg; a series whose
+ * function was replaced by a later registration gets the earlier one
+ * back. Call before freeing arg. */
+void metrics_gauge_fn_drop(struct metrics *m, const void *arg);
 
 void mcounter_add(struct mcounter *c, uint64_t v);
 uint64_t mcounter_get(const struct mcounter *c);

@@ -96,7 +96,9 @@ int file_rotor_scan(struct file_rotor *r)
         names[n++] = strdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), by_name);
+    if (n > 1) {
+        qsort(names, n, sizeof(*names), by_name);
+    }
     for (i = 0; i < n; i++) {
         if (rc == PC_OK) {
             rc = rotor_push(r, names[i], file_size(r, names[i]));

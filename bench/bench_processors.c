@@ -1,0 +1,241 @@
+/*
+ * bench_processors.c: the cost of each processor relative to the pprof
+ * decode of the same profile, measured in the same run.
+ *
+ *   bench_processors CPU_PPROF SPANS_PPROF [ITERS]
+ *
+ * CPU_PPROF is the real Go CPU profile (pprof.Do labels), SPANS_PPROF the
+ * one with span/trace id labels (tests/fixtures/build.sh makes both). For
+ * each case the median of ITERS runs of process() is compared with the
+ * median pprof_decode of the case's input. Series-level processors reuse
+ * one batch (they change attributes only); payload processors get a fresh
+ * item sharing the decoded profile each run, so the copy-on-write copy they
+ * must make is part of their cost. Output: one line per case with the
+ * ratio and the target (< 2% series level, < 30% payload level).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/pprof.h"
+#include "pipeline/batch.h"
+#include "pipeline/cfg.h"
+#include "pipeline/component.h"
+#include "pipeline/log.h"
+#include "pipeline/metrics.h"
+#include "pipeline/registry.h"
+#include "pipeline/ynode.h"
+
+#define MAX_ITERS 10000
+
+struct bcase {
+    const char *name;
+    const char *type;
+    const char *yaml;
+    int payload;           /* needs a fresh decoded item per run */
+    int spans;             /* runs on SPANS_PPROF */
+    double target;         /* max ratio to decode */
+};
+
+static const struct bcase cases[] = {
+    {"attributes", "attributes",
+     "actions:\n  - {key: env, action: upsert, value: prod}\n"
+     "  - {key: region, action: insert, value: eu}\n"
+     "  - {key: secret, action: hash}\n  - {key: tmp, action: delete}\n",
+     0, 0, 0.02},
+    {"filter", "filter",
+     "selectors: ['{service_name=\"api\", env!=\"dev\", region=~\"eu-.*\"}']\n",
+     0, 0, 0.02},
+    {"cardinality (series)", "cardinality",
+     "max_series: 10000\nmax_labels_per_series: 30\n"
+     "max_label_value_length: 128\ndeny_labels: ['tmp*']\n",
+     0, 0, 0.02},
+    {"tracelink", "tracelink", "", 1, 1, 0.30},
+    {"cardinality (sample labels)", "cardinality",
+     "sample_labels: {max_values: 4}\n", 1, 0, 0.30},
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_u64);
+    return v[n / 2];
+}
+
+static struct blob *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *d;
+    long n;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (d = malloc((size_t)n)) == NULL) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return NULL;
+    }
+    if (fread(d, 1, (size_t)n, f) != (size_t)n) {
+        free(d);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    return blob_take(d, (size_t)n);
+}
+
+static uint64_t time_decode(struct blob *raw, int iters, uint64_t *ns)
+{
+    int i;
+
+    for (i = 0; i < iters; i++) {
+        struct pdata *pd = NULL;
+        uint64_t t0 = now_ns();
+        if (pprof_decode(raw->data, raw->len, NULL, &pd, NULL) != PC_OK) {
+            return 0;
+        }
+        ns[i] = now_ns() - t0;
+        pdata_free(pd);
+    }
+    return median(ns, iters);
+}
+
+static struct item *add_item(struct batch *b, struct blob *raw,
+                             struct shared_pdata *sp)
+{
+    struct item *it = batch_add_item(b);
+
+    it->format = PAYLOAD_PPROF;
+    it->raw = raw != NULL ? blob_ref(raw) : NULL;
+    it->pd = sp != NULL ? shared_pdata_ref(sp) : NULL;
+    it->nprofiles = 1;
+    item_set_attr_str(b, it, "service.name", "api", 3);
+    item_set_attr_str(b, it, "env", "prod", 4);
+    item_set_attr_str(b, it, "region", "eu-west-1", 9);
+    item_set_attr_str(b, it, "secret", "s3cr3t", 6);
+    item_set_attr_str(b, it, "k8s.pod.name", "api-7d9f-x2", 11);
+    item_set_attr_str(b, it, "__name__", "process_cpu", 11);
+    return it;
+}
+
+static int make_proc(const struct bcase *c, struct component_host *host,
+                     const struct component_factory **f, void **cfg,
+                     void **ctx, struct ydoc *doc)
+{
+    struct cfg_diag d;
+    char err[256];
+
+    memset(&d, 0, sizeof(d));
+    *f = registry_find(COMPONENT_PROCESSOR, c->type);
+    if (*f == NULL || ydoc_load_string("bench", c->yaml, doc, err,
+                                       sizeof(err)) != PC_OK) {
+        return -1;
+    }
+    *cfg = calloc(1, (*f)->config_size);
+    if (cfg_decode((*f)->config, doc->root, *cfg, &d) != PC_OK ||
+        (*f)->create(*cfg, host, ctx, NULL) != PC_OK) {
+        cfg_diag_free(&d);
+        return -1;
+    }
+    cfg_diag_free(&d);
+    return 0;
+}
+
+static uint64_t time_case(const struct bcase *c, struct blob *raw,
+                          struct shared_pdata *sp, struct component_host *h,
+                          int iters, uint64_t *ns)
+{
+    const struct component_factory *f;
+    struct ydoc doc;
+    void *cfg = NULL, *ctx = NULL;
+    struct batch *b = NULL;
+    int i;
+
+    if (make_proc(c, h, &f, &cfg, &ctx, &doc) != 0) {
+        fprintf(stderr, "bench: cannot create %s\n", c->name);
+        exit(1);
+    }
+    for (i = 0; i < iters; i++) {
+        uint64_t t0;
+        if (c->payload || b == NULL) {
+            batch_unref(b);
+            b = batch_new("bench");
+            add_item(b, c->payload ? NULL : raw, sp);
+        }
+        t0 = now_ns();
+        f->ops.processor.process(ctx, b, NULL);
+        ns[i] = now_ns() - t0;
+    }
+    batch_unref(b);
+    f->destroy(ctx);
+    cfg_release(f->config, cfg);
+    free(cfg);
+    ydoc_free(&doc);
+    return median(ns, iters);
+}
+
+int main(int argc, char **argv)
+{
+    static uint64_t ns[MAX_ITERS];
+    struct blob *raw[2];
+    struct shared_pdata *sp[2];
+    uint64_t dec[2];
+    struct component_host host;
+    int iters = argc > 3 ? atoi(argv[3]) : 300, k, fails = 0;
+    size_t i;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_processors CPU_PPROF SPANS_PPROF [ITERS]\n");
+        return 2;
+    }
+    iters = iters < 1 ? 1 : iters > MAX_ITERS ? MAX_ITERS : iters;
+    log_configure(LOG_ERROR, LOG_FORMAT_LOGFMT);
+    memset(&host, 0, sizeof(host));
+    host.id = "bench";
+    host.metrics = metrics_new();
+    for (k = 0; k < 2; k++) {
+        struct pdata *pd = NULL;
+        raw[k] = read_file(argv[1 + k]);
+        if (raw[k] == NULL ||
+            pprof_decode(raw[k]->data, raw[k]->len, NULL, &pd, NULL) != PC_OK) {
+            fprintf(stderr, "bench: cannot read %s\n", argv[1 + k]);
+            return 1;
+        }
+        sp[k] = shared_pdata_new(pd);
+        dec[k] = time_decode(raw[k], iters, ns);
+        printf("decode %-28s median %8.1f us (%llu samples)\n", argv[1 + k],
+               dec[k] / 1e3, (unsigned long long)pdata_sample_count(pd));
+    }
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct bcase *c = &cases[i];
+        int s = c->spans;
+        uint64_t t = time_case(c, raw[s], sp[s], &host, iters, ns);
+        double ratio = (double)t / (double)dec[s];
+        int ok = ratio < c->target;
+        fails += !ok;
+        printf("%-28s median %8.2f us = %6.2f%% of decode (target < %.0f%%): %s\n",
+               c->name, t / 1e3, 100 * ratio, 100 * c->target,
+               ok ? "PASS" : "MISS");
+    }
+    for (k = 0; k < 2; k++) {
+        shared_pdata_unref(sp[k]);
+        blob_unref(raw[k]);
+    }
+    metrics_free(host.metrics);
+    return fails ? 3 : 0;
+}

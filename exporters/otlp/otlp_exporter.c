@@ -1,0 +1,234 @@
+/*
+ * otlp_exporter.c: the `otlp` exporter. Sends profiles to an OTLP profiles
+ * backend (the OpenTelemetry Collector, Pyroscope, Parca, ...) with the
+ * gRPC method ProfilesService/Export of opentelemetry-proto v1.11.0.
+ *
+ * One export = ONE ExportProfilesServiceRequest holding every item of the
+ * batch with one merged dictionary (otlp_encode_items), split in parts
+ * only when it grows past `max_request_bytes`. Each item's resource
+ * attributes are the item's series attributes without the internal `__*`
+ * ones, so what processors did to the series is what the backend sees.
+ *
+ * Failures follow the OTLP specification (grpccli_classify): the exporter
+ * helper retries UNAVAILABLE and friends with backoff, honours RetryInfo,
+ * and drops on permanent statuses. A partial success is logged and its
+ * rejected profiles counted (profcol_exporter_rejected_profiles_total).
+ * Items whose payload cannot be decoded are left out of the request and
+ * counted as rejected, so one bad item never costs the rest of the batch.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/otlp.h"
+#include "pipeline/component.h"
+#include "pipeline/exporter_helper.h"
+#include "pipeline/grpccli.h"
+#include "pipeline/log.h"
+#include "pipeline/metrics.h"
+
+struct otlp_exporter_cfg {
+    struct exphelper_cfg helper;      /* first: the engine reads it */
+    char *endpoint;
+    int insecure;
+    struct grpccli_tls_cfg tls;
+    char *authority;
+    struct cfg_map headers;
+    char *bearer_token;
+    int compression;
+    uint64_t max_request_bytes;
+};
+
+static const char *const otlpx_compressions[] = {"gzip", "none", NULL};
+
+static const struct cfg_entry otlpx_table[] = {
+    EXPHELPER_CFG_ENTRIES(struct otlp_exporter_cfg, helper),
+    {.key = "endpoint", .type = CFG_STRING, .def = "localhost:4317",
+     .offset = offsetof(struct otlp_exporter_cfg, endpoint),
+     .doc = "host:port of the OTLP gRPC server"},
+    {.key = "insecure", .type = CFG_BOOL, .def = "false",
+     .offset = offsetof(struct otlp_exporter_cfg, insecure),
+     .doc = "plaintext gRPC (no TLS)"},
+    {.key = "tls", .type = CFG_SECTION, .sub = grpccli_tls_table,
+     .offset = offsetof(struct otlp_exporter_cfg, tls),
+     .doc = "TLS / mutual TLS settings (ignored with insecure: true)"},
+    {.key = "authority", .type = CFG_STRING,
+     .offset = offsetof(struct otlp_exporter_cfg, authority),
+     .doc = "the :authority header sent instead of the endpoint's host"},
+    {.key = "headers", .type = CFG_MAP,
+     .offset = offsetof(struct otlp_exporter_cfg, headers),
+     .doc = "gRPC metadata added to every call"},
+    {.key = "bearer_token", .type = CFG_STRING,
+     .offset = offsetof(struct otlp_exporter_cfg, bearer_token),
+     .doc = "sent as 'authorization: Bearer <token>'"},
+    {.key = "compression", .type = CFG_ENUM, .def = "gzip",
+     .enum_values = otlpx_compressions,
+     .offset = offsetof(struct otlp_exporter_cfg, compression),
+     .doc = "gRPC message compression: gzip or none"},
+    {.key = "max_request_bytes", .type = CFG_SIZE, .def = "4MiB",
+     .min = 1024, .max = INT32_MAX,
+     .offset = offsetof(struct otlp_exporter_cfg, max_request_bytes),
+     .doc = "larger requests are split (gRPC servers refuse > 4MiB by default)"},
+    {.key = NULL},
+};
+
+struct otlp_exporter {
+    const struct otlp_exporter_cfg *cfg;
+    char id[128];
+    struct grpccli *cli;
+    struct mcounter *rejected;        /* partial success, undecodable */
+};
+
+static int otlpx_create(const void *cfgp, struct component_host *host,
+                        void **ctx, struct errctx *e)
+{
+    const struct otlp_exporter_cfg *cfg = cfgp;
+    struct grpccli_opts o;
+    struct otlp_exporter *x = calloc(1, sizeof(*x));
+    char esc[160], lab[200];
+    int rc;
+
+    if (x == NULL) {
+        return PC_ENOMEM;
+    }
+    memset(&o, 0, sizeof(o));
+    o.endpoint = cfg->endpoint;
+    o.insecure = cfg->insecure;
+    o.tls = &cfg->tls;
+    o.authority = cfg->authority;
+    o.gzip = cfg->compression == 0;
+    o.headers = &cfg->headers;
+    o.bearer_token = cfg->bearer_token;
+    rc = grpccli_new(&o, &x->cli, e);
+    if (rc != PC_OK) {
+        free(x);
+        return rc;
+    }
+    x->cfg = cfg;
+    snprintf(x->id, sizeof(x->id), "%s", host->id);
+    if (host->metrics != NULL) {
+        metrics_escape(host->id, esc, sizeof(esc));
+        snprintf(lab, sizeof(lab), "exporter=\"%s\"", esc);
+        x->rejected = metrics_counter(host->metrics,
+            "profcol_exporter_rejected_profiles_total",
+            "Profiles the backend refused (partial success) or that could "
+            "not be encoded.", lab);
+    }
+    *ctx = x;
+    return PC_OK;
+}
+
+static void otlpx_destroy(void *ctx)
+{
+    struct otlp_exporter *x = ctx;
+
+    if (x == NULL) {
+        return;
+    }
+    grpccli_free(x->cli);
+    free(x);
+}
+
+/* The item's attributes minus the internal `__*` ones, into kv. */
+static uint32_t otlpx_attrs(const struct item *it, struct keyvalue *kv)
+{
+    uint32_t i, n = 0;
+
+    for (i = 0; i < it->nattrs; i++) {
+        const struct pstr k = it->attrs[i].key;
+        if (k.len >= 2 && k.ptr[0] == '_' && k.ptr[1] == '_') {
+            continue;
+        }
+        kv[n++] = it->attrs[i];
+    }
+    return n;
+}
+
+/* Decodes every item; the ones that fail are left out and counted. */
+static size_t otlpx_items(struct otlp_exporter *x, struct batch *b,
+                          struct otlp_item *items, struct keyvalue *kv,
+                          struct export_result *r)
+{
+    static const struct keyvalue none;
+    size_t n = 0, used = 0;
+    uint32_t i;
+
+    for (i = 0; i < b->nitems; i++) {
+        struct item *it = &b->items[i];
+        struct errctx e = {{0}};
+        int rc = batch_item_decode(b, it, &e);
+        if (rc != PC_OK) {
+            log_warn(x->id, "item left out: undecodable payload",
+                     "reason=\"%s\"", err_msg(&e, rc));
+            r->rejected_profiles += it->nprofiles ? it->nprofiles : 1;
+            continue;
+        }
+        items[n].pd = it->pd->pd;
+        items[n].resource = it->resource;
+        items[n].nattrs = otlpx_attrs(it, kv + used);
+        items[n].attrs = items[n].nattrs ? kv + used : &none;
+        used += items[n].nattrs;
+        n++;
+    }
+    return n;
+}
+
+static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
+                        struct export_result *r)
+{
+    struct otlp_exporter *x = ctx;
+    struct otlp_item *items;
+    struct keyvalue *kv;
+    size_t nkv = 0, n;
+    uint32_t i;
+    int rc;
+
+    for (i = 0; i < b->nitems; i++) {
+        nkv += b->items[i].nattrs;
+    }
+    items = calloc(b->nitems + 1, sizeof(*items));
+    kv = calloc(nkv + 1, sizeof(*kv));
+    if (items == NULL || kv == NULL) {
+        free(items);
+        free(kv);
+        snprintf(r->msg, sizeof(r->msg), "out of memory");
+        return PC_ERETRY;
+    }
+    n = otlpx_items(x, b, items, kv, r);
+    rc = grpccli_otlp_export(x->cli, items, n, x->cfg->max_request_bytes,
+                             timeout_ms, r);
+    if (rc == PC_OK && r->rejected_profiles > 0) {
+        if (x->rejected != NULL) {
+            mcounter_add(x->rejected, r->rejected_profiles);
+        }
+        log_warn(x->id, "backend rejected profiles", "rejected=%u reason=\"%s\"",
+                 r->rejected_profiles, r->msg);
+    }
+    free(items);
+    free(kv);
+    return rc;
+}
+
+static int otlpx_start(void *ctx)
+{
+    (void)ctx;
+    return PC_OK;
+}
+
+static void otlpx_stop(void *ctx)
+{
+    (void)ctx;
+}
+
+const struct component_factory otlp_exporter_factory = {
+    .type = "otlp",
+    .kind = COMPONENT_EXPORTER,
+    .stability = "alpha",
+    .description = "sends profiles to an OTLP gRPC backend (ProfilesService/Export)",
+    .config_size = sizeof(struct otlp_exporter_cfg),
+    .config = otlpx_table,
+    .create = otlpx_create,
+    .destroy = otlpx_destroy,
+    .ops.exporter = {.start = otlpx_start, .export = otlpx_export,
+                     .stop = otlpx_stop},
+};

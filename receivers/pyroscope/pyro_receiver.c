@@ -1,0 +1,189 @@
+/*
+ * pyro_receiver.c: the `pyroscope` receiver: a Pyroscope-compatible HTTP
+ * server (default localhost:4040) taking what Pyroscope's own server takes
+ * from SDKs and agents: the legacy POST /ingest (and /pyroscope/ingest) and
+ * the Connect push API POST /push.v1.PusherService/Push. This file is the
+ * factory, the config table and the helpers both endpoints share.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline/log.h"
+#include "pipeline/series.h"
+#include "receivers/pyroscope/pyro_recv.h"
+
+static const struct cfg_entry pyro_cfg_table[] = {
+    HTTPSRV_CFG_ENTRIES(struct pyro_cfg, http, "localhost:4040"),
+    {.key = "require_tenant", .type = CFG_BOOL, .def = "false",
+     .offset = offsetof(struct pyro_cfg, require_tenant),
+     .doc = "refuse requests without X-Scope-OrgID (401), as Pyroscope "
+            "with multi-tenancy on"},
+    {.key = NULL},
+};
+
+int64_t pyro_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void pyro_attrs_set(struct pyro_attrs *a, const char *key, const char *value)
+{
+    uint32_t i;
+
+    for (i = 0; i < a->n; i++) {
+        if (strcmp(a->key[i], key) == 0) {
+            a->value[i] = value;
+            return;
+        }
+    }
+    if (a->n < PYRO_MAX_ATTRS) {
+        a->key[a->n] = key;
+        a->value[a->n] = value;
+        a->n++;
+    }
+}
+
+const char *pyro_attrs_get(const struct pyro_attrs *a, const char *key)
+{
+    uint32_t i;
+
+    for (i = 0; i < a->n; i++) {
+        if (strcmp(a->key[i], key) == 0) {
+            return a->value[i];
+        }
+    }
+    return NULL;
+}
+
+int pyro_batch_add(struct batch *b, struct pdata *pd, struct blob *raw,
+                   const struct pyro_attrs *attrs, const char *tenant)
+{
+    struct shared_pdata *sp = shared_pdata_new(pd);
+    struct item *it = sp != NULL ? batch_add_item(b) : NULL;
+    uint32_t i;
+    int rc = PC_OK;
+
+    if (it == NULL) {
+        if (sp != NULL) {
+            shared_pdata_unref(sp);
+        } else {
+            pdata_free(pd);
+        }
+        blob_unref(raw);
+        return PC_ENOMEM;
+    }
+    it->format = PAYLOAD_PPROF;
+    it->raw = raw;
+    it->pd = sp;
+    it->nprofiles = pdata_profile_count(pd);
+    it->nsamples = pdata_sample_count(pd);
+    it->received_ns = (uint64_t)pyro_now_ns();
+    if (tenant != NULL && tenant[0] != '\0') {
+        size_t n = strlen(tenant);
+        it->tenant.ptr = arena_strndup(&b->arena, tenant, n);
+        it->tenant.len = (uint32_t)n;
+        if (it->tenant.ptr == NULL) {
+            return PC_ENOMEM;
+        }
+    }
+    for (i = 0; i < attrs->n && rc == PC_OK; i++) {
+        rc = item_set_attr_str(b, it, attrs->key[i], attrs->value[i],
+                               strlen(attrs->value[i]));
+    }
+    return rc;
+}
+
+const char *pyro_tenant(struct pyro_recv *r, struct httpsrv_req *req,
+                        int connect)
+{
+    const char *t = httpsrv_header(req, "X-Scope-OrgID");
+
+    if (t != NULL && t[0] != '\0') {
+        return t;
+    }
+    if (r->cfg->require_tenant) {
+        httpsrv_reply_json_error(req, 401, "unauthenticated",
+                                 connect ? "no org id"
+                                         : "no org id: X-Scope-OrgID header "
+                                           "required");
+        return NULL;
+    }
+    return "";
+}
+
+static int pyro_create(const void *cfg, struct component_host *host,
+                       void **ctx, struct errctx *e)
+{
+    struct pyro_recv *r = calloc(1, sizeof(*r));
+
+    if (r == NULL) {
+        return err_set(e, PC_ENOMEM, "out of memory");
+    }
+    r->cfg = cfg;
+    r->host = host;
+    *ctx = r;
+    return PC_OK;
+}
+
+static int pyro_start(void *ctx)
+{
+    struct pyro_recv *r = ctx;
+    struct errctx e = {{0}};
+    int rc;
+
+    rc = httpsrv_start(r->host->base, &r->cfg->http, r->host->id, &r->srv,
+                       &e);
+    if (rc != PC_OK) {
+        log_error(r->host->id, "cannot start", "error=\"%s\"",
+                  err_msg(&e, rc));
+        return rc;
+    }
+    /* /ingest sniffs gzip itself and ignores Content-Encoding, as
+     * Pyroscope does; the Connect endpoint honours it. */
+    if (httpsrv_route(r->srv, "/ingest", HTTPSRV_RAW_BODY,
+                      pyro_ingest_handler, r) != PC_OK ||
+        httpsrv_route(r->srv, "/pyroscope/ingest", HTTPSRV_RAW_BODY,
+                      pyro_ingest_handler, r) != PC_OK ||
+        httpsrv_route(r->srv, "/push.v1.PusherService/Push", 0,
+                      pyro_connect_handler, r) != PC_OK) {
+        httpsrv_stop(r->srv);
+        r->srv = NULL;
+        return PC_ENOMEM;
+    }
+    return PC_OK;
+}
+
+static void pyro_stop(void *ctx)
+{
+    struct pyro_recv *r = ctx;
+
+    httpsrv_stop(r->srv);
+    r->srv = NULL;
+}
+
+static void pyro_destroy(void *ctx)
+{
+    struct pyro_recv *r = ctx;
+
+    if (r != NULL) {
+        pyro_stop(r);
+        free(r);
+    }
+}
+
+const struct component_factory pyroscope_receiver_factory = {
+    .type = "pyroscope",
+    .kind = COMPONENT_RECEIVER,
+    .stability = "alpha",
+    .description = "Pyroscope-compatible HTTP server: /ingest (pprof, "
+                   "folded, lines) and the push.v1 Connect API",
+    .config_size = sizeof(struct pyro_cfg),
+    .config = pyro_cfg_table,
+    .create = pyro_create,
+    .destroy = pyro_destroy,
+    .ops.receiver = {.start = pyro_start, .stop = pyro_stop},
+};

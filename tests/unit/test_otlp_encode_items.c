@@ -1,0 +1,294 @@
+/*
+ * test_otlp_encode_items.c: several items into one OTLP request
+ * (otlp_encode_items, model/otlp.h).
+ *
+ * Requests are parsed back with the protobuf-c generated parser (an
+ * independent implementation) and checked: one merged dictionary without
+ * duplicates, the selected resources only, attribute overrides applied,
+ * otlp_validate passing, and otlp_decode giving back the same samples.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "model/otlp.h"
+#include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
+
+typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest Req;
+#define REQ_UNPACK opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__unpack
+#define REQ_FREE opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__free_unpacked
+
+static int32_t S(struct pdata *pd, const char *s)
+{
+    int32_t i = dict_string(pd, s, strlen(s));
+
+    assert_true(i >= 0);
+    return i;
+}
+
+static struct keyvalue *kv1(struct pdata *pd, const char *k, const char *v)
+{
+    struct keyvalue *kv = arena_calloc(&pd->arena, 1, sizeof(*kv));
+
+    kv->key.ptr = k;
+    kv->key.len = (uint32_t)strlen(k);
+    kv->value.type = AV_STRING;
+    kv->value.u.s.ptr = v;
+    kv->value.u.s.len = (uint32_t)strlen(v);
+    return kv;
+}
+
+/* One resource (service.name = svc) with one cpu profile of one sample
+ * whose stack is leaf <- main.main. */
+static void add_resource(struct pdata *pd, const char *svc, const char *leaf,
+                         int64_t value)
+{
+    struct resource_profiles *rp = pdata_add_resource(pd);
+    struct scope_profiles *sp = pdata_add_scope(pd, rp);
+    struct profile *p = pdata_add_profile(pd, sp);
+    struct function f;
+    struct location l;
+    struct line *ln = arena_calloc(&pd->arena, 1, sizeof(*ln));
+    int32_t locs[2], *lp = arena_calloc(&pd->arena, 2, sizeof(int32_t));
+
+    rp->has_resource = 1;
+    rp->resource.attrs = kv1(pd, "service.name", svc);
+    rp->resource.nattrs = 1;
+    memset(&f, 0, sizeof(f));
+    memset(&l, 0, sizeof(l));
+    f.name = S(pd, leaf);
+    f.filename = S(pd, "main.go");
+    ln->function = dict_add_function(pd, &f);
+    ln->line = 7;
+    l.lines = ln;
+    l.nlines = 1;
+    locs[0] = dict_add_location(pd, &l);
+    ln = arena_calloc(&pd->arena, 1, sizeof(*ln));
+    f.name = S(pd, "main.main");
+    ln->function = dict_add_function(pd, &f);
+    ln->line = 3;
+    l.lines = ln;
+    locs[1] = dict_add_location(pd, &l);
+    memcpy(lp, locs, sizeof(locs));
+    p->nsample_types = 1;
+    p->sample_types = arena_calloc(&pd->arena, 1, sizeof(struct value_type));
+    p->sample_types[0].type = S(pd, "cpu");
+    p->sample_types[0].unit = S(pd, "nanoseconds");
+    p->period_type = p->sample_types[0];
+    p->period = 10000000;
+    p->time_nanos = 1700000000000000000LL;
+    p->duration_nanos = 1000000000LL;
+    p->nsamples = 1;
+    p->samples = arena_calloc(&pd->arena, 1, sizeof(struct sample));
+    p->samples[0].stack = dict_add_stack(pd, lp, 2);
+    p->samples[0].nvalues = 1;
+    p->samples[0].values = arena_calloc(&pd->arena, 1, sizeof(int64_t));
+    p->samples[0].values[0] = value;
+}
+
+static struct pdata *build(const char *svc, const char *leaf, int64_t v)
+{
+    struct pdata *pd = pdata_new(0);
+
+    assert_int_equal(dict_init(pd), PC_OK);
+    add_resource(pd, svc, leaf, v);
+    return pd;
+}
+
+static Req *encode(const struct otlp_item *items, size_t n, struct buf *b)
+{
+    struct errctx e = {{0}};
+    Req *r;
+
+    buf_init(b, 0);
+    assert_int_equal(otlp_encode_items(items, n, b, &e), PC_OK);
+    assert_int_equal(otlp_validate(b->data, b->len, &e), PC_OK);
+    r = REQ_UNPACK(NULL, b->len, b->data);
+    assert_non_null(r);
+    assert_non_null(r->dictionary);
+    return r;
+}
+
+static size_t count_string(const Req *r, const char *s)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < r->dictionary->n_string_table; i++) {
+        n += strcmp(r->dictionary->string_table[i], s) == 0;
+    }
+    return n;
+}
+
+static const char *res_attr(const Req *r, size_t ri, const char *key)
+{
+    const Opentelemetry__Proto__Resource__V1__Resource *res =
+        r->resource_profiles[ri]->resource;
+    size_t i;
+
+    for (i = 0; res != NULL && i < res->n_attributes; i++) {
+        if (strcmp(res->attributes[i]->key, key) == 0) {
+            return res->attributes[i]->value->string_value;
+        }
+    }
+    return NULL;
+}
+
+static void test_merge_dedup(void **state)
+{
+    struct pdata *a = build("svc-a", "main.work", 5);
+    struct pdata *b = build("svc-b", "main.other", 7);
+    struct otlp_item it[2] = {{a, -1, NULL, 0}, {b, -1, NULL, 0}};
+    struct buf out;
+    Req *r;
+    size_t i, j;
+
+    (void)state;
+    r = encode(it, 2, &out);
+    assert_int_equal(r->n_resource_profiles, 2);
+    /* Shared entries once: "main.main", "main.go", "cpu". */
+    assert_int_equal(count_string(r, "main.main"), 1);
+    assert_int_equal(count_string(r, "main.go"), 1);
+    assert_int_equal(count_string(r, "cpu"), 1);
+    /* zero + main.work + main.main + main.other */
+    assert_int_equal(r->dictionary->n_function_table, 4);
+    for (i = 0; i < r->dictionary->n_string_table; i++) {
+        for (j = i + 1; j < r->dictionary->n_string_table; j++) {
+            assert_string_not_equal(r->dictionary->string_table[i],
+                                    r->dictionary->string_table[j]);
+        }
+    }
+    assert_string_equal(res_attr(r, 0, "service.name"), "svc-a");
+    assert_string_equal(res_attr(r, 1, "service.name"), "svc-b");
+    REQ_FREE(r, NULL);
+    buf_free(&out);
+    pdata_free(a);
+    pdata_free(b);
+}
+
+static void test_resource_selection_and_override(void **state)
+{
+    struct pdata *pd = build("first", "main.one", 11);
+    struct keyvalue ov[2];
+    struct otlp_item it[2];
+    struct buf out;
+    Req *r;
+
+    (void)state;
+    add_resource(pd, "second", "main.two", 22);
+    memset(ov, 0, sizeof(ov));
+    ov[0] = *kv1(pd, "service.name", "renamed");
+    ov[1] = *kv1(pd, "env", "prod");
+    it[0] = (struct otlp_item){pd, 1, NULL, 0};
+    it[1] = (struct otlp_item){pd, 0, ov, 2};
+    r = encode(it, 2, &out);
+    assert_int_equal(r->n_resource_profiles, 2);
+    /* Item 0 is resource 1 only, attributes as they were. */
+    assert_string_equal(res_attr(r, 0, "service.name"), "second");
+    assert_null(res_attr(r, 0, "env"));
+    assert_int_equal(r->resource_profiles[0]->scope_profiles[0]
+                         ->profiles[0]->samples[0]->values[0], 22);
+    /* Item 1 is resource 0 with its attributes replaced. */
+    assert_string_equal(res_attr(r, 1, "service.name"), "renamed");
+    assert_string_equal(res_attr(r, 1, "env"), "prod");
+    assert_int_equal(r->resource_profiles[1]->resource->n_attributes, 2);
+    assert_int_equal(r->resource_profiles[1]->scope_profiles[0]
+                         ->profiles[0]->samples[0]->values[0], 11);
+    REQ_FREE(r, NULL);
+    buf_free(&out);
+    pdata_free(pd);
+}
+
+static void test_empty_override_and_all(void **state)
+{
+    struct pdata *pd = build("first", "main.one", 1);
+    static const struct keyvalue none;
+    struct otlp_item it = {pd, -1, &none, 0};
+    struct buf out;
+    Req *r;
+
+    (void)state;
+    add_resource(pd, "second", "main.two", 2);
+    r = encode(&it, 1, &out);
+    assert_int_equal(r->n_resource_profiles, 2);
+    assert_null(res_attr(r, 0, "service.name"));
+    assert_null(res_attr(r, 1, "service.name"));
+    REQ_FREE(r, NULL);
+    buf_free(&out);
+    pdata_free(pd);
+}
+
+/* Decoding the request gives the same resources, stacks and values. */
+static void test_decode_back(void **state)
+{
+    struct pdata *a = build("svc-a", "main.work", 5);
+    struct pdata *b = build("svc-b", "main.other", 7);
+    struct otlp_item it[2] = {{a, 0, NULL, 0}, {b, -1, NULL, 0}};
+    struct pdata *d = NULL;
+    struct errctx e = {{0}};
+    struct buf out;
+    const struct profile *p;
+    const struct stack *st;
+    struct pstr leaf;
+    Req *r;
+
+    (void)state;
+    r = encode(it, 2, &out);
+    REQ_FREE(r, NULL);
+    assert_int_equal(otlp_decode(out.data, out.len, NULL, &d, &e), PC_OK);
+    assert_int_equal(d->nresources, 2);
+    p = &d->resources[1].scopes[0].profiles[0];
+    assert_int_equal(p->nsamples, 1);
+    assert_int_equal(p->samples[0].values[0], 7);
+    assert_int_equal(p->time_nanos, 1700000000000000000LL);
+    st = &d->dict.stacks[p->samples[0].stack];
+    assert_int_equal(st->n, 2);
+    leaf = dict_str(&d->dict, d->dict.functions[d->dict.locations[st->locs[0]]
+                                                    .lines[0].function].name);
+    assert_true(pstr_eq(leaf, "main.other"));
+    assert_true(pstr_eq(d->resources[0].resource.attrs[0].value.u.s, "svc-a"));
+    pdata_free(d);
+    buf_free(&out);
+    pdata_free(a);
+    pdata_free(b);
+}
+
+static void test_errors(void **state)
+{
+    struct pdata *pd = build("x", "main.x", 1);
+    struct otlp_item bad = {pd, 3, NULL, 0};
+    struct otlp_item ok = {pd, -1, NULL, 0};
+    struct errctx e = {{0}};
+    struct buf out;
+
+    (void)state;
+    buf_init(&out, 0);
+    assert_int_equal(otlp_encode_items(&bad, 1, &out, &e), PC_EINVAL);
+    assert_non_null(strstr(e.msg, "resource 3"));
+    assert_int_equal(out.len, 0);
+    buf_free(&out);
+    /* Too small a buffer: PC_ETOOBIG, nothing left behind. */
+    buf_init(&out, 64);
+    assert_int_equal(otlp_encode_items(&ok, 1, &out, &e), PC_ETOOBIG);
+    assert_int_equal(out.len, 0);
+    buf_free(&out);
+    pdata_free(pd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_merge_dedup),
+        cmocka_unit_test(test_resource_selection_and_override),
+        cmocka_unit_test(test_empty_override_and_all),
+        cmocka_unit_test(test_decode_back),
+        cmocka_unit_test(test_errors),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
