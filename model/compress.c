@@ -2,6 +2,8 @@
 #include "model/compress.h"
 
 #include <libdeflate.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -19,15 +21,84 @@ int zstd_is_zstd(const uint8_t *p, size_t n)
            p[3] == 0xfd;
 }
 
-/* libdeflate decompressors are not thread-safe; keep one per thread. */
-static _Thread_local struct libdeflate_decompressor *tl_dec;
+/*
+ * libdeflate (de)compressors are not thread-safe and cost an allocation of
+ * hundreds of KiB each, so every thread keeps one decompressor and one
+ * compressor (for the last level used). A thread-exit destructor frees them,
+ * so exporter and receiver threads that come and go do not leak.
+ */
+struct gz_tls {
+    struct libdeflate_decompressor *dec;
+    struct libdeflate_compressor *comp;
+    int comp_level;
+};
+
+static pthread_key_t gz_key;
+static pthread_once_t gz_once = PTHREAD_ONCE_INIT;
+
+static void gz_tls_free(void *p)
+{
+    struct gz_tls *t = p;
+
+    if (t->dec != NULL) {
+        libdeflate_free_decompressor(t->dec);
+    }
+    if (t->comp != NULL) {
+        libdeflate_free_compressor(t->comp);
+    }
+    free(t);
+}
+
+static void gz_key_init(void)
+{
+    (void)pthread_key_create(&gz_key, gz_tls_free);
+}
+
+static struct gz_tls *gz_tls(void)
+{
+    struct gz_tls *t;
+
+    pthread_once(&gz_once, gz_key_init);
+    t = pthread_getspecific(gz_key);
+    if (t == NULL) {
+        t = calloc(1, sizeof(*t));
+        if (t != NULL && pthread_setspecific(gz_key, t) != 0) {
+            free(t);
+            t = NULL;
+        }
+    }
+    return t;
+}
 
 static struct libdeflate_decompressor *decompressor(void)
 {
-    if (tl_dec == NULL) {
-        tl_dec = libdeflate_alloc_decompressor();
+    struct gz_tls *t = gz_tls();
+
+    if (t == NULL) {
+        return NULL;
     }
-    return tl_dec;
+    if (t->dec == NULL) {
+        t->dec = libdeflate_alloc_decompressor();
+    }
+    return t->dec;
+}
+
+static struct libdeflate_compressor *compressor(int level)
+{
+    struct gz_tls *t = gz_tls();
+
+    if (t == NULL) {
+        return NULL;
+    }
+    if (t->comp != NULL && t->comp_level != level) {
+        libdeflate_free_compressor(t->comp);
+        t->comp = NULL;
+    }
+    if (t->comp == NULL) {
+        t->comp = libdeflate_alloc_compressor(level);
+        t->comp_level = level;
+    }
+    return t->comp;
 }
 
 /* Decompresses one member starting at in; sets *used to the bytes eaten. */
@@ -158,7 +229,7 @@ int gz_compress(const uint8_t *in, size_t n, struct buf *out, int level)
     if (level < 1 || level > 12) {
         level = 6;
     }
-    c = libdeflate_alloc_compressor(level);
+    c = compressor(level);
     if (c == NULL) {
         return PC_ENOMEM;
     }
@@ -173,7 +244,6 @@ int gz_compress(const uint8_t *in, size_t n, struct buf *out, int level)
             out->len += got;
         }
     }
-    libdeflate_free_compressor(c);
     return rc;
 }
 

@@ -25,6 +25,7 @@ extern const struct component_factory attributes_processor_factory;
 extern const struct component_factory tracelink_processor_factory;
 extern const struct component_factory cardinality_processor_factory;
 extern const struct component_factory filter_processor_factory;
+extern const struct component_factory loadbalancing_exporter_factory;
 
 static const struct component_factory *const builtin[] = {
     &file_receiver_factory,
@@ -42,6 +43,7 @@ static const struct component_factory *const builtin[] = {
     &tracelink_processor_factory,
     &cardinality_processor_factory,
     &filter_processor_factory,
+    &loadbalancing_exporter_factory,
     NULL, /* end marker; not counted */
 };
 

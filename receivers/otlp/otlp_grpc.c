@@ -486,8 +486,8 @@ static int grpc_setup(struct otlprx_grpc *g, struct errctx *e)
     port = grpc_server_add_http2_port(g->server, g->cfg->endpoint, cr);
     grpc_server_credentials_release(cr);
     if (port == 0) {
-        return err_set(e, PC_EIO, "grpc: cannot listen on %s",
-                       g->cfg->endpoint);
+        return err_set(e, PC_EIO, "grpc: cannot listen on %s (address in "
+                       "use, or not a local address?)", g->cfg->endpoint);
     }
     grpc_server_start(g->server);
     return PC_OK;

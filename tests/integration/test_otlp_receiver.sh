@@ -369,8 +369,19 @@ fi
 
 echo "== exported data equals accepted data"
 kill -TERM "$PID"
-wait "$PID" || true
+rc=0
+wait "$PID" || rc=$?
 PID=""
+if [ $rc -eq 0 ]; then
+  pass "clean shutdown (exit 0)"
+else
+  fail "profcol exited with $rc on SIGTERM"
+  tail -20 "$WORK/profcol.log"
+fi
+if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$WORK/profcol.log"; then
+  fail "sanitizer report in the log"
+  grep -E -A12 'AddressSanitizer|LeakSanitizer|runtime error:' "$WORK/profcol.log" | head -60
+fi
 if out=$(CLIENT compare --sent "${SENT[@]}" --got "$WORK/out"); then
   pass "file exporter: $out"
 else
