@@ -21,6 +21,7 @@
 # See bench/README.md, section "Exporters".
 #
 # Environment: BENCH_SECONDS (10), BENCH_REPEAT (3), BENCH_CONNS (8),
+# BENCH_NO_BUILD=1 (use the binaries already in BUILD_DIR),
 # BENCH_PROFILE (default BUILD_DIR/bench/inputs/cpu/cpu.pb.gz).
 set -euo pipefail
 
@@ -42,9 +43,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "building profcol, bench_codec, bench_loadgen, fixtures"
-cmake --build "$BUILD" --target profcol bench_codec bench_loadgen -j2 \
-  >"$OUT/build.log" 2>&1 || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  log "building profcol, bench_codec, bench_loadgen, fixtures"
+  cmake --build "$BUILD" --target profcol bench_codec bench_loadgen -j2 \
+    >"$OUT/build.log" 2>&1 || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+fi
 SKIP_NODE=1 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
 PROFILE=${BENCH_PROFILE:-$BUILD/bench/inputs/cpu/cpu.pb.gz}
 if [ ! -s "$PROFILE" ]; then
@@ -84,6 +87,10 @@ exporter_yaml() { # NAME
     otlphttp)  printf '  otlphttp:\n    endpoint: http://127.0.0.1:%s\n    %s\n' "$HSINK" "$common" ;;
     parca)     printf '  parca:\n    endpoint: 127.0.0.1:%s\n    insecure: true\n    %s\n' "$GSINK" "$common" ;;
     otlp)      printf '  otlp:\n    endpoint: 127.0.0.1:%s\n    insecure: true\n    %s\n' "$GSINK" "$common" ;;
+    # The same without request compression: what the conversion costs
+    # apart from gzip (zlib inside gRPC, gzip in libcurl's request body).
+    otlp-none) printf '  otlp:\n    endpoint: 127.0.0.1:%s\n    insecure: true\n    compression: none\n    %s\n' "$GSINK" "$common" ;;
+    otlphttp-none) printf '  otlphttp:\n    endpoint: http://127.0.0.1:%s\n    compression: none\n    %s\n' "$HSINK" "$common" ;;
   esac
 }
 
@@ -91,8 +98,8 @@ TICK=$(getconf CLK_TCK)
 RESULTS=$OUT/results.txt
 : >"$RESULTS"
 
-run_one() { # EXPORTER
-  local e=$1 gen s0 s1 c0 c1 t0 t1 sk0 sk1 sink_pid line
+run_one() { # SCENARIO: an exporter type, maybe with a -none suffix
+  local e=${1%-none} gen s0 s1 c0 c1 t0 t1 sk0 sk1 sink_pid line
   MPORT=$(free_port); PPORT=$(free_port)
   { cat <<EOF
 receivers:
@@ -100,7 +107,7 @@ receivers:
     endpoint: 127.0.0.1:$PPORT
 exporters:
 EOF
-    exporter_yaml "$e"
+    exporter_yaml "$1"
     cat <<EOF
 service:
   pipelines:
@@ -110,10 +117,10 @@ service:
     health: {address: 127.0.0.1:$(free_port)}
     logs: {level: warn}
 EOF
-  } >"$OUT/$e.yaml"
-  "$BUILD/profcol" --config "$OUT/$e.yaml" 2>"$OUT/$e.log" &
+  } >"$OUT/$1.yaml"
+  "$BUILD/profcol" --config "$OUT/$1.yaml" 2>"$OUT/$1.log" &
   PC=$!; PIDS+=("$PC")
-  wait_metrics "$MPORT" "$OUT/$e.log"
+  wait_metrics "$MPORT" "$OUT/$1.log"
   sink_pid=$HSINK_PID
   case $e in parca|otlp) sink_pid=$GSINK_PID ;; esac
   "$BUILD/bench_loadgen" http "127.0.0.1:$PPORT" \
@@ -132,7 +139,7 @@ EOF
   failed=$(metric profcol_exporter_send_failed_profiles_total)
   dropped=$(metric profcol_exporter_dropped_profiles_total)
   kill "$PC"; wait "$PC" 2>/dev/null || true
-  awk -v e="$e" -v s0="$s0" -v s1="$s1" -v c0="$c0" -v c1="$c1" -v k0="$sk0" \
+  awk -v e="$1" -v s0="$s0" -v s1="$s1" -v c0="$c0" -v c1="$c1" -v k0="$sk0" \
       -v k1="$sk1" -v t0="$t0" -v t1="$t1" -v tk="$TICK" -v f="$failed" \
       -v d="$dropped" -v l="$line" 'BEGIN {
         w = t1 - t0
@@ -150,7 +157,7 @@ codec_ref() {
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$REPEAT"); do
   codec_ref
-  for e in pyroscope parca otlp otlphttp; do run_one "$e"; done
+  for e in pyroscope parca otlp otlphttp otlp-none otlphttp-none; do run_one "$e"; done
 done
 codec_ref
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -261,9 +268,11 @@ print("| exporter | sink | conversion | sent profiles/s | profcol CPU % | sink C
 print("|---|---|---|---:|---:|---:|---:|---|---:|---|")
 META = {"pyroscope": ("C HTTP sink (push API)", "pprof -> pprof", rt),
         "parca": ("C gRPC sink (WriteRaw)", "pprof -> pprof", rt),
-        "otlp": ("C gRPC sink (Export)", "pprof -> OTLP", to),
-        "otlphttp": ("C HTTP sink", "pprof -> OTLP", to)}
-for e in ("pyroscope", "parca", "otlp", "otlphttp"):
+        "otlp": ("C gRPC sink (Export)", "pprof -> OTLP, gzip", to),
+        "otlphttp": ("C HTTP sink", "pprof -> OTLP, gzip", to),
+        "otlp-none": ("C gRPC sink (Export)", "pprof -> OTLP, `compression: none`", to),
+        "otlphttp-none": ("C HTTP sink", "pprof -> OTLP, `compression: none`", to)}
+for e in ("pyroscope", "parca", "otlp", "otlphttp", "otlp-none", "otlphttp-none"):
     runs = sorted((r for r in rows if r["scenario"] == e), key=lambda r: float(r["sent_per_s"]))
     if not runs:
         continue

@@ -19,6 +19,7 @@
 #   BENCH_REPEAT    runs per scenario, the median is reported (3)
 #   BENCH_CONNS     HTTP connections (8)
 #   BENCH_INFLIGHT  gRPC calls in flight (16)
+#   BENCH_NO_BUILD=1  use the binaries already in BUILD_DIR
 #   BENCH_PROFILE   the pprof to send (default: the codec bench's 10 s Go
 #                   CPU profile, BUILD_DIR/bench/inputs/cpu/cpu.pb.gz)
 set -euo pipefail
@@ -35,17 +36,21 @@ log() { echo "bench_receive: $*" >&2; }
 
 PIDS=()
 MOUNTED=""
+SHMDIR=""
 cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "$MOUNTED" ] && umount "$MOUNTED" 2>/dev/null || true
+  [ -n "$SHMDIR" ] && rm -rf "$SHMDIR" || true
 }
 trap cleanup EXIT
 
-log "building profcol, bench_codec, bench_loadgen"
-cmake --build "$BUILD" --target profcol bench_codec bench_loadgen -j2 \
-  >"$OUT/build.log" 2>&1 || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  log "building profcol, bench_codec, bench_loadgen"
+  cmake --build "$BUILD" --target profcol bench_codec bench_loadgen -j2 \
+    >"$OUT/build.log" 2>&1 || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+fi
 
 PROFILE=${BENCH_PROFILE:-$BUILD/bench/inputs/cpu/cpu.pb.gz}
 if [ ! -s "$PROFILE" ]; then
@@ -64,6 +69,7 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=512m tmpfs "$SINKDIR" 2>/dev/nul
   MOUNTED=$SINKDIR
 elif [ -d /dev/shm ]; then
   SINKDIR=$(mktemp -d /dev/shm/profcol-bench.XXXXXX)
+  SHMDIR=$SINKDIR
 fi
 
 free_port() {

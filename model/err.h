@@ -28,7 +28,8 @@
     X(EPERMANENT, -14, "permanent failure")                           \
     X(ECONFIG, -15, "invalid configuration")                          \
     X(ETIMEDOUT, -16, "timed out")                                    \
-    X(ECLOSED, -17, "closed")
+    X(ECLOSED, -17, "closed")                                        \
+    X(EINPROGRESS, -18, "in progress: the answer comes later")
 
 enum pc_err {
     PC_OK = 0,

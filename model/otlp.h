@@ -94,6 +94,11 @@ struct otlp_item {
      * item's resource(s); NULL keeps them. */
     const struct keyvalue *attrs;
     uint32_t nattrs;
+    /* Non-empty: the pprof bytes the item's one profile was decoded from;
+     * they go out as that profile's original_payload (format "pprof", on
+     * the first OTLP profile of its group). Ignored unless the item's
+     * view holds exactly one profile. */
+    struct pstr original_pprof;
 };
 
 /* Appends the request to out (bounded by out->max: PC_ETOOBIG when it does

@@ -1415,18 +1415,38 @@ static int32_t dec_find_string(struct dec *x, struct pstr s)
     return k;
 }
 
+/* Position of the last attribute of list a[0..n) with kind `kind` and a
+ * non-empty string value, or -1. The encoder writes a lifted attribute after
+ * the plain ones, so lifting the last one keeps encode(decode(x)) a fixed
+ * point when a list holds the key twice. */
+static int64_t dec_last_kind(const struct dec *x, const int32_t *a, uint32_t n,
+                             uint8_t kind)
+{
+    uint32_t k;
+
+    for (k = n; k-- > 0;) {
+        if (x->akind[a[k]] == kind &&
+            x->pd->dict.attrs[a[k]].value.u.s.len != 0) {
+            return k;
+        }
+    }
+    return -1;
+}
+
 static int dec_lift_mappings(struct dec *x)
 {
     struct dict *d = &x->pd->dict;
     uint32_t i, k, o;
+    int64_t bid;
     int32_t s;
 
     for (i = 1; i < d->nmappings; i++) {
         struct mapping *m = &d->mappings[i];
+        bid = dec_last_kind(x, m->attrs, m->nattrs, AK_BUILD_ID);
         for (k = 0, o = 0; k < m->nattrs; k++) {
             const struct attr *a = &d->attrs[m->attrs[k]];
             uint8_t kind = x->akind[m->attrs[k]];
-            if (kind == AK_BUILD_ID && m->build_id == 0 && a->value.u.s.len) {
+            if ((int64_t)k == bid) {
                 s = dec_find_string(x, a->value.u.s);
                 if (s < 0) {
                     return s;
@@ -1468,6 +1488,47 @@ static unsigned long dec_comment_index(struct pstr k)
     return v;
 }
 
+/*
+ * Indexed keys in order of (index, position in the list): selection of the
+ * smallest remaining pair keeps it simple (comment counts are tiny), and
+ * equal indices keep every comment.
+ */
+static int dec_lift_indexed_comments(struct dec *x, struct profile *pr)
+{
+    struct dict *d = &x->pd->dict;
+    unsigned long last = 0, best, idx;
+    int64_t lastk = -1, bk;
+    uint32_t k;
+    int32_t s;
+
+    for (;;) {
+        best = 0;
+        bk = -1;
+        for (k = 0; k < pr->nattrs; k++) {
+            if (x->akind[pr->attrs[k]] != AK_COMMENT_I) {
+                continue;
+            }
+            idx = dec_comment_index(dict_str(d, d->attrs[pr->attrs[k]].key));
+            if ((lastk < 0 || idx > last ||
+                 (idx == last && (int64_t)k > lastk)) &&
+                (bk < 0 || idx < best)) {
+                best = idx;
+                bk = k;
+            }
+        }
+        if (bk < 0) {
+            return PC_OK;
+        }
+        s = dec_find_string(x, d->attrs[pr->attrs[bk]].value.u.s);
+        if (s < 0) {
+            return s;
+        }
+        pr->comments[pr->ncomments++] = s;
+        last = best;
+        lastk = bk;
+    }
+}
+
 /* Comments from the array form, then the indexed form sorted by index. */
 static int dec_lift_comments(struct dec *x, struct profile *pr)
 {
@@ -1501,39 +1562,7 @@ static int dec_lift_comments(struct dec *x, struct profile *pr)
             a = &d->attrs[pr->attrs[k]];
         }
     }
-    /* Indexed keys: selection by smallest remaining index keeps it simple;
-     * comment counts are tiny. */
-    {
-        unsigned long last = 0;
-        int first = 1;
-        for (;;) {
-            unsigned long best = 0;
-            int32_t bi = -1;
-            for (k = 0; k < pr->nattrs; k++) {
-                const struct attr *a = &d->attrs[pr->attrs[k]];
-                unsigned long idx;
-                if (x->akind[pr->attrs[k]] != AK_COMMENT_I) {
-                    continue;
-                }
-                idx = dec_comment_index(dict_str(d, a->key));
-                if ((first || idx > last) && (bi < 0 || idx < best)) {
-                    best = idx;
-                    bi = pr->attrs[k];
-                }
-            }
-            if (bi < 0) {
-                break;
-            }
-            s = dec_find_string(x, d->attrs[bi].value.u.s);
-            if (s < 0) {
-                return s;
-            }
-            pr->comments[pr->ncomments++] = s;
-            last = best;
-            first = 0;
-        }
-    }
-    return PC_OK;
+    return dec_lift_indexed_comments(x, pr);
 }
 
 static int dec_lift_profile(struct dec *x, struct profile *pr)
@@ -1541,19 +1570,21 @@ static int dec_lift_profile(struct dec *x, struct profile *pr)
     struct dict *d = &x->pd->dict;
     uint32_t k, o;
     int32_t s;
+    int64_t drop = dec_last_kind(x, pr->attrs, pr->nattrs, AK_DROP);
+    int64_t keep = dec_last_kind(x, pr->attrs, pr->nattrs, AK_KEEP);
+    int64_t doc = dec_last_kind(x, pr->attrs, pr->nattrs, AK_DOC_URL);
     int rc = dec_lift_comments(x, pr);
 
     for (k = 0, o = 0; rc == PC_OK && k < pr->nattrs; k++) {
         uint8_t kind = x->akind[pr->attrs[k]];
-        int32_t *dst = kind == AK_DROP   ? &pr->drop_frames
-                       : kind == AK_KEEP ? &pr->keep_frames
-                       : kind == AK_DOC_URL ? &pr->doc_url
+        int32_t *dst = (int64_t)k == drop   ? &pr->drop_frames
+                       : (int64_t)k == keep ? &pr->keep_frames
+                       : (int64_t)k == doc  ? &pr->doc_url
                                             : NULL;
         if (kind == AK_COMMENT || kind == AK_COMMENT_I) {
             continue;
         }
-        if (dst != NULL && *dst == 0 &&
-            d->attrs[pr->attrs[k]].value.u.s.len != 0) {
+        if (dst != NULL) {
             s = dec_find_string(x, d->attrs[pr->attrs[k]].value.u.s);
             if (s < 0) {
                 return s;
@@ -1567,26 +1598,56 @@ static int dec_lift_profile(struct dec *x, struct profile *pr)
     return rc;
 }
 
+/* Whether p has a sample type named t. */
+static int dec_carries(const struct dict *d, const struct profile *p,
+                       struct pstr t)
+{
+    uint32_t k;
+
+    for (k = 0; k < p->nsample_types; k++) {
+        if (pstr_eqp(dict_str(d, p->sample_types[k].type), t)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * pprof.scope.default_sample_type (the last such string attribute of the
+ * scope) goes to every profile of the scope, after joining, that has a
+ * sample type of that name: a pprof naming a default type it does not have
+ * is one `go tool pprof` rejects. The attribute leaves the scope only when
+ * every profile took it; otherwise it stays for those that could not.
+ */
 static int dec_lift_scope(struct dec *x, struct scope_profiles *sp)
 {
-    uint32_t k, o;
-    int32_t dst = 0;
+    const struct keyvalue *kv = NULL;
+    uint32_t k, at = 0, all = sp->nprofiles != 0;
+    int32_t s = 0;
 
-    for (k = 0, o = 0; k < sp->scope.nattrs; k++) {
-        const struct keyvalue *kv = &sp->scope.attrs[k];
-        if (dst == 0 && pstr_eq(kv->key, "pprof.scope.default_sample_type") &&
-            kv->value.type == AV_STRING && kv->value.u.s.len != 0) {
-            dst = dec_find_string(x, kv->value.u.s);
-            if (dst < 0) {
-                return dst;
-            }
+    for (k = sp->scope.nattrs; kv == NULL && k-- > 0;) {
+        const struct keyvalue *c = &sp->scope.attrs[k];
+        if (pstr_eq(c->key, "pprof.scope.default_sample_type") &&
+            c->value.type == AV_STRING && c->value.u.s.len != 0) {
+            kv = c;
+            at = k;
+        }
+    }
+    for (k = 0; kv != NULL && k < sp->nprofiles; k++) {
+        if (!dec_carries(&x->pd->dict, &sp->profiles[k], kv->value.u.s)) {
+            all = 0;
             continue;
         }
-        sp->scope.attrs[o++] = *kv;
+        s = s ? s : dec_find_string(x, kv->value.u.s);
+        if (s < 0) {
+            return s;
+        }
+        sp->profiles[k].default_sample_type = s;
     }
-    sp->scope.nattrs = o;
-    for (k = 0; k < sp->nprofiles; k++) {
-        sp->profiles[k].default_sample_type = dst;
+    if (kv != NULL && all) {
+        memmove(&sp->scope.attrs[at], &sp->scope.attrs[at + 1],
+                (sp->scope.nattrs - at - 1) * sizeof(struct keyvalue));
+        sp->scope.nattrs--;
     }
     return PC_OK;
 }
@@ -1658,8 +1719,9 @@ static int dec_joinable(const struct dict *d, const struct profile *a,
         !dec_str_same(d, a->period_type.unit, b->period_type.unit) ||
         memcmp(a->profile_id, b->profile_id, 16) != 0 ||
         a->dropped_attributes_count != b->dropped_attributes_count ||
-        a->original_payload.len || b->original_payload.len ||
-        a->original_payload_format.len || b->original_payload_format.len ||
+        /* Only the run's first profile may carry the original payload:
+         * the encoder puts it there, once per model profile. */
+        b->original_payload.len || b->original_payload_format.len ||
         a->nsamples != b->nsamples || a->ncomments != b->ncomments ||
         !dec_str_same(d, a->drop_frames, b->drop_frames) ||
         !dec_str_same(d, a->keep_frames, b->keep_frames) ||
@@ -1750,8 +1812,10 @@ static int dec_finish(struct dec *x)
             for (k = 0; rc == PC_OK && k < sp->nprofiles; k++) {
                 rc = dec_lift_profile(x, &sp->profiles[k]);
             }
-            rc = rc ? rc : dec_lift_scope(x, sp);
+            /* After joining: whether a profile can carry the default
+             * sample type depends on the types the run gave it. */
             rc = rc ? rc : dec_join_scope(x, sp);
+            rc = rc ? rc : dec_lift_scope(x, sp);
         }
     }
     if (rc != PC_OK && x->e->msg[0] == 0) {

@@ -621,81 +621,117 @@ static int enc_value_type(struct enc *x, uint32_t field,
     return rc == PC_OK ? pb_msg_end(b, mark) : rc;
 }
 
+/* Output key string of input attribute i (0 for the zero / bad entry). */
+static int32_t enc_attr_key(struct enc *x, int32_t i)
+{
+    if (i <= 0 || (uint32_t)i >= x->in->dict.nattrs) {
+        return 0;
+    }
+    return enc_str(x, x->in->dict.attrs[i].key);
+}
+
+/* 1 when two attributes of the sample share an output key, 0 when not,
+ * negative on error. Keys are compared as output strings, so equal keys
+ * under different input indices count too. */
+static int enc_attrs_dup(struct enc *x, const int32_t *in, uint32_t n)
+{
+    uint32_t k, j;
+    int32_t a, b;
+
+    for (k = 0; k + 1 < n; k++) {
+        a = enc_attr_key(x, in[k]);
+        for (j = k + 1; a >= 0 && j < n; j++) {
+            b = enc_attr_key(x, in[j]);
+            if (b < 0 || a == b) {
+                return b < 0 ? b : 1;
+            }
+        }
+        if (a < 0) {
+            return a;
+        }
+    }
+    return 0;
+}
+
+/* One AV_ARRAY attribute for the labels of in[k..n) with key `key` (values
+ * in order, unit the first non-empty one). */
+static int32_t enc_attr_group(struct enc *x, const int32_t *in, uint32_t k,
+                              uint32_t n, int32_t key, uint32_t nv)
+{
+    const struct dict *d = &x->in->dict;
+    struct anyvalue *items;
+    struct oattr m;
+    uint32_t j;
+
+    items = arena_calloc(&x->scratch, nv, sizeof(*items));
+    if (items == NULL) {
+        return PC_ENOMEM;
+    }
+    m.key = key;
+    m.unit = 0;
+    for (nv = 0, j = k; j < n; j++) {
+        if (enc_attr_key(x, in[j]) != key) {
+            continue;
+        }
+        if (in[j] > 0 && (uint32_t)in[j] < d->nattrs) {
+            items[nv] = d->attrs[in[j]].value;
+            if (m.unit == 0) {
+                m.unit = enc_str(x, d->attrs[in[j]].unit);
+            }
+        }
+        if (m.unit < 0) {
+            return m.unit;
+        }
+        nv++;
+    }
+    m.v.type = AV_ARRAY;
+    m.v.u.arr.items = items;
+    m.v.u.arr.n = nv;
+    return enc_intern_attr(x, &m);
+}
+
 /*
  * Output attribute indices of one sample. pprof allows several labels with
  * one key, OTLP wants unique keys: such groups become one AV_ARRAY attribute
  * (values in order, unit the first non-zero one), placed where the key first
- * appears.
+ * appears. The grouped labels themselves are not interned: an entry no
+ * sample refers to would not survive the next decode/encode round.
  */
 static int enc_sample_attrs(struct enc *x, const struct sample *s,
                             uint32_t *off, uint32_t *n)
 {
-    uint32_t k, j, base = x->ipool.n, cnt;
-    int32_t *p, a;
-    int dup = 0, rc = enc_push_attrs(x, s->attrs, s->nattrs);
+    const int32_t *in = s->attrs;
+    uint32_t k, j, nv;
+    int32_t key, a, *slot;
+    int dup = enc_attrs_dup(x, in, s->nattrs);
 
-    *off = base;
-    *n = s->nattrs;
-    if (rc != PC_OK) {
-        return rc;
+    *off = x->ipool.n;
+    *n = 0;
+    if (dup <= 0) {
+        *n = s->nattrs;
+        return dup < 0 ? dup : enc_push_attrs(x, in, s->nattrs);
     }
-    p = I32(x->ipool) + base;
-    for (k = 0; k < s->nattrs && !dup; k++) {
-        for (j = k + 1; j < s->nattrs; j++) {
-            if (((struct oattr *)x->attrs.p)[p[k]].key ==
-                ((struct oattr *)x->attrs.p)[p[j]].key) {
-                dup = 1;
-                break;
-            }
-        }
-    }
-    if (!dup) {
-        return PC_OK;
-    }
-    cnt = 0;
     for (k = 0; k < s->nattrs; k++) {
-        struct oattr m = ((struct oattr *)x->attrs.p)[p[k]], ok;
-        uint32_t nv = 0;
         int seen = 0;
-        for (j = 0; j < k; j++) {
-            seen |= ((struct oattr *)x->attrs.p)[p[j]].key == m.key;
+        key = enc_attr_key(x, in[k]);
+        for (j = 0; j < k && !seen; j++) {
+            seen = enc_attr_key(x, in[j]) == key;
         }
         if (seen) {
             continue;
         }
-        for (j = k; j < s->nattrs; j++) {
-            nv += ((struct oattr *)x->attrs.p)[p[j]].key == m.key;
+        for (nv = 0, j = k; j < s->nattrs; j++) {
+            nv += enc_attr_key(x, in[j]) == key;
         }
-        a = p[k];
-        if (nv > 1) {
-            struct anyvalue *items = arena_calloc(&x->scratch, nv,
-                                                  sizeof(*items));
-            if (items == NULL) {
-                return PC_ENOMEM;
-            }
-            nv = 0;
-            m.unit = 0;
-            for (j = k; j < s->nattrs; j++) {
-                ok = ((struct oattr *)x->attrs.p)[p[j]];
-                if (ok.key == m.key) {
-                    items[nv++] = ok.v;
-                    if (m.unit == 0) {
-                        m.unit = ok.unit;
-                    }
-                }
-            }
-            m.v.type = AV_ARRAY;
-            m.v.u.arr.items = items;
-            m.v.u.arr.n = nv;
-            a = enc_intern_attr(x, &m);
-            if (a < 0) {
-                return a;
-            }
-            p = I32(x->ipool) + base;
+        a = nv > 1 ? enc_attr_group(x, in, k, s->nattrs, key, nv)
+                   : enc_attr(x, in[k]);
+        slot = a < 0 ? NULL : vec_add(&x->ipool, 1, sizeof(int32_t));
+        if (slot == NULL) {
+            return a < 0 ? a : PC_ENOMEM;
         }
-        p[cnt++] = a;
+        *slot = a;
+        (*n)++;
     }
-    *n = cnt;
     return PC_OK;
 }
 
@@ -880,11 +916,14 @@ static int enc_profile(struct enc *x, const struct profile *p, uint32_t k,
     if (rc == PC_OK && p->dropped_attributes_count != 0) {
         rc = pb_put_uint(b, 8, p->dropped_attributes_count);
     }
-    if (rc == PC_OK && p->original_payload_format.len != 0) {
+    /* The original payload goes on the first OTLP profile of the group
+     * only: once is enough to rebuild it, and the decoder joins a run
+     * whose later profiles carry none (docs/conversion.md, section 5). */
+    if (rc == PC_OK && k == 0 && p->original_payload_format.len != 0) {
         rc = pb_put_bytes(b, 9, p->original_payload_format.ptr,
                           p->original_payload_format.len);
     }
-    if (rc == PC_OK && p->original_payload.len != 0) {
+    if (rc == PC_OK && k == 0 && p->original_payload.len != 0) {
         rc = pb_put_bytes(b, 10, p->original_payload.ptr,
                           p->original_payload.len);
     }
@@ -892,6 +931,20 @@ static int enc_profile(struct enc *x, const struct profile *p, uint32_t k,
         rc = enc_packed_i32(b, 11, pattrs, na);
     }
     return rc == PC_OK ? pb_msg_end(b, mark) : rc;
+}
+
+/*
+ * A scope attribute saying what p's own default_sample_type says, written
+ * once, last, from the profile's field: decoding lifts the last one back
+ * (docs/conversion.md), so the encoding is a fixed point.
+ */
+static int enc_scope_attr_lifted(struct enc *x, const struct keyvalue *kv,
+                                 const struct profile *p)
+{
+    return p->default_sample_type > 0 && kv->value.type == AV_STRING &&
+           pstr_eq(kv->key, "pprof.scope.default_sample_type") &&
+           pstr_eqp(kv->value.u.s,
+                    dict_str(&x->in->dict, p->default_sample_type));
 }
 
 /* One model profile -> one ScopeProfiles holding N OTLP profiles. */
@@ -915,7 +968,9 @@ static int enc_scope_profile(struct enc *x, const struct scope_profiles *sp,
                               sp->scope.version.len);
         }
         for (k = 0; rc == PC_OK && k < sp->scope.nattrs; k++) {
-            rc = enc_keyvalue(b, 3, &sp->scope.attrs[k]);
+            if (!enc_scope_attr_lifted(x, &sp->scope.attrs[k], p)) {
+                rc = enc_keyvalue(b, 3, &sp->scope.attrs[k]);
+            }
         }
         if (rc == PC_OK && p->default_sample_type > 0) {
             struct keyvalue kv;

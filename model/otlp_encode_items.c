@@ -5,7 +5,9 @@
  * input's dictionary by value (the table pointers) and carries its own,
  * shorter list of resources (only the selected one, or all of them), with
  * the resource attributes swapped for the item's when the caller gives
- * them. The views go to otlp_encode(), whose interning encoder merges every
+ * them, and the item's original pprof on its one profile when the caller
+ * gives it (a copy of the scope and profile headers, in the scratch). The
+ * views go to otlp_encode(), whose interning encoder merges every
  * view's dictionary into one, so the request holds each distinct string,
  * function, location, ... once however many items share it. Nothing of the
  * inputs is changed or copied beyond the resource headers.
@@ -15,9 +17,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Headers of an item's view that differ from its pdata's. */
+struct view_scratch {
+    struct scope_profiles sp;
+    struct profile p;
+};
+
+/* rp's one profile, with the original pprof set, when rp has one. */
+static void items_original(const struct otlp_item *it,
+                           struct resource_profiles *rp,
+                           struct view_scratch *s)
+{
+    static const char fmt[] = "pprof";
+
+    if (it->original_pprof.len == 0 || rp->nscopes != 1 ||
+        rp->scopes[0].nprofiles != 1) {
+        return;
+    }
+    s->sp = rp->scopes[0];
+    s->p = s->sp.profiles[0];
+    s->p.original_payload_format.ptr = fmt;
+    s->p.original_payload_format.len = sizeof(fmt) - 1;
+    s->p.original_payload = it->original_pprof;
+    s->sp.profiles = &s->p;
+    rp->scopes = &s->sp;
+}
+
 /* Fills view v for item it; rps has room for every resource of it->pd. */
 static int items_view(const struct otlp_item *it, struct pdata *v,
-                      struct resource_profiles *rps)
+                      struct resource_profiles *rps, struct view_scratch *s)
 {
     const struct pdata *pd = it->pd;
     uint32_t i, n = 0;
@@ -37,6 +65,9 @@ static int items_view(const struct otlp_item *it, struct pdata *v,
             rps[n].resource.nattrs = it->nattrs;
         }
         n++;
+    }
+    if (n == 1) {
+        items_original(it, &rps[0], s);
     }
     v->resources = rps;
     v->nresources = n;
@@ -71,6 +102,7 @@ int otlp_encode_items(const struct otlp_item *items, size_t n,
     struct pdata *views;
     const struct pdata **ptrs;
     struct resource_profiles *rps;
+    struct view_scratch *scratch;
     size_t i, nres, used = 0;
     int rc = items_check(items, n, &nres, e);
 
@@ -80,17 +112,19 @@ int otlp_encode_items(const struct otlp_item *items, size_t n,
     views = calloc(n ? n : 1, sizeof(*views));
     ptrs = calloc(n ? n : 1, sizeof(*ptrs));
     rps = calloc(nres ? nres : 1, sizeof(*rps));
-    if (views == NULL || ptrs == NULL || rps == NULL) {
+    scratch = calloc(n ? n : 1, sizeof(*scratch));
+    if (views == NULL || ptrs == NULL || rps == NULL || scratch == NULL) {
         rc = err_set(e, PC_ENOMEM, "otlp: encode: out of memory");
     }
     for (i = 0; rc == PC_OK && i < n; i++) {
-        rc = items_view(&items[i], &views[i], rps + used);
+        rc = items_view(&items[i], &views[i], rps + used, &scratch[i]);
         used += views[i].nresources;
         ptrs[i] = &views[i];
     }
     if (rc == PC_OK) {
         rc = otlp_encode(ptrs, n, out, e);
     }
+    free(scratch);
     free(rps);
     free(ptrs);
     free(views);

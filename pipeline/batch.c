@@ -327,6 +327,28 @@ int batch_item_decode(struct batch *b, struct item *it, struct errctx *e)
     return rc;
 }
 
+/*
+ * Every profile of pd forgets its original payload. The whole private copy
+ * is cleared because the caller may change any of it; a processor that
+ * knows it changes only some profiles could keep the others' (not done).
+ */
+static void clear_original_payloads(struct pdata *pd)
+{
+    static const struct pstr none = {"", 0};
+    uint32_t ri, si, pi;
+
+    for (ri = 0; ri < pd->nresources; ri++) {
+        struct resource_profiles *rp = &pd->resources[ri];
+        for (si = 0; si < rp->nscopes; si++) {
+            struct scope_profiles *sp = &rp->scopes[si];
+            for (pi = 0; pi < sp->nprofiles; pi++) {
+                sp->profiles[pi].original_payload_format = none;
+                sp->profiles[pi].original_payload = none;
+            }
+        }
+    }
+}
+
 int batch_item_payload_mut(struct batch *b, struct item *it,
                            struct pdata **out, struct errctx *e)
 {
@@ -351,8 +373,32 @@ int batch_item_payload_mut(struct batch *b, struct item *it,
     /* The original bytes no longer describe the payload. */
     blob_unref(it->raw);
     it->raw = NULL;
+    clear_original_payloads(it->pd->pd);
     *out = it->pd->pd;
     return PC_OK;
+}
+
+struct pstr item_original_pprof(const struct item *it)
+{
+    struct pstr s = {"", 0};
+
+    if (it->raw != NULL && it->format == PAYLOAD_PPROF && it->raw->len > 0 &&
+        it->raw->len <= UINT32_MAX) {
+        s.ptr = (const char *)it->raw->data;
+        s.len = (uint32_t)it->raw->len;
+    }
+    return s;
+}
+
+struct pstr profile_original_pprof(const struct profile *p)
+{
+    struct pstr none = {"", 0};
+
+    if (p->original_payload.len == 0 ||
+        !pstr_eq(p->original_payload_format, "pprof")) {
+        return none;
+    }
+    return p->original_payload;
 }
 
 const struct anyvalue *item_attr(const struct item *it, const char *key)

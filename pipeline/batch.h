@@ -10,7 +10,8 @@
  * received (a refcounted blob, forwarded untouched when nothing changed them)
  * and/or the decoded model (a refcounted pdata, decoded at most once, on
  * first need). A processor that changes a payload first takes a private copy
- * (batch_item_payload_mut), which drops the original bytes from that item.
+ * (batch_item_payload_mut), which drops the original bytes from that item,
+ * and the OTLP original_payload of every profile in the copy.
  *
  * Fan-out: batch_clone() gives each pipeline (and each exporter) its own
  * batch whose items share payloads by reference; attributes are copied into
@@ -100,9 +101,19 @@ struct batch *batch_clone(const struct batch *b);
 int batch_item_decode(struct batch *b, struct item *it, struct errctx *e);
 
 /* A pdata this item may change: decodes, then copies it when shared.
- * Drops it->raw (the original bytes no longer match). */
+ * Drops it->raw and clears original_payload(_format) of every profile of
+ * the copy (the original bytes no longer match what will be sent). */
 int batch_item_payload_mut(struct batch *b, struct item *it,
                            struct pdata **out, struct errctx *e);
+
+/* The item's original pprof bytes: it->raw when the item came in as a
+ * pprof and nothing changed its payload; empty otherwise. */
+struct pstr item_original_pprof(const struct item *it);
+
+/* A profile's OTLP original_payload when its format is "pprof" (what an
+ * OTLP exporter with include_original_payload sends); empty otherwise.
+ * The bytes are unchecked: a forwarder sniffs them before trusting. */
+struct pstr profile_original_pprof(const struct profile *p);
 
 /* Attribute helpers on an item (values are copied into the batch arena). */
 const struct anyvalue *item_attr(const struct item *it, const char *key);

@@ -937,3 +937,10 @@ void cfg_release(const struct cfg_entry *table, void *out)
         }
     }
 }
+
+const struct cfg_entry cfg_compression_params_table[] = {
+    {.key = "level", .type = CFG_INT, .def = "1", .min = 1, .max = 12,
+     .offset = offsetof(struct cfg_compression_params, level),
+     .doc = "compression level: 1 (fastest, default) .. 12 (smallest)"},
+    {.key = NULL},
+};

@@ -107,4 +107,18 @@ int cfg_parse_int(const char *s, int64_t *v);
 /* "duration", "size", "string list", ... for help output. */
 const char *cfg_type_name(enum cfg_type t);
 
+/*
+ * The exporters' `compression_params:` section (the Collector's key):
+ * `level`, the level of the compressor the exporter's `compression` picks
+ * (gzip: libdeflate 1 fastest .. 12 smallest; zstd: zstd level 1 .. 12).
+ * The default 1 is deliberate: request bodies are compressed on every
+ * export, and past level 1 the CPU grows much faster than the saving.
+ */
+struct cfg_compression_params {
+    int64_t level;
+};
+
+#define CFG_COMPRESSION_LEVEL_DEFAULT 1
+extern const struct cfg_entry cfg_compression_params_table[];
+
 #endif

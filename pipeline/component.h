@@ -42,6 +42,23 @@ struct component_host {
      * PC_EPERMANENT when a processor rejected it; e gets the reason. */
     int (*consume)(struct component_host *host, struct batch *b,
                    struct errctx *e);
+    /* Receivers that answer a client: the same, but success means durable.
+     * Returns PC_EINPROGRESS when the answer comes later: done(arg, rc,
+     * msg) then runs exactly once on the main loop, once every exporter of
+     * every pipeline holds the batch durably (an in-memory queue at
+     * enqueue, a persistent queue with `fsync: always` after the group
+     * commit covering it); rc as consume's, msg the reason when not PC_OK.
+     * Any other return is the answer, known at once (done is not called).
+     * consume() above may answer before a persistent queue synced: use it
+     * only where nobody is told the data is safe (scrape). */
+    int (*consume_async)(struct component_host *host, struct batch *b,
+                         struct errctx *e,
+                         void (*done)(void *arg, int rc, const char *msg),
+                         void *arg);
+    /* Receivers, when stopping: runs the done callbacks of every pending
+     * consume_async of this receiver now (waiting for their commits, which
+     * take one fdatasync), so none runs after the receiver went. */
+    void (*settle)(struct component_host *host);
     /* Receivers: count input refused before it became a batch (bad bytes,
      * too large...), so /metrics shows it. */
     void (*refused)(struct component_host *host, uint32_t profiles,

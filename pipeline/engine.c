@@ -23,12 +23,18 @@
  */
 #include "pipeline/engine.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pipeline/admin.h"
 #include "pipeline/config.h"
@@ -38,6 +44,7 @@
 #include "pipeline/retry.h"
 
 struct pl_inst;
+struct engine;
 
 /* A YAML document shared by the graph and the instances built from it.
  * Only the main thread touches it. */
@@ -58,6 +65,8 @@ struct rx_inst {
     struct mcounter *accepted_profiles, *refused_profiles;
     struct mcounter *accepted_samples, *refused_samples;
     struct mcounter *accepted_bytes, *refused_bytes;
+    struct engine *en;
+    uint32_t inflight;               /* consume_async answers owed (main) */
     int started;
 };
 
@@ -112,8 +121,31 @@ struct graph {
     struct rx_plan *rx_plan;
 };
 
+/* A consume_async waiting for group commits: the receiver's guard plus one
+ * reference per exporter whose commit is pending; whoever drops the last
+ * one finishes it. */
+struct consume_op {
+    atomic_uint refs;
+    atomic_int rc;                   /* first failed commit, else PC_OK */
+    struct rx_inst *rx;              /* NULL: detached, nobody waits */
+    void (*done)(void *arg, int rc, const char *msg);
+    void *arg;
+    struct consume_op *next;
+};
+
+/* Finished ops on their way from the committers to the main loop. */
+struct completions {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;               /* settle() waits on it */
+    struct consume_op *head, *tail;
+    int wake[2];                     /* pipe: a post wakes the loop */
+    struct event *ev;
+    int ready;                       /* initialised */
+};
+
 struct engine {
     struct event_base *base;
+    struct completions done;
     struct metrics *metrics;
     struct admin *admin;
     struct graph *g;
@@ -125,7 +157,166 @@ struct engine {
 #define ENGINE_LOG "service"
 /* ---- the hand-off ------------------------------------------------------ */
 
-static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e)
+/* ---- completions (any thread -> main loop) ------------------------------ */
+
+static void completions_post(struct completions *c, struct consume_op *op)
+{
+    int was_empty;
+    ssize_t n;
+
+    op->next = NULL;
+    pthread_mutex_lock(&c->mu);
+    was_empty = c->head == NULL;
+    if (c->tail != NULL) {
+        c->tail->next = op;
+    } else {
+        c->head = op;
+    }
+    c->tail = op;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    /* One byte per non-empty list is enough: the loop takes all of it. */
+    if (was_empty) {
+        do {
+            n = write(c->wake[1], "c", 1);
+        } while (n < 0 && errno == EINTR);
+    }
+}
+
+/* Main loop: answers every finished op. */
+static void completions_run(struct completions *c)
+{
+    struct consume_op *op, *next;
+    const char *msg;
+    int rc;
+
+    pthread_mutex_lock(&c->mu);
+    op = c->head;
+    c->head = c->tail = NULL;
+    pthread_mutex_unlock(&c->mu);
+    for (; op != NULL; op = next) {
+        next = op->next;
+        rc = atomic_load(&op->rc);
+        /* A failed fdatasync: not stored safely, the client retries. */
+        msg = rc == PC_OK ? NULL : "persistent queue: cannot sync to disk";
+        if (rc != PC_OK) {
+            rc = PC_EBUSY;
+        }
+        op->rx->inflight--;
+        op->done(op->arg, rc, msg);
+        free(op);
+    }
+}
+
+static void on_completions(evutil_socket_t fd, short what, void *arg)
+{
+    char tmp[64];
+
+    (void)what;
+    while (read(fd, tmp, sizeof(tmp)) > 0) {
+    }
+    completions_run(arg);
+}
+
+static int completions_init(struct completions *c, struct event_base *base)
+{
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->ready = 1;
+    if (pipe2(c->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+        c->wake[0] = c->wake[1] = -1;
+        return PC_EIO;
+    }
+    c->ev = event_new(base, c->wake[0], EV_READ | EV_PERSIST,
+                      on_completions, c);
+    if (c->ev == NULL || event_add(c->ev, NULL) != 0) {
+        return PC_ENOMEM;
+    }
+    return PC_OK;
+}
+
+static void completions_free(struct completions *c)
+{
+    if (!c->ready) {
+        return;
+    }
+    if (c->ev != NULL) {
+        event_free(c->ev);
+    }
+    if (c->wake[0] >= 0) {
+        close(c->wake[0]);
+        close(c->wake[1]);
+    }
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+}
+
+/* Drops one reference (any thread); the last one hands the op over. */
+static void op_put(struct consume_op *op)
+{
+    if (atomic_fetch_sub(&op->refs, 1) != 1) {
+        return;
+    }
+    if (op->rx == NULL) {
+        free(op);
+        return;
+    }
+    completions_post(&op->rx->en->done, op);
+}
+
+/* An exporter's group commit returned (committer thread). */
+static void op_part_done(void *arg, int rc)
+{
+    struct consume_op *op = arg;
+    int expect = PC_OK;
+
+    if (rc != PC_OK) {
+        atomic_compare_exchange_strong(&op->rc, &expect, rc);
+    }
+    op_put(op);
+}
+
+/* Main loop: answers every pending consume_async of host's receiver now.
+ * Commits always finish (an fdatasync, or its error), so this is bounded
+ * by the disk. */
+static void engine_settle(struct component_host *host)
+{
+    struct rx_inst *rx = host->engine;
+    struct completions *c = &rx->en->done;
+    struct timespec dl;
+
+    while (rx->inflight > 0) {
+        pthread_mutex_lock(&c->mu);
+        if (c->head == NULL) {
+            clock_gettime(CLOCK_REALTIME, &dl);
+            dl.tv_sec += 1;
+            pthread_cond_timedwait(&c->cv, &c->mu, &dl);
+        }
+        pthread_mutex_unlock(&c->mu);
+        completions_run(c);
+    }
+}
+
+/* ---- the hand-off ------------------------------------------------------ */
+
+/* Hands b to one exporter; a pending commit takes a reference on op. */
+static int submit_one(struct ex_inst *ex, struct batch *b,
+                      struct consume_op *op, uint32_t *npending)
+{
+    int r;
+
+    atomic_fetch_add(&op->refs, 1);
+    r = exphelper_submit_async(ex->helper, b, op_part_done, op);
+    if (r == PC_EINPROGRESS) {
+        (*npending)++;
+        return PC_OK;
+    }
+    atomic_fetch_sub(&op->refs, 1);   /* the guard keeps it above zero */
+    return r;
+}
+
+static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e,
+                        struct consume_op *op, uint32_t *npending)
 {
     uint32_t i;
     int rc = PC_OK;
@@ -145,7 +336,7 @@ static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e)
     if (b->nitems > 0) {
         for (i = 0; i < pl->nexps; i++) {
             /* submit consumes a reference: each exporter gets its own. */
-            int r = exphelper_submit(pl->exps[i]->helper, batch_ref(b));
+            int r = submit_one(pl->exps[i], batch_ref(b), op, npending);
             if (r != PC_OK && rc == PC_OK) {
                 rc = r;
                 err_set(e, r, "exporter %s: %s", pl->exps[i]->id,
@@ -158,20 +349,24 @@ static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e)
     return rc;
 }
 
+#define COPIES_ON_STACK 8
+
 /* Gives b to every pipeline the receiver feeds. Each pipeline but the last
  * gets a clone taken before any processor ran, so no pipeline sees another's
  * changes. A retryable refusal wins over a permanent one: the client
  * should retry. */
-static int engine_consume(struct component_host *host, struct batch *b,
-                          struct errctx *e)
+static int consume_all(struct rx_inst *rx, struct batch *b, struct errctx *e,
+                       struct consume_op *op, uint32_t *npending)
 {
-    struct rx_inst *rx = host->engine;
     uint32_t profiles = batch_profile_count(b), i, n = rx->npipelines;
     uint64_t samples = batch_sample_count(b), bytes = batch_bytes(b);
-    struct batch **copies;
+    struct batch *stack[COPIES_ON_STACK], **copies = stack;
     int rc = PC_OK;
 
-    copies = calloc(n ? n : 1, sizeof(*copies));
+    /* Most receivers feed a few pipelines: no allocation for those. */
+    if (n > COPIES_ON_STACK) {
+        copies = calloc(n, sizeof(*copies));
+    }
     if (copies == NULL) {
         batch_unref(b);
         return err_set(e, PC_EBUSY, "out of memory");
@@ -196,13 +391,16 @@ static int engine_consume(struct component_host *host, struct batch *b,
             continue;
         }
         {
-            int r = run_pipeline(rx->pipelines[i], copies[i], e);
+            int r = run_pipeline(rx->pipelines[i], copies[i], e, op,
+                                 npending);
             if (r == PC_EBUSY || (r != PC_OK && rc == PC_OK)) {
                 rc = r;
             }
         }
     }
-    free(copies);
+    if (copies != stack) {
+        free(copies);
+    }
     if (rc == PC_OK) {
         mcounter_add(rx->accepted_profiles, profiles);
         mcounter_add(rx->accepted_samples, samples);
@@ -213,6 +411,54 @@ static int engine_consume(struct component_host *host, struct batch *b,
         mcounter_add(rx->refused_bytes, bytes);
     }
     return rc;
+}
+
+/*
+ * consume_async: the pipelines run now; exporters whose persistent queue
+ * commits later hold a reference on op. Nobody pending: the answer is
+ * known now. A refusal known now is the answer too (the pending commits
+ * finish detached: the client retries anyway).
+ */
+static int engine_consume_async(struct component_host *host, struct batch *b,
+                                struct errctx *e,
+                                void (*done)(void *arg, int rc,
+                                             const char *msg),
+                                void *arg)
+{
+    struct rx_inst *rx = host->engine;
+    struct consume_op *op = calloc(1, sizeof(*op));
+    uint32_t npending = 0;
+    int rc;
+
+    if (op == NULL) {
+        batch_unref(b);
+        return err_set(e, PC_EBUSY, "out of memory");
+    }
+    atomic_init(&op->refs, 1);
+    atomic_init(&op->rc, PC_OK);
+    op->rx = rx;
+    op->done = done;
+    op->arg = arg;
+    rc = consume_all(rx, b, e, op, &npending);
+    if (npending == 0) {
+        free(op);
+        return rc;
+    }
+    if (rc != PC_OK || done == NULL) {
+        op->rx = NULL;
+        op_put(op);
+        return rc;
+    }
+    rx->inflight++;
+    op_put(op);
+    return PC_EINPROGRESS;
+}
+
+/* Synchronous form: a persistent queue's commit is not waited for. */
+static int engine_consume(struct component_host *host, struct batch *b,
+                          struct errctx *e)
+{
+    return engine_consume_async(host, b, e, NULL, NULL);
 }
 
 static void engine_refused(struct component_host *host, uint32_t profiles,
@@ -264,6 +510,8 @@ static void host_init(struct component_host *h, struct engine *en,
     h->base = en->base;
     h->metrics = en->metrics;
     h->consume = engine_consume;
+    h->consume_async = engine_consume_async;
+    h->settle = engine_settle;
     h->refused = engine_refused;
     h->engine = owner;
 }
@@ -290,6 +538,7 @@ static struct rx_inst *rx_new(struct engine *en, struct config_component *cc,
         return NULL;
     }
     rx->cc = cc;
+    rx->en = en;
     snprintf(rx->id, sizeof(rx->id), "%s", cc->id);
     host_init(&rx->host, en, rx->id, rx);
     metrics_escape(cc->id, esc, sizeof(esc));
@@ -371,6 +620,8 @@ static struct ex_inst *ex_new(struct engine *en, struct config_component *cc,
 static void rx_stop(struct rx_inst *rx)
 {
     if (rx->started) {
+        /* Answer what waits for a commit while the requests still exist. */
+        engine_settle(&rx->host);
         rx->cc->factory->ops.receiver.stop(rx->ctx);
         rx->started = 0;
     }
@@ -1034,6 +1285,10 @@ int engine_run(const char *config_path)
         goto out;
     }
     engine_metrics(&en);
+    if (completions_init(&en.done, en.base) != PC_OK) {
+        log_error(ENGINE_LOG, "cannot start: cannot create a pipe", "%s", "");
+        goto out;
+    }
     if (admin_start(en.base, cfg.telemetry.metrics.address,
                     cfg.telemetry.health.address, en.metrics, &en.admin,
                     &e) != PC_OK) {
@@ -1077,6 +1332,7 @@ out:
     }
     admin_stop(en.admin);
     metrics_free(en.metrics);
+    completions_free(&en.done);
     if (en.base != NULL) {
         event_base_free(en.base);
     }

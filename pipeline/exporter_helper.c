@@ -545,8 +545,9 @@ int exphelper_start(struct exphelper *h)
     return h->nthreads != 0 ? PC_OK : PC_ENOMEM;
 }
 
+/* done == NULL: a synchronous put (durable per the policy on return). */
 static int submit_persistent(struct exphelper *h, struct batch *b,
-                             int64_t wait)
+                             int64_t wait, exphelper_done_fn done, void *arg)
 {
     struct buf ser;
     int rc;
@@ -554,10 +555,11 @@ static int submit_persistent(struct exphelper *h, struct batch *b,
     buf_init(&ser, PQUEUE_MAX_RECORD);
     rc = batch_serialize(b, &ser);
     if (rc == PC_OK) {
-        rc = pqueue_put(h->pq, ser.data, ser.len, wait);
+        rc = pqueue_put_async(h->pq, ser.data, ser.len, wait, done, arg);
     }
     buf_free(&ser);
-    if (rc != PC_OK && rc != PC_EBUSY && rc != PC_ECLOSED) {
+    if (rc != PC_OK && rc != PC_EINPROGRESS && rc != PC_EBUSY &&
+        rc != PC_ECLOSED) {
         log_once(h, "cannot store batch in the persistent queue",
                  pc_strerror(rc));
     }
@@ -566,6 +568,12 @@ static int submit_persistent(struct exphelper *h, struct batch *b,
 
 int exphelper_submit(struct exphelper *h, struct batch *b)
 {
+    return exphelper_submit_async(h, b, NULL, NULL);
+}
+
+int exphelper_submit_async(struct exphelper *h, struct batch *b,
+                           exphelper_done_fn done, void *arg)
+{
     uint32_t np = batch_profile_count(b);
     int64_t wait = h->cfg->queue.block_on_overflow ? h->cfg->timeout_ms : 0;
     int rc;
@@ -573,7 +581,7 @@ int exphelper_submit(struct exphelper *h, struct batch *b)
     if (atomic_load(&h->stopping)) {
         rc = PC_EBUSY;
     } else if (h->pq != NULL) {
-        rc = submit_persistent(h, b, wait);
+        rc = submit_persistent(h, b, wait, done, arg);
     } else if (h->q != NULL) {
         rc = queue_push(h->q, b, wait);
         if (rc == PC_OK) {
@@ -588,6 +596,9 @@ int exphelper_submit(struct exphelper *h, struct batch *b)
         return rc;
     }
     batch_unref(b);
+    if (rc == PC_EINPROGRESS) {
+        return rc;
+    }
     if (rc != PC_OK) {
         cadd(&h->c_enqueue_failed, h->mx.enqueue_failed, np);
         return PC_EBUSY;

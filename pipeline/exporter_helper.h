@@ -124,6 +124,20 @@ int exphelper_start(struct exphelper *h);
 int exphelper_submit(struct exphelper *h, struct batch *b);
 
 /*
+ * The same, answering only once the batch is durable: with a persistent
+ * queue under `fsync: always` it returns PC_EINPROGRESS as soon as the
+ * record is written, and done(arg, rc) follows exactly once, from the
+ * queue's committer thread, when the group commit covering it returned
+ * (rc PC_OK) or failed (PC_EIO: the client should retry). Otherwise (in
+ * memory: durable at enqueue; interval/never) it is exphelper_submit and
+ * done is not called.
+ */
+typedef void (*exphelper_done_fn)(void *arg, int rc);
+
+int exphelper_submit_async(struct exphelper *h, struct batch *b,
+                           exphelper_done_fn done, void *arg);
+
+/*
  * Stops taking batches and drains until deadline_ms (absolute, on the
  * retry_now_ms() clock). In memory: what is left at the deadline is
  * dropped, counted with reason "shutdown". Persistent: retries stop at

@@ -46,6 +46,8 @@ struct grpccli_opts {
     const struct grpccli_tls_cfg *tls;   /* may be NULL */
     const char *authority;       /* :authority override; NULL/"" = none */
     int gzip;                    /* gzip message compression */
+    int gzip_level;              /* with gzip: libdeflate level 1..12 of the
+                                    messages we compress; 0 = 1 */
     const struct cfg_map *headers;       /* extra metadata; may be NULL */
     const char *bearer_token;    /* NULL/"" = none */
     uint64_t max_send_bytes;     /* 0 = gRPC's default */

@@ -9,7 +9,6 @@
 #include "pipeline/httpcli.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "model/pb.h"
+#include "pipeline/curl_api.h"
 
 #define HTTPCLI_BODY_DEFAULT ((size_t)64 << 10)
 #define HTTPCLI_TIMEOUT_DEFAULT 30000
@@ -60,7 +60,6 @@ static void handle_free(void *h)
 
 static void httpcli_init_once(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_key_create(&httpcli_key, handle_free);
 }
 
@@ -191,6 +190,9 @@ int64_t httpcli_parse_retry_after(const char *value, time_t now)
         }
         return (int64_t)s * 1000;
     }
+    if (curl_api_load(NULL) != PC_OK) {   /* loaded by any real caller */
+        return -1;
+    }
     t = curl_getdate(value, NULL);
     if (t == (time_t)-1) {
         return -1;
@@ -293,11 +295,17 @@ int httpcli_post(const struct httpcli_req *req, struct httpcli_resp *resp)
     struct capture cap = {resp, req->max_body ? req->max_body
                                                : HTTPCLI_BODY_DEFAULT};
     struct curl_slist *hdrs;
+    struct errctx e = {{0}};
     CURLcode c;
     CURL *h;
 
     memset(resp, 0, sizeof(*resp));
     buf_init(&resp->body, cap.max);
+    /* The exporters load libcurl when created; this is a no-op then. */
+    if (curl_api_load(&e) != PC_OK) {
+        snprintf(resp->err, sizeof(resp->err), "%s", e.msg);
+        return PC_EPERMANENT;
+    }
     h = thread_handle();
     hdrs = h != NULL ? build_headers(req) : NULL;
     if (hdrs == NULL) {

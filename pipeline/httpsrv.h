@@ -9,8 +9,13 @@
  * cap on the decompressed size (decompression bombs get 413/400), optional
  * bearer-token auth (401), and replies.
  *
- * A handler gets the whole (decompressed) body and answers synchronously on
- * the loop thread.
+ * A handler gets the whole (decompressed) body and answers on the loop
+ * thread, synchronously or later: to answer after it returned (a receiver
+ * waiting for its batch to be durable) it keeps req->ev and replies with a
+ * struct httpsrv_req holding only that ev (body, path and query are gone
+ * by then). A client that hung up meanwhile costs nothing: libevent frees
+ * the request at the reply. Every deferred reply must be sent before
+ * httpsrv_stop (receivers settle first), which frees pending requests.
  */
 #ifndef PROFCOL_HTTPSRV_H
 #define PROFCOL_HTTPSRV_H

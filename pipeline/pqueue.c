@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,17 @@ struct pq_seg {
     struct pq_seg *next;
 };
 
+/* A record appended under PQUEUE_FSYNC_ALWAYS and not yet durable. Async
+ * waiters are malloc'd and freed by the committer; a synchronous put's
+ * lives on its stack and is only marked finished. */
+struct pq_waiter {
+    struct pqueue_ticket t;
+    pqueue_durable_fn done;     /* NULL: a synchronous put waits */
+    void *arg;
+    int finished, rc;           /* synchronous waiters, under the mutex */
+    struct pq_waiter *next;
+};
+
 /* A growable deque of tickets: records waiting for a consumer. */
 struct pq_fifo {
     struct pqueue_ticket *v;
@@ -70,7 +82,8 @@ struct pqueue {
     pthread_cond_t not_empty;
     pthread_cond_t not_full;
     pthread_cond_t flusher_cv;
-    pthread_t flusher;
+    pthread_cond_t durable_cv;  /* a group commit finished */
+    pthread_t flusher;          /* committer (always) or flusher (interval) */
     int has_flusher;
     char *dir;
     char log_id[96];
@@ -84,6 +97,9 @@ struct pqueue {
     int tail_writable;          /* tail accepts appends */
     uint64_t next_id;
     struct pq_fifo pending;
+    /* Appended, waiting for the committer's next fdatasync (always). */
+    struct pq_waiter *wait_head, *wait_tail;
+    int acks_dirty;             /* some ack log not synced yet */
     uint32_t live;
     uint64_t bytes;
     int closed;
@@ -698,6 +714,7 @@ static int mkdir_p(const char *dir)
 }
 
 static void *flusher_main(void *arg);
+static void *committer_main(void *arg);
 
 static void apply_opts(struct pqueue *pq, const struct pqueue_opts *o)
 {
@@ -747,6 +764,7 @@ static void init_sync(struct pqueue *pq)
     pthread_cond_init(&pq->not_empty, &ca);
     pthread_cond_init(&pq->not_full, &ca);
     pthread_cond_init(&pq->flusher_cv, &ca);
+    pthread_cond_init(&pq->durable_cv, &ca);
     pthread_condattr_destroy(&ca);
 }
 
@@ -780,8 +798,11 @@ int pqueue_open(const struct pqueue_opts *o, struct pqueue **out,
             err_set(e, rc, "persistent queue: cannot read %s", pq->dir);
         }
     }
-    if (rc == PC_OK && pq->fsync == PQUEUE_FSYNC_INTERVAL) {
-        rc = pthread_create(&pq->flusher, NULL, flusher_main, pq) == 0
+    if (rc == PC_OK && pq->fsync != PQUEUE_FSYNC_NEVER) {
+        rc = pthread_create(&pq->flusher, NULL,
+                            pq->fsync == PQUEUE_FSYNC_ALWAYS ? committer_main
+                                                             : flusher_main,
+                            pq) == 0
                  ? PC_OK : PC_ENOMEM;
         pq->has_flusher = rc == PC_OK;
     }
@@ -832,6 +853,161 @@ static void *flusher_main(void *arg)
     return NULL;
 }
 
+/* ---- group commit (PQUEUE_FSYNC_ALWAYS) ----------------------------------- */
+
+static void (*_Atomic sync_hook)(void *arg, uint32_t records);
+static void *_Atomic sync_hook_arg;
+
+void pqueue_set_sync_hook_for_test(void (*fn)(void *arg, uint32_t records),
+                                   void *arg)
+{
+    atomic_store(&sync_hook_arg, arg);
+    atomic_store(&sync_hook, fn);
+}
+
+/* Duplicates of the fds that need a sync (mutex held), so the sync can run
+ * unlocked: a segment deleted meanwhile closes its own fd, not ours. A dup
+ * that fails is synced here, under the lock. Returns the count; data fds
+ * first (*ndata of them). */
+static size_t collect_dirty(struct pqueue *pq, int *fds, size_t cap,
+                            size_t *ndata)
+{
+    struct pq_seg *s;
+    size_t n = 0;
+    int pass;
+
+    for (pass = 0; pass < 2; pass++) {
+        for (s = pq->segs; s != NULL; s = s->next) {
+            int *dirty = pass == 0 ? &s->dirty : &s->ack_dirty;
+            int fd = pass == 0 ? s->fd : s->ack_fd;
+            if (!*dirty || fd < 0) {
+                continue;
+            }
+            *dirty = 0;
+            if (n == cap || (fds[n] = dup(fd)) < 0) {
+                fdatasync(fd);
+                continue;
+            }
+            n++;
+        }
+        if (pass == 0) {
+            *ndata = n;
+        }
+    }
+    pq->acks_dirty = 0;
+    return n;
+}
+
+/* Makes the waiters' records visible to consumers and finishes them (mutex
+ * held). Returns the async ones, to be called back without the lock. */
+static struct pq_waiter *finish_waiters(struct pqueue *pq,
+                                        struct pq_waiter *w, int rc)
+{
+    struct pq_waiter *next, *async = NULL, **tail = &async;
+
+    for (; w != NULL; w = next) {
+        next = w->next;
+        if (fifo_push_back(&pq->pending, &w->t) != PC_OK) {
+            /* Durable but unseen until the next open: say so. */
+            log_error(pq->log_id, "persistent queue: out of memory, record "
+                      "delivered after restart", "segment=%016" PRIx64
+                      " offset=%" PRIu64, w->t.seg, w->t.off);
+        }
+        if (w->done == NULL) {
+            w->rc = rc;
+            w->finished = 1;     /* w belongs to its put from here on */
+        } else {
+            w->rc = rc;
+            w->next = NULL;
+            *tail = w;
+            tail = &w->next;
+        }
+    }
+    pthread_cond_broadcast(&pq->not_empty);
+    pthread_cond_broadcast(&pq->durable_cv);
+    return async;
+}
+
+/*
+ * One group commit (mutex held on entry and return): takes every waiting
+ * record, fdatasyncs the segments they are in (and dirty ack logs, which
+ * need no ordering: a lost ack only causes a duplicate) without holding
+ * the lock, so puts keep appending meanwhile, then completes the tickets.
+ */
+static void commit_once(struct pqueue *pq)
+{
+    struct pq_waiter *batch = pq->wait_head, *async, *w;
+    int fds[64];
+    size_t i, n, ndata = 0;
+    uint32_t count = 0;
+    int rc = PC_OK;
+    void (*hook)(void *, uint32_t);
+
+    pq->wait_head = pq->wait_tail = NULL;
+    for (w = batch; w != NULL; w = w->next) {
+        count++;
+    }
+    n = collect_dirty(pq, fds, sizeof(fds) / sizeof(fds[0]), &ndata);
+    pthread_mutex_unlock(&pq->mu);
+    for (i = 0; i < n; i++) {
+        if (fdatasync(fds[i]) != 0 && i < ndata) {
+            rc = PC_EIO;
+        }
+        close(fds[i]);
+    }
+    hook = atomic_load(&sync_hook);
+    if (hook != NULL && count != 0) {
+        hook(atomic_load(&sync_hook_arg), count);
+    }
+    if (rc != PC_OK) {
+        log_error(pq->log_id, "persistent queue: fdatasync failed",
+                  "records=%u error=\"%s\"", count, strerror(errno));
+    }
+    pthread_mutex_lock(&pq->mu);
+    if (count != 0) {
+        pq->st.commits++;
+        pq->st.committed += count;
+    }
+    async = finish_waiters(pq, batch, rc);
+    pthread_mutex_unlock(&pq->mu);
+    for (w = async; w != NULL; w = batch) {
+        batch = w->next;
+        w->done(w->arg, w->rc);
+        free(w);
+    }
+    pthread_mutex_lock(&pq->mu);
+}
+
+/* PQUEUE_FSYNC_ALWAYS: commits as soon as records wait; dirty ack logs
+ * alone are synced after an interval. Exits once closed and drained, so
+ * every ticket is completed. */
+static void *committer_main(void *arg)
+{
+    struct pqueue *pq = arg;
+    struct timespec dl;
+    int timed_out;
+
+    pthread_mutex_lock(&pq->mu);
+    for (;;) {
+        timed_out = 0;
+        while (!pq->closed && pq->wait_head == NULL && !timed_out) {
+            if (pq->acks_dirty) {
+                dl = deadline_after(pq->fsync_interval_ms);
+                timed_out = pthread_cond_timedwait(&pq->flusher_cv, &pq->mu,
+                                                   &dl) == ETIMEDOUT;
+            } else {
+                pthread_cond_wait(&pq->flusher_cv, &pq->mu);
+            }
+        }
+        if (pq->wait_head == NULL && pq->closed) {
+            break;
+        }
+        commit_once(pq);
+    }
+    pthread_mutex_unlock(&pq->mu);
+    return NULL;
+}
+
 void pqueue_shutdown(struct pqueue *pq)
 {
     pthread_mutex_lock(&pq->mu);
@@ -870,6 +1046,7 @@ void pqueue_close(struct pqueue *pq)
     pthread_cond_destroy(&pq->not_empty);
     pthread_cond_destroy(&pq->not_full);
     pthread_cond_destroy(&pq->flusher_cv);
+    pthread_cond_destroy(&pq->durable_cv);
     pthread_mutex_destroy(&pq->mu);
     free(pq->pending.v);
     free(pq->dir);
@@ -914,8 +1091,11 @@ static int has_room(const struct pqueue *pq, size_t n)
     return pq->bytes + n <= pq->max_size;
 }
 
-/* Appends rec to the writer segment (mutex held). */
-static int append_record(struct pqueue *pq, const struct buf *rec)
+/* Appends rec to the writer segment (mutex held). Under
+ * PQUEUE_FSYNC_ALWAYS the record waits for the committer (w); otherwise
+ * it is visible to consumers at once. */
+static int append_record(struct pqueue *pq, const struct buf *rec,
+                         struct pq_waiter *w)
 {
     struct pq_seg *s;
     struct pqueue_ticket t;
@@ -930,14 +1110,10 @@ static int append_record(struct pqueue *pq, const struct buf *rec)
     }
     s = pq->tail;
     rc = write_all(s->fd, rec->data, rec->len, s->size);
-    if (rc == PC_OK && pq->fsync == PQUEUE_FSYNC_ALWAYS &&
-        fdatasync(s->fd) != 0) {
-        rc = PC_EIO;
-    }
     t.seg = s->id;
     t.off = s->size;
     t.len = (uint32_t)(rec->len - REC_HDR);
-    if (rc == PC_OK) {
+    if (rc == PC_OK && w == NULL) {
         rc = fifo_push_back(&pq->pending, &t);
     }
     if (rc != PC_OK) {
@@ -950,16 +1126,31 @@ static int append_record(struct pqueue *pq, const struct buf *rec)
         return rc;
     }
     s->size += rec->len;
-    s->dirty = pq->fsync != PQUEUE_FSYNC_ALWAYS;
+    s->dirty = pq->fsync != PQUEUE_FSYNC_NEVER;
     s->live++;
     pq->live++;
     pq->bytes += rec->len;
-    pthread_cond_signal(&pq->not_empty);
+    if (w == NULL) {
+        pthread_cond_signal(&pq->not_empty);
+        return PC_OK;
+    }
+    w->t = t;
+    w->next = NULL;
+    if (pq->wait_tail != NULL) {
+        pq->wait_tail->next = w;
+    } else {
+        pq->wait_head = w;
+        /* The committer sleeps only when nothing waits: wake it. */
+        pthread_cond_signal(&pq->flusher_cv);
+    }
+    pq->wait_tail = w;
     return PC_OK;
 }
 
-int pqueue_put(struct pqueue *pq, const uint8_t *data, size_t len,
-               int64_t wait_ms)
+/* Compresses (unlocked), waits for room and appends; with w, the record
+ * joins the next group commit. */
+static int put_record(struct pqueue *pq, const uint8_t *data, size_t len,
+                      int64_t wait_ms, struct pq_waiter *w)
 {
     struct timespec dl = deadline_after(wait_ms > 0 ? wait_ms : 0);
     struct buf rec;
@@ -983,11 +1174,51 @@ int pqueue_put(struct pqueue *pq, const uint8_t *data, size_t len,
     } else if (!has_room(pq, rec.len)) {
         rc = PC_EBUSY;
     } else {
-        rc = append_record(pq, &rec);
+        rc = append_record(pq, &rec, w);
+    }
+    if (rc == PC_OK && w != NULL && w->done == NULL) {
+        /* Synchronous put: wait for the commit covering it. */
+        while (!w->finished) {
+            pthread_cond_wait(&pq->durable_cv, &pq->mu);
+        }
+        rc = w->rc;
     }
     pthread_mutex_unlock(&pq->mu);
     buf_free(&rec);
     return rc;
+}
+
+int pqueue_put(struct pqueue *pq, const uint8_t *data, size_t len,
+               int64_t wait_ms)
+{
+    struct pq_waiter w;
+
+    memset(&w, 0, sizeof(w));
+    return put_record(pq, data, len, wait_ms,
+                      pq->fsync == PQUEUE_FSYNC_ALWAYS ? &w : NULL);
+}
+
+int pqueue_put_async(struct pqueue *pq, const uint8_t *data, size_t len,
+                     int64_t wait_ms, pqueue_durable_fn done, void *arg)
+{
+    struct pq_waiter *w;
+    int rc;
+
+    if (pq->fsync != PQUEUE_FSYNC_ALWAYS || done == NULL) {
+        return pqueue_put(pq, data, len, wait_ms);
+    }
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        return PC_ENOMEM;
+    }
+    w->done = done;
+    w->arg = arg;
+    rc = put_record(pq, data, len, wait_ms, w);
+    if (rc != PC_OK) {
+        free(w);     /* never appended: the committer does not know it */
+        return rc;
+    }
+    return PC_EINPROGRESS;
 }
 
 /* ---- get / ack ----------------------------------------------------------- */
@@ -1089,10 +1320,12 @@ static int ack_write(struct pqueue *pq, struct pq_seg *s, uint64_t off)
     if (write(s->ack_fd, ent, sizeof(ent)) != (ssize_t)sizeof(ent)) {
         return PC_EIO;
     }
-    if (pq->fsync == PQUEUE_FSYNC_ALWAYS) {
-        fdatasync(s->ack_fd);
-    } else {
+    /* Synced by the committer or the flusher, never inline: an ack lost to
+     * a power cut only means a duplicate, and a consumer must not wait for
+     * the disk while holding the queue. */
+    if (pq->fsync != PQUEUE_FSYNC_NEVER) {
         s->ack_dirty = 1;
+        pq->acks_dirty = 1;
     }
     return PC_OK;
 }

@@ -24,7 +24,7 @@
 #include "model/err.h"
 
 enum pqueue_fsync {
-    PQUEUE_FSYNC_ALWAYS = 0,   /* fdatasync before pqueue_put returns */
+    PQUEUE_FSYNC_ALWAYS = 0,   /* fdatasync before the put is answered */
     PQUEUE_FSYNC_INTERVAL,     /* background fdatasync every interval */
     PQUEUE_FSYNC_NEVER,        /* the OS writes back when it likes */
 };
@@ -61,6 +61,8 @@ struct pqueue_stats {
     uint64_t torn;               /* torn tails cut off at open */
     uint64_t corrupt;            /* corrupt regions skipped */
     uint64_t acked;
+    uint64_t commits;            /* group commits (data fdatasyncs) */
+    uint64_t committed;          /* records they covered */
 };
 
 struct pqueue;
@@ -79,9 +81,36 @@ void pqueue_close(struct pqueue *pq);
  * up to that long for room, < 0 = without limit. PC_OK once stored (and
  * synced under PQUEUE_FSYNC_ALWAYS); PC_EBUSY (max_size or max_records
  * reached), PC_ETOOBIG (larger than the queue), PC_ECLOSED, PC_EIO.
+ * Concurrent callers share fdatasyncs (group commit, below).
  */
 int pqueue_put(struct pqueue *pq, const uint8_t *data, size_t len,
                int64_t wait_ms);
+
+/*
+ * Group commit. Under PQUEUE_FSYNC_ALWAYS a put is appended at once and
+ * made durable by the queue's committer thread: it fdatasyncs as soon as
+ * records are waiting (no timer: a lone put is synced at once), and one
+ * fdatasync covers every record appended since the previous one, so under
+ * load the batching delay is at most one fdatasync. A record is given to
+ * consumers only once durable.
+ *
+ * pqueue_put_async returns PC_EINPROGRESS when done(arg, rc) will be
+ * called exactly once, from the committer thread and without the queue's
+ * lock, after the fdatasync covering the record returned (rc PC_OK) or
+ * failed (rc PC_EIO); PC_OK when the record is already as durable as the
+ * policy makes it (interval, never: done is not called); or an error of
+ * pqueue_put (done is not called). pqueue_close completes every pending
+ * ticket before it returns.
+ */
+typedef void (*pqueue_durable_fn)(void *arg, int rc);
+
+int pqueue_put_async(struct pqueue *pq, const uint8_t *data, size_t len,
+                     int64_t wait_ms, pqueue_durable_fn done, void *arg);
+
+/* Test hook: called by the committer after each data fdatasync returned
+ * and before the tickets it covers are completed (NULL = none). */
+void pqueue_set_sync_hook_for_test(void (*fn)(void *arg, uint32_t records),
+                                   void *arg);
 
 /*
  * Takes the oldest pending record: *data (malloc'd, the caller frees it)

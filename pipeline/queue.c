@@ -3,11 +3,23 @@
  *
  * A ring buffer of pointers sized once at creation, so pushing never
  * allocates: a full queue is a refusal, never an out-of-memory.
+ *
+ * Wake-ups are what a push costs on a small machine (a futex syscall and a
+ * cross-CPU interrupt each), so a push wakes a consumer only when one is
+ * asleep and not already woken for earlier batches, and signals after
+ * unlocking, so the woken thread does not run into the held mutex and
+ * need a second wake-up to get it. Before sleeping, a consumer that just
+ * finished a batch looks for the next one for a few microseconds
+ * (yielding the CPU meanwhile): while batches keep coming, consumers stay
+ * awake and producers make no wake-up at all; an idle queue costs one
+ * such look per batch.
  */
 #include "pipeline/queue.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -21,6 +33,11 @@ struct queue {
     uint32_t cap;
     uint32_t head;          /* index of the oldest */
     uint32_t len;
+    uint32_t sleeping;      /* consumers blocked in queue_pop */
+    uint32_t woken;         /* of them, signalled and not yet running */
+    uint32_t blocked;       /* producers waiting for room */
+    uint32_t spinning;      /* consumers looking without the lock */
+    atomic_uint avail;      /* len, for them to look at */
     int closed;
 };
 
@@ -100,12 +117,18 @@ static int cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
 int queue_push(struct queue *q, struct batch *b, int64_t wait_ms)
 {
     struct timespec dl = deadline_after(wait_ms > 0 ? wait_ms : 0);
-    int rc = PC_OK;
+    int rc = PC_OK, wake = 0;
 
     pthread_mutex_lock(&q->mu);
     while (!q->closed && q->len == q->cap) {
-        if (wait_ms == 0 || cond_wait_until(&q->not_full, &q->mu, wait_ms,
-                                            &dl)) {
+        int timed_out;
+        if (wait_ms == 0) {
+            break;
+        }
+        q->blocked++;
+        timed_out = cond_wait_until(&q->not_full, &q->mu, wait_ms, &dl);
+        q->blocked--;
+        if (timed_out) {
             break;
         }
     }
@@ -116,21 +139,81 @@ int queue_push(struct queue *q, struct batch *b, int64_t wait_ms)
     } else {
         q->ring[(q->head + q->len) % q->cap] = b;
         q->len++;
-        pthread_cond_signal(&q->not_empty);
+        atomic_store_explicit(&q->avail, q->len, memory_order_release);
+        /* One woken consumer per queued batch at most; a consumer that is
+         * awake or looking takes the next batch without being told. */
+        if (q->spinning == 0 && q->sleeping > q->woken &&
+            q->woken < q->len) {
+            q->woken++;
+            wake = 1;
+        }
     }
     pthread_mutex_unlock(&q->mu);
+    if (wake) {
+        pthread_cond_signal(&q->not_empty);
+    }
     return rc;
+}
+
+/* Sleeps for a batch (mutex held); nonzero when the wait timed out. */
+static int pop_wait(struct queue *q, int64_t wait_ms,
+                    const struct timespec *dl)
+{
+    int timed_out;
+
+    q->sleeping++;
+    timed_out = cond_wait_until(&q->not_empty, &q->mu, wait_ms, dl);
+    q->sleeping--;
+    /* Whether signalled or not, this consumer is running again: it no
+     * longer counts as a pending wake-up (spurious and timed-out wake-ups
+     * included, so a lost count never leaves batches without a wake). */
+    if (q->woken > 0) {
+        q->woken--;
+    }
+    return timed_out;
+}
+
+/* How long a consumer looks for the next batch before sleeping. */
+#define POP_SPIN_NS 30000L
+
+static long elapsed_ns(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - t0->tv_sec) * 1000000000L +
+           (now.tv_nsec - t0->tv_nsec);
+}
+
+/* Mutex held, queue empty: looks (unlocked) for a batch for a moment.
+ * Producers do not wake a looking consumer; it re-checks under the mutex
+ * after it stopped looking, so no batch is left behind. */
+static void pop_spin(struct queue *q)
+{
+    struct timespec t0;
+
+    q->spinning++;
+    pthread_mutex_unlock(&q->mu);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load_explicit(&q->avail, memory_order_acquire) == 0 &&
+           elapsed_ns(&t0) < POP_SPIN_NS) {
+        sched_yield();
+    }
+    pthread_mutex_lock(&q->mu);
+    q->spinning--;
 }
 
 int queue_pop(struct queue *q, int64_t wait_ms, struct batch **out)
 {
     struct timespec dl = deadline_after(wait_ms > 0 ? wait_ms : 0);
-    int rc = PC_OK;
+    int rc = PC_OK, room = 0;
 
     pthread_mutex_lock(&q->mu);
+    if (!q->closed && q->len == 0 && wait_ms != 0) {
+        pop_spin(q);
+    }
     while (!q->closed && q->len == 0) {
-        if (wait_ms == 0 || cond_wait_until(&q->not_empty, &q->mu, wait_ms,
-                                            &dl)) {
+        if (wait_ms == 0 || pop_wait(q, wait_ms, &dl)) {
             break;
         }
     }
@@ -141,9 +224,13 @@ int queue_pop(struct queue *q, int64_t wait_ms, struct batch **out)
         q->ring[q->head] = NULL;
         q->head = (q->head + 1) % q->cap;
         q->len--;
-        pthread_cond_signal(&q->not_full);
+        atomic_store_explicit(&q->avail, q->len, memory_order_relaxed);
+        room = q->blocked > 0;   /* producers wait only when full */
     }
     pthread_mutex_unlock(&q->mu);
+    if (room) {
+        pthread_cond_signal(&q->not_full);
+    }
     return rc;
 }
 

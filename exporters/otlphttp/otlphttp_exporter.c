@@ -23,6 +23,7 @@
 #include "model/otlp.h"
 #include "model/pb.h"
 #include "pipeline/component.h"
+#include "pipeline/curl_api.h"
 #include "pipeline/exporter_helper.h"
 #include "pipeline/httpcli.h"
 #include "pipeline/log.h"
@@ -36,6 +37,8 @@ struct oh_cfg {
     char *endpoint;
     char *profiles_endpoint;
     int compression;
+    struct cfg_compression_params compression_params;
+    int include_original_payload;
     int encoding;
     struct cfg_map headers;
     struct httpcli_tls_cfg tls;
@@ -58,6 +61,13 @@ static const struct cfg_entry oh_table[] = {
     {.key = "compression", .type = CFG_ENUM, .def = "gzip",
      .enum_values = oh_comps, .offset = offsetof(struct oh_cfg, compression),
      .doc = "request body compression: gzip, zstd or none"},
+    {.key = "compression_params", .type = CFG_SECTION,
+     .sub = cfg_compression_params_table,
+     .offset = offsetof(struct oh_cfg, compression_params),
+     .doc = "level: gzip (libdeflate) or zstd level 1 (fastest, default) .. 12"},
+    {.key = "include_original_payload", .type = CFG_BOOL, .def = "false",
+     .offset = offsetof(struct oh_cfg, include_original_payload),
+     .doc = "unchanged pprof input also goes as original_payload (about doubles requests)"},
     {.key = "encoding", .type = CFG_ENUM, .def = "proto",
      .enum_values = oh_encs, .offset = offsetof(struct oh_cfg, encoding),
      .doc = "proto (application/x-protobuf) or json (application/json)"},
@@ -145,6 +155,9 @@ static int oh_create(const void *cfgp, struct component_host *host,
     rc = oh_make_url(ox, e);
     if (rc == PC_OK) {
         rc = httpcli_tls_check(&cfg->tls, e);
+    }
+    if (rc == PC_OK) {
+        rc = curl_api_load(e);   /* libcurl is loaded by its first user */
     }
     ox->headers = calloc(cfg->headers.n + 1, sizeof(*ox->headers));
     if (rc == PC_OK && ox->headers == NULL) {
@@ -242,6 +255,9 @@ static int collect(struct oh_exporter *ox, struct batch *b,
         items[*n].resource = it->resource;
         items[*n].attrs = kvs[*n];
         items[*n].nattrs = public_attrs(it, kvs[*n]);
+        if (ox->cfg->include_original_payload) {
+            items[*n].original_pprof = item_original_pprof(it);
+        }
         (*n)++;
     }
     return PC_OK;
@@ -265,13 +281,16 @@ static int encode_body(struct oh_exporter *ox, const struct otlp_item *items,
     return rc;
 }
 
-static int compress_body(int comp, struct buf *body, struct buf *out)
+/* At compression_params.level (default 1): the body is compressed on every
+ * export, and past level 1 the CPU grows much faster than the saving. */
+static int compress_body(int comp, int level, struct buf *body,
+                         struct buf *out)
 {
     switch (comp) {
     case OH_GZIP:
-        return gz_compress(body->data, body->len, out, 6);
+        return gz_compress(body->data, body->len, out, level);
     case OH_ZSTD:
-        return zstd_compress(body->data, body->len, out, 3);
+        return zstd_compress(body->data, body->len, out, level);
     default:
         return buf_append(out, body->data, body->len);
     }
@@ -424,7 +443,9 @@ static int encode_and_send(struct oh_exporter *ox,
     if (rc != PC_OK) {
         snprintf(r->msg, sizeof(r->msg), "encode: %s", err_msg(&e, rc));
         rc = rc == PC_ENOMEM ? PC_ERETRY : PC_EPERMANENT;
-    } else if (compress_body(ox->cfg->compression, &body, &wire) != PC_OK) {
+    } else if (compress_body(ox->cfg->compression,
+                             (int)ox->cfg->compression_params.level, &body,
+                             &wire) != PC_OK) {
         snprintf(r->msg, sizeof(r->msg), "compression failed");
         rc = PC_ERETRY;
     } else {

@@ -12,7 +12,10 @@
  * so original bytes are forwarded only when they pass those checks and
  * carry a time; otherwise the profile is re-encoded by the pprof encoder
  * (which numbers ids that way) with time_nanos set to when profcol
- * received it. Series are packed into requests of at most
+ * received it. The same holds for the OTLP original_payload (format
+ * "pprof") of a model profile: a pprof relayed through OTLP is forwarded
+ * as its original bytes when they pass the checks (a processor that
+ * changes a payload clears it). Series are packed into requests of at most
  * `max_request_bytes` (the agent's 32 MiB default).
  *
  * OTLP: resource attributes are the series labels as strings (Parca keeps
@@ -220,14 +223,15 @@ static int wr_series(struct wr_req *w, const struct item *it, const char *name)
 }
 
 /*
- * The original pprof bytes into w->pprof (gzipped) when Parca would take
- * them as they are; 0 when the profile must be re-encoded.
+ * Original pprof bytes (data, len) into w->pprof (gzipped) when Parca would
+ * take them as they are; 0 when the profile must be re-encoded.
  */
-static int wr_raw_ok(struct wr_req *w, struct batch *b, const struct item *it)
+static int wr_bytes_ok(struct wr_req *w, struct batch *b, const uint8_t *data,
+                       size_t len)
 {
     struct buf plain;
-    const uint8_t *p = it->raw->data;
-    size_t n = it->raw->len;
+    const uint8_t *p = data;
+    size_t n = len;
     int64_t tn = 0;
     int ok, gz = gz_is_gzip(p, n);
 
@@ -245,7 +249,7 @@ static int wr_raw_ok(struct wr_req *w, struct batch *b, const struct item *it)
     ok = parca_pprof_forwardable(p, n, &tn) && tn != 0;
     buf_reset(&w->pprof);
     if (ok) {
-        ok = (gz ? buf_append(&w->pprof, it->raw->data, it->raw->len)
+        ok = (gz ? buf_append(&w->pprof, data, len)
                  : gz_compress(p, n, &w->pprof,
                                (int)w->x->cfg->gzip_level)) == PC_OK;
     }
@@ -253,9 +257,24 @@ static int wr_raw_ok(struct wr_req *w, struct batch *b, const struct item *it)
     return ok;
 }
 
-/* Every profile of the item's resource(s), re-encoded. */
-static int wr_item_encoded(struct wr_req *w, const struct item *it,
-                           const struct pdata *pd)
+static int wr_raw_ok(struct wr_req *w, struct batch *b, const struct item *it)
+{
+    return wr_bytes_ok(w, b, it->raw->data, it->raw->len);
+}
+
+/* A profile's OTLP original pprof into w->pprof, when Parca would take it. */
+static int wr_original_ok(struct wr_req *w, struct batch *b,
+                          const struct profile *p)
+{
+    struct pstr o = profile_original_pprof(p);
+
+    return o.len != 0 && wr_bytes_ok(w, b, (const uint8_t *)o.ptr, o.len);
+}
+
+/* Every profile of the item's resource(s): its original pprof when Parca
+ * takes it, else re-encoded. */
+static int wr_item_encoded(struct wr_req *w, struct batch *b,
+                           const struct item *it, const struct pdata *pd)
 {
     char name[PARCA_LABEL_NAME_MAX];
     uint32_t ri, si, pi;
@@ -270,6 +289,11 @@ static int wr_item_encoded(struct wr_req *w, const struct item *it,
             for (pi = 0; rc == PC_OK && pi < rp->scopes[si].nprofiles; pi++) {
                 struct profile p = rp->scopes[si].profiles[pi];
                 struct errctx e = {{0}};
+                if (wr_original_ok(w, b, &p)) {
+                    parca_profile_name(it, &pd->dict, &p, name, sizeof(name));
+                    rc = wr_series(w, it, name);
+                    continue;
+                }
                 if (p.time_nanos == 0) {
                     p.time_nanos = (int64_t)it->received_ns;
                 }
@@ -333,7 +357,7 @@ static int wr_item(struct wr_req *w, struct batch *b, struct item *it)
                            sizeof(name));
         return wr_series(w, it, name);
     }
-    return wr_item_encoded(w, it, pd);
+    return wr_item_encoded(w, b, it, pd);
 }
 
 static int parca_export_writeraw(struct parca_exporter *x, struct batch *b,

@@ -10,8 +10,11 @@
  *
  * A pprof that arrived as bytes and was not changed is forwarded as those
  * bytes; only a light read (pyroscope_pprof.c) gets the name, delta flag
- * and size. Everything else is encoded from the model, one pprof per model
- * profile. Items are grouped by tenant (X-Scope-OrgID) per request.
+ * and size. So is the OTLP original_payload (format "pprof") of a model
+ * profile, when that light read accepts it and it has the profile's
+ * sample count: a pprof relayed through OTLP arrives unchanged (a processor
+ * that changes a payload clears it, batch_item_payload_mut). Everything
+ * else is encoded from the model, one pprof per model profile. Items are grouped by tenant (X-Scope-OrgID) per request.
  *
  * Pyroscope rejects a whole request when one of its profiles breaks a
  * per-tenant limit, so profiles over the configured limits are not sent:
@@ -33,6 +36,7 @@
 #include "model/pb.h"
 #include "model/pprof.h"
 #include "pipeline/component.h"
+#include "pipeline/curl_api.h"
 #include "pipeline/exporter_helper.h"
 #include "pipeline/httpcli.h"
 #include "pipeline/log.h"
@@ -47,6 +51,7 @@ struct pyro_cfg {
     char *endpoint;
     int api;
     int compression;
+    struct cfg_compression_params compression_params;
     char *tenant_id;
     struct httpcli_basic_auth_cfg basic_auth;
     char *bearer_token;
@@ -75,6 +80,10 @@ static const struct cfg_entry pyro_table[] = {
     {.key = "compression", .type = CFG_ENUM, .def = "gzip",
      .enum_values = pyro_comps, .offset = offsetof(struct pyro_cfg, compression),
      .doc = "push request compression: gzip or none"},
+    {.key = "compression_params", .type = CFG_SECTION,
+     .sub = cfg_compression_params_table,
+     .offset = offsetof(struct pyro_cfg, compression_params),
+     .doc = "level: gzip level (libdeflate) of push requests, 1 (fastest, default) .. 12"},
     {.key = "tenant_id", .type = CFG_STRING, .def = "",
      .offset = offsetof(struct pyro_cfg, tenant_id),
      .doc = "X-Scope-OrgID for everything (default: the tenant each profile came with)"},
@@ -211,6 +220,9 @@ static int px_create(const void *cfgp, struct component_host *host,
     if (httpcli_tls_check(&cfg->tls, e) != PC_OK) {
         return PC_ECONFIG;
     }
+    if (curl_api_load(e) != PC_OK) {   /* libcurl is loaded by its first user */
+        return PC_EUNSUPPORTED;
+    }
     px = calloc(1, sizeof(*px));
     if (px == NULL || make_headers(px, &cfg->headers) != PC_OK) {
         if (px != NULL) {
@@ -335,9 +347,10 @@ static int flush_push(struct pyro_run *run)
     }
     if (run->px->cfg->compression == PYRO_COMP_GZIP) {
         buf_init(&gz, 0);
-        /* The pprofs inside are gzipped already: level 1 is enough for
-         * the labels and framing around them. */
-        rc = gz_compress(run->req.data, run->req.len, &gz, 1);
+        /* The pprofs inside are gzipped already: the default level 1 is
+         * enough for the labels and framing around them. */
+        rc = gz_compress(run->req.data, run->req.len, &gz,
+                         (int)run->px->cfg->compression_params.level);
         if (rc == PC_OK) {
             rc = post(run, run->px->url, "application/proto", 1, gz.data,
                       gz.len);
@@ -610,15 +623,43 @@ static int one_profile(struct pyro_run *run, const struct item *it,
     return add_push(run, pprof, len);
 }
 
-/* A model profile: encode to pprof (plain first, for the size limit). */
+/*
+ * Whether p's OTLP original pprof can go instead of an encoding of p: the
+ * light read accepts it, and it names the same profile type with the same
+ * number of samples (a cheap guard against a payload some other hop left
+ * stale). pk is then filled from those bytes, as for a received pprof.
+ */
+static int original_usable(const struct pyro_run *run, const struct pdata *pd,
+                           const struct profile *p, struct pstr o,
+                           struct pyro_peek *pk)
+{
+    const struct pyro_cfg *c = run->px->cfg;
+    size_t max = c->max_profile_bytes ? c->max_profile_bytes
+                                      : LIMIT_DECOMPRESSED_DEFAULT;
+    char name[sizeof(pk->name)];
+
+    if (o.len == 0 ||
+        pyro_pprof_peek((const uint8_t *)o.ptr, o.len, max, pk) != PC_OK) {
+        return 0;
+    }
+    series_profile_name(&pd->dict, p, name, sizeof(name));
+    return pk->nsamples == p->nsamples && strcmp(pk->name, name) == 0;
+}
+
+/* A model profile: its original pprof when usable, else encoded to pprof
+ * (plain first, for the size limit). */
 static int model_profile(struct pyro_run *run, const struct item *it,
                          const struct pdata *pd, const struct profile *p)
 {
     struct pyro_peek pk;
     struct buf plain, gz;
     struct errctx e = {{0}};
+    struct pstr orig = profile_original_pprof(p);
     int rc;
 
+    if (original_usable(run, pd, p, orig, &pk)) {
+        return one_profile(run, it, &pk, (const uint8_t *)orig.ptr, orig.len);
+    }
     memset(&pk, 0, sizeof(pk));
     series_profile_name(&pd->dict, p, pk.name, sizeof(pk.name));
     pk.nsamples = p->nsamples;

@@ -59,6 +59,7 @@ struct seen_file {
     int64_t mtime_ns;
     int done;            /* ingested or skipped */
     int alive;           /* present at the last listing */
+    int pending;         /* handed over, waiting to be durable */
 };
 
 struct file_receiver {
@@ -111,7 +112,8 @@ static void seen_prune(struct file_receiver *fr)
     uint32_t i = 0;
 
     while (i < fr->nfiles) {
-        if (!fr->files[i].alive) {
+        /* A file in flight stays known until its answer came. */
+        if (!fr->files[i].alive && !fr->files[i].pending) {
             free(fr->files[i].name);
             fr->files[i] = fr->files[--fr->nfiles];
         } else {
@@ -229,7 +231,72 @@ static uint8_t *read_all(const char *path, uint64_t max, size_t *len,
     return buf_take(&b, len);
 }
 
-/* Reads, decodes and hands over one file. PC_EBUSY = try again later. */
+/* The pipeline holds the file's profiles durably: done with the file. */
+static void file_accepted(struct file_receiver *fr, const char *path,
+                          size_t len)
+{
+    log_debug(fr->host->id, "file ingested", "file=\"%s\" bytes=%zu", path,
+              len);
+    if (fr->cfg->delete_after_read && unlink(path) != 0) {
+        log_warn(fr->host->id, "cannot delete file",
+                 "file=\"%s\" error=\"%s\"", path, strerror(errno));
+    }
+}
+
+/* A file handed over with consume_async, until the answer. */
+struct file_wait {
+    struct file_receiver *fr;
+    size_t len;
+    char name[256];
+    char path[4096];
+};
+
+/* Main loop: the file's batch is durable (rc PC_OK) or was refused. Only
+ * now may the file be marked done (and deleted). */
+static void file_consumed(void *arg, int rc, const char *msg)
+{
+    struct file_wait *w = arg;
+    struct seen_file *f = seen_find(w->fr, w->name);
+
+    if (rc == PC_OK) {
+        file_accepted(w->fr, w->path, w->len);
+    } else if (rc != PC_EBUSY) {
+        log_warn(w->fr->host->id, "file rejected", "file=\"%s\" error=\"%s\"",
+                 w->path, msg != NULL ? msg : pc_strerror(rc));
+    }
+    if (f != NULL) {
+        f->pending = 0;
+        f->done = rc != PC_EBUSY;   /* busy: tried again at the next poll */
+    }
+    free(w);
+}
+
+/* Hands b over; PC_EINPROGRESS when the answer comes to file_consumed. */
+static int hand_over(struct file_receiver *fr, const char *name,
+                     const char *path, size_t len, struct batch *b,
+                     struct errctx *e)
+{
+    struct file_wait *w = calloc(1, sizeof(*w));
+    int rc;
+
+    if (w == NULL || strlen(name) >= sizeof(w->name) ||
+        fr->host->consume_async == NULL) {
+        free(w);
+        return fr->host->consume(fr->host, b, e);
+    }
+    w->fr = fr;
+    w->len = len;
+    snprintf(w->name, sizeof(w->name), "%s", name);
+    snprintf(w->path, sizeof(w->path), "%s", path);
+    rc = fr->host->consume_async(fr->host, b, e, file_consumed, w);
+    if (rc != PC_EINPROGRESS) {
+        free(w);
+    }
+    return rc;
+}
+
+/* Reads, decodes and hands over one file. PC_EBUSY = try again later;
+ * PC_EINPROGRESS = the answer comes later (file_consumed). */
 static int ingest(struct file_receiver *fr, const char *name)
 {
     char path[4096];
@@ -267,14 +334,11 @@ static int ingest(struct file_receiver *fr, const char *name)
         batch_unref(b);
         return PC_ENOMEM;
     }
-    rc = fr->host->consume(fr->host, b, &e);
+    rc = hand_over(fr, name, path, len, b, &e);
     if (rc == PC_OK) {
-        log_debug(fr->host->id, "file ingested", "file=\"%s\" bytes=%zu",
-                  path, len);
-        if (fr->cfg->delete_after_read && unlink(path) != 0) {
-            log_warn(fr->host->id, "cannot delete file",
-                     "file=\"%s\" error=\"%s\"", path, strerror(errno));
-        }
+        file_accepted(fr, path, len);
+    } else if (rc == PC_EINPROGRESS) {
+        return rc;
     } else if (rc != PC_EBUSY) {
         log_warn(fr->host->id, "file rejected", "file=\"%s\" error=\"%s\"",
                  path, err_msg(&e, rc));
@@ -297,6 +361,9 @@ static void consider(struct file_receiver *fr, const char *name,
         }
     }
     f->alive = 1;
+    if (f->pending) {
+        return;
+    }
     if (f->done) {
         if (st->st_size == f->size && mtime == f->mtime_ns) {
             return;
@@ -310,7 +377,9 @@ static void consider(struct file_receiver *fr, const char *name,
         return;
     }
     rc = ingest(fr, name);
-    if (rc != PC_EBUSY && rc != PC_ENOMEM) {
+    if (rc == PC_EINPROGRESS) {
+        f->pending = 1;
+    } else if (rc != PC_EBUSY && rc != PC_ENOMEM) {
         f->done = 1;
     }
 }

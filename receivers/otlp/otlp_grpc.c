@@ -23,14 +23,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
-#include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
-#include <grpc/slice.h>
-#include <grpc/support/time.h>
-
 #include "model/otlp.h"
+#include "pipeline/grpc_api.h"
 #include "pipeline/log.h"
 #include "receivers/otlp/otlp_receiver.h"
 

@@ -116,6 +116,52 @@ static void reply_result(struct otlprx *rx, struct httpsrv_req *req,
     }
 }
 
+/* A request whose reply waits for its batch to be durable. */
+struct http_wait {
+    struct otlprx *rx;
+    struct evhttp_request *ev;
+    enum body_kind kind;
+    struct otlprx_result res;
+};
+
+/* Main loop: the pipeline answered; so does the request. */
+static void http_consumed(void *arg, int rc, const char *msg)
+{
+    struct http_wait *w = arg;
+    struct httpsrv_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.ev = w->ev;
+    otlprx_apply(&w->res, rc, msg);
+    reply_result(w->rx, &req, w->kind, &w->res);
+    free(w);
+}
+
+/* Consumes b; 1 when the reply was deferred to http_consumed. */
+static int http_consume(struct otlprx *rx, struct httpsrv_req *req,
+                        enum body_kind kind, struct batch *b,
+                        struct otlprx_result *res)
+{
+    struct http_wait *w = malloc(sizeof(*w));
+
+    if (w == NULL) {
+        batch_unref(b);
+        res->outcome = OTLPRX_BUSY;
+        snprintf(res->msg, sizeof(res->msg), "out of memory");
+        return 0;
+    }
+    w->rx = rx;
+    w->ev = req->ev;
+    w->kind = kind;
+    w->res = *res;
+    if (otlprx_consume_async(rx, b, &w->res, http_consumed, w)) {
+        return 1;
+    }
+    *res = w->res;
+    free(w);
+    return 0;
+}
+
 static void blob_unref_cb(void *p)
 {
     blob_unref(p);
@@ -220,7 +266,9 @@ static void http_export(struct httpsrv_req *req, void *arg)
         res.outcome = OTLPRX_BUSY;
         snprintf(res.msg, sizeof(res.msg), "out of memory");
     } else if (b != NULL) {
-        otlprx_consume(rx, b, &res);
+        if (http_consume(rx, req, kind, b, &res)) {
+            return;
+        }
     } else if (res.outcome != OTLPRX_OK) {
         rx->host->refused(rx->host, res.rejected, req->wire_len);
     }

@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 
 #include "model/pb.h"
+#include "pipeline/grpc_api.h"
 #include "pipeline/log.h"
 #include "receivers/otlp/otlp_receiver.h"
 
@@ -324,8 +325,20 @@ int otlprx_build(struct otlprx *rx, struct pdata *pd, struct blob *raw,
     return PC_OK;
 }
 
-void otlprx_consume(struct otlprx *rx, struct batch *b,
-                    struct otlprx_result *res)
+void otlprx_apply(struct otlprx_result *res, int rc, const char *msg)
+{
+    if (rc == PC_OK) {
+        return;
+    }
+    res->outcome = rc == PC_EPERMANENT ? OTLPRX_INVALID : OTLPRX_BUSY;
+    snprintf(res->msg, sizeof(res->msg), "%s",
+             msg != NULL ? msg : pc_strerror(rc));
+}
+
+int otlprx_consume_async(struct otlprx *rx, struct batch *b,
+                         struct otlprx_result *res,
+                         void (*done)(void *arg, int rc, const char *msg),
+                         void *arg)
 {
     struct errctx e = {{0}};
     int rc;
@@ -334,12 +347,29 @@ void otlprx_consume(struct otlprx *rx, struct batch *b,
     if (res->rejected != 0) {
         rx->host->refused(rx->host, res->rejected, 0);
     }
-    rc = rx->host->consume(rx->host, b, &e);
-    if (rc == PC_OK) {
-        return;
+    rc = done != NULL && rx->host->consume_async != NULL
+             ? rx->host->consume_async(rx->host, b, &e, done, arg)
+             : rx->host->consume(rx->host, b, &e);
+    if (rc == PC_EINPROGRESS) {
+        return 1;
     }
-    res->outcome = rc == PC_EPERMANENT ? OTLPRX_INVALID : OTLPRX_BUSY;
-    snprintf(res->msg, sizeof(res->msg), "%s", err_msg(&e, rc));
+    otlprx_apply(res, rc, err_msg(&e, rc));
+    return 0;
+}
+
+void otlprx_consume(struct otlprx *rx, struct batch *b,
+                    struct otlprx_result *res)
+{
+    otlprx_consume_async(rx, b, res, NULL, NULL);
+}
+
+/* A gRPC job's batch is durable (or refused): reply now (main loop). */
+static void job_consumed(void *arg, int rc, const char *msg)
+{
+    struct otlprx_job *j = arg;
+
+    otlprx_apply(&j->res, rc, msg);
+    j->done(j, &j->res);
 }
 
 int otlprx_response_pb(const struct otlprx_result *res, struct buf *out)
@@ -405,16 +435,23 @@ int otlprx_run_jobs(struct otlprx *rx)
     rx->head = rx->tail = NULL;
     pthread_mutex_unlock(&rx->lock);
     for (; j != NULL; j = next) {
-        struct otlprx_result res = j->res;
+        struct batch *b = j->batch;
         next = j->next;
-        if (j->batch != NULL) {
-            otlprx_consume(rx, j->batch, &res);
-            j->batch = NULL;
-        } else if (res.outcome != OTLPRX_OK) {
-            rx->host->refused(rx->host, res.rejected, j->refused_bytes);
-        }
-        j->done(j, &res);
         n++;
+        j->batch = NULL;
+        if (b != NULL) {
+            /* The reply waits for the batch to be durable. */
+            if (otlprx_consume_async(rx, b, &j->res, job_consumed, j)) {
+                continue;
+            }
+        } else if (j->res.outcome != OTLPRX_OK) {
+            rx->host->refused(rx->host, j->res.rejected, j->refused_bytes);
+        }
+        j->done(j, &j->res);
+    }
+    /* Stopping: the gRPC side waits for every reply before it goes. */
+    if (rx->stopping && rx->host->settle != NULL) {
+        rx->host->settle(rx->host);
     }
     return n;
 }
@@ -458,6 +495,12 @@ static int otlprx_create(const void *cfgp, struct component_host *host,
         return PC_ECONFIG;
     }
     cfg_diag_free(&d);
+    /* libgrpc is loaded by its first user: only when grpc is enabled. */
+    if (rx->has_grpc && grpc_api_load(e) != PC_OK) {
+        otlprx_release(rx);
+        free(rx);
+        return PC_EUNSUPPORTED;
+    }
     pthread_mutex_init(&rx->lock, NULL);
     pthread_cond_init(&rx->cond, NULL);
     *ctx = rx;
@@ -468,6 +511,7 @@ static void otlprx_stop(void *ctx)
 {
     struct otlprx *rx = ctx;
 
+    rx->stopping = 1;
     if (rx->grpc != NULL) {
         otlprx_grpc_stop(rx->grpc);
         rx->grpc = NULL;
@@ -494,6 +538,7 @@ static int otlprx_start(void *ctx)
     struct errctx e = {{0}};
     int rc = PC_OK;
 
+    rx->stopping = 0;
     if (pipe2(rx->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         rx->wake[0] = rx->wake[1] = -1;
         log_error(rx->host->id, "cannot start", "error=\"pipe: %s\"",

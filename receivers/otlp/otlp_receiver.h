@@ -68,6 +68,7 @@ struct otlprx {
     int wake[2];
     struct event *wake_ev;
     int started;
+    int stopping;      /* run_jobs settles: stop must not leave answers owed */
 };
 
 /*
@@ -85,6 +86,19 @@ int otlprx_build(struct otlprx *rx, struct pdata *pd, struct blob *raw,
 /* Main loop only: hands b to the pipeline and fills res. */
 void otlprx_consume(struct otlprx *rx, struct batch *b,
                     struct otlprx_result *res);
+
+/* The same, answering only once the batch is durable (persistent queues
+ * commit first). Returns 1 when the answer comes later: done(arg, rc, msg)
+ * runs on the main loop and should call otlprx_apply(res, rc, msg), then
+ * reply. Returns 0 when res is final now (done is not called). res must
+ * live until done ran. */
+int otlprx_consume_async(struct otlprx *rx, struct batch *b,
+                         struct otlprx_result *res,
+                         void (*done)(void *arg, int rc, const char *msg),
+                         void *arg);
+
+/* Turns the pipeline's answer (rc, msg) into res. */
+void otlprx_apply(struct otlprx_result *res, int rc, const char *msg);
 
 /* Appends an ExportProfilesServiceResponse (partial_success when some
  * profiles were rejected) in protobuf. */

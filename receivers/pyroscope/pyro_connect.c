@@ -11,6 +11,7 @@
  * refused sample and the count, so the client sees the loss.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -108,37 +109,79 @@ static int one_sample(struct push_state *st, const struct pyro_push_series *s,
     return rc;
 }
 
+/* What the reply needs once the pipeline answered (possibly later, when
+ * a persistent queue commits: the request is held until then). */
+struct push_reply {
+    struct evhttp_request *ev;
+    enum codec c;
+    uint32_t refused, total;
+    char first_error[300];
+};
+
+static void push_reply(const struct push_reply *p, int rc, const char *msg)
+{
+    struct httpsrv_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.ev = p->ev;
+    if (rc == PC_EBUSY) {
+        httpsrv_reply_json_error(&req, 429, "resource_exhausted",
+                                 "profcol is over its limits, retry later: "
+                                 "%s", msg);
+    } else if (rc != PC_OK) {
+        httpsrv_reply_json_error(&req, 400, "invalid_argument", "%s", msg);
+    } else if (p->refused > 0) {
+        httpsrv_reply_json_error(&req, 400, "invalid_argument",
+                                 "%u of %u profiles refused (the others "
+                                 "were accepted); first: %s", p->refused,
+                                 p->total, p->first_error);
+    } else if (p->c == CODEC_JSON) {
+        httpsrv_reply(&req, 200, "application/json", "{}", 2);
+    } else {
+        httpsrv_reply(&req, 200, "application/proto", NULL, 0);
+    }
+}
+
+static void push_consumed(void *arg, int rc, const char *msg)
+{
+    struct push_reply *p = arg;
+
+    push_reply(p, rc, msg != NULL ? msg : pc_strerror(rc));
+    free(p);
+}
+
 static void answer(struct push_state *st, enum codec c, uint32_t total)
 {
     struct errctx e = {{0}};
+    struct push_reply *p = calloc(1, sizeof(*p));
     int rc = PC_OK;
 
     if (st->refused > 0) {
         st->r->host->refused(st->r->host, st->refused, st->refused_bytes);
     }
+    if (p == NULL) {
+        batch_unref(st->b);
+        st->b = NULL;
+        httpsrv_reply_json_error(st->req, 500, "internal", "out of memory");
+        return;
+    }
+    p->ev = st->req->ev;
+    p->c = c;
+    p->refused = st->refused;
+    p->total = total;
+    snprintf(p->first_error, sizeof(p->first_error), "%s", st->first_error);
     if (st->accepted > 0) {
-        rc = st->r->host->consume(st->r->host, st->b, &e);
+        rc = st->r->host->consume_async(st->r->host, st->b, &e,
+                                        push_consumed, p);
     } else {
         batch_unref(st->b);
     }
     st->b = NULL;
-    if (rc == PC_EBUSY) {
-        httpsrv_reply_json_error(st->req, 429, "resource_exhausted",
-                                 "profcol is over its limits, retry later: "
-                                 "%s", err_msg(&e, rc));
-    } else if (rc != PC_OK) {
-        httpsrv_reply_json_error(st->req, 400, "invalid_argument", "%s",
-                                 err_msg(&e, rc));
-    } else if (st->refused > 0) {
-        httpsrv_reply_json_error(st->req, 400, "invalid_argument",
-                                 "%u of %u profiles refused (the others "
-                                 "were accepted); first: %s", st->refused,
-                                 total, st->first_error);
-    } else if (c == CODEC_JSON) {
-        httpsrv_reply(st->req, 200, "application/json", "{}", 2);
-    } else {
-        httpsrv_reply(st->req, 200, "application/proto", NULL, 0);
+    if (rc == PC_EINPROGRESS) {
+        return;
     }
+    push_reply(p, rc, err_msg(&e, rc));
+    free(p);
 }
 
 static void push_all(struct push_state *st, const struct pyro_push *p,

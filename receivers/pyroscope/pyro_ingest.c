@@ -141,11 +141,47 @@ static void user_labels(const struct ingest *in, struct pyro_attrs *a)
     }
 }
 
-/* Hands one item to the pipeline and answers the client. */
+/* The pipeline's answer, as /ingest gives it. */
+static void ingest_answer(struct httpsrv_req *req, int rc, const char *msg,
+                          int text)
+{
+    if (rc == PC_OK) {
+        httpsrv_reply(req, 200, NULL, NULL, 0);
+    } else if (rc == PC_EBUSY) {
+        httpsrv_reply_json_error(req, 429, "resource_exhausted",
+                                 "profcol is over its limits, retry later: "
+                                 "%s", msg);
+    } else if (text) {
+        httpsrv_reply_json_error(req, 400, "invalid_argument", "%s", msg);
+    } else {
+        httpsrv_reply_json_error(req, 422, "unknown", "%s", msg);
+    }
+}
+
+/* A request whose reply waits for its batch to be durable. */
+struct ingest_wait {
+    struct evhttp_request *ev;
+    int text;
+};
+
+static void ingest_consumed(void *arg, int rc, const char *msg)
+{
+    struct ingest_wait *w = arg;
+    struct httpsrv_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.ev = w->ev;
+    ingest_answer(&req, rc, msg != NULL ? msg : pc_strerror(rc), w->text);
+    free(w);
+}
+
+/* Hands one item to the pipeline and answers the client (once the item
+ * is durable, when a persistent queue commits later). */
 static void deliver(struct ingest *in, struct pdata *pd, struct blob *raw,
                     const struct pyro_attrs *a, int text)
 {
     struct batch *b = batch_new(in->r->host->id);
+    struct ingest_wait *w;
     struct errctx e = {{0}};
     int rc;
 
@@ -161,20 +197,20 @@ static void deliver(struct ingest *in, struct pdata *pd, struct blob *raw,
         httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
         return;
     }
-    rc = in->r->host->consume(in->r->host, b, &e);
-    if (rc == PC_OK) {
-        httpsrv_reply(in->req, 200, NULL, NULL, 0);
-    } else if (rc == PC_EBUSY) {
-        httpsrv_reply_json_error(in->req, 429, "resource_exhausted",
-                                 "profcol is over its limits, retry later: "
-                                 "%s", err_msg(&e, rc));
-    } else if (text) {
-        httpsrv_reply_json_error(in->req, 400, "invalid_argument", "%s",
-                                 err_msg(&e, rc));
-    } else {
-        httpsrv_reply_json_error(in->req, 422, "unknown", "%s",
-                                 err_msg(&e, rc));
+    w = malloc(sizeof(*w));
+    if (w == NULL) {
+        batch_unref(b);
+        httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
+        return;
     }
+    w->ev = in->req->ev;
+    w->text = text;
+    rc = in->r->host->consume_async(in->r->host, b, &e, ingest_consumed, w);
+    if (rc == PC_EINPROGRESS) {
+        return;
+    }
+    free(w);
+    ingest_answer(in->req, rc, err_msg(&e, rc), text);
 }
 
 static void refuse(struct ingest *in, int status, const char *code,

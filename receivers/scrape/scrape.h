@@ -17,12 +17,12 @@
 #ifndef PROFCOL_SCRAPE_H
 #define PROFCOL_SCRAPE_H
 
-#include <curl/curl.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "model/buf.h"
 #include "pipeline/component.h"
+#include "pipeline/curl_api.h"
 #include "receivers/scrape/delta.h"
 #include "receivers/scrape/relabel.h"
 

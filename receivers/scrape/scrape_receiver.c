@@ -221,7 +221,12 @@ static int sr_create(const void *cfgp, struct component_host *host,
     if (r == NULL) {
         return PC_ENOMEM;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* libcurl is loaded by its first user (curl_global_init included). */
+    rc = curl_api_load(e);
+    if (rc != PC_OK) {
+        free(r);
+        return rc;
+    }
     r->cfg = cfg;
     r->host = host;
     r->jobs = calloc(cfg->scrape_configs.n + 1, sizeof(*r->jobs));
@@ -305,7 +310,6 @@ static void sr_destroy(void *ctx)
     }
     free(r->jobs);
     free(r);
-    curl_global_cleanup();
 }
 
 const struct component_factory scrape_receiver_factory = {

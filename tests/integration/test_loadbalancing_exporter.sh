@@ -185,8 +185,9 @@ report_check() { # LABEL
 wait_members() { # EXPECTED-MEMBERS-STRING SECONDS
   local end=$((SECONDS + $2))
   while [ $SECONDS -lt $end ]; do
-    grep -F "backends changed" "$WORK/front.log" | tail -1 | grep -qF "members=\"$1\"" &&
-      return 0
+    # logfmt quotes the value only when it needs quotes
+    grep -F "backends changed" "$WORK/front.log" | tail -1 |
+      grep -qE "members=\"?${1//./\\.}\"?( |\$)" && return 0
     sleep 0.1
   done
   return 1
@@ -211,12 +212,8 @@ sleep 2
 v=$(metric "profcol_loadbalancer_backend_outcome_total{exporter=\"loadbalancing\",backend=\"$G3\",success=\"false\"")
 [ "${v%.*}" -ge 1 ] && pass "failures toward the stopped gateway counted ($v)" ||
   fail "no failure counted for $G3 ($v)"
-# The others' parts arrived while gw3 was down.
-"$PY" "$CHECK" check "$WORK/phases.json" "${GWARGS[@]}" > "$WORK/check.out" 2>&1 || true
-grep -q "wrong" "$WORK/check.out" && head -3 "$WORK/check.out"
 start_gateway 3
 report_check "gateway down and back: nothing lost, nothing sent twice" 60
-v=$(metric "success=\"true\"" )
 pass "backend outcomes: $(curl -s "http://127.0.0.1:$MPORT/metrics" | grep -c '^profcol_loadbalancer_backend_outcome_total') series"
 stop_front
 

@@ -168,7 +168,7 @@ for path in sorted(glob.glob(sys.argv[2] + "/r*.otlp")):
         for sp in rp.scope_profiles:
             for p in sp.profiles:
                 kinds.add(strings[p.sample_type.type_strindex])
-assert {"samples", "inuse_space"} & kinds or kinds, kinds
+assert "inuse_space" in kinds and ("wall" in kinds or "samples" in kinds), kinds
 print("resource attributes ok; sample types:", sorted(kinds))
 EOF
 then pass "(a) service.name=node-relay and the SDK's tags are resource attributes"

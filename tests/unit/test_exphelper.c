@@ -433,6 +433,100 @@ static void test_persistent_crash(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* submit_async: a persistent queue under `fsync: always` answers later,
+ * once, after the group commit (the record is on disk by then: a crash
+ * right after the answer replays it); in memory it answers at once. */
+struct async_done {
+    pthread_mutex_t mu;
+    int calls, rc;
+};
+
+static void async_cb(void *arg, int rc)
+{
+    struct async_done *d = arg;
+
+    pthread_mutex_lock(&d->mu);
+    d->calls++;
+    d->rc = rc;
+    pthread_mutex_unlock(&d->mu);
+}
+
+static int async_calls(struct async_done *d)
+{
+    int n;
+
+    pthread_mutex_lock(&d->mu);
+    n = d->calls;
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+
+static void test_submit_async(void **state)
+{
+    struct exphelper_cfg c;
+    struct exphelper *h;
+    struct errctx e;
+    struct fake f;
+    struct async_done d[5];
+    char dir[64] = "/tmp/profcol-exph-XXXXXX", cmd[160];
+    int i, k;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    fast_cfg(&c);
+    c.queue.storage.directory = dir;
+    fake_init(&f);
+    f.fail_retry = -1;            /* nothing leaves the queue */
+    assert_int_equal(exphelper_new(&c, "otlp/async", &fake_ops, &f, NULL, &h,
+                                   &e), PC_OK);
+    assert_int_equal(exphelper_start(h), PC_OK);
+    for (i = 0; i < 5; i++) {
+        memset(&d[i], 0, sizeof(d[i]));
+        pthread_mutex_init(&d[i].mu, NULL);
+        d[i].rc = 1;
+        assert_int_equal(exphelper_submit_async(h, mkbatch((uint64_t)i),
+                                                async_cb, &d[i]),
+                         PC_EINPROGRESS);
+    }
+    for (k = 0; k < 2000; k++) {
+        int all = 1;
+        for (i = 0; i < 5; i++) {
+            all &= async_calls(&d[i]) == 1;
+        }
+        if (all) {
+            break;
+        }
+        usleep(5000);
+    }
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(async_calls(&d[i]), 1);
+        assert_int_equal(d[i].rc, PC_OK);
+    }
+    exphelper_crash_for_test(h);
+    exphelper_free(h);
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(async_calls(&d[i]), 1);   /* exactly once */
+    }
+    assert_int_equal(exphelper_new(&c, "otlp/async", &fake_ops, &f, NULL, &h,
+                                   &e), PC_OK);
+    assert_int_equal(exphelper_queue_size(h), 5);
+    exphelper_free(h);
+
+    /* In memory: durable at enqueue, answered now, no callback. */
+    fast_cfg(&c);
+    fake_init(&f);
+    assert_int_equal(exphelper_new(&c, "otlp/mem", &fake_ops, &f, NULL, &h,
+                                   &e), PC_OK);
+    assert_int_equal(exphelper_start(h), PC_OK);
+    assert_int_equal(exphelper_submit_async(h, mkbatch(1), async_cb, &d[0]),
+                     PC_OK);
+    assert_int_equal(exphelper_stop(h, retry_now_ms() + 1000), PC_OK);
+    exphelper_free(h);
+    assert_int_equal(async_calls(&d[0]), 1);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_stop_drains),
         cmocka_unit_test(test_sync),
         cmocka_unit_test(test_persistent_crash),
+        cmocka_unit_test(test_submit_async),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,14 @@
 /* test_pqueue.c: the persistent queue: replay, acknowledgements, torn and
- * corrupt records, size bound, segment rollover and deletion. */
+ * corrupt records, size bound, segment rollover and deletion, group commit
+ * (no put is answered before the fdatasync covering it returned). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +427,203 @@ static void test_fsync_policies(void **state)
     pqueue_close(pq);
 }
 
+/* ---- group commit ------------------------------------------------------- */
+
+/* The sync hook runs after each data fdatasync returned and before the
+ * records it covered are answered; a gate lets the test hold it there. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_closed;
+static atomic_uint syncs_entered, syncs_done, sync_records;
+static atomic_uint acked_puts;
+
+static void gate_hook(void *arg, uint32_t records)
+{
+    (void)arg;
+    atomic_fetch_add(&syncs_entered, 1);
+    pthread_mutex_lock(&gate_mu);
+    while (gate_closed) {
+        pthread_cond_wait(&gate_cv, &gate_mu);
+    }
+    pthread_mutex_unlock(&gate_mu);
+    atomic_fetch_add(&sync_records, records);
+    atomic_fetch_add(&syncs_done, 1);
+}
+
+static void gate_set(int closed)
+{
+    pthread_mutex_lock(&gate_mu);
+    gate_closed = closed;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+/* A put's answer: it must come after a sync hook returned, and only once
+ * the syncs that returned covered at least as many records as were
+ * answered. */
+static atomic_uint violations;   /* counted here, asserted by the test */
+
+static void on_durable(void *arg, int rc)
+{
+    unsigned n = atomic_fetch_add(&acked_puts, 1) + 1;
+
+    (void)arg;
+    if (rc != PC_OK || atomic_load(&syncs_done) < 1 ||
+        atomic_load(&sync_records) < n) {
+        atomic_fetch_add(&violations, 1);
+    }
+}
+
+static void wait_for(atomic_uint *v, unsigned want)
+{
+    int i;
+
+    for (i = 0; i < 500 && atomic_load(v) < want; i++) {
+        usleep(10000);
+    }
+    assert_true(atomic_load(v) >= want);
+}
+
+static void group_reset(void)
+{
+    atomic_store(&syncs_entered, 0);
+    atomic_store(&syncs_done, 0);
+    atomic_store(&sync_records, 0);
+    atomic_store(&acked_puts, 0);
+    atomic_store(&violations, 0);
+}
+
+/* No answer before its fdatasync; records written during a sync share the
+ * next one; consumers see a record only once it is durable. */
+static void test_group_commit_order(void **state)
+{
+    struct fx *f = *state;
+    struct pqueue_stats st;
+    struct pqueue *pq;
+    struct pqueue_ticket t;
+    uint8_t rec[RECSZ], *d;
+    size_t dl;
+    uint32_t i;
+
+    group_reset();
+    f->o.fsync = PQUEUE_FSYNC_ALWAYS;
+    pqueue_set_sync_hook_for_test(gate_hook, NULL);
+    gate_set(1);
+    pq = open_q(f);
+    make_rec(0, rec, sizeof(rec));
+    assert_int_equal(pqueue_put_async(pq, rec, sizeof(rec), 0, on_durable,
+                                      NULL), PC_EINPROGRESS);
+    wait_for(&syncs_entered, 1);       /* its fdatasync is held at the gate */
+    for (i = 1; i <= 5; i++) {
+        make_rec(i, rec, sizeof(rec));
+        assert_int_equal(pqueue_put_async(pq, rec, sizeof(rec), 0,
+                                          on_durable, NULL), PC_EINPROGRESS);
+    }
+    usleep(50000);
+    assert_int_equal(atomic_load(&acked_puts), 0);
+    /* Written but not durable: not for consumers yet. */
+    assert_int_equal(pqueue_get(pq, 0, &t, &d, &dl), PC_ETIMEDOUT);
+    gate_set(0);
+    wait_for(&acked_puts, 6);
+    assert_int_equal(atomic_load(&violations), 0);
+    pqueue_get_stats(pq, &st);
+    /* One commit for the first record, one for the five behind it. */
+    assert_int_equal(st.commits, 2);
+    assert_int_equal(st.committed, 6);
+    for (i = 0; i <= 5; i++) {
+        assert_int_equal(get_one(pq, &t), i);
+        pqueue_ack(pq, &t);
+    }
+    pqueue_close(pq);
+    pqueue_set_sync_hook_for_test(NULL, NULL);
+}
+
+struct putter {
+    struct pqueue *pq;
+    uint32_t base;
+};
+
+static void *put_sync_thread(void *arg)
+{
+    struct putter *p = arg;
+    uint8_t rec[RECSZ];
+    uint32_t i;
+
+    for (i = 0; i < 20; i++) {
+        make_rec(p->base + i, rec, sizeof(rec));
+        if (pqueue_put(p->pq, rec, sizeof(rec), -1) != PC_OK) {
+            return (void *)1;
+        }
+        /* Returned: its commit's hook must have run. */
+        if (atomic_load(&sync_records) < 1) {
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+/* Synchronous puts from several threads share fdatasyncs, and everything
+ * is there after a reopen. */
+static void test_group_commit_threads(void **state)
+{
+    struct fx *f = *state;
+    struct pqueue_stats st;
+    struct putter p[8];
+    pthread_t th[8];
+    struct pqueue *pq;
+    void *ret;
+    int i;
+
+    group_reset();
+    f->o.fsync = PQUEUE_FSYNC_ALWAYS;
+    pqueue_set_sync_hook_for_test(gate_hook, NULL);
+    pq = open_q(f);
+    for (i = 0; i < 8; i++) {
+        p[i].pq = pq;
+        p[i].base = (uint32_t)i * 100;
+        assert_int_equal(pthread_create(&th[i], NULL, put_sync_thread, &p[i]),
+                         0);
+    }
+    for (i = 0; i < 8; i++) {
+        pthread_join(th[i], &ret);
+        assert_null(ret);
+    }
+    pqueue_get_stats(pq, &st);
+    assert_int_equal(st.committed, 160);
+    assert_true(st.commits <= 160);
+    pqueue_close(pq);
+    pqueue_set_sync_hook_for_test(NULL, NULL);
+    pq = open_q(f);
+    assert_int_equal(pqueue_size(pq), 160);
+    pqueue_close(pq);
+}
+
+/* Close completes every pending ticket. */
+static void test_group_commit_close(void **state)
+{
+    struct fx *f = *state;
+    struct pqueue *pq;
+    uint8_t rec[RECSZ];
+    uint32_t i;
+
+    group_reset();
+    f->o.fsync = PQUEUE_FSYNC_ALWAYS;
+    pqueue_set_sync_hook_for_test(gate_hook, NULL);
+    pq = open_q(f);
+    for (i = 0; i < 10; i++) {
+        make_rec(i, rec, sizeof(rec));
+        assert_int_equal(pqueue_put_async(pq, rec, sizeof(rec), 0,
+                                          on_durable, NULL), PC_EINPROGRESS);
+    }
+    pqueue_close(pq);
+    assert_int_equal(atomic_load(&acked_puts), 10);
+    assert_int_equal(atomic_load(&violations), 0);
+    pqueue_set_sync_hook_for_test(NULL, NULL);
+    pq = open_q(f);
+    assert_int_equal(pqueue_size(pq), 10);
+    pqueue_close(pq);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +638,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_release_and_lock, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fsync_policies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_threads, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_close, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

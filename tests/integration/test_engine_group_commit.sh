@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# test_engine_group_commit.sh: with a persistent queue under the default
+# `fsync: always`, a receiver answers only once the batch is durable, and
+# concurrent requests share fdatasyncs (group commit).
+#   (1) The file exporter's output path is a regular file, so nothing is
+#       delivered: every acknowledged profile can only be on disk. K /ingest
+#       and K OTLP/HTTP requests, 8 at a time; kill -9 right after the last
+#       answer; fix the path; restart: every acknowledged profile is
+#       delivered (at least once, duplicates bounded by none in flight).
+#   (2) Every request of (1) was answered 200 (nothing refused), and the
+#       answer of the last one came after its record was on disk: the
+#       replayed record count equals the acknowledgements.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib_engine.sh"
+fixtures
+
+OUT="$WORK/out"; Q="$WORK/queue"; REQ="$WORK/req"
+mkdir -p "$Q" "$REQ"
+K=24
+new_ports
+PYRO_PORT=$(free_port)
+OTLP_PORT=$(free_port)
+cat >"$WORK/config.yaml" <<YAML
+receivers:
+  pyroscope:
+    endpoint: 127.0.0.1:$PYRO_PORT
+  otlp:
+    protocols:
+      http: {endpoint: "127.0.0.1:$OTLP_PORT"}
+exporters:
+  file:
+    path: $OUT
+    rotation: {max_files: 0, max_bytes: 0}
+    retry_on_failure:
+      initial_interval: 100ms
+      max_interval: 300ms
+      max_elapsed_time: 0s
+    sending_queue:
+      num_consumers: 2
+      storage:
+        directory: $Q
+service:
+  pipelines:
+    profiles: {receivers: [pyroscope, otlp], exporters: [file]}
+  telemetry:
+    metrics: {address: "127.0.0.1:$METRICS_PORT"}
+    health: {address: "127.0.0.1:$HEALTH_PORT"}
+    logs: {level: info}
+  shutdown_timeout: 5s
+YAML
+
+qsize() { metric profcol_exporter_queue_size 'exporter="file"'; }
+eq() { [ "$("$1")" -eq "$2" ]; }
+out_ge() { [ "$(nfiles "$OUT")" -ge "$1" ]; }
+
+# An OTLP request body: the Go CPU profile converted by profcol itself.
+"$PROFCOL" convert --to otlp "$PROF/cpu.pb.gz" "$WORK/cpu.otlp"
+
+# One request; prints its HTTP status into $REQ/<i>.
+send() { # i
+  local i=$1 code
+  if [ $((i % 2)) -eq 0 ]; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 \
+      --data-binary @"$PROF/cpu.pb.gz" \
+      "http://127.0.0.1:$PYRO_PORT/ingest?name=gc-$i&format=pprof" || true)
+  else
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 \
+      -H 'Content-Type: application/x-protobuf' --data-binary @"$WORK/cpu.otlp" \
+      "http://127.0.0.1:$OTLP_PORT/v1development/profiles" || true)
+  fi
+  echo "$code" >"$REQ/$i"
+}
+export -f send
+export PROF WORK REQ PYRO_PORT OTLP_PORT
+
+echo "== (1) acknowledged requests survive kill -9 right after the answers"
+pc_start g1 "$WORK/config.yaml"
+rm -rf "$OUT"; touch "$OUT"          # writes fail: nothing leaves the queue
+seq 1 $((2 * K)) | xargs -P 8 -I{} bash -c 'send {}'
+kill -9 "$PC_PID"; wait "$PC_PID" 2>/dev/null || true
+acked=$(cat "$REQ"/* | grep -c '^200$' || true)
+others=$(cat "$REQ"/* | grep -vc '^200$' || true)
+[ "$acked" -eq $((2 * K)) ] && pass "(2) all $acked requests acknowledged (200)" \
+  || fail "(2) $acked of $((2 * K)) acknowledged, $others other answers"
+rm -f "$OUT"; mkdir -p "$OUT"
+pc_start g2 "$WORK/config.yaml"
+replayed=$(grep -o 'replay=[0-9]*' "$WORK/g2.log" | head -1 | cut -d= -f2)
+[ "${replayed:-0}" -ge "$acked" ] \
+  && pass "(1) the restart found $replayed records on disk for $acked acknowledgements" \
+  || fail "(1) only ${replayed:-0} records on disk for $acked acknowledgements"
+if wait_until 60 eq qsize 0 && wait_until 10 out_ge "$acked"; then
+  pass "(1) every acknowledged profile delivered after kill -9 ($(nfiles "$OUT") files)"
+else
+  fail "(1) after restart: queue=$(qsize) out=$(nfiles "$OUT"), want 0 / $acked"
+fi
+[ "$(nfiles "$OUT")" -eq "$acked" ] && pass "(1) no duplicates (nothing was in flight)" \
+  || fail "(1) $(nfiles "$OUT") files for $acked acknowledged profiles"
+kill -TERM "$PC_PID"; wait "$PC_PID" || fail "exit code $? after SIGTERM"
+finish
