@@ -88,7 +88,7 @@ exporter_yaml() { # NAME
     parca)     printf '  parca:\n    endpoint: 127.0.0.1:%s\n    insecure: true\n    %s\n' "$GSINK" "$common" ;;
     otlp)      printf '  otlp:\n    endpoint: 127.0.0.1:%s\n    insecure: true\n    %s\n' "$GSINK" "$common" ;;
     # The same without request compression: what the conversion costs
-    # apart from gzip (zlib inside gRPC, gzip in libcurl's request body).
+    # apart from gzip (libdeflate at compression_params.level, default 1).
     otlp-none) printf '  otlp:\n    endpoint: 127.0.0.1:%s\n    insecure: true\n    compression: none\n    %s\n' "$GSINK" "$common" ;;
     otlphttp-none) printf '  otlphttp:\n    endpoint: http://127.0.0.1:%s\n    compression: none\n    %s\n' "$HSINK" "$common" ;;
   esac

@@ -26,23 +26,34 @@ struct vec {
     uint32_t n, cap;
 };
 
-static void *vec_add(struct vec *v, uint32_t k, size_t sz)
+/* Makes room for k more elements (the rare path of vec_add). */
+__attribute__((noinline)) static int vec_grow(struct vec *v, uint32_t k,
+                                              size_t sz)
 {
+    uint32_t nc = v->cap < 64 ? 64 : v->cap;
+    void *np;
+
     if (v->n > UINT32_MAX / 2 - k) {
-        return NULL;
+        return PC_ENOMEM;
     }
-    if (v->n + k > v->cap) {
-        uint32_t nc = v->cap < 64 ? 64 : v->cap;
-        void *np;
-        while (nc < v->n + k) {
-            nc *= 2;
-        }
-        np = realloc(v->p, (size_t)nc * sz);
-        if (np == NULL) {
-            return NULL;
-        }
-        v->p = np;
-        v->cap = nc;
+    while (nc < v->n + k) {
+        nc *= 2;
+    }
+    np = realloc(v->p, (size_t)nc * sz);
+    if (np == NULL) {
+        return PC_ENOMEM;
+    }
+    v->p = np;
+    v->cap = nc;
+    return PC_OK;
+}
+
+/* Appends k elements; called once per attribute and stack entry written,
+ * so the common case stays inline. */
+static inline void *vec_add(struct vec *v, uint32_t k, size_t sz)
+{
+    if (k > v->cap - v->n && vec_grow(v, k, sz) != PC_OK) {
+        return NULL;
     }
     v->n += k;
     return (char *)v->p + (size_t)(v->n - k) * sz;
@@ -636,8 +647,22 @@ static int32_t enc_attr_key(struct enc *x, int32_t i)
 static int enc_attrs_dup(struct enc *x, const int32_t *in, uint32_t n)
 {
     uint32_t k, j;
-    int32_t a, b;
+    int32_t a, b, keys[16];
 
+    if (n <= 16) {
+        /* Samples have a few labels: each key looked up once. */
+        for (k = 0; k < n; k++) {
+            if ((keys[k] = enc_attr_key(x, in[k])) < 0) {
+                return keys[k];
+            }
+            for (j = 0; j < k; j++) {
+                if (keys[j] == keys[k]) {
+                    return 1;
+                }
+            }
+        }
+        return 0;
+    }
     for (k = 0; k + 1 < n; k++) {
         a = enc_attr_key(x, in[k]);
         for (j = k + 1; a >= 0 && j < n; j++) {

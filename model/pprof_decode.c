@@ -4,14 +4,17 @@
  * The decoder reads the (decompressed) input in passes over the top-level
  * fields, so that every table is sized exactly before anything is written
  * and no sample needs its own allocation:
- *   1. count: top-level repeated fields, plus the location ids, values and
- *      labels inside samples and the lines inside locations;
+ *   1. count: top-level repeated fields, plus the location ids and labels
+ *      inside samples and the lines inside locations (values need no count:
+ *      a sample has one per sample type);
  *   2. strings, mappings, functions and the profile header;
  *   3. locations (they refer to mappings and functions, which pprof writes
  *      after them);
  *   4. samples (they refer to locations).
  * Skipping a top-level field is one tag and one length, so the extra passes
- * cost little next to parsing the samples themselves.
+ * cost little next to parsing the samples themselves. Labels, most of a
+ * small profile's bytes, are counted without being parsed and decoded once
+ * per distinct label (pp_label_memo).
  *
  * pprof ids become table positions. Profiles written by Go and most tools
  * number ids 1..N in order; then an id is its own index and no map is built.
@@ -86,6 +89,21 @@ struct pp_labtab {
     uint32_t count;
 };
 
+/*
+ * Label messages seen before, by their bytes (at most 8, which is nearly
+ * every label: key and value are one- or two-byte string indices). A
+ * profile repeats a handful of labels on every sample, and decoding one is
+ * two fields and a table lookup; equal bytes decode to the same attr
+ * index, so a hit skips all of it.
+ */
+struct pp_labmemo {
+    uint64_t bytes;
+    uint32_t len;              /* 0 = empty slot */
+    int32_t attr;              /* attr index, -1 = label dropped */
+};
+
+#define PP_LABMEMO_BITS 8
+
 /* pprof id -> 1-based table index. */
 struct idmap {
     uint64_t *ids;        /* id of the entry at position i (malloc) */
@@ -105,6 +123,7 @@ struct pp_dec {
     struct idmap mappings, functions, locations;
     struct pp_span spans[PF_DOC_URL + 1];
     struct pp_labtab labels;   /* dedup of equal labels (attr entries) */
+    struct pp_labmemo *labmemo; /* 1 << PP_LABMEMO_BITS entries */
     char *strpool;        /* copies of the strings, NULL when borrowing */
     /* The decompressed input when it is a mapping of our own: pages the
      * sample pass has read are given back as it goes (see pp_release). */
@@ -320,11 +339,22 @@ static int pp_count_sample(struct pp_dec *x, const uint8_t *p,
         if (f.field == 1) {
             rc = pp_count_scalars(x, &f, "sample", &x->c.locids);
         } else if (f.field == 2) {
-            rc = pp_count_scalars(x, &f, "sample", &x->c.values);
+            /* Not counted: every sample has one value per sample type
+             * (pp_sample checks), so the block is samples x types. */
+            rc = f.wire == PB_LEN || f.wire == PB_VARINT
+                     ? PC_OK
+                     : pp_wire_type_err(x, &f, "sample");
         } else if (f.field == 3) {
             rc = f.wire == PB_LEN ? PC_OK
                                   : pp_wire_type_err(x, &f, "sample");
             x->c.labels++;
+            /* The labels after it, skipped without parsing them: each is
+             * a one-byte tag and length where Go writes them. */
+            while (end - p >= 2 && p[0] == 0x1a && p[1] < 0x80 &&
+                   p[1] <= end - p - 2) {
+                p += 2 + p[1];
+                x->c.labels++;
+            }
         }
         if (rc != PC_OK) {
             return rc;
@@ -418,6 +448,14 @@ static int pp_count(struct pp_dec *x)
             x->c.functions >= INT32_MAX || x->c.sample_types >= INT32_MAX) {
             return err_set(x->e, PC_ETOOBIG, "pprof: too many entries");
         }
+    }
+    x->c.values = (uint64_t)x->c.samples * x->c.sample_types;
+    /* Every value takes a byte at least: more than that is no pprof (and
+     * the block size below must not overflow). */
+    if (x->c.values > (uint64_t)(x->end - x->base)) {
+        return err_set(x->e, PC_ECORRUPT,
+                       "pprof: %u samples cannot each hold %u values",
+                       x->c.samples, x->c.sample_types);
     }
     return PC_OK;
 }
@@ -947,12 +985,16 @@ static int pp_attr_same(const struct attr *a, const struct attr *b)
 }
 
 /*
- * The attr table gets room for every label of the profile, the most there
- * can be distinct: the real number is known only at the end, and growing
- * the table would leave every outgrown copy in the arena. Only the entries
- * written are touched, so the rest of a big table costs address space, not
- * memory (big arena chunks are fresh mappings).
+ * Room for every label of the profile, the most there can be distinct (the
+ * real number is known only at the end), when that is a table of 1 MiB or
+ * more: growing would leave every outgrown copy in the arena, while the
+ * untouched rest of a big table costs address space, not memory (big arena
+ * chunks are fresh mappings). A smaller bound would be heap memory held
+ * for nothing (labels repeat: a 4,000-label profile has some 30 distinct),
+ * so small tables start small and double (pp_labtab_room).
  */
+#define PP_ATTRS_FIRST 256
+
 static int pp_labtab_init(struct pp_dec *x)
 {
     struct dict *d = &x->pd->dict;
@@ -962,6 +1004,10 @@ static int pp_labtab_init(struct pp_dec *x)
 
     if (cap > INT32_MAX) {
         return PC_ETOOBIG;
+    }
+    if (cap * sizeof(*attrs) < ((size_t)1 << 20) &&
+        cap > PP_ATTRS_FIRST + d->nattrs) {
+        cap = PP_ATTRS_FIRST + d->nattrs;
     }
     attrs = arena_alloc(&x->pd->arena, (size_t)cap * sizeof(*attrs));
     t->slots = malloc(128 * sizeof(*t->slots));
@@ -1003,6 +1049,24 @@ static int pp_labtab_grow(struct pp_dec *x)
     return PC_OK;
 }
 
+/* Doubles a small attr table (see pp_labtab_init), never past the number
+ * of labels the profile has. */
+static int pp_labtab_room(struct pp_dec *x)
+{
+    struct dict *d = &x->pd->dict;
+    uint64_t most = x->c.labels + 1;
+    uint32_t need = d->cap_attrs * 2;
+
+    if (d->cap_attrs >= most) {
+        return PC_ECORRUPT;     /* more labels than counted */
+    }
+    if (need > most) {
+        need = (uint32_t)most;
+    }
+    return arena_grow_array(&x->pd->arena, (void **)&d->attrs, &d->cap_attrs,
+                            need, sizeof(*d->attrs));
+}
+
 /* Attr index for a label, sharing one entry among equal labels. */
 static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
                          int64_t num, int32_t unit, int32_t *out)
@@ -1031,8 +1095,10 @@ static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
         }
         pos = (pos + 1) & t->mask;
     }
-    if (d->nattrs >= d->cap_attrs) {
-        return err_set(x->e, PC_ECORRUPT, "pprof: bad label list");
+    if (d->nattrs >= d->cap_attrs && (j = pp_labtab_room(x)) != PC_OK) {
+        return j == PC_ECORRUPT
+                   ? err_set(x->e, PC_ECORRUPT, "pprof: bad label list")
+                   : err_set(x->e, PC_ENOMEM, "pprof: out of memory for labels");
     }
     j = (int32_t)d->nattrs++;
     d->attrs[j] = a;
@@ -1044,8 +1110,9 @@ static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
     return PC_OK;
 }
 
-static int pp_label(struct pp_dec *x, const struct pbf *top,
-                    struct pp_blocks *b, uint64_t si)
+/* Decodes one label to its attr index, -1 when google/pprof would drop it. */
+static int pp_label(struct pp_dec *x, const struct pbf *top, int32_t *attr,
+                    uint64_t si)
 {
     const uint8_t *p = top->s, *end = top->s + top->n, *at;
     int32_t key = 0, str = 0, unit = 0;
@@ -1078,6 +1145,7 @@ static int pp_label(struct pp_dec *x, const struct pbf *top,
     }
     /* google/pprof drops a label with neither a string nor a number; a
      * string label ignores num and num_unit. */
+    *attr = -1;
     if (str == 0 && num == 0 && unit == 0) {
         return PC_OK;
     }
@@ -1085,10 +1153,57 @@ static int pp_label(struct pp_dec *x, const struct pbf *top,
         num = 0;
         unit = 0;
     }
+    return pp_label_attr(x, key, str, num, unit, attr);
+}
+
+/* Bytes [s, s + n) (n <= 8) as one word; the input has 8 bytes at s. */
+static inline uint64_t pp_word(const uint8_t *s, size_t n)
+{
+    uint64_t w;
+
+    memcpy(&w, s, 8);
+    return n == 8 ? w : w & ((UINT64_C(1) << (8 * n)) - 1);
+}
+
+/* One label of a sample, through the memo of label bytes. */
+static int pp_label_memo(struct pp_dec *x, const struct pbf *f,
+                         struct pp_blocks *b, uint64_t si)
+{
+    struct pp_labmemo *m = NULL;
+    int32_t attr = -1;
+    uint64_t w = 0;
+    int rc;
+
+    if (f->wire != PB_LEN) {
+        return pp_wire_type_err(x, f, "sample");
+    }
+    if (x->labmemo != NULL && f->n != 0 && f->n <= 8 && x->end - f->s >= 8) {
+        w = pp_word(f->s, f->n);
+        m = &x->labmemo[((w ^ f->n) * UINT64_C(0x9e3779b97f4a7c15)) >>
+                        (64 - PP_LABMEMO_BITS)];
+        if (m->len == f->n && m->bytes == w) {
+            attr = m->attr;
+            goto put;
+        }
+    }
+    rc = pp_label(x, f, &attr, si);
+    if (rc != PC_OK) {
+        return rc;
+    }
+    if (m != NULL) {
+        m->bytes = w;
+        m->len = (uint32_t)f->n;
+        m->attr = attr;
+    }
+put:
+    if (attr < 0) {
+        return PC_OK;
+    }
     if (b->attrs >= b->attrs_end) {
         return err_set(x->e, PC_ECORRUPT, "pprof: bad label list");
     }
-    return pp_label_attr(x, key, str, num, unit, b->attrs++);
+    *b->attrs++ = attr;
+    return PC_OK;
 }
 
 static int pp_sample_loc(struct pp_dec *x, uint64_t id, struct pp_blocks *b,
@@ -1108,10 +1223,13 @@ static int pp_sample_loc(struct pp_dec *x, uint64_t id, struct pp_blocks *b,
     return PC_OK;
 }
 
-static int pp_sample_val(struct pp_dec *x, uint64_t v, struct pp_blocks *b)
+static int pp_sample_val(struct pp_dec *x, uint64_t v, struct pp_blocks *b,
+                         uint64_t si)
 {
     if (b->vals >= b->vals_end) {
-        return err_set(x->e, PC_ECORRUPT, "pprof: bad value list");
+        return err_set(x->e, PC_ECORRUPT,
+                       "pprof: sample %" PRIu64 " has more values than "
+                       "sample types", si);
     }
     *b->vals++ = (int64_t)v;
     return PC_OK;
@@ -1122,19 +1240,22 @@ static int pp_sample_locs(struct pp_dec *x, const uint8_t *p,
                           const uint8_t *end, struct pp_blocks *b, uint64_t si)
 {
     const struct idmap *m = &x->locations;
+    const uint64_t dense_n = m->dense ? m->n : 0;
     int32_t *out = b->locs;
     uint64_t id;
     int rc;
 
     while (p < end) {
-        rc = pp_varint(&p, end, &id);
-        if (rc != PC_OK) {
+        /* Ids under 128 (most of a small profile's) are one byte. */
+        if (*p < 0x80) {
+            id = *p++;
+        } else if ((rc = pp_varint(&p, end, &id)) != PC_OK) {
             return pp_wire_err(x, rc, p, "sample");
         }
         if (out >= b->locs_end) {
             return err_set(x->e, PC_ECORRUPT, "pprof: bad location id list");
         }
-        if (m->dense && id - 1 < m->n) {
+        if (id - 1 < dense_n) {
             *out++ = (int32_t)id;
             continue;
         }
@@ -1159,7 +1280,7 @@ static int pp_sample_scalars(struct pp_dec *x, const struct pbf *f,
 
     if (f->wire == PB_VARINT) {
         return f->field == 1 ? pp_sample_loc(x, f->v, b, si)
-                             : pp_sample_val(x, f->v, b);
+                             : pp_sample_val(x, f->v, b, si);
     }
     p = f->s;
     end = f->s + f->n;
@@ -1171,7 +1292,7 @@ static int pp_sample_scalars(struct pp_dec *x, const struct pbf *f,
         if (rc != PC_OK) {
             return pp_wire_err(x, rc, p, "sample");
         }
-        rc = pp_sample_val(x, v, b);
+        rc = pp_sample_val(x, v, b, si);
         if (rc != PC_OK) {
             return rc;
         }
@@ -1215,7 +1336,7 @@ static int pp_sample(struct pp_dec *x, const struct pbf *top,
         if (f.field == 1 || f.field == 2) {
             rc = pp_sample_scalars(x, &f, b, si);
         } else if (f.field == 3) {
-            rc = pp_label(x, &f, b, si);
+            rc = pp_label_memo(x, &f, b, si);
         }
         if (rc != PC_OK) {
             return rc;
@@ -1449,6 +1570,11 @@ static int pp_alloc_dict(struct pp_dec *x)
         idmap_alloc(&x->locations, c->locations) != PC_OK) {
         return err_set(x->e, PC_ENOMEM, "pprof: out of memory for ids");
     }
+    /* Without the memo every label is decoded: it only saves time. */
+    if (c->labels != 0) {
+        x->labmemo = calloc((size_t)1 << PP_LABMEMO_BITS,
+                            sizeof(*x->labmemo));
+    }
     if (c->labels != 0 && pp_labtab_init(x) != PC_OK) {
         return err_set(x->e, PC_ENOMEM, "pprof: out of memory for labels");
     }
@@ -1648,6 +1774,7 @@ static void pp_cleanup(struct pp_dec *x)
     idmap_free(&x->functions);
     idmap_free(&x->locations);
     free(x->labels.slots);
+    free(x->labmemo);
     if (x->map != NULL) {
         munmap(x->map, x->map_len);
     }

@@ -21,6 +21,12 @@
  * written before the record is forgotten; a segment is deleted (log
  * first, then its ack log) only when every record in it is acknowledged,
  * and an ack log without its segment is removed at open.
+ *
+ * Under PQUEUE_FSYNC_ALWAYS a put appends and returns; the committer
+ * thread (committer_main) fdatasyncs every segment written since its last
+ * sync, unlocked, then hands the records to consumers and answers their
+ * puts: one fdatasync per group of records instead of one per record,
+ * and nothing answered before it is on disk.
  */
 #include "pipeline/pqueue.h"
 
@@ -100,6 +106,7 @@ struct pqueue {
     /* Appended, waiting for the committer's next fdatasync (always). */
     struct pq_waiter *wait_head, *wait_tail;
     int acks_dirty;             /* some ack log not synced yet */
+    int64_t commit_delay_ms;    /* fault injection: a slow disk (tests) */
     uint32_t live;
     uint64_t bytes;
     int closed;
@@ -731,6 +738,10 @@ static void apply_opts(struct pqueue *pq, const struct pqueue_opts *o)
     pq->fsync_interval_ms = o->fsync_interval_ms > 0 ? o->fsync_interval_ms
                                                      : 200;
     pq->level = o->compress_level != 0 ? o->compress_level : 1;
+    /* Tests make the disk slow to see that answers wait for it. */
+    if (getenv("PROFCOL_TEST_COMMIT_DELAY_MS") != NULL) {
+        pq->commit_delay_ms = atoll(getenv("PROFCOL_TEST_COMMIT_DELAY_MS"));
+    }
     snprintf(pq->log_id, sizeof(pq->log_id), "%s",
              o->log_id != NULL ? o->log_id : "pqueue");
 }
@@ -949,6 +960,9 @@ static void commit_once(struct pqueue *pq)
     }
     n = collect_dirty(pq, fds, sizeof(fds) / sizeof(fds[0]), &ndata);
     pthread_mutex_unlock(&pq->mu);
+    if (pq->commit_delay_ms > 0 && count != 0) {
+        usleep((useconds_t)(pq->commit_delay_ms * 1000));
+    }
     for (i = 0; i < n; i++) {
         if (fdatasync(fds[i]) != 0 && i < ndata) {
             rc = PC_EIO;

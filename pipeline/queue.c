@@ -140,10 +140,10 @@ int queue_push(struct queue *q, struct batch *b, int64_t wait_ms)
         q->ring[(q->head + q->len) % q->cap] = b;
         q->len++;
         atomic_store_explicit(&q->avail, q->len, memory_order_release);
-        /* One woken consumer per queued batch at most; a consumer that is
-         * awake or looking takes the next batch without being told. */
-        if (q->spinning == 0 && q->sleeping > q->woken &&
-            q->woken < q->len) {
+        /* Wake a sleeper only for a batch no consumer is already headed
+         * for: each looking or woken consumer takes one, so a burst still
+         * spreads over the sleeping consumers of a slow exporter. */
+        if (q->sleeping > q->woken && q->len > q->spinning + q->woken) {
             q->woken++;
             wake = 1;
         }

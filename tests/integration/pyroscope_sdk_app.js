@@ -6,6 +6,23 @@ const path = require('path');
 const mod = require(path.join(process.env.SDK_DIR, 'node_modules', '@pyroscope', 'nodejs'));
 const Pyroscope = mod.default || mod;
 
+// The same SDK race can surface from one of the SDK's own timers once stop()
+// has begun; only that exact error, and only while stopping, is tolerated.
+let stopping = false;
+function sdkStopRace(e) {
+  return stopping && String(e && e.message).includes('Wall profiler is not started');
+}
+process.on('uncaughtException', (e) => {
+  if (sdkStopRace(e)) { console.log('note: SDK stop raced its wall profiler'); return; }
+  console.error(e);
+  process.exit(1);
+});
+process.on('unhandledRejection', (e) => {
+  if (sdkStopRace(e)) { console.log('note: SDK stop raced its wall profiler'); return; }
+  console.error(e);
+  process.exit(1);
+});
+
 function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
 
 async function main() {
@@ -26,7 +43,18 @@ async function main() {
     if (keep.length > 2000) keep.splice(0, 1000);
     await new Promise((r) => setImmediate(r));
   }
-  await Pyroscope.stop();
+  stopping = true;
+  try {
+    await Pyroscope.stop();
+  } catch (e) {
+    // SDK 0.6.x can throw this when stop() meets its wall profiler between
+    // two sampling windows. Everything sampled so far was already flushed
+    // by the periodic uploads, which the tests check on the profcol side.
+    if (!sdkStopRace(e)) {
+      throw e;
+    }
+    console.log('note: SDK stop raced its wall profiler:', e.message);
+  }
   console.log('done', keep.length > 0);
 }
 

@@ -8,8 +8,12 @@
 #       answer; fix the path; restart: every acknowledged profile is
 #       delivered (at least once, duplicates bounded by none in flight).
 #   (2) Every request of (1) was answered 200 (nothing refused), and the
-#       answer of the last one came after its record was on disk: the
-#       replayed record count equals the acknowledgements.
+#       restart found at least as many records on disk as acknowledgements.
+#   (3) A slow disk (PROFCOL_TEST_COMMIT_DELAY_MS holds each group commit
+#       before its fdatasync): a lone request is answered only after the
+#       commit (its latency >= the delay), for HTTP and OTLP/HTTP alike;
+#       16 concurrent requests share commits (they all finish in far less
+#       than 16 delays).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib_engine.sh"
 fixtures
@@ -20,6 +24,7 @@ K=24
 new_ports
 PYRO_PORT=$(free_port)
 OTLP_PORT=$(free_port)
+GRPC_PORT=$(free_port)
 cat >"$WORK/config.yaml" <<YAML
 receivers:
   pyroscope:
@@ -27,6 +32,7 @@ receivers:
   otlp:
     protocols:
       http: {endpoint: "127.0.0.1:$OTLP_PORT"}
+      grpc: {endpoint: "127.0.0.1:$GRPC_PORT"}
 exporters:
   file:
     path: $OUT
@@ -96,4 +102,43 @@ fi
 [ "$(nfiles "$OUT")" -eq "$acked" ] && pass "(1) no duplicates (nothing was in flight)" \
   || fail "(1) $(nfiles "$OUT") files for $acked acknowledged profiles"
 kill -TERM "$PC_PID"; wait "$PC_PID" || fail "exit code $? after SIGTERM"
+
+echo "== (3) a slow disk: answers wait for the commit, concurrent ones share it"
+DELAY_MS=500
+rm -rf "$Q" "$OUT"; mkdir -p "$Q" "$OUT"
+PROFCOL_TEST_COMMIT_DELAY_MS=$DELAY_MS pc_start g3 "$WORK/config.yaml"
+t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 20 \
+  --data-binary @"$PROF/cpu.pb.gz" \
+  "http://127.0.0.1:$PYRO_PORT/ingest?name=slow&format=pprof" || true)
+awk -v t="$t" -v d=$DELAY_MS 'BEGIN {split(t, a, " "); exit !(a[1] == 200 && a[2] * 1000 >= d)}' \
+  && pass "(3) /ingest answered after the commit: $t s (delay ${DELAY_MS} ms)" \
+  || fail "(3) /ingest answered before the commit: $t s (delay ${DELAY_MS} ms)"
+t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 20 \
+  -H 'Content-Type: application/x-protobuf' --data-binary @"$WORK/cpu.otlp" \
+  "http://127.0.0.1:$OTLP_PORT/v1development/profiles" || true)
+awk -v t="$t" -v d=$DELAY_MS 'BEGIN {split(t, a, " "); exit !(a[1] == 200 && a[2] * 1000 >= d)}' \
+  && pass "(3) OTLP/HTTP answered after the commit: $t s" \
+  || fail "(3) OTLP/HTTP answered before the commit: $t s"
+if [ -x "$BUILD/bench_loadgen" ]; then
+  # gRPC: 4 calls in flight for 2 s; their median latency covers a commit.
+  line=$("$BUILD/bench_loadgen" grpc "127.0.0.1:$GRPC_PORT" \
+    /opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export \
+    "$WORK/cpu.otlp" 4 2 || true)
+  p50=$(echo "$line" | tr ' ' '\n' | awk -F= '$1 == "p50_us" {print $2}')
+  okg=$(echo "$line" | tr ' ' '\n' | awk -F= '$1 == "ok" {print $2}')
+  [ "${okg:-0}" -gt 0 ] && [ "${p50%.*}" -ge $((DELAY_MS * 1000)) ] \
+    && pass "(3) OTLP/gRPC answered after the commit: p50 ${p50} us over $okg calls" \
+    || fail "(3) OTLP/gRPC: $line"
+else
+  echo "SKIP: (3) gRPC ($BUILD/bench_loadgen not built)"
+fi
+rm -f "$REQ"/*
+start=$(date +%s%N)
+seq 1 16 | xargs -P 16 -I{} bash -c 'send {}'
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+ok=$(cat "$REQ"/* | grep -c '^200$' || true)
+[ "$ok" -eq 16 ] && [ "$ms" -ge "$DELAY_MS" ] && [ "$ms" -lt $((6 * DELAY_MS)) ] \
+  && pass "(3) 16 concurrent requests acknowledged in $ms ms: commits shared (one commit each would take $((16 * DELAY_MS)) ms)" \
+  || fail "(3) 16 concurrent requests: $ok acknowledged in $ms ms (delay $DELAY_MS ms each commit)"
+kill -TERM "$PC_PID"; wait "$PC_PID" || fail "(3) exit code $? after SIGTERM"
 finish

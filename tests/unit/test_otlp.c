@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "model/otlp.h"
+#include "model/pprof.h"
 #include "model/pb.h"
 #include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 
@@ -1615,6 +1616,380 @@ static void test_otlp_contrib_comment_keys(void **state)
     pdata_free(pd);
 }
 
+/* ---- fixed point: encode(decode(y)) == y for y = encode(decode(x)) -------- */
+
+/*
+ * A one-scope request over a small dictionary. Profile k has sample type
+ * `type[k]` (string index), `nsamples[k]` samples on stack 1 with value
+ * k + 1 and sample attributes `sattrs`, and profile attributes `pattrs[k]`.
+ * Scope attributes: `nscope` of pprof.scope.default_sample_type = "cpu" /
+ * "alloc" / "nosuch" (in that order), then `other` = "x".
+ */
+struct mini {
+    int nprof;
+    int32_t type[3];
+    int nsamples[3];
+    int32_t pattrs[3][2];
+    size_t npattrs[3];
+    int32_t sattrs[3];
+    size_t nsattrs;
+    int nscope;
+};
+
+static void build_mini(const struct mini *m, struct buf *b)
+{
+    typedef Opentelemetry__Proto__Profiles__V1development__Sample Smp;
+    typedef Opentelemetry__Proto__Profiles__V1development__ValueType Vt;
+    typedef Opentelemetry__Proto__Common__V1__KeyValue Kv;
+    static char *strs[] = {"", "cpu", "nanoseconds", "alloc", "bytes",
+                           "pprof.profile.keep_frames", "k", "main"};
+    static char *dsts[] = {"cpu", "alloc", "nosuch"};
+    PDict d = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILES_DICTIONARY__INIT;
+    Opentelemetry__Proto__Profiles__V1development__Mapping m0 =
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__MAPPING__INIT;
+    Opentelemetry__Proto__Profiles__V1development__Mapping *mt[1] = {&m0};
+    Opentelemetry__Proto__Profiles__V1development__Location l0 =
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__LOCATION__INIT, l1 = l0;
+    Opentelemetry__Proto__Profiles__V1development__Location *lt[2] = {&l0, &l1};
+    Opentelemetry__Proto__Profiles__V1development__Function f0 =
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__FUNCTION__INIT;
+    Opentelemetry__Proto__Profiles__V1development__Function *ft[1] = {&f0};
+    Opentelemetry__Proto__Profiles__V1development__Link k0 =
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__LINK__INIT;
+    Opentelemetry__Proto__Profiles__V1development__Link *kt[1] = {&k0};
+    /* attributes: 1 keep=a.*, 2 keep=b.*, 3 k="x", 4 k="y" */
+    PKvu a[5] = {OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
+                 OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
+                 OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
+                 OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
+                 OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT};
+    PKvu *at[5] = {&a[0], &a[1], &a[2], &a[3], &a[4]};
+    static char *avals[] = {"", "a.*", "b.*", "x", "y"};
+    PAv av[5];
+    Opentelemetry__Proto__Profiles__V1development__Stack s0 =
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__STACK__INIT, s1 = s0;
+    Opentelemetry__Proto__Profiles__V1development__Stack *stt[2] = {&s0, &s1};
+    int32_t s1locs[1] = {1};
+    Smp smp[3];
+    Smp *smps[3][1] = {{&smp[0]}, {&smp[1]}, {&smp[2]}};
+    int64_t vals[3] = {1, 2, 3};
+    Vt st[3], pt = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__VALUE_TYPE__INIT;
+    PProf pr[3];
+    PProf *profs[3] = {&pr[0], &pr[1], &pr[2]};
+    Opentelemetry__Proto__Common__V1__InstrumentationScope sc =
+        OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+    Kv skv[4];
+    Kv *skvs[4] = {&skv[0], &skv[1], &skv[2], &skv[3]};
+    PAv sav[4];
+    Opentelemetry__Proto__Profiles__V1development__ScopeProfiles sp =
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__SCOPE_PROFILES__INIT;
+    Opentelemetry__Proto__Profiles__V1development__ScopeProfiles *sps[1] = {&sp};
+    Opentelemetry__Proto__Profiles__V1development__ResourceProfiles rp =
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__RESOURCE_PROFILES__INIT;
+    Opentelemetry__Proto__Profiles__V1development__ResourceProfiles *rps[1] = {&rp};
+    Req r = OPENTELEMETRY__PROTO__COLLECTOR__PROFILES__V1DEVELOPMENT__EXPORT_PROFILES_SERVICE_REQUEST__INIT;
+    int k;
+
+    d.n_mapping_table = 1;
+    d.mapping_table = mt;
+    l1.address = 0x10;
+    d.n_location_table = 2;
+    d.location_table = lt;
+    d.n_function_table = 1;
+    d.function_table = ft;
+    d.n_link_table = 1;
+    d.link_table = kt;
+    d.n_string_table = sizeof(strs) / sizeof(strs[0]);
+    d.string_table = strs;
+    for (k = 1; k < 5; k++) {
+        PAv init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+        av[k] = init;
+        av[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        av[k].string_value = avals[k];
+        a[k].key_strindex = k <= 2 ? 5 : 6;
+        a[k].value = &av[k];
+    }
+    d.n_attribute_table = 5;
+    d.attribute_table = at;
+    s1.n_location_indices = 1;
+    s1.location_indices = s1locs;
+    d.n_stack_table = 2;
+    d.stack_table = stt;
+    pt.type_strindex = 1;
+    pt.unit_strindex = 2;
+    for (k = 0; k < m->nprof; k++) {
+        Smp si = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__SAMPLE__INIT;
+        Vt vi = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__VALUE_TYPE__INIT;
+        PProf pi = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILE__INIT;
+        smp[k] = si;
+        smp[k].stack_index = 1;
+        smp[k].n_values = 1;
+        smp[k].values = &vals[k];
+        smp[k].n_attribute_indices = m->nsattrs;
+        smp[k].attribute_indices = (int32_t *)m->sattrs;
+        st[k] = vi;
+        st[k].type_strindex = m->type[k];
+        st[k].unit_strindex = m->type[k] == 1 ? 2 : 4;
+        pr[k] = pi;
+        pr[k].sample_type = &st[k];
+        pr[k].period_type = &pt;
+        pr[k].n_samples = (size_t)m->nsamples[k];
+        pr[k].samples = smps[k];
+        pr[k].n_attribute_indices = m->npattrs[k];
+        pr[k].attribute_indices = (int32_t *)m->pattrs[k];
+    }
+    for (k = 0; k <= m->nscope; k++) {
+        Kv kinit = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
+        PAv init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+        skv[k] = kinit;
+        sav[k] = init;
+        sav[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        skv[k].key = k < m->nscope ? "pprof.scope.default_sample_type" : "other";
+        sav[k].string_value = k < m->nscope ? dsts[k] : "x";
+        skv[k].value = &sav[k];
+    }
+    sc.n_attributes = (size_t)m->nscope + 1;
+    sc.attributes = skvs;
+    sp.scope = &sc;
+    sp.n_profiles = (size_t)m->nprof;
+    sp.profiles = profs;
+    rp.n_scope_profiles = 1;
+    rp.scope_profiles = sps;
+    r.n_resource_profiles = 1;
+    r.resource_profiles = rps;
+    r.dictionary = &d;
+    pack_free(&r, b);
+}
+
+/* Decodes x, encodes it to y (returned) and checks that decoding and
+ * encoding y gives y again, byte for byte; *pd gets decode(y). */
+static void fixed_point(const struct buf *x, struct buf *y, struct pdata **pd)
+{
+    struct pdata *a = NULL;
+    const struct pdata *in[1];
+    struct errctx e = {{0}};
+    struct buf z;
+
+    assert_int_equal(otlp_decode(x->data, x->len, NULL, &a, &e), 0);
+    in[0] = a;
+    encode(in, 1, y);
+    pdata_free(a);
+    assert_int_equal(otlp_validate(y->data, y->len, &e), 0);
+    assert_int_equal(otlp_decode(y->data, y->len, NULL, pd, &e), 0);
+    in[0] = *pd;
+    encode(in, 1, &z);
+    assert_int_equal(z.len, y->len);
+    assert_memory_equal(z.data, y->data, y->len);
+    buf_free(&z);
+}
+
+/* Number of scope attributes named key, and the value of the last one. */
+static int scope_attr_count(const struct scope *sc, const char *key,
+                            struct pstr *last)
+{
+    uint32_t k;
+    int n = 0;
+
+    for (k = 0; k < sc->nattrs; k++) {
+        if (pstr_eq(sc->attrs[k].key, key)) {
+            n++;
+            *last = sc->attrs[k].value.u.s;
+        }
+    }
+    return n;
+}
+
+/*
+ * The counter-example the fuzzer found: a scope with a default sample type
+ * and two profiles that cannot be joined (one has no samples). Only the
+ * profile of that type takes it; the attribute stays on the scope for the
+ * other, and the encoding is a fixed point.
+ */
+static void test_otlp_default_type_unjoined(void **state)
+{
+    struct mini m;
+    struct buf x, y;
+    struct pdata *pd = NULL, *d0 = NULL;
+    struct errctx e = {{0}};
+    const struct resource_profiles *rp;
+    struct pstr v = {NULL, 0};
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.nprof = 2;
+    m.type[0] = 1;      /* cpu */
+    m.type[1] = 3;      /* alloc */
+    m.nsamples[0] = 1;
+    m.nscope = 1;       /* default_sample_type = cpu */
+    build_mini(&m, &x);
+    assert_int_equal(otlp_decode(x.data, x.len, NULL, &d0, &e), 0);
+    rp = &d0->resources[0];
+    assert_int_equal(rp->scopes[0].nprofiles, 2);
+    assert_true(pstr_eq(dict_str(&d0->dict, rp->scopes[0].profiles[0]
+                                                .default_sample_type),
+                        "cpu"));
+    assert_int_equal(rp->scopes[0].profiles[1].default_sample_type, 0);
+    assert_int_equal(scope_attr_count(&rp->scopes[0].scope,
+                                      "pprof.scope.default_sample_type", &v),
+                     1);
+    pdata_free(d0);
+
+    fixed_point(&x, &y, &pd);
+    rp = &pd->resources[0];
+    assert_int_equal(rp->nscopes, 2);
+    /* cpu profile: lifted (attribute gone from its scope) */
+    assert_true(pstr_eq(dict_str(&pd->dict, rp->scopes[0].profiles[0]
+                                                .default_sample_type),
+                        "cpu"));
+    assert_int_equal(scope_attr_count(&rp->scopes[0].scope,
+                                      "pprof.scope.default_sample_type", &v),
+                     0);
+    /* alloc profile: kept as a plain scope attribute */
+    assert_int_equal(rp->scopes[1].profiles[0].default_sample_type, 0);
+    assert_int_equal(scope_attr_count(&rp->scopes[1].scope,
+                                      "pprof.scope.default_sample_type", &v),
+                     1);
+    assert_true(pstr_eq(v, "cpu"));
+    pdata_free(pd);
+    buf_free(&y);
+    buf_free(&x);
+}
+
+/* Joined profiles whose types include the default take it; a default no
+ * profile has stays a scope attribute; of two, the last one counts. */
+static void test_otlp_default_type_rules(void **state)
+{
+    struct mini m;
+    struct buf x, y;
+    struct pdata *pd = NULL;
+    const struct scope_profiles *sp;
+    struct pstr v = {NULL, 0};
+    struct buf pp;
+    struct errctx e = {{0}};
+
+    (void)state;
+    /* cpu + alloc with equal samples: joined, default "alloc" (the last of
+     * "cpu", "alloc") lifted, "cpu" kept as a scope attribute. */
+    memset(&m, 0, sizeof(m));
+    m.nprof = 2;
+    m.type[0] = 1;
+    m.type[1] = 3;
+    m.nsamples[0] = m.nsamples[1] = 1;
+    m.nscope = 2;
+    build_mini(&m, &x);
+    fixed_point(&x, &y, &pd);
+    sp = &pd->resources[0].scopes[0];
+    assert_int_equal(pd->resources[0].nscopes, 1);
+    assert_int_equal(sp->nprofiles, 1);
+    assert_int_equal(sp->profiles[0].nsample_types, 2);
+    assert_true(pstr_eq(dict_str(&pd->dict, sp->profiles[0].default_sample_type),
+                        "alloc"));
+    assert_int_equal(scope_attr_count(&sp->scope,
+                                      "pprof.scope.default_sample_type", &v),
+                     1);
+    assert_true(pstr_eq(v, "cpu"));
+    pdata_free(pd);
+    buf_free(&y);
+    buf_free(&x);
+
+    /* A default no profile has ("nosuch", the last of three) is not lifted:
+     * a pprof naming a type it lacks is one go tool pprof rejects. */
+    m.nscope = 3;
+    build_mini(&m, &x);
+    fixed_point(&x, &y, &pd);
+    sp = &pd->resources[0].scopes[0];
+    assert_int_equal(sp->profiles[0].default_sample_type, 0);
+    assert_int_equal(scope_attr_count(&sp->scope,
+                                      "pprof.scope.default_sample_type", &v),
+                     3);
+    buf_init(&pp, BUF_MAX_DEFAULT);
+    assert_int_equal(pprof_encode(pd, &sp->profiles[0], &pp, &e), 0);
+    buf_free(&pp);
+    pdata_free(pd);
+    buf_free(&y);
+    buf_free(&x);
+
+    /* A scope without profiles keeps the attribute. */
+    m.nprof = 0;
+    m.nscope = 1;
+    build_mini(&m, &x);
+    fixed_point(&x, &y, &pd);
+    sp = &pd->resources[0].scopes[0];
+    assert_int_equal(scope_attr_count(&sp->scope,
+                                      "pprof.scope.default_sample_type", &v),
+                     1);
+    pdata_free(pd);
+    buf_free(&y);
+    buf_free(&x);
+}
+
+/* Two keep_frames attributes: the last is lifted, the other stays, and
+ * the encoding does not swap them round after round. */
+static void test_otlp_duplicate_pprof_attr(void **state)
+{
+    struct mini m;
+    struct buf x, y;
+    struct pdata *pd = NULL;
+    const struct profile *p;
+    const struct attr *a;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.nprof = 1;
+    m.type[0] = 1;
+    m.nsamples[0] = 1;
+    m.pattrs[0][0] = 1;     /* keep_frames = a.* */
+    m.pattrs[0][1] = 2;     /* keep_frames = b.* */
+    m.npattrs[0] = 2;
+    build_mini(&m, &x);
+    fixed_point(&x, &y, &pd);
+    p = &pd->resources[0].scopes[0].profiles[0];
+    assert_true(pstr_eq(dict_str(&pd->dict, p->keep_frames), "b.*"));
+    assert_int_equal(p->nattrs, 1);
+    a = &pd->dict.attrs[p->attrs[0]];
+    assert_true(pstr_eq(a->value.u.s, "a.*"));
+    pdata_free(pd);
+    buf_free(&y);
+    buf_free(&x);
+}
+
+/* A sample naming one key twice (OTLP wants unique keys) gets one array
+ * attribute, and the two single attributes are not left in the dictionary
+ * unreferenced (the next round would drop them). */
+static void test_otlp_duplicate_sample_keys(void **state)
+{
+    struct mini m;
+    struct buf x, y;
+    struct pdata *pd = NULL;
+    const struct sample *s;
+    const struct attr *a;
+    uint32_t k;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.nprof = 1;
+    m.type[0] = 1;
+    m.nsamples[0] = 1;
+    m.sattrs[0] = 3;        /* k = x */
+    m.sattrs[1] = 4;        /* k = y */
+    m.nsattrs = 2;
+    build_mini(&m, &x);
+    fixed_point(&x, &y, &pd);
+    s = &pd->resources[0].scopes[0].profiles[0].samples[0];
+    assert_int_equal(s->nattrs, 1);
+    a = &pd->dict.attrs[s->attrs[0]];
+    assert_int_equal(a->value.type, AV_ARRAY);
+    assert_int_equal(a->value.u.arr.n, 2);
+    assert_true(pstr_eq(a->value.u.arr.items[1].u.s, "y"));
+    for (k = 1; k < pd->dict.nattrs; k++) {
+        assert_true(pd->dict.attrs[k].value.type != AV_STRING ||
+                    !pstr_eq(dict_str(&pd->dict, pd->dict.attrs[k].key), "k"));
+    }
+    pdata_free(pd);
+    buf_free(&y);
+    buf_free(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1631,6 +2006,10 @@ int main(void)
         cmocka_unit_test(test_otlp_empty_truncated_random),
         cmocka_unit_test(test_otlp_ebpf_shape_not_joined),
         cmocka_unit_test(test_otlp_contrib_comment_keys),
+        cmocka_unit_test(test_otlp_default_type_unjoined),
+        cmocka_unit_test(test_otlp_default_type_rules),
+        cmocka_unit_test(test_otlp_duplicate_pprof_attr),
+        cmocka_unit_test(test_otlp_duplicate_sample_keys),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -143,7 +143,7 @@ static void test_merge_dedup(void **state)
 {
     struct pdata *a = build("svc-a", "main.work", 5);
     struct pdata *b = build("svc-b", "main.other", 7);
-    struct otlp_item it[2] = {{a, -1, NULL, 0}, {b, -1, NULL, 0}};
+    struct otlp_item it[2] = {{a, -1, NULL, 0, {"", 0}}, {b, -1, NULL, 0, {"", 0}}};
     struct buf out;
     Req *r;
     size_t i, j;
@@ -184,8 +184,8 @@ static void test_resource_selection_and_override(void **state)
     memset(ov, 0, sizeof(ov));
     ov[0] = *kv1(pd, "service.name", "renamed");
     ov[1] = *kv1(pd, "env", "prod");
-    it[0] = (struct otlp_item){pd, 1, NULL, 0};
-    it[1] = (struct otlp_item){pd, 0, ov, 2};
+    it[0] = (struct otlp_item){pd, 1, NULL, 0, {"", 0}};
+    it[1] = (struct otlp_item){pd, 0, ov, 2, {"", 0}};
     r = encode(it, 2, &out);
     assert_int_equal(r->n_resource_profiles, 2);
     /* Item 0 is resource 1 only, attributes as they were. */
@@ -208,7 +208,7 @@ static void test_empty_override_and_all(void **state)
 {
     struct pdata *pd = build("first", "main.one", 1);
     static const struct keyvalue none;
-    struct otlp_item it = {pd, -1, &none, 0};
+    struct otlp_item it = {pd, -1, &none, 0, {"", 0}};
     struct buf out;
     Req *r;
 
@@ -228,7 +228,7 @@ static void test_decode_back(void **state)
 {
     struct pdata *a = build("svc-a", "main.work", 5);
     struct pdata *b = build("svc-b", "main.other", 7);
-    struct otlp_item it[2] = {{a, 0, NULL, 0}, {b, -1, NULL, 0}};
+    struct otlp_item it[2] = {{a, 0, NULL, 0, {"", 0}}, {b, -1, NULL, 0, {"", 0}}};
     struct pdata *d = NULL;
     struct errctx e = {{0}};
     struct buf out;
@@ -258,11 +258,65 @@ static void test_decode_back(void **state)
     pdata_free(b);
 }
 
+/* An item's original pprof goes on the first OTLP profile of its group
+ * only (passing otlp_validate), decoding joins the group back with it, and
+ * the input pdata is left as it was. */
+static void test_original_pprof(void **state)
+{
+    static const char orig[] = "\x1f\x8b stands for a pprof";
+    struct pdata *pd = build("svc", "main.work", 5);
+    struct profile *p = &pd->resources[0].scopes[0].profiles[0];
+    struct value_type *vt = arena_calloc(&pd->arena, 2, sizeof(*vt));
+    int64_t *v = arena_calloc(&pd->arena, 2, sizeof(*v));
+    struct otlp_item it = {pd, -1, NULL, 0, {orig, sizeof(orig) - 1}};
+    struct pdata *d = NULL;
+    struct errctx e = {{0}};
+    const struct profile *q;
+    struct buf out;
+    Req *r;
+
+    (void)state;
+    vt[0] = p->sample_types[0];
+    vt[1].type = S(pd, "cpu");
+    vt[1].unit = S(pd, "nanoseconds");
+    p->sample_types = vt;
+    p->nsample_types = 2;
+    v[0] = 5;
+    v[1] = 50;
+    p->samples[0].values = v;
+    p->samples[0].nvalues = 2;
+    r = encode(&it, 1, &out);
+    {
+        Opentelemetry__Proto__Profiles__V1development__ScopeProfiles *sp =
+            r->resource_profiles[0]->scope_profiles[0];
+        assert_int_equal(sp->n_profiles, 2);
+        assert_string_equal(sp->profiles[0]->original_payload_format, "pprof");
+        assert_int_equal(sp->profiles[0]->original_payload.len,
+                         sizeof(orig) - 1);
+        assert_memory_equal(sp->profiles[0]->original_payload.data, orig,
+                            sizeof(orig) - 1);
+        assert_string_equal(sp->profiles[1]->original_payload_format, "");
+        assert_int_equal(sp->profiles[1]->original_payload.len, 0);
+    }
+    REQ_FREE(r, NULL);
+    assert_int_equal(otlp_decode(out.data, out.len, NULL, &d, &e), PC_OK);
+    assert_int_equal(d->resources[0].scopes[0].nprofiles, 1);
+    q = &d->resources[0].scopes[0].profiles[0];
+    assert_int_equal(q->nsample_types, 2);
+    assert_true(pstr_eq(q->original_payload_format, "pprof"));
+    assert_int_equal(q->original_payload.len, sizeof(orig) - 1);
+    assert_memory_equal(q->original_payload.ptr, orig, sizeof(orig) - 1);
+    assert_int_equal(p->original_payload.len, 0);
+    pdata_free(d);
+    buf_free(&out);
+    pdata_free(pd);
+}
+
 static void test_errors(void **state)
 {
     struct pdata *pd = build("x", "main.x", 1);
-    struct otlp_item bad = {pd, 3, NULL, 0};
-    struct otlp_item ok = {pd, -1, NULL, 0};
+    struct otlp_item bad = {pd, 3, NULL, 0, {"", 0}};
+    struct otlp_item ok = {pd, -1, NULL, 0, {"", 0}};
     struct errctx e = {{0}};
     struct buf out;
 
@@ -287,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_resource_selection_and_override),
         cmocka_unit_test(test_empty_override_and_all),
         cmocka_unit_test(test_decode_back),
+        cmocka_unit_test(test_original_pprof),
         cmocka_unit_test(test_errors),
     };
 

@@ -215,6 +215,51 @@ static void test_threads(void **state)
     queue_free(q);
 }
 
+/* A slow consumer: takes one batch, works 100 ms on it, until closed. */
+static void *slow_consumer(void *arg)
+{
+    struct queue *q = arg;
+    struct batch *b;
+
+    while (queue_pop(q, -1, &b) == PC_OK) {
+        usleep(100000);
+        batch_unref(b);
+    }
+    return NULL;
+}
+
+/* Pushes wake only consumers no other is headed for, yet a burst still
+ * spreads over every sleeping consumer (a slow exporter keeps its
+ * parallelism): 4 batches, 4 consumers of 100 ms each, about 100 ms. */
+static void test_burst_spreads(void **state)
+{
+    struct queue *q;
+    pthread_t th[4];
+    int64_t t0;
+    int i;
+
+    (void)state;
+    assert_int_equal(queue_new(16, &q), PC_OK);
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, slow_consumer, q), 0);
+    }
+    usleep(50000);                    /* all asleep */
+    t0 = retry_now_ms();
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(queue_push(q, mk(i), 0), PC_OK);
+    }
+    while (queue_size(q) > 0) {
+        usleep(1000);
+    }
+    queue_close(q);
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+    }
+    /* Serial would be 400 ms; allow a loaded machine some slack. */
+    assert_true(retry_now_ms() - t0 < 300);
+    queue_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_block_until_room),
         cmocka_unit_test(test_close_drain),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_burst_spreads),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
