@@ -316,7 +316,8 @@ int httpcli_post(const struct httpcli_req *req, struct httpcli_resp *resp)
     c = curl_easy_perform(h);
     curl_slist_free_all(hdrs);
     if (c != CURLE_OK) {
-        snprintf(resp->err, sizeof(resp->err), "%s: %s", req->url,
+        /* Bounded pieces: the URL and curl's message share resp->err. */
+        snprintf(resp->err, sizeof(resp->err), "%.120s: %.120s", req->url,
                  errbuf[0] ? errbuf : curl_easy_strerror(c));
         resp->status = 0;
         return curl_permanent(c) ? PC_EPERMANENT : PC_ERETRY;
