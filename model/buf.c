@@ -16,7 +16,7 @@ void buf_init(struct buf *b, size_t max)
     b->max = max != 0 ? max : BUF_MAX_DEFAULT;
 }
 
-int buf_reserve(struct buf *b, size_t n)
+int buf_grow(struct buf *b, size_t n)
 {
     size_t want, cap;
     uint8_t *p;

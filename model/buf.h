@@ -21,8 +21,19 @@ struct buf {
 
 void buf_init(struct buf *b, size_t max);
 
-/* Makes room for n more bytes. */
-int buf_reserve(struct buf *b, size_t n);
+/* Makes room for n more bytes (the slow path of buf_reserve: grows). */
+int buf_grow(struct buf *b, size_t n);
+
+/* Makes room for n more bytes. Inline: the encoders call it per field, and
+ * almost always the room is already there. len <= cap <= max holds, so
+ * fitting in cap also means fitting under max. */
+static inline int buf_reserve(struct buf *b, size_t n)
+{
+    if (__builtin_expect(n <= b->cap - b->len, 1)) {
+        return 0;   /* PC_OK */
+    }
+    return buf_grow(b, n);
+}
 
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
