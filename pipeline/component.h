@@ -73,6 +73,7 @@ struct export_result {
     char msg[256];                   /* reason, for the log */
 };
 
+/* start and stop of receivers and exporters may be NULL: nothing to do. */
 struct receiver_ops {
     int (*start)(void *ctx);
     /* Stops accepting; pending requests are answered. start() may be

@@ -617,12 +617,25 @@ static struct ex_inst *ex_new(struct engine *en, struct config_component *cc,
     return ex;
 }
 
+/* start/stop callbacks are optional: NULL means there is nothing to do. */
+static int call_start(int (*start)(void *), void *ctx)
+{
+    return start != NULL ? start(ctx) : PC_OK;
+}
+
+static void call_stop(void (*stop)(void *), void *ctx)
+{
+    if (stop != NULL) {
+        stop(ctx);
+    }
+}
+
 static void rx_stop(struct rx_inst *rx)
 {
     if (rx->started) {
         /* Answer what waits for a commit while the requests still exist. */
         engine_settle(&rx->host);
-        rx->cc->factory->ops.receiver.stop(rx->ctx);
+        call_stop(rx->cc->factory->ops.receiver.stop, rx->ctx);
         rx->started = 0;
     }
 }
@@ -648,7 +661,7 @@ static void ex_free(struct ex_inst *ex, int64_t deadline_ms)
     }
     if (ex->started) {
         exphelper_stop(ex->helper, deadline_ms);
-        ex->cc->factory->ops.exporter.stop(ex->ctx);
+        call_stop(ex->cc->factory->ops.exporter.stop, ex->ctx);
     }
     exphelper_free(ex->helper);
     ex->cc->factory->destroy(ex->ctx);
@@ -671,11 +684,11 @@ static int ex_start(struct ex_inst *ex, struct errctx *e)
     if (ex->started) {
         return PC_OK;
     }
-    if (ex->cc->factory->ops.exporter.start(ex->ctx) != PC_OK) {
+    if (call_start(ex->cc->factory->ops.exporter.start, ex->ctx) != PC_OK) {
         return err_set(e, PC_EIO, "exporter %s failed to start", ex->id);
     }
     if (exphelper_start(ex->helper) != PC_OK) {
-        ex->cc->factory->ops.exporter.stop(ex->ctx);
+        call_stop(ex->cc->factory->ops.exporter.stop, ex->ctx);
         return err_set(e, PC_EIO, "exporter %s: cannot start its sending "
                                   "queue consumers", ex->id);
     }
@@ -688,7 +701,7 @@ static int rx_start(struct rx_inst *rx, struct errctx *e)
     if (rx->started) {
         return PC_OK;
     }
-    if (rx->cc->factory->ops.receiver.start(rx->ctx) != PC_OK) {
+    if (call_start(rx->cc->factory->ops.receiver.start, rx->ctx) != PC_OK) {
         return err_set(e, PC_EIO, "receiver %s failed to start (the line "
                                   "before says why)", rx->id);
     }

@@ -155,10 +155,14 @@ static int value_text(const struct anyvalue *v, struct buf *out, int nested,
     case AV_DOUBLE:
         return buf_printf(out, "%.17g", v->u.d);
     case AV_BYTES:
+        /* Hex; quoted inside JSON so the result stays valid JSON. */
+        if (nested) {
+            rc = buf_putc(out, '"');
+        }
         for (i = 0; rc == PC_OK && i < v->u.s.len; i++) {
             rc = buf_printf(out, "%02x", (unsigned char)v->u.s.ptr[i]);
         }
-        return rc;
+        return rc == PC_OK && nested ? buf_putc(out, '"') : rc;
     case AV_ARRAY:
         rc = buf_putc(out, '[');
         for (i = 0; rc == PC_OK && i < v->u.arr.n; i++) {
@@ -188,11 +192,23 @@ static int value_text(const struct anyvalue *v, struct buf *out, int nested,
         }
         return rc == PC_OK ? buf_putc(out, '}') : rc;
     default:
-        return PC_OK;
+        return nested ? buf_append_str(out, "null") : PC_OK;
     }
 }
 
 int series_value_text(const struct anyvalue *v, struct buf *out)
 {
     return value_text(v, out, 0, 0);
+}
+
+int series_value_json(const struct anyvalue *v, struct buf *out)
+{
+    return value_text(v, out, 1, 0);
+}
+
+int series_json_string(struct buf *out, const char *s, size_t len)
+{
+    struct pstr p = {s, (uint32_t)len};
+
+    return text_json_str(out, p);
 }

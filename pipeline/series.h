@@ -50,4 +50,11 @@ struct pstr series_service(const struct item *it);
  * text, bytes as hex, arrays/kvlists as compact JSON. */
 int series_value_text(const struct anyvalue *v, struct buf *out);
 
+/* Appends v as a JSON value (strings quoted and escaped, bytes as a hex
+ * string, empty as null). */
+int series_value_json(const struct anyvalue *v, struct buf *out);
+
+/* Appends s as a quoted, escaped JSON string. */
+int series_json_string(struct buf *out, const char *s, size_t len);
+
 #endif

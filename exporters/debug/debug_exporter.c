@@ -217,17 +217,6 @@ static int de_export(void *ctx, struct batch *b, int64_t timeout_ms,
     return PC_OK;
 }
 
-static int de_start(void *ctx)
-{
-    (void)ctx;
-    return PC_OK;
-}
-
-static void de_stop(void *ctx)
-{
-    (void)ctx;
-}
-
 const struct component_factory debug_exporter_factory = {
     .type = "debug",
     .kind = COMPONENT_EXPORTER,
@@ -237,5 +226,5 @@ const struct component_factory debug_exporter_factory = {
     .config = debug_exporter_table,
     .create = de_create,
     .destroy = de_destroy,
-    .ops.exporter = {.start = de_start, .export = de_export, .stop = de_stop},
+    .ops.exporter = {.export = de_export},
 };

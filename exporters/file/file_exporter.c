@@ -370,11 +370,6 @@ static int fe_start(void *ctx)
     return file_rotor_scan(&fe->rotor);
 }
 
-static void fe_stop(void *ctx)
-{
-    (void)ctx;
-}
-
 const struct component_factory file_exporter_factory = {
     .type = "file",
     .kind = COMPONENT_EXPORTER,
@@ -384,5 +379,5 @@ const struct component_factory file_exporter_factory = {
     .config = file_exporter_table,
     .create = fe_create,
     .destroy = fe_destroy,
-    .ops.exporter = {.start = fe_start, .export = fe_export, .stop = fe_stop},
+    .ops.exporter = {.start = fe_start, .export = fe_export},
 };

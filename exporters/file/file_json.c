@@ -9,78 +9,7 @@
 
 #include "exporters/file/file_rotate.h"
 #include "model/otlp.h"
-
-static int json_str(struct buf *o, const char *s, size_t n)
-{
-    size_t i;
-    int rc = buf_putc(o, '"');
-
-    for (i = 0; rc == PC_OK && i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            rc = buf_putc(o, '\\');
-            if (rc == PC_OK) {
-                rc = buf_putc(o, c);
-            }
-        } else if (c < 0x20) {
-            rc = buf_printf(o, "\\u%04x", c);
-        } else {
-            rc = buf_putc(o, c);
-        }
-    }
-    return rc == PC_OK ? buf_putc(o, '"') : rc;
-}
-
-static int json_value(struct buf *o, const struct anyvalue *v, int depth)
-{
-    uint32_t i;
-    int rc = PC_OK;
-
-    if (depth > LIMIT_ANYVALUE_DEPTH) {
-        return PC_ETOOBIG;
-    }
-    switch (v->type) {
-    case AV_STRING:
-        return json_str(o, v->u.s.ptr, v->u.s.len);
-    case AV_BOOL:
-        return buf_append_str(o, v->u.b ? "true" : "false");
-    case AV_INT:
-        return buf_printf(o, "%" PRId64, v->u.i);
-    case AV_DOUBLE:
-        return buf_printf(o, "%.17g", v->u.d);
-    case AV_ARRAY:
-        rc = buf_putc(o, '[');
-        for (i = 0; rc == PC_OK && i < v->u.arr.n; i++) {
-            if (i > 0) {
-                rc = buf_putc(o, ',');
-            }
-            if (rc == PC_OK) {
-                rc = json_value(o, &v->u.arr.items[i], depth + 1);
-            }
-        }
-        return rc == PC_OK ? buf_putc(o, ']') : rc;
-    case AV_KVLIST:
-        rc = buf_putc(o, '{');
-        for (i = 0; rc == PC_OK && i < v->u.kv.n; i++) {
-            if (i > 0) {
-                rc = buf_putc(o, ',');
-            }
-            if (rc == PC_OK) {
-                rc = json_str(o, v->u.kv.items[i].key.ptr,
-                              v->u.kv.items[i].key.len);
-            }
-            if (rc == PC_OK) {
-                rc = buf_putc(o, ':');
-            }
-            if (rc == PC_OK) {
-                rc = json_value(o, &v->u.kv.items[i].value, depth + 1);
-            }
-        }
-        return rc == PC_OK ? buf_putc(o, '}') : rc;
-    default:
-        return buf_append_str(o, "null");
-    }
-}
+#include "pipeline/series.h"
 
 static int base64(struct buf *o, const uint8_t *p, size_t n)
 {
@@ -151,20 +80,20 @@ int file_json_item(struct batch *b, struct item *it, struct buf *out)
             rc = buf_putc(out, ',');
         }
         if (rc == PC_OK) {
-            rc = json_str(out, it->attrs[i].key.ptr, it->attrs[i].key.len);
+            rc = series_json_string(out, it->attrs[i].key.ptr, it->attrs[i].key.len);
         }
         if (rc == PC_OK) {
             rc = buf_putc(out, ':');
         }
         if (rc == PC_OK) {
-            rc = json_value(out, &it->attrs[i].value, 0);
+            rc = series_value_json(&it->attrs[i].value, out);
         }
     }
     if (rc == PC_OK) {
         rc = buf_append_str(out, "},\"tenant\":");
     }
     if (rc == PC_OK) {
-        rc = json_str(out, it->tenant.ptr, it->tenant.len);
+        rc = series_json_string(out, it->tenant.ptr, it->tenant.len);
     }
     if (rc == PC_OK) {
         rc = item_payload(it, &tmp, &p, &n, &fmt);

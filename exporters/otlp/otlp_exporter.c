@@ -228,17 +228,6 @@ static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
     return rc;
 }
 
-static int otlpx_start(void *ctx)
-{
-    (void)ctx;
-    return PC_OK;
-}
-
-static void otlpx_stop(void *ctx)
-{
-    (void)ctx;
-}
-
 const struct component_factory otlp_exporter_factory = {
     .type = "otlp",
     .kind = COMPONENT_EXPORTER,
@@ -248,6 +237,5 @@ const struct component_factory otlp_exporter_factory = {
     .config = otlpx_table,
     .create = otlpx_create,
     .destroy = otlpx_destroy,
-    .ops.exporter = {.start = otlpx_start, .export = otlpx_export,
-                     .stop = otlpx_stop},
+    .ops.exporter = {.export = otlpx_export},
 };

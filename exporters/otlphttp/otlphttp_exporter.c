@@ -197,17 +197,6 @@ static void oh_destroy(void *ctx)
     }
 }
 
-static int oh_start(void *ctx)
-{
-    (void)ctx;
-    return PC_OK;
-}
-
-static void oh_stop(void *ctx)
-{
-    (void)ctx;
-}
-
 /* ---- request body ---------------------------------------------------------- */
 
 /* The item's attributes minus the profcol-internal `__` ones. */
@@ -502,5 +491,5 @@ const struct component_factory otlphttp_exporter_factory = {
     .config = oh_table,
     .create = oh_create,
     .destroy = oh_destroy,
-    .ops.exporter = {.start = oh_start, .export = oh_export, .stop = oh_stop},
+    .ops.exporter = {.export = oh_export},
 };

@@ -483,17 +483,6 @@ static int parca_export(void *ctx, struct batch *b, int64_t timeout_ms,
     return rc;
 }
 
-static int parca_start(void *ctx)
-{
-    (void)ctx;
-    return PC_OK;
-}
-
-static void parca_stop(void *ctx)
-{
-    (void)ctx;
-}
-
 const struct component_factory parca_exporter_factory = {
     .type = "parca",
     .kind = COMPONENT_EXPORTER,
@@ -503,6 +492,5 @@ const struct component_factory parca_exporter_factory = {
     .config = parca_table,
     .create = parca_create,
     .destroy = parca_destroy,
-    .ops.exporter = {.start = parca_start, .export = parca_export,
-                     .stop = parca_stop},
+    .ops.exporter = {.export = parca_export},
 };

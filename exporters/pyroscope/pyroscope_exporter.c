@@ -260,17 +260,6 @@ static void px_destroy(void *ctx)
     }
 }
 
-static int px_start(void *ctx)
-{
-    (void)ctx;
-    return PC_OK;
-}
-
-static void px_stop(void *ctx)
-{
-    (void)ctx;
-}
-
 /* ---- HTTP ---------------------------------------------------------------- */
 
 static int post(struct pyro_run *run, const char *url, const char *ctype,
@@ -877,5 +866,5 @@ const struct component_factory pyroscope_exporter_factory = {
     .config = pyro_table,
     .create = px_create,
     .destroy = px_destroy,
-    .ops.exporter = {.start = px_start, .export = px_export, .stop = px_stop},
+    .ops.exporter = {.export = px_export},
 };
