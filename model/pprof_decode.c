@@ -133,6 +133,11 @@ struct pp_dec {
     size_t page;
     uint8_t *heap;        /* the decompressed input when malloc'd */
     int copy_strings;
+    /* The sample pass's output blocks, faulted in a window ahead of where
+     * it writes (see pp_ahead). */
+    struct pp_pop {
+        uint8_t *done, *end;
+    } pop[5];
 };
 
 /* The hot loops inline pbf_next's fast path and call this out of line. */
@@ -1246,9 +1251,17 @@ static int pp_sample_locs(struct pp_dec *x, const uint8_t *p,
     int rc;
 
     while (p < end) {
-        /* Ids under 128 (most of a small profile's) are one byte. */
+        /* Ids under 128 (most of a small profile's) are one byte; a
+         * large profile's are two or three. */
         if (*p < 0x80) {
             id = *p++;
+        } else if (end - p >= 2 && p[1] < 0x80) {
+            id = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+            p += 2;
+        } else if (end - p >= 3 && p[2] < 0x80) {
+            id = (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7 |
+                 (uint64_t)p[2] << 14;
+            p += 3;
         } else if ((rc = pp_varint(&p, end, &id)) != PC_OK) {
             return pp_wire_err(x, rc, p, "sample");
         }
@@ -1437,6 +1450,68 @@ static int pp_locations(struct pp_dec *x, struct line *lines)
     }
 }
 
+/*
+ * Page faults. A large decode writes tens of MiB of fresh memory (arena
+ * chunks of 1 MiB and more are new mappings, and so is the decompressed
+ * input); taking those pages one fault at a time costs more than a third
+ * of the decode on a VM. Memory that is about to be written in full is
+ * faulted in with one madvise(MADV_POPULATE_WRITE) per region instead,
+ * which costs the zeroing and little else. Only whole pages inside
+ * [p, p + n) are touched, and only what is going to be written anyway:
+ * the peak RSS does not grow. Kernels without it (before 5.14) fail the
+ * call, and the pages are then faulted as before.
+ */
+#define PP_POPULATE_MIN ((size_t)64 << 10)
+/* How far ahead of the sample pass's writes its blocks are faulted in. */
+#define PP_POPULATE_LEAD ((size_t)256 << 10)
+
+static void pp_populate(const struct pp_dec *x, void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t from, to;
+
+    if (p == NULL || n < PP_POPULATE_MIN) {
+        return;
+    }
+    from = ((uintptr_t)p + x->page - 1) & ~(uintptr_t)(x->page - 1);
+    to = ((uintptr_t)p + n) & ~(uintptr_t)(x->page - 1);
+    if (to > from) {
+        (void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+    }
+#else
+    (void)x;
+    (void)p;
+    (void)n;
+#endif
+}
+
+/* The sample pass writes each of its blocks from start to end while it
+ * gives the input's pages back (pp_release): fault each block in a window
+ * ahead of its write position, not all at once, so that the block and the
+ * input are not both resident in full. */
+static void pp_pop_init(struct pp_dec *x, unsigned i, void *p, uint64_t n,
+                        size_t sz)
+{
+    x->pop[i].done = p;
+    x->pop[i].end = p != NULL ? (uint8_t *)p + (size_t)n * sz : NULL;
+}
+
+static inline void pp_ahead(struct pp_dec *x, unsigned i, const void *at)
+{
+    struct pp_pop *r = &x->pop[i];
+    uint8_t *cur = (uint8_t *)(uintptr_t)at, *from, *to;
+
+    if (r->done == r->end ||
+        (r->done > cur && (size_t)(r->done - cur) >= PP_POPULATE_LEAD / 2)) {
+        return;
+    }
+    from = r->done > cur ? r->done : cur;
+    to = (size_t)(r->end - cur) > PP_POPULATE_LEAD ? cur + PP_POPULATE_LEAD
+                                                   : r->end;
+    pp_populate(x, from, (size_t)(to - from));
+    r->done = to;
+}
+
 /* Bytes of input read between two releases (see pp_release). */
 #define PP_RELEASE_STEP ((size_t)256 << 10)
 
@@ -1494,6 +1569,11 @@ static int pp_samples(struct pp_dec *x, struct pp_blocks *b)
     int rc, found;
 
     pp_release_tail(x);
+    pp_ahead(x, 0, x->prof->samples);
+    pp_ahead(x, 1, x->pd->dict.stacks + x->pd->dict.nstacks);
+    pp_ahead(x, 2, b->locs);
+    pp_ahead(x, 3, b->vals);
+    pp_ahead(x, 4, b->attrs);
     for (;;) {
         rc = pp_span_next(x, &p, x->spans[PF_SAMPLE].end, PF_SAMPLE, &f,
                           &found);
@@ -1505,6 +1585,11 @@ static int pp_samples(struct pp_dec *x, struct pp_blocks *b)
             return rc;
         }
         pp_release(x, p);
+        pp_ahead(x, 0, x->prof->samples + x->prof->nsamples);
+        pp_ahead(x, 1, x->pd->dict.stacks + x->pd->dict.nstacks);
+        pp_ahead(x, 2, b->locs);
+        pp_ahead(x, 3, b->vals);
+        pp_ahead(x, 4, b->attrs);
     }
 }
 
@@ -1570,6 +1655,19 @@ static int pp_alloc_dict(struct pp_dec *x)
         idmap_alloc(&x->locations, c->locations) != PC_OK) {
         return err_set(x->e, PC_ENOMEM, "pprof: out of memory for ids");
     }
+    /* Pass 2 fills these tables in full before the sample pass. */
+    pp_populate(x, d->strings, (size_t)c->strings * sizeof(struct pstr));
+    pp_populate(x, d->locations,
+                ((size_t)c->locations + 1) * sizeof(struct location));
+    pp_populate(x, d->functions,
+                ((size_t)c->functions + 1) * sizeof(struct function));
+    pp_populate(x, d->mappings,
+                ((size_t)c->mappings + 1) * sizeof(struct mapping));
+    pp_populate(x, x->strpool, (size_t)c->string_bytes);
+    pp_populate(x, x->locations.ids,
+                ((size_t)c->locations + 1) * sizeof(uint64_t));
+    pp_populate(x, x->functions.ids,
+                ((size_t)c->functions + 1) * sizeof(uint64_t));
     /* Without the memo every label is decoded: it only saves time. */
     if (c->labels != 0) {
         x->labmemo = calloc((size_t)1 << PP_LABMEMO_BITS,
@@ -1607,6 +1705,13 @@ static int pp_alloc_profile(struct pp_dec *x, struct pp_blocks *b,
         (c->labels && !b->attrs) || (c->lines && !*lines)) {
         return pp_nomem(x);
     }
+    pp_populate(x, *lines, (size_t)c->lines * sizeof(struct line));
+    pp_pop_init(x, 0, pr->samples, c->samples, sizeof(struct sample));
+    pp_pop_init(x, 1, pd->dict.stacks, (uint64_t)c->samples + 1,
+                sizeof(struct stack));
+    pp_pop_init(x, 2, b->locs, c->locids, sizeof(int32_t));
+    pp_pop_init(x, 3, b->vals, c->values, sizeof(int64_t));
+    pp_pop_init(x, 4, b->attrs, c->labels, sizeof(int32_t));
     /* Empty blocks are NULL; NULL + 0 is undefined, so guard each. */
     b->locs_end = c->locids != 0 ? b->locs + c->locids : b->locs;
     b->vals_end = c->values != 0 ? b->vals + c->values : b->vals;
@@ -1684,6 +1789,13 @@ static size_t pp_arena_limit(size_t n, int copied)
 #define PP_MAP_MIN ((size_t)1 << 22)
 /* Deflate cannot expand data by more than about 1032:1. */
 #define PP_DEFLATE_MAX_RATIO 1032
+/* Compression ratio up to which the mapping is populated up front. */
+#define PP_POPULATE_RATIO 64
+#ifdef MAP_POPULATE
+#define PP_MAP_POPULATE MAP_POPULATE
+#else
+#define PP_MAP_POPULATE 0
+#endif
 
 static int pp_gunzip_err(struct errctx *e, int rc, size_t maxd)
 {
@@ -1711,8 +1823,13 @@ static int pp_gunzip_map(struct pp_dec *x, const uint8_t *data, size_t len,
         hint / PP_DEFLATE_MAX_RATIO > len) {
         return 1;
     }
+    /* Written in full right away: faulted in by mmap, not page by page
+     * (see pp_populate). Only at a ratio real profiles have, so that a
+     * trailer that lies cannot make a small input commit much memory. */
     mem = mmap(NULL, hint, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+               MAP_PRIVATE | MAP_ANONYMOUS |
+                   (hint / PP_POPULATE_RATIO <= len ? PP_MAP_POPULATE : 0),
+               -1, 0);
     if (mem == MAP_FAILED) {
         return 1;
     }
@@ -1725,7 +1842,6 @@ static int pp_gunzip_map(struct pp_dec *x, const uint8_t *data, size_t len,
     }
     x->map = mem;
     x->map_len = hint;
-    x->page = (size_t)sysconf(_SC_PAGESIZE);
     x->base = mem;
     x->end = mem + got;
     return PC_OK;
@@ -1794,6 +1910,7 @@ static int pp_decode(const uint8_t *data, size_t len,
     }
     memset(&x, 0, sizeof(x));
     x.e = e;
+    x.page = (size_t)sysconf(_SC_PAGESIZE);
     x.base = data;
     x.end = data + len;
     /* Borrowed bytes outlive the pdata; otherwise the strings are copied
