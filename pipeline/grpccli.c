@@ -882,3 +882,12 @@ int grpccli_otlp_export(struct grpccli *c, const struct otlp_item *items,
     return otlp_export_part(c, items, n, max_bytes,
                             retry_now_ms() + timeout_ms, r);
 }
+
+void grpccli_opts_conn(struct grpccli_opts *o, const struct grpccli_conn_cfg *c)
+{
+    o->insecure = c->insecure;
+    o->tls = &c->tls;
+    o->authority = c->authority;
+    o->headers = &c->headers;
+    o->bearer_token = c->bearer_token;
+}

@@ -40,6 +40,36 @@ struct grpccli_tls_cfg {
 
 extern const struct cfg_entry grpccli_tls_table[];
 
+/*
+ * How an exporter reaches a gRPC server: the keys every gRPC exporter
+ * (otlp, parca, loadbalancing's backends) takes, declared once. An exporter
+ * embeds the struct and puts GRPCCLI_CONN_CFG_ENTRIES(struct x, field) in its
+ * table: the keys stay flat (`insecure:`, `tls:`, ...), as users write them.
+ */
+struct grpccli_conn_cfg {
+    int insecure;
+    struct grpccli_tls_cfg tls;
+    char *authority;
+    struct cfg_map headers;
+    char *bearer_token;
+};
+
+#define GRPCCLI_CONN_CFG_ENTRIES(T, f)                                      \
+    {.key = "insecure", .type = CFG_BOOL, .def = "false",                 \
+     .offset = offsetof(T, f.insecure),                                   \
+     .doc = "plaintext gRPC (no TLS)"},                                   \
+    {.key = "tls", .type = CFG_SECTION, .sub = grpccli_tls_table,          \
+     .offset = offsetof(T, f.tls),                                        \
+     .doc = "TLS / mutual TLS settings (ignored with insecure: true)"},    \
+    {.key = "authority", .type = CFG_STRING,                              \
+     .offset = offsetof(T, f.authority),                                  \
+     .doc = "the :authority header sent instead of the endpoint's host"},  \
+    {.key = "headers", .type = CFG_MAP, .offset = offsetof(T, f.headers), \
+     .doc = "gRPC metadata added to every call"},                         \
+    {.key = "bearer_token", .type = CFG_STRING,                           \
+     .offset = offsetof(T, f.bearer_token),                               \
+     .doc = "sent as 'authorization: Bearer <token>'"}
+
 struct grpccli_opts {
     const char *endpoint;        /* host:port (a gRPC target) */
     int insecure;                /* plaintext */
@@ -52,6 +82,10 @@ struct grpccli_opts {
     const char *bearer_token;    /* NULL/"" = none */
     uint64_t max_send_bytes;     /* 0 = gRPC's default */
 };
+
+/* Fills the connection fields of o from c (borrowed: c must outlive o). */
+void grpccli_opts_conn(struct grpccli_opts *o,
+                       const struct grpccli_conn_cfg *c);
 
 struct grpccli;
 

@@ -50,11 +50,7 @@ static const char *const lb_compressions[] = {"gzip", "none", NULL};
 struct lb_otlp_cfg {
     char *endpoint;                   /* must stay unset */
     int64_t timeout_ms;
-    int insecure;
-    struct grpccli_tls_cfg tls;
-    char *authority;
-    struct cfg_map headers;
-    char *bearer_token;
+    struct grpccli_conn_cfg conn;
     int compression;
     uint64_t max_request_bytes;
 };
@@ -94,21 +90,7 @@ static const struct cfg_entry lb_otlp_table[] = {
     {.key = "timeout", .type = CFG_DURATION, .def = "5s", .min = 1,
      .max = 3600000, .offset = offsetof(struct lb_otlp_cfg, timeout_ms),
      .doc = "time limit of one call to one backend"},
-    {.key = "insecure", .type = CFG_BOOL, .def = "false",
-     .offset = offsetof(struct lb_otlp_cfg, insecure),
-     .doc = "plaintext gRPC (no TLS)"},
-    {.key = "tls", .type = CFG_SECTION, .sub = grpccli_tls_table,
-     .offset = offsetof(struct lb_otlp_cfg, tls),
-     .doc = "TLS / mutual TLS settings (ignored with insecure: true)"},
-    {.key = "authority", .type = CFG_STRING,
-     .offset = offsetof(struct lb_otlp_cfg, authority),
-     .doc = "the :authority header sent instead of the backend's address"},
-    {.key = "headers", .type = CFG_MAP,
-     .offset = offsetof(struct lb_otlp_cfg, headers),
-     .doc = "gRPC metadata added to every call"},
-    {.key = "bearer_token", .type = CFG_STRING,
-     .offset = offsetof(struct lb_otlp_cfg, bearer_token),
-     .doc = "sent as 'authorization: Bearer <token>'"},
+    GRPCCLI_CONN_CFG_ENTRIES(struct lb_otlp_cfg, conn),
     {.key = "compression", .type = CFG_ENUM, .def = "gzip",
      .enum_values = lb_compressions,
      .offset = offsetof(struct lb_otlp_cfg, compression),
@@ -274,12 +256,8 @@ static struct lb_backend *lb_backend_new(struct lb_exporter *x,
     snprintf(be->endpoint, sizeof(be->endpoint), "%s", endpoint);
     memset(&o, 0, sizeof(o));
     o.endpoint = be->endpoint;
-    o.insecure = oc->insecure;
-    o.tls = &oc->tls;
-    o.authority = oc->authority;
+    grpccli_opts_conn(&o, &oc->conn);
     o.gzip = oc->compression == 0;
-    o.headers = &oc->headers;
-    o.bearer_token = oc->bearer_token;
     if (grpccli_new(&o, &be->cli, e) != PC_OK) {
         free(be);
         return NULL;

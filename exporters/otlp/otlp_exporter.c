@@ -36,11 +36,7 @@
 struct otlp_exporter_cfg {
     struct exphelper_cfg helper;      /* first: the engine reads it */
     char *endpoint;
-    int insecure;
-    struct grpccli_tls_cfg tls;
-    char *authority;
-    struct cfg_map headers;
-    char *bearer_token;
+    struct grpccli_conn_cfg conn;
     int compression;
     struct cfg_compression_params compression_params;
     int include_original_payload;
@@ -54,21 +50,7 @@ static const struct cfg_entry otlpx_table[] = {
     {.key = "endpoint", .type = CFG_STRING, .def = "localhost:4317",
      .offset = offsetof(struct otlp_exporter_cfg, endpoint),
      .doc = "host:port of the OTLP gRPC server"},
-    {.key = "insecure", .type = CFG_BOOL, .def = "false",
-     .offset = offsetof(struct otlp_exporter_cfg, insecure),
-     .doc = "plaintext gRPC (no TLS)"},
-    {.key = "tls", .type = CFG_SECTION, .sub = grpccli_tls_table,
-     .offset = offsetof(struct otlp_exporter_cfg, tls),
-     .doc = "TLS / mutual TLS settings (ignored with insecure: true)"},
-    {.key = "authority", .type = CFG_STRING,
-     .offset = offsetof(struct otlp_exporter_cfg, authority),
-     .doc = "the :authority header sent instead of the endpoint's host"},
-    {.key = "headers", .type = CFG_MAP,
-     .offset = offsetof(struct otlp_exporter_cfg, headers),
-     .doc = "gRPC metadata added to every call"},
-    {.key = "bearer_token", .type = CFG_STRING,
-     .offset = offsetof(struct otlp_exporter_cfg, bearer_token),
-     .doc = "sent as 'authorization: Bearer <token>'"},
+    GRPCCLI_CONN_CFG_ENTRIES(struct otlp_exporter_cfg, conn),
     {.key = "compression", .type = CFG_ENUM, .def = "gzip",
      .enum_values = otlpx_compressions,
      .offset = offsetof(struct otlp_exporter_cfg, compression),
@@ -108,13 +90,9 @@ static int otlpx_create(const void *cfgp, struct component_host *host,
     }
     memset(&o, 0, sizeof(o));
     o.endpoint = cfg->endpoint;
-    o.insecure = cfg->insecure;
-    o.tls = &cfg->tls;
-    o.authority = cfg->authority;
+    grpccli_opts_conn(&o, &cfg->conn);
     o.gzip = cfg->compression == 0;
     o.gzip_level = (int)cfg->compression_params.level;
-    o.headers = &cfg->headers;
-    o.bearer_token = cfg->bearer_token;
     rc = grpccli_new(&o, &x->cli, e);
     if (rc != PC_OK) {
         free(x);

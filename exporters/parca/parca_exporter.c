@@ -51,11 +51,7 @@ enum parca_protocol {
 struct parca_exporter_cfg {
     struct exphelper_cfg helper;      /* first: the engine reads it */
     char *endpoint;
-    int insecure;
-    struct grpccli_tls_cfg tls;
-    char *authority;
-    char *bearer_token;
-    struct cfg_map headers;
+    struct grpccli_conn_cfg conn;
     struct cfg_map external_labels;
     int protocol;
     int compression;
@@ -71,21 +67,7 @@ static const struct cfg_entry parca_table[] = {
     {.key = "endpoint", .type = CFG_STRING, .def = "localhost:7070",
      .offset = offsetof(struct parca_exporter_cfg, endpoint),
      .doc = "host:port of the Parca gRPC server"},
-    {.key = "insecure", .type = CFG_BOOL, .def = "false",
-     .offset = offsetof(struct parca_exporter_cfg, insecure),
-     .doc = "plaintext gRPC (OSS Parca serves no TLS itself)"},
-    {.key = "tls", .type = CFG_SECTION, .sub = grpccli_tls_table,
-     .offset = offsetof(struct parca_exporter_cfg, tls),
-     .doc = "TLS / mutual TLS settings (ignored with insecure: true)"},
-    {.key = "authority", .type = CFG_STRING,
-     .offset = offsetof(struct parca_exporter_cfg, authority),
-     .doc = "the :authority header sent instead of the endpoint's host"},
-    {.key = "bearer_token", .type = CFG_STRING,
-     .offset = offsetof(struct parca_exporter_cfg, bearer_token),
-     .doc = "sent as 'authorization: Bearer <token>' (Polar Signals Cloud, proxies)"},
-    {.key = "headers", .type = CFG_MAP,
-     .offset = offsetof(struct parca_exporter_cfg, headers),
-     .doc = "gRPC metadata added to every call"},
+    GRPCCLI_CONN_CFG_ENTRIES(struct parca_exporter_cfg, conn),
     {.key = "external_labels", .type = CFG_MAP,
      .offset = offsetof(struct parca_exporter_cfg, external_labels),
      .doc = "labels added to every series that lacks them"},
@@ -126,12 +108,8 @@ static int parca_create(const void *cfgp, struct component_host *host,
     }
     memset(&o, 0, sizeof(o));
     o.endpoint = cfg->endpoint;
-    o.insecure = cfg->insecure;
-    o.tls = &cfg->tls;
-    o.authority = cfg->authority;
+    grpccli_opts_conn(&o, &cfg->conn);
     o.gzip = cfg->compression == 1;
-    o.headers = &cfg->headers;
-    o.bearer_token = cfg->bearer_token;
     rc = grpccli_new(&o, &x->cli, e);
     if (rc != PC_OK) {
         free(x);
