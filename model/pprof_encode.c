@@ -53,6 +53,7 @@ struct pe {
     struct errctx *e;
     int32_t *smap;            /* model string -> new index (marks first) */
     int32_t *mmap, *lmap, *fmap;
+    int fn0_used;             /* a line names the zero function (OTLP index 0) */
     struct itab shash;        /* content -> model string (built lazily) */
     int has_shash;
     struct buf xbytes;        /* extra strings, back to back */
@@ -478,6 +479,9 @@ static int pe_use_function(struct pe *x, int32_t f)
     int rc;
 
     if (f == 0) {
+        /* OTLP's function_table[0] is a real (empty) function; pprof has no
+         * "none" for a line, google/pprof rejects a line without one. */
+        x->fn0_used = x->d->nfunctions > 0;
         return PC_OK;
     }
     if (f < 0 || (uint32_t)f >= x->d->nfunctions) {
@@ -901,6 +905,9 @@ static int pe_tables_write(struct pe *x, struct buf *b)
     for (i = 1; i < d->nfunctions && rc == PC_OK; i++) {
         rc = x->fmap[i] != 0 ? pe_function_write(x, b, i) : PC_OK;
     }
+    if (rc == PC_OK && x->fn0_used) {
+        rc = pe_function_write(x, b, 0);
+    }
     return rc;
 }
 
@@ -1061,6 +1068,7 @@ int pprof_encode(const struct pdata *pd, const struct profile *p,
 {
     size_t start = out->len;
     struct pe x;
+    int32_t nfn;
     int rc;
 
     if (pd == NULL || p == NULL || pd->dict.nstrings == 0) {
@@ -1079,7 +1087,8 @@ int pprof_encode(const struct pdata *pd, const struct profile *p,
     if (rc == PC_OK) {
         pe_number(x.mmap, x.d->nmappings);
         pe_number(x.lmap, x.d->nlocations);
-        pe_number(x.fmap, x.d->nfunctions);
+        nfn = pe_number(x.fmap, x.d->nfunctions);
+        x.fmap[0] = x.fn0_used ? nfn + 1 : 0;
         x.sbase = pe_number(x.smap, x.d->nstrings) + 1;
         rc = pe_write(&x, out);
     }
