@@ -31,11 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model/buf.h"
-#include "model/compress.h"
-#include "model/err.h"
-#include "model/otlp.h"
-#include "model/pprof.h"
+#include "core/buf.h"
+#include "codec/compress.h"
+#include "core/err.h"
+#include "codec/otlp.h"
+#include "codec/pprof.h"
 #include "model/profile.h"
 
 /* Go's gzip.DefaultCompression is level 6; the floors and re-encodes use the

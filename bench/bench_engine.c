@@ -20,11 +20,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "model/err.h"
-#include "model/pprof.h"
+#include "core/err.h"
+#include "codec/pprof.h"
 #include "model/profile.h"
-#include "pipeline/batch.h"
-#include "pipeline/exporter_helper.h"
+#include "component/batch.h"
+#include "exporterhelper/exporter_helper.h"
 
 #define NEXP 3
 #define ROUNDS 15

@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "model/err.h"
-#include "pipeline/pqueue.h"
-#include "pipeline/retry.h"
+#include "core/err.h"
+#include "exporterhelper/pqueue.h"
+#include "exporterhelper/retry.h"
 
 static void fill(uint8_t *p, size_t n)
 {

@@ -18,14 +18,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "model/pprof.h"
-#include "pipeline/batch.h"
-#include "pipeline/cfg.h"
-#include "pipeline/component.h"
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
-#include "pipeline/registry.h"
-#include "pipeline/ynode.h"
+#include "codec/pprof.h"
+#include "component/batch.h"
+#include "config/cfg.h"
+#include "component/component.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+#include "component/registry.h"
+#include "config/ynode.h"
 
 #define MAX_ITERS 10000
 

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "pipeline/cfg.h"
-#include "pipeline/component.h"
+#include "config/cfg.h"
+#include "component/component.h"
 
 static int factory_cmp(const void *a, const void *b)
 {

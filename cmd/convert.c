@@ -14,8 +14,8 @@
 
 #include "cmd/cmd.h"
 #include "cmd/load.h"
-#include "model/otlp.h"
-#include "model/pprof.h"
+#include "codec/otlp.h"
+#include "codec/pprof.h"
 
 #define CONVERT_MAX_INPUT ((size_t)1 << 30)
 

@@ -13,8 +13,8 @@
 
 #include "cmd/cmd.h"
 #include "cmd/load.h"
-#include "model/err.h"
-#include "model/intern.h"
+#include "core/err.h"
+#include "core/intern.h"
 
 #define INSPECT_MAX_INPUT ((size_t)1 << 30)
 #define INSPECT_TOP 10

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "model/buf.h"
-#include "model/err.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 int cmd_read_file(const char *path, size_t max, unsigned char **data,
                   size_t *len, char *err, size_t errlen)

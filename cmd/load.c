@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "model/buf.h"
-#include "model/compress.h"
-#include "model/otlp.h"
-#include "model/pprof.h"
-#include "model/sniff.h"
+#include "core/buf.h"
+#include "codec/compress.h"
+#include "codec/otlp.h"
+#include "codec/pprof.h"
+#include "codec/sniff.h"
 
 static int decode_otlp_maybe_gz(const uint8_t *data, size_t len,
                                 struct pdata **pd, struct errctx *e)

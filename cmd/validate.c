@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
-#include "model/err.h"
+#include "core/err.h"
 #include "pipeline/config.h"
 
 static void validate_usage(FILE *f)

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "model/err.h"
+#include "core/err.h"
 
 struct pdata *pdata_new(size_t arena_limit)
 {

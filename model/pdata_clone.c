@@ -6,10 +6,9 @@
  */
 #include <string.h>
 
-#include "model/err.h"
+#include "core/err.h"
 #include "model/limits.h"
 #include "model/profile.h"
-#include "pipeline/batch.h"
 
 struct cloner {
     struct arena *a;

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/arena.h"
+#include "core/arena.h"
 
 /* A string or byte view: not NUL-terminated, not owned. */
 struct pstr {
@@ -247,6 +247,9 @@ struct pdata {
  * limit). Tables are empty: call dict_init() for the zero entries. */
 struct pdata *pdata_new(size_t arena_limit);
 void pdata_free(struct pdata *pd);
+
+/* Deep copy of a pdata into a new arena (copy-on-write of payloads). */
+struct pdata *pdata_clone(const struct pdata *pd);
 
 /* Adds the zero entry to every empty table. */
 int dict_init(struct pdata *pd);

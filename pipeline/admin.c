@@ -25,13 +25,12 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
-#include "model/buf.h"
-#include "pipeline/metrics.h"
+#include "core/buf.h"
+#include "net/listen.h"
+#include "telemetry/metrics.h"
 
 #define ROUTE_METRICS 1u
 #define ROUTE_HEALTH 2u
-#define ADMIN_HOST_MAX 256
-#define ADMIN_MAX_FDS 4            /* ":port" binds IPv4 and IPv6 */
 #define ADMIN_METRICS_MAX ((size_t)64 << 20)
 
 struct admin_listener {
@@ -47,143 +46,6 @@ struct admin {
     struct metrics *metrics;
     atomic_int state;
 };
-
-int admin_addr_parse(const char *addr, char *host, size_t hostlen,
-                     uint16_t *port, struct errctx *e)
-{
-    const char *colon, *h = addr, *end;
-    char *endp;
-    size_t n;
-    long p;
-
-    if (addr == NULL || addr[0] == '\0') {
-        return err_set(e, PC_EINVAL, "admin: empty address");
-    }
-    if (addr[0] == '[') {
-        end = strchr(addr, ']');
-        if (end == NULL || end[1] != ':') {
-            return err_set(e, PC_EINVAL,
-                           "admin: address \"%s\": expected [host]:port", addr);
-        }
-        h = addr + 1;
-        colon = end + 1;
-    } else {
-        colon = strrchr(addr, ':');
-        if (colon == NULL) {
-            return err_set(e, PC_EINVAL,
-                           "admin: address \"%s\": expected host:port", addr);
-        }
-        end = colon;
-        if (memchr(addr, ':', (size_t)(colon - addr)) != NULL) {
-            return err_set(e, PC_EINVAL,
-                           "admin: address \"%s\": IPv6 hosts need brackets "
-                           "([::1]:port)", addr);
-        }
-    }
-    n = (size_t)(end - h);
-    if (n >= hostlen) {
-        return err_set(e, PC_EINVAL, "admin: address \"%s\": host too long",
-                       addr);
-    }
-    errno = 0;
-    p = strtol(colon + 1, &endp, 10);
-    if (colon[1] == '\0' || *endp != '\0' || errno != 0 || p < 0 ||
-        p > 65535 || colon[1] == '-' || colon[1] == '+') {
-        return err_set(e, PC_EINVAL, "admin: address \"%s\": bad port", addr);
-    }
-    memcpy(host, h, n);
-    host[n] = '\0';
-    *port = (uint16_t)p;
-    return PC_OK;
-}
-
-/* Creates, binds and listens one socket for ai; -1 with errno set. */
-static evutil_socket_t listen_one(const struct addrinfo *ai)
-{
-    int one = 1, saved;
-    evutil_socket_t fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                                ai->ai_protocol);
-
-    if (fd < 0) {
-        return -1;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    /* With both families bound for ":port", the IPv6 socket must not
-     * claim the IPv4 port as well. */
-    if (ai->ai_family == AF_INET6) {
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    }
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
-        evutil_make_socket_nonblocking(fd) != 0) {
-        saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
-}
-
-static uint16_t socket_port(evutil_socket_t fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-        return 0;
-    }
-    if (ss.ss_family == AF_INET6) {
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    }
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-static void close_all(evutil_socket_t *fds, int n)
-{
-    while (n > 0) {
-        close(fds[--n]);
-    }
-}
-
-/* Binds every address host:port resolves to (both families for ":port").
- * An address family the system lacks is skipped; any other failure is an
- * error naming the address. */
-static int bind_addr(const char *addr, const char *host, uint16_t port,
-                     evutil_socket_t *fds, int *nfds, struct errctx *e)
-{
-    struct addrinfo hints, *res = NULL, *ai;
-    char service[8];
-    int rc, err = 0;
-    evutil_socket_t fd;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    snprintf(service, sizeof(service), "%u", (unsigned)port);
-    rc = getaddrinfo(host[0] != '\0' ? host : NULL, service, &hints, &res);
-    if (rc != 0) {
-        return err_set(e, PC_EIO, "admin: cannot resolve %s: %s", addr,
-                       gai_strerror(rc));
-    }
-    *nfds = 0;
-    for (ai = res; ai != NULL && *nfds < ADMIN_MAX_FDS; ai = ai->ai_next) {
-        fd = listen_one(ai);
-        if (fd >= 0) {
-            fds[(*nfds)++] = fd;
-        } else if (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL) {
-            err = errno;
-            break;
-        }
-    }
-    freeaddrinfo(res);
-    if (err != 0 || *nfds == 0) {
-        close_all(fds, *nfds);
-        *nfds = 0;
-        return err_set(e, PC_EIO, "admin: cannot listen on %s: %s", addr,
-                       strerror(err != 0 ? err : EADDRNOTAVAIL));
-    }
-    return PC_OK;
-}
 
 static void reply(struct evhttp_request *req, int code, const char *reason,
                   const char *ctype, const void *body, size_t len)
@@ -270,26 +132,21 @@ static int listener_open(struct admin *a, struct event_base *base,
                          const char *addr, unsigned routes, struct errctx *e)
 {
     struct admin_listener *l = &a->l[a->nl];
-    char host[ADMIN_HOST_MAX];
-    evutil_socket_t fds[ADMIN_MAX_FDS];
-    uint16_t port;
-    int nfds = 0, i, rc;
+    struct listen_set ls;
+    int rc;
 
-    rc = admin_addr_parse(addr, host, sizeof(host), &port, e);
-    if (rc == PC_OK) {
-        rc = bind_addr(addr, host, port, fds, &nfds, e);
-    }
+    rc = listen_open("admin", addr, 128, &ls, e);
     if (rc != PC_OK) {
         return rc;
     }
     l->http = evhttp_new(base);
     if (l->http == NULL) {
-        close_all(fds, nfds);
+        listen_close(&ls);
         return err_set(e, PC_ENOMEM, "admin: evhttp_new failed");
     }
     l->routes = routes;
     l->admin = a;
-    l->port = socket_port(fds[0]);
+    l->port = ls.port;
     a->nl++;
     /* Every method reaches the handler, which answers 405 itself (evhttp
      * would answer 501 for methods outside its allowed set). */
@@ -301,11 +158,8 @@ static int listener_open(struct admin *a, struct event_base *base,
     evhttp_set_max_body_size(l->http, 4096);
     evhttp_set_timeout(l->http, 30);
     evhttp_set_gencb(l->http, handle, l);
-    for (i = 0; i < nfds; i++) {
-        if (evhttp_accept_socket_with_handle(l->http, fds[i]) == NULL) {
-            close_all(fds + i, nfds - i);
-            return err_set(e, PC_EIO, "admin: cannot serve on %s", addr);
-        }
+    if (listen_serve_http(l->http, &ls) != PC_OK) {
+        return err_set(e, PC_EIO, "admin: cannot serve on %s", addr);
     }
     return PC_OK;
 }
@@ -319,14 +173,14 @@ static int addr_set(const char *addr)
  * "any free port": shared only when both are spelled identically. */
 static int same_addr(const char *x, const char *y)
 {
-    char hx[ADMIN_HOST_MAX], hy[ADMIN_HOST_MAX];
+    char hx[LISTEN_HOST_MAX], hy[LISTEN_HOST_MAX];
     uint16_t px, py;
 
     if (!addr_set(x) || !addr_set(y)) {
         return 0;
     }
-    if (admin_addr_parse(x, hx, sizeof(hx), &px, NULL) != PC_OK ||
-        admin_addr_parse(y, hy, sizeof(hy), &py, NULL) != PC_OK) {
+    if (listen_addr_parse(x, hx, sizeof(hx), &px, NULL) != PC_OK ||
+        listen_addr_parse(y, hy, sizeof(hy), &py, NULL) != PC_OK) {
         return strcmp(x, y) == 0;
     }
     return px == py && (px != 0 || strcmp(x, y) == 0) && strcmp(hx, hy) == 0;

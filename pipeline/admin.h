@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/err.h"
+#include "core/err.h"
 
 struct event_base;
 struct metrics;
@@ -44,10 +44,5 @@ void admin_stop(struct admin *a);
 /* The port actually bound (useful with port 0); 0 when disabled. */
 uint16_t admin_metrics_port(const struct admin *a);
 uint16_t admin_health_port(const struct admin *a);
-
-/* Splits "host:port", "[::1]:port" or ":port" into host (empty for all
- * interfaces, brackets removed) and port. */
-int admin_addr_parse(const char *addr, char *host, size_t hostlen,
-                     uint16_t *port, struct errctx *e);
 
 #endif

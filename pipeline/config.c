@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/buf.h"
-#include "model/err.h"
-#include "pipeline/log.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "telemetry/log.h"
 
 /* The enum tables below are indexed like enum log_level / log_format. */
 _Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 &&

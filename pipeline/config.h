@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline/cfg.h"
-#include "pipeline/component.h"
-#include "pipeline/ynode.h"
+#include "config/cfg.h"
+#include "component/component.h"
+#include "config/ynode.h"
 
 #define CONFIG_ID_MAX 256
 
@@ -55,7 +55,7 @@ struct config_pipeline {
     uint32_t nexporters;
 };
 
-/* Orders match enum log_level / enum log_format (pipeline/log.h). */
+/* Orders match enum log_level / enum log_format (telemetry/log.h). */
 struct config_telemetry_metrics {
     char *address;            /* default 127.0.0.1:8888 */
 };

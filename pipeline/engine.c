@@ -38,10 +38,10 @@
 
 #include "pipeline/admin.h"
 #include "pipeline/config.h"
-#include "pipeline/exporter_helper.h"
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
-#include "pipeline/retry.h"
+#include "exporterhelper/exporter_helper.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+#include "exporterhelper/retry.h"
 
 struct pl_inst;
 struct engine;

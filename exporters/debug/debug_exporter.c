@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "model/profile.h"
-#include "pipeline/component.h"
-#include "pipeline/exporter_helper.h"
-#include "pipeline/log.h"
+#include "component/component.h"
+#include "exporterhelper/exporter_helper.h"
+#include "telemetry/log.h"
 
 enum debug_verbosity {
     DEBUG_BASIC,

@@ -22,12 +22,12 @@
 #include <unistd.h>
 
 #include "exporters/file/file_rotate.h"
-#include "model/compress.h"
-#include "model/otlp.h"
-#include "model/pprof.h"
-#include "pipeline/component.h"
-#include "pipeline/exporter_helper.h"
-#include "pipeline/log.h"
+#include "codec/compress.h"
+#include "codec/otlp.h"
+#include "codec/pprof.h"
+#include "component/component.h"
+#include "exporterhelper/exporter_helper.h"
+#include "telemetry/log.h"
 
 enum file_format {
     FILE_FORMAT_PPROF,

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "exporters/file/file_rotate.h"
-#include "model/otlp.h"
-#include "pipeline/series.h"
+#include "codec/otlp.h"
+#include "component/series.h"
 
 static int base64(struct buf *o, const uint8_t *p, size_t n)
 {

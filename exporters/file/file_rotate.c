@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/err.h"
+#include "core/err.h"
 
 void file_rotor_init(struct file_rotor *r, const char *dir, uint32_t max_files,
                      uint64_t max_bytes)

@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 
-#include "model/buf.h"
-#include "pipeline/batch.h"
+#include "core/buf.h"
+#include "component/batch.h"
 
 struct file_rotor_entry {
     char *name;

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "exporters/loadbalancing/lb_dns.h"
-#include "model/err.h"
+#include "core/err.h"
 
 #define LB_DNS_ANSWER_MAX 65536
 #define LB_DNS_NAME_MAX 253

@@ -28,14 +28,14 @@
 
 #include "exporters/loadbalancing/lb_dns.h"
 #include "exporters/loadbalancing/lb_ring.h"
-#include "model/otlp.h"
-#include "pipeline/component.h"
-#include "pipeline/exporter_helper.h"
-#include "pipeline/grpccli.h"
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
-#include "pipeline/retry.h"
-#include "pipeline/series.h"
+#include "codec/otlp.h"
+#include "component/component.h"
+#include "exporterhelper/exporter_helper.h"
+#include "net/grpccli.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+#include "exporterhelper/retry.h"
+#include "component/series.h"
 
 #define LB_ENDPOINT_MAX 280
 #define LB_RECORDS_MAX 65536

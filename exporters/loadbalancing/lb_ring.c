@@ -6,7 +6,7 @@
 #include <xxhash.h>
 
 #include "exporters/loadbalancing/lb_ring.h"
-#include "model/err.h"
+#include "core/err.h"
 
 static int lb_ring_cmp_str(const void *a, const void *b)
 {

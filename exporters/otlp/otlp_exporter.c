@@ -26,12 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/otlp.h"
-#include "pipeline/component.h"
-#include "pipeline/exporter_helper.h"
-#include "pipeline/grpccli.h"
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
+#include "codec/otlp.h"
+#include "component/component.h"
+#include "exporterhelper/exporter_helper.h"
+#include "net/grpccli.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
 
 struct otlp_exporter_cfg {
     struct exphelper_cfg helper;      /* first: the engine reads it */

@@ -19,15 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/compress.h"
-#include "model/otlp.h"
-#include "model/pb.h"
-#include "pipeline/component.h"
-#include "pipeline/curl_api.h"
-#include "pipeline/exporter_helper.h"
-#include "pipeline/httpcli.h"
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
+#include "codec/compress.h"
+#include "codec/otlp.h"
+#include "codec/pb.h"
+#include "component/component.h"
+#include "net/curl_api.h"
+#include "exporterhelper/exporter_helper.h"
+#include "net/httpcli.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
 
 enum oh_compression { OH_GZIP, OH_ZSTD, OH_NONE };
 enum oh_encoding { OH_PROTO, OH_JSON };

@@ -29,16 +29,16 @@
 #include <string.h>
 
 #include "exporters/parca/parca_labels.h"
-#include "model/compress.h"
-#include "model/otlp.h"
-#include "model/pb.h"
-#include "model/pprof.h"
-#include "pipeline/component.h"
-#include "pipeline/exporter_helper.h"
-#include "pipeline/grpccli.h"
-#include "pipeline/log.h"
-#include "pipeline/retry.h"
-#include "pipeline/series.h"
+#include "codec/compress.h"
+#include "codec/otlp.h"
+#include "codec/pb.h"
+#include "codec/pprof.h"
+#include "component/component.h"
+#include "exporterhelper/exporter_helper.h"
+#include "net/grpccli.h"
+#include "telemetry/log.h"
+#include "exporterhelper/retry.h"
+#include "component/series.h"
 
 #define PARCA_WRITERAW_METHOD \
     "/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw"

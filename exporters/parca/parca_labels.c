@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/pb.h"
-#include "pipeline/series.h"
+#include "codec/pb.h"
+#include "component/series.h"
 
 #define PARCA_TEXT_MAX ((size_t)1 << 20)
 

@@ -17,10 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/buf.h"
+#include "core/buf.h"
 #include "model/profile.h"
-#include "pipeline/batch.h"
-#include "pipeline/cfg.h"
+#include "component/batch.h"
+#include "config/cfg.h"
 
 #define PARCA_MAX_LABELS 64
 #define PARCA_LABEL_NAME_MAX 128

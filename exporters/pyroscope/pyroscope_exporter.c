@@ -32,16 +32,16 @@
 #include <string.h>
 
 #include "exporters/pyroscope/pyroscope_labels.h"
-#include "model/compress.h"
-#include "model/pb.h"
-#include "model/pprof.h"
-#include "pipeline/component.h"
-#include "pipeline/curl_api.h"
-#include "pipeline/exporter_helper.h"
-#include "pipeline/httpcli.h"
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
-#include "pipeline/series.h"
+#include "codec/compress.h"
+#include "codec/pb.h"
+#include "codec/pprof.h"
+#include "component/component.h"
+#include "net/curl_api.h"
+#include "exporterhelper/exporter_helper.h"
+#include "net/httpcli.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+#include "component/series.h"
 
 enum pyro_api { PYRO_API_PUSH, PYRO_API_INGEST };
 enum pyro_compression { PYRO_COMP_GZIP, PYRO_COMP_NONE };

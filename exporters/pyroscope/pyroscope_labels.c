@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/series.h"
+#include "component/series.h"
 
 #define PYRO_LABEL_TEXT_MAX ((size_t)1 << 20)
 

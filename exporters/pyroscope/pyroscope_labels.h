@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/buf.h"
-#include "pipeline/batch.h"
-#include "pipeline/cfg.h"
+#include "core/buf.h"
+#include "component/batch.h"
+#include "config/cfg.h"
 
 struct pyro_label {
     size_t name, value;      /* offsets of NUL-terminated text in `text` */

@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "exporters/pyroscope/pyroscope_labels.h"
-#include "model/compress.h"
-#include "model/pb.h"
-#include "pipeline/series.h"
+#include "codec/compress.h"
+#include "codec/pb.h"
+#include "component/series.h"
 
 struct peek_state {
     struct pstr *strings;

@@ -22,10 +22,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "model/buf.h"
-#include "pipeline/component.h"
-#include "pipeline/log.h"
-#include "pipeline/series.h"
+#include "core/buf.h"
+#include "component/component.h"
+#include "telemetry/log.h"
+#include "component/series.h"
 
 enum attr_action {
     ACT_INSERT,

@@ -29,11 +29,11 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "pipeline/component.h"
-#include "pipeline/log.h"
-#include "pipeline/matcher.h"
-#include "pipeline/metrics.h"
-#include "pipeline/series.h"
+#include "component/component.h"
+#include "telemetry/log.h"
+#include "component/matcher.h"
+#include "telemetry/metrics.h"
+#include "component/series.h"
 
 enum card_action { CARD_DROP, CARD_STRIP };
 enum card_len_action { LEN_TRUNCATE, LEN_DROP };

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/component.h"
-#include "pipeline/log.h"
-#include "pipeline/matcher.h"
-#include "pipeline/metrics.h"
-#include "pipeline/series.h"
+#include "component/component.h"
+#include "telemetry/log.h"
+#include "component/matcher.h"
+#include "telemetry/metrics.h"
+#include "component/series.h"
 
 struct filter_criteria_cfg {
     struct cfg_strlist profile_types;

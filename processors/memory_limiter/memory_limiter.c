@@ -27,9 +27,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pipeline/component.h"
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
+#include "component/component.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
 
 #define ML_MIB ((uint64_t)1 << 20)
 /* Giving memory back to the system costs time: not more often than this. */

@@ -24,9 +24,9 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "pipeline/component.h"
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
+#include "component/component.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
 
 enum tl_direction {
     TL_BOTH,

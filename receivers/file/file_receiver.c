@@ -17,12 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/compress.h"
-#include "model/otlp.h"
-#include "model/pprof.h"
-#include "model/sniff.h"
-#include "pipeline/component.h"
-#include "pipeline/log.h"
+#include "codec/compress.h"
+#include "codec/otlp.h"
+#include "codec/pprof.h"
+#include "codec/sniff.h"
+#include "component/component.h"
+#include "telemetry/log.h"
 
 struct file_receiver_cfg {
     char *include;

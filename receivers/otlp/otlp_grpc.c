@@ -23,9 +23,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "model/otlp.h"
-#include "pipeline/grpc_api.h"
-#include "pipeline/log.h"
+#include "codec/otlp.h"
+#include "net/grpc_api.h"
+#include "telemetry/log.h"
 #include "receivers/otlp/otlp_receiver.h"
 
 /* Export calls kept requested at once: how many can arrive between two

@@ -1,6 +1,6 @@
 /*
  * otlp_http.c: the HTTP side of the `otlp` receiver (OTLP/HTTP), on the
- * shared HTTP server (pipeline/httpsrv.h), which already applied the body
+ * shared HTTP server (net/httpsrv.h), which already applied the body
  * cap (413), Content-Encoding gzip/zstd, TLS and the bearer token (401).
  *
  * POST /v1development/profiles with Content-Type application/x-protobuf or
@@ -19,9 +19,9 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "model/otlp.h"
-#include "model/pb.h"
-#include "pipeline/log.h"
+#include "codec/otlp.h"
+#include "codec/pb.h"
+#include "telemetry/log.h"
 #include "receivers/otlp/otlp_receiver.h"
 
 #define CT_PROTOBUF "application/x-protobuf"

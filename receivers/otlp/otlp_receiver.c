@@ -29,9 +29,9 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
-#include "model/pb.h"
-#include "pipeline/grpc_api.h"
-#include "pipeline/log.h"
+#include "codec/pb.h"
+#include "net/grpc_api.h"
+#include "telemetry/log.h"
 #include "receivers/otlp/otlp_receiver.h"
 
 /* ---- configuration -------------------------------------------------------- */

@@ -15,12 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/buf.h"
-#include "model/err.h"
+#include "core/buf.h"
+#include "core/err.h"
 #include "model/profile.h"
-#include "pipeline/batch.h"
-#include "pipeline/component.h"
-#include "pipeline/httpsrv.h"
+#include "component/batch.h"
+#include "component/component.h"
+#include "net/httpsrv.h"
 
 #define OTLPRX_GRPC_METHOD \
     "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export"

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/err.h"
+#include "core/err.h"
 #include "model/profile.h"
 
 /* ---- name: "app.name{k=v,k2=v2}" (pyro_name.c) ------------------------ */

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "model/pprof.h"
-#include "pipeline/log.h"
-#include "pipeline/series.h"
+#include "codec/pprof.h"
+#include "telemetry/log.h"
+#include "component/series.h"
 #include "receivers/pyroscope/pyro_recv.h"
 
 enum codec { CODEC_PROTO, CODEC_JSON, CODEC_NONE };

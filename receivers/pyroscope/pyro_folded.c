@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <xxhash.h>
 
-#include "model/intern.h"
+#include "core/intern.h"
 #include "receivers/pyroscope/pyro.h"
 
 #define FOLDED_LINE_MAX 65536

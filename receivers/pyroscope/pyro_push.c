@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "model/arena.h"
+#include "core/arena.h"
 #include "push/v1/push.pb-c.h"
 #include "receivers/pyroscope/pyro.h"
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "pipeline/log.h"
-#include "pipeline/series.h"
+#include "telemetry/log.h"
+#include "component/series.h"
 #include "receivers/pyroscope/pyro_recv.h"
 
 static const struct cfg_entry pyro_cfg_table[] = {

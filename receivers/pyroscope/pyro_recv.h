@@ -6,9 +6,9 @@
 #ifndef PROFCOL_PYRO_RECV_H
 #define PROFCOL_PYRO_RECV_H
 
-#include "pipeline/batch.h"
-#include "pipeline/component.h"
-#include "pipeline/httpsrv.h"
+#include "component/batch.h"
+#include "component/component.h"
+#include "net/httpsrv.h"
 #include "receivers/pyroscope/pyro.h"
 
 struct pyro_cfg {

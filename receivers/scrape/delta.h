@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/err.h"
-#include "model/intern.h"
+#include "core/err.h"
+#include "core/intern.h"
 #include "model/profile.h"
 
 #define DELTA_MAX_TYPES 16

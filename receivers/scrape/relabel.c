@@ -17,7 +17,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "model/buf.h"
+#include "core/buf.h"
 #include "receivers/scrape/relabel.h"
 
 #define RELABEL_MATCH_LIMIT 1000000

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/err.h"
-#include "pipeline/cfg.h"
+#include "core/err.h"
+#include "config/cfg.h"
 
 /* Bounds: a target with more labels, or a longer value, is refused. */
 #define LABELS_MAX 256

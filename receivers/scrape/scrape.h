@@ -20,9 +20,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "model/buf.h"
-#include "pipeline/component.h"
-#include "pipeline/curl_api.h"
+#include "core/buf.h"
+#include "component/component.h"
+#include "net/curl_api.h"
 #include "receivers/scrape/delta.h"
 #include "receivers/scrape/relabel.h"
 

@@ -19,10 +19,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include "model/pprof.h"
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
-#include "pipeline/series.h"
+#include "codec/pprof.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+#include "component/series.h"
 #include "receivers/scrape/scrape.h"
 
 #define CREDS_REFRESH_NS (60 * (int64_t)1000000000)

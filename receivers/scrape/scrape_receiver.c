@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
 #include "receivers/scrape/scrape.h"
 
 #define SD_WATCH_MAX_MS 5000

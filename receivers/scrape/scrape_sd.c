@@ -16,8 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "pipeline/log.h"
-#include "pipeline/ynode.h"
+#include "telemetry/log.h"
+#include "config/ynode.h"
 #include "receivers/scrape/scrape.h"
 
 #define SD_MAX_FILE ((size_t)4 << 20)

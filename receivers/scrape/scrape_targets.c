@@ -19,8 +19,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "pipeline/log.h"
-#include "pipeline/metrics.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
 #include "receivers/scrape/scrape.h"
 
 struct cand {

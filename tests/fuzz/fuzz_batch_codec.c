@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/buf.h"
-#include "model/err.h"
-#include "pipeline/batch.h"
-#include "pipeline/batch_codec.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "component/batch.h"
+#include "component/batch_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

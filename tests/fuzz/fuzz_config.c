@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/cfg.h"
-#include "pipeline/component.h"
+#include "config/cfg.h"
+#include "component/component.h"
 #include "pipeline/config.h"
-#include "pipeline/registry.h"
+#include "component/registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

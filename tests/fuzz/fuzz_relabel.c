@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/cfg.h"
-#include "pipeline/ynode.h"
+#include "config/cfg.h"
+#include "config/ynode.h"
 #include "receivers/scrape/relabel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

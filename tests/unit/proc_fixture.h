@@ -13,12 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model/pprof.h"
-#include "pipeline/batch.h"
-#include "pipeline/component.h"
-#include "pipeline/metrics.h"
-#include "pipeline/registry.h"
-#include "pipeline/ynode.h"
+#include "codec/pprof.h"
+#include "component/batch.h"
+#include "component/component.h"
+#include "telemetry/metrics.h"
+#include "component/registry.h"
+#include "config/ynode.h"
 
 /* Path of a fixture profile; builds the fixtures once when missing. */
 static inline const char *fx_path(const char *name, char *out, size_t len)

@@ -25,7 +25,8 @@
 #include <event2/thread.h>
 
 #include "pipeline/admin.h"
-#include "pipeline/metrics.h"
+#include "net/listen.h"
+#include "telemetry/metrics.h"
 
 struct server {
     struct event_base *base;
@@ -348,27 +349,27 @@ static void test_addr_parse(void **state)
     size_t i;
 
     (void)state;
-    assert_int_equal(admin_addr_parse("localhost:8888", host, sizeof(host),
+    assert_int_equal(listen_addr_parse("localhost:8888", host, sizeof(host),
                                       &port, &e), 0);
     assert_string_equal(host, "localhost");
     assert_int_equal(port, 8888);
-    assert_int_equal(admin_addr_parse("[::1]:9090", host, sizeof(host), &port,
+    assert_int_equal(listen_addr_parse("[::1]:9090", host, sizeof(host), &port,
                                       &e), 0);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 9090);
-    assert_int_equal(admin_addr_parse(":13133", host, sizeof(host), &port,
+    assert_int_equal(listen_addr_parse(":13133", host, sizeof(host), &port,
                                       &e), 0);
     assert_string_equal(host, "");
     assert_int_equal(port, 13133);
-    assert_int_equal(admin_addr_parse("0.0.0.0:0", host, sizeof(host), &port,
+    assert_int_equal(listen_addr_parse("0.0.0.0:0", host, sizeof(host), &port,
                                       &e), 0);
     assert_int_equal(port, 0);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        if (admin_addr_parse(bad[i], host, sizeof(host), &port, &e) == 0) {
+        if (listen_addr_parse(bad[i], host, sizeof(host), &port, &e) == 0) {
             fail_msg("\"%s\" was accepted", bad[i]);
         }
     }
-    assert_true(admin_addr_parse("a-very-long-host-name:1", host, 8, &port,
+    assert_true(listen_addr_parse("a-very-long-host-name:1", host, 8, &port,
                                  &e) < 0);
 }
 

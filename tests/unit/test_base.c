@@ -9,11 +9,11 @@
 
 #include <cmocka.h>
 
-#include "model/arena.h"
-#include "model/buf.h"
-#include "model/compress.h"
-#include "model/intern.h"
-#include "model/pb.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "codec/compress.h"
+#include "core/intern.h"
+#include "codec/pb.h"
 #include "model/profile.h"
 
 static void test_arena_alignment_and_limit(void **state)

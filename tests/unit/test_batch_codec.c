@@ -8,11 +8,11 @@
 
 #include <cmocka.h>
 
-#include "model/buf.h"
-#include "model/err.h"
-#include "model/otlp.h"
-#include "pipeline/batch.h"
-#include "pipeline/batch_codec.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "codec/otlp.h"
+#include "component/batch.h"
+#include "component/batch_codec.h"
 
 static struct anyvalue sv(const char *s)
 {

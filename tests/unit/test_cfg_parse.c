@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "model/err.h"
-#include "pipeline/cfg.h"
-#include "pipeline/ynode.h"
+#include "core/err.h"
+#include "config/cfg.h"
+#include "config/ynode.h"
 
 static void test_durations_good(void **state)
 {

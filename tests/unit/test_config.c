@@ -13,12 +13,12 @@
 
 #include <cmocka.h>
 
-#include "model/err.h"
-#include "pipeline/cfg.h"
-#include "pipeline/component.h"
+#include "core/err.h"
+#include "config/cfg.h"
+#include "component/component.h"
 #include "pipeline/config.h"
-#include "pipeline/registry.h"
-#include "pipeline/ynode.h"
+#include "component/registry.h"
+#include "config/ynode.h"
 
 /* ---- fake components ---------------------------------------------------- */
 

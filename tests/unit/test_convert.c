@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "model/otlp.h"
-#include "model/pb.h"
-#include "model/pprof.h"
+#include "codec/otlp.h"
+#include "codec/pb.h"
+#include "codec/pprof.h"
 #include "model/profile.h"
 
 /* ---- a tiny pprof writer ------------------------------------------------ */

@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "model/err.h"
-#include "pipeline/exporter_helper.h"
-#include "pipeline/metrics.h"
-#include "pipeline/retry.h"
+#include "core/err.h"
+#include "exporterhelper/exporter_helper.h"
+#include "telemetry/metrics.h"
+#include "exporterhelper/retry.h"
 
 #define MAXIDS 256
 

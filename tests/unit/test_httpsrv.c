@@ -23,9 +23,9 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
-#include "model/buf.h"
-#include "model/compress.h"
-#include "pipeline/httpsrv.h"
+#include "core/buf.h"
+#include "codec/compress.h"
+#include "net/httpsrv.h"
 
 struct server {
     struct event_base *base;

@@ -11,7 +11,7 @@
 
 #include "exporters/loadbalancing/lb_dns.h"
 #include "exporters/loadbalancing/lb_ring.h"
-#include "model/err.h"
+#include "core/err.h"
 
 #define NKEYS 1000
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pipeline/log.h"
+#include "telemetry/log.h"
 
 struct capture {
     int saved_fd;

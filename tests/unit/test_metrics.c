@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "model/buf.h"
-#include "pipeline/metrics.h"
+#include "core/buf.h"
+#include "telemetry/metrics.h"
 
 static struct timespec main_started;
 

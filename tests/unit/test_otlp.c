@@ -1,5 +1,5 @@
 /*
- * test_otlp.c: the OTLP profiles codec (model/otlp.h).
+ * test_otlp.c: the OTLP profiles codec (codec/otlp.h).
  *
  * Models built by hand are encoded, then (a) parsed with the protobuf-c
  * generated parser, an independent implementation, and checked field by
@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "model/otlp.h"
-#include "model/pprof.h"
-#include "model/pb.h"
+#include "codec/otlp.h"
+#include "codec/pprof.h"
+#include "codec/pb.h"
 #include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest Req;

@@ -1,6 +1,6 @@
 /*
  * test_otlp_encode_items.c: several items into one OTLP request
- * (otlp_encode_items, model/otlp.h).
+ * (otlp_encode_items, codec/otlp.h).
  *
  * Requests are parsed back with the protobuf-c generated parser (an
  * independent implementation) and checked: one merged dictionary without
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "model/otlp.h"
+#include "codec/otlp.h"
 #include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest Req;

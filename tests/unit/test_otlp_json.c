@@ -1,5 +1,5 @@
 /*
- * test_otlp_json.c: the OTLP/JSON codec (model/otlp_json.c).
+ * test_otlp_json.c: the OTLP/JSON codec (codec/otlp_json.c).
  *
  * Round trips against the binary codec on the committed OTLP requests and
  * pprof profiles (protobuf -> JSON -> protobuf must mean the same model as
@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "model/otlp.h"
-#include "model/pb.h"
-#include "model/pprof.h"
+#include "codec/otlp.h"
+#include "codec/pb.h"
+#include "codec/pprof.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 

@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "exporters/parca/parca_labels.h"
-#include "model/pb.h"
-#include "model/pprof.h"
+#include "codec/pb.h"
+#include "codec/pprof.h"
 #include "parca/profilestore/v1alpha1/profilestore.pb-c.h"
 
 static struct item *new_item(struct batch *b)

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "model/compress.h"
-#include "model/pb.h"
-#include "model/pprof.h"
+#include "codec/compress.h"
+#include "codec/pb.h"
+#include "codec/pprof.h"
 #include "model/profile.h"
 
 /* ---- a tiny protobuf writer ------------------------------------------- */

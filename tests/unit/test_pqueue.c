@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "model/err.h"
-#include "pipeline/pqueue.h"
+#include "core/err.h"
+#include "exporterhelper/pqueue.h"
 
 #define RECSZ 3000
 

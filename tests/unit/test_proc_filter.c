@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "pipeline/matcher.h"
+#include "component/matcher.h"
 #include "proc_fixture.h"
 
 static struct item *add(struct batch *b, const char *file, const char *svc,

@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "exporters/pyroscope/pyroscope_labels.h"
-#include "model/pprof.h"
-#include "pipeline/batch.h"
+#include "codec/pprof.h"
+#include "component/batch.h"
 
 static struct item *add_item(struct batch *b, const char *tenant)
 {

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/pprof.h"
+#include "codec/pprof.h"
 #include "receivers/pyroscope/pyro.h"
 
 static struct pyro_name nm;

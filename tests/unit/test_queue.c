@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "model/err.h"
-#include "pipeline/queue.h"
-#include "pipeline/retry.h"
+#include "core/err.h"
+#include "exporterhelper/queue.h"
+#include "exporterhelper/retry.h"
 
 static struct batch *mk(int n)
 {

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "pipeline/cfg.h"
-#include "pipeline/ynode.h"
+#include "config/cfg.h"
+#include "config/ynode.h"
 #include "receivers/scrape/relabel.h"
 
 struct rules_doc {

@@ -6,8 +6,8 @@
 
 #include <cmocka.h>
 
-#include "model/err.h"
-#include "pipeline/retry.h"
+#include "core/err.h"
+#include "exporterhelper/retry.h"
 
 struct fake {
     int64_t now;

@@ -1,0 +1,130 @@
+/*
+ * batch.h: what flows through a pipeline.
+ *
+ * A batch is a list of items. An item is one series: its identity (typed
+ * attributes such as service.name, the profile name, the tenant) kept beside
+ * its payload, so that processors which only touch series attributes never
+ * decode or re-encode a payload.
+ *
+ * The payload is shared and immutable once shared: the original bytes as
+ * received (a refcounted blob, forwarded untouched when nothing changed them)
+ * and/or the decoded model (a refcounted pdata, decoded at most once, on
+ * first need). A processor that changes a payload first takes a private copy
+ * (batch_item_payload_mut), which drops the original bytes from that item,
+ * and the OTLP original_payload of every profile in the copy.
+ *
+ * Fan-out: batch_clone() gives each pipeline (and each exporter) its own
+ * batch whose items share payloads by reference; attributes are copied into
+ * the clone, which is cheap (a few labels), so one pipeline's processors can
+ * never change what another sees.
+ *
+ * Ownership: the receiver creates a batch and hands it to the pipeline with
+ * pipeline_consume(), losing it. Whoever holds a batch frees it with
+ * batch_unref().
+ */
+#ifndef PROFCOL_BATCH_H
+#define PROFCOL_BATCH_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "model/limits.h"
+#include "model/profile.h"
+
+enum payload_format {
+    PAYLOAD_NONE = 0,
+    PAYLOAD_PPROF,     /* raw is a pprof (gzip or plain) */
+    PAYLOAD_OTLP,      /* raw is an ExportProfilesServiceRequest */
+};
+
+/* Immutable shared bytes. */
+struct blob {
+    int refs;          /* atomic */
+    size_t len;
+    uint8_t *data;
+};
+
+struct blob *blob_new(const void *data, size_t len);   /* copies */
+struct blob *blob_take(uint8_t *data, size_t len);     /* takes malloc'd data */
+struct blob *blob_ref(struct blob *b);
+void blob_unref(struct blob *b);
+
+/* A decoded payload shared by items (and batches) by reference. */
+struct shared_pdata {
+    int refs;          /* atomic */
+    struct pdata *pd;
+};
+
+struct shared_pdata *shared_pdata_new(struct pdata *pd);   /* takes pd */
+struct shared_pdata *shared_pdata_ref(struct shared_pdata *s);
+void shared_pdata_unref(struct shared_pdata *s);
+
+struct item {
+    struct keyvalue *attrs;      /* series identity; owned by the batch arena */
+    uint32_t nattrs;
+    struct pstr tenant;          /* X-Scope-OrgID that brought it, may be empty */
+    uint8_t format;              /* enum payload_format of raw */
+    struct blob *raw;            /* original bytes, or NULL once modified */
+    struct shared_pdata *pd;     /* decoded payload, or NULL until needed */
+    int32_t resource;            /* OTLP: index of the resource in pd this
+                                    item is; -1 = the whole pdata */
+    uint32_t nprofiles;          /* counts for self-metrics */
+    uint64_t nsamples;
+    uint64_t received_ns;        /* when the receiver accepted it */
+};
+
+struct batch {
+    int refs;                    /* atomic */
+    struct arena arena;          /* attrs and other per-batch memory */
+    struct item *items;
+    uint32_t nitems, cap;
+    struct decode_limits limits;
+    char source[64];             /* receiver id, for logs and metrics */
+    pthread_mutex_t decode_lock; /* exporters share a batch: one decodes */
+};
+
+struct batch *batch_new(const char *source);
+struct batch *batch_ref(struct batch *b);
+void batch_unref(struct batch *b);
+
+/* Appends an empty item (zeroed, resource -1); NULL on OOM. */
+struct item *batch_add_item(struct batch *b);
+
+/* Deep-copies items' attributes, shares payloads. */
+struct batch *batch_clone(const struct batch *b);
+
+/* Decodes the payload if needed (once; the result is shared). Safe to call
+ * from several exporter threads on the same batch. */
+int batch_item_decode(struct batch *b, struct item *it, struct errctx *e);
+
+/* A pdata this item may change: decodes, then copies it when shared.
+ * Drops it->raw and clears original_payload(_format) of every profile of
+ * the copy (the original bytes no longer match what will be sent). */
+int batch_item_payload_mut(struct batch *b, struct item *it,
+                           struct pdata **out, struct errctx *e);
+
+/* The item's original pprof bytes: it->raw when the item came in as a
+ * pprof and nothing changed its payload; empty otherwise. */
+struct pstr item_original_pprof(const struct item *it);
+
+/* A profile's OTLP original_payload when its format is "pprof" (what an
+ * OTLP exporter with include_original_payload sends); empty otherwise.
+ * The bytes are unchecked: a forwarder sniffs them before trusting. */
+struct pstr profile_original_pprof(const struct profile *p);
+
+/* Attribute helpers on an item (values are copied into the batch arena). */
+const struct anyvalue *item_attr(const struct item *it, const char *key);
+int item_set_attr_str(struct batch *b, struct item *it, const char *key,
+                      const char *value, size_t len);
+int item_set_attr(struct batch *b, struct item *it, const char *key,
+                  const struct anyvalue *v);
+int item_del_attr(struct item *it, const char *key);
+
+uint32_t batch_profile_count(const struct batch *b);
+uint64_t batch_sample_count(const struct batch *b);
+uint64_t batch_bytes(const struct batch *b);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * batch_codec.h: a batch as bytes, for the persistent sending queue.
+ *
+ * A small versioned little-endian format (docs/persistence.md):
+ *
+ *   "PCB" version(1)  u16 source_len source  u32 nitems  item*
+ *   item:   u8 format  u32 nprofiles  u64 nsamples  u64 received_ns
+ *           str tenant  u32 nattrs (str key, value)*  u64 payload_len payload
+ *   value:  u8 type, then  STRING/BYTES: str | BOOL: u8 | INT: u64 |
+ *           DOUBLE: u64 (IEEE bits) | ARRAY: u32 n value* |
+ *           KVLIST: u32 n (str key, value)*
+ *   str:    u32 len, bytes
+ *
+ * The payload is the item's original bytes when it has them, else the OTLP
+ * encoding of its decoded profile (of its one resource when the item is a
+ * resource of a shared pdata), and the format says which. Decoding never
+ * trusts a length: every count is checked against the bytes left, nesting
+ * is bounded by LIMIT_ANYVALUE_DEPTH, and input is never read past len.
+ */
+#ifndef PROFCOL_BATCH_CODEC_H
+#define PROFCOL_BATCH_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "component/batch.h"
+
+#define BATCH_CODEC_VERSION 1
+
+/* Appends b's encoding to out. PC_ENOMEM / PC_ETOOBIG / encoder errors. */
+int batch_serialize(const struct batch *b, struct buf *out);
+
+/* A new batch (one reference, the caller's) from data.
+ * PC_ECORRUPT / PC_ETRUNC / PC_EUNSUPPORTED (version) / PC_ENOMEM. */
+int batch_deserialize(const uint8_t *data, size_t len, struct batch **out);
+
+#endif

@@ -1,0 +1,214 @@
+/* series.c: series identity helpers (see series.h). */
+#include "component/series.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int pstr_contains(struct pstr s, const char *needle)
+{
+    size_t n = strlen(needle), i;
+
+    for (i = 0; n <= s.len && i + n <= s.len; i++) {
+        if (memcmp(s.ptr + i, needle, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int pstr_prefix(struct pstr s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return s.len >= n && memcmp(s.ptr, prefix, n) == 0;
+}
+
+static const char *name_for_type(struct pstr t)
+{
+    if (pstr_eq(t, "wall")) {
+        return "wall";
+    }
+    if (pstr_contains(t, "cpu")) {
+        return "process_cpu";
+    }
+    if (pstr_prefix(t, "alloc_") || pstr_prefix(t, "inuse_") ||
+        pstr_eq(t, "space") || pstr_eq(t, "objects")) {
+        return "memory";
+    }
+    if (pstr_prefix(t, "mutex_") || pstr_eq(t, "contentions") ||
+        pstr_eq(t, "delay")) {
+        return "mutex";
+    }
+    if (pstr_prefix(t, "block_")) {
+        return "block";
+    }
+    if (pstr_prefix(t, "goroutine")) {
+        return "goroutine";
+    }
+    return NULL;
+}
+
+void series_profile_name(const struct dict *d, const struct profile *p,
+                         char *out, size_t outlen)
+{
+    uint32_t i;
+    struct pstr last = {"", 0};
+
+    for (i = 0; i < p->nsample_types; i++) {
+        if (pstr_eq(dict_str(d, p->sample_types[i].type), "wall")) {
+            snprintf(out, outlen, "wall");
+            return;
+        }
+    }
+    for (i = 0; i < p->nsample_types; i++) {
+        struct pstr t = dict_str(d, p->sample_types[i].type);
+        const char *n = name_for_type(t);
+        if (n != NULL) {
+            snprintf(out, outlen, "%s", n);
+            return;
+        }
+        last = t;
+    }
+    if (last.len == 0) {
+        snprintf(out, outlen, "unknown");
+        return;
+    }
+    series_label_name(last.ptr, last.len, out, outlen);
+}
+
+void series_label_name(const char *in, size_t len, char *out, size_t outlen)
+{
+    size_t i, o = 0;
+
+    if (outlen == 0) {
+        return;
+    }
+    if (len > 0 && in[0] >= '0' && in[0] <= '9' && o + 1 < outlen) {
+        out[o++] = '_';
+    }
+    for (i = 0; i < len && o + 1 < outlen; i++) {
+        char c = in[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '_';
+        out[o++] = ok ? c : '_';
+    }
+    if (o == 0 && outlen > 1) {
+        out[o++] = '_';
+    }
+    out[o] = '\0';
+}
+
+struct pstr series_service(const struct item *it)
+{
+    static const struct pstr unknown = {SERIES_UNKNOWN_SERVICE,
+                                        sizeof(SERIES_UNKNOWN_SERVICE) - 1};
+    const struct anyvalue *v = item_attr(it, SERIES_SERVICE_ATTR);
+
+    if (v == NULL || v->type != AV_STRING || v->u.s.len == 0) {
+        v = item_attr(it, "service_name");
+    }
+    if (v == NULL || v->type != AV_STRING || v->u.s.len == 0) {
+        return unknown;
+    }
+    return v->u.s;
+}
+
+static int text_json_str(struct buf *o, struct pstr s)
+{
+    uint32_t i;
+    int rc = buf_putc(o, '"');
+
+    for (i = 0; rc == PC_OK && i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        if (c == '"' || c == '\\') {
+            rc = buf_putc(o, '\\');
+            if (rc == PC_OK) {
+                rc = buf_putc(o, c);
+            }
+        } else if (c < 0x20) {
+            rc = buf_printf(o, "\\u%04x", c);
+        } else {
+            rc = buf_putc(o, c);
+        }
+    }
+    return rc == PC_OK ? buf_putc(o, '"') : rc;
+}
+
+static int value_text(const struct anyvalue *v, struct buf *out, int nested,
+                      int depth)
+{
+    uint32_t i;
+    int rc = PC_OK;
+
+    if (depth > LIMIT_ANYVALUE_DEPTH) {
+        return PC_ETOOBIG;
+    }
+    switch (v->type) {
+    case AV_STRING:
+        return nested ? text_json_str(out, v->u.s)
+                      : buf_append(out, v->u.s.ptr, v->u.s.len);
+    case AV_BOOL:
+        return buf_append_str(out, v->u.b ? "true" : "false");
+    case AV_INT:
+        return buf_printf(out, "%" PRId64, v->u.i);
+    case AV_DOUBLE:
+        return buf_printf(out, "%.17g", v->u.d);
+    case AV_BYTES:
+        /* Hex; quoted inside JSON so the result stays valid JSON. */
+        if (nested) {
+            rc = buf_putc(out, '"');
+        }
+        for (i = 0; rc == PC_OK && i < v->u.s.len; i++) {
+            rc = buf_printf(out, "%02x", (unsigned char)v->u.s.ptr[i]);
+        }
+        return rc == PC_OK && nested ? buf_putc(out, '"') : rc;
+    case AV_ARRAY:
+        rc = buf_putc(out, '[');
+        for (i = 0; rc == PC_OK && i < v->u.arr.n; i++) {
+            if (i > 0) {
+                rc = buf_putc(out, ',');
+            }
+            if (rc == PC_OK) {
+                rc = value_text(&v->u.arr.items[i], out, 1, depth + 1);
+            }
+        }
+        return rc == PC_OK ? buf_putc(out, ']') : rc;
+    case AV_KVLIST:
+        rc = buf_putc(out, '{');
+        for (i = 0; rc == PC_OK && i < v->u.kv.n; i++) {
+            if (i > 0) {
+                rc = buf_putc(out, ',');
+            }
+            if (rc == PC_OK) {
+                rc = text_json_str(out, v->u.kv.items[i].key);
+            }
+            if (rc == PC_OK) {
+                rc = buf_putc(out, ':');
+            }
+            if (rc == PC_OK) {
+                rc = value_text(&v->u.kv.items[i].value, out, 1, depth + 1);
+            }
+        }
+        return rc == PC_OK ? buf_putc(out, '}') : rc;
+    default:
+        return nested ? buf_append_str(out, "null") : PC_OK;
+    }
+}
+
+int series_value_text(const struct anyvalue *v, struct buf *out)
+{
+    return value_text(v, out, 0, 0);
+}
+
+int series_value_json(const struct anyvalue *v, struct buf *out)
+{
+    return value_text(v, out, 1, 0);
+}
+
+int series_json_string(struct buf *out, const char *s, size_t len)
+{
+    struct pstr p = {s, (uint32_t)len};
+
+    return text_json_str(out, p);
+}

@@ -1,0 +1,573 @@
+/*
+ * httpsrv.c: the HTTP server shared by the HTTP receivers.
+ *
+ * One evhttp per server on the main loop. Every request goes through one
+ * dispatch callback that applies, in this order: route lookup (404), method
+ * (405), bearer token (401), Content-Encoding (415 for unknown codings,
+ * 413 past max_decompressed_size, 400 for corrupt data), then calls the
+ * route's handler with the whole body. The compressed-size cap is enforced by
+ * evhttp itself (evhttp_set_max_body_size), which also covers chunked bodies
+ * and answers 413 before the body is buffered.
+ *
+ * TLS: when a certificate is configured, every accepted connection gets an
+ * OpenSSL bufferevent (evhttp_set_bevcb); with client_ca_file the handshake
+ * requires a client certificate signed by that CA.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "core/buf.h"
+#include "codec/compress.h"
+#include "net/listen.h"
+#include "net/httpsrv.h"
+#include "telemetry/log.h"
+
+#define HTTPSRV_MAX_ROUTES 16
+#define HTTPSRV_HEADERS_MAX 65536
+#define HTTPSRV_TIMEOUT_S 60
+
+const struct cfg_entry httpsrv_tls_cfg_table[] = {
+    {.key = "cert_file", .type = CFG_STRING,
+     .offset = offsetof(struct httpsrv_tls_cfg, cert_file),
+     .doc = "server certificate (PEM); empty = plain HTTP"},
+    {.key = "key_file", .type = CFG_STRING,
+     .offset = offsetof(struct httpsrv_tls_cfg, key_file),
+     .doc = "private key of cert_file (PEM)"},
+    {.key = "client_ca_file", .type = CFG_STRING,
+     .offset = offsetof(struct httpsrv_tls_cfg, client_ca_file),
+     .doc = "when set, clients must present a certificate signed by it"},
+    {.key = NULL},
+};
+
+const struct cfg_entry httpsrv_cfg_table[] = {
+    HTTPSRV_CFG_ENTRIES_AT(0, "localhost:4318"),
+    {.key = NULL},
+};
+
+struct httpsrv_route_ent {
+    char *path;
+    int flags;
+    httpsrv_handler h;
+    void *arg;
+};
+
+struct httpsrv {
+    struct evhttp *http;
+    SSL_CTX *ssl;
+    char id[128];
+    uint64_t max_decompressed;
+    char *token;                    /* NULL = no auth */
+    uint16_t port;
+    struct httpsrv_route_ent routes[HTTPSRV_MAX_ROUTES];
+    int nroutes;
+};
+
+/* A minimal reason-phrase table: evhttp wants one with every reply. */
+static const char *reason_for(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return status < 400 ? "OK" : "Error";
+    }
+}
+
+void httpsrv_reply(struct httpsrv_req *req, int status,
+                   const char *content_type, const void *body, size_t len)
+{
+    struct evbuffer *out = evhttp_request_get_output_buffer(req->ev);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req->ev);
+
+    if (content_type != NULL && content_type[0] != '\0') {
+        evhttp_add_header(h, "Content-Type", content_type);
+    }
+    if (body != NULL && len > 0) {
+        evbuffer_add(out, body, len);
+    }
+    evhttp_send_reply(req->ev, status, reason_for(status), NULL);
+}
+
+/* Appends s as the inside of a JSON string. */
+static void json_escape(struct buf *b, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf_putc(b, '\\');
+            buf_putc(b, c);
+        } else if (c == '\n') {
+            buf_append_str(b, "\\n");
+        } else if (c < 0x20) {
+            buf_printf(b, "\\u%04x", c);
+        } else {
+            buf_putc(b, c);
+        }
+    }
+}
+
+void httpsrv_reply_json_error(struct httpsrv_req *req, int status,
+                              const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    struct buf b;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    buf_init(&b, 8192);
+    buf_append_str(&b, "{\"code\":\"");
+    json_escape(&b, code);
+    buf_append_str(&b, "\",\"message\":\"");
+    json_escape(&b, msg);
+    buf_append_str(&b, "\"}");
+    evhttp_add_header(evhttp_request_get_output_headers(req->ev),
+                      "X-Content-Type-Options", "nosniff");
+    httpsrv_reply(req, status, "application/json", b.data, b.len);
+    buf_free(&b);
+}
+
+const char *httpsrv_header(const struct httpsrv_req *req, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(req->ev), name);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Decodes one query component (form encoding) into out; -1 on a bad escape
+ * or when it does not fit. */
+static int qs_unescape(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t i, j = 0;
+
+    for (i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= n) {
+                return -1;
+            }
+            hi = hexval((unsigned char)s[i + 1]);
+            lo = hexval((unsigned char)s[i + 2]);
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+            c = hi * 16 + lo;
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (j + 1 >= outlen) {
+            return -1;
+        }
+        out[j++] = (char)c;
+    }
+    out[j] = '\0';
+    return (int)j;
+}
+
+const char *httpsrv_query_get(const char *query, const char *name, char *buf,
+                              size_t buflen)
+{
+    const char *p = query;
+    char key[256];
+
+    if (query == NULL || buf == NULL || buflen == 0) {
+        return NULL;
+    }
+    while (*p != '\0') {
+        const char *amp = strchr(p, '&');
+        const char *end = amp != NULL ? amp : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        const char *kend = eq != NULL ? eq : end;
+        if (qs_unescape(p, (size_t)(kend - p), key, sizeof(key)) >= 0 &&
+            strcmp(key, name) == 0) {
+            const char *v = eq != NULL ? eq + 1 : end;
+            if (qs_unescape(v, (size_t)(end - v), buf, buflen) >= 0) {
+                return buf;
+            }
+        }
+        p = amp != NULL ? amp + 1 : end;
+    }
+    return NULL;
+}
+
+const char *httpsrv_query_param(const struct httpsrv_req *req,
+                                const char *name, char *buf, size_t buflen)
+{
+    return httpsrv_query_get(req->query, name, buf, buflen);
+}
+
+static const struct httpsrv_route_ent *route_find(const struct httpsrv *s,
+                                                  const char *path)
+{
+    int i;
+
+    for (i = 0; i < s->nroutes; i++) {
+        if (strcmp(s->routes[i].path, path) == 0) {
+            return &s->routes[i];
+        }
+    }
+    return NULL;
+}
+
+/* Constant-time compare so the token cannot be guessed byte by byte. */
+static int token_ok(const struct httpsrv *s, const char *auth)
+{
+    size_t n = strlen(s->token), i;
+    unsigned diff = 0;
+
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+        return 0;
+    }
+    auth += 7;
+    while (*auth == ' ') {
+        auth++;
+    }
+    if (strlen(auth) != n) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        diff |= (unsigned)(auth[i] ^ s->token[i]);
+    }
+    return diff == 0;
+}
+
+/* Decompresses per Content-Encoding into plain. Returns 0 when the body is
+ * usable (plain may stay empty: use the wire bytes), else answers the
+ * request and returns -1. */
+static int decode_body(struct httpsrv *s, struct httpsrv_req *req,
+                       struct buf *plain)
+{
+    const char *ce = httpsrv_header(req, "Content-Encoding");
+    int rc;
+
+    if (ce == NULL || ce[0] == '\0' || strcasecmp(ce, "identity") == 0) {
+        return 0;
+    }
+    if (strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0) {
+        rc = gz_decompress(req->body, req->body_len, plain,
+                           (size_t)s->max_decompressed);
+    } else if (strcasecmp(ce, "zstd") == 0) {
+        rc = zstd_decompress(req->body, req->body_len, plain,
+                             (size_t)s->max_decompressed);
+    } else {
+        httpsrv_reply_json_error(req, 415, "invalid_argument",
+                                 "unsupported Content-Encoding \"%s\" "
+                                 "(supported: gzip, zstd, identity)", ce);
+        return -1;
+    }
+    if (rc == PC_ETOOBIG) {
+        httpsrv_reply_json_error(req, 413, "resource_exhausted",
+                                 "decompressed body exceeds "
+                                 "max_decompressed_size (%llu bytes)",
+                                 (unsigned long long)s->max_decompressed);
+        return -1;
+    }
+    if (rc != PC_OK) {
+        httpsrv_reply_json_error(req, 400, "invalid_argument",
+                                 "cannot decompress %s body: %s", ce,
+                                 pc_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Splits the URI into path and query (copies: the handler gets
+ * NUL-terminated strings). */
+static int split_uri(struct evhttp_request *ev, char *path, size_t plen,
+                     const char **query)
+{
+    const char *uri = evhttp_request_get_uri(ev);
+    const char *q = uri != NULL ? strchr(uri, '?') : NULL;
+    size_t n = q != NULL ? (size_t)(q - uri) : (uri != NULL ? strlen(uri) : 0);
+
+    if (uri == NULL || n >= plen) {
+        return -1;
+    }
+    memcpy(path, uri, n);
+    path[n] = '\0';
+    *query = q != NULL ? q + 1 : "";
+    return 0;
+}
+
+static int method_ok(enum evhttp_cmd_type cmd, int flags)
+{
+    if (cmd == EVHTTP_REQ_POST) {
+        return 1;
+    }
+    return (flags & HTTPSRV_ALLOW_GET) &&
+           (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD);
+}
+
+static void dispatch(struct evhttp_request *ev, void *arg)
+{
+    struct httpsrv *s = arg;
+    const struct httpsrv_route_ent *r;
+    struct httpsrv_req req;
+    struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+    char path[2048];
+    const char *ct;
+    struct buf plain;
+
+    memset(&req, 0, sizeof(req));
+    req.ev = ev;
+    if (split_uri(ev, path, sizeof(path), &req.query) != 0) {
+        httpsrv_reply_json_error(&req, 400, "invalid_argument",
+                                 "request URI too long");
+        return;
+    }
+    req.path = path;
+    r = route_find(s, path);
+    if (r == NULL) {
+        httpsrv_reply_json_error(&req, 404, "not_found", "no handler for %s",
+                                 path);
+        return;
+    }
+    if (!method_ok(evhttp_request_get_command(ev), r->flags)) {
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow",
+                          (r->flags & HTTPSRV_ALLOW_GET) ? "GET, HEAD, POST"
+                                                         : "POST");
+        httpsrv_reply_json_error(&req, 405, "unimplemented",
+                                 "method not allowed");
+        return;
+    }
+    if (s->token != NULL && !token_ok(s, httpsrv_header(&req,
+                                                        "Authorization"))) {
+        evhttp_add_header(evhttp_request_get_output_headers(ev),
+                          "WWW-Authenticate", "Bearer");
+        httpsrv_reply_json_error(&req, 401, "unauthenticated",
+                                 "missing or invalid bearer token");
+        return;
+    }
+    ct = httpsrv_header(&req, "Content-Type");
+    req.content_type = ct != NULL ? ct : "";
+    req.wire_len = evbuffer_get_length(in);
+    req.body = req.wire_len > 0 ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
+    req.body_len = req.wire_len;
+    if (req.body == NULL) {
+        httpsrv_reply_json_error(&req, 500, "internal", "out of memory");
+        return;
+    }
+    buf_init(&plain, (size_t)s->max_decompressed);
+    if (!(r->flags & HTTPSRV_RAW_BODY)) {
+        if (decode_body(s, &req, &plain) != 0) {
+            buf_free(&plain);
+            return;
+        }
+        if (plain.data != NULL) {
+            req.body = plain.data;
+            req.body_len = plain.len;
+        } else if (httpsrv_header(&req, "Content-Encoding") != NULL &&
+                   req.wire_len > 0) {
+            req.body_len = 0;   /* decompressed to nothing */
+        }
+    }
+    r->h(&req, r->arg);
+    buf_free(&plain);
+}
+
+/* New connection on a TLS server: wrap the socket in OpenSSL. */
+static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+{
+    struct httpsrv *s = arg;
+    SSL *ssl = SSL_new(s->ssl);
+
+    if (ssl == NULL) {
+        return NULL;
+    }
+    return bufferevent_openssl_socket_new(base, -1, ssl,
+                                          BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int tls_setup(struct httpsrv *s, const struct httpsrv_tls_cfg *t,
+                     struct errctx *e)
+{
+    unsigned long ossl;
+    char why[256];
+
+    s->ssl = SSL_CTX_new(TLS_server_method());
+    if (s->ssl == NULL) {
+        return err_set(e, PC_ENOMEM, "%s: cannot create TLS context", s->id);
+    }
+    SSL_CTX_set_min_proto_version(s->ssl, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(s->ssl, t->cert_file) != 1 ||
+        SSL_CTX_use_PrivateKey_file(s->ssl, t->key_file != NULL ?
+                                    t->key_file : "", SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(s->ssl) != 1) {
+        ossl = ERR_get_error();
+        ERR_error_string_n(ossl, why, sizeof(why));
+        ERR_clear_error();
+        return err_set(e, PC_ECONFIG, "%s: tls: cannot load %s / %s: %s",
+                       s->id, t->cert_file,
+                       t->key_file != NULL ? t->key_file : "(no key_file)",
+                       why);
+    }
+    if (t->client_ca_file != NULL && t->client_ca_file[0] != '\0') {
+        if (SSL_CTX_load_verify_locations(s->ssl, t->client_ca_file,
+                                          NULL) != 1) {
+            ERR_clear_error();
+            return err_set(e, PC_ECONFIG, "%s: tls: cannot load "
+                           "client_ca_file %s", s->id, t->client_ca_file);
+        }
+        SSL_CTX_set_verify(s->ssl, SSL_VERIFY_PEER |
+                           SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    evhttp_set_bevcb(s->http, tls_bevcb, s);
+    return PC_OK;
+}
+
+static int bind_all(struct httpsrv *s, const char *endpoint, struct errctx *e)
+{
+    struct listen_set ls;
+    int rc = listen_open(s->id, endpoint, 512, &ls, e);
+
+    if (rc != PC_OK) {
+        return rc;
+    }
+    s->port = ls.port;
+    if (listen_serve_http(s->http, &ls) != PC_OK) {
+        return err_set(e, PC_ENOMEM, "%s: cannot serve on %s", s->id,
+                       endpoint);
+    }
+    return PC_OK;
+}
+
+int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
+                  const char *component_id, struct httpsrv **out,
+                  struct errctx *e)
+{
+    struct httpsrv *s = calloc(1, sizeof(*s));
+    int rc = PC_OK;
+
+    *out = NULL;
+    if (s == NULL) {
+        return err_set(e, PC_ENOMEM, "httpsrv: out of memory");
+    }
+    snprintf(s->id, sizeof(s->id), "%s", component_id ? component_id : "http");
+    s->max_decompressed = cfg->max_decompressed_size ?
+                          cfg->max_decompressed_size : (64u << 20);
+    if (cfg->bearer_token != NULL && cfg->bearer_token[0] != '\0') {
+        s->token = strdup(cfg->bearer_token);
+        if (s->token == NULL) {
+            free(s);
+            return err_set(e, PC_ENOMEM, "httpsrv: out of memory");
+        }
+    }
+    s->http = evhttp_new(base);
+    if (s->http == NULL) {
+        httpsrv_stop(s);
+        return err_set(e, PC_ENOMEM, "%s: evhttp_new failed", s->id);
+    }
+    evhttp_set_allowed_methods(s->http,
+        EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+        EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_max_headers_size(s->http, HTTPSRV_HEADERS_MAX);
+    evhttp_set_max_body_size(s->http, cfg->max_request_body_size ?
+                             (ev_ssize_t)cfg->max_request_body_size :
+                             (ev_ssize_t)16 << 20);
+    evhttp_set_timeout(s->http, HTTPSRV_TIMEOUT_S);
+    evhttp_set_gencb(s->http, dispatch, s);
+    if (cfg->tls.cert_file != NULL && cfg->tls.cert_file[0] != '\0') {
+        rc = tls_setup(s, &cfg->tls, e);
+    }
+    if (rc == PC_OK) {
+        rc = bind_all(s, cfg->endpoint != NULL ? cfg->endpoint : "", e);
+    }
+    if (rc != PC_OK) {
+        httpsrv_stop(s);
+        return rc;
+    }
+    log_info(s->id, "HTTP server listening", "endpoint=\"%s\" port=%u tls=%s",
+             cfg->endpoint, (unsigned)s->port, s->ssl != NULL ? "on" : "off");
+    *out = s;
+    return PC_OK;
+}
+
+int httpsrv_route(struct httpsrv *s, const char *path, int allow_get,
+                  httpsrv_handler h, void *arg)
+{
+    struct httpsrv_route_ent *r;
+
+    if (s->nroutes == HTTPSRV_MAX_ROUTES || route_find(s, path) != NULL) {
+        return PC_EINVAL;
+    }
+    r = &s->routes[s->nroutes];
+    r->path = strdup(path);
+    if (r->path == NULL) {
+        return PC_ENOMEM;
+    }
+    r->flags = allow_get;
+    r->h = h;
+    r->arg = arg;
+    s->nroutes++;
+    return PC_OK;
+}
+
+void httpsrv_stop(struct httpsrv *s)
+{
+    int i;
+
+    if (s == NULL) {
+        return;
+    }
+    if (s->http != NULL) {
+        evhttp_free(s->http);
+    }
+    if (s->ssl != NULL) {
+        SSL_CTX_free(s->ssl);
+    }
+    for (i = 0; i < s->nroutes; i++) {
+        free(s->routes[i].path);
+    }
+    free(s->token);
+    free(s);
+}
+
+uint16_t httpsrv_port(const struct httpsrv *s)
+{
+    return s != NULL ? s->port : 0;
+}

@@ -1,0 +1,128 @@
+/*
+ * httpsrv.h: the HTTP server the HTTP receivers share (OTLP/HTTP, Pyroscope),
+ * on the main libevent loop (evhttp), optionally TLS/mTLS (OpenSSL via
+ * bufferevent_openssl).
+ *
+ * It owns what every endpoint needs the same way: the listen address, TLS,
+ * the request body cap (413 past max_request_body_size, also for chunked
+ * bodies), request decompression by Content-Encoding (gzip, zstd) under a
+ * cap on the decompressed size (decompression bombs get 413/400), optional
+ * bearer-token auth (401), and replies.
+ *
+ * A handler gets the whole (decompressed) body and answers on the loop
+ * thread, synchronously or later: to answer after it returned (a receiver
+ * waiting for its batch to be durable) it keeps req->ev and replies with a
+ * struct httpsrv_req holding only that ev (body, path and query are gone
+ * by then). A client that hung up meanwhile costs nothing: libevent frees
+ * the request at the reply. Every deferred reply must be sent before
+ * httpsrv_stop (receivers settle first), which frees pending requests.
+ */
+#ifndef PROFCOL_HTTPSRV_H
+#define PROFCOL_HTTPSRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "config/cfg.h"
+
+struct event_base;
+struct evhttp_request;
+struct httpsrv;
+
+struct httpsrv_tls_cfg {
+    char *cert_file;        /* server certificate (PEM); empty = no TLS */
+    char *key_file;
+    char *client_ca_file;   /* set: clients must present a cert it signed */
+};
+
+struct httpsrv_cfg {
+    char *endpoint;                 /* "host:port" */
+    uint64_t max_request_body_size; /* compressed, default 16MiB */
+    uint64_t max_decompressed_size; /* default 64MiB */
+    char *bearer_token;             /* empty = no auth */
+    struct httpsrv_tls_cfg tls;
+};
+
+/* cfg_entry rows for the fields above, to embed in a receiver's table as a
+ * CFG_SECTION (httpsrv_cfg_table: endpoint defaults to localhost:4318) or
+ * inline: HTTPSRV_CFG_ENTRIES(struct x, field, "localhost:4040") expands to
+ * the rows for a struct httpsrv_cfg named field inside struct x, with that
+ * default endpoint. */
+extern const struct cfg_entry httpsrv_cfg_table[];
+extern const struct cfg_entry httpsrv_tls_cfg_table[];
+
+#define HTTPSRV_CFG_ENTRIES(T, f, endpoint_default)                         \
+    HTTPSRV_CFG_ENTRIES_AT(offsetof(T, f), endpoint_default)
+
+/* The same for a struct httpsrv_cfg at byte offset base. */
+#define HTTPSRV_CFG_ENTRIES_AT(base, endpoint_default)                      \
+    {.key = "endpoint", .type = CFG_STRING, .def = (endpoint_default),      \
+     .offset = (base) + offsetof(struct httpsrv_cfg, endpoint),             \
+     .doc = "host:port to listen on"},                                      \
+    {.key = "max_request_body_size", .type = CFG_SIZE, .def = "16MiB",      \
+     .min = 1, .max = INT64_MAX,                                            \
+     .offset = (base) + offsetof(struct httpsrv_cfg, max_request_body_size),\
+     .doc = "larger request bodies (as received) get 413"},                 \
+    {.key = "max_decompressed_size", .type = CFG_SIZE, .def = "64MiB",      \
+     .min = 1, .max = INT64_MAX,                                            \
+     .offset = (base) + offsetof(struct httpsrv_cfg, max_decompressed_size),\
+     .doc = "bodies inflating past this get 413"},                          \
+    {.key = "bearer_token", .type = CFG_STRING,                             \
+     .offset = (base) + offsetof(struct httpsrv_cfg, bearer_token),         \
+     .doc = "when set, requests need Authorization: Bearer <token>"},       \
+    {.key = "tls", .type = CFG_SECTION,                                     \
+     .offset = (base) + offsetof(struct httpsrv_cfg, tls),                  \
+     .sub = httpsrv_tls_cfg_table,                                          \
+     .doc = "cert_file, key_file, client_ca_file (mTLS)"}
+
+/* Route flags (the allow_get argument of httpsrv_route is a bit set; 1
+ * keeps its old meaning). */
+#define HTTPSRV_ALLOW_GET 1
+/* Hand the body over as received: no Content-Encoding decompression (for
+ * protocols that sniff compression themselves, like Pyroscope /ingest). */
+#define HTTPSRV_RAW_BODY 2
+
+/* One request as the handler sees it. */
+struct httpsrv_req {
+    struct evhttp_request *ev;
+    const char *path;               /* without the query */
+    const char *query;              /* raw query string or "" */
+    const char *content_type;       /* "" when absent */
+    const uint8_t *body;            /* decompressed; valid during the call */
+    size_t body_len;
+    size_t wire_len;                /* bytes as received (compressed) */
+};
+
+/* Returns nothing: the handler must answer with httpsrv_reply*(). */
+typedef void (*httpsrv_handler)(struct httpsrv_req *req, void *arg);
+
+int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
+                  const char *component_id, struct httpsrv **out,
+                  struct errctx *e);
+/* Exact path; method must be POST unless allow_get has HTTPSRV_ALLOW_GET
+ * (then GET and HEAD too). Other methods get 405, unknown paths 404. */
+int httpsrv_route(struct httpsrv *s, const char *path, int allow_get,
+                  httpsrv_handler h, void *arg);
+void httpsrv_stop(struct httpsrv *s);
+uint16_t httpsrv_port(const struct httpsrv *s);   /* bound port */
+
+/* Header of the request (case-insensitive), or NULL. */
+const char *httpsrv_header(const struct httpsrv_req *req, const char *name);
+/* Value of a query parameter, URL-decoded into buf; NULL when absent. */
+const char *httpsrv_query_param(const struct httpsrv_req *req,
+                                const char *name, char *buf, size_t buflen);
+/* The same on a raw query string (Go's url.Query().Get: first occurrence,
+ * '+' is a space, %XX decoded; a pair with a bad escape is skipped; a
+ * value longer than buflen-1 is NULL). */
+const char *httpsrv_query_get(const char *query, const char *name, char *buf,
+                              size_t buflen);
+
+void httpsrv_reply(struct httpsrv_req *req, int status,
+                   const char *content_type, const void *body, size_t len);
+/* {"code":"<code>","message":"<msg>"} with application/json. */
+void httpsrv_reply_json_error(struct httpsrv_req *req, int status,
+                              const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
