@@ -13,7 +13,9 @@
  * seen this window: a new series beyond max_series is dropped or stripped
  * of strip_labels and marked cardinality.limited="true".
  *
- * Sample level (decodes; copies only a payload it changes): per label key,
+ * Sample level (decodes; copies only a payload it changes): deny_labels /
+ * allow_labels remove sample labels too (a request_id arrives as a pprof
+ * label as often as a tag); per label key,
  * the first sample_labels.max_values distinct values seen in a window pass;
  * later values become sample_labels.overflow_value, and samples that became
  * identical (same stack, link, labels, no timestamps) are merged by summing
@@ -330,18 +332,27 @@ static void remove_attr(struct item *it, uint32_t i)
     it->nattrs--;
 }
 
+/* Whether deny_labels / allow_labels remove the key k: a series attribute
+ * or a sample label alike (request_id arrives as either). */
+static int list_removes(const struct cardinality_cfg *cfg, struct pstr k)
+{
+    return !protected_key(k) &&
+           (globs_match(&cfg->deny_labels, k) ||
+            (cfg->allow_labels.n > 0 && !globs_match(&cfg->allow_labels, k)));
+}
+
+static int lists_set(const struct cardinality_cfg *cfg)
+{
+    return cfg->deny_labels.n > 0 || cfg->allow_labels.n > 0;
+}
+
 static void apply_lists(struct cardinality_proc *cp, struct item *it)
 {
-    const struct cardinality_cfg *cfg = cp->cfg;
     uint32_t i = 0;
 
     while (i < it->nattrs) {
         struct pstr k = it->attrs[i].key;
-        int drop = !protected_key(k) &&
-                   (globs_match(&cfg->deny_labels, k) ||
-                    (cfg->allow_labels.n > 0 &&
-                     !globs_match(&cfg->allow_labels, k)));
-        if (drop) {
+        if (list_removes(cp->cfg, k)) {
             label_event(cp, k, 0, 1, "label removed by deny/allow list");
             remove_attr(it, i);
         } else {
@@ -511,7 +522,14 @@ static struct card_key *key_state(struct cardinality_proc *cp, struct pstr k,
     return ck;
 }
 
-/* Verdict per dictionary attribute: 0 = unseen, 1 = passes, 2 = overflow. */
+/* Verdicts per dictionary attribute. */
+enum {
+    SL_UNSEEN = 0,
+    SL_PASS,
+    SL_OVERFLOW,      /* the value becomes overflow_value */
+    SL_REMOVE,        /* deny_labels / allow_labels remove the label */
+};
+
 static uint8_t attr_verdict(struct cardinality_proc *cp, const struct dict *d,
                             int32_t a)
 {
@@ -519,16 +537,20 @@ static uint8_t attr_verdict(struct cardinality_proc *cp, const struct dict *d,
     struct card_key *ck;
     int full;
 
-    if (at->value.type != AV_STRING) {
-        return 1;
+    if (list_removes(cp->cfg, dict_str(d, at->key))) {
+        return SL_REMOVE;
+    }
+    if (cp->cfg->sample_labels.max_values <= 0 ||
+        at->value.type != AV_STRING) {
+        return SL_PASS;
     }
     ck = key_state(cp, dict_str(d, at->key), &full);
     if (ck == NULL) {
-        return full ? 2 : 1;
+        return full ? SL_OVERFLOW : SL_PASS;
     }
     return hset_admit(&ck->values,
-                      XXH3_64bits(at->value.u.s.ptr, at->value.u.s.len)) ? 1
-                                                                         : 2;
+                      XXH3_64bits(at->value.u.s.ptr, at->value.u.s.len))
+               ? SL_PASS : SL_OVERFLOW;
 }
 
 struct sl_work {
@@ -544,7 +566,7 @@ static int in_item(const struct item *it, uint32_t r)
     return it->resource < 0 || (uint32_t)it->resource == r;
 }
 
-/* Read-only pass: admits values; returns 1 when some value overflows. */
+/* Read-only pass: admits values; returns 1 when some label must change. */
 static int scan_profile(struct sl_work *w, const struct dict *d,
                         const struct profile *p)
 {
@@ -558,10 +580,10 @@ static int scan_profile(struct sl_work *w, const struct dict *d,
             if (a <= 0 || (uint32_t)a >= w->nverdict) {
                 continue;
             }
-            if (w->verdict[a] == 0) {
+            if (w->verdict[a] == SL_UNSEEN) {
                 w->verdict[a] = attr_verdict(w->cp, d, a);
             }
-            over |= w->verdict[a] == 2;
+            over |= w->verdict[a] >= SL_OVERFLOW;
         }
     }
     return over;
@@ -692,28 +714,56 @@ static int merge_samples(const struct dict *d, struct profile *p)
     return PC_OK;
 }
 
+static uint8_t verdict_of(const struct sl_work *w, int32_t a)
+{
+    return a > 0 && (uint32_t)a < w->nverdict ? w->verdict[a] : SL_PASS;
+}
+
+/* Applies the verdicts to one sample's labels: removed ones go, overflowing
+ * ones take the overflow value. Returns 1 when the sample changed. */
+static int rewrite_sample(struct sl_work *w, struct pdata *pd,
+                          struct sample *s)
+{
+    uint32_t j, k = 0;
+    int changed = 0;
+
+    for (j = 0; j < s->nattrs; j++) {
+        int32_t a = s->attrs[j];
+        uint8_t v = verdict_of(w, a);
+        struct pstr key = dict_str(&pd->dict, pd->dict.attrs[a].key);
+        if (v == SL_REMOVE) {
+            label_event(w->cp, key, 0, 1,
+                        "sample label removed by deny/allow list");
+            changed = 1;
+            continue;
+        }
+        if (v == SL_OVERFLOW) {
+            a = overflow_attr(w, pd, a);
+            if (a < 0) {
+                return a;
+            }
+            label_event(w->cp, key, 2, 1,
+                        "sample label values beyond max_values overflowed");
+            changed = 1;
+        }
+        s->attrs[k++] = a;
+    }
+    s->nattrs = k;
+    return changed;
+}
+
 static int rewrite_profile(struct sl_work *w, struct pdata *pd,
                            struct profile *p)
 {
-    uint32_t i, j;
-    int changed = 0;
+    uint32_t i;
+    int changed = 0, rc;
 
     for (i = 0; i < p->nsamples; i++) {
-        struct sample *s = &p->samples[i];
-        for (j = 0; j < s->nattrs; j++) {
-            int32_t a = s->attrs[j], na;
-            if (a <= 0 || (uint32_t)a >= w->nverdict || w->verdict[a] != 2) {
-                continue;
-            }
-            na = overflow_attr(w, pd, a);
-            if (na < 0) {
-                return na;
-            }
-            label_event(w->cp, dict_str(&pd->dict, pd->dict.attrs[a].key), 2,
-                        1, "sample label values beyond max_values overflowed");
-            s->attrs[j] = na;
-            changed = 1;
+        rc = rewrite_sample(w, pd, &p->samples[i]);
+        if (rc < 0) {
+            return rc;
         }
+        changed |= rc;
     }
     return changed ? merge_samples(&pd->dict, p) : PC_OK;
 }
@@ -797,7 +847,8 @@ static int cardinality_process(void *ctx, struct batch *b, struct errctx *e)
             rc = keep;
             keep = 1;
         }
-        if (keep && rc == PC_OK && cp->cfg->sample_labels.max_values > 0) {
+        if (keep && rc == PC_OK &&
+            (cp->cfg->sample_labels.max_values > 0 || lists_set(cp->cfg))) {
             rc = sample_level(cp, b, it, e);
         }
         if (keep) {

@@ -196,6 +196,52 @@ static void test_sample_labels(void **state)
     batch_unref(b);
 }
 
+/* deny_labels / allow_labels reach the pprof labels of samples too, and
+ * samples that became equal merge without losing a value. */
+static void test_lists_sample_labels(void **state)
+{
+    static const char *const cfgs[] = {"deny_labels: [shard]\n",
+                                       "allow_labels: [handler]\n"};
+    struct fx_proc p;
+    struct batch *b;
+    struct item *it;
+    const struct profile *pr;
+    int64_t before[2], after[2];
+    struct errctx e;
+    uint32_t workers;
+    int over;
+    unsigned c;
+
+    (void)state;
+    for (c = 0; c < 2; c++) {
+        b = batch_new("t");
+        it = series_item(b, "p");
+        assert_int_equal(batch_item_decode(b, it, &e), 0);
+        pr = &it->pd->pd->resources[0].scopes[0].profiles[0];
+        totals(pr, before, 2);
+        assert_true(distinct_values(it->pd->pd, pr, "shard", &over) > 1);
+        workers = distinct_values(it->pd->pd, pr, "worker", &over);
+        assert_true(workers > 1);
+        assert_int_equal(fx_proc_new(&p, "cardinality", cfgs[c]), 0);
+        assert_int_equal(fx_proc_run(&p, b), 0);
+        it = &b->items[0];
+        pr = &it->pd->pd->resources[0].scopes[0].profiles[0];
+        totals(pr, after, 2);
+        assert_int_equal(before[0], after[0]);
+        assert_int_equal(before[1], after[1]);
+        assert_int_equal(distinct_values(it->pd->pd, pr, "shard", &over), 0);
+        assert_true(distinct_values(it->pd->pd, pr, "handler", &over) > 1);
+        assert_int_equal(distinct_values(it->pd->pd, pr, "worker", &over),
+                         c == 0 ? workers : 0);
+        assert_true(c == 0 || distinct_values(it->pd->pd, pr, "tenant",
+                                              &over) == 0);
+        assert_true(fx_metric(&p, "profcol_processor_cardinality_labels_dropped_total"
+                              "{processor=\"cardinality\",label=\"shard\"} ") > 0);
+        fx_proc_free(&p);
+        batch_unref(b);
+    }
+}
+
 /* Hand-built edge case from the real profile: every sample gets sample 0's
  * stack and labels, and its own shard value; with max_values 1 all but the
  * first become __overflow__ and merge into one sample with summed values. */
@@ -250,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_label_limits),
         cmocka_unit_test(test_sample_labels),
         cmocka_unit_test(test_overflow_merges),
+        cmocka_unit_test(test_lists_sample_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
