@@ -12,7 +12,7 @@
 #   (4) /health stays 200 through reloads
 #   (5) SIGTERM drains queued profiles within shutdown_timeout, exit 0
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib_engine.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fixtures
 
 IN="$WORK/in"; OA="$WORK/outa"; OB="$WORK/outb"
@@ -55,11 +55,11 @@ feed() { # count
   local i
   for i in $(seq "$1"); do
     k=$((k + 1))
-    cp "$PROF/cpu.pb.gz" "$IN/.p$k"; mv "$IN/.p$k" "$IN/p$k.pb.gz"
+    drop "$PROF/cpu.pb.gz" "p$k.pb.gz" "$IN"
   done
 }
-qa() { metric profcol_exporter_queue_size 'exporter="file/a"'; }
-reloads() { metric profcol_engine_reloads_total "result=\"$1\""; }
+qa() { metric_first profcol_exporter_queue_size 'exporter="file/a"'; }
+reloads() { metric_first profcol_engine_reloads_total "result=\"$1\""; }
 eqf() { [ "$("$1" "${@:3}")" -eq "$2" ]; }
 files_eq() { [ "$(nfiles "$1")" -eq "$2" ]; }
 health_seen=()
@@ -69,7 +69,7 @@ hup() { # sends SIGHUP, samples /health while the reload runs
 }
 
 write_config "" "debug, file/a" normal
-pc_start reload "$CFG"
+start_profcol reload "$CFG"
 
 echo "== (1) valid reload keeps the unchanged exporter's queue"
 rm -rf "$OA"; touch "$OA"          # file/a cannot write: its queue holds
@@ -151,7 +151,7 @@ kill -TERM "$PC_PID"
 sleep 0.3
 rm -f "$OA"; mkdir -p "$OA"          # the backend recovers during the drain
 start=$SECONDS
-if wait "$PC_PID"; then rc=0; else rc=$?; fi
+if reap reload; then rc=0; else rc=$?; fi
 took=$((SECONDS - start))
 [ $rc -eq 0 ] && pass "(5) exit code 0 after ${took}s" || fail "(5) exit code $rc"
 [ "$(nfiles "$OA")" -eq 2 ] && pass "(5) both queued profiles delivered during the drain" \
