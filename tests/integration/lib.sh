@@ -104,8 +104,11 @@ lib_cleanup() {
   for p in "${LIB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${LIB_PIDS[@]}"; do
     while lib_alive "$p" && [ $SECONDS -lt $end ]; do sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
+    # Only what is still there: bash complains of waiting twice for a pid.
+    if kill -0 "$p" 2>/dev/null; then
+      kill -KILL "$p" 2>/dev/null || true
+      wait "$p" 2>/dev/null || true
+    fi
   done
   chmod -R u+w "$WORK" 2>/dev/null || true
   rm -rf "$WORK"
@@ -276,7 +279,7 @@ start_listener() { # NAME PORT_FILE CMD...
   shift 2
   rm -f "$pf"
   start_proc "$name" "$@"
-  await "$name" 10 file_ready "$pf"
+  await "$name" 30 file_ready "$pf"
   SINK_PORT=$(cat "$pf")
 }
 
