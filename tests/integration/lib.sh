@@ -27,10 +27,10 @@
 #                                     returns its exit status (124: killed)
 #            reap NAME [SECONDS]      the same without the SIGTERM
 #            kill9 NAME               SIGKILL and reap
-#            pid_of NAME
 #            Every process started here is stopped at exit.
 # Waiting    wait_until SECONDS CMD...  poll every 0.1 s
-#            port_open HOST PORT, file_ready FILE, healthy [PORT]
+#            port_open HOST PORT, file_ready FILE, healthy [PORT],
+#            equals N CMD..., at_least N CMD... (CMD prints a number)
 # Metrics    scrape [PORT]; metric_first / metric_sum / metric_has NAME
 #            [MATCH...] read $METRICS_FILE when set, else profcol's /metrics on
 #            METRICS_PORT; health_code [PORT]
@@ -77,9 +77,6 @@ need_py() { # MODULE...
   "$PY" -c "import $*" 2>/dev/null || die "$PY lacks one of: $*"
 }
 
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-need_cmd curl
-
 # ---- scratch directory and cleanup ------------------------------------------
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-$(basename "$0" .sh).XXXXXX")"
@@ -117,6 +114,9 @@ trap lib_cleanup EXIT
 # A signal ends the script through exit, so the EXIT trap still cleans up.
 trap 'exit 143' TERM
 trap 'exit 130' INT
+
+[ -x "$PROFCOL" ] || die "profcol binary not found at $PROFCOL"
+need_cmd curl
 
 # ---- inputs -------------------------------------------------------------------
 
@@ -229,6 +229,9 @@ wait_until() { # SECONDS CMD...
   done
 }
 
+equals() { [ "$("${@:2}")" -eq "$1" ]; }
+at_least() { [ "$("${@:2}")" -ge "$1" ]; }
+
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 file_ready() { [ -s "$1" ]; }
 health_code() {
@@ -248,8 +251,6 @@ start_proc() { # NAME CMD...
   LIB_PID[$name]=$LAST_PID
   LIB_PIDS+=("$LAST_PID")
 }
-
-pid_of() { echo "${LIB_PID[$1]}"; }
 
 lib_not_ready() { # NAME WHY
   echo "FAIL: $1 $2; last lines of its log ($WORK/$1.log):"
@@ -374,12 +375,7 @@ stat_of() { # NAME KEY: from the sink's stats.json
 }
 
 wait_stat() { # NAME KEY MIN SECONDS: until stats KEY >= MIN
-  local end=$((SECONDS + $4))
-  while [ $SECONDS -lt $end ]; do
-    [ "$(stat_of "$1" "$2")" -ge "$3" ] && return 0
-    sleep 0.2
-  done
-  return 1
+  wait_until "$4" at_least "$3" stat_of "$1" "$2"
 }
 
 # start_pyro_sink NAME [PORT]: the Pyroscope push/ingest sink recording into

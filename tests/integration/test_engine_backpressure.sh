@@ -47,9 +47,6 @@ YAML
 feed() { local f; for f in "$@"; do drop "$f" "$(basename "$f")" "$IN"; done; }
 refused() { metric_first profcol_receiver_refused_profiles_total 'receiver="file"'; }
 enq_failed() { metric_first profcol_exporter_enqueue_failed_profiles_total 'exporter="file"'; }
-gt0() { [ "$("$1")" -gt 0 ]; }
-in_empty() { [ "$(nfiles "$IN")" -eq 0 ]; }
-out_eq() { [ "$(nfiles "$OUT")" -eq "$1" ]; }
 
 echo "== (1) full queue: refused, retried by the receiver, nothing lost"
 write_config "  {}" ""
@@ -57,7 +54,7 @@ sed -i 's/processors: \[\], //' "$WORK/config.yaml"
 start_profcol bp "$WORK/config.yaml"
 rm -rf "$OUT"; touch "$OUT"
 feed "$SRCP"/*
-if wait_until 30 gt0 refused && wait_until 10 gt0 enq_failed; then
+if wait_until 30 at_least 1 refused && wait_until 10 at_least 1 enq_failed; then
   pass "(1) input refused: receiver refused=$(refused), exporter enqueue_failed=$(enq_failed)"
 else
   fail "(1) refused=$(refused) enqueue_failed=$(enq_failed)"
@@ -66,7 +63,7 @@ left=$(nfiles "$IN")
 [ "$left" -ge $((N - 2)) ] && pass "(1) $left refused files wait in the input directory" \
   || fail "(1) only $left files left in the input; the queue holds at most 2"
 rm -f "$OUT"; mkdir -p "$OUT"
-if wait_until 60 in_empty && wait_until 30 out_eq "$N"; then
+if wait_until 60 equals 0 nfiles "$IN" && wait_until 30 equals "$N" nfiles "$OUT"; then
   pass "(1) after recovery all $N profiles delivered"
 else
   fail "(1) in=$(nfiles "$IN") out=$(nfiles "$OUT"), want 0 / $N"
@@ -86,7 +83,7 @@ write_config "  memory_limiter:
 start_profcol ml "$WORK/config.yaml"
 feed "$SRCP/1-cpu.pb.gz"
 mlref() { metric_first profcol_processor_memory_limiter_refused_profiles_total 'processor="memory_limiter"'; }
-if wait_until 20 gt0 mlref && wait_until 10 gt0 refused; then
+if wait_until 20 at_least 1 mlref && wait_until 10 at_least 1 refused; then
   pass "(2) memory_limiter refused $(mlref) profiles (receiver refused=$(refused))"
 else
   fail "(2) memory_limiter refused=$(mlref) receiver refused=$(refused)"

@@ -56,8 +56,6 @@ service:
 YAML
 
 qsize() { metric_first profcol_exporter_queue_size 'exporter="file"'; }
-eq() { [ "$("$1")" -eq "$2" ]; }
-out_ge() { [ "$(nfiles "$OUT")" -ge "$1" ]; }
 
 # An OTLP request body: the Go CPU profile converted by profcol itself.
 "$PROFCOL" convert --to otlp "$PROF/cpu.pb.gz" "$WORK/cpu.otlp"
@@ -94,7 +92,7 @@ replayed=$(grep -o 'replay=[0-9]*' "$WORK/g2.log" | head -1 | cut -d= -f2)
 [ "${replayed:-0}" -ge "$acked" ] \
   && pass "(1) the restart found $replayed records on disk for $acked acknowledgements" \
   || fail "(1) only ${replayed:-0} records on disk for $acked acknowledgements"
-if wait_until 60 eq qsize 0 && wait_until 10 out_ge "$acked"; then
+if wait_until 60 equals 0 qsize && wait_until 10 at_least "$acked" nfiles "$OUT"; then
   pass "(1) every acknowledged profile delivered after kill -9 ($(nfiles "$OUT") files)"
 else
   fail "(1) after restart: queue=$(qsize) out=$(nfiles "$OUT"), want 0 / $acked"

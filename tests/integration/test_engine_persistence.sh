@@ -62,10 +62,6 @@ feed() { # files...: written hidden, then renamed, as a careful writer does
 
 accepted() { metric_first profcol_receiver_accepted_profiles_total 'receiver="file"'; }
 qsize() { metric_first profcol_exporter_queue_size 'exporter="file"'; }
-ge() { [ "$("$1")" -ge "$2" ]; }
-in_empty() { [ "$(nfiles "$IN")" -eq 0 ]; }
-out_ge() { [ "$(nfiles "$OUT")" -ge "$1" ]; }
-eq() { [ "$("$1")" -eq "$2" ]; }
 
 # Every input hash appears in the output at least as often; prints the
 # number of extra (duplicate) files.
@@ -85,7 +81,7 @@ echo "== (1) exporter failing: profiles pile up in the persistent queue"
 start_profcol p1 "$WORK/config.yaml"
 rm -rf "$OUT"; touch "$OUT"        # writes now fail with ENOTDIR
 feed "$SRCP"/*
-if wait_until 60 eq accepted "$N" && wait_until 30 eq qsize "$N"; then
+if wait_until 60 equals "$N" accepted && wait_until 30 equals "$N" qsize; then
   pass "(1) receiver accepted $N, queue size $N while the output path is broken"
 else
   fail "(1) accepted=$(accepted) queue=$(qsize), want $N"
@@ -97,7 +93,7 @@ acc1=$(accepted)
 kill9 p1
 rm -f "$OUT"; mkdir -p "$OUT"
 start_profcol p2 "$WORK/config.yaml"
-if wait_until 60 eq qsize 0 && wait_until 10 out_ge "$acc1"; then
+if wait_until 60 equals 0 qsize && wait_until 10 at_least "$acc1" nfiles "$OUT"; then
   pass "(1) restarted profcol drained the persistent queue"
 else
   fail "(1) after restart: queue=$(qsize) out=$(nfiles "$OUT"), want 0 / $acc1"
@@ -117,14 +113,14 @@ M=$N
 feed_slowly() { local f; for f in "$SRCP"/*; do feed "$f"; sleep 0.05; done; }
 start_proc feeder feed_slowly
 start_profcol p3 "$WORK/config.yaml"
-wait_until 60 ge accepted $((M / 2)) || true
+wait_until 60 at_least $((M / 2)) accepted || true
 acc2=$(accepted)
 kill9 p3
 reap feeder 60 || true
 echo "killed after $acc2 accepted, $(nfiles "$OUT") written"
 start_profcol p4 "$WORK/config.yaml"
-if wait_until 60 in_empty && wait_until 60 eq qsize 0 &&
-   wait_until 10 out_ge "$M"; then
+if wait_until 60 equals 0 nfiles "$IN" && wait_until 60 equals 0 qsize &&
+   wait_until 10 at_least "$M" nfiles "$OUT"; then
   pass "(2) the restarted profcol took the rest and drained the queue"
 else
   fail "(2) in=$(nfiles "$IN") queue=$(qsize) out=$(nfiles "$OUT")"

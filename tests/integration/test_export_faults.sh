@@ -42,14 +42,7 @@ print(sum(open(os.path.join(sys.argv[2], n + ".pb.gz"), "rb").read() in got for 
 EOF
 }
 
-wait_distinct() { # NAME N SECONDS
-  local end=$((SECONDS + $3))
-  while [ $SECONDS -lt $end ]; do
-    [ "$(distinct "$1")" -ge "$2" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+wait_distinct() { wait_until "$3" at_least "$2" distinct "$1"; }  # NAME N SECONDS
 
 drop_all() { local n; for n in $INPUTS; do drop "$PROF/$n.pb.gz" "$n.pb.gz"; done; }
 

@@ -16,14 +16,7 @@ gen_pb
 PB="$WORK/pb"
 
 received() { ls "$1"/*.otlp 2>/dev/null | wc -l; }
-wait_received() {
-  local i
-  for i in $(seq $(( $3 * 10 ))); do
-    [ "$(received "$1")" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+wait_received() { wait_until "$3" at_least "$2" received "$1"; }  # OUT_DIR N SECONDS
 
 run_case() { # NAME ENCODING COMPRESSION
   local name=$1 out="$WORK/$1/out" in="$WORK/$1/in" pf="$WORK/$1/port"

@@ -23,14 +23,7 @@ PB="$WORK/pb"
 # received OUT_DIR: number of profiles the sink stored
 received() { ls "$1"/*.json 2>/dev/null | wc -l; }
 
-wait_received() { # OUT_DIR N SECONDS
-  local i
-  for i in $(seq $(( $3 * 10 ))); do
-    [ "$(received "$1")" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+wait_received() { wait_until "$3" at_least "$2" received "$1"; }  # OUT_DIR N SECONDS
 
 # metric_sum: every series of a counter (one exporter here), summed.
 

@@ -24,14 +24,8 @@ gen_pyro_pb
 
 count() { ls "$@" 2>/dev/null | wc -l; }
 
-wait_count() { # GLOB N SECONDS
-  local end=$((SECONDS + $3))
-  while [ $SECONDS -lt $end ]; do
-    [ "$(count $1)" -ge "$2" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+# shellcheck disable=SC2086  # GLOB is expanded on purpose
+wait_count() { wait_until "$3" at_least "$2" count $1; }  # GLOB N SECONDS
 
 telemetry() { # uses METRICS_PORT and HEALTH_PORT (new_ports, by the caller)
   cat <<EOF
