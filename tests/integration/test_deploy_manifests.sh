@@ -10,18 +10,8 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="$(realpath "${PROFCOL_BIN:-$BUILD/profcol}")"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-PY=/usr/bin/python3
-"$PY" -c 'import yaml' || { echo "FAIL: python3-yaml missing"; exit 1; }
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-deploy.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-passed=0 failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_py yaml
 
 echo "== kubernetes manifests"
 if PYTHONDONTWRITEBYTECODE=1 "$PY" "$HERE/deploy_check.py" "$SRC/deploy/kubernetes" "$WORK/configs" \
@@ -103,5 +93,4 @@ if command -v apt-cache >/dev/null 2>&1 && apt-cache policy libc6 2>/dev/null | 
     fail "runtime packages unknown to apt:$missing"
 fi
 
-echo "passed=$passed failed=$failed"
-[ "$failed" -eq 0 ]
+finish

@@ -2,8 +2,11 @@
 # Every configuration key of every component is documented in
 # docs/configuration.md (the components' own key tables are the source).
 set -euo pipefail
-: "${PROFCOL_BIN:?}" "${PROFCOL_SOURCE_DIR:?}"
-py=/usr/bin/python3
-command -v "$py" >/dev/null || py=python3
-"$py" "$PROFCOL_SOURCE_DIR/tests/integration/docs_keys.py" "$PROFCOL_BIN" \
-      "$PROFCOL_SOURCE_DIR/docs/configuration.md"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if "$PY" "$HERE/docs_keys.py" "$PROFCOL" "$SRC/docs/configuration.md"; then
+  pass "every component key is documented in docs/configuration.md"
+else
+  fail "undocumented configuration keys (above)"
+fi
+finish

@@ -9,7 +9,7 @@
 #   (2) memory_limiter with a limit below profcol's RSS refuses every batch
 #       (counted, logged once), and nothing is written.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib_engine.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fixtures
 
 IN="$WORK/in"; OUT="$WORK/out"; SRCP="$WORK/src"
@@ -44,20 +44,17 @@ service:
   shutdown_timeout: 5s
 YAML
 }
-feed() { local f; for f in "$@"; do cp "$f" "$IN/.$(basename "$f")"; mv "$IN/.$(basename "$f")" "$IN/$(basename "$f")"; done; }
-refused() { metric profcol_receiver_refused_profiles_total 'receiver="file"'; }
-enq_failed() { metric profcol_exporter_enqueue_failed_profiles_total 'exporter="file"'; }
-gt0() { [ "$("$1")" -gt 0 ]; }
-in_empty() { [ "$(nfiles "$IN")" -eq 0 ]; }
-out_eq() { [ "$(nfiles "$OUT")" -eq "$1" ]; }
+feed() { local f; for f in "$@"; do drop "$f" "$(basename "$f")" "$IN"; done; }
+refused() { metric_first profcol_receiver_refused_profiles_total 'receiver="file"'; }
+enq_failed() { metric_first profcol_exporter_enqueue_failed_profiles_total 'exporter="file"'; }
 
 echo "== (1) full queue: refused, retried by the receiver, nothing lost"
 write_config "  {}" ""
 sed -i 's/processors: \[\], //' "$WORK/config.yaml"
-pc_start bp "$WORK/config.yaml"
+start_profcol bp "$WORK/config.yaml"
 rm -rf "$OUT"; touch "$OUT"
 feed "$SRCP"/*
-if wait_until 30 gt0 refused && wait_until 10 gt0 enq_failed; then
+if wait_until 30 at_least 1 refused && wait_until 10 at_least 1 enq_failed; then
   pass "(1) input refused: receiver refused=$(refused), exporter enqueue_failed=$(enq_failed)"
 else
   fail "(1) refused=$(refused) enqueue_failed=$(enq_failed)"
@@ -66,7 +63,7 @@ left=$(nfiles "$IN")
 [ "$left" -ge $((N - 2)) ] && pass "(1) $left refused files wait in the input directory" \
   || fail "(1) only $left files left in the input; the queue holds at most 2"
 rm -f "$OUT"; mkdir -p "$OUT"
-if wait_until 60 in_empty && wait_until 30 out_eq "$N"; then
+if wait_until 60 equals 0 nfiles "$IN" && wait_until 30 equals "$N" nfiles "$OUT"; then
   pass "(1) after recovery all $N profiles delivered"
 else
   fail "(1) in=$(nfiles "$IN") out=$(nfiles "$OUT"), want 0 / $N"
@@ -76,26 +73,26 @@ if diff <(hashes "$SRCP") <(hashes "$OUT") >/dev/null; then
 else
   fail "(1) output differs from input"
 fi
-kill -TERM "$PC_PID"; wait "$PC_PID" || fail "(1) exit code $?"
+stop bp || fail "(1) exit code $?"
 
 echo "== (2) memory_limiter below the RSS refuses"
 rm -rf "$OUT"; mkdir -p "$OUT"
 write_config "  memory_limiter:
     check_interval: 100ms
     limit_mib: 1" "memory_limiter"
-pc_start ml "$WORK/config.yaml"
+start_profcol ml "$WORK/config.yaml"
 feed "$SRCP/1-cpu.pb.gz"
-mlref() { metric profcol_processor_memory_limiter_refused_profiles_total 'processor="memory_limiter"'; }
-if wait_until 20 gt0 mlref && wait_until 10 gt0 refused; then
+mlref() { metric_first profcol_processor_memory_limiter_refused_profiles_total 'processor="memory_limiter"'; }
+if wait_until 20 at_least 1 mlref && wait_until 10 at_least 1 refused; then
   pass "(2) memory_limiter refused $(mlref) profiles (receiver refused=$(refused))"
 else
   fail "(2) memory_limiter refused=$(mlref) receiver refused=$(refused)"
 fi
-[ "$(metric profcol_processor_memory_limiter_rss_bytes)" -gt 1000000 ] && pass "(2) RSS gauge set" \
-  || fail "(2) RSS gauge $(metric profcol_processor_memory_limiter_rss_bytes)"
+[ "$(metric_first profcol_processor_memory_limiter_rss_bytes)" -gt 1000000 ] && pass "(2) RSS gauge set" \
+  || fail "(2) RSS gauge $(metric_first profcol_processor_memory_limiter_rss_bytes)"
 n=$(grep -c 'refusing data' "$WORK/ml.log" || true)
 [ "$n" -eq 1 ] && pass "(2) logged once when refusing began" || fail "(2) 'refusing data' logged $n times"
 [ "$(nfiles "$OUT")" -eq 0 ] && [ "$(nfiles "$IN")" -eq 1 ] && pass "(2) nothing accepted, the file waits" \
   || fail "(2) out=$(nfiles "$OUT") in=$(nfiles "$IN")"
-kill -TERM "$PC_PID"; wait "$PC_PID" || fail "(2) exit code $?"
+stop ml || fail "(2) exit code $?"
 finish

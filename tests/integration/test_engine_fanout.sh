@@ -7,9 +7,7 @@
 #    (series attributes, and a payload changed by tracelink) is not seen by
 #    the other, whose items still carry the original bytes untouched.
 set -euo pipefail
-. "$(dirname "$0")/lib_engine.sh"
-passed=0
-failed=0
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 fixtures
 IN="$WORK/in"
@@ -46,17 +44,17 @@ YAML
 "$PROFCOL" validate --config "$WORK/fanout.yaml" >/dev/null &&
   pass "config with a shared receiver and a shared exporter validates" ||
   fail "config does not validate"
-pc_start fanout "$WORK/fanout.yaml"
+start_profcol fanout "$WORK/fanout.yaml"
 for f in "${INPUTS[@]}"; do cp "$PROF/$f" "$IN/$f"; done
 n=${#INPUTS[@]}
-shared_done() { [ "$(metric profcol_exporter_sent_profiles_total 'exporter="file/shared"')" -ge $((2 * n)) ]; }
+shared_done() { [ "$(metric_first profcol_exporter_sent_profiles_total 'exporter="file/shared"')" -ge $((2 * n)) ]; }
 wait_until 30 shared_done || true
 
-acc=$(metric profcol_receiver_accepted_profiles_total 'receiver="file"')
+acc=$(metric_first profcol_receiver_accepted_profiles_total 'receiver="file"')
 [ "$acc" = "$n" ] && pass "the shared receiver is one instance: $acc accepted for $n files" ||
   fail "receiver accepted $acc, expected $n"
 series=$(scrape | grep -c '^profcol_exporter_sent_profiles_total{exporter="file/shared"' || true)
-sent=$(metric profcol_exporter_sent_profiles_total 'exporter="file/shared"')
+sent=$(metric_first profcol_exporter_sent_profiles_total 'exporter="file/shared"')
 [ "$series" = 1 ] && [ "$sent" = $((2 * n)) ] &&
   pass "the shared exporter is one instance and got both pipelines' data ($sent)" ||
   fail "shared exporter: $series series, $sent sent (expected 1 and $((2 * n)))"

@@ -15,7 +15,7 @@
 #       16 concurrent requests share commits (they all finish in far less
 #       than 16 delays).
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib_engine.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fixtures
 
 OUT="$WORK/out"; Q="$WORK/queue"; REQ="$WORK/req"
@@ -55,9 +55,7 @@ service:
   shutdown_timeout: 5s
 YAML
 
-qsize() { metric profcol_exporter_queue_size 'exporter="file"'; }
-eq() { [ "$("$1")" -eq "$2" ]; }
-out_ge() { [ "$(nfiles "$OUT")" -ge "$1" ]; }
+qsize() { metric_first profcol_exporter_queue_size 'exporter="file"'; }
 
 # An OTLP request body: the Go CPU profile converted by profcol itself.
 "$PROFCOL" convert --to otlp "$PROF/cpu.pb.gz" "$WORK/cpu.otlp"
@@ -80,33 +78,33 @@ export -f send
 export PROF WORK REQ PYRO_PORT OTLP_PORT
 
 echo "== (1) acknowledged requests survive kill -9 right after the answers"
-pc_start g1 "$WORK/config.yaml"
+start_profcol g1 "$WORK/config.yaml"
 rm -rf "$OUT"; touch "$OUT"          # writes fail: nothing leaves the queue
 seq 1 $((2 * K)) | xargs -P 8 -I{} bash -c 'send {}'
-kill -9 "$PC_PID"; wait "$PC_PID" 2>/dev/null || true
+kill9 g1
 acked=$(cat "$REQ"/* | grep -c '^200$' || true)
 others=$(cat "$REQ"/* | grep -vc '^200$' || true)
 [ "$acked" -eq $((2 * K)) ] && pass "(2) all $acked requests acknowledged (200)" \
   || fail "(2) $acked of $((2 * K)) acknowledged, $others other answers"
 rm -f "$OUT"; mkdir -p "$OUT"
-pc_start g2 "$WORK/config.yaml"
+start_profcol g2 "$WORK/config.yaml"
 replayed=$(grep -o 'replay=[0-9]*' "$WORK/g2.log" | head -1 | cut -d= -f2)
 [ "${replayed:-0}" -ge "$acked" ] \
   && pass "(1) the restart found $replayed records on disk for $acked acknowledgements" \
   || fail "(1) only ${replayed:-0} records on disk for $acked acknowledgements"
-if wait_until 60 eq qsize 0 && wait_until 10 out_ge "$acked"; then
+if wait_until 60 equals 0 qsize && wait_until 10 at_least "$acked" nfiles "$OUT"; then
   pass "(1) every acknowledged profile delivered after kill -9 ($(nfiles "$OUT") files)"
 else
   fail "(1) after restart: queue=$(qsize) out=$(nfiles "$OUT"), want 0 / $acked"
 fi
 [ "$(nfiles "$OUT")" -eq "$acked" ] && pass "(1) no duplicates (nothing was in flight)" \
   || fail "(1) $(nfiles "$OUT") files for $acked acknowledged profiles"
-kill -TERM "$PC_PID"; wait "$PC_PID" || fail "exit code $? after SIGTERM"
+stop g2 || fail "exit code $? after SIGTERM"
 
 echo "== (3) a slow disk: answers wait for the commit, concurrent ones share it"
 DELAY_MS=500
 rm -rf "$Q" "$OUT"; mkdir -p "$Q" "$OUT"
-PROFCOL_TEST_COMMIT_DELAY_MS=$DELAY_MS pc_start g3 "$WORK/config.yaml"
+PROFCOL_TEST_COMMIT_DELAY_MS=$DELAY_MS start_profcol g3 "$WORK/config.yaml"
 t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 20 \
   --data-binary @"$PROF/cpu.pb.gz" \
   "http://127.0.0.1:$PYRO_PORT/ingest?name=slow&format=pprof" || true)
@@ -140,5 +138,5 @@ ok=$(cat "$REQ"/* | grep -c '^200$' || true)
 [ "$ok" -eq 16 ] && [ "$ms" -ge "$DELAY_MS" ] && [ "$ms" -lt $((6 * DELAY_MS)) ] \
   && pass "(3) 16 concurrent requests acknowledged in $ms ms: commits shared (one commit each would take $((16 * DELAY_MS)) ms)" \
   || fail "(3) 16 concurrent requests: $ok acknowledged in $ms ms (delay $DELAY_MS ms each commit)"
-kill -TERM "$PC_PID"; wait "$PC_PID" || fail "(3) exit code $? after SIGTERM"
+stop g3 || fail "(3) exit code $? after SIGTERM"
 finish

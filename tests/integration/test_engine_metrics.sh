@@ -4,9 +4,9 @@
 # metrics`, /health is 200, the receiver and exporter counters move as
 # real profiles flow, and the idle RSS stays under 10 MiB.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib_engine.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fixtures
-command -v promtool >/dev/null || { echo "FAIL: promtool not found (Debian package: prometheus)"; exit 1; }
+need_cmd promtool "Debian package: prometheus"
 
 new_ports
 mkdir -p "$WORK/in" "$WORK/out"
@@ -15,7 +15,7 @@ sed -e "s|127.0.0.1:8888|127.0.0.1:$METRICS_PORT|; s|127.0.0.1:13133|127.0.0.1:$
     -e "s|directory: ./data/queue|directory: $WORK/queue|" \
     "$SRC/config.example.yaml" >"$WORK/config.yaml"
 export PROFCOL_INCOMING="$WORK/in" PROFCOL_OUT="$WORK/out"
-pc_start metrics "$WORK/config.yaml"
+start_profcol metrics "$WORK/config.yaml"
 
 [ "$(health_code)" = 200 ] && pass "/health 200 while running" || fail "/health $(health_code)"
 
@@ -24,13 +24,13 @@ rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$PC_PID/status")
 echo "idle RSS: ${rss_kb} KiB"
 [ "$rss_kb" -lt 10240 ] && pass "idle RSS ${rss_kb} KiB < 10 MiB" || fail "idle RSS ${rss_kb} KiB >= 10 MiB"
 
-acc0=$(metric profcol_receiver_accepted_profiles_total 'receiver="file"')
-sent0=$(metric profcol_exporter_sent_profiles_total 'exporter="file"')
-for p in cpu heap goroutine; do cp "$PROF/$p.pb.gz" "$WORK/in/.$p"; mv "$WORK/in/.$p" "$WORK/in/$p.pb.gz"; done
+acc0=$(metric_first profcol_receiver_accepted_profiles_total 'receiver="file"')
+sent0=$(metric_first profcol_exporter_sent_profiles_total 'exporter="file"')
+for p in cpu heap goroutine; do drop "$PROF/$p.pb.gz" "$p.pb.gz"; done
 moved() {
-  [ "$(metric profcol_receiver_accepted_profiles_total 'receiver="file"')" -ge $((acc0 + 3)) ] &&
-  [ "$(metric profcol_exporter_sent_profiles_total 'exporter="file"')" -ge $((sent0 + 3)) ] &&
-  [ "$(metric profcol_exporter_sent_profiles_total 'exporter="debug"')" -ge 3 ]
+  [ "$(metric_first profcol_receiver_accepted_profiles_total 'receiver="file"')" -ge $((acc0 + 3)) ] &&
+  [ "$(metric_first profcol_exporter_sent_profiles_total 'exporter="file"')" -ge $((sent0 + 3)) ] &&
+  [ "$(metric_first profcol_exporter_sent_profiles_total 'exporter="debug"')" -ge 3 ]
 }
 wait_until 30 moved && pass "receiver accepted and exporters sent 3 profiles" \
   || { fail "counters did not move"; scrape | grep -E 'accepted_profiles|sent_profiles'; }
@@ -46,6 +46,5 @@ if report=$(promtool check metrics <"$WORK/metrics.txt" 2>&1) && [ -z "$report" 
 else
   fail "promtool: $report"
 fi
-kill -TERM "$PC_PID"
-if wait "$PC_PID"; then pass "exit 0 on SIGTERM"; else fail "exit code $?"; fi
+if stop metrics; then pass "exit 0 on SIGTERM"; else fail "exit code $?"; fi
 finish

@@ -9,7 +9,7 @@
 #       every input arrives; duplicates are counted and bounded by what was
 #       in flight (consumers + the file being handed over).
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib_engine.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fixtures
 
 IN="$WORK/in"; OUT="$WORK/out"; Q="$WORK/queue"; SRCP="$WORK/src"
@@ -57,18 +57,11 @@ YAML
 
 feed() { # files...: written hidden, then renamed, as a careful writer does
   local f
-  for f in "$@"; do
-    cp "$f" "$IN/.$(basename "$f")"
-    mv "$IN/.$(basename "$f")" "$IN/$(basename "$f")"
-  done
+  for f in "$@"; do drop "$f" "$(basename "$f")" "$IN"; done
 }
 
-accepted() { metric profcol_receiver_accepted_profiles_total 'receiver="file"'; }
-qsize() { metric profcol_exporter_queue_size 'exporter="file"'; }
-ge() { [ "$("$1")" -ge "$2" ]; }
-in_empty() { [ "$(nfiles "$IN")" -eq 0 ]; }
-out_ge() { [ "$(nfiles "$OUT")" -ge "$1" ]; }
-eq() { [ "$("$1")" -eq "$2" ]; }
+accepted() { metric_first profcol_receiver_accepted_profiles_total 'receiver="file"'; }
+qsize() { metric_first profcol_exporter_queue_size 'exporter="file"'; }
 
 # Every input hash appears in the output at least as often; prints the
 # number of extra (duplicate) files.
@@ -77,29 +70,30 @@ check_delivery() { # what expected-count
   miss=$(comm -23 <(hashes "$SRCP" | head -n "$2") <(hashes "$OUT") | wc -l)
   extra=$(( $(nfiles "$OUT") - $2 ))
   if [ "$miss" -ne 0 ]; then
-    fail "$1: $miss of $2 accepted profiles missing from the output"
+    # stderr: the caller captures stdout
+    fail "$1: $miss of $2 accepted profiles missing from the output" >&2
     return 1
   fi
   echo "$extra"
 }
 
 echo "== (1) exporter failing: profiles pile up in the persistent queue"
-pc_start p1 "$WORK/config.yaml"
+start_profcol p1 "$WORK/config.yaml"
 rm -rf "$OUT"; touch "$OUT"        # writes now fail with ENOTDIR
 feed "$SRCP"/*
-if wait_until 60 eq accepted "$N" && wait_until 30 eq qsize "$N"; then
+if wait_until 60 equals "$N" accepted && wait_until 30 equals "$N" qsize; then
   pass "(1) receiver accepted $N, queue size $N while the output path is broken"
 else
   fail "(1) accepted=$(accepted) queue=$(qsize), want $N"
 fi
-failed_sends=$(metric profcol_exporter_retries_total 'exporter="file"')
+failed_sends=$(metric_first profcol_exporter_retries_total 'exporter="file"')
 [ "$failed_sends" -gt 0 ] && pass "(1) exports are retried ($failed_sends retries)" \
   || fail "(1) no retries counted"
 acc1=$(accepted)
-kill -9 "$PC_PID"; wait "$PC_PID" 2>/dev/null || true
+kill9 p1
 rm -f "$OUT"; mkdir -p "$OUT"
-pc_start p2 "$WORK/config.yaml"
-if wait_until 60 eq qsize 0 && wait_until 10 out_ge "$acc1"; then
+start_profcol p2 "$WORK/config.yaml"
+if wait_until 60 equals 0 qsize && wait_until 10 at_least "$acc1" nfiles "$OUT"; then
   pass "(1) restarted profcol drained the persistent queue"
 else
   fail "(1) after restart: queue=$(qsize) out=$(nfiles "$OUT"), want 0 / $acc1"
@@ -111,23 +105,22 @@ if extra=$(check_delivery "(1)" "$acc1"); then
     fail "(1) $extra duplicates although nothing was being sent at the kill"
   fi
 fi
-kill -TERM "$PC_PID"; wait "$PC_PID" || fail "(1) exit code $? after SIGTERM"
+stop p2 || fail "(1) exit code $? after SIGTERM"
 
 echo "== (2) kill -9 while profiles stream in and are written"
 rm -rf "$OUT"; mkdir -p "$OUT"
 M=$N
-( for f in "$SRCP"/*; do feed "$f"; sleep 0.05; done ) &
-FEEDER=$!
-PIDS+=("$FEEDER")
-pc_start p3 "$WORK/config.yaml"
-wait_until 60 ge accepted $((M / 2)) || true
+feed_slowly() { local f; for f in "$SRCP"/*; do feed "$f"; sleep 0.05; done; }
+start_proc feeder feed_slowly
+start_profcol p3 "$WORK/config.yaml"
+wait_until 60 at_least $((M / 2)) accepted || true
 acc2=$(accepted)
-kill -9 "$PC_PID"; wait "$PC_PID" 2>/dev/null || true
-wait "$FEEDER" || true
+kill9 p3
+reap feeder 60 || true
 echo "killed after $acc2 accepted, $(nfiles "$OUT") written"
-pc_start p4 "$WORK/config.yaml"
-if wait_until 60 in_empty && wait_until 60 eq qsize 0 &&
-   wait_until 10 out_ge "$M"; then
+start_profcol p4 "$WORK/config.yaml"
+if wait_until 60 equals 0 nfiles "$IN" && wait_until 60 equals 0 qsize &&
+   wait_until 10 at_least "$M" nfiles "$OUT"; then
   pass "(2) the restarted profcol took the rest and drained the queue"
 else
   fail "(2) in=$(nfiles "$IN") queue=$(qsize) out=$(nfiles "$OUT")"
@@ -140,5 +133,5 @@ if extra=$(check_delivery "(2)" "$M"); then
     fail "(2) $extra duplicates, more than the $bound in flight"
   fi
 fi
-kill -TERM "$PC_PID"; wait "$PC_PID" || fail "(2) exit code $? after SIGTERM"
+stop p4 || fail "(2) exit code $? after SIGTERM"
 finish

@@ -12,7 +12,7 @@
 #   (4) /health stays 200 through reloads
 #   (5) SIGTERM drains queued profiles within shutdown_timeout, exit 0
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib_engine.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fixtures
 
 IN="$WORK/in"; OA="$WORK/outa"; OB="$WORK/outb"
@@ -55,13 +55,11 @@ feed() { # count
   local i
   for i in $(seq "$1"); do
     k=$((k + 1))
-    cp "$PROF/cpu.pb.gz" "$IN/.p$k"; mv "$IN/.p$k" "$IN/p$k.pb.gz"
+    drop "$PROF/cpu.pb.gz" "p$k.pb.gz" "$IN"
   done
 }
-qa() { metric profcol_exporter_queue_size 'exporter="file/a"'; }
-reloads() { metric profcol_engine_reloads_total "result=\"$1\""; }
-eqf() { [ "$("$1" "${@:3}")" -eq "$2" ]; }
-files_eq() { [ "$(nfiles "$1")" -eq "$2" ]; }
+qa() { metric_first profcol_exporter_queue_size 'exporter="file/a"'; }
+reloads() { metric_first profcol_engine_reloads_total "result=\"$1\""; }
 health_seen=()
 hup() { # sends SIGHUP, samples /health while the reload runs
   kill -HUP "$PC_PID"
@@ -69,15 +67,15 @@ hup() { # sends SIGHUP, samples /health while the reload runs
 }
 
 write_config "" "debug, file/a" normal
-pc_start reload "$CFG"
+start_profcol reload "$CFG"
 
 echo "== (1) valid reload keeps the unchanged exporter's queue"
 rm -rf "$OA"; touch "$OA"          # file/a cannot write: its queue holds
 feed 3
-wait_until 30 eqf qa 2 || fail "(1) file/a queue=$(qa), want 2 before the reload (3 fed, 1 with the consumer)"
+wait_until 30 equals 2 qa || fail "(1) file/a queue=$(qa), want 2 before the reload (3 fed, 1 with the consumer)"
 write_config "$FILE_B" "debug, file/a, file/b" detailed
 hup
-if wait_until 20 eqf reloads 1 ok; then
+if wait_until 20 equals 1 reloads ok; then
   pass "(1) reload ok counted"
 else
   fail "(1) reloads ok=$(reloads ok)"; tail -5 "$WORK/reload.log"
@@ -85,10 +83,10 @@ fi
 [ "$(qa)" -eq 2 ] && pass "(1) file/a kept its queued profiles across the reload" \
   || fail "(1) file/a queue=$(qa) after reload, want 2"
 rm -f "$OA"; mkdir -p "$OA"
-wait_until 20 files_eq "$OA" 3 && pass "(1) queued profiles delivered after the reload" \
+wait_until 20 equals 3 nfiles "$OA" && pass "(1) queued profiles delivered after the reload" \
   || fail "(1) outa has $(nfiles "$OA") files, want 3"
 feed 2
-if wait_until 20 files_eq "$OB" 2 && wait_until 20 files_eq "$OA" 5; then
+if wait_until 20 equals 2 nfiles "$OB" && wait_until 20 equals 5 nfiles "$OA"; then
   pass "(1) the new exporter file/b receives new profiles"
 else
   fail "(1) outa=$(nfiles "$OA") (want 5) outb=$(nfiles "$OB") (want 2)"
@@ -100,7 +98,7 @@ echo "== (2) invalid file: nothing changes"
 cp "$CFG" "$WORK/good.yaml"
 sed 's/^    verbosity: detailed/    verbosity: detailed\n    no_such_key: 1/' "$WORK/good.yaml" >"$CFG"
 hup
-if wait_until 20 eqf reloads 1 failed; then
+if wait_until 20 equals 1 reloads failed; then
   pass "(2) reload failed counted"
 else
   fail "(2) reloads failed=$(reloads failed)"
@@ -111,7 +109,7 @@ else
   fail "(2) no file:line:col error"; tail -5 "$WORK/reload.log"
 fi
 feed 1
-if wait_until 20 files_eq "$OA" 6 && wait_until 20 files_eq "$OB" 3; then
+if wait_until 20 equals 6 nfiles "$OA" && wait_until 20 equals 3 nfiles "$OB"; then
   pass "(2) the running graph still accepts and delivers"
 else
   fail "(2) outa=$(nfiles "$OA") outb=$(nfiles "$OB") after a failed reload"
@@ -122,13 +120,13 @@ touch "$WORK/plainfile"
 cat "$WORK/good.yaml" | sed "s|^service:|  file/bad:\n    path: $WORK/plainfile/out\nservice:|; s|exporters: \[debug, file/a, file/b\]|exporters: [debug, file/a, file/b, file/bad]|" >"$CFG"
 "$PROFCOL" validate --config "$CFG" >/dev/null 2>&1 || echo "note: validate refuses the file already"
 hup
-if wait_until 20 eqf reloads 2 failed; then
+if wait_until 20 equals 2 reloads failed; then
   pass "(3) reload failed counted ($(grep -o 'reload failed[^$]*' "$WORK/reload.log" | tail -1 | cut -c1-160))"
 else
   fail "(3) reloads failed=$(reloads failed)"
 fi
 feed 1
-if wait_until 20 files_eq "$OA" 7 && wait_until 20 files_eq "$OB" 4; then
+if wait_until 20 equals 7 nfiles "$OA" && wait_until 20 equals 4 nfiles "$OB"; then
   pass "(3) old graph intact: file/a and file/b (kept by the failed build) still deliver"
 else
   fail "(3) outa=$(nfiles "$OA") outb=$(nfiles "$OB") after the failed build"
@@ -145,13 +143,12 @@ echo "== (5) SIGTERM drains within shutdown_timeout"
 cp "$WORK/good.yaml" "$CFG"
 rm -rf "$OA"; touch "$OA"
 feed 2
-in_empty() { [ "$(nfiles "$IN")" -eq 0 ]; }
-wait_until 20 in_empty && wait_until 20 eqf qa 1 || fail "(5) file/a queue=$(qa), want 1 (2 fed, 1 with the consumer)"
+wait_until 20 equals 0 nfiles "$IN" && wait_until 20 equals 1 qa || fail "(5) file/a queue=$(qa), want 1 (2 fed, 1 with the consumer)"
 kill -TERM "$PC_PID"
 sleep 0.3
 rm -f "$OA"; mkdir -p "$OA"          # the backend recovers during the drain
 start=$SECONDS
-if wait "$PC_PID"; then rc=0; else rc=$?; fi
+if reap reload; then rc=0; else rc=$?; fi
 took=$((SECONDS - start))
 [ $rc -eq 0 ] && pass "(5) exit code 0 after ${took}s" || fail "(5) exit code $rc"
 [ "$(nfiles "$OA")" -eq 2 ] && pass "(5) both queued profiles delivered during the drain" \

@@ -13,36 +13,19 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-PY=/usr/bin/python3
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-xfault.XXXXXX")"
-PIDS=""
-source "$HERE/sinks/grpc_sink_lib.sh"
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 echo "== fixtures"
-SKIP_NODE=1 timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
-PROF="$BUILD/fixtures/profiles"
+fixtures --skip-node
 INPUTS="cpu heap allocs goroutine mutex block"
 NIN=$(echo $INPUTS | wc -w)
 
-# rsink NAME [ARGS...]: starts reset_sink.py; sets SINK_PORT and NAME_PID.
+# rsink NAME [ARGS...]: starts reset_sink.py; sets SINK_PORT.
 rsink() {
   local name=$1
   shift
-  rm -f "$WORK/$name.port"
-  "$PY" "$HERE/sinks/reset_sink.py" "$WORK/$name" "$WORK/$name.port" "$@" \
-    >"$WORK/$name.log" 2>&1 &
-  eval "PID_$name=$!"
-  PIDS="$PIDS $!"
-  for _ in $(seq 100); do [ -s "$WORK/$name.port" ] && break; sleep 0.1; done
-  SINK_PORT=$(cat "$WORK/$name.port" 2>/dev/null || true)
-  [ -n "$SINK_PORT" ] || { cat "$WORK/$name.log"; echo "FAIL: sink $name did not start"; exit 1; }
+  start_listener "$name" "$WORK/$name.port" \
+    "$PY" "$HERE/sinks/reset_sink.py" "$WORK/$name" "$WORK/$name.port" "$@"
 }
 
 # distinct NAME: distinct bodies the sink received.
@@ -59,19 +42,12 @@ print(sum(open(os.path.join(sys.argv[2], n + ".pb.gz"), "rb").read() in got for 
 EOF
 }
 
-wait_distinct() { # NAME N SECONDS
-  local end=$((SECONDS + $3))
-  while [ $SECONDS -lt $end ]; do
-    [ "$(distinct "$1")" -ge "$2" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+wait_distinct() { wait_until "$3" at_least "$2" distinct "$1"; }  # NAME N SECONDS
 
 drop_all() { local n; for n in $INPUTS; do drop "$PROF/$n.pb.gz" "$n.pb.gz"; done; }
 
 config() { # FILE EXPORTERS_YAML EXPORTER_LIST [RECEIVER_EXTRA]
-  MPORT=$(free_port)
+  new_ports
   cat >"$1" <<EOF
 receivers:
   file:
@@ -84,8 +60,8 @@ service:
   pipelines:
     profiles: {receivers: [file], exporters: [$3]}
   telemetry:
-    metrics: {address: 127.0.0.1:$MPORT}
-    health: {address: 127.0.0.1:$(free_port)}
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
 EOF
 }
 
@@ -107,7 +83,7 @@ config "$WORK/1.yaml" "  pyroscope:
     endpoint: http://127.0.0.1:$P2
     timeout: 3s
     $RETRY" "pyroscope, otlphttp"
-start_profcol "$WORK/1.yaml"
+start_profcol profcol "$WORK/1.yaml"
 drop_all
 wait_distinct pyro "$NIN" 40 || true
 wait_distinct otlph "$NIN" 20 || true
@@ -124,15 +100,16 @@ done
 for e in pyroscope otlphttp; do
   case $e in pyroscope) s=pyro ;; *) s=otlph ;; esac
   want=$(( $(stat_of $s resets) + $(stat_of $s lost) ))
-  r=$(metric "profcol_exporter_retries_total{exporter=\"$e\"")
+  # metric_sum: counters summed over the matching series (one exporter's here).
+  r=$(metric_sum profcol_exporter_retries_total "exporter=\"$e\"")
   [ "$r" -ge "$want" ] && pass "(1) $e: $r retries counted (faults: $want)" ||
     fail "(1) $e: $r retries counted, $want faults"
-  sent=$(metric "profcol_exporter_sent_profiles_total{exporter=\"$e\"")
+  sent=$(metric_sum profcol_exporter_sent_profiles_total "exporter=\"$e\"")
   [ "$sent" = "$NIN" ] && pass "(1) $e: sent_profiles=$sent" || fail "(1) $e: sent_profiles=$sent, want $NIN"
 done
-d=$(metric 'profcol_exporter_dropped_profiles_total')
+d=$(metric_sum profcol_exporter_dropped_profiles_total)
 [ "$d" = 0 ] && pass "(1) nothing dropped" || fail "(1) $d profiles dropped"
-kill "$PROFCOL_PID"; wait "$PROFCOL_PID" 2>/dev/null || true
+stop profcol || true
 
 # ------------------------------------------------------------------------
 echo "== (2) dead backends never delay a healthy one"
@@ -156,7 +133,7 @@ config "$WORK/2.yaml" "  pyroscope/hang:
     api: ingest
     timeout: 10s
     $RETRY" "pyroscope/hang, pyroscope/refused, pyroscope/live"
-start_profcol "$WORK/2.yaml"
+start_profcol profcol "$WORK/2.yaml"
 t0=$SECONDS
 drop_all
 if wait_distinct live "$NIN" 8; then
@@ -166,10 +143,10 @@ else
 fi
 [ "$(stat_of hang requests)" -ge 1 ] && pass "(2) the hanging backend was being called ($(stat_of hang requests) requests open)" ||
   fail "(2) the hanging backend got no request"
-q=$(metric 'profcol_exporter_queue_size{exporter="pyroscope/refused"')
+q=$(metric_sum profcol_exporter_queue_size 'exporter="pyroscope/refused"')
 [ "$q" -ge 1 ] && pass "(2) the refused exporter keeps its $q batches queued" ||
   echo "note: pyroscope/refused queue size $q (batches may be in its workers' hands)"
-kill "$PROFCOL_PID"; wait "$PROFCOL_PID" 2>/dev/null || true
+stop profcol || true
 
 # ------------------------------------------------------------------------
 echo "== (3) kill -9 during a backend outage, persistent queue"
@@ -183,20 +160,20 @@ config "$WORK/3.yaml" "  pyroscope:
       storage:
         directory: $WORK/queue
         fsync: always" "pyroscope"
-start_profcol "$WORK/3.yaml"
+start_profcol profcol "$WORK/3.yaml"
 drop_all
 end=$((SECONDS + 20))
 while [ $SECONDS -lt $end ] &&
-      [ "$(metric profcol_receiver_accepted_profiles_total)" -lt "$NIN" ]; do sleep 0.2; done
-acc=$(metric profcol_receiver_accepted_profiles_total)
+      [ "$(metric_sum profcol_receiver_accepted_profiles_total)" -lt "$NIN" ]; do sleep 0.2; done
+acc=$(metric_sum profcol_receiver_accepted_profiles_total)
 [ "$acc" = "$NIN" ] && pass "(3) $NIN profiles accepted while the backend is down" ||
   fail "(3) accepted $acc of $NIN"
 sleep 1   # a few failing attempts
-kill -9 "$PROFCOL_PID"; wait "$PROFCOL_PID" 2>/dev/null || true
+kill9 profcol
 left=$(ls "$WORK/in" | wc -l)
 [ "$left" = 0 ] && pass "(3) the inputs were consumed (only the queue holds them now)" ||
   fail "(3) $left input files left"
-start_profcol "$WORK/3.yaml"
+start_profcol profcol "$WORK/3.yaml"
 sleep 1              # the restarted profcol meets the outage too
 rsink back --port "$PB3"
 if wait_distinct back "$NIN" 40; then
@@ -208,7 +185,6 @@ fi
   fail "(3) only $(originals_in back) of $NIN byte-identical"
 dup=$(( $(stat_of back delivered) - $(distinct back) ))
 echo "note: (3) duplicates at the backend: $dup (at-least-once: an attempt in flight at the kill may repeat)"
-kill "$PROFCOL_PID"; wait "$PROFCOL_PID" 2>/dev/null || true
+stop profcol || true
 
-echo "passed=$passed failed=$failed"
-[ "$failed" -eq 0 ]
+finish

@@ -17,22 +17,11 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-PY=/usr/bin/python3
-"$PY" -c 'import grpc_tools, google.protobuf' ||
-  { echo "FAIL: $PY lacks grpc_tools / protobuf"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_py grpc_tools google.protobuf
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
-[ -x "$DNSMASQ" ] || { echo "FAIL: dnsmasq not found (Debian dnsmasq-base)"; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-lb.XXXXXX")"
-PIDS=""
-source "$HERE/sinks/grpc_sink_lib.sh"
-trap cleanup EXIT
-CHECK="$HERE/lb_check.py"
+[ -x "$DNSMASQ" ] || die "dnsmasq not found (Debian dnsmasq-base)"
+LB_CHECK="$HERE/lb_check.py"
 
 gen_pb
 mkdir -p "$WORK/in"
@@ -64,32 +53,17 @@ service:
       receivers: [otlp]
       exporters: [file]
 YAML
-  "$PROFCOL" --config "$WORK/gw$n.yaml" >> "$WORK/gw$n.log" 2>&1 &
-  eval "GW_PID_$n=$!"
-  PIDS="$PIDS $!"
-  local i
-  for i in $(seq 1 100); do
-    "$PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 0.2)' \
-      "127.0.0.$n" "$PORT" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  cat "$WORK/gw$n.log"
-  echo "FAIL: gateway $n did not start"
-  exit 1
+  start_proc "gw$n" "$PROFCOL" --config "$WORK/gw$n.yaml"
+  await "gw$n" 10 port_open "127.0.0.$n" "$PORT"
 }
 
-stop_gateway() { # N
-  local pid
-  eval "pid=\$GW_PID_$1"
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+stop_gateway() { stop "gw$1" || true; }
 
 GWARGS=()
 for n in 2 3 4 5; do GWARGS+=("127.0.0.$n:$PORT=$WORK/gw$n"); done
 
 # ---- the front --------------------------------------------------------------
-MPORT=$(free_port)
+new_ports
 front_config() { # FILE RESOLVER-YAML
   cat > "$1" <<YAML
 receivers:
@@ -116,8 +90,8 @@ $2
 service:
   telemetry:
     logs: {level: info}
-    metrics: {address: 127.0.0.1:$MPORT}
-    health: {address: 127.0.0.1:$(free_port)}
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
   pipelines:
     profiles:
       receivers: [file]
@@ -125,24 +99,12 @@ service:
 YAML
 }
 
-start_front() { # CONFIG
-  "$PROFCOL" --config "$1" > "$WORK/front.log" 2>&1 &
-  FRONT_PID=$!
-  PIDS="$PIDS $!"
-  local i
-  for i in $(seq 1 100); do
-    curl -s "http://127.0.0.1:$MPORT/metrics" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  cat "$WORK/front.log"
-  echo "FAIL: front profcol did not start"
-  exit 1
+start_front() { # CONFIG: a new log each time (wait_members reads its last line)
+  : >"$WORK/front.log"
+  start_profcol front "$1"
 }
 
-stop_front() {
-  kill "$FRONT_PID" 2>/dev/null || true
-  wait "$FRONT_PID" 2>/dev/null || true
-}
+stop_front() { stop front || true; }
 
 # ---- phases: which seqs were sent with which member set ---------------------
 echo "[]" > "$WORK/phases.json"
@@ -159,7 +121,7 @@ ph.append({"name": sys.argv[2], "first": int(sys.argv[3]),
            "members": sys.argv[6:]})
 json.dump(ph, open(p, "w"))
 PYEOF
-  "$PY" "$CHECK" gen "$WORK/pb" "$WORK/template.pb" "$WORK/in" "$NEXT" "$count" 6 "$NSERV"
+  "$PY" "$LB_CHECK" gen "$WORK/pb" "$WORK/template.pb" "$WORK/in" "$NEXT" "$count" 6 "$NSERV"
   NEXT=$((NEXT + count))
 }
 
@@ -167,7 +129,7 @@ PYEOF
 wait_delivered() {
   local end=$((SECONDS + $1))
   while [ $SECONDS -lt $end ]; do
-    "$PY" "$CHECK" check "$WORK/phases.json" "${GWARGS[@]}" > "$WORK/check.out" 2>&1 &&
+    "$PY" "$LB_CHECK" check "$WORK/phases.json" "${GWARGS[@]}" > "$WORK/check.out" 2>&1 &&
       return 0
     sleep 0.3
   done
@@ -202,30 +164,30 @@ front_config "$WORK/front-static.yaml" "      static:
 start_front "$WORK/front-static.yaml"
 send_phase static 120 "$G2" "$G3" "$G4"
 report_check "static: exactly once, each at its service's owner"
-v=$(metric 'profcol_loadbalancer_num_backends{exporter="loadbalancing"}')
+# metric_sum: the series whose whole label set is given (one each).
+v=$(metric_sum profcol_loadbalancer_num_backends '{exporter="loadbalancing"}')
 [ "$v" = 3 ] && pass "num_backends = 3" || fail "num_backends = $v"
 
 echo "== (b) one gateway down, then back"
 stop_gateway 3
 send_phase static-gw3-down 120 "$G2" "$G3" "$G4"
 sleep 2
-v=$(metric "profcol_loadbalancer_backend_outcome_total{exporter=\"loadbalancing\",backend=\"$G3\",success=\"false\"")
+v=$(metric_sum profcol_loadbalancer_backend_outcome_total "{exporter=\"loadbalancing\",backend=\"$G3\",success=\"false\"")
 [ "${v%.*}" -ge 1 ] && pass "failures toward the stopped gateway counted ($v)" ||
   fail "no failure counted for $G3 ($v)"
 start_gateway 3
 report_check "gateway down and back: nothing lost, nothing sent twice" 60
-pass "backend outcomes: $(curl -s "http://127.0.0.1:$MPORT/metrics" | grep -c '^profcol_loadbalancer_backend_outcome_total') series"
+pass "backend outcomes: $(scrape | grep -c '^profcol_loadbalancer_backend_outcome_total') series"
 stop_front
 
 echo "== (c) resolver.dns with dnsmasq"
 DNSPORT=$(free_port)
 printf '127.0.0.2 gw.profcol.test\n127.0.0.3 gw.profcol.test\n' > "$WORK/hosts"
-"$DNSMASQ" -k --conf-file=/dev/null --port="$DNSPORT" --listen-address=127.0.0.1 \
+start_proc dns "$DNSMASQ" -k --conf-file=/dev/null --port="$DNSPORT" --listen-address=127.0.0.1 \
   --bind-interfaces --no-resolv --no-hosts --addn-hosts="$WORK/hosts" \
   --local-ttl=0 --user="$(id -un)" --pid-file="$WORK/dnsmasq.pid" \
-  --log-facility="$WORK/dnsmasq.log" &
-DNS_PID=$!
-PIDS="$PIDS $DNS_PID"
+  --log-facility="$WORK/dnsmasq.log"
+DNS_PID=$LAST_PID
 front_config "$WORK/front-dns.yaml" "      dns:
         hostname: gw.profcol.test
         port: $PORT
@@ -257,7 +219,7 @@ send_phase dns-3 120 "$G3" "$G4" "$G5"
 report_check "dns, 3 gateways (127.0.0.2 removed)"
 # Moving only what had to: services whose owner changed between the
 # 4-member and 3-member sets are exactly those 127.0.0.2 owned.
-moved=$("$PY" - "$CHECK" "$NSERV" "$G2" "$G3" "$G4" "$G5" <<'PYEOF'
+moved=$("$PY" - "$LB_CHECK" "$NSERV" "$G2" "$G3" "$G4" "$G5" <<'PYEOF'
 import importlib.util, sys
 spec = importlib.util.spec_from_file_location("lb", sys.argv[1])
 lb = importlib.util.module_from_spec(spec); spec.loader.exec_module(lb)
@@ -271,13 +233,13 @@ PYEOF
 )
 [ "${moved#* }" = 0 ] && pass "removal moved only the removed gateway's services (${moved% *} of $NSERV)" ||
   fail "removal moved other services: $moved"
-v=$(metric 'profcol_loadbalancer_num_resolutions_total{exporter="loadbalancing",success="true"}')
+v=$(metric_sum profcol_loadbalancer_num_resolutions_total '{exporter="loadbalancing",success="true"}')
 [ "${v%.*}" -ge 3 ] && pass "resolutions counted ($v)" || fail "resolutions = $v"
-v=$(metric 'profcol_loadbalancer_num_backends{exporter="loadbalancing"}')
+v=$(metric_sum profcol_loadbalancer_num_backends '{exporter="loadbalancing"}')
 [ "$v" = 3 ] && pass "num_backends = 3" || fail "num_backends = $v"
 
 # The DNS server going away keeps the last known set.
-kill "$DNS_PID"; wait "$DNS_PID" 2>/dev/null || true
+stop dns || true
 send_phase dns-down 60 "$G3" "$G4" "$G5"
 report_check "DNS server gone: the known gateways keep receiving"
 grep -q "DNS resolution failed, keeping the known backends" "$WORK/front.log" &&
@@ -316,5 +278,4 @@ bad_config "bad routing key" "routing_key" \
 "    routing_key: traceID
     resolver: {static: {hostnames: [a:4317]}}"
 
-echo "passed=$passed failed=$failed"
-[ "$failed" -eq 0 ]
+finish

@@ -5,22 +5,13 @@
 # gauges, escaped label values, process and build metrics) into a file when
 # PROFCOL_METRICS_DUMP is set; promtool then checks that file.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-: "${PROFCOL_BUILD_DIR:?PROFCOL_BUILD_DIR must point at the build directory}"
-bin="$PROFCOL_BUILD_DIR/test_metrics"
-if [[ ! -x "$bin" ]]; then
-    echo "FAIL: $bin not built" >&2
-    exit 1
-fi
-if ! command -v promtool >/dev/null 2>&1; then
-    echo "FAIL: promtool not found (Debian package: prometheus)" >&2
-    exit 1
-fi
+bin="$BUILD/test_metrics"
+[[ -x "$bin" ]] || die "$bin not built"
+need_cmd promtool "Debian package: prometheus"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-out="$tmp/metrics.txt"
-
+out="$WORK/metrics.txt"
 PROFCOL_METRICS_DUMP="$out" "$bin"
 
 # An empty file would pass promtool: make sure the families are there.
@@ -28,18 +19,18 @@ for family in profcol_process_cpu_seconds_total profcol_process_memory_rss_bytes
               profcol_process_uptime_seconds profcol_build_info \
               profcol_receiver_accepted_profiles_total profcol_exporter_queue_size; do
     if ! grep -q "^# TYPE $family " "$out"; then
-        echo "FAIL: family $family missing from the exposition" >&2
-        cat "$out" >&2
-        exit 1
+        cat "$out"
+        die "family $family missing from the exposition"
     fi
 done
 
 # promtool exits non-zero on parse errors and on lint problems; it also
 # prints lint problems, so any output at all is a failure too.
 if ! report=$(promtool check metrics < "$out" 2>&1) || [[ -n "$report" ]]; then
-    echo "FAIL: promtool check metrics:" >&2
-    echo "$report" >&2
-    cat "$out" >&2
-    exit 1
+    echo "$report"
+    cat "$out"
+    fail "promtool check metrics (above)"
+else
+    pass "promtool accepts $(grep -c '^# TYPE' "$out") families"
 fi
-echo "PASS: promtool accepts $(grep -c '^# TYPE' "$out") families"
+finish

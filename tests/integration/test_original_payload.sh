@@ -20,40 +20,24 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-PY=/usr/bin/python3
-"$PY" -c 'import grpc, grpc_tools, google.protobuf' ||
-  { echo "FAIL: $PY lacks grpcio / grpc_tools / protobuf"; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-origpl.XXXXXX")"
-PIDS=""
-source "$HERE/sinks/grpc_sink_lib.sh"
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_py grpc grpc_tools google.protobuf
 
 echo "== fixtures"
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
-PROF="$BUILD/fixtures/profiles"
-CHECK="$BUILD/fixtures/bin/pprofcheck"
+fixtures
 INPUTS="cpu heap goroutine mutex cpu_spans"
 gen_pb
-PBPY="$WORK/pbpy"   # Pyroscope stubs apart: their `types` package is special
-mkdir -p "$PBPY" "$WORK/pyro" "$WORK/in" "$WORK/ref"
-(cd "$SRC/proto/pyroscope" && protoc -I . --python_out="$PBPY" types/v1/types.proto push/v1/push.proto)
-"$PY" "$HERE/sinks/pyroscope_sink.py" "$PBPY" "$WORK/pyro" "$WORK/pyro.port" >"$WORK/pyro.log" 2>&1 &
-PIDS="$PIDS $!"
-for _ in $(seq 100); do [ -s "$WORK/pyro.port" ] && break; sleep 0.1; done
-PYRO=$(cat "$WORK/pyro.port")
+gen_pyro_pb
+mkdir -p "$WORK/in" "$WORK/ref"
+start_pyro_sink pyro
+PYRO=$SINK_PORT
 start_sink parca parca
 PARCA=$SINK_PORT
 
 # A counting TCP relay: client -> server bytes go to $WORK/relay.bytes.
 RELAY_PORT=$(free_port)
 WITHOUT_PORT=$(free_port)
-"$PY" - "$RELAY_PORT" "$WITHOUT_PORT" "$WORK/relay.bytes" <<'EOF' >"$WORK/relay.log" 2>&1 &
+cat >"$WORK/relay.py" <<'EOF'
 import socket, sys, threading
 lport, dport, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 total = [0]
@@ -81,6 +65,7 @@ ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", lport))
 ls.listen(16)
+open(sys.argv[4], "w").write(str(lport))  # listening: the test may go on
 while True:
     c, _ = ls.accept()
     try:
@@ -91,11 +76,12 @@ while True:
     threading.Thread(target=pipe, args=(c, s, True), daemon=True).start()
     threading.Thread(target=pipe, args=(s, c, False), daemon=True).start()
 EOF
-PIDS="$PIDS $!"
+start_listener relay "$WORK/relay.port" "$PY" "$WORK/relay.py" "$RELAY_PORT" "$WITHOUT_PORT" \
+  "$WORK/relay.bytes" "$WORK/relay.port"
 
 echo "== profcol B: otlp receivers -> pyroscope, parca"
 WITH_PORT=$(free_port)
-MPORT=$(free_port)
+new_ports
 cat >"$WORK/b.yaml" <<EOF
 receivers:
   otlp/with: {protocols: {grpc: {endpoint: 127.0.0.1:$WITH_PORT}}}
@@ -116,15 +102,13 @@ service:
     profiles/without: {receivers: [otlp/without], exporters: [pyroscope/without]}
     profiles/ref: {receivers: [file/ref], processors: [tracelink], exporters: [pyroscope/ref]}
   telemetry:
-    metrics: {address: 127.0.0.1:$MPORT}
-    health: {address: 127.0.0.1:$(free_port)}
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
 EOF
-start_profcol "$WORK/b.yaml"
-cp "$WORK/profcol.log" "$WORK/b.log" 2>/dev/null || true
+start_profcol b "$WORK/b.yaml"
 
 echo "== profcol A: file receiver -> otlp exporters"
-MPORT_B=$MPORT
-MPORT=$(free_port)
+new_ports
 cat >"$WORK/a.yaml" <<EOF
 receivers:
   file: {include: $WORK/in, pattern: "*.pb.gz", poll_interval: 100ms}
@@ -142,16 +126,11 @@ service:
   pipelines:
     profiles: {receivers: [file], exporters: [otlp/with, otlp/without]}
   telemetry:
-    metrics: {address: 127.0.0.1:$MPORT}
-    health: {address: 127.0.0.1:$(free_port)}
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
 EOF
 "$PROFCOL" validate --config "$WORK/a.yaml" >/dev/null
-"$PROFCOL" --config "$WORK/a.yaml" >"$WORK/a.log" 2>&1 &
-PIDS="$PIDS $!"
-for _ in $(seq 100); do
-  curl -s "http://127.0.0.1:$MPORT/metrics" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_profcol a "$WORK/a.yaml"
 for n in $INPUTS; do drop "$PROF/$n.pb.gz" "$n.pb.gz"; done
 cp "$PROF/cpu_spans.pb.gz" "$WORK/ref/.cpu_spans.pb.gz"
 mv "$WORK/ref/.cpu_spans.pb.gz" "$WORK/ref/cpu_spans.pb.gz"
@@ -251,10 +230,9 @@ echo "uncompressed OTLP requests: $plain bytes; on the wire (with HTTP/2 framing
 [ "$wire" -gt 0 ] && [ $((wire * 2)) -lt "$plain" ] &&
   pass "(d) wire bytes $wire < half of $plain: the messages went compressed" ||
   fail "(d) wire bytes $wire vs uncompressed $plain"
-errs=$(cat "$WORK/a.log" "$WORK/profcol.log" | { grep -ci "decompress\|compress.*fail\|INTERNAL" || true; })
+errs=$(cat "$WORK/a.log" "$WORK/b.log" | { grep -ci "decompress\|compress.*fail\|INTERNAL" || true; })
 [ "$errs" = 0 ] && pass "(d) no compression errors logged" || fail "(d) $errs compression errors logged"
 [ "$(stat_of parca invalid)" = 0 ] && pass "(a) parca sink refused nothing" ||
   fail "(a) parca sink refused: $(stat_of parca errors)"
 
-echo "passed=$passed failed=$failed"
-[ "$failed" -eq 0 ]
+finish

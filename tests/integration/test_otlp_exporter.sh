@@ -17,24 +17,12 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-PY=/usr/bin/python3
-"$PY" -c 'import grpc, grpc_tools, google.protobuf' ||
-  { echo "FAIL: $PY lacks grpcio / grpc_tools / protobuf"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_py grpc grpc_tools google.protobuf
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-otlpx.XXXXXX")"
-PIDS=""
-source "$HERE/sinks/grpc_sink_lib.sh"
-trap cleanup EXIT
 
 echo "== fixtures"
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD"
-PROF="$BUILD/fixtures/profiles"
-CHECK="$BUILD/fixtures/bin/pprofcheck"
+fixtures
 gen_pb
 mkdir -p "$WORK/in"
 
@@ -43,8 +31,7 @@ start_sink otlp_grpc fast
 FAST=$SINK_PORT
 start_sink otlp_grpc slow
 SLOW=$SINK_PORT
-MPORT=$(free_port)
-HPORT=$(free_port)
+new_ports
 cat > "$WORK/config.yaml" <<EOF
 receivers:
   file:
@@ -73,16 +60,16 @@ exporters:
 service:
   telemetry:
     metrics:
-      address: 127.0.0.1:$MPORT
+      address: 127.0.0.1:$METRICS_PORT
     health:
-      address: 127.0.0.1:$HPORT
+      address: 127.0.0.1:$HEALTH_PORT
   pipelines:
     profiles:
       receivers: [file]
       exporters: [otlp/slow, otlp/fast]
 EOF
 "$PROFCOL" validate --config "$WORK/config.yaml" >/dev/null
-start_profcol "$WORK/config.yaml"
+start_profcol profcol "$WORK/config.yaml"
 
 echo "== (a) a hanging sink does not delay the other"
 INPUTS="cpu heap allocs goroutine mutex block threadcreate unsorted_ids rich"
@@ -119,31 +106,32 @@ md=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["metadata"].g
 [ "$md" = "team-b" ] && pass "(c) header arrived: x-scope-orgid=$md" || fail "(c) x-scope-orgid=$md"
 
 echo "== (d) partial success counted"
-r0=$(metric 'profcol_exporter_rejected_profiles_total{exporter="otlp/fast"')
+# metric_sum: a counter's series for one exporter, summed (there is one).
+r0=$(metric_sum profcol_exporter_rejected_profiles_total 'exporter="otlp/fast"')
 control fast '{"mode":"ok","partial":2}'
 base=$(stat_of fast accepted_requests)
 drop "$PROF/cpu.pb.gz" d1.pb.gz
 wait_stat fast accepted_requests $((base + 1)) 15 || true
 end=$((SECONDS + 10))
 while [ $SECONDS -lt $end ] &&
-      [ "$(metric 'profcol_exporter_rejected_profiles_total{exporter="otlp/fast"')" = "$r0" ]; do
+      [ "$(metric_sum profcol_exporter_rejected_profiles_total 'exporter="otlp/fast"')" = "$r0" ]; do
   sleep 0.2
 done
-r1=$(metric 'profcol_exporter_rejected_profiles_total{exporter="otlp/fast"')
+r1=$(metric_sum profcol_exporter_rejected_profiles_total 'exporter="otlp/fast"')
 [ "$r1" -ge $((r0 + 2)) ] && pass "(d) rejected_profiles_total $r0 -> $r1" ||
   fail "(d) rejected_profiles_total $r0 -> $r1"
 control fast '{"mode":"ok"}'
 
 echo "== (e) UNAVAILABLE for 3 s, then recovery"
 base=$(stat_of fast profiles)
-t0=$(metric 'profcol_exporter_retries_total{exporter="otlp/fast"')
+t0=$(metric_sum profcol_exporter_retries_total 'exporter="otlp/fast"')
 control fast '{"mode":"unavailable"}'
 drop "$PROF/heap.pb.gz" e1.pb.gz
 drop "$PROF/goroutine.pb.gz" e2.pb.gz
 sleep 3
 control fast '{"mode":"ok"}'
 if wait_stat fast profiles $((base + 2)) 30; then
-  t1=$(metric 'profcol_exporter_retries_total{exporter="otlp/fast"')
+  t1=$(metric_sum profcol_exporter_retries_total 'exporter="otlp/fast"')
   [ "$t1" -gt "$t0" ] && pass "(e) delivered after the outage, retries $t0 -> $t1" ||
     fail "(e) delivered, but retries not counted ($t0 -> $t1)"
 else
@@ -158,7 +146,6 @@ if wait_stat slow profiles "$want" 60; then
 else
   fail "(f) slow sink has $(stat_of slow profiles) of $want profiles"
 fi
-kill -0 "$PROFCOL_PID" && pass "profcol still running" || fail "profcol died"
+kill -0 "$PC_PID" && pass "profcol still running" || fail "profcol died"
 
-echo "passed=$passed failed=$failed"
-[ "$failed" -eq 0 ]
+finish

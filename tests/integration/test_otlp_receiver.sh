@@ -17,47 +17,14 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-otlprx.XXXXXX")"
-PID=""
-cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-
-# python3 with grpcio and protobuf (Debian's python3-grpcio / -grpc-tools).
-PY=""
-for cand in /usr/bin/python3 python3; do
-  if command -v "$cand" >/dev/null 2>&1 &&
-     "$cand" -c 'import grpc, grpc_tools, google.protobuf' 2>/dev/null; then
-    PY="$cand"
-    break
-  fi
-done
-[ -n "$PY" ] || { echo "FAIL: no python3 with grpcio, grpc_tools and protobuf"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Debian's python3-grpcio / -grpc-tools / -protobuf.
+need_py grpc grpc_tools google.protobuf
 
 echo "== fixtures"
-SKIP_NODE=1 timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD"
-PROF="$BUILD/fixtures/profiles"
-
-STUBS="$WORK/stubs"
-mkdir -p "$STUBS"
-(cd "$SRC/proto/otlp" && "$PY" -m grpc_tools.protoc -I . --python_out="$STUBS" \
-   --grpc_python_out="$STUBS" $(find . -name '*.proto' | sed 's|^\./||'))
+fixtures --skip-node
+gen_pb
+STUBS="$WORK/pb"
 CLIENT() { timeout 60 "$PY" "$HERE/otlp_receiver_client.py" "$STUBS" "$@"; }
 
 echo "== requests: real profiles converted to OTLP"
@@ -97,17 +64,10 @@ mkdir -p "$CERTS"
 )
 
 echo "== start profcol"
-# Free loopback ports, chosen by the kernel.
-read -r G1 H1 G2 H2 G3 G4 H4 G5 H5 DEAD MP HP < <("$PY" - <<'EOF'
-import socket
-socks = []
-for _ in range(12):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
+for port in G1 H1 G2 H2 G3 G4 H4 G5 H5 DEAD; do
+  printf -v "$port" %s "$(free_port)"
+done
+new_ports
 HAVE_OTLP_EXPORTER=0
 if "$PROFCOL" components | grep -q '^exporter *otlp '; then
   HAVE_OTLP_EXPORTER=1
@@ -176,28 +136,16 @@ service:
       receivers: [otlp, otlp/tls, otlp/mtls, otlp/small]
       exporters: [file, file/json]$BUSY_PIPE
   telemetry:
-    metrics: {address: 127.0.0.1:$MP}
-    health: {address: 127.0.0.1:$HP}
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
     logs: {level: info}
   shutdown_timeout: 5s
 EOF
 "$PROFCOL" validate --config "$WORK/config.yaml"
-"$PROFCOL" --config "$WORK/config.yaml" > "$WORK/profcol.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do
-  if curl -sf "http://127.0.0.1:$HP/health" >/dev/null 2>&1; then
-    break
-  fi
-  sleep 0.1
-done
-if ! curl -sf "http://127.0.0.1:$HP/health" >/dev/null 2>&1; then
-  cat "$WORK/profcol.log"
-  echo "FAIL: profcol did not become healthy"
-  exit 1
-fi
+start_profcol profcol "$WORK/config.yaml"
 
 alive() { # after a bad input
-  if kill -0 "$PID" 2>/dev/null; then
+  if kill -0 "$PC_PID" 2>/dev/null; then
     pass "still running after $*"
   else
     fail "profcol died after $*"
@@ -360,7 +308,7 @@ else
 fi
 
 echo "== self-metrics"
-metrics=$(curl -s "http://127.0.0.1:$MP/metrics")
+metrics=$(scrape)
 if echo "$metrics" | grep -E 'receiver="otlp"' | grep -q refused; then
   pass "refused input is counted in /metrics"
 else
@@ -368,10 +316,8 @@ else
 fi
 
 echo "== exported data equals accepted data"
-kill -TERM "$PID"
 rc=0
-wait "$PID" || rc=$?
-PID=""
+stop profcol || rc=$?
 if [ $rc -eq 0 ]; then
   pass "clean shutdown (exit 0)"
 else
@@ -407,5 +353,4 @@ if grep -qiE 'level=error' "$WORK/profcol.log"; then
   grep -iE 'level=error' "$WORK/profcol.log" | head -5
 fi
 
-echo "== $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

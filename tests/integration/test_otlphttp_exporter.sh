@@ -9,54 +9,21 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-otlphttp.XXXXXX")"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-PY=/usr/bin/python3
-
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
-PROF="$BUILD/fixtures/profiles"
-CHECK="$BUILD/fixtures/bin/pprofcheck"
+fixtures
+gen_pb
 PB="$WORK/pb"
-mkdir -p "$PB"
-(cd "$SRC/proto/otlp" && protoc -I . --python_out="$PB" $(find . -name '*.proto' | sed 's|^\./||'))
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 received() { ls "$1"/*.otlp 2>/dev/null | wc -l; }
-wait_received() {
-  local i
-  for i in $(seq $(( $3 * 10 ))); do
-    [ "$(received "$1")" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-metric() { curl -s "http://127.0.0.1:$MPORT/metrics" | grep "^$1" | awk '{s+=$2} END {print s+0}'; }
+wait_received() { wait_until "$3" at_least "$2" received "$1"; }  # OUT_DIR N SECONDS
 
 run_case() { # NAME ENCODING COMPRESSION
   local name=$1 out="$WORK/$1/out" in="$WORK/$1/in" pf="$WORK/$1/port"
   mkdir -p "$out" "$in"
-  $PY "$HERE/sinks/otlp_sink.py" "$PB" "$out" "$pf" &
-  PIDS+=($!)
-  for _ in $(seq 100); do [ -s "$pf" ] && break; sleep 0.1; done
-  SPORT=$(cat "$pf")
-  MPORT=$(free_port)
+  start_listener "$name/sink" "$pf" "$PY" "$HERE/sinks/otlp_sink.py" "$PB" "$out" "$pf"
+  SPORT=$SINK_PORT
+  new_ports
   cat >"$WORK/$name/c.yaml" <<EOF
 receivers:
   file: {include: $in, poll_interval: 100ms}
@@ -72,12 +39,10 @@ service:
   pipelines:
     profiles: {receivers: [file], exporters: [otlphttp]}
   telemetry:
-    metrics: {address: 127.0.0.1:$MPORT}
-    health: {address: 127.0.0.1:$(free_port)}
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
 EOF
-  "$PROFCOL" --config "$WORK/$name/c.yaml" 2>"$WORK/$name/log" &
-  PIDS+=($!)
-  sleep 0.5
+  start_profcol "$name/profcol" "$WORK/$name/c.yaml"
   IN=$in OUT=$out
 }
 
@@ -152,38 +117,39 @@ else
 fi
 
 echo "== 503 then recovery"
-curl -s -o /dev/null -X POST --data '{"status": 503, "count": 3}' "http://127.0.0.1:$SPORT/control"
+http_control "$SPORT" '{"status": 503, "count": 3}'
 cp "$PROF/mutex.pb.gz" "$IN/"
 n=$((n + 1))
 if wait_received "$OUT" $n 30; then
-  r=$(metric profcol_exporter_retries_total)
+  # metric_sum: every series of the counter (one exporter here).
+  r=$(metric_sum profcol_exporter_retries_total)
   [ "$r" -ge 3 ] && pass "delivered after 3 x 503 (retries=$r)" || fail "retries=$r, want >= 3"
 else
   fail "503: not delivered"
 fi
 
 echo "== 400 -> dropped with the server's message"
-curl -s -o /dev/null -X POST --data '{"status": 400, "count": 1, "message": "profile has no sample type"}' "http://127.0.0.1:$SPORT/control"
+http_control "$SPORT" '{"status": 400, "count": 1, "message": "profile has no sample type"}'
 cp "$PROF/block.pb.gz" "$IN/"
-for _ in $(seq 50); do grep -q "profile has no sample type" "$WORK/proto/log" && break; sleep 0.2; done
+for _ in $(seq 50); do grep -q "profile has no sample type" "$WORK/proto/profcol.log" && break; sleep 0.2; done
 sleep 0.5
-if grep -q "profile has no sample type" "$WORK/proto/log" && [ "$(received "$OUT")" = "$n" ] &&
-   [ "$(metric 'profcol_exporter_dropped_profiles_total{exporter="otlphttp",reason="permanent"}')" -ge 1 ]; then
+if grep -q "profile has no sample type" "$WORK/proto/profcol.log" && [ "$(received "$OUT")" = "$n" ] &&
+   [ "$(metric_sum profcol_exporter_dropped_profiles_total '{exporter="otlphttp",reason="permanent"}')" -ge 1 ]; then
   pass "400: dropped, counted, google.rpc.Status message logged"
 else
-  fail "400 handling"; tail -3 "$WORK/proto/log"
+  fail "400 handling"; tail -3 "$WORK/proto/profcol.log"
 fi
 
 echo "== partial success"
-curl -s -o /dev/null -X POST --data '{"rejected": 1, "message": "too old"}' "http://127.0.0.1:$SPORT/control"
+http_control "$SPORT" '{"rejected": 1, "message": "too old"}'
 cp "$PROF/allocs.pb.gz" "$IN/"
 n=$((n + 1))
 wait_received "$OUT" $n 20 || true
 sleep 0.5
-if [ "$(metric profcol_exporter_rejected_profiles_total)" = 1 ] && grep -q "too old" "$WORK/proto/log"; then
+if [ "$(metric_sum profcol_exporter_rejected_profiles_total)" = 1 ] && grep -q "too old" "$WORK/proto/profcol.log"; then
   pass "partial_success: rejected_profiles counted, message logged"
 else
-  fail "partial success: counter $(metric profcol_exporter_rejected_profiles_total)"
+  fail "partial success: counter $(metric_sum profcol_exporter_rejected_profiles_total)"
 fi
 
 echo "== json + none"
@@ -193,8 +159,7 @@ if wait_received "$OUT" 1 20; then
   check_equal "$(ls "$OUT"/*.otlp | tail -1)" "$PROF/cpu.pb.gz" "json"
   grep -q '"content_type": "application/json"' "$OUT/requests.jsonl" && pass "json content type" || fail "json content type"
 else
-  fail "json: not delivered"; tail -3 "$WORK/json/log"
+  fail "json: not delivered"; tail -3 "$WORK/json/profcol.log"
 fi
 
-echo "passed=$passed failed=$failed"
-[ "$failed" -eq 0 ]
+finish

@@ -16,30 +16,17 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-PY=/usr/bin/python3
-"$PY" -c 'import grpc, grpc_tools, google.protobuf' ||
-  { echo "FAIL: $PY lacks grpcio / grpc_tools / protobuf"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_py grpc grpc_tools google.protobuf
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-parca.XXXXXX")"
-PIDS=""
-source "$HERE/sinks/grpc_sink_lib.sh"
-trap cleanup EXIT
 
 echo "== fixtures"
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD"
-PROF="$BUILD/fixtures/profiles"
-CHECK="$BUILD/fixtures/bin/pprofcheck"
+fixtures
 gen_pb
 mkdir -p "$WORK/in"
 
 PORT=$(free_port)
-MPORT=$(free_port)
-HPORT=$(free_port)
+new_ports
 cat > "$WORK/config.yaml" <<EOF
 receivers:
   file:
@@ -66,16 +53,16 @@ exporters:
 service:
   telemetry:
     metrics:
-      address: 127.0.0.1:$MPORT
+      address: 127.0.0.1:$METRICS_PORT
     health:
-      address: 127.0.0.1:$HPORT
+      address: 127.0.0.1:$HEALTH_PORT
   pipelines:
     profiles:
       receivers: [file]
       exporters: [parca]
 EOF
 "$PROFCOL" validate --config "$WORK/config.yaml" >/dev/null
-start_profcol "$WORK/config.yaml"
+start_profcol profcol "$WORK/config.yaml"
 
 echo "== (a) sink absent at start"
 INPUTS="cpu heap allocs goroutine mutex block threadcreate unsorted_ids"
@@ -130,14 +117,15 @@ md=$("$PY" -c 'import json,sys; m=json.load(open(sys.argv[1]))["metadata"]; prin
 
 echo "== (d) UNAVAILABLE for 3 s, then recovery"
 base=$(stat_of parca series)
-r0=$(metric 'profcol_exporter_retries_total{exporter="parca"')
+# metric_sum: a counter's series, summed (one exporter here).
+r0=$(metric_sum profcol_exporter_retries_total 'exporter="parca"')
 control parca '{"mode":"unavailable"}'
 drop "$PROF/cpu.pb.gz" d1.pb.gz
 drop "$PROF/heap.pb.gz" d2.pb.gz
 sleep 3
 control parca '{"mode":"ok"}'
 if wait_stat parca series $((base + 2)) 30; then
-  r1=$(metric 'profcol_exporter_retries_total{exporter="parca"')
+  r1=$(metric_sum profcol_exporter_retries_total 'exporter="parca"')
   [ "$r1" -gt "$r0" ] && pass "(d) delivered after the outage, retries $r0 -> $r1" ||
     fail "(d) delivered but retries not counted ($r0 -> $r1)"
 else
@@ -166,20 +154,19 @@ wait_stat parca series $((base + 1)) 30 &&
   pass "(f) with RetryInfo: retried and delivered" ||
   fail "(f) with RetryInfo: not delivered"
 base=$(stat_of parca series)
-d0=$(metric 'reason="permanent"')
+d0=$(metric_sum profcol_exporter_dropped_profiles_total 'reason="permanent"')
 control parca '{"mode":"exhausted_noretry"}'
 drop "$PROF/block.pb.gz" f2.pb.gz
 end=$((SECONDS + 20))
-while [ $SECONDS -lt $end ] && [ "$(metric 'reason="permanent"')" = "$d0" ]; do sleep 0.2; done
+while [ $SECONDS -lt $end ] && [ "$(metric_sum profcol_exporter_dropped_profiles_total 'reason="permanent"')" = "$d0" ]; do sleep 0.2; done
 control parca '{"mode":"ok"}'
 sleep 1
-d1=$(metric 'reason="permanent"')
+d1=$(metric_sum profcol_exporter_dropped_profiles_total 'reason="permanent"')
 if [ "$d1" -gt "$d0" ] && [ "$(stat_of parca series)" = "$base" ]; then
   pass "(f) without RetryInfo: dropped as permanent ($d0 -> $d1)"
 else
   fail "(f) without RetryInfo: dropped $d0 -> $d1, series $base -> $(stat_of parca series)"
 fi
-kill -0 "$PROFCOL_PID" && pass "profcol still running" || fail "profcol died"
+kill -0 "$PC_PID" && pass "profcol still running" || fail "profcol died"
 
-echo "passed=$passed failed=$failed"
-[ "$failed" -eq 0 ]
+finish

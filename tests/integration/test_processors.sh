@@ -8,31 +8,12 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-processors.XXXXXX")"
-PID=""
-cleanup() {
-  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-failed=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 echo "== fixtures"
-SKIP_NODE=1 timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD"
-PROF="$BUILD/fixtures/profiles"
-CHECK="$BUILD/fixtures/bin/pprofcheck"
+fixtures --skip-node
 
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-HPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+new_ports
 mkdir -p "$WORK/in" "$WORK/json" "$WORK/otlp" "$WORK/pprof"
 cat > "$WORK/config.yaml" <<YAML
 receivers:
@@ -58,8 +39,8 @@ exporters:
   file/pprof: {path: $WORK/pprof, format: pprof}
 service:
   telemetry:
-    metrics: {address: "127.0.0.1:$PORT"}
-    health: {address: "127.0.0.1:$HPORT"}
+    metrics: {address: "127.0.0.1:$METRICS_PORT"}
+    health: {address: "127.0.0.1:$HEALTH_PORT"}
   pipelines:
     profiles:
       receivers: [file]
@@ -68,9 +49,7 @@ service:
 YAML
 
 echo "== run"
-OTEL_SERVICE_NAME=checkout PROFCOL_TEST_ENV=staging \
-  "$PROFCOL" --config "$WORK/config.yaml" >"$WORK/log" 2>&1 &
-PID=$!
+OTEL_SERVICE_NAME=checkout PROFCOL_TEST_ENV=staging start_profcol profcol "$WORK/config.yaml"
 cp "$PROF/cpu_spans.pb.gz" "$PROF/cpu.pb.gz" "$PROF/heap.pb.gz" "$WORK/in/"
 
 # Two profiles pass the filter; wait for them in every output.
@@ -78,11 +57,11 @@ for _ in $(seq 1 150); do
   n=$(cat "$WORK"/json/* 2>/dev/null | wc -l || true)
   np=$(ls "$WORK/pprof" | wc -l)
   [ "$n" -ge 2 ] && [ "$np" -ge 2 ] && [ -n "$(ls "$WORK/otlp")" ] && break
-  kill -0 "$PID" 2>/dev/null || { cat "$WORK/log"; fail "profcol exited"; exit 1; }
+  kill -0 "$PC_PID" 2>/dev/null || { cat "$WORK/profcol.log"; fail "profcol exited"; exit 1; }
   sleep 0.2
 done
 sleep 0.5
-curl -sf "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics" || fail "GET /metrics"
+curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics" || fail "GET /metrics"
 
 n=$(cat "$WORK"/json/* | wc -l)
 [ "$n" -eq 2 ] && pass "filter: 2 of 3 profiles exported (memory dropped)" \
@@ -101,10 +80,8 @@ for f in "$WORK"/pprof/*; do "$CHECK" -valid "$f" >/dev/null 2>&1 || bad=$((bad 
   || fail "pprof outputs: $np files, $bad invalid"
 
 echo "== OTLP link table"
+gen_pb
 PB="$WORK/pb"
-mkdir -p "$PB"
-(cd "$SRC/proto/otlp" && /usr/bin/python3 -m grpc_tools.protoc -I . --python_out="$PB" \
-  $(find . -name '*.proto' | sed 's|^\./||'))
 if PYTHONPATH="$PB" /usr/bin/python3 - "$WORK/otlp" <<'PY'
 import glob, sys
 from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2 as ps
@@ -136,16 +113,17 @@ then pass "OTLP link_table holds the span links, samples point to them"
 else fail "OTLP links"; fi
 
 echo "== /metrics"
-m() { grep -E "^$1" "$WORK/metrics" | awk '{s+=$NF} END {print s+0}'; }
-v=$(m 'profcol_processor_tracelink_linked_samples_total\{')
+# metric_sum over the scrape saved above: all of a counter's labelled series.
+m() { METRICS_FILE="$WORK/metrics" metric_sum "$@"; }
+v=$(m profcol_processor_tracelink_linked_samples_total '{')
 [ "${v%.*}" -gt 0 ] && pass "tracelink linked samples: $v" || fail "tracelink linked samples: $v"
-v=$(m 'profcol_processor_tracelink_invalid_ids_total\{.*label="span_id"')
+v=$(m profcol_processor_tracelink_invalid_ids_total 'label="span_id"')
 [ "${v%.*}" -gt 0 ] && pass "tracelink invalid span ids: $v" || fail "tracelink invalid span ids: $v"
-v=$(m 'profcol_processor_cardinality_sample_values_overflowed_total\{.*label="handler"')
+v=$(m profcol_processor_cardinality_sample_values_overflowed_total 'label="handler"')
 [ "${v%.*}" -gt 0 ] && pass "cardinality overflowed handler values: $v" || fail "cardinality overflow: $v"
-v=$(m 'profcol_processor_filter_dropped_items_total\{')
+v=$(m profcol_processor_filter_dropped_items_total '{')
 [ "${v%.*}" -eq 1 ] && pass "filter dropped items: $v" || fail "filter dropped items: $v"
-kill -0 "$PID" 2>/dev/null && pass "profcol still running" || fail "profcol died"
+kill -0 "$PC_PID" 2>/dev/null && pass "profcol still running" || fail "profcol died"
 
-[ "$failed" -eq 0 ] || { echo "---- log"; tail -30 "$WORK/log"; exit 1; }
-echo "all passed"
+[ "$(nfailed)" -eq 0 ] || { echo "---- log"; tail -30 "$WORK/profcol.log"; }
+finish

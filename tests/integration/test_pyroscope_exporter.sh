@@ -13,69 +13,19 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-pyro.XXXXXX")"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-PY=/usr/bin/python3
-
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
-PROF="$BUILD/fixtures/profiles"
-CHECK="$BUILD/fixtures/bin/pprofcheck"
-
+fixtures
+gen_pb          # OTLP modules for the checks below
+gen_pyro_pb     # the sink's
 PB="$WORK/pb"
-mkdir -p "$PB"
-(cd "$SRC/proto/pyroscope" && protoc -I . --python_out="$PB" types/v1/types.proto push/v1/push.proto)
-(cd "$SRC/proto/otlp" && protoc -I . --python_out="$PB" $(find . -name '*.proto' | sed 's|^\./||'))
-
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# start_sink OUT_DIR [PORT] -> sets SINK_PID, SINK_PORT
-start_sink() {
-  local out="$1" pf="$WORK/port.$RANDOM"
-  if [ -n "${2:-}" ]; then
-    $PY "$HERE/sinks/pyroscope_sink.py" "$PB" "$out" "$pf" --port "$2" &
-  else
-    $PY "$HERE/sinks/pyroscope_sink.py" "$PB" "$out" "$pf" &
-  fi
-  SINK_PID=$!
-  PIDS+=("$SINK_PID")
-  for _ in $(seq 100); do [ -s "$pf" ] && break; sleep 0.1; done
-  SINK_PORT="$(cat "$pf")"
-}
-
-control() { curl -s -o /dev/null -X POST --data "$1" "http://127.0.0.1:$SINK_PORT/control"; }
 
 # received OUT_DIR: number of profiles the sink stored
 received() { ls "$1"/*.json 2>/dev/null | wc -l; }
 
-wait_received() { # OUT_DIR N SECONDS
-  local i
-  for i in $(seq $(( $3 * 10 ))); do
-    [ "$(received "$1")" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
+wait_received() { wait_until "$3" at_least "$2" received "$1"; }  # OUT_DIR N SECONDS
 
-metric() { # NAME-with-labels-substring -> sum of values
-  curl -s "http://127.0.0.1:$MPORT/metrics" | grep "^$1" | awk '{s+=$2} END {print s+0}'
-}
+# metric_sum: every series of a counter (one exporter here), summed.
 
 write_config() { # FILE PORT API EXTRA_KEYS
   cat >"$1" <<EOF
@@ -97,27 +47,19 @@ service:
   pipelines:
     profiles: {receivers: [file], exporters: [pyroscope]}
   telemetry:
-    metrics: {address: 127.0.0.1:$MPORT}
-    health: {address: 127.0.0.1:$(free_port)}
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
     logs: {level: info}
 EOF
-}
-
-start_profcol() { # CONFIG LOG
-  "$PROFCOL" --config "$1" 2>"$2" &
-  PC_PID=$!
-  PIDS+=("$PC_PID")
-  sleep 0.5
-  kill -0 "$PC_PID" || { cat "$2"; fail "profcol did not start"; }
 }
 
 IN="$WORK/in"
 OUT="$WORK/out"
 mkdir -p "$IN" "$OUT"
-MPORT=$(free_port)
-start_sink "$OUT"
+new_ports
+start_pyro_sink out
 write_config "$WORK/push.yaml" "$SINK_PORT" push ""
-start_profcol "$WORK/push.yaml" "$WORK/push.log"
+start_profcol push "$WORK/push.yaml"
 
 echo "== real profiles forwarded"
 INPUTS=(cpu heap allocs goroutine mutex block node_wall node_heap rich)
@@ -224,19 +166,19 @@ else
 fi
 
 echo "== 503 for a while, then recovery"
-retries0=$(metric profcol_exporter_retries_total)
-control '{"status": 503, "count": 4}'
+retries0=$(metric_sum profcol_exporter_retries_total)
+http_control "$SINK_PORT" '{"status": 503, "count": 4}'
 before=$(received "$OUT")
 cp "$PROF/goroutine.pb.gz" "$IN/g503.pb.gz"
 if wait_received "$OUT" $((before + 1)) 30; then
-  r=$(( $(metric profcol_exporter_retries_total) - retries0 ))
+  r=$(( $(metric_sum profcol_exporter_retries_total) - retries0 ))
   if [ "$r" -ge 4 ]; then pass "delivered after 4 x 503, retries counted: $r"; else fail "retries counted $r, want >= 4"; fi
 else
   fail "not delivered after 503s"
 fi
 
 echo "== 429 with Retry-After: 2"
-control '{"status": 429, "count": 1, "retry_after": "2", "body": "{\"code\":\"resource_exhausted\",\"message\":\"push rate limit exceeded\"}"}'
+http_control "$SINK_PORT" '{"status": 429, "count": 1, "retry_after": "2", "body": "{\"code\":\"resource_exhausted\",\"message\":\"push rate limit exceeded\"}"}'
 before=$(received "$OUT")
 cp "$PROF/mutex.pb.gz" "$IN/m429.pb.gz"
 if wait_received "$OUT" $((before + 1)) 30; then
@@ -257,20 +199,20 @@ else
 fi
 
 echo "== 400 -> dropped, server message logged"
-perm0=$(metric 'profcol_exporter_dropped_profiles_total{exporter="pyroscope",reason="permanent"}')
-control '{"status": 400, "count": 1, "body": "{\"code\":\"invalid_argument\",\"message\":\"duplicate label name: service_name\"}"}'
+perm0=$(metric_sum profcol_exporter_dropped_profiles_total '{exporter="pyroscope",reason="permanent"}')
+http_control "$SINK_PORT" '{"status": 400, "count": 1, "body": "{\"code\":\"invalid_argument\",\"message\":\"duplicate label name: service_name\"}"}'
 before=$(received "$OUT")
 cp "$PROF/allocs.pb.gz" "$IN/a400.pb.gz"
 for _ in $(seq 50); do
-  [ "$(metric 'profcol_exporter_dropped_profiles_total{exporter="pyroscope",reason="permanent"}')" -gt "$perm0" ] && break
+  [ "$(metric_sum profcol_exporter_dropped_profiles_total '{exporter="pyroscope",reason="permanent"}')" -gt "$perm0" ] && break
   sleep 0.2
 done
 sleep 1
 if [ "$(received "$OUT")" = "$before" ] &&
-   [ "$(metric 'profcol_exporter_dropped_profiles_total{exporter="pyroscope",reason="permanent"}')" -gt "$perm0" ]; then
+   [ "$(metric_sum profcol_exporter_dropped_profiles_total '{exporter="pyroscope",reason="permanent"}')" -gt "$perm0" ]; then
   pass "400: not retried, counted as dropped (permanent)"
 else
-  fail "400: received $(received "$OUT") (was $before), dropped counter $(metric 'profcol_exporter_dropped_profiles_total{exporter="pyroscope",reason="permanent"}')"
+  fail "400: received $(received "$OUT") (was $before), dropped counter $(metric_sum profcol_exporter_dropped_profiles_total '{exporter="pyroscope",reason="permanent"}')"
 fi
 if grep -q "duplicate label name: service_name" "$WORK/push.log"; then
   pass "400: the server's message is in the log"
@@ -279,11 +221,11 @@ else
 fi
 
 echo "== sink slower than timeout"
-control '{"delay": 3}'
+http_control "$SINK_PORT" '{"delay": 3}'
 before=$(received "$OUT")
 cp "$PROF/heap.pb.gz" "$IN/slow.pb.gz"
 sleep 2.5
-control '{"delay": 0}'
+http_control "$SINK_PORT" '{"delay": 0}'
 if wait_received "$OUT" $((before + 1)) 30; then
   pass "slow sink: delivered after the timeout ($(received "$OUT") - $before copies; a copy whose response was lost may repeat)"
 else
@@ -291,27 +233,27 @@ else
 fi
 
 echo "== sink absent at start"
-kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
+stop out || true
 OLD_PORT=$SINK_PORT
 before=$(received "$OUT")
 cp "$PROF/cpu.pb.gz" "$IN/absent.pb.gz"
 sleep 2
-start_sink "$OUT" "$OLD_PORT"
+start_pyro_sink out "$OLD_PORT"
 if wait_received "$OUT" $((before + 1)) 30; then
   pass "delivered once the sink came up"
 else
   fail "not delivered after the sink came up"
   tail -5 "$WORK/push.log"; tail -3 "$OUT/requests.jsonl"
 fi
-kill "$PC_PID"; wait "$PC_PID" 2>/dev/null || true
+stop push || true
 
 echo "== api: ingest"
 IN="$WORK/in2"; OUT2="$WORK/out2"; mkdir -p "$IN" "$OUT2"
-kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
-start_sink "$OUT2"
-MPORT=$(free_port)
+stop out || true
+start_pyro_sink out2
+new_ports
 write_config "$WORK/ingest.yaml" "$SINK_PORT" ingest ""
-start_profcol "$WORK/ingest.yaml" "$WORK/ingest.log"
+start_profcol ingest "$WORK/ingest.yaml"
 cp "$PROF/cpu.pb.gz" "$PROF/heap.pb.gz" "$IN/"
 if wait_received "$OUT2" 2 20; then
   if $PY - "$OUT2" "$PROF" <<'EOF'
@@ -334,5 +276,4 @@ else
   fail "ingest: $(received "$OUT2") of 2 arrived"
 fi
 
-echo "passed=$passed failed=$failed"
-[ "$failed" -eq 0 ]
+finish

@@ -13,31 +13,10 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-pyro.XXXXXX")"
-PID=""
-cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 echo "== fixtures"
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
-PROF="$BUILD/fixtures/profiles"
-CHECK="$BUILD/fixtures/bin/pprofcheck"
-PY=/usr/bin/python3
+fixtures
 
 # SDK versions: the newest of each line that works with node 20. 0.3.x
 # predates its p-limit dependency declaration and breaks with @datadog/pprof
@@ -51,19 +30,12 @@ sdk_extra() {
 }
 echo "== npm install @pyroscope/nodejs ($SDKS)"
 for v in $SDKS; do
-  dir="$BUILD/pyroscope-sdk/$v"
-  if [ ! -f "$dir/.installed" ]; then
-    mkdir -p "$dir"
-    echo '{"name":"profcol-sdk-test","version":"1.0.0","private":true}' > "$dir/package.json"
-    # shellcheck disable=SC2046
-    (cd "$dir" && timeout 300 npm install --no-audit --no-fund --loglevel=error \
-        "@pyroscope/nodejs@$v" $(sdk_extra "$v") >"$dir/npm.log" 2>&1) \
-      || { cat "$dir/npm.log"; echo "FAIL: npm install @pyroscope/nodejs@$v"; exit 1; }
-    touch "$dir/.installed"
-  fi
+  # shellcheck disable=SC2046
+  sdk_install "$v" $(sdk_extra "$v")
 done
 
-PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
+new_ports
 mkdir -p "$WORK/out" "$WORK/json"
 cat > "$WORK/cfg.yaml" <<EOF
 receivers:
@@ -85,17 +57,11 @@ service:
       exporters: [file, file/json]
   telemetry:
     metrics:
-      address: 127.0.0.1:0
+      address: 127.0.0.1:$METRICS_PORT
     health:
-      address: 127.0.0.1:0
+      address: 127.0.0.1:$HEALTH_PORT
 EOF
-"$PROFCOL" --config "$WORK/cfg.yaml" >"$WORK/profcol.log" 2>&1 &
-PID=$!
-for _ in $(seq 50); do
-  grep -q "HTTP server listening" "$WORK/profcol.log" && break
-  sleep 0.1
-done
-kill -0 "$PID" || { cat "$WORK/profcol.log"; echo "FAIL: profcol did not start"; exit 1; }
+start_profcol profcol "$WORK/cfg.yaml"
 
 echo "== (a) Node SDKs"
 for v in $SDKS; do
@@ -115,24 +81,27 @@ for v in $SDKS; do
 done
 
 echo "== (b, c) /ingest and Push requests"
-"$PY" "$HERE/pyroscope_check.py" requests "$PORT" "$PROF" "$SRC/proto" "$WORK" \
-  || fail "request checks"
+if "$PY" "$HERE/pyroscope_check.py" requests "$PORT" "$PROF" "$SRC/proto" "$WORK"; then
+  pass "request checks"
+else
+  fail "request checks"
+fi
 
 echo "== oversized body"
 head -c $((2 << 20)) /dev/urandom > "$WORK/big"
 code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$WORK/big" \
        "http://127.0.0.1:$PORT/ingest?name=big&format=pprof" || true)
-[ "$code" = "413" ] && echo "ok   oversized body -> 413" || fail "oversized body: got $code, want 413"
+[ "$code" = "413" ] && pass "oversized body -> 413" || fail "oversized body: got $code, want 413"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
        --data-binary @"$WORK/big" "http://127.0.0.1:$PORT/ingest?name=big&format=pprof" || true)
-case "$code" in 413|000) echo "ok   oversized chunked body -> $code" ;;
+case "$code" in 413|000) pass "oversized chunked body -> $code" ;;
   *) fail "oversized chunked body: got $code, want 413" ;; esac
 
-kill -0 "$PID" || fail "profcol died"
+kill -0 "$PC_PID" || fail "profcol died"
 sleep 2
 
 echo "== items and payloads"
-"$PY" "$HERE/pyroscope_check.py" verify "$WORK/json" \
+if "$PY" "$HERE/pyroscope_check.py" verify "$WORK/json" \
   "service=node-03:labels=team=core;line=v03;pyroscope_spy=nodespy:names=wall,memory:tenant=team-03" \
   "service=node-04:labels=team=core;line=v04;pyroscope_spy=nodespy:names=wall,memory:tenant=team-04" \
   "service=node-06:labels=pyroscope_spy=nodespy;__delta__=false:names=wall,memory:tenant=team-06" \
@@ -143,26 +112,26 @@ echo "== items and payloads"
   "service=pushsvc:labels=env=proto;__delta__=false:names=memory:tenant=tenant-p" \
   "service=pushsvc2:names=mutex:tenant=tenant-p" \
   "service=pushjson:names=memory" \
-  "service=pushpartial:names=memory" \
-  || fail "items"
+  "service=pushpartial:names=memory"; then
+  pass "items"
+else
+  fail "items"
+fi
 
 n=0
 for f in "$WORK"/out/*; do
   n=$((n + 1))
   "$CHECK" -valid "$f" >/dev/null || fail "pprofcheck -valid $(basename "$f")"
 done
-[ "$n" -ge 16 ] && echo "ok   $n pprof files valid" || fail "only $n pprof files written"
+[ "$n" -ge 16 ] && pass "$n pprof files valid" || fail "only $n pprof files written"
 
 echo "== shutdown"
-kill "$PID"
-if ! timeout 20 tail --pid="$PID" -f /dev/null; then fail "profcol did not stop"; fi
-wait "$PID" 2>/dev/null || true
-PID=""
+rc=0
+stop profcol 20 || rc=$?   # its exit code is not judged here, only that it stops
+[ "$rc" -ne 124 ] && pass "profcol stopped" || fail "profcol did not stop"
 grep -q "level=error" "$WORK/profcol.log" && { grep "level=error" "$WORK/profcol.log"; fail "errors in the log"; }
 
-if [ "$failed" -ne 0 ]; then
+if [ "$(nfailed)" -ne 0 ]; then
   echo "== profcol log"; tail -n 30 "$WORK/profcol.log"
-  echo "$failed check(s) failed"
-  exit 1
 fi
-echo "all pyroscope receiver checks passed"
+finish

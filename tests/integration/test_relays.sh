@@ -13,69 +13,25 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-PY=/usr/bin/python3
-"$PY" -c 'import grpc, grpc_tools, google.protobuf' ||
-  { echo "FAIL: $PY lacks grpcio / grpc_tools / protobuf"; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-relay.XXXXXX")"
-PIDS=""
-source "$HERE/sinks/grpc_sink_lib.sh"
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_py grpc grpc_tools google.protobuf
 
 echo "== fixtures"
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
-PROF="$BUILD/fixtures/profiles"
-FIX="$BUILD/fixtures"
-CHECK="$FIX/bin/pprofcheck"
-GOTARGET="$FIX/bin/gotarget"
-if [ ! -x "$GOTARGET" ] || [ "$SRC/tests/fixtures/gotarget/main.go" -nt "$GOTARGET" ]; then
-  (cd "$SRC/tests/fixtures/gotarget" &&
-   GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$FIX/gocache" \
-     timeout 300 go build -o "$GOTARGET.tmp.$$" .)
-  mv "$GOTARGET.tmp.$$" "$GOTARGET"
-fi
+fixtures
+build_gotarget
 gen_pb
-PBPY="$WORK/pbpy"   # Pyroscope stubs apart: their `types` package is special
-mkdir -p "$PBPY"
-(cd "$SRC/proto/pyroscope" && protoc -I . --python_out="$PBPY" types/v1/types.proto push/v1/push.proto)
-
-# start_pyro_sink NAME: the Pyroscope push/ingest sink; sets SINK_PORT.
-start_pyro_sink() {
-  local pf="$WORK/$1.port"
-  mkdir -p "$WORK/$1"
-  "$PY" "$HERE/sinks/pyroscope_sink.py" "$PBPY" "$WORK/$1" "$pf" >"$WORK/$1.log" 2>&1 &
-  PIDS="$PIDS $!"
-  for _ in $(seq 100); do [ -s "$pf" ] && break; sleep 0.1; done
-  SINK_PORT=$(cat "$pf" 2>/dev/null || true)
-  [ -n "$SINK_PORT" ] || { cat "$WORK/$1.log"; echo "FAIL: sink $1 did not start"; exit 1; }
-}
+gen_pyro_pb
 
 count() { ls "$@" 2>/dev/null | wc -l; }
 
-wait_count() { # GLOB N SECONDS
-  local end=$((SECONDS + $3))
-  while [ $SECONDS -lt $end ]; do
-    [ "$(count $1)" -ge "$2" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+# shellcheck disable=SC2086  # GLOB is expanded on purpose
+wait_count() { wait_until "$3" at_least "$2" count $1; }  # GLOB N SECONDS
 
-stop_profcol() {
-  kill "$PROFCOL_PID" 2>/dev/null || true
-  wait "$PROFCOL_PID" 2>/dev/null || true
-}
-
-telemetry() { # uses MPORT, set by the caller (this runs in a subshell)
+telemetry() { # uses METRICS_PORT and HEALTH_PORT (new_ports, by the caller)
   cat <<EOF
   telemetry:
-    metrics: {address: 127.0.0.1:$MPORT}
-    health: {address: 127.0.0.1:$(free_port)}
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
 EOF
 }
 
@@ -95,19 +51,11 @@ otlp_back() {
 # ------------------------------------------------------------------------
 echo "== (a) @pyroscope/nodejs -> pyroscope receiver -> otlp exporter"
 SDKV=0.6.4
-SDK_DIR="$BUILD/pyroscope-sdk/$SDKV"
-if [ ! -f "$SDK_DIR/.installed" ]; then
-  mkdir -p "$SDK_DIR"
-  echo '{"name":"profcol-sdk-test","version":"1.0.0","private":true}' > "$SDK_DIR/package.json"
-  (cd "$SDK_DIR" && timeout 300 npm install --no-audit --no-fund --loglevel=error \
-      "@pyroscope/nodejs@$SDKV" >"$SDK_DIR/npm.log" 2>&1) \
-    || { cat "$SDK_DIR/npm.log"; echo "FAIL: npm install @pyroscope/nodejs@$SDKV"; exit 1; }
-  touch "$SDK_DIR/.installed"
-fi
+sdk_install "$SDKV"
 start_sink otlp_grpc otlpa
 OTLPA=$SINK_PORT
 PPORT=$(free_port)
-MPORT=$(free_port)
+new_ports
 cat >"$WORK/a.yaml" <<EOF
 receivers:
   pyroscope: {endpoint: 127.0.0.1:$PPORT}
@@ -121,7 +69,7 @@ service:
     profiles: {receivers: [pyroscope], exporters: [otlp]}
 $(telemetry)
 EOF
-start_profcol "$WORK/a.yaml"
+start_profcol profcol "$WORK/a.yaml"
 if SDK_DIR="$SDK_DIR" SERVER="http://127.0.0.1:$PPORT" APP_NAME="node-relay" \
    TENANT="team-r" SDK_VERSION="$SDKV" RUN_MS=3000 \
    timeout 120 node "$HERE/pyroscope_sdk_app.js" >"$WORK/node.log" 2>&1; then
@@ -129,12 +77,13 @@ if SDK_DIR="$SDK_DIR" SERVER="http://127.0.0.1:$PPORT" APP_NAME="node-relay" \
 else
   cat "$WORK/node.log"; fail "(a) the SDK program failed"
 fi
-acc=$(metric profcol_receiver_accepted_profiles_total)
+# metric_sum: totals over every receiver / exporter series.
+acc=$(metric_sum profcol_receiver_accepted_profiles_total)
 end=$((SECONDS + 20))
-while [ $SECONDS -lt $end ] && [ "$(metric profcol_exporter_sent_profiles_total)" -lt "$acc" ]; do
+while [ $SECONDS -lt $end ] && [ "$(metric_sum profcol_exporter_sent_profiles_total)" -lt "$acc" ]; do
   sleep 0.2
 done
-sent=$(metric profcol_exporter_sent_profiles_total)
+sent=$(metric_sum profcol_exporter_sent_profiles_total)
 [ "$acc" -ge 2 ] && [ "$sent" = "$acc" ] &&
   pass "(a) $acc profiles received, $sent exported over OTLP" ||
   fail "(a) received $acc, exported $sent"
@@ -173,7 +122,7 @@ print("resource attributes ok; sample types:", sorted(kinds))
 EOF
 then pass "(a) service.name=node-relay and the SDK's tags are resource attributes"
 else fail "(a) resource attributes"; fi
-stop_profcol
+stop profcol || true
 
 # ------------------------------------------------------------------------
 echo "== (b) OTLP client -> otlp receiver -> pyroscope + parca"
@@ -182,7 +131,7 @@ PYROB=$SINK_PORT
 start_sink parca parcab
 PARCAB=$SINK_PORT
 GPORT=$(free_port)
-MPORT=$(free_port)
+new_ports
 cat >"$WORK/b.yaml" <<EOF
 receivers:
   otlp: {protocols: {grpc: {endpoint: 127.0.0.1:$GPORT}}}
@@ -199,7 +148,7 @@ service:
     profiles: {receivers: [otlp], exporters: [pyroscope, parca]}
 $(telemetry)
 EOF
-start_profcol "$WORK/b.yaml"
+start_profcol profcol "$WORK/b.yaml"
 BIN_INPUTS="cpu heap mutex goroutine"
 declare -A WANT_NAME=([cpu]=process_cpu [heap]=memory [mutex]=mutex [goroutine]=goroutine)
 for n in $BIN_INPUTS; do
@@ -265,21 +214,19 @@ assert not any("." in k for k in l), l
 EOF
   then pass "(b) $sink: $n labels $labels"; else fail "(b) $sink: $n labels $labels"; fi
 done <"$WORK/b.txt"
-stop_profcol
+stop profcol || true
 
 # ------------------------------------------------------------------------
 echo "== (c) scrape (real Go target) -> pyroscope + parca + otlp"
-"$GOTARGET" -addr 127.0.0.1:0 -port-file "$WORK/target.addr" >"$WORK/target.log" 2>&1 &
-PIDS="$PIDS $!"
-for _ in $(seq 100); do [ -s "$WORK/target.addr" ] && break; sleep 0.1; done
-TARGET=$(cat "$WORK/target.addr")
+start_listener target "$WORK/target.addr" "$GOTARGET" -addr 127.0.0.1:0 -port-file "$WORK/target.addr"
+TARGET=$SINK_PORT   # host:port
 start_pyro_sink pyroc
 PYROC=$SINK_PORT
 start_sink parca parcac
 PARCAC=$SINK_PORT
 start_sink otlp_grpc otlpc
 OTLPC=$SINK_PORT
-MPORT=$(free_port)
+new_ports
 cat >"$WORK/c.yaml" <<EOF
 receivers:
   scrape:
@@ -300,9 +247,9 @@ service:
     profiles: {receivers: [scrape], exporters: [pyroscope, parca, otlp]}
 $(telemetry)
 EOF
-start_profcol "$WORK/c.yaml"
+start_profcol profcol "$WORK/c.yaml"
 sleep 9   # four scrapes: the cumulative profiles need one for the baseline
-stop_profcol   # drains the queues
+stop profcol || true   # drains the queues
 "$PY" - "$WORK" >"$WORK/c.txt" <<'EOF' || true
 import glob, json, sys
 sys.path.insert(0, sys.argv[1] + "/pb")
@@ -354,5 +301,4 @@ done
   pass "(c) no request refused by the parca and OTLP sinks' checks" ||
   fail "(c) refused: parca $(stat_of parcac errors) otlp $(stat_of otlpc errors)"
 
-echo "passed=$passed failed=$failed"
-[ "$failed" -eq 0 ]
+finish

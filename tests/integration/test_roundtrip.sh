@@ -10,41 +10,15 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-roundtrip.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
-
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_py google.protobuf grpc_tools
 # Runs profcol with a time bound; a hang is a failure like any other.
 pc() { timeout 120 "$PROFCOL" "$@"; }
 
 echo "== fixtures"
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD"
-FIX="$BUILD/fixtures"
-PROF="$FIX/profiles"
-CHECK="$FIX/bin/pprofcheck"
-
-# python3 with the protobuf runtime (Debian's python3-protobuf).
-PY=""
-for cand in python3 /usr/bin/python3; do
-  if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import google.protobuf' 2>/dev/null; then
-    PY="$cand"
-    break
-  fi
-done
-[ -n "$PY" ] || { echo "FAIL: no python3 with the protobuf module"; exit 1; }
+fixtures
+gen_pb
 PB="$WORK/pb"
-mkdir -p "$PB"
-(cd "$SRC/proto/otlp" && protoc -I . --python_out="$PB" $(find . -name '*.proto' | sed 's|^\./||'))
-protoc -I "$SRC/proto/pprof" --python_out="$PB" "$SRC/proto/pprof/profile.proto"
 
 echo "== (e) the checkers can fail"
 if out=$("$CHECK" -selftest "$PROF/rich.pb.gz"); then
@@ -189,5 +163,4 @@ for bad in "$B"/*; do
   done
 done
 
-echo "roundtrip: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish

@@ -19,82 +19,29 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-scrape.XXXXXX")"
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do
-    kill "$p" 2>/dev/null || true
-  done
-  for p in "${PIDS[@]}"; do
-    wait "$p" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 echo "== fixtures"
-SKIP_NODE=1 timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
-FIX="$BUILD/fixtures"
-CHECK="$FIX/bin/pprofcheck"
-GOTARGET="$FIX/bin/gotarget"
-if [ ! -x "$GOTARGET" ] || [ "$SRC/tests/fixtures/gotarget/main.go" -nt "$GOTARGET" ]; then
-  (cd "$SRC/tests/fixtures/gotarget" &&
-   GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$FIX/gocache" \
-     timeout 300 go build -o "$GOTARGET.tmp.$$" .)
-  mv "$GOTARGET.tmp.$$" "$GOTARGET"
-fi
-
-PY=/usr/bin/python3
+fixtures --skip-node
+build_gotarget
+gen_pb
 PB="$WORK/pb"
-mkdir -p "$PB"
-protoc -I "$SRC/proto/pprof" --python_out="$PB" "$SRC/proto/pprof/profile.proto"
-
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_file() { # file, seconds
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    [ -s "$1" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 echo "== targets"
-"$GOTARGET" -addr 127.0.0.1:0 -port-file "$WORK/a.addr" 2>"$WORK/a.log" &
-PIDS+=($!)
-"$GOTARGET" -addr 127.0.0.1:0 -port-file "$WORK/b.addr" 2>"$WORK/b.log" &
-PIDS+=($!)
-wait_file "$WORK/a.addr" 30 || { echo "FAIL: target A did not start"; exit 1; }
-wait_file "$WORK/b.addr" 30 || { echo "FAIL: target B did not start"; exit 1; }
-A="$(cat "$WORK/a.addr")"
-B="$(cat "$WORK/b.addr")"
+start_listener a "$WORK/a.addr" "$GOTARGET" -addr 127.0.0.1:0 -port-file "$WORK/a.addr"
+A=$SINK_PORT   # host:port
+start_listener b "$WORK/b.addr" "$GOTARGET" -addr 127.0.0.1:0 -port-file "$WORK/b.addr"
+B=$SINK_PORT
 DOWN="127.0.0.1:$(free_port)"
 # A plain HTTP server answering HTML where a profile should be.
 mkdir -p "$WORK/html/debug/pprof"
 echo '<html><body>login required</body></html>' >"$WORK/html/debug/pprof/allocs"
 HPORT="$(free_port)"
-(cd "$WORK/html" && exec "$PY" -m http.server --bind 127.0.0.1 "$HPORT") \
-  >"$WORK/html.log" 2>&1 &
-PIDS+=($!)
+start_proc html "$PY" -m http.server --bind 127.0.0.1 --directory "$WORK/html" "$HPORT"
+await html 10 port_open 127.0.0.1 "$HPORT"
 HTML="127.0.0.1:$HPORT"
-MPORT="$(free_port)"
-HEALTH="$(free_port)"
-echo "A=$A B=$B DOWN=$DOWN HTML=$HTML metrics=$MPORT"
+new_ports
+echo "A=$A B=$B DOWN=$DOWN HTML=$HTML metrics=$METRICS_PORT"
 
 cat >"$WORK/sd.json" <<EOF
 [{"targets": ["$B"], "labels": {"service_name": "fromfile", "team": "b"}}]
@@ -153,29 +100,26 @@ service:
       exporters: [file/json, file/pprof]
   telemetry:
     metrics:
-      address: 127.0.0.1:$MPORT
+      address: 127.0.0.1:$METRICS_PORT
     health:
-      address: 127.0.0.1:$HEALTH
+      address: 127.0.0.1:$HEALTH_PORT
     logs:
       level: info
 EOF
 
 echo "== profcol"
 timeout 60 "$PROFCOL" validate --config "$WORK/config.yaml"
-"$PROFCOL" --config "$WORK/config.yaml" >"$WORK/profcol.log" 2>&1 &
-PC_PID=$!
-PIDS+=($PC_PID)
+start_profcol profcol "$WORK/config.yaml"
 sleep 13
-curl -sf "http://127.0.0.1:$MPORT/metrics" >"$WORK/metrics1.txt" || fail "metrics endpoint"
+curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics1.txt" || fail "metrics endpoint"
 
 # Remove B from discovery; scrapes already running may still finish.
 echo '[]' >"$WORK/sd.json.tmp"
 mv "$WORK/sd.json.tmp" "$WORK/sd.json"
 REMOVED_NS=$(date +%s%N)
 sleep 9
-curl -sf "http://127.0.0.1:$MPORT/metrics" >"$WORK/metrics2.txt" || fail "metrics endpoint"
-kill "$PC_PID"
-wait "$PC_PID" || fail "profcol exited with $?"
+curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics2.txt" || fail "metrics endpoint"
+stop profcol || fail "profcol exited with $?"
 
 if grep -qE 'level=(error)' "$WORK/profcol.log"; then
   fail "profcol logged errors"; grep 'level=error' "$WORK/profcol.log" | head
@@ -338,34 +282,37 @@ PYEOF
 then pass "payload and attribute checks"; else fail "payload and attribute checks"; fi
 
 echo "== metrics"
-metric() { # file, regex -> value of the first matching line
-  grep -E "$2" "$1" | head -1 | awk '{print $NF}'
+# metric_first (one series per target, profile, reason) over a saved scrape;
+# empty when no series matches, so that an absent one never passes for 0.
+metric() { # FILE NAME MATCH...
+  local f=$1
+  shift
+  if METRICS_FILE=$f metric_has "$@"; then METRICS_FILE=$f metric_first "$@"; fi
 }
-v=$(metric "$WORK/metrics1.txt" "^profcol_scrape_target_up\\{.*instance=\"$DOWN\".*profile=\"memory\"")
+v=$(metric "$WORK/metrics1.txt" profcol_scrape_target_up "instance=\"$DOWN\"" 'profile="memory"')
 [ "$v" = "0" ] && pass "down target: up 0" || fail "down target up=$v"
-v=$(metric "$WORK/metrics1.txt" "^profcol_scrape_target_errors_total\\{.*instance=\"$DOWN\".*reason=\"connection_refused\"")
+v=$(metric "$WORK/metrics1.txt" profcol_scrape_target_errors_total "instance=\"$DOWN\"" 'reason="connection_refused"')
 [ -n "$v" ] && [ "$v" -ge 1 ] && pass "down target: $v connection_refused errors" || fail "down target errors=$v"
-v=$(metric "$WORK/metrics1.txt" "^profcol_scrape_target_up\\{.*instance=\"$A\".*profile=\"memory\"")
+v=$(metric "$WORK/metrics1.txt" profcol_scrape_target_up "instance=\"$A\"" 'profile="memory"')
 [ "$v" = "1" ] && pass "target A: up 1" || fail "target A up=$v"
-v=$(metric "$WORK/metrics1.txt" "^profcol_scrape_target_errors_total\\{.*instance=\"$HTML\".*reason=\"invalid_response\"")
+v=$(metric "$WORK/metrics1.txt" profcol_scrape_target_errors_total "instance=\"$HTML\"" 'reason="invalid_response"')
 [ -n "$v" ] && [ "$v" -ge 1 ] && pass "HTML target: invalid_response counted ($v)" || fail "HTML target invalid_response=$v"
-v=$(metric "$WORK/metrics1.txt" "^profcol_scrape_target_errors_total\\{.*instance=\"$HTML\".*reason=\"http_status\"")
+v=$(metric "$WORK/metrics1.txt" profcol_scrape_target_errors_total "instance=\"$HTML\"" 'reason="http_status"')
 [ -n "$v" ] && [ "$v" -ge 1 ] && pass "HTML target: 404 counted as http_status ($v)" || fail "HTML target http_status=$v"
-v=$(metric "$WORK/metrics1.txt" '^profcol_scrape_targets\{receiver="scrape",job="gojob"\}')
+v=$(metric "$WORK/metrics1.txt" profcol_scrape_targets '{receiver="scrape",job="gojob"}')
 [ "$v" = "15" ] && pass "15 loops (3 targets x 5 profiles) before removal" || fail "targets before=$v"
-v=$(metric "$WORK/metrics2.txt" '^profcol_scrape_targets\{receiver="scrape",job="gojob"\}')
+v=$(metric "$WORK/metrics2.txt" profcol_scrape_targets '{receiver="scrape",job="gojob"}')
 [ "$v" = "10" ] && pass "10 loops after removal" || fail "targets after=$v"
 if grep -q "instance=\"$B\"" "$WORK/metrics1.txt" && ! grep -q "instance=\"$B\"" "$WORK/metrics2.txt"; then
   pass "B's metrics removed with it"
 else
   fail "B's metrics not removed"
 fi
-v=$(metric "$WORK/metrics2.txt" '^profcol_scrape_delta_state_bytes\{receiver="scrape"\}')
+v=$(metric "$WORK/metrics2.txt" profcol_scrape_delta_state_bytes '{receiver="scrape"}')
 [ -n "$v" ] && [ "${v%%.*}" -gt 0 ] && pass "delta state reported ($v bytes)" || fail "delta state bytes=$v"
 
-echo "passed=$passed failed=$failed"
-if [ "$failed" -ne 0 ]; then
+if [ "$(nfailed)" -ne 0 ]; then
   echo "--- profcol log (tail)"
   tail -30 "$WORK/profcol.log"
-  exit 1
 fi
+finish

@@ -20,64 +20,9 @@
 #include "codec/pb.h"
 #include "codec/pprof.h"
 #include "model/profile.h"
+#include "pbw.h"
 
-/* ---- a tiny pprof writer ------------------------------------------------ */
-
-static void w_uint(struct buf *b, uint32_t f, uint64_t v)
-{
-    assert_int_equal(pb_put_uint(b, f, v), PC_OK);
-}
-
-static size_t w_begin(struct buf *b, uint32_t f)
-{
-    size_t m = 0;
-
-    assert_int_equal(pb_msg_begin(b, f, &m), PC_OK);
-    return m;
-}
-
-static void w_end(struct buf *b, size_t m)
-{
-    assert_int_equal(pb_msg_end(b, m), PC_OK);
-}
-
-static void w_vt(struct buf *b, uint32_t f, uint64_t type, uint64_t unit)
-{
-    size_t m = w_begin(b, f);
-
-    w_uint(b, 1, type);
-    w_uint(b, 2, unit);
-    w_end(b, m);
-}
-
-/* key, str, num, num_unit as string indices / number (0 = absent). */
-static void w_label(struct buf *b, uint64_t key, uint64_t str, uint64_t num,
-                    uint64_t unit)
-{
-    size_t m = w_begin(b, 3);
-
-    w_uint(b, 1, key);
-    if (str != 0) {
-        w_uint(b, 2, str);
-    }
-    if (num != 0) {
-        w_uint(b, 3, num);
-    }
-    if (unit != 0) {
-        w_uint(b, 4, unit);
-    }
-    w_end(b, m);
-}
-
-static void w_line(struct buf *b, uint64_t fn, uint64_t line, uint64_t col)
-{
-    size_t m = w_begin(b, 4);
-
-    w_uint(b, 1, fn);
-    w_uint(b, 2, line);
-    w_uint(b, 3, col);
-    w_end(b, m);
-}
+/* ---- a rich pprof, written with pbw.h ------------------------------------ */
 
 /* The string table of the rich pprof below; S_x is the index of x. */
 enum {
@@ -96,70 +41,51 @@ static const char *const strs[S_NSTR] = {
 static void w_mapping(struct buf *b, uint64_t id, uint64_t file,
                       uint64_t build, int flags)
 {
-    size_t m = w_begin(b, 3);
+    size_t m = pbw_begin(b, 3);
 
-    w_uint(b, 1, id);
-    w_uint(b, 2, 0x400000 * id);
-    w_uint(b, 3, 0x400000 * id + 0x100000);
-    w_uint(b, 4, 0x1000);
-    w_uint(b, 5, file);
+    pbw_uint(b, 1, id);
+    pbw_uint(b, 2, 0x400000 * id);
+    pbw_uint(b, 3, 0x400000 * id + 0x100000);
+    pbw_uint(b, 4, 0x1000);
+    pbw_uint(b, 5, file);
     if (build != 0) {
-        w_uint(b, 6, build);
+        pbw_uint(b, 6, build);
     }
     if (flags & 1) {
-        w_uint(b, 7, 1);
+        pbw_uint(b, 7, 1);
     }
     if (flags & 2) {
-        w_uint(b, 8, 1);
+        pbw_uint(b, 8, 1);
     }
     if (flags & 4) {
-        w_uint(b, 9, 1);
+        pbw_uint(b, 9, 1);
     }
     if (flags & 8) {
-        w_uint(b, 10, 1);
+        pbw_uint(b, 10, 1);
     }
-    w_end(b, m);
-}
-
-static void w_function(struct buf *b, uint64_t id, uint64_t name,
-                       uint64_t start)
-{
-    size_t m = w_begin(b, 5);
-
-    w_uint(b, 1, id);
-    w_uint(b, 2, name);
-    w_uint(b, 3, name);
-    w_uint(b, 4, S_MAINGO);
-    w_uint(b, 5, start);
-    w_end(b, m);
+    pbw_end(b, m);
 }
 
 static void w_sample(struct buf *b, const uint64_t *locs, size_t nlocs,
                      uint64_t v1, uint64_t v2, int labels)
 {
-    size_t m = w_begin(b, 2), k, i;
+    const uint64_t vals[] = {v1, v2};
+    size_t m = pbw_begin(b, 2);
 
-    k = w_begin(b, 1);
-    for (i = 0; i < nlocs; i++) {
-        assert_int_equal(pb_put_varint(b, locs[i]), PC_OK);
-    }
-    w_end(b, k);
-    k = w_begin(b, 2);
-    assert_int_equal(pb_put_varint(b, v1), PC_OK);
-    assert_int_equal(pb_put_varint(b, v2), PC_OK);
-    w_end(b, k);
+    pbw_packed(b, 1, locs, nlocs);
+    pbw_packed(b, 2, vals, 2);
     if (labels == 1) {
         /* Multi-valued string label, a numeric label with a unit. */
-        w_label(b, S_TAG, S_A, 0, 0);
-        w_label(b, S_BYTES, 0, 512, S_BYTES);
-        w_label(b, S_TAG, S_B, 0, 0);
+        pbw_label(b, S_TAG, S_A, 0, 0);
+        pbw_label(b, S_BYTES, 0, 512, S_BYTES);
+        pbw_label(b, S_TAG, S_B, 0, 0);
     } else if (labels == 2) {
-        w_label(b, S_THREAD, S_W1, 0, 0);
+        pbw_label(b, S_THREAD, S_W1, 0, 0);
         /* Several numbers of one key and unit round-trip exactly. */
-        w_label(b, S_LAT, 0, 3, S_MS);
-        w_label(b, S_LAT, 0, 4, S_MS);
+        pbw_label(b, S_LAT, 0, 3, S_MS);
+        pbw_label(b, S_LAT, 0, 4, S_MS);
     }
-    w_end(b, m);
+    pbw_end(b, m);
 }
 
 /*
@@ -173,43 +99,36 @@ static void build_rich(struct buf *b)
     size_t m, i;
 
     buf_init(b, 0);
-    w_vt(b, 1, S_SAMPLES, S_COUNT);
-    w_vt(b, 1, S_CPU, S_NS);
+    pbw_value_type(b, 1, S_SAMPLES, S_COUNT);
+    pbw_value_type(b, 1, S_CPU, S_NS);
     w_sample(b, s1, 2, 1, 10000000, 1);
     w_sample(b, s2, 1, 2, 20000000, 2);
     w_mapping(b, 1, S_APP, S_BUILDID, 1 | 4);
     w_mapping(b, 2, S_LIBC, 0, 2 | 8);   /* unreferenced */
-    m = w_begin(b, 4);
-    w_uint(b, 1, 1);
-    w_uint(b, 2, 1);
-    w_uint(b, 3, 0x401000);
-    w_line(b, 2, 22, 5);
-    w_line(b, 1, 12, 7);
-    w_uint(b, 5, 1);   /* is_folded */
-    w_end(b, m);
-    m = w_begin(b, 4);
-    w_uint(b, 1, 2);
-    w_uint(b, 2, 1);
-    w_uint(b, 3, 0x402000);
-    w_line(b, 1, 14, 0);
-    w_end(b, m);
-    w_function(b, 1, S_MAIN, 10);
-    w_function(b, 2, S_WORK, 20);
+    m = pbw_location_begin(b, 1, 1, 0x401000);
+    pbw_line(b, 2, 22, 5);
+    pbw_line(b, 1, 12, 7);
+    pbw_uint(b, 5, 1);   /* is_folded */
+    pbw_end(b, m);
+    m = pbw_location_begin(b, 2, 1, 0x402000);
+    pbw_line(b, 1, 14, 0);
+    pbw_end(b, m);
+    pbw_function(b, 1, S_MAIN, S_MAIN, S_MAINGO, 10);
+    pbw_function(b, 2, S_WORK, S_WORK, S_MAINGO, 20);
     for (i = 0; i < S_NSTR; i++) {
-        assert_int_equal(pb_put_bytes(b, 6, strs[i], strlen(strs[i])),
-                         PC_OK);
+        pbw_str(b, 6, strs[i]);
     }
-    w_uint(b, 7, S_DROP);
-    w_uint(b, 8, S_KEEP);
-    w_uint(b, 9, 1700000000000000000ULL);
-    w_uint(b, 10, 10000000000ULL);
-    w_vt(b, 11, S_CPU, S_NS);
-    w_uint(b, 12, 10000000);
-    w_uint(b, 13, S_C1);
-    w_uint(b, 13, S_C2);
-    w_uint(b, 13, S_C3);
-    w_uint(b, 14, S_CPU);
-    w_uint(b, 15, S_DOC);
+    pbw_uint(b, 7, S_DROP);
+    pbw_uint(b, 8, S_KEEP);
+    pbw_uint(b, 9, 1700000000000000000ULL);
+    pbw_uint(b, 10, 10000000000ULL);
+    pbw_value_type(b, 11, S_CPU, S_NS);
+    pbw_uint(b, 12, 10000000);
+    pbw_uint(b, 13, S_C1);
+    pbw_uint(b, 13, S_C2);
+    pbw_uint(b, 13, S_C3);
+    pbw_uint(b, 14, S_CPU);
+    pbw_uint(b, 15, S_DOC);
 }
 
 /* ---- conversions -------------------------------------------------------- */
@@ -469,21 +388,21 @@ static void test_convert_mixed_units_keep_first(void **state)
 
     (void)state;
     buf_init(&b, 0);
-    w_vt(&b, 1, 1, 2);
-    m = w_begin(&b, 2);
-    w_uint(&b, 1, locs[0]);
-    w_uint(&b, 2, 1);
-    w_label(&b, 3, 0, 250, 4);
-    w_label(&b, 3, 0, 7, 5);
-    w_end(&b, m);
-    m = w_begin(&b, 4);
-    w_uint(&b, 1, 1);
-    w_uint(&b, 3, 0x1000);
-    w_end(&b, m);
+    pbw_value_type(&b, 1, 1, 2);
+    m = pbw_begin(&b, 2);
+    pbw_uint(&b, 1, locs[0]);
+    pbw_uint(&b, 2, 1);
+    pbw_label(&b, 3, 0, 250, 4);
+    pbw_label(&b, 3, 0, 7, 5);
+    pbw_end(&b, m);
+    m = pbw_begin(&b, 4);
+    pbw_uint(&b, 1, 1);
+    pbw_uint(&b, 3, 0x1000);
+    pbw_end(&b, m);
     for (i = 0; i < 6; i++) {
         static const char *const s[] = {"", "samples", "count", "latency",
                                         "milliseconds", "seconds"};
-        assert_int_equal(pb_put_bytes(&b, 6, s[i], strlen(s[i])), PC_OK);
+        pbw_str(&b, 6, s[i]);
     }
     orig = from_pprof(b.data, b.len);
     otlp = via_otlp(orig);

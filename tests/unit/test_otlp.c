@@ -21,6 +21,7 @@
 #include "codec/pprof.h"
 #include "codec/pb.h"
 #include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
+#include "pbw.h"
 
 typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest Req;
 typedef Opentelemetry__Proto__Profiles__V1development__ProfilesDictionary PDict;
@@ -1030,11 +1031,6 @@ static void rq_default(struct rq *q)
     q->st_type = 1;
 }
 
-static void put_msg(struct buf *b, uint32_t f, const struct buf *in)
-{
-    assert_int_equal(pb_put_bytes(b, f, in->data, in->len), 0);
-}
-
 static void put_ints(struct buf *b, uint32_t f, const int32_t *v, int n,
                      int unpacked)
 {
@@ -1051,7 +1047,7 @@ static void put_ints(struct buf *b, uint32_t f, const int32_t *v, int n,
     for (i = 0; i < n; i++) {
         pb_put_varint(&t, (uint64_t)(int64_t)v[i]);
     }
-    put_msg(b, f, &t);
+    pbw_msg(b, f, &t);
     buf_free(&t);
 }
 
@@ -1069,10 +1065,10 @@ static void put_anyvalue_nested(struct buf *b, int depth)
         struct buf inner;
         buf_init(&inner, 1 << 20);
         put_anyvalue_nested(&inner, depth - 1);
-        put_msg(&t, 1, &inner);
+        pbw_msg(&t, 1, &inner);
         buf_free(&inner);
     }
-    put_msg(b, 5, &t);
+    pbw_msg(b, 5, &t);
     buf_free(&t);
 }
 
@@ -1093,44 +1089,44 @@ static void build_request(const struct rq *q, struct buf *out)
     if (q->zero_bad == 1) {
         pb_put_uint(&t, 1, 7);
     }
-    put_msg(&d, 1, &t);
+    pbw_msg(&d, 1, &t);
     buf_reset(&t);
     pb_put_int(&t, 4, q->map_filename);
-    put_msg(&d, 1, &t);
+    pbw_msg(&d, 1, &t);
     /* location_table */
     buf_reset(&t);
     if (q->zero_bad == 2) {
         pb_put_uint(&t, 2, 7);
     }
-    put_msg(&d, 2, &t);
+    pbw_msg(&d, 2, &t);
     buf_reset(&t);
     pb_put_int(&t, 1, q->loc_mapping);
     pb_put_uint(&t, 2, 0x10);
     buf_reset(&u);
     pb_put_int(&u, 1, q->line_func);
     pb_put_int(&u, 2, 3);
-    put_msg(&t, 3, &u);
-    put_msg(&d, 2, &t);
+    pbw_msg(&t, 3, &u);
+    pbw_msg(&d, 2, &t);
     /* function_table */
     buf_reset(&t);
     if (q->zero_bad == 3) {
         pb_put_uint(&t, 4, 7);
     }
-    put_msg(&d, 3, &t);
+    pbw_msg(&d, 3, &t);
     buf_reset(&t);
     pb_put_int(&t, 1, q->fn_name);
     pb_put_int(&t, 3, 4);
-    put_msg(&d, 3, &t);
+    pbw_msg(&d, 3, &t);
     /* link_table */
     buf_reset(&t);
     if (q->zero_bad == 4) {
         pb_put_bytes(&t, 2, "12345678", 8);
     }
-    put_msg(&d, 4, &t);
+    pbw_msg(&d, 4, &t);
     buf_reset(&t);
     pb_put_bytes(&t, 1, "0123456789abcdef", 16);
     pb_put_bytes(&t, 2, "01234567", 8);
-    put_msg(&d, 4, &t);
+    pbw_msg(&d, 4, &t);
     /* string_table */
     for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         const char *s = (i == 0 && q->zero_bad == 5) ? "x" : strs[i];
@@ -1141,27 +1137,27 @@ static void build_request(const struct rq *q, struct buf *out)
     if (q->zero_bad == 6) {
         pb_put_uint(&t, 1, 6);
     }
-    put_msg(&d, 6, &t);
+    pbw_msg(&d, 6, &t);
     buf_reset(&t);
     pb_put_int(&t, 1, q->attr_key);
     buf_reset(&u);
     put_anyvalue_nested(&u, q->depth);
-    put_msg(&t, 2, &u);
+    pbw_msg(&t, 2, &u);
     if (q->attr_unit) {
         pb_put_int(&t, 3, q->attr_unit);
     }
-    put_msg(&d, 6, &t);
+    pbw_msg(&d, 6, &t);
     /* stack_table */
     buf_reset(&t);
     if (q->zero_bad == 7) {
         one[0] = 1;
         put_ints(&t, 1, one, 1, 0);
     }
-    put_msg(&d, 7, &t);
+    pbw_msg(&d, 7, &t);
     buf_reset(&t);
     one[0] = q->stack_loc;
     put_ints(&t, 1, one, 1, q->unpacked);
-    put_msg(&d, 7, &t);
+    pbw_msg(&d, 7, &t);
     pb_put_uint(&d, 99, 1);   /* unknown field: skipped */
 
     /* sample -> profile -> scope -> resource */
@@ -1177,20 +1173,20 @@ static void build_request(const struct rq *q, struct buf *out)
     buf_reset(&u);
     pb_put_int(&u, 1, q->st_type);
     pb_put_int(&u, 2, 2);
-    put_msg(&v, 1, &u);
-    put_msg(&v, 2, &t);
+    pbw_msg(&v, 1, &u);
+    pbw_msg(&v, 2, &t);
     buf_reset(&u);
-    put_msg(&v, 5, &u);
+    pbw_msg(&v, 5, &u);
     if (q->prof_attr >= 0) {
         one[0] = q->prof_attr;
         put_ints(&v, 11, one, 1, q->unpacked);
     }
     buf_reset(&t);
-    put_msg(&t, 2, &v);
+    pbw_msg(&t, 2, &v);
     buf_reset(&u);
-    put_msg(&u, 2, &t);
-    put_msg(out, 1, &u);
-    put_msg(out, 2, &d);
+    pbw_msg(&u, 2, &t);
+    pbw_msg(out, 1, &u);
+    pbw_msg(out, 2, &d);
     buf_free(&d);
     buf_free(&t);
     buf_free(&u);

@@ -20,6 +20,7 @@
 #include "codec/pb.h"
 #include "codec/pprof.h"
 #include "parca/profilestore/v1alpha1/profilestore.pb-c.h"
+#include "pbw.h"
 
 static struct item *new_item(struct batch *b)
 {
@@ -201,11 +202,10 @@ static void test_encode(void **state)
 /* Appends a Mapping/Location/Function message with the given id. */
 static void put_id_msg(struct buf *o, uint32_t field, uint64_t id)
 {
-    size_t mark = 0;
+    size_t mark = pbw_begin(o, field);
 
-    assert_int_equal(pb_msg_begin(o, field, &mark), PC_OK);
-    assert_int_equal(pb_put_uint(o, 1, id), PC_OK);
-    assert_int_equal(pb_msg_end(o, mark), PC_OK);
+    pbw_uint(o, 1, id);
+    pbw_end(o, mark);
 }
 
 static void test_forwardable(void **state)

@@ -1,5 +1,5 @@
 /* test_pprof.c: the pprof codec. Profiles are built byte by byte with a tiny
- * protobuf writer (pb.h), decoded, re-encoded and decoded again; model
+ * protobuf writer (pbw.h), decoded, re-encoded and decoded again; model
  * profiles built by hand (as the OTLP decoder makes them) check the encoder's
  * conversion rules. */
 #include <setjmp.h>
@@ -16,94 +16,7 @@
 #include "codec/pb.h"
 #include "codec/pprof.h"
 #include "model/profile.h"
-
-/* ---- a tiny protobuf writer ------------------------------------------- */
-
-static void w_uint(struct buf *b, uint32_t f, uint64_t v)
-{
-    assert_int_equal(pb_put_uint(b, f, v), PC_OK);
-}
-
-static void w_str(struct buf *b, const char *s)
-{
-    assert_int_equal(pb_put_bytes(b, 6, s, strlen(s)), PC_OK);
-}
-
-static size_t w_begin(struct buf *b, uint32_t f)
-{
-    size_t m = 0;
-
-    assert_int_equal(pb_msg_begin(b, f, &m), PC_OK);
-    return m;
-}
-
-static void w_end(struct buf *b, size_t m)
-{
-    assert_int_equal(pb_msg_end(b, m), PC_OK);
-}
-
-/* A packed run of varints as field f. */
-static void w_packed(struct buf *b, uint32_t f, const uint64_t *v, size_t n)
-{
-    size_t m = w_begin(b, f), i;
-
-    for (i = 0; i < n; i++) {
-        assert_int_equal(pb_put_varint(b, v[i]), PC_OK);
-    }
-    w_end(b, m);
-}
-
-static void w_vt(struct buf *b, uint32_t f, uint64_t type, uint64_t unit)
-{
-    size_t m = w_begin(b, f);
-
-    w_uint(b, 1, type);
-    w_uint(b, 2, unit);
-    w_end(b, m);
-}
-
-static void w_label(struct buf *b, uint64_t key, uint64_t str, uint64_t num,
-                    uint64_t unit)
-{
-    size_t m = w_begin(b, 3);
-
-    w_uint(b, 1, key);
-    if (str) {
-        w_uint(b, 2, str);
-    }
-    if (num) {
-        w_uint(b, 3, num);
-    }
-    if (unit) {
-        w_uint(b, 4, unit);
-    }
-    w_end(b, m);
-}
-
-static void w_line(struct buf *b, uint64_t fn, uint64_t line, uint64_t col)
-{
-    size_t m = w_begin(b, 4);
-
-    w_uint(b, 1, fn);
-    w_uint(b, 2, line);
-    if (col) {
-        w_uint(b, 3, col);
-    }
-    w_end(b, m);
-}
-
-static void w_function(struct buf *b, uint64_t id, uint64_t name,
-                       uint64_t sys, uint64_t file, uint64_t start)
-{
-    size_t m = w_begin(b, 5);
-
-    w_uint(b, 1, id);
-    w_uint(b, 2, name);
-    w_uint(b, 3, sys);
-    w_uint(b, 4, file);
-    w_uint(b, 5, start);
-    w_end(b, m);
-}
+#include "pbw.h"
 
 static const char *rich_strings[] = {
     "", "samples", "count", "cpu", "nanoseconds", "main", "main.go",
@@ -125,87 +38,79 @@ static void build_rich(struct buf *b)
     size_t m, i;
 
     buf_init(b, 0);
-    w_vt(b, 1, 1, 2);
-    w_vt(b, 1, 3, 4);
-    w_uint(b, 100, 12345); /* unknown varint */
+    pbw_value_type(b, 1, 1, 2);
+    pbw_value_type(b, 1, 3, 4);
+    pbw_uint(b, 100, 12345); /* unknown varint */
     /* sample 0: packed ids and values, string, numeric, multi-valued. */
-    m = w_begin(b, 2);
-    w_packed(b, 1, locs0, 2);
-    w_packed(b, 2, vals0, 2);
-    w_label(b, 12, 13, 0, 0);
-    w_label(b, 15, 0, 1024, 14);
-    w_label(b, 21, 22, 0, 0);
-    w_label(b, 21, 23, 0, 0);
-    w_uint(b, 9, 7); /* unknown inside a sample */
-    w_end(b, m);
+    m = pbw_begin(b, 2);
+    pbw_packed(b, 1, locs0, 2);
+    pbw_packed(b, 2, vals0, 2);
+    pbw_label(b, 12, 13, 0, 0);
+    pbw_label(b, 15, 0, 1024, 14);
+    pbw_label(b, 21, 22, 0, 0);
+    pbw_label(b, 21, 23, 0, 0);
+    pbw_uint(b, 9, 7); /* unknown inside a sample */
+    pbw_end(b, m);
     /* sample 1: unpacked ids and values, a label google/pprof drops. */
-    m = w_begin(b, 2);
-    w_uint(b, 1, 300);
-    w_uint(b, 1, 100);
-    w_uint(b, 2, 2);
-    w_uint(b, 2, 20000000);
-    w_label(b, 15, 0, 2048, 14);
-    w_label(b, 21, 0, 0, 0);
-    w_end(b, m);
+    m = pbw_begin(b, 2);
+    pbw_uint(b, 1, 300);
+    pbw_uint(b, 1, 100);
+    pbw_uint(b, 2, 2);
+    pbw_uint(b, 2, 20000000);
+    pbw_label(b, 15, 0, 2048, 14);
+    pbw_label(b, 21, 0, 0, 0);
+    pbw_end(b, m);
     /* sample 2: no frames. */
-    m = w_begin(b, 2);
-    w_packed(b, 2, vals2, 2);
-    w_end(b, m);
+    m = pbw_begin(b, 2);
+    pbw_packed(b, 2, vals2, 2);
+    pbw_end(b, m);
     /* mappings 10 (every flag) and 20. */
-    m = w_begin(b, 3);
-    w_uint(b, 1, 10);
-    w_uint(b, 2, 0x400000);
-    w_uint(b, 3, 0x500000);
-    w_uint(b, 4, 0x1000);
-    w_uint(b, 5, 7);
-    w_uint(b, 6, 8);
+    m = pbw_begin(b, 3);
+    pbw_uint(b, 1, 10);
+    pbw_uint(b, 2, 0x400000);
+    pbw_uint(b, 3, 0x500000);
+    pbw_uint(b, 4, 0x1000);
+    pbw_uint(b, 5, 7);
+    pbw_uint(b, 6, 8);
     for (i = 7; i <= 10; i++) {
-        w_uint(b, (uint32_t)i, 1);
+        pbw_uint(b, (uint32_t)i, 1);
     }
     assert_int_equal(pb_put_fixed64(b, 20, 99), PC_OK); /* unknown */
-    w_end(b, m);
-    m = w_begin(b, 3);
-    w_uint(b, 1, 20);
-    w_uint(b, 2, 0x7f000000);
-    w_uint(b, 3, 0x7f100000);
-    w_uint(b, 5, 24);
-    w_end(b, m);
+    pbw_end(b, m);
+    m = pbw_begin(b, 3);
+    pbw_uint(b, 1, 20);
+    pbw_uint(b, 2, 0x7f000000);
+    pbw_uint(b, 3, 0x7f100000);
+    pbw_uint(b, 5, 24);
+    pbw_end(b, m);
     /* location 100: inlined lines, callee first, with columns; folded. */
-    m = w_begin(b, 4);
-    w_uint(b, 1, 100);
-    w_uint(b, 2, 10);
-    w_uint(b, 3, 0x401000);
-    w_line(b, 3, 45, 7);
-    w_line(b, 7, 20, 3);
-    w_uint(b, 5, 1);
-    assert_int_equal(pb_put_bytes(b, 9, "zz", 2), PC_OK); /* unknown */
-    w_end(b, m);
-    m = w_begin(b, 4);
-    w_uint(b, 1, 200);
-    w_uint(b, 2, 20);
-    w_uint(b, 3, 0x7f000010);
-    w_line(b, 3, 50, 0);
-    w_end(b, m);
-    m = w_begin(b, 4); /* location 300: no mapping, no lines */
-    w_uint(b, 1, 300);
-    w_uint(b, 3, 0x10);
-    w_end(b, m);
-    w_function(b, 7, 5, 5, 6, 12);
-    w_function(b, 3, 9, 10, 11, 40);
+    m = pbw_location_begin(b, 100, 10, 0x401000);
+    pbw_line(b, 3, 45, 7);
+    pbw_line(b, 7, 20, 3);
+    pbw_uint(b, 5, 1);
+    pbw_bytes(b, 9, "zz", 2); /* unknown */
+    pbw_end(b, m);
+    m = pbw_location_begin(b, 200, 20, 0x7f000010);
+    pbw_line(b, 3, 50, 0);
+    pbw_end(b, m);
+    m = pbw_location_begin(b, 300, 0, 0x10); /* location 300: no mapping, no lines */
+    pbw_end(b, m);
+    pbw_function(b, 7, 5, 5, 6, 12);
+    pbw_function(b, 3, 9, 10, 11, 40);
     for (i = 0; i < NRICH; i++) {
-        w_str(b, rich_strings[i]);
+        pbw_str(b, 6, rich_strings[i]);
     }
-    w_uint(b, 7, 18);
-    w_uint(b, 8, 19);
-    w_uint(b, 9, 1700000000123456789ULL);
-    w_uint(b, 10, 30000000000ULL);
-    w_vt(b, 11, 3, 4);
-    w_uint(b, 12, 10000000);
-    w_packed(b, 13, comments, 1);
-    w_uint(b, 13, comments[1]);
-    w_uint(b, 14, 3);
-    w_uint(b, 15, 20);
-    assert_int_equal(pb_put_bytes(b, 101, "x", 1), PC_OK); /* unknown */
+    pbw_uint(b, 7, 18);
+    pbw_uint(b, 8, 19);
+    pbw_uint(b, 9, 1700000000123456789ULL);
+    pbw_uint(b, 10, 30000000000ULL);
+    pbw_value_type(b, 11, 3, 4);
+    pbw_uint(b, 12, 10000000);
+    pbw_packed(b, 13, comments, 1);
+    pbw_uint(b, 13, comments[1]);
+    pbw_uint(b, 14, 3);
+    pbw_uint(b, 15, 20);
+    pbw_bytes(b, 101, "x", 1); /* unknown */
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -566,10 +471,10 @@ static void test_edge_profiles(void **state)
     (void)state;
     /* Empty profile: a sample type and the string table only. */
     buf_init(&b, 0);
-    w_vt(&b, 1, 1, 2);
-    w_str(&b, "");
-    w_str(&b, "samples");
-    w_str(&b, "count");
+    pbw_value_type(&b, 1, 1, 2);
+    pbw_str(&b, 6, "");
+    pbw_str(&b, 6, "samples");
+    pbw_str(&b, 6, "count");
     pd = decode_ok(b.data, b.len);
     p = only_profile(pd);
     assert_int_equal(p->nsamples, 0);
@@ -582,24 +487,24 @@ static void test_edge_profiles(void **state)
     buf_free(&enc);
     buf_reset(&b);
     /* Zero mappings, dense ids, empty-stack sample, mapping_id 0. */
-    w_vt(&b, 1, 1, 2);
-    m = w_begin(&b, 2);
-    w_uint(&b, 2, 5);
-    w_end(&b, m);
-    m = w_begin(&b, 2);
-    w_uint(&b, 1, 1);
-    w_uint(&b, 2, 6);
-    w_end(&b, m);
-    m = w_begin(&b, 4);
-    w_uint(&b, 1, 1);
-    w_uint(&b, 2, 0);
-    w_line(&b, 1, 9, 0);
-    w_end(&b, m);
-    w_function(&b, 1, 3, 0, 0, 0);
-    w_str(&b, "");
-    w_str(&b, "samples");
-    w_str(&b, "count");
-    w_str(&b, "f");
+    pbw_value_type(&b, 1, 1, 2);
+    m = pbw_begin(&b, 2);
+    pbw_uint(&b, 2, 5);
+    pbw_end(&b, m);
+    m = pbw_begin(&b, 2);
+    pbw_uint(&b, 1, 1);
+    pbw_uint(&b, 2, 6);
+    pbw_end(&b, m);
+    m = pbw_begin(&b, 4);
+    pbw_uint(&b, 1, 1);
+    pbw_uint(&b, 2, 0);
+    pbw_line(&b, 1, 9, 0);
+    pbw_end(&b, m);
+    pbw_function(&b, 1, 3, 0, 0, 0);
+    pbw_str(&b, 6, "");
+    pbw_str(&b, 6, "samples");
+    pbw_str(&b, 6, "count");
+    pbw_str(&b, 6, "f");
     pd = decode_ok(b.data, b.len);
     p = only_profile(pd);
     assert_int_equal(pd->dict.nmappings, 1);
@@ -639,29 +544,29 @@ static void build_small(struct buf *b, enum breakage k)
     size_t m;
 
     buf_init(b, 0);
-    w_vt(b, 1, 1, 2);
-    w_vt(b, 1, 1, 2);
-    m = w_begin(b, 2);
-    w_uint(b, 1, k == BRK_LOCID ? 555 : 1);
-    w_uint(b, 2, 1);
+    pbw_value_type(b, 1, 1, 2);
+    pbw_value_type(b, 1, 1, 2);
+    m = pbw_begin(b, 2);
+    pbw_uint(b, 1, k == BRK_LOCID ? 555 : 1);
+    pbw_uint(b, 2, 1);
     if (k != BRK_NVALUES) {
-        w_uint(b, 2, 2);
+        pbw_uint(b, 2, 2);
     }
-    w_label(b, k == BRK_STRING ? 99 : 1, 2, 0, 0);
-    w_end(b, m);
-    m = w_begin(b, 3);
-    w_uint(b, 1, 5);
-    w_end(b, m);
-    m = w_begin(b, 3);
-    w_uint(b, 1, k == BRK_DUP ? 5 : 6);
-    w_end(b, m);
-    m = w_begin(b, 4);
-    w_uint(b, 1, k == BRK_ZEROID ? 0 : 1);
-    w_uint(b, 2, 5);
-    w_end(b, m);
-    w_str(b, k == BRK_STR0 ? "x" : "");
-    w_str(b, "samples");
-    w_str(b, "count");
+    pbw_label(b, k == BRK_STRING ? 99 : 1, 2, 0, 0);
+    pbw_end(b, m);
+    m = pbw_begin(b, 3);
+    pbw_uint(b, 1, 5);
+    pbw_end(b, m);
+    m = pbw_begin(b, 3);
+    pbw_uint(b, 1, k == BRK_DUP ? 5 : 6);
+    pbw_end(b, m);
+    m = pbw_begin(b, 4);
+    pbw_uint(b, 1, k == BRK_ZEROID ? 0 : 1);
+    pbw_uint(b, 2, 5);
+    pbw_end(b, m);
+    pbw_str(b, 6, k == BRK_STR0 ? "x" : "");
+    pbw_str(b, 6, "samples");
+    pbw_str(b, 6, "count");
 }
 
 static void test_errors(void **state)
