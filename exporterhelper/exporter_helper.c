@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "component/batch_codec.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -265,16 +266,9 @@ enum outcome {
 /* Sleeps up to ms unless the helper is told to give up; nonzero if so. */
 static int sleep_interruptible(struct exphelper *h, int64_t ms, int persist)
 {
-    struct timespec dl;
+    struct timespec dl = clock_mono_after(ms);
     int gave_up;
 
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += (time_t)(ms / 1000);
-    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&h->mu);
     for (;;) {
         gave_up = atomic_load(&h->abort) ||
@@ -614,17 +608,11 @@ static int wait_consumers(struct exphelper *h, int64_t deadline_ms)
     int64_t left;
 
     while (h->running != 0) {
-        left = deadline_ms - retry_now_ms();
+        left = deadline_ms - clock_mono_ms();
         if (left <= 0) {
             return 0;
         }
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        dl.tv_sec += (time_t)(left / 1000);
-        dl.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
+        dl = clock_mono_after(left);
         pthread_cond_timedwait(&h->cv, &h->mu, &dl);
     }
     return 1;

@@ -139,7 +139,7 @@ int exphelper_submit_async(struct exphelper *h, struct batch *b,
 
 /*
  * Stops taking batches and drains until deadline_ms (absolute, on the
- * retry_now_ms() clock). In memory: what is left at the deadline is
+ * clock_mono_ms() clock). In memory: what is left at the deadline is
  * dropped, counted with reason "shutdown". Persistent: retries stop at
  * once and unsent records stay on disk for the next start. Returns after
  * the consumers exited (an export in progress finishes, bounded by

@@ -36,12 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "pipeline/admin.h"
 #include "pipeline/config.h"
 #include "exporterhelper/exporter_helper.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
-#include "exporterhelper/retry.h"
 
 struct pl_inst;
 struct engine;
@@ -288,8 +288,7 @@ static void engine_settle(struct component_host *host)
     while (rx->inflight > 0) {
         pthread_mutex_lock(&c->mu);
         if (c->head == NULL) {
-            clock_gettime(CLOCK_REALTIME, &dl);
-            dl.tv_sec += 1;
+            dl = clock_real_after(1000);
             pthread_cond_timedwait(&c->cv, &c->mu, &dl);
         }
         pthread_mutex_unlock(&c->mu);
@@ -1021,7 +1020,7 @@ static void graph_commit(struct graph *g, struct graph *old)
  * total (one deadline shared by all of them). Slots may be NULL (moved). */
 static void graph_free(struct graph *g, int64_t timeout_ms)
 {
-    int64_t deadline_ms = retry_now_ms() + timeout_ms;
+    int64_t deadline_ms = clock_mono_ms() + timeout_ms;
     uint32_t i;
 
     if (g == NULL) {
@@ -1207,7 +1206,7 @@ static void engine_reload(struct engine *en)
         return;
     }
     if (reload_start(g, old, &e) != PC_OK) {
-        graph_discard(g, retry_now_ms() + drain_ms);
+        graph_discard(g, clock_mono_ms() + drain_ms);
         reload_failed(en, "cannot start", err_msg(&e, PC_EIO));
         return;
     }

@@ -26,15 +26,16 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "core/clock.h"
 #include "exporters/loadbalancing/lb_dns.h"
 #include "exporters/loadbalancing/lb_ring.h"
 #include "codec/otlp.h"
 #include "component/component.h"
+#include "core/hex.h"
 #include "exporterhelper/exporter_helper.h"
 #include "net/grpccli.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
-#include "exporterhelper/retry.h"
 #include "component/series.h"
 
 #define LB_ENDPOINT_MAX 280
@@ -480,13 +481,7 @@ static void *lb_resolver_main(void *arg)
 
     while (!stop) {
         lb_dns_once(x);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += x->cfg->resolver.dns.interval_ms / 1000;
-        ts.tv_nsec += (x->cfg->resolver.dns.interval_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = clock_mono_after(x->cfg->resolver.dns.interval_ms);
         pthread_mutex_lock(&x->mu);
         while (!x->stopping &&
                pthread_cond_timedwait(&x->cv, &x->mu, &ts) == 0) {
@@ -531,11 +526,11 @@ static int lb_record_load(struct lb_exporter *x, struct batch *b,
     int found = 0;
 
     pthread_mutex_lock(&x->mu);
-    lb_records_expire(x, retry_now_ms());
+    lb_records_expire(x, clock_mono_ms());
     for (rec = x->records; rec != NULL; rec = rec->next) {
         if (rec->b == b) {
             memcpy(done, rec->done, b->nitems);
-            rec->touched_ms = retry_now_ms();
+            rec->touched_ms = clock_mono_ms();
             found = 1;
             break;
         }
@@ -567,7 +562,7 @@ static void lb_record_store(struct lb_exporter *x, struct batch *b,
         }
     } else if (rec != NULL) {
         memcpy(rec->done, done, b->nitems);
-        rec->touched_ms = retry_now_ms();
+        rec->touched_ms = clock_mono_ms();
     } else if (x->nrecords < LB_RECORDS_MAX &&
                (rec = calloc(1, sizeof(*rec))) != NULL) {
         rec->done = malloc(b->nitems + 1);
@@ -576,7 +571,7 @@ static void lb_record_store(struct lb_exporter *x, struct batch *b,
         } else {
             memcpy(rec->done, done, b->nitems);
             rec->b = batch_ref(b);
-            rec->touched_ms = retry_now_ms();
+            rec->touched_ms = clock_mono_ms();
             rec->next = x->records;
             x->records = rec;
             x->nrecords++;
@@ -622,30 +617,16 @@ static uint64_t lb_series_hash(const struct item *it)
     return h;
 }
 
-static int lb_hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* 32 hex digits, not all zero, into 16 bytes. */
 static int lb_parse_trace_id(const struct pstr *s, uint8_t id[16])
 {
     uint8_t any = 0;
     int i;
 
-    if (s->len != 32) {
+    if (s->len != 32 || hex_decode(s->ptr, 32, id) != PC_OK) {
         return 0;
     }
     for (i = 0; i < 16; i++) {
-        int hi = lb_hexval(s->ptr[2 * i]), lo = lb_hexval(s->ptr[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return 0;
-        }
-        id[i] = (uint8_t)(hi << 4 | lo);
         any |= id[i];
     }
     return any != 0;

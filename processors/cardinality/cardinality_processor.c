@@ -26,9 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <xxhash.h>
 
+#include "core/clock.h"
 #include "component/component.h"
 #include "telemetry/log.h"
 #include "component/matcher.h"
@@ -201,17 +201,9 @@ static int hset_admit(struct hset *h, uint64_t v)
 
 /* ---- windows, labels, counters ----------------------------------------- */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void window_roll(struct cardinality_proc *cp)
 {
-    uint64_t w = now_ms() / (uint64_t)cp->cfg->window_ms;
+    uint64_t w = (uint64_t)clock_mono_ms() / (uint64_t)cp->cfg->window_ms;
     uint32_t i;
 
     if (w == cp->window) {

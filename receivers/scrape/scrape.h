@@ -238,8 +238,6 @@ struct scrape_receiver {
     int running;
 };
 
-int64_t scrape_now_ns(void);
-
 /* Loops. */
 struct scrape_loop *scrape_loop_new(struct scrape_job *job);
 /* Arms the timer: first scrape at now + (id mod interval). */

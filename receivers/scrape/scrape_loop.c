@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "codec/pprof.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -26,22 +27,6 @@
 #include "receivers/scrape/scrape.h"
 
 #define CREDS_REFRESH_NS (60 * (int64_t)1000000000)
-
-int64_t scrape_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- credentials ------------------------------------------------------------ */
 
@@ -69,7 +54,7 @@ static char *read_secret(const char *path, const char *component)
 void scrape_job_creds(struct scrape_job *job)
 {
     const struct scrape_job_cfg *jc = job->cfg;
-    int64_t now = mono_ns();
+    int64_t now = clock_mono_ns();
     const char *comp = job->rcv->host->id;
 
     if (job->creds_read_ns != 0 && now - job->creds_read_ns < CREDS_REFRESH_NS) {
@@ -145,7 +130,7 @@ int scrape_loop_start(struct scrape_loop *l)
     if (l->timer == NULL) {
         return PC_ENOMEM;
     }
-    l->next_due_ns = mono_ns() + offset;
+    l->next_due_ns = clock_mono_ns() + offset;
     tv.tv_sec = offset / 1000000000;
     tv.tv_usec = (offset % 1000000000) / 1000;
     return evtimer_add(l->timer, &tv) == 0 ? PC_OK : PC_ENOMEM;
@@ -242,7 +227,7 @@ static void loop_ok(struct scrape_loop *l)
                  l->url);
     }
     l->up = 1;
-    l->last_ok_ns = scrape_now_ns();
+    l->last_ok_ns = clock_real_ns();
     if (l->m_up != NULL) {
         mgauge_set(l->m_up, 1);
     }
@@ -335,7 +320,7 @@ static int loop_request(struct scrape_loop *l)
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, l->headers);
     }
     l->easy = h;
-    l->started_ns = mono_ns();
+    l->started_ns = clock_mono_ns();
     if (scrape_fetch_add(l->job->rcv->fetch, h) != PC_OK) {
         loop_release_transfer(l);
         return PC_ENOMEM;
@@ -347,7 +332,7 @@ static void loop_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct scrape_loop *l = arg;
     int64_t interval = l->job->cfg->interval_ms * 1000000;
-    int64_t now = mono_ns(), wait;
+    int64_t now = clock_mono_ns(), wait;
     struct timeval tv;
 
     (void)fd;
@@ -471,7 +456,7 @@ static int loop_deliver(struct scrape_loop *l, struct pdata *pd, int keep_raw,
     it->resource = -1;
     it->nprofiles = 1;
     it->nsamples = pdata_sample_count(pd);
-    it->received_ns = (uint64_t)scrape_now_ns();
+    it->received_ns = (uint64_t)clock_real_ns();
     it->pd = shared_pdata_new(pd);
     if (it->pd == NULL) {
         pdata_free(pd);
@@ -520,7 +505,7 @@ static int loop_delta(struct scrape_loop *l, struct pdata *pd, int *computed)
     } else if (r->cfg->delta_state_total - others < budget) {
         budget = r->cfg->delta_state_total - others;
     }
-    rc = delta_compute(&l->delta, pd, scrape_now_ns(), budget, &out, &e);
+    rc = delta_compute(&l->delta, pd, clock_real_ns(), budget, &out, &e);
     if (rc != PC_OK) {
         /* No room for a baseline: the cumulative profile goes out as it
          * is, without __delta__="false", so a Pyroscope backend computes
@@ -593,7 +578,8 @@ void scrape_loop_done(void *priv, CURL *easy, CURLcode rc)
 
     (void)easy;
     if (l->m_duration != NULL) {
-        mgauge_set(l->m_duration, (double)(mono_ns() - l->started_ns) / 1e9);
+        mgauge_set(l->m_duration,
+                   (double)(clock_mono_ns() - l->started_ns) / 1e9);
     }
     curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &status);
     if (curl_easy_getinfo(l->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&

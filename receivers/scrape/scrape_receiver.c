@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 #include "receivers/scrape/scrape.h"
@@ -92,7 +93,7 @@ static void job_fini(struct scrape_job *job)
 
 static void job_poll_sd(struct scrape_job *job, int force_full)
 {
-    int64_t now = scrape_now_ns();
+    int64_t now = clock_real_ns();
     int changed = 0;
     uint32_t i;
 
@@ -150,7 +151,7 @@ static int job_sd_start(struct scrape_job *job)
     }
     for (i = 0; i < job->nsd; i++) {
         int changed = 0;
-        job->sds[i].next_full_ns = scrape_now_ns() +
+        job->sds[i].next_full_ns = clock_real_ns() +
                                    job->sds[i].cfg->refresh_interval_ms *
                                        1000000;
         scrape_sd_poll(&job->sds[i], job->rcv->host->id, 1, &changed);

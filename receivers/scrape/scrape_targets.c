@@ -19,6 +19,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "core/hex.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 #include "receivers/scrape/scrape.h"
@@ -43,25 +44,6 @@ static void cand_free(struct cand *c)
     free(c->url);
     free(c->host_header);
     free(c->connect_to);
-}
-
-/* Percent-encodes a query component (RFC 3986 unreserved kept). */
-static int url_escape(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    int rc = PC_OK;
-
-    for (; *s != '\0' && rc == PC_OK; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-            c == '~') {
-            rc = buf_putc(b, c);
-        } else {
-            rc = buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
-        }
-    }
-    return rc;
 }
 
 static int has_param(const struct labelset *ls, const char *name)
@@ -94,13 +76,14 @@ static char *build_url(const struct labelset *ls, const char *host,
         rc = buf_putc(&b, (uint8_t)sep);
         sep = '&';
         if (rc == PC_OK) {
-            rc = url_escape(&b, ls->v[i].name + 8);
+            rc = pct_encode(&b, ls->v[i].name + 8,
+                            strlen(ls->v[i].name + 8));
         }
         if (rc == PC_OK) {
             rc = buf_putc(&b, '=');
         }
         if (rc == PC_OK) {
-            rc = url_escape(&b, ls->v[i].value);
+            rc = pct_encode(&b, ls->v[i].value, strlen(ls->v[i].value));
         }
     }
     if (rc == PC_OK && prof->seconds > 0 && !has_param(ls, "seconds")) {

@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "exporterhelper/exporter_helper.h"
 #include "telemetry/metrics.h"
-#include "exporterhelper/retry.h"
 
 #define MAXIDS 256
 
@@ -174,7 +174,7 @@ static void test_retry_then_success(void **state)
     assert_int_equal(mcounter_get(metrics_counter(m,
         "profcol_exporter_sent_profiles_total", "",
         "exporter=\"otlp/a\"")), 1);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 5000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 5000), PC_OK);
     exphelper_free(h);
     metrics_free(m);
 }
@@ -264,14 +264,14 @@ static void test_queue_full(void **state)
     assert_true(wait_for(h, queue_is, (void *)0));   /* consumer holds it */
     assert_int_equal(exphelper_submit(h, mkbatch(1)), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(2)), PC_OK);
-    t0 = retry_now_ms();
+    t0 = clock_mono_ms();
     assert_int_equal(exphelper_submit(h, mkbatch(3)), PC_EBUSY);
-    assert_true(retry_now_ms() - t0 >= 90);
+    assert_true(clock_mono_ms() - t0 >= 90);
     exphelper_get_stats(h, &st);
     assert_int_equal(st.enqueue_failed_profiles, 1);
     assert_int_equal(exphelper_queue_size(h), 2);
     fake_set(&f, &f.gate_closed, 0);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 5000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 5000), PC_OK);
     for (i = 0; i < 3; i++) {
         assert_int_equal(f.delivered[i], 1);
     }
@@ -301,7 +301,7 @@ static void test_stop_drains(void **state)
         assert_int_equal(exphelper_submit(h, mkbatch((uint64_t)i)), PC_OK);
     }
     fake_set(&f, &f.gate_closed, 0);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 10000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 10000), PC_OK);
     exphelper_get_stats(h, &st);
     assert_int_equal(st.sent_profiles, 20);
     assert_int_equal(st.dropped_shutdown, 0);
@@ -317,7 +317,7 @@ static void test_stop_drains(void **state)
     for (i = 0; i < 5; i++) {
         assert_int_equal(exphelper_submit(h, mkbatch((uint64_t)i)), PC_OK);
     }
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 100), PC_ETIMEDOUT);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 100), PC_ETIMEDOUT);
     exphelper_get_stats(h, &st);
     assert_int_equal(st.dropped_shutdown, 5);
     assert_int_equal(st.sent_profiles, 0);
@@ -404,7 +404,7 @@ static void test_persistent_crash(void **state)
     }
     exphelper_get_stats(h, &st);
     assert_int_equal(st.sent_profiles, 40);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 1000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 1000), PC_OK);
     exphelper_free(h);
 
     /* Acknowledged: a third start has nothing to send. */
@@ -421,7 +421,7 @@ static void test_persistent_crash(void **state)
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(1)), PC_OK);
     assert_true(wait_for(h, exports_at_least, (void *)2));
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 1000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 1000), PC_OK);
     exphelper_get_stats(h, &st);
     assert_int_equal(st.dropped_shutdown, 0);
     exphelper_free(h);
@@ -520,7 +520,7 @@ static void test_submit_async(void **state)
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit_async(h, mkbatch(1), async_cb, &d[0]),
                      PC_OK);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 1000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 1000), PC_OK);
     exphelper_free(h);
     assert_int_equal(async_calls(&d[0]), 1);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
