@@ -187,8 +187,7 @@ struct lb_record {
 struct lb_exporter {
     const struct lb_cfg *cfg;
     char id[128];
-    char esc_id[160];
-    struct metrics *metrics;
+    struct mscope *metrics;           /* the exporter's (host->metrics) */
     pthread_mutex_t mu;               /* view, records, stopping */
     pthread_cond_t cv;                /* wakes the resolver thread */
     struct lb_view *view;
@@ -247,7 +246,6 @@ static struct lb_backend *lb_backend_new(struct lb_exporter *x,
     const struct lb_otlp_cfg *oc = &x->cfg->protocol.otlp;
     struct lb_backend *be = calloc(1, sizeof(*be));
     struct grpccli_opts o;
-    char esc[LB_ENDPOINT_MAX + 32], lab[600];
 
     if (be == NULL) {
         err_set(e, PC_ENOMEM, "out of memory");
@@ -263,19 +261,16 @@ static struct lb_backend *lb_backend_new(struct lb_exporter *x,
         free(be);
         return NULL;
     }
-    if (x->metrics != NULL) {
-        metrics_escape(endpoint, esc, sizeof(esc));
-        snprintf(lab, sizeof(lab), "exporter=\"%s\",backend=\"%s\","
-                 "success=\"true\"", x->esc_id, esc);
-        be->ok = metrics_counter(x->metrics,
-            "profcol_loadbalancer_backend_outcome_total",
-            "Export calls to each backend, by outcome.", lab);
-        snprintf(lab, sizeof(lab), "exporter=\"%s\",backend=\"%s\","
-                 "success=\"false\"", x->esc_id, esc);
-        be->failed = metrics_counter(x->metrics,
-            "profcol_loadbalancer_backend_outcome_total",
-            "Export calls to each backend, by outcome.", lab);
-    }
+    /* A backend that comes back gets its series again: the scope holds
+     * them once, until the exporter goes. */
+    be->ok = mscope_counter(x->metrics,
+        "profcol_loadbalancer_backend_outcome_total",
+        "Export calls to each backend, by outcome.",
+        "backend", endpoint, "success", "true", NULL);
+    be->failed = mscope_counter(x->metrics,
+        "profcol_loadbalancer_backend_outcome_total",
+        "Export calls to each backend, by outcome.",
+        "backend", endpoint, "success", "false", NULL);
     return be;
 }
 
@@ -978,25 +973,21 @@ static int lbx_export(void *ctx, struct batch *b, int64_t timeout_ms,
 
 static void lbx_metrics(struct lb_exporter *x)
 {
-    char lab[220];
-
-    snprintf(lab, sizeof(lab), "exporter=\"%s\"", x->esc_id);
-    x->num_backends = metrics_gauge(x->metrics,
+    x->num_backends = mscope_gauge(x->metrics,
         "profcol_loadbalancer_num_backends",
-        "Backends the loadbalancing exporter routes to now.", lab);
-    x->rejected = metrics_counter(x->metrics,
+        "Backends the loadbalancing exporter routes to now.", NULL);
+    x->rejected = mscope_counter(x->metrics,
         "profcol_exporter_rejected_profiles_total",
         "Profiles the backend refused (partial success) or that could "
-        "not be encoded.", lab);
-    snprintf(lab, sizeof(lab), "exporter=\"%s\",success=\"true\"", x->esc_id);
-    x->res_ok = metrics_counter(x->metrics,
+        "not be encoded.", NULL);
+    x->res_ok = mscope_counter(x->metrics,
         "profcol_loadbalancer_num_resolutions_total",
-        "Resolutions of the backend set, by outcome.", lab);
-    snprintf(lab, sizeof(lab), "exporter=\"%s\",success=\"false\"",
-             x->esc_id);
-    x->res_failed = metrics_counter(x->metrics,
+        "Resolutions of the backend set, by outcome.",
+        "success", "true", NULL);
+    x->res_failed = mscope_counter(x->metrics,
         "profcol_loadbalancer_num_resolutions_total",
-        "Resolutions of the backend set, by outcome.", lab);
+        "Resolutions of the backend set, by outcome.",
+        "success", "false", NULL);
 }
 
 /* How long a delivery record may wait for the helper's next retry: the
@@ -1043,7 +1034,6 @@ static int lbx_create(const void *cfgp, struct component_host *host,
     }
     x->cfg = cfg;
     snprintf(x->id, sizeof(x->id), "%s", host->id);
-    metrics_escape(host->id, x->esc_id, sizeof(x->esc_id));
     x->metrics = host->metrics;
     x->record_ttl_ms = lbx_record_ttl(&cfg->helper);
     pthread_mutex_init(&x->mu, NULL);
@@ -1051,9 +1041,7 @@ static int lbx_create(const void *cfgp, struct component_host *host,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&x->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (x->metrics != NULL) {
-        lbx_metrics(x);
-    }
+    lbx_metrics(x);
     if (cfg->resolver.st.hostnames.n > 0 &&
         lb_static_resolve(x, e) != PC_OK) {
         lbx_destroy(x);

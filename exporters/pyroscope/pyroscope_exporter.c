@@ -211,7 +211,6 @@ static int px_create(const void *cfgp, struct component_host *host,
     const struct pyro_cfg *cfg = cfgp;
     struct pyro_exporter *px;
     size_t n = strlen(cfg->endpoint);
-    char labels[256], esc[160];
 
     if (!endpoint_ok(cfg->endpoint) || n + 40 > sizeof(px->url)) {
         return err_set(e, PC_ECONFIG,
@@ -240,13 +239,9 @@ static int px_create(const void *cfgp, struct component_host *host,
     snprintf(px->url, sizeof(px->url), "%.*s%s", (int)n, cfg->endpoint,
              cfg->api == PYRO_API_PUSH ? "/push.v1.PusherService/Push"
                                        : "/ingest");
-    metrics_escape(host->id, esc, sizeof(esc));
-    snprintf(labels, sizeof(labels), "exporter=\"%s\"", esc);
-    if (host->metrics != NULL) {
-        px->oversized = metrics_counter(host->metrics,
-            "profcol_exporter_pyroscope_oversized_profiles_total",
-            "Profiles not sent because they break Pyroscope's limits.", labels);
-    }
+    px->oversized = mscope_counter(host->metrics,
+        "profcol_exporter_pyroscope_oversized_profiles_total",
+        "Profiles not sent because they break Pyroscope's limits.", NULL);
     *ctx = px;
     return PC_OK;
 }

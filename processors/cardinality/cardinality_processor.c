@@ -222,20 +222,10 @@ static struct mcounter *card_counter(struct cardinality_proc *cp,
                                      const char *name, const char *help,
                                      const char *label)
 {
-    char labels[700], esc1[260], esc2[300];
-
-    if (cp->host->metrics == NULL) {
-        return NULL;
-    }
-    metrics_escape(cp->host->id, esc1, sizeof(esc1));
     if (label == NULL) {
-        snprintf(labels, sizeof(labels), "processor=\"%s\"", esc1);
-    } else {
-        metrics_escape(label, esc2, sizeof(esc2));
-        snprintf(labels, sizeof(labels), "processor=\"%s\",label=\"%s\"",
-                 esc1, esc2);
+        return mscope_counter(cp->host->metrics, name, help, NULL);
     }
-    return metrics_counter(cp->host->metrics, name, help, labels);
+    return mscope_counter(cp->host->metrics, name, help, "label", label, NULL);
 }
 
 /* The stats of a label name; beyond CARD_MAX_STAT_LABELS names, one shared

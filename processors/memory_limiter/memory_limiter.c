@@ -227,22 +227,18 @@ static int ml_process(void *ctx, struct batch *b, struct errctx *e)
                    (double)ml->soft_bytes / ML_MIB);
 }
 
-static void ml_metrics(struct memory_limiter *ml, struct metrics *m)
+static void ml_metrics(struct memory_limiter *ml, struct mscope *s)
 {
-    char labels[300], esc[260];
-
-    metrics_escape(ml->id, esc, sizeof(esc));
-    snprintf(labels, sizeof(labels), "processor=\"%s\"", esc);
     /* Counter and gauge, not a computed gauge: pipelines each have their
      * own instance with the same labels, and a reload creates the new
      * instance before the old one goes. */
-    ml->refused = metrics_counter(
-        m, "profcol_processor_memory_limiter_refused_profiles_total",
+    ml->refused = mscope_counter(s,
+        "profcol_processor_memory_limiter_refused_profiles_total",
         "Profiles refused because memory usage was above the soft limit.",
-        labels);
-    ml->rss_gauge = metrics_gauge(
-        m, "profcol_processor_memory_limiter_rss_bytes",
-        "Resident set size measured by the memory limiter.", labels);
+        NULL);
+    ml->rss_gauge = mscope_gauge(s,
+        "profcol_processor_memory_limiter_rss_bytes",
+        "Resident set size measured by the memory limiter.", NULL);
 }
 
 /* Creates the limiter with an RSS source (the unit test passes its own). */

@@ -588,20 +588,10 @@ static struct mcounter *tl_counter(struct component_host *host,
                                    const char *name, const char *help,
                                    const char *label)
 {
-    char labels[600], esc1[260], esc2[260];
-
-    if (host->metrics == NULL) {
-        return NULL;
+    if (label == NULL) {
+        return mscope_counter(host->metrics, name, help, NULL);
     }
-    metrics_escape(host->id, esc1, sizeof(esc1));
-    if (label != NULL) {
-        metrics_escape(label, esc2, sizeof(esc2));
-        snprintf(labels, sizeof(labels), "processor=\"%s\",label=\"%s\"",
-                 esc1, esc2);
-    } else {
-        snprintf(labels, sizeof(labels), "processor=\"%s\"", esc1);
-    }
-    return metrics_counter(host->metrics, name, help, labels);
+    return mscope_counter(host->metrics, name, help, "label", label, NULL);
 }
 
 static int tracelink_create(const void *cfgp, struct component_host *host,

@@ -94,21 +94,6 @@ struct scrape_loop *scrape_loop_new(struct scrape_job *job)
     return l;
 }
 
-static void loop_metric_labels(struct scrape_loop *l)
-{
-    char rcv[160], job[160], inst[160], prof[80];
-    const char *j = labels_get(&l->labels, "job");
-    const char *i = labels_get(&l->labels, "instance");
-
-    metrics_escape(l->job->rcv->host->id, rcv, sizeof(rcv));
-    metrics_escape(j != NULL ? j : l->job->cfg->job_name, job, sizeof(job));
-    metrics_escape(i != NULL ? i : "", inst, sizeof(inst));
-    metrics_escape(l->prof->name, prof, sizeof(prof));
-    snprintf(l->mlabels, sizeof(l->mlabels),
-             "receiver=\"%s\",job=\"%s\",instance=\"%s\",profile=\"%s\"", rcv,
-             job, inst, prof);
-}
-
 static void loop_tick(evutil_socket_t fd, short what, void *arg);
 
 int scrape_loop_start(struct scrape_loop *l)
@@ -117,15 +102,19 @@ int scrape_loop_start(struct scrape_loop *l)
     int64_t interval = l->job->cfg->interval_ms * 1000000;
     int64_t offset = (int64_t)(l->id % (uint64_t)interval);
     struct timeval tv;
+    const char *job = labels_get(&l->labels, "job");
 
-    loop_metric_labels(l);
-    l->m_up = metrics_gauge(r->host->metrics, "profcol_scrape_target_up",
-                            "1 when the last scrape of the target "
-                            "succeeded, else 0", l->mlabels);
-    l->m_duration = metrics_gauge(r->host->metrics,
-                                  "profcol_scrape_target_duration_seconds",
-                                  "how long the last scrape took",
-                                  l->mlabels);
+    /* The job label as relabeled, else the job's name. */
+    l->mscope = mscope_sub(r->host->metrics,
+                           "job", job != NULL ? job : l->job->cfg->job_name,
+                           "instance", labels_get(&l->labels, "instance"),
+                           "profile", l->prof->name, NULL);
+    l->m_up = mscope_gauge(l->mscope, "profcol_scrape_target_up",
+                           "1 when the last scrape of the target "
+                           "succeeded, else 0", NULL);
+    l->m_duration = mscope_gauge(l->mscope,
+                                 "profcol_scrape_target_duration_seconds",
+                                 "how long the last scrape took", NULL);
     l->timer = evtimer_new(r->host->base, loop_tick, l);
     if (l->timer == NULL) {
         return PC_ENOMEM;
@@ -148,7 +137,7 @@ static void loop_release_transfer(struct scrape_loop *l)
     l->connect_list = NULL;
 }
 
-void scrape_loop_free(struct scrape_loop *l, int remove_metrics)
+void scrape_loop_free(struct scrape_loop *l)
 {
     struct scrape_receiver *r;
 
@@ -165,9 +154,7 @@ void scrape_loop_free(struct scrape_loop *l, int remove_metrics)
     }
     r->delta_bytes -= delta_state_bytes(&l->delta);
     delta_state_free(&l->delta);
-    if (remove_metrics && l->mlabels[0] != '\0') {
-        metrics_remove_matching(r->host->metrics, l->mlabels);
-    }
+    mscope_free(l->mscope);
     labels_free(&l->labels);
     buf_free(&l->body);
     free(l->url);
@@ -185,18 +172,28 @@ static void loop_fail(struct scrape_loop *l, const char *reason,
                       const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A series per reason, registered when the reason first occurs (reasons
+ * are static strings); a dead target fails every interval, so the handle
+ * is kept. */
 static void loop_count(struct scrape_loop *l, const char *reason)
 {
-    char labels[sizeof(l->mlabels) + 64];
-    struct mcounter *c;
+    struct mcounter *c = NULL;
+    int i;
 
-    snprintf(labels, sizeof(labels), "%s,reason=\"%s\"", l->mlabels, reason);
-    c = metrics_counter(l->job->rcv->host->metrics,
-                        "profcol_scrape_target_errors",
-                        "failed scrapes by reason", labels);
-    if (c != NULL) {
-        mcounter_add(c, 1);
+    for (i = 0; i < SCRAPE_LOOP_REASONS && l->m_errors[i].reason != NULL;
+         i++) {
+        if (strcmp(l->m_errors[i].reason, reason) == 0) {
+            mcounter_add(l->m_errors[i].c, 1);
+            return;
+        }
     }
+    c = mscope_counter(l->mscope, "profcol_scrape_target_errors",
+                       "failed scrapes by reason", "reason", reason, NULL);
+    if (c != NULL && i < SCRAPE_LOOP_REASONS) {
+        l->m_errors[i].reason = reason;
+        l->m_errors[i].c = c;
+    }
+    mcounter_add(c, 1);
 }
 
 static void loop_fail(struct scrape_loop *l, const char *reason,

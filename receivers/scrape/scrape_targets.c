@@ -321,28 +321,10 @@ static struct scrape_loop *loop_from(struct scrape_job *job, struct cand *c)
     l->prof = c->prof;
     memset(c, 0, sizeof(*c));
     if (scrape_loop_start(l) != PC_OK) {
-        scrape_loop_free(l, 1);
+        scrape_loop_free(l);
         return NULL;
     }
     return l;
-}
-
-/* Metrics of a removed loop go unless another loop reports the same
- * job/instance/profile. */
-static int metrics_shared(const struct scrape_receiver *r,
-                          const struct scrape_loop *gone)
-{
-    uint32_t j, i;
-
-    for (j = 0; j < r->njobs; j++) {
-        const struct scrape_job *job = &r->jobs[j];
-        for (i = 0; i < job->nloops; i++) {
-            if (strcmp(job->loops[i]->mlabels, gone->mlabels) == 0) {
-                return 1;
-            }
-        }
-    }
-    return 0;
 }
 
 struct merge {
@@ -406,7 +388,7 @@ void scrape_job_sync(struct scrape_job *job)
     job->loops = m.keep;
     job->nloops = m.nkeep;
     for (i = 0; i < m.ngone; i++) {
-        scrape_loop_free(m.gone[i], !metrics_shared(job->rcv, m.gone[i]));
+        scrape_loop_free(m.gone[i]);
     }
     free(m.gone);
     if (job->m_targets != NULL) {

@@ -152,6 +152,8 @@ static void test_retry_then_success(void **state)
     struct exphelper_stats st;
     struct exphelper *h;
     struct metrics *m = metrics_new();
+    struct mscope *sc = mscope_new(m, "exporter", "otlp/a", NULL);
+    struct buf text;
     struct errctx e;
     struct fake f;
 
@@ -159,7 +161,7 @@ static void test_retry_then_success(void **state)
     fast_cfg(&c);
     fake_init(&f);
     f.fail_retry = 3;
-    assert_int_equal(exphelper_new(&c, "otlp/a", &fake_ops, &f, m, &h, &e),
+    assert_int_equal(exphelper_new(&c, "otlp/a", &fake_ops, &f, sc, &h, &e),
                      PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(7)), PC_OK);
@@ -169,13 +171,24 @@ static void test_retry_then_success(void **state)
     assert_int_equal(st.exports, 4);
     assert_int_equal(st.send_failed_profiles, 0);
     assert_int_equal(fake_get(&f, &f.delivered[7]), 1);
-    assert_int_equal(mcounter_get(metrics_counter(m,
-        "profcol_exporter_retries_total", "", "exporter=\"otlp/a\"")), 3);
-    assert_int_equal(mcounter_get(metrics_counter(m,
-        "profcol_exporter_sent_profiles_total", "",
-        "exporter=\"otlp/a\"")), 1);
+    /* The helper's series, seen through the exporter's scope. */
+    assert_int_equal(mcounter_get(mscope_counter(sc,
+        "profcol_exporter_retries_total", "", NULL)), 3);
+    assert_int_equal(mcounter_get(mscope_counter(sc,
+        "profcol_exporter_sent_profiles_total", "", NULL)), 1);
     assert_int_equal(exphelper_stop(h, clock_mono_ms() + 5000), PC_OK);
     exphelper_free(h);
+    /* The helper let go of its series: what the test's scope also holds
+     * stays, the rest (the queue-size gauge calling into h) is gone. */
+    buf_init(&text, 0);
+    assert_int_equal(metrics_render(m, &text), PC_OK);
+    assert_int_equal(buf_putc(&text, 0), PC_OK);
+    assert_non_null(strstr((char *)text.data,
+        "\nprofcol_exporter_retries_total{exporter=\"otlp/a\"} 3\n"));
+    assert_null(strstr((char *)text.data, "profcol_exporter_queue_size"));
+    assert_null(strstr((char *)text.data, "profcol_exporter_sent_bytes"));
+    buf_free(&text);
+    mscope_free(sc);
     metrics_free(m);
 }
 
