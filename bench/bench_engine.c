@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "codec/pprof.h"
 #include "model/profile.h"
@@ -189,7 +190,7 @@ int main(int argc, char **argv)
     printf("| %s | %zu | %.0f | %.0f | %.2f %% |\n", argv[1], len, t_handoff,
            t_decode, 100.0 * t_handoff / t_decode);
     for (i = 0; i < NEXP; i++) {
-        exphelper_stop(h[i], retry_now_ms() + 10000);
+        exphelper_stop(h[i], clock_mono_ms() + 10000);
         exphelper_free(h[i]);
     }
     free(data);

@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "exporterhelper/pqueue.h"
-#include "exporterhelper/retry.h"
 
 static void fill(uint8_t *p, size_t n)
 {
@@ -58,15 +58,15 @@ static int run(const char *dir, int policy, size_t recsz, double secs)
         free(rec);
         return 1;
     }
-    t0 = retry_now_ms();
-    while (retry_now_ms() - t0 < (int64_t)(secs * 1000)) {
+    t0 = clock_mono_ms();
+    while (clock_mono_ms() - t0 < (int64_t)(secs * 1000)) {
         rec[0] = (uint8_t)n;
         if (pqueue_put(pq, rec, recsz, 0) != PC_OK) {
             break;
         }
         n++;
     }
-    t1 = retry_now_ms();
+    t1 = clock_mono_ms();
     for (i = 0; i < n; i++) {
         if (pqueue_get(pq, 0, &t, &d, &dl) != PC_OK) {
             break;
@@ -74,7 +74,7 @@ static int run(const char *dir, int policy, size_t recsz, double secs)
         free(d);
         pqueue_ack(pq, &t);
     }
-    t2 = retry_now_ms();
+    t2 = clock_mono_ms();
     printf("fsync=%-8s record=%zu B  put: %ld records in %.2f s = %.0f rec/s "
            "%.1f MB/s   get+ack: %.0f rec/s %.1f MB/s\n",
            names[policy], recsz, n, (double)(t1 - t0) / 1000,
@@ -119,7 +119,7 @@ static void *producer_main(void *arg)
     uint8_t *rec = malloc(p->recsz);
 
     fill(rec, p->recsz);
-    while (retry_now_ms() < p->until &&
+    while (clock_mono_ms() < p->until &&
            pqueue_put(p->pq, rec, p->recsz, -1) == PC_OK) {
         p->n++;
     }
@@ -161,7 +161,7 @@ static int run_threads(const char *dir, size_t recsz, double secs, int nt)
     struct pqueue *pq = open_always(dir);
     struct producer *p = calloc((size_t)nt, sizeof(*p));
     pthread_t *th = calloc((size_t)nt, sizeof(*th));
-    int64_t t0 = retry_now_ms();
+    int64_t t0 = clock_mono_ms();
     long n = 0;
     char what[32];
     int i;
@@ -180,7 +180,7 @@ static int run_threads(const char *dir, size_t recsz, double secs, int nt)
         n += p[i].n;
     }
     snprintf(what, sizeof(what), "%d threads, put", nt);
-    report(what, n, recsz, retry_now_ms() - t0, pq);
+    report(what, n, recsz, clock_mono_ms() - t0, pq);
     pqueue_close(pq);
     free(p);
     free(th);
@@ -191,7 +191,7 @@ static int run_async(const char *dir, size_t recsz, double secs, long maxin)
 {
     struct pqueue *pq = open_always(dir);
     uint8_t *rec = malloc(recsz);
-    int64_t t0 = retry_now_ms();
+    int64_t t0 = clock_mono_ms();
     char what[32];
     long n = 0;
 
@@ -201,7 +201,7 @@ static int run_async(const char *dir, size_t recsz, double secs, long maxin)
     }
     fill(rec, recsz);
     atomic_store(&durable, 0);
-    while (retry_now_ms() - t0 < (int64_t)(secs * 1000)) {
+    while (clock_mono_ms() - t0 < (int64_t)(secs * 1000)) {
         int rc;
         pthread_mutex_lock(&mu);
         while (inflight >= maxin) {
@@ -224,7 +224,7 @@ static int run_async(const char *dir, size_t recsz, double secs, long maxin)
     }
     pthread_mutex_unlock(&mu);
     snprintf(what, sizeof(what), "async, %ld in flight", maxin);
-    report(what, atomic_load(&durable), recsz, retry_now_ms() - t0, pq);
+    report(what, atomic_load(&durable), recsz, clock_mono_ms() - t0, pq);
     pqueue_close(pq);
     free(rec);
     return 0;

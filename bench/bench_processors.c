@@ -196,6 +196,7 @@ int main(int argc, char **argv)
     struct shared_pdata *sp[2];
     uint64_t dec[2];
     struct component_host host;
+    struct metrics *m;
     int iters = argc > 3 ? atoi(argv[3]) : 300, k, fails = 0;
     size_t i;
 
@@ -207,7 +208,8 @@ int main(int argc, char **argv)
     log_configure(LOG_ERROR, LOG_FORMAT_LOGFMT);
     memset(&host, 0, sizeof(host));
     host.id = "bench";
-    host.metrics = metrics_new();
+    m = metrics_new();
+    host.metrics = mscope_new(m, "processor", "bench", NULL);
     for (k = 0; k < 2; k++) {
         struct pdata *pd = NULL;
         raw[k] = read_file(argv[1 + k]);
@@ -236,6 +238,7 @@ int main(int argc, char **argv)
         shared_pdata_unref(sp[k]);
         blob_unref(raw[k]);
     }
-    metrics_free(host.metrics);
+    mscope_free(host.metrics);
+    metrics_free(m);
     return fails ? 3 : 0;
 }

@@ -27,6 +27,9 @@
 #include <string.h>
 
 #include "codec/pb.h"
+#include "core/base64.h"
+#include "core/hex.h"
+#include "core/jsonesc.h"
 
 /* ---- schema ------------------------------------------------------------- */
 
@@ -278,94 +281,6 @@ static const struct jmsg *msg_of(enum otlp_json_msg m)
     }
 }
 
-/* ---- base64 and hex ------------------------------------------------------ */
-
-/*
- * protojson accepts standard and URL-safe base64, padded or not; OpenSSL's
- * EVP_DecodeBlock takes only the padded standard form and returns padding as
- * data, so the few lines are written here.
- */
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+' || c == '-') {
-        return 62;
-    }
-    if (c == '/' || c == '_') {
-        return 63;
-    }
-    return -1;
-}
-
-/* Decodes s into out (room for n * 3 / 4 + 3 bytes); -1 when not base64. */
-static long b64_decode(const char *s, size_t n, uint8_t *out)
-{
-    uint32_t acc = 0;
-    size_t i, bits = 0, o = 0;
-
-    while (n > 0 && s[n - 1] == '=') {
-        n--;
-    }
-    if (n % 4 == 1) {
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        int v = b64_val((unsigned char)s[i]);
-        if (v < 0) {
-            return -1;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (long)o;
-}
-
-static int b64_encode(struct buf *o, const uint8_t *p, size_t n)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i;
-    int rc = buf_reserve(o, (n + 2) / 3 * 4);
-
-    for (i = 0; rc == PC_OK && i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        char *d = (char *)o->data + o->len;
-        if (i + 1 < n) {
-            v |= (uint32_t)p[i + 1] << 8;
-        }
-        if (i + 2 < n) {
-            v |= p[i + 2];
-        }
-        d[0] = tab[v >> 18 & 63];
-        d[1] = tab[v >> 12 & 63];
-        d[2] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-        d[3] = i + 2 < n ? tab[v & 63] : '=';
-        o->len += 4;
-    }
-    return rc;
-}
-
-static int hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* ---- JSON -> protobuf --------------------------------------------------- */
 
 /* One step of the path to the current value, formatted only on error. */
@@ -566,7 +481,7 @@ static int j2p_id(struct j2p *c, const struct jfield *f, const json_t *v,
                   uint32_t field)
 {
     const char *s;
-    size_t n, i;
+    size_t n, got;
     uint8_t id[32];
 
     if (!json_is_string(v)) {
@@ -578,18 +493,13 @@ static int j2p_id(struct j2p *c, const struct jfield *f, const json_t *v,
         return PC_OK;
     }
     if (n == (size_t)f->id_len * 2) {
-        for (i = 0; i < f->id_len; i++) {
-            int hi = hex_val((unsigned char)s[2 * i]);
-            int lo = hex_val((unsigned char)s[2 * i + 1]);
-            if (hi < 0 || lo < 0) {
-                return j2p_fail(c, "not a hex id");
-            }
-            id[i] = (uint8_t)(hi << 4 | lo);
+        if (hex_decode(s, n, id) != PC_OK) {
+            return j2p_fail(c, "not a hex id");
         }
         return pb_put_bytes(c->out, field, id, f->id_len);
     }
     if (n <= ((size_t)f->id_len + 2) / 3 * 4 && n >= (size_t)f->id_len * 4 / 3 &&
-        b64_decode(s, n, id) == f->id_len) {
+        base64_decode(s, n, id, &got) == PC_OK && got == f->id_len) {
         return pb_put_bytes(c->out, field, id, f->id_len);
     }
     {
@@ -602,25 +512,23 @@ static int j2p_id(struct j2p *c, const struct jfield *f, const json_t *v,
 
 static int j2p_bytes(struct j2p *c, const json_t *v, uint32_t field)
 {
-    size_t n;
+    size_t n, got;
     uint8_t *tmp;
-    long got;
     int rc;
 
     if (!json_is_string(v)) {
         return j2p_want(c, "a base64 string", v);
     }
     n = json_string_length(v);
-    tmp = malloc(n / 4 * 3 + 4);
+    tmp = malloc(BASE64_DECODED_MAX(n));
     if (tmp == NULL) {
         return err_set(c->e, PC_ENOMEM, "otlp json: out of memory");
     }
-    got = b64_decode(json_string_value(v), n, tmp);
-    if (got < 0) {
+    if (base64_decode(json_string_value(v), n, tmp, &got) != PC_OK) {
         free(tmp);
         return j2p_fail(c, "not base64");
     }
-    rc = pb_put_bytes(c->out, field, tmp, (size_t)got);
+    rc = pb_put_bytes(c->out, field, tmp, got);
     free(tmp);
     return rc;
 }
@@ -840,79 +748,6 @@ static int p2j_fail(struct p2j *c, const struct jmsg *m, const char *what)
     return err_set(c->e, PC_ECORRUPT, "otlp json: %s: %s", m->name, what);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t want, i;
-    uint32_t cp;
-
-    if (s[0] < 0x80) {
-        return 1;
-    } else if ((s[0] & 0xe0) == 0xc0) {
-        want = 2;
-        cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        want = 3;
-        cp = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        want = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (want > n) {
-        return 0;
-    }
-    for (i = 1; i < want; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-    if ((want == 2 && cp < 0x80) || (want == 3 && cp < 0x800) ||
-        (want == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-        return 0;
-    }
-    return want;
-}
-
-/*
- * A JSON string. JSON text must be UTF-8: a byte sequence that is not is
- * written as U+FFFD (protobuf strings are UTF-8 by definition; a sender
- * that broke that rule loses only the broken bytes).
- */
-static int json_put_str(struct buf *o, const char *sp, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)sp;
-    size_t i = 0;
-    int rc = buf_reserve(o, n + 2);
-
-    if (rc == PC_OK) {
-        o->data[o->len++] = '"';
-    }
-    while (rc == PC_OK && i < n) {
-        unsigned char ch = s[i];
-        size_t k;
-        if (ch == '"' || ch == '\\') {
-            char esc[2] = {'\\', (char)ch};
-            rc = buf_append(o, esc, 2);
-            i++;
-        } else if (ch < 0x20) {
-            rc = buf_printf(o, "\\u%04x", ch);
-            i++;
-        } else if ((k = utf8_len(s + i, n - i)) == 0) {
-            rc = buf_append(o, "\xef\xbf\xbd", 3);
-            i++;
-        } else {
-            rc = buf_append(o, s + i, k);
-            i += k;
-        }
-    }
-    return rc == PC_OK ? buf_putc(o, '"') : rc;
-}
-
 static int p2j_double(struct buf *o, double d)
 {
     if (isnan(d)) {
@@ -922,24 +757,6 @@ static int p2j_double(struct buf *o, double d)
         return buf_append_str(o, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
     }
     return buf_printf(o, "%.17g", d);
-}
-
-static int p2j_hex(struct buf *o, const uint8_t *p, size_t n)
-{
-    static const char hx[] = "0123456789abcdef";
-    size_t i;
-    int rc = buf_reserve(o, 2 * n + 2);
-
-    if (rc != PC_OK) {
-        return rc;
-    }
-    o->data[o->len++] = '"';
-    for (i = 0; i < n; i++) {
-        o->data[o->len++] = (uint8_t)hx[p[i] >> 4];
-        o->data[o->len++] = (uint8_t)hx[p[i] & 15];
-    }
-    o->data[o->len++] = '"';
-    return PC_OK;
 }
 
 /* Decimal digits of v, optionally quoted and negative; printf is the
@@ -1013,17 +830,17 @@ static int p2j_lenval(struct p2j *c, const struct jfield *f,
 {
     switch (f->kind) {
     case JK_STRING:
-        return json_put_str(c->out, (const char *)s, n);
+        return jsonesc_quoted(c->out, (const char *)s, n);
     case JK_BYTES:
+    case JK_ID:
         {
             int rc = buf_putc(c->out, '"');
             if (rc == PC_OK) {
-                rc = b64_encode(c->out, s, n);
+                rc = f->kind == JK_ID ? hex_append(c->out, s, n)
+                                      : base64_encode(c->out, s, n);
             }
             return rc == PC_OK ? buf_putc(c->out, '"') : rc;
         }
-    case JK_ID:
-        return p2j_hex(c->out, s, n);
     default:
         return p2j_msg(c, f->msg, s, s + n, depth + 1);
     }

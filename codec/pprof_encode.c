@@ -23,6 +23,7 @@
 #include <xxhash.h>
 
 #include "codec/compress.h"
+#include "core/hex.h"
 #include "core/intern.h"
 #include "codec/pb.h"
 
@@ -242,17 +243,6 @@ static uint8_t pe_key_kind(const struct pe *x, uint32_t key)
     return pstr_eq(k, "span_id") ? PE_KEY_SPAN : PE_KEY_OTHER;
 }
 
-static void pe_hex(const uint8_t *p, size_t n, char *dst)
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        dst[2 * i] = digits[p[i] >> 4];
-        dst[2 * i + 1] = digits[p[i] & 15];
-    }
-}
-
 static int pe_str_label(struct pe *x, uint32_t key, const char *s, size_t len)
 {
     struct pe_label l;
@@ -277,7 +267,7 @@ static int pe_bytes_label(struct pe *x, uint32_t key, struct pstr b)
     if (hex == NULL) {
         return pe_nomem(x);
     }
-    pe_hex((const uint8_t *)b.ptr, b.len, hex);
+    hex_encode((const uint8_t *)b.ptr, b.len, hex);
     rc = pe_str_label(x, key, hex, (size_t)b.len * 2);
     free(hex);
     return rc;
@@ -420,7 +410,7 @@ static int pe_link_label(struct pe *x, const uint8_t *id, size_t n,
             return rc;
         }
     }
-    pe_hex(id, n, hex);
+    hex_encode(id, n, hex);
     rc = pe_str_label(x, *keyref, hex, n * 2);
     r->n = x->nlabels - r->first;
     return rc;

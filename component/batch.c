@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "codec/otlp.h"
 #include "codec/pprof.h"
 
@@ -141,14 +141,6 @@ void batch_unref(struct batch *b)
     free(b);
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 struct item *batch_add_item(struct batch *b)
 {
     struct item *it;
@@ -165,7 +157,7 @@ struct item *batch_add_item(struct batch *b)
     it = &b->items[b->nitems++];
     memset(it, 0, sizeof(*it));
     it->resource = -1;
-    it->received_ns = now_ns();
+    it->received_ns = (uint64_t)clock_real_ns();
     return it;
 }
 

@@ -21,7 +21,7 @@
 #include "config/cfg.h"
 
 struct event_base;
-struct metrics;
+struct mscope;
 struct pipeline_entry;
 
 enum component_kind {
@@ -34,7 +34,12 @@ enum component_kind {
 struct component_host {
     const char *id;                  /* "type/name" */
     struct event_base *base;         /* main loop (receivers) */
-    struct metrics *metrics;
+    /* The instance's metrics scope: its identity labels (receiver="id",
+     * processor="id" or exporter="id") are set; register series through
+     * it with only labels of your own (telemetry/metrics.h). The engine
+     * frees it, and so everything registered through it, after destroy().
+     * May be NULL (then so is every handle, and updates are no-ops). */
+    struct mscope *metrics;
     /* Receivers: hand a batch to every pipeline the receiver feeds.
      * The batch is consumed in all cases. Returns PC_OK when accepted (every
      * pipeline took it), PC_EBUSY when refused for back-pressure (queue full,

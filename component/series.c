@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hex.h"
+#include "core/jsonesc.h"
+
 static int pstr_contains(struct pstr s, const char *needle)
 {
     size_t n = strlen(needle), i;
@@ -114,27 +117,6 @@ struct pstr series_service(const struct item *it)
     return v->u.s;
 }
 
-static int text_json_str(struct buf *o, struct pstr s)
-{
-    uint32_t i;
-    int rc = buf_putc(o, '"');
-
-    for (i = 0; rc == PC_OK && i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c == '"' || c == '\\') {
-            rc = buf_putc(o, '\\');
-            if (rc == PC_OK) {
-                rc = buf_putc(o, c);
-            }
-        } else if (c < 0x20) {
-            rc = buf_printf(o, "\\u%04x", c);
-        } else {
-            rc = buf_putc(o, c);
-        }
-    }
-    return rc == PC_OK ? buf_putc(o, '"') : rc;
-}
-
 static int value_text(const struct anyvalue *v, struct buf *out, int nested,
                       int depth)
 {
@@ -146,7 +128,7 @@ static int value_text(const struct anyvalue *v, struct buf *out, int nested,
     }
     switch (v->type) {
     case AV_STRING:
-        return nested ? text_json_str(out, v->u.s)
+        return nested ? jsonesc_quoted(out, v->u.s.ptr, v->u.s.len)
                       : buf_append(out, v->u.s.ptr, v->u.s.len);
     case AV_BOOL:
         return buf_append_str(out, v->u.b ? "true" : "false");
@@ -159,8 +141,8 @@ static int value_text(const struct anyvalue *v, struct buf *out, int nested,
         if (nested) {
             rc = buf_putc(out, '"');
         }
-        for (i = 0; rc == PC_OK && i < v->u.s.len; i++) {
-            rc = buf_printf(out, "%02x", (unsigned char)v->u.s.ptr[i]);
+        if (rc == PC_OK) {
+            rc = hex_append(out, (const uint8_t *)v->u.s.ptr, v->u.s.len);
         }
         return rc == PC_OK && nested ? buf_putc(out, '"') : rc;
     case AV_ARRAY:
@@ -181,7 +163,8 @@ static int value_text(const struct anyvalue *v, struct buf *out, int nested,
                 rc = buf_putc(out, ',');
             }
             if (rc == PC_OK) {
-                rc = text_json_str(out, v->u.kv.items[i].key);
+                rc = jsonesc_quoted(out, v->u.kv.items[i].key.ptr,
+                                    v->u.kv.items[i].key.len);
             }
             if (rc == PC_OK) {
                 rc = buf_putc(out, ':');
@@ -204,11 +187,4 @@ int series_value_text(const struct anyvalue *v, struct buf *out)
 int series_value_json(const struct anyvalue *v, struct buf *out)
 {
     return value_text(v, out, 1, 0);
-}
-
-int series_json_string(struct buf *out, const char *s, size_t len)
-{
-    struct pstr p = {s, (uint32_t)len};
-
-    return text_json_str(out, p);
 }

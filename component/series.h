@@ -54,7 +54,4 @@ int series_value_text(const struct anyvalue *v, struct buf *out);
  * string, empty as null). */
 int series_value_json(const struct anyvalue *v, struct buf *out);
 
-/* Appends s as a quoted, escaped JSON string. */
-int series_json_string(struct buf *out, const char *s, size_t len);
-
 #endif

@@ -21,6 +21,17 @@ struct buf {
 
 void buf_init(struct buf *b, size_t max);
 
+/* A buffer over the caller's memory mem[0..cap): it never grows (max is
+ * cap), so appends past cap fail with PC_ETOOBIG. Empty; never buf_free()
+ * or buf_take() it. */
+static inline void buf_init_fixed(struct buf *b, void *mem, size_t cap)
+{
+    b->data = mem;
+    b->len = 0;
+    b->cap = cap;
+    b->max = cap;
+}
+
 /* Makes room for n more bytes (the slow path of buf_reserve: grows). */
 int buf_grow(struct buf *b, size_t n);
 

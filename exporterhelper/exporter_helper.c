@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "component/batch_codec.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -144,8 +145,7 @@ struct exphelper {
     const struct exporter_ops *ops;
     void *ctx;
     char id[128];
-    char labels[192];
-    struct metrics *m;
+    struct mscope *scope;        /* the helper's series */
     struct exphelper_metrics mx;
     struct queue *q;             /* in-memory queue, or NULL */
     struct pqueue *pq;           /* persistent queue, or NULL */
@@ -208,51 +208,42 @@ static double gauge_queue_size(void *arg)
     return (double)exphelper_queue_size(arg);
 }
 
-static struct mcounter *counter(struct exphelper *h, const char *name,
-                                const char *help, const char *labels)
+/* The helper's series, in a sub-scope of the exporter's: they go with the
+ * helper (the queue-size gauge calls back into it). */
+static void metrics_setup(struct exphelper *h, struct mscope *scope)
 {
-    return metrics_counter(h->m, name, help, labels);
-}
-
-static void metrics_setup(struct exphelper *h)
-{
-    char esc[160], lab[256];
+    struct mscope *s;
     int i;
 
-    metrics_escape(h->id, esc, sizeof(esc));
-    snprintf(h->labels, sizeof(h->labels), "exporter=\"%s\"", esc);
-    if (h->m == NULL) {
-        return;
-    }
-    h->mx.sent_profiles = counter(h, "profcol_exporter_sent_profiles_total",
-        "Profiles successfully sent.", h->labels);
-    h->mx.sent_samples = counter(h, "profcol_exporter_sent_samples_total",
-        "Samples successfully sent.", h->labels);
-    h->mx.sent_bytes = counter(h, "profcol_exporter_sent_bytes_total",
-        "Payload bytes successfully sent.", h->labels);
-    h->mx.send_failed = counter(h,
+    h->scope = s = mscope_sub(scope, NULL);
+    h->mx.sent_profiles = mscope_counter(s,
+        "profcol_exporter_sent_profiles_total",
+        "Profiles successfully sent.", NULL);
+    h->mx.sent_samples = mscope_counter(s,
+        "profcol_exporter_sent_samples_total",
+        "Samples successfully sent.", NULL);
+    h->mx.sent_bytes = mscope_counter(s, "profcol_exporter_sent_bytes_total",
+        "Payload bytes successfully sent.", NULL);
+    h->mx.send_failed = mscope_counter(s,
         "profcol_exporter_send_failed_profiles_total",
-        "Profiles that failed to be sent.", h->labels);
-    h->mx.enqueue_failed = counter(h,
+        "Profiles that failed to be sent.", NULL);
+    h->mx.enqueue_failed = mscope_counter(s,
         "profcol_exporter_enqueue_failed_profiles_total",
-        "Profiles refused by a full sending queue.", h->labels);
-    h->mx.retries = counter(h, "profcol_exporter_retries_total",
-        "Export attempts that were retried.", h->labels);
+        "Profiles refused by a full sending queue.", NULL);
+    h->mx.retries = mscope_counter(s, "profcol_exporter_retries_total",
+        "Export attempts that were retried.", NULL);
     for (i = 0; i < DROP_NREASONS; i++) {
-        snprintf(lab, sizeof(lab), "%s,reason=\"%s\"", h->labels,
-                 drop_names[i]);
-        h->mx.dropped[i] = counter(h, "profcol_exporter_dropped_profiles_total",
-            "Profiles dropped by the exporter, by reason.", lab);
+        h->mx.dropped[i] = mscope_counter(s,
+            "profcol_exporter_dropped_profiles_total",
+            "Profiles dropped by the exporter, by reason.",
+            "reason", drop_names[i], NULL);
     }
-    metrics_gauge_fn(h->m, "profcol_exporter_queue_size",
-                     "Batches in the sending queue.", h->labels,
-                     gauge_queue_size, h);
-    h->mx.capacity = metrics_gauge(h->m, "profcol_exporter_queue_capacity",
-                                   "Capacity of the sending queue.",
-                                   h->labels);
-    if (h->mx.capacity != NULL) {
-        mgauge_set(h->mx.capacity, (double)h->cfg->queue.queue_size);
-    }
+    mscope_gauge_fn(s, "profcol_exporter_queue_size",
+                    "Batches in the sending queue.", gauge_queue_size, h,
+                    NULL);
+    h->mx.capacity = mscope_gauge(s, "profcol_exporter_queue_capacity",
+                                  "Capacity of the sending queue.", NULL);
+    mgauge_set(h->mx.capacity, (double)h->cfg->queue.queue_size);
 }
 
 /* ---- delivery ------------------------------------------------------------ */
@@ -265,16 +256,9 @@ enum outcome {
 /* Sleeps up to ms unless the helper is told to give up; nonzero if so. */
 static int sleep_interruptible(struct exphelper *h, int64_t ms, int persist)
 {
-    struct timespec dl;
+    struct timespec dl = clock_mono_after(ms);
     int gave_up;
 
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += (time_t)(ms / 1000);
-    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&h->mu);
     for (;;) {
         gave_up = atomic_load(&h->abort) ||
@@ -482,7 +466,7 @@ static int init_queue(struct exphelper *h, struct errctx *e)
 
 int exphelper_new(const struct exphelper_cfg *cfg, const char *id,
                   const struct exporter_ops *ops, void *ctx,
-                  struct metrics *m, struct exphelper **out,
+                  struct mscope *scope, struct exphelper **out,
                   struct errctx *e)
 {
     struct exphelper *h;
@@ -499,7 +483,6 @@ int exphelper_new(const struct exphelper_cfg *cfg, const char *id,
     h->cfg = cfg;
     h->ops = ops;
     h->ctx = ctx;
-    h->m = m;
     snprintf(h->id, sizeof(h->id), "%s", id);
     pthread_mutex_init(&h->mu, NULL);
     pthread_condattr_init(&ca);
@@ -511,7 +494,7 @@ int exphelper_new(const struct exphelper_cfg *cfg, const char *id,
         exphelper_free(h);
         return rc;
     }
-    metrics_setup(h);
+    metrics_setup(h, scope);
     *out = h;
     return PC_OK;
 }
@@ -614,17 +597,11 @@ static int wait_consumers(struct exphelper *h, int64_t deadline_ms)
     int64_t left;
 
     while (h->running != 0) {
-        left = deadline_ms - retry_now_ms();
+        left = deadline_ms - clock_mono_ms();
         if (left <= 0) {
             return 0;
         }
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        dl.tv_sec += (time_t)(left / 1000);
-        dl.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
+        dl = clock_mono_after(left);
         pthread_cond_timedwait(&h->cv, &h->mu, &dl);
     }
     return 1;
@@ -700,11 +677,8 @@ void exphelper_free(struct exphelper *h)
         return;
     }
     exphelper_stop(h, 0);
-    if (h->m != NULL) {
-        /* The queue-size gauge calls back into h: it must go first. */
-        metrics_gauge_fn_drop(h->m, h);
-        metrics_remove_matching(h->m, h->labels);
-    }
+    /* The queue-size gauge calls back into h: it must go first. */
+    mscope_free(h->scope);
     queue_free(h->q);
     pqueue_close(h->pq);
     free(h->threads);

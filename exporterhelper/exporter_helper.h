@@ -34,7 +34,7 @@
 #include "component/component.h"
 #include "exporterhelper/retry.h"
 
-struct metrics;
+struct mscope;
 
 struct exphelper_storage_cfg {
     char *directory;             /* empty/NULL = in-memory queue */
@@ -101,13 +101,15 @@ struct exphelper;
 
 /*
  * A helper for exporter `id` ("type/name") calling ops->export(ctx, ...).
- * cfg and ops are borrowed for the helper's life; m may be NULL. A
- * persistent queue is opened (and scanned) here, in
- * <storage.directory>/<id with '/' replaced by '_'>.
+ * cfg and ops are borrowed for the helper's life. Its series
+ * (profcol_exporter_sent_profiles_total, ...) are registered in a
+ * sub-scope of scope (the exporter's, exporter="type/name"; may be NULL),
+ * released by exphelper_free(). A persistent queue is opened (and
+ * scanned) here, in <storage.directory>/<id with '/' replaced by '_'>.
  */
 int exphelper_new(const struct exphelper_cfg *cfg, const char *id,
                   const struct exporter_ops *ops, void *ctx,
-                  struct metrics *m, struct exphelper **out,
+                  struct mscope *scope, struct exphelper **out,
                   struct errctx *e);
 
 /* Starts the consumer threads; they begin with what the disk holds. */
@@ -139,7 +141,7 @@ int exphelper_submit_async(struct exphelper *h, struct batch *b,
 
 /*
  * Stops taking batches and drains until deadline_ms (absolute, on the
- * retry_now_ms() clock). In memory: what is left at the deadline is
+ * clock_mono_ms() clock). In memory: what is left at the deadline is
  * dropped, counted with reason "shutdown". Persistent: retries stop at
  * once and unsent records stay on disk for the next start. Returns after
  * the consumers exited (an export in progress finishes, bounded by

@@ -47,6 +47,7 @@
 #include <zlib.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "codec/compress.h"
 #include "telemetry/log.h"
 
@@ -147,20 +148,6 @@ static void seg_path(const struct pqueue *pq, uint64_t id, const char *ext,
                      char *out, size_t cap)
 {
     snprintf(out, cap, "%s/seg-%016" PRIx64 ".%s", pq->dir, id, ext);
-}
-
-static struct timespec deadline_after(int64_t ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
 }
 
 /* Waits (mutex held); nonzero when the wait is over for good. */
@@ -856,7 +843,7 @@ static void *flusher_main(void *arg)
 
     pthread_mutex_lock(&pq->mu);
     while (!pq->closed) {
-        dl = deadline_after(pq->fsync_interval_ms);
+        dl = clock_mono_after(pq->fsync_interval_ms);
         pthread_cond_timedwait(&pq->flusher_cv, &pq->mu, &dl);
         flush_dirty(pq);
     }
@@ -1006,7 +993,7 @@ static void *committer_main(void *arg)
         timed_out = 0;
         while (!pq->closed && pq->wait_head == NULL && !timed_out) {
             if (pq->acks_dirty) {
-                dl = deadline_after(pq->fsync_interval_ms);
+                dl = clock_mono_after(pq->fsync_interval_ms);
                 timed_out = pthread_cond_timedwait(&pq->flusher_cv, &pq->mu,
                                                    &dl) == ETIMEDOUT;
             } else {
@@ -1166,7 +1153,7 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
 static int put_record(struct pqueue *pq, const uint8_t *data, size_t len,
                       int64_t wait_ms, struct pq_waiter *w)
 {
-    struct timespec dl = deadline_after(wait_ms > 0 ? wait_ms : 0);
+    struct timespec dl = clock_mono_after(wait_ms);
     struct buf rec;
     int rc = build_record(pq, data, len, &rec);
 
@@ -1280,7 +1267,7 @@ static int ack_locked(struct pqueue *pq, const struct pqueue_ticket *t);
 int pqueue_get(struct pqueue *pq, int64_t wait_ms, struct pqueue_ticket *t,
                uint8_t **data, size_t *len)
 {
-    struct timespec dl = deadline_after(wait_ms > 0 ? wait_ms : 0);
+    struct timespec dl = clock_mono_after(wait_ms);
     int rc;
 
     pthread_mutex_lock(&pq->mu);

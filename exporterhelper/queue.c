@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 
 struct queue {
@@ -88,21 +89,6 @@ void queue_free(struct queue *q)
     free(q);
 }
 
-/* Absolute CLOCK_MONOTONIC time wait_ms from now. */
-static struct timespec deadline_after(int64_t wait_ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(wait_ms / 1000);
-    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Waits on cv (mutex held); returns nonzero when the deadline passed. */
 static int cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
                            int64_t wait_ms, const struct timespec *dl)
@@ -116,7 +102,7 @@ static int cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
 
 int queue_push(struct queue *q, struct batch *b, int64_t wait_ms)
 {
-    struct timespec dl = deadline_after(wait_ms > 0 ? wait_ms : 0);
+    struct timespec dl = clock_mono_after(wait_ms);
     int rc = PC_OK, wake = 0;
 
     pthread_mutex_lock(&q->mu);
@@ -176,27 +162,18 @@ static int pop_wait(struct queue *q, int64_t wait_ms,
 /* How long a consumer looks for the next batch before sleeping. */
 #define POP_SPIN_NS 30000L
 
-static long elapsed_ns(const struct timespec *t0)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(now.tv_sec - t0->tv_sec) * 1000000000L +
-           (now.tv_nsec - t0->tv_nsec);
-}
-
 /* Mutex held, queue empty: looks (unlocked) for a batch for a moment.
  * Producers do not wake a looking consumer; it re-checks under the mutex
  * after it stopped looking, so no batch is left behind. */
 static void pop_spin(struct queue *q)
 {
-    struct timespec t0;
+    int64_t t0;
 
     q->spinning++;
     pthread_mutex_unlock(&q->mu);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = clock_mono_ns();
     while (atomic_load_explicit(&q->avail, memory_order_acquire) == 0 &&
-           elapsed_ns(&t0) < POP_SPIN_NS) {
+           clock_mono_ns() - t0 < POP_SPIN_NS) {
         sched_yield();
     }
     pthread_mutex_lock(&q->mu);
@@ -205,7 +182,7 @@ static void pop_spin(struct queue *q)
 
 int queue_pop(struct queue *q, int64_t wait_ms, struct batch **out)
 {
-    struct timespec dl = deadline_after(wait_ms > 0 ? wait_ms : 0);
+    struct timespec dl = clock_mono_after(wait_ms);
     int rc = PC_OK, room = 0;
 
     pthread_mutex_lock(&q->mu);

@@ -7,22 +7,13 @@
 #include "exporterhelper/retry.h"
 
 #include <stdint.h>
-#include <time.h>
-
+#include "core/clock.h"
 #include "core/err.h"
-
-int64_t retry_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t default_clock(void *arg)
 {
     (void)arg;
-    return retry_now_ms();
+    return clock_mono_ms();
 }
 
 /* xorshift64*: good enough for jitter, and lock-free per state. */
@@ -52,14 +43,13 @@ void retry_init(struct retry_state *r, const struct retry_cfg *cfg,
                 retry_clock_fn clock, void *clock_arg,
                 retry_rand_fn rand, void *rand_arg)
 {
-    struct timespec ts;
+    int64_t now = clock_real_ns();
 
     r->cfg = cfg;
     r->clock = clock != NULL ? clock : default_clock;
     r->clock_arg = clock_arg;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    r->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
-             (uint64_t)(uintptr_t)r;
+    r->rng = ((uint64_t)(now % 1000000000) << 20) ^
+             (uint64_t)(now / 1000000000) ^ (uint64_t)(uintptr_t)r;
     if (r->rng == 0) {
         r->rng = 0x9e3779b97f4a7c15ULL;
     }

@@ -64,7 +64,4 @@ void retry_reset(struct retry_state *r);
 int retry_next(struct retry_state *r, int64_t retry_after_ms,
                int64_t *delay_ms);
 
-/* The monotonic clock in milliseconds (the default clock). */
-int64_t retry_now_ms(void);
-
 #endif

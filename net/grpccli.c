@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "codec/compress.h"
 #include "codec/pb.h"
 #include "component/component.h"
 #include "net/grpc_api.h"
-#include "exporterhelper/retry.h"
 
 #define GRPCCLI_FILE_MAX ((size_t)1 << 20)   /* PEM files */
 #define GRPCCLI_GRACE_MS 2000
@@ -824,7 +824,7 @@ static void otlp_note_partial(const struct buf *resp, struct export_result *r)
 static int otlp_send_one(struct grpccli *c, const struct buf *req,
                          int64_t deadline_ms, struct export_result *r)
 {
-    int64_t left = deadline_ms - retry_now_ms();
+    int64_t left = deadline_ms - clock_mono_ms();
     struct buf resp;
     int rc;
 
@@ -880,7 +880,7 @@ int grpccli_otlp_export(struct grpccli *c, const struct otlp_item *items,
         return PC_OK;
     }
     return otlp_export_part(c, items, n, max_bytes,
-                            retry_now_ms() + timeout_ms, r);
+                            clock_mono_ms() + timeout_ms, r);
 }
 
 void grpccli_opts_conn(struct grpccli_opts *o, const struct grpccli_conn_cfg *c)

@@ -34,6 +34,8 @@
 #include <openssl/ssl.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
+#include "core/jsonesc.h"
 #include "codec/compress.h"
 #include "net/listen.h"
 #include "net/httpsrv.h"
@@ -117,24 +119,6 @@ void httpsrv_reply(struct httpsrv_req *req, int status,
     evhttp_send_reply(req->ev, status, reason_for(status), NULL);
 }
 
-/* Appends s as the inside of a JSON string. */
-static void json_escape(struct buf *b, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            buf_putc(b, '\\');
-            buf_putc(b, c);
-        } else if (c == '\n') {
-            buf_append_str(b, "\\n");
-        } else if (c < 0x20) {
-            buf_printf(b, "\\u%04x", c);
-        } else {
-            buf_putc(b, c);
-        }
-    }
-}
-
 void httpsrv_reply_json_error(struct httpsrv_req *req, int status,
                               const char *code, const char *fmt, ...)
 {
@@ -146,11 +130,11 @@ void httpsrv_reply_json_error(struct httpsrv_req *req, int status,
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     buf_init(&b, 8192);
-    buf_append_str(&b, "{\"code\":\"");
-    json_escape(&b, code);
-    buf_append_str(&b, "\",\"message\":\"");
-    json_escape(&b, msg);
-    buf_append_str(&b, "\"}");
+    buf_append_str(&b, "{\"code\":");
+    jsonesc_quoted(&b, code, strlen(code));
+    buf_append_str(&b, ",\"message\":");
+    jsonesc_quoted(&b, msg, strlen(msg));
+    buf_putc(&b, '}');
     evhttp_add_header(evhttp_request_get_output_headers(req->ev),
                       "X-Content-Type-Options", "nosniff");
     httpsrv_reply(req, status, "application/json", b.data, b.len);
@@ -160,20 +144,6 @@ void httpsrv_reply_json_error(struct httpsrv_req *req, int status,
 const char *httpsrv_header(const struct httpsrv_req *req, const char *name)
 {
     return evhttp_find_header(evhttp_request_get_input_headers(req->ev), name);
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 /* Decodes one query component (form encoding) into out; -1 on a bad escape
@@ -189,8 +159,8 @@ static int qs_unescape(const char *s, size_t n, char *out, size_t outlen)
             if (i + 2 >= n) {
                 return -1;
             }
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
+            hi = hex_val((unsigned char)s[i + 1]);
+            lo = hex_val((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0) {
                 return -1;
             }

@@ -36,12 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "pipeline/admin.h"
 #include "pipeline/config.h"
 #include "exporterhelper/exporter_helper.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
-#include "exporterhelper/retry.h"
 
 struct pl_inst;
 struct engine;
@@ -56,7 +56,6 @@ struct docref {
 struct rx_inst {
     struct config_component *cc;
     char id[CONFIG_ID_MAX];          /* host.id: stable for the life */
-    char labels[300];                /* of its series, removed with it */
     struct docref *doc;
     void *ctx;
     struct component_host host;
@@ -73,7 +72,6 @@ struct rx_inst {
 struct px_inst {
     struct config_component *cc;
     char id[CONFIG_ID_MAX];
-    char labels[600];
     struct docref *doc;
     void *ctx;
     struct component_host host;
@@ -147,6 +145,7 @@ struct engine {
     struct event_base *base;
     struct completions done;
     struct metrics *metrics;
+    struct mscope *scope;            /* the engine's own series */
     struct admin *admin;
     struct graph *g;
     const char *config_path;
@@ -288,8 +287,7 @@ static void engine_settle(struct component_host *host)
     while (rx->inflight > 0) {
         pthread_mutex_lock(&c->mu);
         if (c->head == NULL) {
-            clock_gettime(CLOCK_REALTIME, &dl);
-            dl.tv_sec += 1;
+            dl = clock_real_after(1000);
             pthread_cond_timedwait(&c->cv, &c->mu, &dl);
         }
         pthread_mutex_unlock(&c->mu);
@@ -502,13 +500,18 @@ static void docref_unref(struct docref *d)
 
 /* ---- instances --------------------------------------------------------- */
 
+/* An instance's host record. Its metrics scope carries the kind and id as
+ * labels (receiver="otlp/a"); NULL when out of memory (the instance then
+ * runs without metrics). The instance's free function frees it. */
 static void host_init(struct component_host *h, struct engine *en,
-                      const char *id, void *owner)
+                      const struct config_component *cc, const char *id,
+                      void *owner)
 {
     memset(h, 0, sizeof(*h));
     h->id = id;
     h->base = en->base;
-    h->metrics = en->metrics;
+    h->metrics = mscope_new(en->metrics,
+                            component_kind_name(cc->factory->kind), id, NULL);
     h->consume = engine_consume;
     h->consume_async = engine_consume_async;
     h->settle = engine_settle;
@@ -516,22 +519,21 @@ static void host_init(struct component_host *h, struct engine *en,
     h->engine = owner;
 }
 
-static struct mcounter *rx_counter(struct engine *en, const char *what,
-                                   const char *unit, const char *labels)
+static struct mcounter *rx_counter(struct rx_inst *rx, const char *what,
+                                   const char *unit)
 {
     char name[128], help[160];
 
     snprintf(name, sizeof(name), "profcol_receiver_%s_%s_total", what, unit);
     snprintf(help, sizeof(help), "Profile %s %s by the receiver.", unit,
              strcmp(what, "accepted") == 0 ? "accepted" : "refused");
-    return metrics_counter(en->metrics, name, help, labels);
+    return mscope_counter(rx->host.metrics, name, help, NULL);
 }
 
 static struct rx_inst *rx_new(struct engine *en, struct config_component *cc,
                               struct docref *doc, struct errctx *e)
 {
     struct rx_inst *rx = calloc(1, sizeof(*rx));
-    char esc[260];
 
     if (rx == NULL) {
         err_set(e, PC_ENOMEM, "receiver %s: out of memory", cc->id);
@@ -540,17 +542,15 @@ static struct rx_inst *rx_new(struct engine *en, struct config_component *cc,
     rx->cc = cc;
     rx->en = en;
     snprintf(rx->id, sizeof(rx->id), "%s", cc->id);
-    host_init(&rx->host, en, rx->id, rx);
-    metrics_escape(cc->id, esc, sizeof(esc));
-    snprintf(rx->labels, sizeof(rx->labels), "receiver=\"%s\"", esc);
-    rx->accepted_profiles = rx_counter(en, "accepted", "profiles", rx->labels);
-    rx->refused_profiles = rx_counter(en, "refused", "profiles", rx->labels);
-    rx->accepted_samples = rx_counter(en, "accepted", "samples", rx->labels);
-    rx->refused_samples = rx_counter(en, "refused", "samples", rx->labels);
-    rx->accepted_bytes = rx_counter(en, "accepted", "bytes", rx->labels);
-    rx->refused_bytes = rx_counter(en, "refused", "bytes", rx->labels);
+    host_init(&rx->host, en, cc, rx->id, rx);
+    rx->accepted_profiles = rx_counter(rx, "accepted", "profiles");
+    rx->refused_profiles = rx_counter(rx, "refused", "profiles");
+    rx->accepted_samples = rx_counter(rx, "accepted", "samples");
+    rx->refused_samples = rx_counter(rx, "refused", "samples");
+    rx->accepted_bytes = rx_counter(rx, "accepted", "bytes");
+    rx->refused_bytes = rx_counter(rx, "refused", "bytes");
     if (cc->factory->create(cc->cfg, &rx->host, &rx->ctx, e) != PC_OK) {
-        metrics_remove_matching(en->metrics, rx->labels);
+        mscope_free(rx->host.metrics);
         free(rx);
         return NULL;
     }
@@ -563,7 +563,6 @@ static struct px_inst *px_new(struct engine *en, struct config_component *cc,
                               struct errctx *e)
 {
     struct px_inst *px = calloc(1, sizeof(*px));
-    char esc1[260], esc2[260];
 
     if (px == NULL) {
         err_set(e, PC_ENOMEM, "processor %s: out of memory", cc->id);
@@ -571,17 +570,14 @@ static struct px_inst *px_new(struct engine *en, struct config_component *cc,
     }
     px->cc = cc;
     snprintf(px->id, sizeof(px->id), "%s", cc->id);
-    host_init(&px->host, en, px->id, px);
-    metrics_escape(cc->id, esc1, sizeof(esc1));
-    metrics_escape(pipeline, esc2, sizeof(esc2));
-    snprintf(px->labels, sizeof(px->labels),
-             "processor=\"%s\",pipeline=\"%s\"", esc1, esc2);
-    px->dropped = metrics_counter(en->metrics,
-                                  "profcol_processor_dropped_profiles_total",
-                                  "Profiles a processor removed from batches.",
-                                  px->labels);
+    host_init(&px->host, en, cc, px->id, px);
+    /* An instance per pipeline: this one's counter says which. */
+    px->dropped = mscope_counter(px->host.metrics,
+                                 "profcol_processor_dropped_profiles_total",
+                                 "Profiles a processor removed from batches.",
+                                 "pipeline", pipeline, NULL);
     if (cc->factory->create(cc->cfg, &px->host, &px->ctx, e) != PC_OK) {
-        metrics_remove_matching(en->metrics, px->labels);
+        mscope_free(px->host.metrics);
         free(px);
         return NULL;
     }
@@ -602,14 +598,16 @@ static struct ex_inst *ex_new(struct engine *en, struct config_component *cc,
     }
     ex->cc = cc;
     snprintf(ex->id, sizeof(ex->id), "%s", cc->id);
-    host_init(&ex->host, en, ex->id, ex);
+    host_init(&ex->host, en, cc, ex->id, ex);
     if (cc->factory->create(cc->cfg, &ex->host, &ex->ctx, e) != PC_OK) {
+        mscope_free(ex->host.metrics);
         free(ex);
         return NULL;
     }
     if (exphelper_new(hc, ex->id, &cc->factory->ops.exporter, ex->ctx,
-                      en->metrics, &ex->helper, e) != PC_OK) {
+                      ex->host.metrics, &ex->helper, e) != PC_OK) {
         cc->factory->destroy(ex->ctx);
+        mscope_free(ex->host.metrics);
         free(ex);
         return NULL;
     }
@@ -647,8 +645,8 @@ static void rx_free(struct rx_inst *rx)
     }
     rx_stop(rx);
     rx->cc->factory->destroy(rx->ctx);
-    /* One registration of its series; a replacement keeps them. */
-    metrics_remove_matching(rx->host.metrics, rx->labels);
+    /* Its series go, unless a replacement holds them too. */
+    mscope_free(rx->host.metrics);
     docref_unref(rx->doc);
     free(rx->pipelines);
     free(rx);
@@ -665,6 +663,7 @@ static void ex_free(struct ex_inst *ex, int64_t deadline_ms)
     }
     exphelper_free(ex->helper);
     ex->cc->factory->destroy(ex->ctx);
+    mscope_free(ex->host.metrics);
     docref_unref(ex->doc);
     free(ex);
 }
@@ -673,7 +672,7 @@ static void px_free(struct px_inst *px)
 {
     if (px != NULL) {
         px->cc->factory->destroy(px->ctx);
-        metrics_remove_matching(px->host.metrics, px->labels);
+        mscope_free(px->host.metrics);
         docref_unref(px->doc);
         free(px);
     }
@@ -1021,7 +1020,7 @@ static void graph_commit(struct graph *g, struct graph *old)
  * total (one deadline shared by all of them). Slots may be NULL (moved). */
 static void graph_free(struct graph *g, int64_t timeout_ms)
 {
-    int64_t deadline_ms = retry_now_ms() + timeout_ms;
+    int64_t deadline_ms = clock_mono_ms() + timeout_ms;
     uint32_t i;
 
     if (g == NULL) {
@@ -1207,7 +1206,7 @@ static void engine_reload(struct engine *en)
         return;
     }
     if (reload_start(g, old, &e) != PC_OK) {
-        graph_discard(g, retry_now_ms() + drain_ms);
+        graph_discard(g, clock_mono_ms() + drain_ms);
         reload_failed(en, "cannot start", err_msg(&e, PC_EIO));
         return;
     }
@@ -1243,12 +1242,12 @@ static void engine_metrics(struct engine *en)
 {
     static const char help[] = "Configuration reloads (SIGHUP) by result.";
 
-    en->reloads_ok = metrics_counter(en->metrics,
-                                     "profcol_engine_reloads_total", help,
-                                     "result=\"ok\"");
-    en->reloads_failed = metrics_counter(en->metrics,
-                                         "profcol_engine_reloads_total", help,
-                                         "result=\"failed\"");
+    en->scope = mscope_new(en->metrics, NULL);
+    en->reloads_ok = mscope_counter(en->scope, "profcol_engine_reloads_total",
+                                    help, "result", "ok", NULL);
+    en->reloads_failed = mscope_counter(en->scope,
+                                        "profcol_engine_reloads_total", help,
+                                        "result", "failed", NULL);
 }
 
 /* Builds and starts the first graph; logs why not. */
@@ -1344,6 +1343,7 @@ out:
         }
     }
     admin_stop(en.admin);
+    mscope_free(en.scope);
     metrics_free(en.metrics);
     completions_free(&en.done);
     if (en.base != NULL) {

@@ -21,6 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/jsonesc.h"
+
 #define LOG_LINE_MAX 8192
 /* Room kept at the end of a line for the closing quote, the truncation
  * marker, the JSON closing brace and the newline. */
@@ -99,57 +104,22 @@ static void line_put(struct line *l, const char *p, size_t n)
     l->len += n;
 }
 
-/* Length of the UTF-8 sequence that starts with c; 1 for stray bytes, so a
- * cut never splits a multi-byte character. */
-static size_t utf8_len(unsigned char c)
-{
-    if (c >= 0xF0 && c < 0xF8) {
-        return 4;
-    }
-    if (c >= 0xE0) {
-        return c < 0xF0 ? 3 : 1;
-    }
-    if (c >= 0xC0) {
-        return 2;
-    }
-    return 1;
-}
-
-/* Appends s[0..n) escaped for a JSON string or a quoted logfmt value. The
- * escapes are the same for both, except that JSON spells other control
- * characters as \u00XX. */
+/* Appends s[0..n) escaped for a JSON string or a quoted logfmt value (the
+ * escapes are the same for both); when it does not fit, the part that
+ * does, cut between characters, and the line is marked truncated. */
 static void line_put_escaped(struct line *l, const char *s, size_t n)
 {
-    size_t i = 0, k;
-    char esc[8];
+    struct buf b;
 
-    while (i < n && !l->truncated) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            line_put(l, esc, 2);
-        } else if (c == '\n') {
-            line_put(l, "\\n", 2);
-        } else if (c == '\r') {
-            line_put(l, "\\r", 2);
-        } else if (c == '\t') {
-            line_put(l, "\\t", 2);
-        } else if (c < 0x20 || c == 0x7F) {
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            line_put(l, esc, 6);
-        } else {
-            k = utf8_len(c);
-            if (k > n - i) {
-                k = n - i;
-            }
-            line_put(l, s + i, k);
-            i += k;
-            continue;
-        }
-        i++;
+    if (l->truncated) {
+        return;
     }
+    buf_init_fixed(&b, l->buf, LOG_LINE_MAX - LOG_RESERVE);
+    b.len = l->len;
+    if (jsonesc_append(&b, s, n) != PC_OK) {
+        l->truncated = 1;
+    }
+    l->len = b.len;
 }
 
 /* logfmt needs quotes when a value is empty or holds a space, a quote,
@@ -337,14 +307,14 @@ static void line_fields(struct line *l, const char *p)
 /* RFC 3339 UTC with milliseconds: 2026-11-21T07:00:00.123Z */
 static void format_ts(char *out, size_t cap)
 {
-    struct timespec ts;
+    int64_t now = clock_real_ns();
+    time_t sec = (time_t)(now / 1000000000);
     struct tm tm;
     size_t n;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&sec, &tm);
     n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+    snprintf(out + n, cap - n, ".%03ldZ", (long)(now % 1000000000 / 1000000));
 }
 
 /* Closes an unfinished value, adds the truncation marker and the end of

@@ -2,24 +2,29 @@
  * metrics.c: the self-telemetry registry (see metrics.h).
  *
  * Families are a list sorted by name, each holding a list of series sorted
- * by label text, so rendering is a plain walk. Registration and rendering
- * take the registry mutex; updates on the hot path touch only the series'
- * atomic value. A gauge keeps the bits of a double in an atomic uint64,
- * since C11 has no portable atomic double arithmetic. The lists are walked
- * linearly: series are created once per component, not per request.
+ * by label text, so rendering is a plain walk. Registration, scopes and
+ * rendering take the registry mutex; updates on the hot path touch only
+ * the series' atomic value. A gauge keeps the bits of a double in an
+ * atomic uint64, since C11 has no portable atomic double arithmetic. The
+ * lists are walked linearly: series are created once per component, not
+ * per request.
+ *
+ * A scope keeps the list of the series it registered (each once); a
+ * series counts the scopes holding it and goes when the last lets go.
  */
 #include "telemetry/metrics.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 
 #ifndef PROFCOL_VERSION
@@ -31,6 +36,12 @@
 
 #define METRIC_NAME_MAX 200
 #define METRIC_FN_MAX 4
+#define METRIC_LABELS_MAX 65536
+
+enum metric_type {
+    METRIC_COUNTER,
+    METRIC_GAUGE,
+};
 
 struct mcounter {
     _Atomic uint64_t v;
@@ -38,6 +49,13 @@ struct mcounter {
 
 struct mgauge {
     _Atomic uint64_t bits;
+};
+
+/* A render-time function and the scope that registered it. */
+struct mfn {
+    double (*fn)(void *arg);
+    void *arg;
+    const struct mscope *owner;
 };
 
 struct mseries {
@@ -48,11 +66,9 @@ struct mseries {
      * stack) when nfn > 0. A stack, because a component replaced on
      * reload registers the same series before the old one goes, and a
      * failed reload discards the newer registration again. */
-    double (*fn[METRIC_FN_MAX])(void *arg);
-    void *arg[METRIC_FN_MAX];
+    struct mfn fn[METRIC_FN_MAX];
     int nfn;
-    int refs;                     /* registrations; removed at zero */
-    int permanent;                /* process metrics: never removed */
+    int refs;                     /* scopes holding it; removed at zero */
     struct mseries *next;
 };
 
@@ -64,10 +80,27 @@ struct mfamily {
     struct mfamily *next;
 };
 
+/* One series a scope holds. */
+struct mhold {
+    struct mfamily *f;
+    struct mseries *s;
+};
+
+struct mscope {
+    struct metrics *m;
+    char *labels;                 /* identity: k="v",k2="v2" or "" */
+    struct mhold *held;
+    size_t nheld, capheld;
+    struct mscope *parent;
+    struct mscope *children;      /* sub-scopes still alive */
+    struct mscope *next_sibling;
+};
+
 struct metrics {
     pthread_mutex_t mu;
     struct mfamily *families;
-    struct timespec created;      /* uptime fallback without /proc */
+    struct mscope *process;       /* the process metrics' scope */
+    int64_t created_ns;           /* uptime fallback without /proc */
 };
 
 static uint64_t dbl_bits(double d)
@@ -105,12 +138,94 @@ static int valid_name(const char *s)
     return 1;
 }
 
+/* [a-zA-Z_][a-zA-Z0-9_]*: a label name. */
+static int valid_label_name(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    c == '_';
+        if (!alpha && !(i > 0 && c >= '0' && c <= '9')) {
+            return 0;
+        }
+    }
+    return i > 0 && i <= METRIC_NAME_MAX;
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
 
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
+
+/* ---- label text ---- */
+
+/* A label value escaped as the exposition format wants: \\, \" and \n. */
+static int put_label_value(struct buf *b, const char *v)
+{
+    int rc = PC_OK;
+
+    for (; *v != '\0' && rc == PC_OK; v++) {
+        if (*v == '\\') {
+            rc = buf_append(b, "\\\\", 2);
+        } else if (*v == '"') {
+            rc = buf_append(b, "\\\"", 2);
+        } else if (*v == '\n') {
+            rc = buf_append(b, "\\n", 2);
+        } else {
+            rc = buf_putc(b, (uint8_t)*v);
+        }
+    }
+    return rc;
+}
+
+/* base followed by the key/value pairs of ap, as one NUL-terminated
+ * string; NULL on OOM or an invalid key. */
+static char *labels_text(const char *base, va_list ap)
+{
+    struct buf b;
+    const char *k, *v;
+    size_t len;
+    int rc;
+
+    buf_init(&b, METRIC_LABELS_MAX);
+    rc = buf_append_str(&b, base);
+    while (rc == PC_OK && (k = va_arg(ap, const char *)) != NULL) {
+        v = va_arg(ap, const char *);
+        if (!valid_label_name(k)) {
+            rc = PC_EINVAL;
+            break;
+        }
+        if (b.len > 0) {
+            rc = buf_putc(&b, ',');
+        }
+        if (rc == PC_OK) {
+            rc = buf_append_str(&b, k);
+        }
+        if (rc == PC_OK) {
+            rc = buf_append(&b, "=\"", 2);
+        }
+        if (rc == PC_OK) {
+            rc = put_label_value(&b, v != NULL ? v : "");
+        }
+        if (rc == PC_OK) {
+            rc = buf_putc(&b, '"');
+        }
+    }
+    if (rc == PC_OK) {
+        rc = buf_putc(&b, '\0');
+    }
+    if (rc != PC_OK) {
+        buf_free(&b);
+        return NULL;
+    }
+    return (char *)buf_take(&b, &len);
+}
+
+/* ---- families and series (the caller holds the lock) ---- */
 
 static void series_free(struct mseries *s)
 {
@@ -131,8 +246,7 @@ static void family_free(struct mfamily *f)
     free(f);
 }
 
-/* Finds or creates the family; NULL on OOM or a type clash. The caller
- * holds the lock. */
+/* Finds or creates the family; NULL on OOM or a type clash. */
 static struct mfamily *family_get(struct metrics *m, const char *name,
                                   const char *help, enum metric_type type)
 {
@@ -161,9 +275,9 @@ static struct mfamily *family_get(struct metrics *m, const char *name,
     return f;
 }
 
-/* Finds or creates the series in f; NULL on OOM. The caller holds the
- * lock. */
-static struct mseries *series_get(struct mfamily *f, const char *labels)
+/* Finds or creates the series in f (a new one has no holder yet); NULL on
+ * OOM. Takes labels over. */
+static struct mseries *series_get(struct mfamily *f, char *labels)
 {
     struct mseries **pp = &f->series, *s;
     int cmp = 1;
@@ -172,21 +286,17 @@ static struct mseries *series_get(struct mfamily *f, const char *labels)
         pp = &(*pp)->next;
     }
     if (*pp != NULL && cmp == 0) {
-        (*pp)->refs++;
+        free(labels);
         return *pp;
     }
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
+        free(labels);
         return NULL;
     }
-    s->labels = strdup(labels);
-    if (s->labels == NULL) {
-        free(s);
-        return NULL;
-    }
+    s->labels = labels;
     atomic_init(&s->c.v, 0);
     atomic_init(&s->g.bits, dbl_bits(0.0));
-    s->refs = 1;
     s->next = *pp;
     *pp = s;
     return s;
@@ -209,144 +319,259 @@ static void family_drop_if_empty(struct metrics *m, struct mfamily *f)
     }
 }
 
-/* Registration common to all kinds; the name is final (suffix added). */
-static struct mseries *register_series(struct metrics *m, const char *name,
-                                       const char *help, const char *labels,
-                                       enum metric_type type)
+/* Removes s from f when no scope holds it, and f when left empty. */
+static void series_drop_if_unheld(struct metrics *m, struct mfamily *f,
+                                  struct mseries *s)
 {
-    struct mfamily *f;
-    struct mseries *s = NULL;
+    struct mseries **pp;
 
-    if (m == NULL || name == NULL || !valid_name(name)) {
-        return NULL;
-    }
-    pthread_mutex_lock(&m->mu);
-    f = family_get(m, name, help, type);
-    if (f != NULL) {
-        s = series_get(f, labels != NULL ? labels : "");
-        family_drop_if_empty(m, f);
-    }
-    pthread_mutex_unlock(&m->mu);
-    return s;
-}
-
-struct mcounter *metrics_counter(struct metrics *m, const char *name,
-                                 const char *help, const char *labels)
-{
-    char full[METRIC_NAME_MAX + 8];
-    struct mseries *s;
-
-    if (name == NULL || strlen(name) > METRIC_NAME_MAX) {
-        return NULL;
-    }
-    snprintf(full, sizeof(full), "%s%s", name,
-             ends_with(name, "_total") ? "" : "_total");
-    s = register_series(m, full, help, labels, METRIC_COUNTER);
-    return s != NULL ? &s->c : NULL;
-}
-
-struct mgauge *metrics_gauge(struct metrics *m, const char *name,
-                             const char *help, const char *labels)
-{
-    struct mseries *s = register_series(m, name, help, labels, METRIC_GAUGE);
-
-    return s != NULL ? &s->g : NULL;
-}
-
-/* Sets the render-time function under the lock, so a concurrent render
- * never sees fn and arg from different registrations. */
-static int set_fn(struct metrics *m, struct mseries *s, double (*fn)(void *),
-                  void *arg)
-{
-    pthread_mutex_lock(&m->mu);
-    if (s->nfn > 0 && s->arg[s->nfn - 1] == arg) {
-        s->nfn--;                 /* same owner again: replace */
-    } else if (s->nfn == METRIC_FN_MAX) {
-        memmove(&s->fn[0], &s->fn[1], (METRIC_FN_MAX - 1) * sizeof(s->fn[0]));
-        memmove(&s->arg[0], &s->arg[1],
-                (METRIC_FN_MAX - 1) * sizeof(s->arg[0]));
-        s->nfn--;
-    }
-    s->fn[s->nfn] = fn;
-    s->arg[s->nfn] = arg;
-    s->nfn++;
-    pthread_mutex_unlock(&m->mu);
-    return PC_OK;
-}
-
-int metrics_gauge_fn(struct metrics *m, const char *name, const char *help,
-                     const char *labels, double (*fn)(void *arg), void *arg)
-{
-    struct mseries *s;
-
-    if (fn == NULL) {
-        return PC_EINVAL;
-    }
-    s = register_series(m, name, help, labels, METRIC_GAUGE);
-    if (s == NULL) {
-        return m != NULL && name != NULL && valid_name(name) ? PC_ENOMEM
-                                                             : PC_EINVAL;
-    }
-    return set_fn(m, s, fn, arg);
-}
-
-void metrics_remove_matching(struct metrics *m, const char *labels_substr)
-{
-    struct mfamily *f, *fnext;
-    struct mseries **pp, *s;
-
-    if (m == NULL || labels_substr == NULL || labels_substr[0] == '\0') {
+    if (s->refs > 0) {
         return;
     }
-    pthread_mutex_lock(&m->mu);
-    for (f = m->families; f != NULL; f = fnext) {
-        fnext = f->next;
-        pp = &f->series;
-        while ((s = *pp) != NULL) {
-            if (!s->permanent && strstr(s->labels, labels_substr) != NULL &&
-                --s->refs <= 0) {
-                *pp = s->next;
-                series_free(s);
-            } else {
-                pp = &s->next;
-            }
+    for (pp = &f->series; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            series_free(s);
+            break;
         }
-        family_drop_if_empty(m, f);
     }
-    pthread_mutex_unlock(&m->mu);
+    family_drop_if_empty(m, f);
 }
 
-/* Removes arg's entries from the series' function stack. */
-static void fn_drop(struct mseries *s, const void *arg)
+/* Removes owner's entry from the series' function stack. */
+static void fn_drop(struct mseries *s, const struct mscope *owner)
 {
     int i, k = 0;
 
     for (i = 0; i < s->nfn; i++) {
-        if (s->arg[i] != arg) {
-            s->fn[k] = s->fn[i];
-            s->arg[k] = s->arg[i];
-            k++;
+        if (s->fn[i].owner != owner) {
+            s->fn[k++] = s->fn[i];
         }
     }
     s->nfn = k;
 }
 
-void metrics_gauge_fn_drop(struct metrics *m, const void *arg)
+/* Puts owner's function on top of the stack (replacing its earlier one);
+ * a full stack forgets its oldest entry. */
+static void fn_push(struct mseries *s, const struct mscope *owner,
+                    double (*fn)(void *), void *arg)
 {
-    struct mfamily *f;
-    struct mseries *s;
+    fn_drop(s, owner);
+    if (s->nfn == METRIC_FN_MAX) {
+        memmove(&s->fn[0], &s->fn[1], (METRIC_FN_MAX - 1) * sizeof(s->fn[0]));
+        s->nfn--;
+    }
+    s->fn[s->nfn].fn = fn;
+    s->fn[s->nfn].arg = arg;
+    s->fn[s->nfn].owner = owner;
+    s->nfn++;
+}
 
-    if (m == NULL) {
-        return;
+/* ---- registration through a scope ---- */
+
+/* The series name{scope labels, ap's labels} held by sc; NULL on OOM, an
+ * invalid name or key, or a type clash. name is final (suffix added). */
+static struct mseries *scope_register(struct mscope *sc, const char *name,
+                                      const char *help, enum metric_type type,
+                                      double (*fn)(void *), void *arg,
+                                      va_list ap)
+{
+    struct metrics *m = sc->m;
+    struct mfamily *f;
+    struct mseries *s = NULL;
+    char *labels;
+    size_t i;
+
+    if (!valid_name(name) || (labels = labels_text(sc->labels, ap)) == NULL) {
+        return NULL;
     }
     pthread_mutex_lock(&m->mu);
-    for (f = m->families; f != NULL; f = f->next) {
-        for (s = f->series; s != NULL; s = s->next) {
-            fn_drop(s, arg);
+    f = family_get(m, name, help, type);
+    if (f != NULL) {
+        s = series_get(f, labels);
+        labels = NULL;
+    }
+    for (i = 0; s != NULL && i < sc->nheld && sc->held[i].s != s; i++) {
+    }
+    if (s != NULL && i == sc->nheld) {
+        /* New to this scope: hold it. */
+        if (sc->nheld == sc->capheld) {
+            size_t ncap = sc->capheld != 0 ? sc->capheld * 2 : 8;
+            struct mhold *nh = realloc(sc->held, ncap * sizeof(*nh));
+            if (nh == NULL) {
+                series_drop_if_unheld(m, f, s);
+                s = NULL;
+                f = NULL;
+            } else {
+                sc->held = nh;
+                sc->capheld = ncap;
+            }
+        }
+        if (s != NULL) {
+            sc->held[sc->nheld].f = f;
+            sc->held[sc->nheld].s = s;
+            sc->nheld++;
+            s->refs++;
         }
     }
+    if (s != NULL && fn != NULL) {
+        fn_push(s, sc, fn, arg);
+    }
+    if (f != NULL) {
+        family_drop_if_empty(m, f);
+    }
+    pthread_mutex_unlock(&m->mu);
+    free(labels);
+    return s;
+}
+
+struct mcounter *mscope_counter(struct mscope *s, const char *name,
+                                const char *help, ...)
+{
+    char full[METRIC_NAME_MAX + 8];
+    struct mseries *r;
+    va_list ap;
+
+    if (s == NULL || name == NULL || strlen(name) > METRIC_NAME_MAX) {
+        return NULL;
+    }
+    snprintf(full, sizeof(full), "%s%s", name,
+             ends_with(name, "_total") ? "" : "_total");
+    va_start(ap, help);
+    r = scope_register(s, full, help, METRIC_COUNTER, NULL, NULL, ap);
+    va_end(ap);
+    return r != NULL ? &r->c : NULL;
+}
+
+struct mgauge *mscope_gauge(struct mscope *s, const char *name,
+                            const char *help, ...)
+{
+    struct mseries *r;
+    va_list ap;
+
+    if (s == NULL || name == NULL) {
+        return NULL;
+    }
+    va_start(ap, help);
+    r = scope_register(s, name, help, METRIC_GAUGE, NULL, NULL, ap);
+    va_end(ap);
+    return r != NULL ? &r->g : NULL;
+}
+
+int mscope_gauge_fn(struct mscope *s, const char *name, const char *help,
+                    double (*fn)(void *arg), void *arg, ...)
+{
+    struct mseries *r;
+    va_list ap;
+
+    if (s == NULL) {
+        return PC_OK;
+    }
+    if (name == NULL || fn == NULL || !valid_name(name)) {
+        return PC_EINVAL;
+    }
+    va_start(ap, arg);
+    r = scope_register(s, name, help, METRIC_GAUGE, fn, arg, ap);
+    va_end(ap);
+    return r != NULL ? PC_OK : PC_ENOMEM;
+}
+
+/* ---- scopes ---- */
+
+static struct mscope *scope_new(struct metrics *m, struct mscope *parent,
+                                const char *base, va_list ap)
+{
+    struct mscope *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        return NULL;
+    }
+    s->m = m;
+    s->labels = labels_text(base, ap);
+    if (s->labels == NULL) {
+        free(s);
+        return NULL;
+    }
+    if (parent != NULL) {
+        pthread_mutex_lock(&m->mu);
+        s->parent = parent;
+        s->next_sibling = parent->children;
+        parent->children = s;
+        pthread_mutex_unlock(&m->mu);
+    }
+    return s;
+}
+
+struct mscope *mscope_new(struct metrics *m, ...)
+{
+    struct mscope *s;
+    va_list ap;
+
+    if (m == NULL) {
+        return NULL;
+    }
+    va_start(ap, m);
+    s = scope_new(m, NULL, "", ap);
+    va_end(ap);
+    return s;
+}
+
+struct mscope *mscope_sub(struct mscope *parent, ...)
+{
+    struct mscope *s;
+    va_list ap;
+
+    if (parent == NULL) {
+        return NULL;
+    }
+    va_start(ap, parent);
+    s = scope_new(parent->m, parent, parent->labels, ap);
+    va_end(ap);
+    return s;
+}
+
+/* Lets go of everything s holds, its sub-scopes first, and frees it. The
+ * caller holds the lock. */
+static void scope_release(struct mscope *s)
+{
+    struct metrics *m = s->m;
+    struct mscope **pp;
+    size_t i;
+
+    while (s->children != NULL) {
+        scope_release(s->children);
+    }
+    if (s->parent != NULL) {
+        for (pp = &s->parent->children; *pp != s; pp = &(*pp)->next_sibling) {
+        }
+        *pp = s->next_sibling;
+    }
+    for (i = 0; i < s->nheld; i++) {
+        struct mseries *r = s->held[i].s;
+
+        fn_drop(r, s);
+        r->refs--;
+        series_drop_if_unheld(m, s->held[i].f, r);
+    }
+    free(s->held);
+    free(s->labels);
+    free(s);
+}
+
+void mscope_free(struct mscope *s)
+{
+    struct metrics *m;
+
+    if (s == NULL) {
+        return;
+    }
+    m = s->m;
+    pthread_mutex_lock(&m->mu);
+    scope_release(s);
     pthread_mutex_unlock(&m->mu);
 }
+
+/* ---- updates ---- */
 
 void mcounter_add(struct mcounter *c, uint64_t v)
 {
@@ -386,33 +611,6 @@ double mgauge_get(const struct mgauge *g)
     return g != NULL
                ? bits_dbl(atomic_load_explicit(&g->bits, memory_order_relaxed))
                : 0.0;
-}
-
-void metrics_escape(const char *src, char *dst, size_t dstlen)
-{
-    size_t n = 0;
-    char c;
-
-    if (dst == NULL || dstlen == 0) {
-        return;
-    }
-    for (; src != NULL && (c = *src) != '\0'; src++) {
-        const char *rep = c == '\\' ? "\\\\" : c == '"' ? "\\\"" :
-                          c == '\n' ? "\\n" : NULL;
-        size_t k = rep != NULL ? 2 : 1;
-
-        /* Never split an escape sequence when out of room. */
-        if (n + k >= dstlen) {
-            break;
-        }
-        if (rep != NULL) {
-            dst[n++] = rep[0];
-            dst[n++] = rep[1];
-        } else {
-            dst[n++] = c;
-        }
-    }
-    dst[n] = '\0';
 }
 
 /* ---- process metrics ---- */
@@ -483,7 +681,6 @@ static double process_uptime_seconds(void *arg)
 {
     const struct metrics *m = arg;
     double boot_up = -1.0, start = process_start_since_boot();
-    struct timespec now;
     FILE *fp = fopen("/proc/uptime", "r");
 
     if (fp != NULL) {
@@ -496,9 +693,7 @@ static double process_uptime_seconds(void *arg)
         /* Both are in 10 ms steps; round away the float noise. */
         return round((boot_up - start) * 1000.0) / 1000.0;
     }
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - m->created.tv_sec) +
-           (double)(now.tv_nsec - m->created.tv_nsec) / 1e9;
+    return (double)(clock_mono_ns() - m->created_ns) / 1e9;
 }
 
 static double one(void *arg)
@@ -507,41 +702,39 @@ static double one(void *arg)
     return 1.0;
 }
 
-static int add_process_metric(struct metrics *m, const char *name,
-                              const char *help, enum metric_type type,
-                              const char *labels, double (*fn)(void *))
+/* A process metric: computed by fn(m) when rendered, through the
+ * registry's own scope; the variadic arguments are its labels. */
+static int process_metric(struct metrics *m, const char *name,
+                          const char *help, enum metric_type type,
+                          double (*fn)(void *), ...)
 {
-    struct mseries *s = register_series(m, name, help, labels, type);
+    struct mseries *s;
+    va_list ap;
 
-    if (s == NULL) {
-        return PC_ENOMEM;
-    }
-    s->permanent = 1;
-    return set_fn(m, s, fn, m);
+    va_start(ap, fn);
+    s = scope_register(m->process, name, help, type, fn, m, ap);
+    va_end(ap);
+    return s != NULL ? PC_OK : PC_ENOMEM;
 }
 
 static int add_process_metrics(struct metrics *m)
 {
-    char labels[256], v[64], ov[64];
     int rc = 0;
 
-    metrics_escape(PROFCOL_VERSION, v, sizeof(v));
-    metrics_escape(PROFCOL_OTLP_VERSION, ov, sizeof(ov));
-    snprintf(labels, sizeof(labels), "otlp_version=\"%s\",version=\"%s\"", ov,
-             v);
-    rc |= add_process_metric(m, "profcol_process_cpu_seconds_total",
-                             "Total user and system CPU time spent in "
-                             "seconds.",
-                             METRIC_COUNTER, NULL, process_cpu_seconds);
-    rc |= add_process_metric(m, "profcol_process_memory_rss_bytes",
-                             "Resident set size in bytes.", METRIC_GAUGE,
-                             NULL, process_rss_bytes);
-    rc |= add_process_metric(m, "profcol_process_uptime_seconds",
-                             "Seconds since the process started.",
-                             METRIC_GAUGE, NULL, process_uptime_seconds);
-    rc |= add_process_metric(m, "profcol_build_info",
-                             "Build information; the value is always 1.",
-                             METRIC_GAUGE, labels, one);
+    rc |= process_metric(m, "profcol_process_cpu_seconds_total",
+                         "Total user and system CPU time spent in seconds.",
+                         METRIC_COUNTER, process_cpu_seconds, NULL);
+    rc |= process_metric(m, "profcol_process_memory_rss_bytes",
+                         "Resident set size in bytes.", METRIC_GAUGE,
+                         process_rss_bytes, NULL);
+    rc |= process_metric(m, "profcol_process_uptime_seconds",
+                         "Seconds since the process started.", METRIC_GAUGE,
+                         process_uptime_seconds, NULL);
+    rc |= process_metric(m, "profcol_build_info",
+                         "Build information; the value is always 1.",
+                         METRIC_GAUGE, one, "otlp_version",
+                         PROFCOL_OTLP_VERSION, "version", PROFCOL_VERSION,
+                         NULL);
     return rc != 0 ? PC_ENOMEM : PC_OK;
 }
 
@@ -556,8 +749,9 @@ struct metrics *metrics_new(void)
         free(m);
         return NULL;
     }
-    clock_gettime(CLOCK_MONOTONIC, &m->created);
-    if (add_process_metrics(m) != PC_OK) {
+    m->created_ns = clock_mono_ns();
+    m->process = mscope_new(m, NULL);
+    if (m->process == NULL || add_process_metrics(m) != PC_OK) {
         metrics_free(m);
         return NULL;
     }
@@ -571,6 +765,7 @@ void metrics_free(struct metrics *m)
     if (m == NULL) {
         return;
     }
+    mscope_free(m->process);
     for (f = m->families; f != NULL; f = next) {
         next = f->next;
         family_free(f);
@@ -632,7 +827,9 @@ static int render_series(struct buf *out, const struct mfamily *f,
         return rc;
     }
     if (s->nfn > 0) {
-        rc = render_double(out, s->fn[s->nfn - 1](s->arg[s->nfn - 1]));
+        const struct mfn *top = &s->fn[s->nfn - 1];
+
+        rc = render_double(out, top->fn(top->arg));
     } else if (f->type == METRIC_COUNTER) {
         rc = buf_printf(out, "%llu", (unsigned long long)mcounter_get(&s->c));
     } else {

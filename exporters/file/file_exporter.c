@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "exporters/file/file_rotate.h"
 #include "codec/compress.h"
 #include "codec/otlp.h"
@@ -148,15 +148,14 @@ static void fe_destroy(void *ctx)
 static void next_name(struct file_exporter *fe, const char *suffix,
                       char *out, size_t outlen)
 {
-    struct timespec ts;
+    int64_t now = clock_real_ns();
     uint64_t seq;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
     pthread_mutex_lock(&fe->lock);
     seq = fe->seq++;
     pthread_mutex_unlock(&fe->lock);
     snprintf(out, outlen, "profile-%" PRId64 "%09ld-%06" PRIu64 "%s",
-             (int64_t)ts.tv_sec, ts.tv_nsec, seq, suffix);
+             now / 1000000000, (long)(now % 1000000000), seq, suffix);
 }
 
 static int write_file(struct file_exporter *fe, const char *name,

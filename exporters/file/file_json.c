@@ -10,33 +10,8 @@
 #include "exporters/file/file_rotate.h"
 #include "codec/otlp.h"
 #include "component/series.h"
-
-static int base64(struct buf *o, const uint8_t *p, size_t n)
-{
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i;
-    int rc = buf_reserve(o, (n + 2) / 3 * 4 + 2);
-
-    if (rc != PC_OK) {
-        return rc;
-    }
-    for (i = 0; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        o->data[o->len++] = (uint8_t)tbl[v >> 18];
-        o->data[o->len++] = (uint8_t)tbl[(v >> 12) & 63];
-        o->data[o->len++] = (uint8_t)tbl[(v >> 6) & 63];
-        o->data[o->len++] = (uint8_t)tbl[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-        o->data[o->len++] = (uint8_t)tbl[v >> 18];
-        o->data[o->len++] = (uint8_t)tbl[(v >> 12) & 63];
-        o->data[o->len++] = i + 1 < n ? (uint8_t)tbl[(v >> 6) & 63] : '=';
-        o->data[o->len++] = '=';
-    }
-    return PC_OK;
-}
+#include "core/base64.h"
+#include "core/jsonesc.h"
 
 /* The payload bytes: the original when unchanged, else OTLP of the model. */
 static int item_payload(struct item *it, struct buf *tmp, const uint8_t **p,
@@ -80,7 +55,8 @@ int file_json_item(struct batch *b, struct item *it, struct buf *out)
             rc = buf_putc(out, ',');
         }
         if (rc == PC_OK) {
-            rc = series_json_string(out, it->attrs[i].key.ptr, it->attrs[i].key.len);
+            rc = jsonesc_quoted(out, it->attrs[i].key.ptr,
+                                it->attrs[i].key.len);
         }
         if (rc == PC_OK) {
             rc = buf_putc(out, ':');
@@ -93,7 +69,7 @@ int file_json_item(struct batch *b, struct item *it, struct buf *out)
         rc = buf_append_str(out, "},\"tenant\":");
     }
     if (rc == PC_OK) {
-        rc = series_json_string(out, it->tenant.ptr, it->tenant.len);
+        rc = jsonesc_quoted(out, it->tenant.ptr, it->tenant.len);
     }
     if (rc == PC_OK) {
         rc = item_payload(it, &tmp, &p, &n, &fmt);
@@ -105,7 +81,7 @@ int file_json_item(struct batch *b, struct item *it, struct buf *out)
                         it->nprofiles, it->nsamples, fmt);
     }
     if (rc == PC_OK) {
-        rc = base64(out, p, n);
+        rc = base64_encode(out, p, n);
     }
     if (rc == PC_OK) {
         rc = buf_append_str(out, "\"}\n");

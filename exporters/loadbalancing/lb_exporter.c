@@ -26,15 +26,16 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "core/clock.h"
 #include "exporters/loadbalancing/lb_dns.h"
 #include "exporters/loadbalancing/lb_ring.h"
 #include "codec/otlp.h"
 #include "component/component.h"
+#include "core/hex.h"
 #include "exporterhelper/exporter_helper.h"
 #include "net/grpccli.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
-#include "exporterhelper/retry.h"
 #include "component/series.h"
 
 #define LB_ENDPOINT_MAX 280
@@ -186,8 +187,7 @@ struct lb_record {
 struct lb_exporter {
     const struct lb_cfg *cfg;
     char id[128];
-    char esc_id[160];
-    struct metrics *metrics;
+    struct mscope *metrics;           /* the exporter's (host->metrics) */
     pthread_mutex_t mu;               /* view, records, stopping */
     pthread_cond_t cv;                /* wakes the resolver thread */
     struct lb_view *view;
@@ -246,7 +246,6 @@ static struct lb_backend *lb_backend_new(struct lb_exporter *x,
     const struct lb_otlp_cfg *oc = &x->cfg->protocol.otlp;
     struct lb_backend *be = calloc(1, sizeof(*be));
     struct grpccli_opts o;
-    char esc[LB_ENDPOINT_MAX + 32], lab[600];
 
     if (be == NULL) {
         err_set(e, PC_ENOMEM, "out of memory");
@@ -262,19 +261,16 @@ static struct lb_backend *lb_backend_new(struct lb_exporter *x,
         free(be);
         return NULL;
     }
-    if (x->metrics != NULL) {
-        metrics_escape(endpoint, esc, sizeof(esc));
-        snprintf(lab, sizeof(lab), "exporter=\"%s\",backend=\"%s\","
-                 "success=\"true\"", x->esc_id, esc);
-        be->ok = metrics_counter(x->metrics,
-            "profcol_loadbalancer_backend_outcome_total",
-            "Export calls to each backend, by outcome.", lab);
-        snprintf(lab, sizeof(lab), "exporter=\"%s\",backend=\"%s\","
-                 "success=\"false\"", x->esc_id, esc);
-        be->failed = metrics_counter(x->metrics,
-            "profcol_loadbalancer_backend_outcome_total",
-            "Export calls to each backend, by outcome.", lab);
-    }
+    /* A backend that comes back gets its series again: the scope holds
+     * them once, until the exporter goes. */
+    be->ok = mscope_counter(x->metrics,
+        "profcol_loadbalancer_backend_outcome_total",
+        "Export calls to each backend, by outcome.",
+        "backend", endpoint, "success", "true", NULL);
+    be->failed = mscope_counter(x->metrics,
+        "profcol_loadbalancer_backend_outcome_total",
+        "Export calls to each backend, by outcome.",
+        "backend", endpoint, "success", "false", NULL);
     return be;
 }
 
@@ -480,13 +476,7 @@ static void *lb_resolver_main(void *arg)
 
     while (!stop) {
         lb_dns_once(x);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += x->cfg->resolver.dns.interval_ms / 1000;
-        ts.tv_nsec += (x->cfg->resolver.dns.interval_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = clock_mono_after(x->cfg->resolver.dns.interval_ms);
         pthread_mutex_lock(&x->mu);
         while (!x->stopping &&
                pthread_cond_timedwait(&x->cv, &x->mu, &ts) == 0) {
@@ -531,11 +521,11 @@ static int lb_record_load(struct lb_exporter *x, struct batch *b,
     int found = 0;
 
     pthread_mutex_lock(&x->mu);
-    lb_records_expire(x, retry_now_ms());
+    lb_records_expire(x, clock_mono_ms());
     for (rec = x->records; rec != NULL; rec = rec->next) {
         if (rec->b == b) {
             memcpy(done, rec->done, b->nitems);
-            rec->touched_ms = retry_now_ms();
+            rec->touched_ms = clock_mono_ms();
             found = 1;
             break;
         }
@@ -567,7 +557,7 @@ static void lb_record_store(struct lb_exporter *x, struct batch *b,
         }
     } else if (rec != NULL) {
         memcpy(rec->done, done, b->nitems);
-        rec->touched_ms = retry_now_ms();
+        rec->touched_ms = clock_mono_ms();
     } else if (x->nrecords < LB_RECORDS_MAX &&
                (rec = calloc(1, sizeof(*rec))) != NULL) {
         rec->done = malloc(b->nitems + 1);
@@ -576,7 +566,7 @@ static void lb_record_store(struct lb_exporter *x, struct batch *b,
         } else {
             memcpy(rec->done, done, b->nitems);
             rec->b = batch_ref(b);
-            rec->touched_ms = retry_now_ms();
+            rec->touched_ms = clock_mono_ms();
             rec->next = x->records;
             x->records = rec;
             x->nrecords++;
@@ -622,30 +612,16 @@ static uint64_t lb_series_hash(const struct item *it)
     return h;
 }
 
-static int lb_hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* 32 hex digits, not all zero, into 16 bytes. */
 static int lb_parse_trace_id(const struct pstr *s, uint8_t id[16])
 {
     uint8_t any = 0;
     int i;
 
-    if (s->len != 32) {
+    if (s->len != 32 || hex_decode(s->ptr, 32, id) != PC_OK) {
         return 0;
     }
     for (i = 0; i < 16; i++) {
-        int hi = lb_hexval(s->ptr[2 * i]), lo = lb_hexval(s->ptr[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return 0;
-        }
-        id[i] = (uint8_t)(hi << 4 | lo);
         any |= id[i];
     }
     return any != 0;
@@ -997,25 +973,21 @@ static int lbx_export(void *ctx, struct batch *b, int64_t timeout_ms,
 
 static void lbx_metrics(struct lb_exporter *x)
 {
-    char lab[220];
-
-    snprintf(lab, sizeof(lab), "exporter=\"%s\"", x->esc_id);
-    x->num_backends = metrics_gauge(x->metrics,
+    x->num_backends = mscope_gauge(x->metrics,
         "profcol_loadbalancer_num_backends",
-        "Backends the loadbalancing exporter routes to now.", lab);
-    x->rejected = metrics_counter(x->metrics,
+        "Backends the loadbalancing exporter routes to now.", NULL);
+    x->rejected = mscope_counter(x->metrics,
         "profcol_exporter_rejected_profiles_total",
         "Profiles the backend refused (partial success) or that could "
-        "not be encoded.", lab);
-    snprintf(lab, sizeof(lab), "exporter=\"%s\",success=\"true\"", x->esc_id);
-    x->res_ok = metrics_counter(x->metrics,
+        "not be encoded.", NULL);
+    x->res_ok = mscope_counter(x->metrics,
         "profcol_loadbalancer_num_resolutions_total",
-        "Resolutions of the backend set, by outcome.", lab);
-    snprintf(lab, sizeof(lab), "exporter=\"%s\",success=\"false\"",
-             x->esc_id);
-    x->res_failed = metrics_counter(x->metrics,
+        "Resolutions of the backend set, by outcome.",
+        "success", "true", NULL);
+    x->res_failed = mscope_counter(x->metrics,
         "profcol_loadbalancer_num_resolutions_total",
-        "Resolutions of the backend set, by outcome.", lab);
+        "Resolutions of the backend set, by outcome.",
+        "success", "false", NULL);
 }
 
 /* How long a delivery record may wait for the helper's next retry: the
@@ -1062,7 +1034,6 @@ static int lbx_create(const void *cfgp, struct component_host *host,
     }
     x->cfg = cfg;
     snprintf(x->id, sizeof(x->id), "%s", host->id);
-    metrics_escape(host->id, x->esc_id, sizeof(x->esc_id));
     x->metrics = host->metrics;
     x->record_ttl_ms = lbx_record_ttl(&cfg->helper);
     pthread_mutex_init(&x->mu, NULL);
@@ -1070,9 +1041,7 @@ static int lbx_create(const void *cfgp, struct component_host *host,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&x->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (x->metrics != NULL) {
-        lbx_metrics(x);
-    }
+    lbx_metrics(x);
     if (cfg->resolver.st.hostnames.n > 0 &&
         lb_static_resolve(x, e) != PC_OK) {
         lbx_destroy(x);

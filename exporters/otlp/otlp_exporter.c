@@ -82,7 +82,6 @@ static int otlpx_create(const void *cfgp, struct component_host *host,
     const struct otlp_exporter_cfg *cfg = cfgp;
     struct grpccli_opts o;
     struct otlp_exporter *x = calloc(1, sizeof(*x));
-    char esc[160], lab[200];
     int rc;
 
     if (x == NULL) {
@@ -100,14 +99,10 @@ static int otlpx_create(const void *cfgp, struct component_host *host,
     }
     x->cfg = cfg;
     snprintf(x->id, sizeof(x->id), "%s", host->id);
-    if (host->metrics != NULL) {
-        metrics_escape(host->id, esc, sizeof(esc));
-        snprintf(lab, sizeof(lab), "exporter=\"%s\"", esc);
-        x->rejected = metrics_counter(host->metrics,
-            "profcol_exporter_rejected_profiles_total",
-            "Profiles the backend refused (partial success) or that could "
-            "not be encoded.", lab);
-    }
+    x->rejected = mscope_counter(host->metrics,
+        "profcol_exporter_rejected_profiles_total",
+        "Profiles the backend refused (partial success) or that could "
+        "not be encoded.", NULL);
     *ctx = x;
     return PC_OK;
 }

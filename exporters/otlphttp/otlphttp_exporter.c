@@ -143,7 +143,6 @@ static int oh_create(const void *cfgp, struct component_host *host,
 {
     const struct oh_cfg *cfg = cfgp;
     struct oh_exporter *ox = calloc(1, sizeof(*ox));
-    char labels[256], esc[160];
     uint32_t i;
     int rc;
 
@@ -176,13 +175,9 @@ static int oh_create(const void *cfgp, struct component_host *host,
         free(ox);
         return rc;
     }
-    metrics_escape(host->id, esc, sizeof(esc));
-    snprintf(labels, sizeof(labels), "exporter=\"%s\"", esc);
-    if (host->metrics != NULL) {
-        ox->rejected = metrics_counter(host->metrics,
-            "profcol_exporter_rejected_profiles_total",
-            "Profiles the backend refused in a partial success.", labels);
-    }
+    ox->rejected = mscope_counter(host->metrics,
+        "profcol_exporter_rejected_profiles_total",
+        "Profiles the backend refused in a partial success.", NULL);
     *ctx = ox;
     return PC_OK;
 }

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "exporters/parca/parca_labels.h"
 #include "codec/compress.h"
 #include "codec/otlp.h"
@@ -37,7 +38,6 @@
 #include "exporterhelper/exporter_helper.h"
 #include "net/grpccli.h"
 #include "telemetry/log.h"
-#include "exporterhelper/retry.h"
 #include "component/series.h"
 
 #define PARCA_WRITERAW_METHOD \
@@ -148,7 +148,7 @@ struct wr_req {
 
 static int wr_send(struct wr_req *w)
 {
-    int64_t left = w->deadline_ms - retry_now_ms();
+    int64_t left = w->deadline_ms - clock_mono_ms();
     int rc;
 
     if (w->req.len == 0) {
@@ -348,7 +348,7 @@ static int parca_export_writeraw(struct parca_exporter *x, struct batch *b,
     memset(&w, 0, sizeof(w));
     w.x = x;
     w.r = r;
-    w.deadline_ms = retry_now_ms() + timeout_ms;
+    w.deadline_ms = clock_mono_ms() + timeout_ms;
     buf_init(&w.req, BUF_MAX_DEFAULT);
     buf_init(&w.series, BUF_MAX_DEFAULT);
     buf_init(&w.pprof, BUF_MAX_DEFAULT);

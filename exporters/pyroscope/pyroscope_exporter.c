@@ -35,6 +35,7 @@
 #include "codec/compress.h"
 #include "codec/pb.h"
 #include "codec/pprof.h"
+#include "core/hex.h"
 #include "component/component.h"
 #include "net/curl_api.h"
 #include "exporterhelper/exporter_helper.h"
@@ -210,7 +211,6 @@ static int px_create(const void *cfgp, struct component_host *host,
     const struct pyro_cfg *cfg = cfgp;
     struct pyro_exporter *px;
     size_t n = strlen(cfg->endpoint);
-    char labels[256], esc[160];
 
     if (!endpoint_ok(cfg->endpoint) || n + 40 > sizeof(px->url)) {
         return err_set(e, PC_ECONFIG,
@@ -239,13 +239,9 @@ static int px_create(const void *cfgp, struct component_host *host,
     snprintf(px->url, sizeof(px->url), "%.*s%s", (int)n, cfg->endpoint,
              cfg->api == PYRO_API_PUSH ? "/push.v1.PusherService/Push"
                                        : "/ingest");
-    metrics_escape(host->id, esc, sizeof(esc));
-    snprintf(labels, sizeof(labels), "exporter=\"%s\"", esc);
-    if (host->metrics != NULL) {
-        px->oversized = metrics_counter(host->metrics,
-            "profcol_exporter_pyroscope_oversized_profiles_total",
-            "Profiles not sent because they break Pyroscope's limits.", labels);
-    }
+    px->oversized = mscope_counter(host->metrics,
+        "profcol_exporter_pyroscope_oversized_profiles_total",
+        "Profiles not sent because they break Pyroscope's limits.", NULL);
     *ctx = px;
     return PC_OK;
 }
@@ -423,25 +419,6 @@ static int add_push(struct pyro_run *run, const uint8_t *pprof, size_t len)
 
 /* ---- ingest: one request per profile ------------------------------------- */
 
-static int url_escape(struct buf *o, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t i;
-    int rc = PC_OK;
-
-    for (i = 0; i < n && rc == PC_OK; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-            c == '~') {
-            rc = buf_putc(o, c);
-        } else {
-            rc = buf_printf(o, "%%%c%c", hex[c >> 4], hex[c & 15]);
-        }
-    }
-    return rc;
-}
-
 /* Characters the /ingest name syntax has no escape for become '_'. */
 static int name_text(struct buf *o, const char *s, int app)
 {
@@ -457,7 +434,7 @@ static int name_text(struct buf *o, const char *s, int app)
                      : (c != ',' && c != '}' && c != '{' && c != '=');
         tmp[i] = ok ? c : '_';
     }
-    return url_escape(o, tmp, n);
+    return pct_encode(o, tmp, n);
 }
 
 /* Labels the server sets itself on /ingest, not sent in name{}. */
@@ -507,7 +484,8 @@ static int ingest_url(struct pyro_run *run, const struct pyro_peek *pk,
         rc = buf_append_str(u, "&format=pprof&spyName=");
     }
     if (rc == PC_OK) {
-        rc = url_escape(u, spy ? spy : "profcol", strlen(spy ? spy : "profcol"));
+        const char *name = spy != NULL ? spy : "profcol";
+        rc = pct_encode(u, name, strlen(name));
     }
     if (rc == PC_OK && pk->period > 0 && strcmp(pk->period_type, "cpu") == 0) {
         rc = buf_printf(u, "&sampleRate=%" PRId64, 1000000000 / pk->period);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "component/component.h"
 #include "telemetry/log.h"
 #include "component/series.h"
@@ -326,9 +327,8 @@ static int do_delete(struct item *it, const struct act *a)
 
 static int hash_value(struct batch *b, struct anyvalue *v)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0, i;
+    unsigned int mdlen = 0;
     struct buf t;
     char *out;
     int rc;
@@ -351,10 +351,7 @@ static int hash_value(struct batch *b, struct anyvalue *v)
     if (out == NULL) {
         return PC_ENOMEM;
     }
-    for (i = 0; i < mdlen; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
+    hex_encode(md, mdlen, out);
     v->type = AV_STRING;
     v->u.s.ptr = out;
     v->u.s.len = mdlen * 2;
@@ -511,20 +508,6 @@ static int det_add(struct attributes_proc *ap, const char *key,
     return PC_OK;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Percent-decodes and trims s[0..len) into out (at least len + 1 bytes);
  * an invalid escape is kept as is (the W3C Baggage rule is to keep going). */
 static size_t pct_decode(const char *s, size_t len, char *out)
@@ -539,9 +522,14 @@ static size_t pct_decode(const char *s, size_t len, char *out)
         len--;
     }
     for (i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len &&
-            hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[n++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        int hi = -1, lo = -1;
+
+        if (s[i] == '%' && i + 2 < len) {
+            hi = hex_val((unsigned char)s[i + 1]);
+            lo = hex_val((unsigned char)s[i + 2]);
+        }
+        if (hi >= 0 && lo >= 0) {
+            out[n++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
             out[n++] = s[i];

@@ -28,9 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <xxhash.h>
 
+#include "core/clock.h"
 #include "component/component.h"
 #include "telemetry/log.h"
 #include "component/matcher.h"
@@ -203,17 +203,9 @@ static int hset_admit(struct hset *h, uint64_t v)
 
 /* ---- windows, labels, counters ----------------------------------------- */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void window_roll(struct cardinality_proc *cp)
 {
-    uint64_t w = now_ms() / (uint64_t)cp->cfg->window_ms;
+    uint64_t w = (uint64_t)clock_mono_ms() / (uint64_t)cp->cfg->window_ms;
     uint32_t i;
 
     if (w == cp->window) {
@@ -232,20 +224,10 @@ static struct mcounter *card_counter(struct cardinality_proc *cp,
                                      const char *name, const char *help,
                                      const char *label)
 {
-    char labels[700], esc1[260], esc2[300];
-
-    if (cp->host->metrics == NULL) {
-        return NULL;
-    }
-    metrics_escape(cp->host->id, esc1, sizeof(esc1));
     if (label == NULL) {
-        snprintf(labels, sizeof(labels), "processor=\"%s\"", esc1);
-    } else {
-        metrics_escape(label, esc2, sizeof(esc2));
-        snprintf(labels, sizeof(labels), "processor=\"%s\",label=\"%s\"",
-                 esc1, esc2);
+        return mscope_counter(cp->host->metrics, name, help, NULL);
     }
-    return metrics_counter(cp->host->metrics, name, help, labels);
+    return mscope_counter(cp->host->metrics, name, help, "label", label, NULL);
 }
 
 /* The stats of a label name; beyond CARD_MAX_STAT_LABELS names, one shared

@@ -293,7 +293,6 @@ static int filter_create(const void *cfgp, struct component_host *host,
 {
     const struct filter_cfg *cfg = cfgp;
     struct filter_proc *fp = calloc(1, sizeof(*fp));
-    char labels[300], esc[260];
     int rc;
 
     if (fp == NULL) {
@@ -311,14 +310,10 @@ static int filter_create(const void *cfgp, struct component_host *host,
         filter_destroy(fp);
         return rc;
     }
-    metrics_escape(host->id, esc, sizeof(esc));
-    snprintf(labels, sizeof(labels), "processor=\"%s\"", esc);
-    fp->dropped = host->metrics != NULL
-        ? metrics_counter(host->metrics,
-                          "profcol_processor_filter_dropped_items_total",
-                          "Items (series) the filter processor dropped.",
-                          labels)
-        : NULL;
+    fp->dropped = mscope_counter(host->metrics,
+                                 "profcol_processor_filter_dropped_items_total",
+                                 "Items (series) the filter processor "
+                                 "dropped.", NULL);
     *ctx = fp;
     return PC_OK;
 }

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "component/component.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -175,14 +176,6 @@ static int ml_limits(const struct memory_limiter_cfg *c, uint64_t total,
     return PC_OK;
 }
 
-static int64_t ml_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* One measurement: updates the state, logs changes, trims above the hard
  * limit. */
 static void ml_check(struct memory_limiter *ml)
@@ -205,8 +198,8 @@ static void ml_check(struct memory_limiter *ml)
     }
     atomic_store(&ml->refusing, now);
     if (rss > ml->hard_bytes &&
-        ml_now_ms() - ml->last_trim_ms >= ML_TRIM_INTERVAL_MS) {
-        ml->last_trim_ms = ml_now_ms();
+        clock_mono_ms() - ml->last_trim_ms >= ML_TRIM_INTERVAL_MS) {
+        ml->last_trim_ms = clock_mono_ms();
         malloc_trim(0);
     }
 }
@@ -234,22 +227,18 @@ static int ml_process(void *ctx, struct batch *b, struct errctx *e)
                    (double)ml->soft_bytes / ML_MIB);
 }
 
-static void ml_metrics(struct memory_limiter *ml, struct metrics *m)
+static void ml_metrics(struct memory_limiter *ml, struct mscope *s)
 {
-    char labels[300], esc[260];
-
-    metrics_escape(ml->id, esc, sizeof(esc));
-    snprintf(labels, sizeof(labels), "processor=\"%s\"", esc);
     /* Counter and gauge, not a computed gauge: pipelines each have their
      * own instance with the same labels, and a reload creates the new
      * instance before the old one goes. */
-    ml->refused = metrics_counter(
-        m, "profcol_processor_memory_limiter_refused_profiles_total",
+    ml->refused = mscope_counter(s,
+        "profcol_processor_memory_limiter_refused_profiles_total",
         "Profiles refused because memory usage was above the soft limit.",
-        labels);
-    ml->rss_gauge = metrics_gauge(
-        m, "profcol_processor_memory_limiter_rss_bytes",
-        "Resident set size measured by the memory limiter.", labels);
+        NULL);
+    ml->rss_gauge = mscope_gauge(s,
+        "profcol_processor_memory_limiter_rss_bytes",
+        "Resident set size measured by the memory limiter.", NULL);
 }
 
 /* Creates the limiter with an RSS source (the unit test passes its own). */
@@ -276,7 +265,7 @@ static int ml_create_with(const struct memory_limiter_cfg *cfg,
     ml->soft_bytes = soft;
     ml->rss_fn = fn;
     ml->rss_arg = arg;
-    ml->last_trim_ms = ml_now_ms() - ML_TRIM_INTERVAL_MS;
+    ml->last_trim_ms = clock_mono_ms() - ML_TRIM_INTERVAL_MS;
     ml_metrics(ml, host->metrics);
     tv.tv_sec = cfg->check_interval_ms / 1000;
     tv.tv_usec = (cfg->check_interval_ms % 1000) * 1000;

@@ -25,6 +25,7 @@
 #include <xxhash.h>
 
 #include "component/component.h"
+#include "core/hex.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 
@@ -128,15 +129,6 @@ static void tracelink_validate(const void *cfgp, const struct ynode *node,
 
 /* ---- ids ---------------------------------------------------------------- */
 
-static int hexdig(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* 2*n hex digits, not all zero, into out[n]. */
 static int parse_id(const struct anyvalue *v, uint8_t *out, uint32_t n)
 {
@@ -146,12 +138,10 @@ static int parse_id(const struct anyvalue *v, uint8_t *out, uint32_t n)
     if (v->type != AV_STRING || v->u.s.len != 2 * n) {
         return 0;
     }
+    if (hex_decode(v->u.s.ptr, v->u.s.len, out) != PC_OK) {
+        return 0;
+    }
     for (i = 0; i < n; i++) {
-        int hi = hexdig(v->u.s.ptr[2 * i]), lo = hexdig(v->u.s.ptr[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return 0;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
         nonzero |= out[i];
     }
     return nonzero != 0;
@@ -362,16 +352,11 @@ static int has_key(const struct pdata *pd, const struct sample *s,
 static int32_t id_attr(struct tl_work *w, int32_t key, const uint8_t *id,
                        uint32_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     char text[32];
     struct attr a;
-    uint32_t i;
     int32_t str;
 
-    for (i = 0; i < n; i++) {
-        text[2 * i] = hex[id[i] >> 4];
-        text[2 * i + 1] = hex[id[i] & 15];
-    }
+    hex_encode(id, n, text);
     str = dict_string(w->pd, text, 2 * n);
     if (str < 0) {
         return str;
@@ -603,20 +588,10 @@ static struct mcounter *tl_counter(struct component_host *host,
                                    const char *name, const char *help,
                                    const char *label)
 {
-    char labels[600], esc1[260], esc2[260];
-
-    if (host->metrics == NULL) {
-        return NULL;
+    if (label == NULL) {
+        return mscope_counter(host->metrics, name, help, NULL);
     }
-    metrics_escape(host->id, esc1, sizeof(esc1));
-    if (label != NULL) {
-        metrics_escape(label, esc2, sizeof(esc2));
-        snprintf(labels, sizeof(labels), "processor=\"%s\",label=\"%s\"",
-                 esc1, esc2);
-    } else {
-        snprintf(labels, sizeof(labels), "processor=\"%s\"", esc1);
-    }
-    return metrics_counter(host->metrics, name, help, labels);
+    return mscope_counter(host->metrics, name, help, "label", label, NULL);
 }
 
 static int tracelink_create(const void *cfgp, struct component_host *host,

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "codec/otlp.h"
 #include "net/grpc_api.h"
 #include "telemetry/log.h"
@@ -527,22 +528,13 @@ int otlprx_grpc_start(struct otlprx *rx, struct otlprx_grpc **out,
     return PC_OK;
 }
 
-static void wait_until(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    ts->tv_sec += ms / 1000 + ts->tv_nsec / 1000000000L;
-    ts->tv_nsec %= 1000000000L;
-}
-
 /* Answers what is pending, then lets the thread see the queue shut down. */
 static void grpc_drain(struct otlprx_grpc *g)
 {
     struct otlprx *rx = g->rx;
-    struct timespec deadline, now, ts;
+    struct timespec deadline = clock_real_after(GRPC_STOP_GRACE_MS), ts;
     int cancelled = 0;
 
-    wait_until(&deadline, GRPC_STOP_GRACE_MS);
     pthread_mutex_lock(&rx->lock);
     while (!g->done) {
         if (rx->head != NULL) {
@@ -551,14 +543,14 @@ static void grpc_drain(struct otlprx_grpc *g)
             pthread_mutex_lock(&rx->lock);
             continue;
         }
-        clock_gettime(CLOCK_REALTIME, &now);
-        if (!cancelled && now.tv_sec > deadline.tv_sec) {
+        if (!cancelled &&
+            clock_real_ns() / 1000000000 > (int64_t)deadline.tv_sec) {
             pthread_mutex_unlock(&rx->lock);
             grpc_server_cancel_all_calls(g->server);
             pthread_mutex_lock(&rx->lock);
             cancelled = 1;
         }
-        wait_until(&ts, 50);
+        ts = clock_real_after(50);
         pthread_cond_timedwait(&rx->cond, &rx->lock, &ts);
     }
     pthread_mutex_unlock(&rx->lock);

@@ -23,12 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "core/clock.h"
 #include "codec/pb.h"
 #include "net/grpc_api.h"
 #include "telemetry/log.h"
@@ -206,14 +206,6 @@ static void screen(struct pdata *pd, struct otlprx_result *res)
     }
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int item_fill(struct batch *b, struct item *it,
                      const struct resource_profiles *rp)
 {
@@ -250,7 +242,7 @@ static int add_items(struct batch *b, struct shared_pdata *sp,
                      struct blob *raw, const char *tenant, size_t tlen)
 {
     const struct pdata *pd = sp->pd;
-    uint64_t t = now_ns();
+    uint64_t t = (uint64_t)clock_real_ns();
     uint32_t r;
     char *ten = NULL;
     int rc = PC_OK;

@@ -174,9 +174,4 @@ int pyro_push_decode_json(const uint8_t *body, size_t len,
                           struct pyro_push *out, struct errctx *e);
 void pyro_push_free(struct pyro_push *p);
 
-/* Standard or URL-safe base64, padding optional; PC_ECORRUPT on bad input.
- * out must hold len*3/4+3 bytes. */
-int pyro_base64_decode(const char *in, size_t len, uint8_t *out,
-                       size_t *outlen);
-
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/clock.h"
 #include "codec/pprof.h"
 #include "telemetry/log.h"
 #include "component/series.h"
@@ -93,7 +94,7 @@ static int parse_query(struct ingest *in)
     char small[256];
     const char *v;
     struct errctx e = {{0}};
-    int64_t now = pyro_now_ns();
+    int64_t now = clock_real_ns();
 
     v = httpsrv_query_param(in->req, "name", buf, sizeof(buf));
     if (v == NULL && (strncmp(in->req->query, "name=", 5) == 0 ||

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "core/arena.h"
+#include "core/base64.h"
 #include "push/v1/push.pb-c.h"
 #include "receivers/pyroscope/pyro.h"
 
@@ -100,55 +101,6 @@ int pyro_push_decode_proto(const uint8_t *body, size_t len,
 }
 
 /* ---- JSON --------------------------------------------------------------- */
-
-static int b64val(int c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+' || c == '-') {
-        return 62;
-    }
-    if (c == '/' || c == '_') {
-        return 63;
-    }
-    return -1;
-}
-
-int pyro_base64_decode(const char *in, size_t len, uint8_t *out,
-                       size_t *outlen)
-{
-    uint32_t acc = 0;
-    size_t i, n = 0;
-    int bits = 0;
-
-    while (len > 0 && in[len - 1] == '=') {
-        len--;
-    }
-    if (len % 4 == 1) {
-        return PC_ECORRUPT;
-    }
-    for (i = 0; i < len; i++) {
-        int v = b64val((unsigned char)in[i]);
-        if (v < 0) {
-            return PC_ECORRUPT;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (uint8_t)(acc >> bits);
-        }
-    }
-    *outlen = n;
-    return PC_OK;
-}
 
 /* obj[a] or obj[b] (lowerCamel and declared names); NULL for null. */
 static json_t *field(json_t *obj, const char *a, const char *b)
@@ -254,13 +206,13 @@ static int json_samples(struct push_priv *pv, json_t *s,
                            si, j);
         }
         blen = raw != NULL ? json_string_length(raw) : 0;
-        bytes = arena_alloc(&pv->arena, blen / 4 * 3 + 4);
+        bytes = arena_alloc(&pv->arena, BASE64_DECODED_MAX(blen));
         if (bytes == NULL) {
             return err_set(e, PC_ENOMEM, "out of memory");
         }
         d->samples[j].raw = bytes;
-        if (raw != NULL && pyro_base64_decode(json_string_value(raw), blen,
-                                              bytes, &d->samples[j].len) != 0) {
+        if (raw != NULL && base64_decode(json_string_value(raw), blen, bytes,
+                                         &d->samples[j].len) != PC_OK) {
             return err_set(e, PC_ECORRUPT, "series[%zu].samples[%zu]."
                            "rawProfile: invalid base64", si, j);
         }

@@ -7,8 +7,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "telemetry/log.h"
 #include "component/series.h"
 #include "receivers/pyroscope/pyro_recv.h"
@@ -21,14 +21,6 @@ static const struct cfg_entry pyro_cfg_table[] = {
             "with multi-tenancy on"},
     {.key = NULL},
 };
-
-int64_t pyro_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 void pyro_attrs_set(struct pyro_attrs *a, const char *key, const char *value)
 {
@@ -81,7 +73,7 @@ int pyro_batch_add(struct batch *b, struct pdata *pd, struct blob *raw,
     it->pd = sp;
     it->nprofiles = pdata_profile_count(pd);
     it->nsamples = pdata_sample_count(pd);
-    it->received_ns = (uint64_t)pyro_now_ns();
+    it->received_ns = (uint64_t)clock_real_ns();
     if (tenant != NULL && tenant[0] != '\0') {
         size_t n = strlen(tenant);
         it->tenant.ptr = arena_strndup(&b->arena, tenant, n);

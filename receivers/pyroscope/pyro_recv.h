@@ -45,8 +45,6 @@ int pyro_batch_add(struct batch *b, struct pdata *pd, struct blob *raw,
 const char *pyro_tenant(struct pyro_recv *r, struct httpsrv_req *req,
                         int connect);
 
-int64_t pyro_now_ns(void);
-
 void pyro_ingest_handler(struct httpsrv_req *req, void *arg);
 void pyro_connect_handler(struct httpsrv_req *req, void *arg);
 

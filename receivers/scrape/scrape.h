@@ -184,6 +184,10 @@ void scrape_groups_free(struct scrape_group *g, uint32_t n);
 struct scrape_receiver;
 struct scrape_job;
 
+/* Distinct failure reasons a loop keeps a counter handle for (more are
+ * looked up on each failure). */
+#define SCRAPE_LOOP_REASONS 8
+
 struct scrape_loop {
     struct scrape_job *job;
     uint64_t id;                /* hash of labels and URL */
@@ -203,9 +207,15 @@ struct scrape_loop {
     int64_t started_ns;
     int64_t last_ok_ns;
     int up;                     /* last scrape succeeded */
-    char mlabels[640];          /* metric labels */
+    /* Its series: receiver, job, instance and profile labels. Loops with
+     * the same labels share a series; it goes with the last holding it. */
+    struct mscope *mscope;
     struct mgauge *m_up;
     struct mgauge *m_duration;
+    struct {                    /* error counters, by reason, as seen */
+        const char *reason;
+        struct mcounter *c;
+    } m_errors[SCRAPE_LOOP_REASONS];
 };
 
 struct scrape_job {
@@ -221,6 +231,7 @@ struct scrape_job {
     struct event *sd_timer;
     struct scrape_loop **loops; /* sorted by id */
     uint32_t nloops;
+    struct mscope *mscope;      /* while started: job="<job_name>" */
     struct mgauge *m_targets;
     char *password;             /* from password_file, re-read */
     char *bearer;               /* from bearer_token_file, re-read */
@@ -238,14 +249,12 @@ struct scrape_receiver {
     int running;
 };
 
-int64_t scrape_now_ns(void);
-
 /* Loops. */
 struct scrape_loop *scrape_loop_new(struct scrape_job *job);
 /* Arms the timer: first scrape at now + (id mod interval). */
 int scrape_loop_start(struct scrape_loop *l);
-/* Stops it, drops its state and (unless shared) its metrics, frees it. */
-void scrape_loop_free(struct scrape_loop *l, int remove_metrics);
+/* Stops it, drops its state and its hold on its series, frees it. */
+void scrape_loop_free(struct scrape_loop *l);
 /* Transfer finished (scrape_fetch done callback). */
 void scrape_loop_done(void *priv, CURL *easy, CURLcode rc);
 

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "codec/pprof.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
@@ -26,22 +27,6 @@
 #include "receivers/scrape/scrape.h"
 
 #define CREDS_REFRESH_NS (60 * (int64_t)1000000000)
-
-int64_t scrape_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- credentials ------------------------------------------------------------ */
 
@@ -69,7 +54,7 @@ static char *read_secret(const char *path, const char *component)
 void scrape_job_creds(struct scrape_job *job)
 {
     const struct scrape_job_cfg *jc = job->cfg;
-    int64_t now = mono_ns();
+    int64_t now = clock_mono_ns();
     const char *comp = job->rcv->host->id;
 
     if (job->creds_read_ns != 0 && now - job->creds_read_ns < CREDS_REFRESH_NS) {
@@ -109,21 +94,6 @@ struct scrape_loop *scrape_loop_new(struct scrape_job *job)
     return l;
 }
 
-static void loop_metric_labels(struct scrape_loop *l)
-{
-    char rcv[160], job[160], inst[160], prof[80];
-    const char *j = labels_get(&l->labels, "job");
-    const char *i = labels_get(&l->labels, "instance");
-
-    metrics_escape(l->job->rcv->host->id, rcv, sizeof(rcv));
-    metrics_escape(j != NULL ? j : l->job->cfg->job_name, job, sizeof(job));
-    metrics_escape(i != NULL ? i : "", inst, sizeof(inst));
-    metrics_escape(l->prof->name, prof, sizeof(prof));
-    snprintf(l->mlabels, sizeof(l->mlabels),
-             "receiver=\"%s\",job=\"%s\",instance=\"%s\",profile=\"%s\"", rcv,
-             job, inst, prof);
-}
-
 static void loop_tick(evutil_socket_t fd, short what, void *arg);
 
 int scrape_loop_start(struct scrape_loop *l)
@@ -132,20 +102,24 @@ int scrape_loop_start(struct scrape_loop *l)
     int64_t interval = l->job->cfg->interval_ms * 1000000;
     int64_t offset = (int64_t)(l->id % (uint64_t)interval);
     struct timeval tv;
+    const char *job = labels_get(&l->labels, "job");
 
-    loop_metric_labels(l);
-    l->m_up = metrics_gauge(r->host->metrics, "profcol_scrape_target_up",
-                            "1 when the last scrape of the target "
-                            "succeeded, else 0", l->mlabels);
-    l->m_duration = metrics_gauge(r->host->metrics,
-                                  "profcol_scrape_target_duration_seconds",
-                                  "how long the last scrape took",
-                                  l->mlabels);
+    /* The job label as relabeled, else the job's name. */
+    l->mscope = mscope_sub(r->host->metrics,
+                           "job", job != NULL ? job : l->job->cfg->job_name,
+                           "instance", labels_get(&l->labels, "instance"),
+                           "profile", l->prof->name, NULL);
+    l->m_up = mscope_gauge(l->mscope, "profcol_scrape_target_up",
+                           "1 when the last scrape of the target "
+                           "succeeded, else 0", NULL);
+    l->m_duration = mscope_gauge(l->mscope,
+                                 "profcol_scrape_target_duration_seconds",
+                                 "how long the last scrape took", NULL);
     l->timer = evtimer_new(r->host->base, loop_tick, l);
     if (l->timer == NULL) {
         return PC_ENOMEM;
     }
-    l->next_due_ns = mono_ns() + offset;
+    l->next_due_ns = clock_mono_ns() + offset;
     tv.tv_sec = offset / 1000000000;
     tv.tv_usec = (offset % 1000000000) / 1000;
     return evtimer_add(l->timer, &tv) == 0 ? PC_OK : PC_ENOMEM;
@@ -163,7 +137,7 @@ static void loop_release_transfer(struct scrape_loop *l)
     l->connect_list = NULL;
 }
 
-void scrape_loop_free(struct scrape_loop *l, int remove_metrics)
+void scrape_loop_free(struct scrape_loop *l)
 {
     struct scrape_receiver *r;
 
@@ -180,9 +154,7 @@ void scrape_loop_free(struct scrape_loop *l, int remove_metrics)
     }
     r->delta_bytes -= delta_state_bytes(&l->delta);
     delta_state_free(&l->delta);
-    if (remove_metrics && l->mlabels[0] != '\0') {
-        metrics_remove_matching(r->host->metrics, l->mlabels);
-    }
+    mscope_free(l->mscope);
     labels_free(&l->labels);
     buf_free(&l->body);
     free(l->url);
@@ -200,18 +172,28 @@ static void loop_fail(struct scrape_loop *l, const char *reason,
                       const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A series per reason, registered when the reason first occurs (reasons
+ * are static strings); a dead target fails every interval, so the handle
+ * is kept. */
 static void loop_count(struct scrape_loop *l, const char *reason)
 {
-    char labels[sizeof(l->mlabels) + 64];
-    struct mcounter *c;
+    struct mcounter *c = NULL;
+    int i;
 
-    snprintf(labels, sizeof(labels), "%s,reason=\"%s\"", l->mlabels, reason);
-    c = metrics_counter(l->job->rcv->host->metrics,
-                        "profcol_scrape_target_errors",
-                        "failed scrapes by reason", labels);
-    if (c != NULL) {
-        mcounter_add(c, 1);
+    for (i = 0; i < SCRAPE_LOOP_REASONS && l->m_errors[i].reason != NULL;
+         i++) {
+        if (strcmp(l->m_errors[i].reason, reason) == 0) {
+            mcounter_add(l->m_errors[i].c, 1);
+            return;
+        }
     }
+    c = mscope_counter(l->mscope, "profcol_scrape_target_errors",
+                       "failed scrapes by reason", "reason", reason, NULL);
+    if (c != NULL && i < SCRAPE_LOOP_REASONS) {
+        l->m_errors[i].reason = reason;
+        l->m_errors[i].c = c;
+    }
+    mcounter_add(c, 1);
 }
 
 static void loop_fail(struct scrape_loop *l, const char *reason,
@@ -242,7 +224,7 @@ static void loop_ok(struct scrape_loop *l)
                  l->url);
     }
     l->up = 1;
-    l->last_ok_ns = scrape_now_ns();
+    l->last_ok_ns = clock_real_ns();
     if (l->m_up != NULL) {
         mgauge_set(l->m_up, 1);
     }
@@ -335,7 +317,7 @@ static int loop_request(struct scrape_loop *l)
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, l->headers);
     }
     l->easy = h;
-    l->started_ns = mono_ns();
+    l->started_ns = clock_mono_ns();
     if (scrape_fetch_add(l->job->rcv->fetch, h) != PC_OK) {
         loop_release_transfer(l);
         return PC_ENOMEM;
@@ -347,7 +329,7 @@ static void loop_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct scrape_loop *l = arg;
     int64_t interval = l->job->cfg->interval_ms * 1000000;
-    int64_t now = mono_ns(), wait;
+    int64_t now = clock_mono_ns(), wait;
     struct timeval tv;
 
     (void)fd;
@@ -471,7 +453,7 @@ static int loop_deliver(struct scrape_loop *l, struct pdata *pd, int keep_raw,
     it->resource = -1;
     it->nprofiles = 1;
     it->nsamples = pdata_sample_count(pd);
-    it->received_ns = (uint64_t)scrape_now_ns();
+    it->received_ns = (uint64_t)clock_real_ns();
     it->pd = shared_pdata_new(pd);
     if (it->pd == NULL) {
         pdata_free(pd);
@@ -520,7 +502,7 @@ static int loop_delta(struct scrape_loop *l, struct pdata *pd, int *computed)
     } else if (r->cfg->delta_state_total - others < budget) {
         budget = r->cfg->delta_state_total - others;
     }
-    rc = delta_compute(&l->delta, pd, scrape_now_ns(), budget, &out, &e);
+    rc = delta_compute(&l->delta, pd, clock_real_ns(), budget, &out, &e);
     if (rc != PC_OK) {
         /* No room for a baseline: the cumulative profile goes out as it
          * is, without __delta__="false", so a Pyroscope backend computes
@@ -593,7 +575,8 @@ void scrape_loop_done(void *priv, CURL *easy, CURLcode rc)
 
     (void)easy;
     if (l->m_duration != NULL) {
-        mgauge_set(l->m_duration, (double)(mono_ns() - l->started_ns) / 1e9);
+        mgauge_set(l->m_duration,
+                   (double)(clock_mono_ns() - l->started_ns) / 1e9);
     }
     curl_easy_getinfo(l->easy, CURLINFO_RESPONSE_CODE, &status);
     if (curl_easy_getinfo(l->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&

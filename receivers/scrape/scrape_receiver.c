@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 #include "receivers/scrape/scrape.h"
@@ -92,7 +93,7 @@ static void job_fini(struct scrape_job *job)
 
 static void job_poll_sd(struct scrape_job *job, int force_full)
 {
-    int64_t now = scrape_now_ns();
+    int64_t now = clock_real_ns();
     int changed = 0;
     uint32_t i;
 
@@ -150,7 +151,7 @@ static int job_sd_start(struct scrape_job *job)
     }
     for (i = 0; i < job->nsd; i++) {
         int changed = 0;
-        job->sds[i].next_full_ns = scrape_now_ns() +
+        job->sds[i].next_full_ns = clock_real_ns() +
                                    job->sds[i].cfg->refresh_interval_ms *
                                        1000000;
         scrape_sd_poll(&job->sds[i], job->rcv->host->id, 1, &changed);
@@ -160,7 +161,6 @@ static int job_sd_start(struct scrape_job *job)
 
 static void job_stop(struct scrape_job *job)
 {
-    char labels[400], rcv[160], jn[160];
     uint32_t i;
 
     if (job->sd_timer != NULL) {
@@ -168,7 +168,7 @@ static void job_stop(struct scrape_job *job)
         job->sd_timer = NULL;
     }
     for (i = 0; i < job->nloops; i++) {
-        scrape_loop_free(job->loops[i], 1);
+        scrape_loop_free(job->loops[i]);
     }
     free(job->loops);
     job->loops = NULL;
@@ -179,25 +179,20 @@ static void job_stop(struct scrape_job *job)
     free(job->sds);
     job->sds = NULL;
     job->nsd = 0;
-    metrics_escape(job->rcv->host->id, rcv, sizeof(rcv));
-    metrics_escape(job->cfg->job_name, jn, sizeof(jn));
-    snprintf(labels, sizeof(labels), "receiver=\"%s\",job=\"%s\"", rcv, jn);
-    metrics_remove_matching(job->rcv->host->metrics, labels);
+    mscope_free(job->mscope);
+    job->mscope = NULL;
     job->m_targets = NULL;
 }
 
 static int job_start(struct scrape_job *job)
 {
-    char labels[400], rcv[160], jn[160];
     int rc;
 
-    metrics_escape(job->rcv->host->id, rcv, sizeof(rcv));
-    metrics_escape(job->cfg->job_name, jn, sizeof(jn));
-    snprintf(labels, sizeof(labels), "receiver=\"%s\",job=\"%s\"", rcv, jn);
-    job->m_targets = metrics_gauge(job->rcv->host->metrics,
-                                   "profcol_scrape_targets",
-                                   "scrape loops (target x profile) running",
-                                   labels);
+    job->mscope = mscope_sub(job->rcv->host->metrics,
+                             "job", job->cfg->job_name, NULL);
+    job->m_targets = mscope_gauge(job->mscope, "profcol_scrape_targets",
+                                  "scrape loops (target x profile) running",
+                                  NULL);
     rc = job_sd_start(job);
     if (rc != PC_OK) {
         return rc;
@@ -271,7 +266,6 @@ static void sr_stop(void *ctx)
 static int sr_start(void *ctx)
 {
     struct scrape_receiver *r = ctx;
-    char labels[200], rcv[160];
     uint32_t i;
     int rc = PC_OK;
 
@@ -281,12 +275,9 @@ static int sr_start(void *ctx)
         return PC_ENOMEM;
     }
     r->running = 1;
-    metrics_escape(r->host->id, rcv, sizeof(rcv));
-    snprintf(labels, sizeof(labels), "receiver=\"%s\"", rcv);
-    r->m_delta_bytes = metrics_gauge(r->host->metrics,
-                                     "profcol_scrape_delta_state_bytes",
-                                     "memory held by delta baselines",
-                                     labels);
+    r->m_delta_bytes = mscope_gauge(r->host->metrics,
+                                    "profcol_scrape_delta_state_bytes",
+                                    "memory held by delta baselines", NULL);
     for (i = 0; i < r->njobs && rc == PC_OK; i++) {
         rc = job_start(&r->jobs[i]);
     }

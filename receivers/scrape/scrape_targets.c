@@ -19,6 +19,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "core/hex.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 #include "receivers/scrape/scrape.h"
@@ -43,25 +44,6 @@ static void cand_free(struct cand *c)
     free(c->url);
     free(c->host_header);
     free(c->connect_to);
-}
-
-/* Percent-encodes a query component (RFC 3986 unreserved kept). */
-static int url_escape(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    int rc = PC_OK;
-
-    for (; *s != '\0' && rc == PC_OK; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-            c == '~') {
-            rc = buf_putc(b, c);
-        } else {
-            rc = buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
-        }
-    }
-    return rc;
 }
 
 static int has_param(const struct labelset *ls, const char *name)
@@ -94,13 +76,14 @@ static char *build_url(const struct labelset *ls, const char *host,
         rc = buf_putc(&b, (uint8_t)sep);
         sep = '&';
         if (rc == PC_OK) {
-            rc = url_escape(&b, ls->v[i].name + 8);
+            rc = pct_encode(&b, ls->v[i].name + 8,
+                            strlen(ls->v[i].name + 8));
         }
         if (rc == PC_OK) {
             rc = buf_putc(&b, '=');
         }
         if (rc == PC_OK) {
-            rc = url_escape(&b, ls->v[i].value);
+            rc = pct_encode(&b, ls->v[i].value, strlen(ls->v[i].value));
         }
     }
     if (rc == PC_OK && prof->seconds > 0 && !has_param(ls, "seconds")) {
@@ -338,28 +321,10 @@ static struct scrape_loop *loop_from(struct scrape_job *job, struct cand *c)
     l->prof = c->prof;
     memset(c, 0, sizeof(*c));
     if (scrape_loop_start(l) != PC_OK) {
-        scrape_loop_free(l, 1);
+        scrape_loop_free(l);
         return NULL;
     }
     return l;
-}
-
-/* Metrics of a removed loop go unless another loop reports the same
- * job/instance/profile. */
-static int metrics_shared(const struct scrape_receiver *r,
-                          const struct scrape_loop *gone)
-{
-    uint32_t j, i;
-
-    for (j = 0; j < r->njobs; j++) {
-        const struct scrape_job *job = &r->jobs[j];
-        for (i = 0; i < job->nloops; i++) {
-            if (strcmp(job->loops[i]->mlabels, gone->mlabels) == 0) {
-                return 1;
-            }
-        }
-    }
-    return 0;
 }
 
 struct merge {
@@ -423,7 +388,7 @@ void scrape_job_sync(struct scrape_job *job)
     job->loops = m.keep;
     job->nloops = m.nkeep;
     for (i = 0; i < m.ngone; i++) {
-        scrape_loop_free(m.gone[i], !metrics_shared(job->rcv, m.gone[i]));
+        scrape_loop_free(m.gone[i]);
     }
     free(m.gone);
     if (job->m_targets != NULL) {

@@ -121,7 +121,7 @@ static inline int fx_proc_new(struct fx_proc *p, const char *type,
     p->cfg = calloc(1, p->f->config_size + 1);
     p->metrics = metrics_new();
     p->host.id = type;
-    p->host.metrics = p->metrics;
+    p->host.metrics = mscope_new(p->metrics, "processor", type, NULL);
     if (cfg_decode(p->f->config, p->doc.root, p->cfg, &p->diag) != PC_OK) {
         snprintf(p->e.msg, sizeof(p->e.msg), "%s", p->diag.errors[0]);
         return -1;
@@ -152,6 +152,7 @@ static inline void fx_proc_free(struct fx_proc *p)
     free(p->cfg);
     cfg_diag_free(&p->diag);
     ydoc_free(&p->doc);
+    mscope_free(p->host.metrics);
     metrics_free(p->metrics);
 }
 

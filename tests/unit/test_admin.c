@@ -31,6 +31,7 @@
 struct server {
     struct event_base *base;
     struct metrics *metrics;
+    struct mscope *scope;
     struct admin *admin;
     struct event *stop;
     pthread_t loop;
@@ -68,6 +69,8 @@ static int server_up(struct server *s, const char *maddr, const char *haddr,
     assert_non_null(s->base);
     s->metrics = metrics_new();
     assert_non_null(s->metrics);
+    s->scope = mscope_new(s->metrics, NULL);
+    assert_non_null(s->scope);
     rc = admin_start(s->base, maddr, haddr, s->metrics, &s->admin, e);
     if (rc != 0) {
         return rc;
@@ -86,6 +89,7 @@ static void server_down(struct server *s)
         event_free(s->stop);
         admin_stop(s->admin);
     }
+    mscope_free(s->scope);
     metrics_free(s->metrics);
     event_base_free(s->base);
 }
@@ -172,8 +176,8 @@ static void test_shared_listener(void **state)
     port = admin_metrics_port(s.admin);
     assert_true(port != 0);
     assert_int_equal(admin_health_port(s.admin), port);
-    mcounter_add(metrics_counter(s.metrics, "profcol_test_requests", "h",
-                                 "path=\"/x\""), 5);
+    mcounter_add(mscope_counter(s.scope, "profcol_test_requests", "h",
+                                "path", "/x", NULL), 5);
 
     http(port, "GET", "/health", r);
     assert_int_equal(r->status, 503);

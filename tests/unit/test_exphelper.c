@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "exporterhelper/exporter_helper.h"
 #include "telemetry/metrics.h"
-#include "exporterhelper/retry.h"
 
 #define MAXIDS 256
 
@@ -152,6 +152,8 @@ static void test_retry_then_success(void **state)
     struct exphelper_stats st;
     struct exphelper *h;
     struct metrics *m = metrics_new();
+    struct mscope *sc = mscope_new(m, "exporter", "otlp/a", NULL);
+    struct buf text;
     struct errctx e;
     struct fake f;
 
@@ -159,7 +161,7 @@ static void test_retry_then_success(void **state)
     fast_cfg(&c);
     fake_init(&f);
     f.fail_retry = 3;
-    assert_int_equal(exphelper_new(&c, "otlp/a", &fake_ops, &f, m, &h, &e),
+    assert_int_equal(exphelper_new(&c, "otlp/a", &fake_ops, &f, sc, &h, &e),
                      PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(7)), PC_OK);
@@ -169,13 +171,24 @@ static void test_retry_then_success(void **state)
     assert_int_equal(st.exports, 4);
     assert_int_equal(st.send_failed_profiles, 0);
     assert_int_equal(fake_get(&f, &f.delivered[7]), 1);
-    assert_int_equal(mcounter_get(metrics_counter(m,
-        "profcol_exporter_retries_total", "", "exporter=\"otlp/a\"")), 3);
-    assert_int_equal(mcounter_get(metrics_counter(m,
-        "profcol_exporter_sent_profiles_total", "",
-        "exporter=\"otlp/a\"")), 1);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 5000), PC_OK);
+    /* The helper's series, seen through the exporter's scope. */
+    assert_int_equal(mcounter_get(mscope_counter(sc,
+        "profcol_exporter_retries_total", "", NULL)), 3);
+    assert_int_equal(mcounter_get(mscope_counter(sc,
+        "profcol_exporter_sent_profiles_total", "", NULL)), 1);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 5000), PC_OK);
     exphelper_free(h);
+    /* The helper let go of its series: what the test's scope also holds
+     * stays, the rest (the queue-size gauge calling into h) is gone. */
+    buf_init(&text, 0);
+    assert_int_equal(metrics_render(m, &text), PC_OK);
+    assert_int_equal(buf_putc(&text, 0), PC_OK);
+    assert_non_null(strstr((char *)text.data,
+        "\nprofcol_exporter_retries_total{exporter=\"otlp/a\"} 3\n"));
+    assert_null(strstr((char *)text.data, "profcol_exporter_queue_size"));
+    assert_null(strstr((char *)text.data, "profcol_exporter_sent_bytes"));
+    buf_free(&text);
+    mscope_free(sc);
     metrics_free(m);
 }
 
@@ -264,14 +277,14 @@ static void test_queue_full(void **state)
     assert_true(wait_for(h, queue_is, (void *)0));   /* consumer holds it */
     assert_int_equal(exphelper_submit(h, mkbatch(1)), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(2)), PC_OK);
-    t0 = retry_now_ms();
+    t0 = clock_mono_ms();
     assert_int_equal(exphelper_submit(h, mkbatch(3)), PC_EBUSY);
-    assert_true(retry_now_ms() - t0 >= 90);
+    assert_true(clock_mono_ms() - t0 >= 90);
     exphelper_get_stats(h, &st);
     assert_int_equal(st.enqueue_failed_profiles, 1);
     assert_int_equal(exphelper_queue_size(h), 2);
     fake_set(&f, &f.gate_closed, 0);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 5000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 5000), PC_OK);
     for (i = 0; i < 3; i++) {
         assert_int_equal(f.delivered[i], 1);
     }
@@ -301,7 +314,7 @@ static void test_stop_drains(void **state)
         assert_int_equal(exphelper_submit(h, mkbatch((uint64_t)i)), PC_OK);
     }
     fake_set(&f, &f.gate_closed, 0);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 10000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 10000), PC_OK);
     exphelper_get_stats(h, &st);
     assert_int_equal(st.sent_profiles, 20);
     assert_int_equal(st.dropped_shutdown, 0);
@@ -317,7 +330,7 @@ static void test_stop_drains(void **state)
     for (i = 0; i < 5; i++) {
         assert_int_equal(exphelper_submit(h, mkbatch((uint64_t)i)), PC_OK);
     }
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 100), PC_ETIMEDOUT);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 100), PC_ETIMEDOUT);
     exphelper_get_stats(h, &st);
     assert_int_equal(st.dropped_shutdown, 5);
     assert_int_equal(st.sent_profiles, 0);
@@ -404,7 +417,7 @@ static void test_persistent_crash(void **state)
     }
     exphelper_get_stats(h, &st);
     assert_int_equal(st.sent_profiles, 40);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 1000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 1000), PC_OK);
     exphelper_free(h);
 
     /* Acknowledged: a third start has nothing to send. */
@@ -421,7 +434,7 @@ static void test_persistent_crash(void **state)
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(1)), PC_OK);
     assert_true(wait_for(h, exports_at_least, (void *)2));
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 1000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 1000), PC_OK);
     exphelper_get_stats(h, &st);
     assert_int_equal(st.dropped_shutdown, 0);
     exphelper_free(h);
@@ -520,7 +533,7 @@ static void test_submit_async(void **state)
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit_async(h, mkbatch(1), async_cb, &d[0]),
                      PC_OK);
-    assert_int_equal(exphelper_stop(h, retry_now_ms() + 1000), PC_OK);
+    assert_int_equal(exphelper_stop(h, clock_mono_ms() + 1000), PC_OK);
     exphelper_free(h);
     assert_int_equal(async_calls(&d[0]), 1);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -29,7 +29,7 @@ static uint64_t fake_rss_fn(void *arg)
 struct fixture {
     struct event_base *base;
     struct metrics *m;
-    struct component_host host;
+    struct component_host host;   /* host.metrics: processor="memory_limiter" */
 };
 
 static void fixture_init(struct fixture *f)
@@ -41,11 +41,13 @@ static void fixture_init(struct fixture *f)
     assert_non_null(f->m);
     f->host.id = "memory_limiter";
     f->host.base = f->base;
-    f->host.metrics = f->m;
+    f->host.metrics = mscope_new(f->m, "processor", "memory_limiter", NULL);
+    assert_non_null(f->host.metrics);
 }
 
 static void fixture_free(struct fixture *f)
 {
+    mscope_free(f->host.metrics);
     metrics_free(f->m);
     event_base_free(f->base);
 }

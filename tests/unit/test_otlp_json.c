@@ -421,7 +421,7 @@ static void test_json_response_and_status(void **state)
     assert_int_equal(buf_putc(&js, 0), 0);
     assert_string_equal((char *)js.data,
                         "{\"partialSuccess\":{\"rejectedProfiles\":\"3\","
-                        "\"errorMessage\":\"bad \\\"x\\\"\\u000a\"}}");
+                        "\"errorMessage\":\"bad \\\"x\\\"\\n\"}}");
     /* An empty response is {} and an empty partial_success stays. */
     buf_reset(&js);
     assert_int_equal(otlp_pb_to_json(OTLP_JSON_RESPONSE, NULL, 0, &js, &e), 0);

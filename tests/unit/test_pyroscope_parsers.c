@@ -3,8 +3,8 @@
  * the `name` state machine (quirks included), attime, multipart bodies
  * (preamble, LF-only, no-filename parts, boundary look-alikes, missing
  * close), folded/lines text (last-space split, bad counts, merging,
- * sample-rate scaling), profile-type suffixes, sample_type_config and
- * metric names, base64 and Connect JSON push requests.
+ * sample-rate scaling), profile-type suffixes, sample_type_config,
+ * metric names and Connect JSON push requests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -388,24 +388,6 @@ static void test_metric_names(void **state)
                                     &e), PC_ECORRUPT);
 }
 
-static void test_base64(void **state)
-{
-    uint8_t out[16];
-    size_t n;
-
-    (void)state;
-    assert_int_equal(pyro_base64_decode("aGVsbG8=", 8, out, &n), 0);
-    assert_int_equal(n, 5);
-    assert_memory_equal(out, "hello", 5);
-    assert_int_equal(pyro_base64_decode("aGVsbG8", 7, out, &n), 0);
-    assert_int_equal(n, 5);
-    assert_int_equal(pyro_base64_decode("-_8", 3, out, &n), 0);
-    assert_int_equal(n, 2);
-    assert_int_equal(out[0], 0xfb);
-    assert_int_equal(pyro_base64_decode("a*b=", 4, out, &n), PC_ECORRUPT);
-    assert_int_equal(pyro_base64_decode("abcde", 5, out, &n), PC_ECORRUPT);
-}
-
 static void test_connect_json(void **state)
 {
     const char *ok = "{\"series\":[{\"labels\":[{\"name\":\"__name__\","
@@ -463,7 +445,6 @@ int main(void)
         cmocka_unit_test(test_folded),
         cmocka_unit_test(test_lines_and_unscaled),
         cmocka_unit_test(test_metric_names),
-        cmocka_unit_test(test_base64),
         cmocka_unit_test(test_connect_json),
     };
 
