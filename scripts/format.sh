@@ -27,9 +27,17 @@ list_files()
 
 need_clang_format()
 {
+    local v
+
     if ! command -v "$CLANG_FORMAT" >/dev/null 2>&1; then
         echo "format.sh: $CLANG_FORMAT not found (scripts/install-deps.sh installs it)" >&2
         exit 2
+    fi
+    # Each clang-format release formats a little differently; the tree is
+    # kept in the form Debian 12's clang-format 14 gives.
+    v=$("$CLANG_FORMAT" --version | sed -n -E 's/.*version ([0-9]+).*/\1/p')
+    if [ "$v" != 14 ]; then
+        echo "format.sh: warning: $CLANG_FORMAT is version ${v:-unknown}, the style is set for 14" >&2
     fi
 }
 
