@@ -41,7 +41,7 @@ BANNED=(
     "localtime|all|static result, not thread-safe: use localtime_r"
     "ctime|all|static result, not thread-safe: use strftime with gmtime_r"
     "asctime|all|static result, not thread-safe: use strftime with gmtime_r"
-    "strerror|all|static result, not thread-safe: use strerror_r"
+    "strerror|all|may share a buffer between threads: use err_errno (core/err.h)"
     "inet_ntoa|all|static result, not thread-safe: use inet_ntop"
     "gethostbyname|all|static result, not thread-safe: use getaddrinfo"
     "tmpnam|all|name races with its creation: use mkstemp or mkdtemp"
