@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG     ?= config.example.yaml
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build run test unit-asan fuzz bench clean
+.PHONY: all deps build run test style format unit-asan fuzz bench clean
 
 all: build
 
@@ -24,10 +24,20 @@ run: build
 	./$(BUILD)/profcol --config $(CONFIG)
 
 test: build
+	@$(MAKE) --no-print-directory style
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory fuzz
 	@echo "make test: all suites passed"
+
+# Style checks (scripts/check-style.sh): banned functions, include layers,
+# component registry, documented keys; formatting once CHECK_FORMAT=1.
+style: deps
+	@PROFCOL_BIN=$(BUILD)/profcol scripts/check-style.sh
+
+# Formats every C file with .clang-format (scripts/format.sh FILE... for some).
+format: deps
+	@scripts/format.sh
 
 # Unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 unit-asan: deps

@@ -449,13 +449,13 @@ int main(int argc, char **argv)
     int iters, rc;
 
     if (argc != 4 || (op = find_op(argv[1])) == NULL ||
-        (iters = atoi(argv[3])) < 1) {
+        (iters = (int)strtol(argv[3], NULL, 10)) < 1) {
         usage();
         return 2;
     }
     if (read_file(argv[2], &in.file, &in.file_len) != 0) {
         fprintf(stderr, "bench_codec: cannot read %s: %s\n", argv[2],
-                strerror(errno));
+                err_errno(errno));
         return 1;
     }
     if (prepare(&in, op->needs_otlp) != 0) {

@@ -163,7 +163,7 @@ int main(int argc, char **argv)
     struct errctx e = {{0}};
     uint8_t *data;
     size_t len = 0;
-    int iters = argc > 2 ? atoi(argv[2]) : 200, i;
+    int iters = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 200, i;
     double t_handoff, t_decode;
 
     if (argc < 2 || (data = read_all(argv[1], &len)) == NULL || iters <= 0) {

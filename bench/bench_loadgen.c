@@ -253,7 +253,7 @@ static int http_read_response(int fd, char *buf, size_t cap, int *close_after)
         }
     }
     end[2] = '\0';               /* header block ends with its last CRLF */
-    code = atoi(buf + 9);
+    code = (int)strtol(buf + 9, NULL, 10);
     v = header_value(buf, "Connection");
     *close_after = v != NULL && strncasecmp(v, "close", 5) == 0;
     v = header_value(buf, "Content-Length");
@@ -350,6 +350,7 @@ static int cmd_http(int argc, char **argv)
     int conns, i;
     double secs, cpu0;
     int64_t t_start;
+    size_t head_cap;
     const char *ctype = argc > 7 ? argv[7] : "application/octet-stream";
 
     if (argc < 7 || parse_hostport(argv[2], &g.addr) != 0) {
@@ -358,10 +359,11 @@ static int cmd_http(int argc, char **argv)
         return 2;
     }
     g.body = read_file(argv[4], &g.body_len);
-    conns = atoi(argv[5]);
-    secs = atof(argv[6]);
-    g.head = malloc(strlen(argv[3]) + strlen(argv[2]) + strlen(ctype) + 256);
-    g.head_len = (size_t)sprintf(g.head,
+    conns = (int)strtol(argv[5], NULL, 10);
+    secs = strtod(argv[6], NULL);
+    head_cap = strlen(argv[3]) + strlen(argv[2]) + strlen(ctype) + 256;
+    g.head = malloc(head_cap);
+    g.head_len = (size_t)snprintf(g.head, head_cap,
         "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
         "Content-Length: %zu\r\n\r\n", argv[3], argv[2], ctype, g.body_len);
     w = calloc((size_t)conns, sizeof(*w));
@@ -494,9 +496,9 @@ static int cmd_grpc(int argc, char **argv)
     body = read_file(argv[4], &g.body_len);
     g.body = grpc_slice_from_copied_buffer((const char *)body, g.body_len);
     g.method = grpc_slice_from_copied_string(argv[3]);
-    inflight = atoi(argv[5]);
-    secs = atof(argv[6]);
-    g.nch = argc > 7 ? atoi(argv[7]) : 1;
+    inflight = (int)strtol(argv[5], NULL, 10);
+    secs = strtod(argv[6], NULL);
+    g.nch = argc > 7 ? (int)strtol(argv[7], NULL, 10) : 1;
     g.ch = calloc((size_t)g.nch, sizeof(*g.ch));
     for (i = 0; i < g.nch; i++) {
         g.ch[i] = grpc_channel_for(argv[2]);
@@ -665,7 +667,7 @@ static int cmd_http_sink(int argc, char **argv)
         return 2;
     }
     install_signals();
-    lfd = listen_on(atoi(argv[2]));
+    lfd = listen_on((int)strtol(argv[2], NULL, 10));
     while (!sink_stop) {
         int fd = accept(lfd, NULL, NULL), one = 1;
         pthread_t t;

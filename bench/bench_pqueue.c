@@ -233,10 +233,11 @@ static int run_async(const char *dir, size_t recsz, double secs, long maxin)
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/tmp/profcol-bench-pqueue";
-    size_t recsz = argc > 2 ? (size_t)atol(argv[2]) : 85 * 1024;
-    double secs = argc > 3 ? atof(argv[3]) : 3;
-    int nt = argc > 4 ? atoi(argv[4]) : 8;
-    long maxin = argc > 5 ? atol(argv[5]) : 64;
+    size_t recsz =
+        argc > 2 ? (size_t)strtol(argv[2], NULL, 10) : 85 * 1024;
+    double secs = argc > 3 ? strtod(argv[3], NULL) : 3;
+    int nt = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 8;
+    long maxin = argc > 5 ? strtol(argv[5], NULL, 10) : 64;
     int p, rc = 0;
     char sub[4096];
 

@@ -197,7 +197,8 @@ int main(int argc, char **argv)
     uint64_t dec[2];
     struct component_host host;
     struct metrics *m;
-    int iters = argc > 3 ? atoi(argv[3]) : 300, k, fails = 0;
+    int iters = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 300;
+    int k, fails = 0;
     size_t i;
 
     if (argc < 3) {

@@ -8,6 +8,8 @@
  * and a warning, unless OUT contains "%d", which numbers one file per
  * profile.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,22 @@ static int convert_usage(void)
     return 2;
 }
 
+/* A whole decimal number; the range is the encoder's to check. */
+static int parse_level(const char *v, int *level)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (end == v || *end != '\0' || errno != 0 || n < INT_MIN ||
+        n > INT_MAX) {
+        return -1;
+    }
+    *level = (int)n;
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct convert_opts *o)
 {
     int i, pos = 0;
@@ -51,8 +69,9 @@ static int parse_opts(int argc, char **argv, struct convert_opts *o)
                 o->to = v;
             } else if (a[2] == 'f') {
                 o->from = v;
-            } else {
-                o->level = atoi(v);
+            } else if (parse_level(v, &o->level) != 0) {
+                fprintf(stderr, "profcol convert: --level must be a number\n");
+                return -1;
             }
         } else if (strncmp(a, "--to=", 5) == 0) {
             o->to = a + 5;

@@ -16,7 +16,7 @@ int cmd_read_file(const char *path, size_t max, unsigned char **data,
     int rc = PC_OK;
 
     if (f == NULL) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot open %s: %s", path, err_errno(errno));
         return PC_EIO;
     }
     buf_init(&b, max);
@@ -32,7 +32,7 @@ int cmd_read_file(const char *path, size_t max, unsigned char **data,
         if (n == 0) {
             if (ferror(f)) {
                 snprintf(err, errlen, "cannot read %s: %s", path,
-                         strerror(errno));
+                         err_errno(errno));
                 rc = PC_EIO;
             }
             break;
@@ -56,21 +56,21 @@ int cmd_write_file(const char *path, const unsigned char *data, size_t len,
     int rc = PC_OK;
 
     if (f == NULL) {
-        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot create %s: %s", path, err_errno(errno));
         return PC_EIO;
     }
     if (len != 0 && fwrite(data, 1, len, f) != len) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot write %s: %s", path, err_errno(errno));
         rc = PC_EIO;
     }
     if (f == stdout) {
         if (fflush(f) != 0 && rc == PC_OK) {
             snprintf(err, errlen, "cannot write to stdout: %s",
-                     strerror(errno));
+                     err_errno(errno));
             rc = PC_EIO;
         }
     } else if (fclose(f) != 0 && rc == PC_OK) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot write %s: %s", path, err_errno(errno));
         rc = PC_EIO;
     }
     return rc;

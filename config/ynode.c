@@ -653,7 +653,7 @@ int ydoc_load_file(const char *path, struct ydoc *doc, char *err,
     arena_init(&doc->arena, YDOC_ARENA_LIMIT);
     f = fopen(path, "rb");
     if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot open: %s", path, err_errno(errno));
         return PC_EIO;
     }
     rc = read_all(f, &text, &len);

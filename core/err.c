@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *pc_strerror(int code)
 {
@@ -16,6 +17,15 @@ const char *pc_strerror(int code)
 #undef PC_ERR_CASE
     }
     return "unknown error";
+}
+
+const char *err_errno(int errnum)
+{
+    static _Thread_local char buf[128];
+
+    /* The GNU strerror_r (_GNU_SOURCE): returns the text, which is either
+     * a static string or written into buf. */
+    return strerror_r(errnum, buf, sizeof(buf));
 }
 
 int err_set(struct errctx *e, int code, const char *fmt, ...)

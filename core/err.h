@@ -41,6 +41,13 @@ enum pc_err {
 /* Static text for a code; never NULL. */
 const char *pc_strerror(int code);
 
+/*
+ * Text of a system errno value; never NULL. Use it instead of strerror(),
+ * which may share one buffer between threads. The text stays valid in the
+ * calling thread until its next err_errno().
+ */
+const char *err_errno(int errnum);
+
 /* One line describing what went wrong, for the user. */
 struct errctx {
     char msg[256];

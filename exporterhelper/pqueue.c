@@ -349,7 +349,7 @@ static int seg_create(struct pqueue *pq)
     s->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (s->fd < 0) {
         log_error(pq->log_id, "persistent queue: cannot create segment",
-                  "path=\"%s\" error=\"%s\"", path, strerror(errno));
+                  "path=\"%s\" error=\"%s\"", path, err_errno(errno));
         free(s);
         return PC_EIO;
     }
@@ -727,7 +727,8 @@ static void apply_opts(struct pqueue *pq, const struct pqueue_opts *o)
     pq->level = o->compress_level != 0 ? o->compress_level : 1;
     /* Tests make the disk slow to see that answers wait for it. */
     if (getenv("PROFCOL_TEST_COMMIT_DELAY_MS") != NULL) {
-        pq->commit_delay_ms = atoll(getenv("PROFCOL_TEST_COMMIT_DELAY_MS"));
+        pq->commit_delay_ms =
+            strtoll(getenv("PROFCOL_TEST_COMMIT_DELAY_MS"), NULL, 10);
     }
     snprintf(pq->log_id, sizeof(pq->log_id), "%s",
              o->log_id != NULL ? o->log_id : "pqueue");
@@ -741,7 +742,7 @@ static int lock_dir(struct pqueue *pq, struct errctx *e)
     pq->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (pq->lock_fd < 0) {
         return err_set(e, PC_EIO, "persistent queue: %s: %s", path,
-                       strerror(errno));
+                       err_errno(errno));
     }
     if (flock(pq->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         return err_set(e, PC_EBUSY,
@@ -786,7 +787,7 @@ int pqueue_open(const struct pqueue_opts *o, struct pqueue **out,
     rc = mkdir_p(pq->dir);
     if (rc != PC_OK) {
         err_set(e, rc, "persistent queue: cannot create %s: %s", pq->dir,
-                strerror(errno));
+                err_errno(errno));
     } else {
         rc = lock_dir(pq, e);
     }
@@ -962,7 +963,7 @@ static void commit_once(struct pqueue *pq)
     }
     if (rc != PC_OK) {
         log_error(pq->log_id, "persistent queue: fdatasync failed",
-                  "records=%u error=\"%s\"", count, strerror(errno));
+                  "records=%u error=\"%s\"", count, err_errno(errno));
     }
     pthread_mutex_lock(&pq->mu);
     if (count != 0) {
@@ -1123,7 +1124,7 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
             pq->tail_writable = 0;
         }
         log_error(pq->log_id, "persistent queue: write failed",
-                  "error=\"%s\"", strerror(errno));
+                  "error=\"%s\"", err_errno(errno));
         return rc;
     }
     s->size += rec->len;
@@ -1345,7 +1346,7 @@ static int ack_locked(struct pqueue *pq, const struct pqueue_ticket *t)
         rc = ack_write(pq, s, t->off);
         if (rc != PC_OK) {
             log_error(pq->log_id, "persistent queue: ack write failed",
-                      "error=\"%s\"", strerror(errno));
+                      "error=\"%s\"", err_errno(errno));
             return rc;
         }
     }

@@ -221,7 +221,7 @@ static int read_file(const char *path, char **out, struct errctx *e)
 
     if (f == NULL) {
         return err_set(e, PC_ECONFIG, "cannot read %s: %s", path,
-                       strerror(errno));
+                       err_errno(errno));
     }
     data = malloc(GRPCCLI_FILE_MAX + 1);
     if (data == NULL) {

@@ -96,7 +96,7 @@ int httpcli_tls_check(const struct httpcli_tls_cfg *tls, struct errctx *e)
     for (i = 0; i < 3; i++) {
         if (!file_readable(files[i])) {
             return err_set(e, PC_ECONFIG, "%s %s: %s", names[i], files[i],
-                           strerror(errno));
+                           err_errno(errno));
         }
     }
     if ((tls->cert_file != NULL && tls->cert_file[0] != '\0') !=

@@ -174,7 +174,7 @@ int listen_open(const char *who, const char *addr, int backlog,
     if (err != 0) {
         listen_close(ls);
         return err_set(e, PC_EIO, "%s: cannot listen on %s: %s", who, addr,
-                       strerror(err));
+                       err_errno(err));
     }
     return PC_OK;
 }

@@ -9,7 +9,7 @@ PKGS=(
   libgrpc-dev libyaml-dev libevent-dev libcurl4-openssl-dev libssl-dev
   zlib1g-dev libdeflate-dev libzstd-dev libpcre2-dev libxxhash-dev
   uthash-dev libjansson-dev
-  libcmocka-dev clang libclang-rt-14-dev
+  libcmocka-dev clang libclang-rt-14-dev clang-format
   golang-go golang-github-google-pprof-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools
   prometheus dnsmasq-base curl ca-certificates

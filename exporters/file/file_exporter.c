@@ -117,7 +117,7 @@ static int fe_create(const void *cfgp, struct component_host *host,
 
     if (make_dirs(cfg->path) != PC_OK) {
         return err_set(e, PC_EIO, "cannot create directory %s: %s",
-                       cfg->path, strerror(errno));
+                       cfg->path, err_errno(errno));
     }
     fe = calloc(1, sizeof(*fe));
     if (fe == NULL) {
@@ -168,7 +168,8 @@ static int write_file(struct file_exporter *fe, const char *name,
     snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", fe->cfg->path, name);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        snprintf(r->msg, sizeof(r->msg), "open %.150s: %s", tmp, strerror(errno));
+        snprintf(r->msg, sizeof(r->msg), "open %.150s: %s", tmp,
+                 err_errno(errno));
         return PC_ERETRY;
     }
     while (len > 0) {
@@ -178,7 +179,7 @@ static int write_file(struct file_exporter *fe, const char *name,
                 continue;
             }
             snprintf(r->msg, sizeof(r->msg), "write %.150s: %s", tmp,
-                     strerror(errno));
+                     err_errno(errno));
             rc = PC_ERETRY;
             break;
         }
@@ -186,12 +187,13 @@ static int write_file(struct file_exporter *fe, const char *name,
         len -= (size_t)n;
     }
     if (close(fd) != 0 && rc == PC_OK) {
-        snprintf(r->msg, sizeof(r->msg), "close %.150s: %s", tmp, strerror(errno));
+        snprintf(r->msg, sizeof(r->msg), "close %.150s: %s", tmp,
+                 err_errno(errno));
         rc = PC_ERETRY;
     }
     if (rc == PC_OK && rename(tmp, path) != 0) {
         snprintf(r->msg, sizeof(r->msg), "rename %.150s: %s", path,
-                 strerror(errno));
+                 err_errno(errno));
         rc = PC_ERETRY;
     }
     if (rc != PC_OK) {

@@ -206,7 +206,7 @@ static uint8_t *read_all(const char *path, uint64_t max, size_t *len,
     int rc = PC_OK;
 
     if (f == NULL) {
-        err_set(e, PC_EIO, "open: %s", strerror(errno));
+        err_set(e, PC_EIO, "open: %s", err_errno(errno));
         return NULL;
     }
     buf_init(&b, (size_t)max);
@@ -239,7 +239,7 @@ static void file_accepted(struct file_receiver *fr, const char *path,
               len);
     if (fr->cfg->delete_after_read && unlink(path) != 0) {
         log_warn(fr->host->id, "cannot delete file",
-                 "file=\"%s\" error=\"%s\"", path, strerror(errno));
+                 "file=\"%s\" error=\"%s\"", path, err_errno(errno));
     }
 }
 
@@ -394,7 +394,8 @@ static void poll_dir(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (d == NULL) {
         log_warn(fr->host->id, "cannot list directory",
-                 "dir=\"%s\" error=\"%s\"", fr->cfg->include, strerror(errno));
+                 "dir=\"%s\" error=\"%s\"", fr->cfg->include,
+                 err_errno(errno));
         return;
     }
     while ((de = readdir(d)) != NULL) {

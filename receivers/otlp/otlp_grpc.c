@@ -376,7 +376,7 @@ static char *read_pem(const char *path, struct errctx *e)
 
     if (f == NULL) {
         err_set(e, PC_ECONFIG, "tls: cannot open %s: %s", path,
-                strerror(errno));
+                err_errno(errno));
         return NULL;
     }
     s = malloc(GRPC_PEM_MAX + 1);

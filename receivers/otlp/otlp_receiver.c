@@ -534,7 +534,7 @@ static int otlprx_start(void *ctx)
     if (pipe2(rx->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         rx->wake[0] = rx->wake[1] = -1;
         log_error(rx->host->id, "cannot start", "error=\"pipe: %s\"",
-                  strerror(errno));
+                  err_errno(errno));
         return PC_EIO;
     }
     rx->wake_ev = event_new(rx->host->base, rx->wake[0], EV_READ | EV_PERSIST,

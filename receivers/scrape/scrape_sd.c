@@ -296,7 +296,7 @@ static char *read_file(const char *path, size_t *len, struct errctx *e)
     int rc = PC_OK;
 
     if (f == NULL) {
-        err_set(e, PC_EIO, "%s", strerror(errno));
+        err_set(e, PC_EIO, "%s", err_errno(errno));
         return NULL;
     }
     buf_init(&b, SD_MAX_FILE + 1);

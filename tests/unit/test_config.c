@@ -783,14 +783,10 @@ static void test_deep_nesting_and_alias_bombs(void **state)
     }
     deep = malloc(200 * 3 + 16);
     assert_non_null(deep);
-    strcpy(deep, "a: ");
-    for (i = 0; i < 200; i++) {
-        strcat(deep, "[");
-    }
-    for (i = 0; i < 200; i++) {
-        strcat(deep, "]");
-    }
-    strcat(deep, "\n");
+    memcpy(deep, "a: ", 3);
+    memset(deep + 3, '[', 200);
+    memset(deep + 3 + 200, ']', 200);
+    memcpy(deep + 3 + 400, "\n", 2);
     assert_int_not_equal(load(deep, &cfg, &d), PC_OK);
     assert_true(has_msg(d.errors, d.nerrors, "nesting deeper than 64 levels"));
     cfg_diag_free(&d);

@@ -39,7 +39,7 @@ static void hex(const uint8_t *b, size_t n, char *out)
     size_t i;
 
     for (i = 0; i < n; i++) {
-        sprintf(out + 2 * i, "%02x", b[i]);
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
     }
 }
 
