@@ -192,6 +192,7 @@ static void test_jsonesc_escapes(void **state)
 {
     struct buf b;
     char ctl[32], want[256];
+    size_t wn = 0;
     int c;
 
     (void)state;
@@ -213,7 +214,7 @@ static void test_jsonesc_escapes(void **state)
             snprintf(u, sizeof(u), "\\u%04x", c);
             s = u;
         }
-        strcat(want, s);
+        wn += (size_t)snprintf(want + wn, sizeof(want) - wn, "%s", s);
     }
     buf_reset(&b);
     assert_int_equal(jsonesc_append(&b, ctl, 32), PC_OK);
