@@ -3,10 +3,11 @@
  * event loop (decompressing and decoding request bodies), with the results
  * brought back to that loop.
  *
- * One set of threads serves the whole process (as many as online cores,
- * at most WORKPOOL_MAX_THREADS): decoding is CPU-bound, so more threads
- * than cores would only add memory (each running job holds a decoded
- * body). It starts with the first workpool_open and stops with the last
+ * One set of threads serves the whole process (online cores minus one,
+ * at least one, at most WORKPOOL_MAX_THREADS; the Collector has no such
+ * setting, so neither has profcol): decoding is CPU-bound, so more threads
+ * than cores would only add memory (each running job holds a decoded body),
+ * and the core left over keeps the main loop answering at once. It starts with the first workpool_open and stops with the last
  * workpool_close. Each user (an HTTP server) opens its own handle on its
  * loop: its jobs run on any worker, and their done() runs on that loop's
  * thread, so done() may use the loop's non-thread-safe objects (evhttp).
