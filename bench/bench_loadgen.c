@@ -2,10 +2,16 @@
  * bench_loadgen: load generator and minimal sinks for the receiver and
  * exporter benchmarks (bench/bench_receive.sh, bench/bench_export.sh).
  *
- *   bench_loadgen http HOST:PORT PATH FILE CONNS SECONDS [CONTENT_TYPE]
+ *   bench_loadgen http HOST:PORT PATH FILE CONNS SECONDS [CONTENT_TYPE
+ *                 [CONTENT_ENCODING]]
  *       POSTs FILE to PATH over CONNS keep-alive HTTP/1.1 connections (one
  *       thread each, blocking sockets: a loopback round trip needs no event
  *       loop) for SECONDS.
+ *   bench_loadgen probe HOST:PORT PATH INTERVAL_MS SECONDS
+ *       GETs PATH over one keep-alive connection every INTERVAL_MS (at
+ *       once when the previous answer came late) for SECONDS and prints
+ *       the latency distribution (n, p50, p99, max, errors): how long a
+ *       cheap request waits for the server's event loop.
  *   bench_loadgen grpc HOST:PORT METHOD FILE INFLIGHT SECONDS [CHANNELS]
  *       unary calls of METHOD with FILE as the message, INFLIGHT calls kept
  *       in flight over CHANNELS connections, one completion-queue thread.
@@ -352,20 +358,24 @@ static int cmd_http(int argc, char **argv)
     int64_t t_start;
     size_t head_cap;
     const char *ctype = argc > 7 ? argv[7] : "application/octet-stream";
+    const char *cenc = argc > 8 ? argv[8] : NULL;
 
     if (argc < 7 || parse_hostport(argv[2], &g.addr) != 0) {
         fprintf(stderr, "usage: bench_loadgen http HOST:PORT PATH FILE "
-                        "CONNS SECONDS [CONTENT_TYPE]\n");
+                        "CONNS SECONDS [CONTENT_TYPE [CONTENT_ENCODING]]\n");
         return 2;
     }
     g.body = read_file(argv[4], &g.body_len);
     conns = (int)strtol(argv[5], NULL, 10);
     secs = strtod(argv[6], NULL);
-    head_cap = strlen(argv[3]) + strlen(argv[2]) + strlen(ctype) + 256;
+    head_cap = strlen(argv[3]) + strlen(argv[2]) + strlen(ctype) +
+               (cenc != NULL ? strlen(cenc) : 0) + 256;
     g.head = malloc(head_cap);
     g.head_len = (size_t)snprintf(g.head, head_cap,
         "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
-        "Content-Length: %zu\r\n\r\n", argv[3], argv[2], ctype, g.body_len);
+        "%s%s%sContent-Length: %zu\r\n\r\n", argv[3], argv[2], ctype,
+        cenc != NULL ? "Content-Encoding: " : "", cenc != NULL ? cenc : "",
+        cenc != NULL ? "\r\n" : "", g.body_len);
     w = calloc((size_t)conns, sizeof(*w));
     cpu0 = cpu_seconds();
     t_start = now_ns();
@@ -389,6 +399,68 @@ static int cmd_http(int argc, char **argv)
         report("http", st, conns, secs, g.body_len,
                (cpu_seconds() - cpu0) * secs / wall);
     }
+    return 0;
+}
+
+/* ---- loop-latency probe ------------------------------------------------- */
+
+static int cmd_probe(int argc, char **argv)
+{
+    struct sockaddr_in addr;
+    char head[512], buf[16384];
+    uint32_t *lat;
+    size_t n = 0, errors = 0, cap;
+    int64_t next, stop_at, interval_ns;
+    int fd = -1, close_after = 0, hl;
+
+    if (argc < 6 || parse_hostport(argv[2], &addr) != 0) {
+        fprintf(stderr, "usage: bench_loadgen probe HOST:PORT PATH "
+                        "INTERVAL_MS SECONDS\n");
+        return 2;
+    }
+    interval_ns = (int64_t)(atof(argv[4]) * 1e6);
+    stop_at = now_ns() + (int64_t)(atof(argv[5]) * 1e9);
+    cap = (size_t)(atof(argv[5]) * 1e9 / (double)(interval_ns > 0 ?
+                                                   interval_ns : 1)) + 16;
+    lat = malloc(cap * sizeof(*lat));
+    hl = snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n",
+                  argv[3], argv[2]);
+    for (next = now_ns(); next < stop_at && n < cap; next += interval_ns) {
+        int64_t t0 = now_ns(), t1;
+        int code = -1;
+
+        if (t0 < next) {
+            usleep((useconds_t)((next - t0) / 1000));
+            t0 = now_ns();
+        }
+        if (fd < 0) {
+            fd = http_connect(&addr);
+        }
+        if (fd >= 0 && send_all(fd, head, (size_t)hl, NULL, 0) == 0) {
+            code = http_read_response(fd, buf, sizeof(buf), &close_after);
+        }
+        t1 = now_ns();
+        if (code < 200 || code >= 300) {
+            errors++;
+        } else {
+            lat[n++] = (uint32_t)((t1 - t0) / 1000);
+        }
+        if ((code < 0 || close_after) && fd >= 0) {
+            close(fd);
+            fd = -1;
+        }
+        if (t1 > next + interval_ns) {
+            next = t1 - interval_ns;   /* late: the next one goes now */
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    qsort(lat, n, sizeof(*lat), cmp_u32);
+    printf("mode=probe n=%zu errors=%zu p50_us=%u p99_us=%u max_us=%u\n", n,
+           errors, n ? lat[n / 2] : 0, n ? lat[(n * 99) / 100] : 0,
+           n ? lat[n - 1] : 0);
+    free(lat);
     return 0;
 }
 
@@ -814,13 +886,17 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "grpc") == 0) {
         return cmd_grpc(argc, argv);
     }
+    if (argc >= 2 && strcmp(argv[1], "probe") == 0) {
+        return cmd_probe(argc, argv);
+    }
     if (argc >= 2 && strcmp(argv[1], "http-sink") == 0) {
         return cmd_http_sink(argc, argv);
     }
     if (argc >= 2 && strcmp(argv[1], "grpc-sink") == 0) {
         return cmd_grpc_sink(argc, argv);
     }
-    fprintf(stderr, "usage: bench_loadgen http|grpc|http-sink|grpc-sink ...\n"
+    fprintf(stderr, "usage: bench_loadgen http|grpc|probe|http-sink|grpc-sink "
+                    "...\n"
                     "(see the comment at the top of bench/bench_loadgen.c)\n");
     return 2;
 }

@@ -2,12 +2,21 @@
  * httpsrv.c: the HTTP server shared by the HTTP receivers.
  *
  * One evhttp per server on the main loop. Every request goes through one
- * dispatch callback that applies, in this order: route lookup (404), method
- * (405), bearer token (401), Content-Encoding (415 for unknown codings,
- * 413 past max_decompressed_size, 400 for corrupt data), then calls the
- * route's handler with the whole body. The compressed-size cap is enforced by
- * evhttp itself (evhttp_set_max_body_size), which also covers chunked bodies
- * and answers 413 before the body is buffered.
+ * dispatch callback that applies, on the loop, route lookup (404), method
+ * (405) and bearer token (401), then makes a job of the request (struct
+ * httpsrv_job) for a worker thread, which applies Content-Encoding (415 for
+ * unknown codings, 413 past max_decompressed_size, 400 for corrupt data)
+ * and calls the route's handler with the whole body. The job comes back to
+ * the loop (job_done), which sends the recorded reply or runs the
+ * handler's continuation, then frees the job. The compressed-size cap is
+ * enforced by evhttp itself (evhttp_set_max_body_size), which also covers
+ * chunked bodies and answers 413 before the body is buffered.
+ *
+ * Ownership: the job owns copies of the path, query and request headers,
+ * the body (an evbuffer the request's input was moved into) and the
+ * recorded reply. The loop creates and frees it; between submit and
+ * job_done only the worker touches it, and nobody but the loop ever
+ * touches the evhttp request.
  *
  * TLS: when a certificate is configured, every accepted connection gets an
  * OpenSSL bufferevent (evhttp_set_bevcb); with client_ca_file the handshake
@@ -21,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,11 +49,16 @@
 #include "codec/compress.h"
 #include "net/listen.h"
 #include "net/httpsrv.h"
+#include "net/workpool.h"
 #include "telemetry/log.h"
 
 #define HTTPSRV_MAX_ROUTES 16
 #define HTTPSRV_HEADERS_MAX 65536
 #define HTTPSRV_TIMEOUT_S 60
+#define HTTPSRV_PATH_MAX 2048
+#define HTTPSRV_CTYPE_MAX 128
+/* Handlers' replies are short messages; longer ones are cut. */
+#define HTTPSRV_REPLY_MAX (1u << 20)
 
 const struct cfg_entry httpsrv_tls_cfg_table[] = {
     {.key = "cert_file", .type = CFG_STRING,
@@ -72,6 +87,7 @@ struct httpsrv_route_ent {
 
 struct httpsrv {
     struct evhttp *http;
+    struct workpool *wp;
     SSL_CTX *ssl;
     char id[128];
     uint64_t max_decompressed;
@@ -79,6 +95,26 @@ struct httpsrv {
     uint16_t port;
     struct httpsrv_route_ent routes[HTTPSRV_MAX_ROUTES];
     int nroutes;
+};
+
+/* A request on its way through a worker (see the top). */
+struct httpsrv_job {
+    struct workpool_job wj;         /* first: the pool's job is this */
+    struct httpsrv *s;
+    const struct httpsrv_route_ent *r;
+    struct evhttp_request *ev;      /* loop only */
+    struct evbuffer *wire;          /* the body as received; worker frees */
+    size_t wire_len;
+    char *path, *query;
+    struct evkeyvalq in_headers;
+    /* What the handler answered: a reply (status != 0)... */
+    int status;
+    char ctype[HTTPSRV_CTYPE_MAX];
+    struct buf body;
+    struct evkeyvalq out_headers;
+    /* ...or the continuation. */
+    httpsrv_then_fn then;
+    void *then_arg;
 };
 
 /* A minimal reason-phrase table: evhttp wants one with every reply. */
@@ -104,11 +140,38 @@ static const char *reason_for(int status)
     }
 }
 
-void httpsrv_reply(struct httpsrv_req *req, int status,
-                   const char *content_type, const void *body, size_t len)
+void httpsrv_add_header(struct httpsrv_req *req, const char *name,
+                        const char *value)
 {
-    struct evbuffer *out = evhttp_request_get_output_buffer(req->ev);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req->ev);
+    if (req->ev != NULL) {
+        evhttp_add_header(evhttp_request_get_output_headers(req->ev), name,
+                          value);
+    } else if (req->job != NULL && req->job->status == 0) {
+        evhttp_add_header(&req->job->out_headers, name, value);
+    }
+}
+
+/* Worker: keeps the reply for the loop (the first one only). */
+static void reply_record(struct httpsrv_job *j, int status,
+                         const char *content_type, const void *body,
+                         size_t len)
+{
+    if (j->status != 0 || j->then != NULL) {
+        return;
+    }
+    j->status = status;
+    snprintf(j->ctype, sizeof(j->ctype), "%s",
+             content_type != NULL ? content_type : "");
+    if (body != NULL && len > 0) {
+        buf_append(&j->body, body, len);
+    }
+}
+
+static void reply_send(struct evhttp_request *ev, int status,
+                       const char *content_type, const void *body, size_t len)
+{
+    struct evbuffer *out = evhttp_request_get_output_buffer(ev);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
 
     if (content_type != NULL && content_type[0] != '\0') {
         evhttp_add_header(h, "Content-Type", content_type);
@@ -116,7 +179,25 @@ void httpsrv_reply(struct httpsrv_req *req, int status,
     if (body != NULL && len > 0) {
         evbuffer_add(out, body, len);
     }
-    evhttp_send_reply(req->ev, status, reason_for(status), NULL);
+    evhttp_send_reply(ev, status, reason_for(status), NULL);
+}
+
+void httpsrv_reply(struct httpsrv_req *req, int status,
+                   const char *content_type, const void *body, size_t len)
+{
+    if (req->ev != NULL) {
+        reply_send(req->ev, status, content_type, body, len);
+    } else if (req->job != NULL) {
+        reply_record(req->job, status, content_type, body, len);
+    }
+}
+
+void httpsrv_then(struct httpsrv_req *req, httpsrv_then_fn fn, void *arg)
+{
+    if (req->job != NULL && req->job->status == 0 && req->job->then == NULL) {
+        req->job->then = fn;
+        req->job->then_arg = arg;
+    }
 }
 
 void httpsrv_reply_json_error(struct httpsrv_req *req, int status,
@@ -135,15 +216,20 @@ void httpsrv_reply_json_error(struct httpsrv_req *req, int status,
     buf_append_str(&b, ",\"message\":");
     jsonesc_quoted(&b, msg, strlen(msg));
     buf_putc(&b, '}');
-    evhttp_add_header(evhttp_request_get_output_headers(req->ev),
-                      "X-Content-Type-Options", "nosniff");
+    httpsrv_add_header(req, "X-Content-Type-Options", "nosniff");
     httpsrv_reply(req, status, "application/json", b.data, b.len);
     buf_free(&b);
 }
 
 const char *httpsrv_header(const struct httpsrv_req *req, const char *name)
 {
-    return evhttp_find_header(evhttp_request_get_input_headers(req->ev), name);
+    if (req->job != NULL) {
+        return evhttp_find_header(&req->job->in_headers, name);
+    }
+    return req->ev != NULL
+               ? evhttp_find_header(evhttp_request_get_input_headers(req->ev),
+                                    name)
+               : NULL;
 }
 
 /* Decodes one query component (form encoding) into out; -1 on a bad escape
@@ -312,15 +398,150 @@ static int method_ok(enum evhttp_cmd_type cmd, int flags)
            (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD);
 }
 
+static void job_free(struct httpsrv_job *j)
+{
+    if (j->wire != NULL) {
+        evbuffer_free(j->wire);
+    }
+    evhttp_clear_headers(&j->in_headers);
+    evhttp_clear_headers(&j->out_headers);
+    buf_free(&j->body);
+    free(j->path);
+    free(j->query);
+    free(j);
+}
+
+/* Worker: the body (decompressed unless the route wants it raw) to the
+ * handler. The body's memory goes with the handler's return: what it
+ * keeps, it copies. */
+static void job_run(struct workpool_job *wj)
+{
+    struct httpsrv_job *j = (struct httpsrv_job *)wj;
+    struct httpsrv_req req;
+    const char *ct = evhttp_find_header(&j->in_headers, "Content-Type");
+    struct buf plain;
+
+    memset(&req, 0, sizeof(req));
+    req.job = j;
+    req.path = j->path;
+    req.query = j->query;
+    req.content_type = ct != NULL ? ct : "";
+    req.wire_len = j->wire_len;
+    req.body = j->wire_len > 0 ? evbuffer_pullup(j->wire, -1)
+                               : (const uint8_t *)"";
+    req.body_len = j->wire_len;
+    if (req.body == NULL) {
+        httpsrv_reply_json_error(&req, 500, "internal", "out of memory");
+        return;
+    }
+    buf_init(&plain, (size_t)j->s->max_decompressed);
+    if (!(j->r->flags & HTTPSRV_RAW_BODY)) {
+        if (decode_body(j->s, &req, &plain) != 0) {
+            buf_free(&plain);
+            return;
+        }
+        if (plain.data != NULL) {
+            req.body = plain.data;
+            req.body_len = plain.len;
+        } else if (httpsrv_header(&req, "Content-Encoding") != NULL &&
+                   req.wire_len > 0) {
+            req.body_len = 0;   /* decompressed to nothing */
+        }
+    }
+    j->r->h(&req, j->r->arg);
+    buf_free(&plain);
+    evbuffer_free(j->wire);
+    j->wire = NULL;
+}
+
+/* Loop: sends what the handler recorded into ev. */
+static void job_send(struct httpsrv_job *j)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(j->ev);
+    struct evkeyval *kv;
+
+    TAILQ_FOREACH(kv, &j->out_headers, next) {
+        evhttp_add_header(h, kv->key, kv->value);
+    }
+    reply_send(j->ev, j->status, j->ctype, j->body.data, j->body.len);
+}
+
+/* Loop: the worker is done with j (or never started it: drain). */
+static void job_done(struct workpool_job *wj)
+{
+    struct httpsrv_job *j = (struct httpsrv_job *)wj;
+    struct httpsrv_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.ev = j->ev;
+    req.job = j;
+    req.path = j->path;
+    req.query = j->query;
+    req.content_type = "";
+    req.wire_len = j->wire_len;
+    if (wj->cancelled) {
+        httpsrv_add_header(&req, "Retry-After", "1");
+        httpsrv_reply_json_error(&req, 503, "unavailable",
+                                 "%s is stopping, retry", j->s->id);
+    } else if (j->status != 0) {
+        job_send(j);
+    } else if (j->then != NULL) {
+        const char *ct = httpsrv_header(&req, "Content-Type");
+        req.content_type = ct != NULL ? ct : "";
+        j->then(&req, j->then_arg);
+    } else {
+        httpsrv_reply_json_error(&req, 500, "internal",
+                                 "the handler gave no answer");
+    }
+    job_free(j);
+}
+
+/* Loop: a job holding everything the worker needs of ev (the body moved
+ * out of ev's input, not copied), or NULL. */
+static struct httpsrv_job *job_new(struct httpsrv *s,
+                                   const struct httpsrv_route_ent *r,
+                                   struct evhttp_request *ev,
+                                   const char *path, const char *query)
+{
+    struct httpsrv_job *j = calloc(1, sizeof(*j));
+    struct evkeyval *kv;
+    int bad = 0;
+
+    if (j == NULL) {
+        return NULL;
+    }
+    TAILQ_INIT(&j->in_headers);
+    TAILQ_INIT(&j->out_headers);
+    buf_init(&j->body, HTTPSRV_REPLY_MAX);
+    j->wj.run = job_run;
+    j->wj.done = job_done;
+    j->s = s;
+    j->r = r;
+    j->ev = ev;
+    j->path = strdup(path);
+    j->query = strdup(query);
+    j->wire = evbuffer_new();
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ev), next) {
+        bad |= evhttp_add_header(&j->in_headers, kv->key, kv->value) != 0;
+    }
+    if (j->path == NULL || j->query == NULL || j->wire == NULL || bad ||
+        evbuffer_add_buffer(j->wire, evhttp_request_get_input_buffer(ev))
+            != 0) {
+        job_free(j);
+        return NULL;
+    }
+    j->wire_len = evbuffer_get_length(j->wire);
+    return j;
+}
+
 static void dispatch(struct evhttp_request *ev, void *arg)
 {
     struct httpsrv *s = arg;
     const struct httpsrv_route_ent *r;
+    struct httpsrv_job *j;
     struct httpsrv_req req;
-    struct evbuffer *in = evhttp_request_get_input_buffer(ev);
-    char path[2048];
-    const char *ct;
-    struct buf plain;
+    char path[HTTPSRV_PATH_MAX];
+    int rc;
 
     memset(&req, 0, sizeof(req));
     req.ev = ev;
@@ -337,46 +558,35 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         return;
     }
     if (!method_ok(evhttp_request_get_command(ev), r->flags)) {
-        evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow",
-                          (r->flags & HTTPSRV_ALLOW_GET) ? "GET, HEAD, POST"
-                                                         : "POST");
+        httpsrv_add_header(&req, "Allow", (r->flags & HTTPSRV_ALLOW_GET)
+                                              ? "GET, HEAD, POST"
+                                              : "POST");
         httpsrv_reply_json_error(&req, 405, "unimplemented",
                                  "method not allowed");
         return;
     }
     if (s->token != NULL && !token_ok(s, httpsrv_header(&req,
                                                         "Authorization"))) {
-        evhttp_add_header(evhttp_request_get_output_headers(ev),
-                          "WWW-Authenticate", "Bearer");
+        httpsrv_add_header(&req, "WWW-Authenticate", "Bearer");
         httpsrv_reply_json_error(&req, 401, "unauthenticated",
                                  "missing or invalid bearer token");
         return;
     }
-    ct = httpsrv_header(&req, "Content-Type");
-    req.content_type = ct != NULL ? ct : "";
-    req.wire_len = evbuffer_get_length(in);
-    req.body = req.wire_len > 0 ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
-    req.body_len = req.wire_len;
-    if (req.body == NULL) {
+    j = job_new(s, r, ev, path, req.query);
+    if (j == NULL) {
         httpsrv_reply_json_error(&req, 500, "internal", "out of memory");
         return;
     }
-    buf_init(&plain, (size_t)s->max_decompressed);
-    if (!(r->flags & HTTPSRV_RAW_BODY)) {
-        if (decode_body(s, &req, &plain) != 0) {
-            buf_free(&plain);
-            return;
-        }
-        if (plain.data != NULL) {
-            req.body = plain.data;
-            req.body_len = plain.len;
-        } else if (httpsrv_header(&req, "Content-Encoding") != NULL &&
-                   req.wire_len > 0) {
-            req.body_len = 0;   /* decompressed to nothing */
-        }
+    rc = workpool_submit(s->wp, &j->wj);
+    if (rc != PC_OK) {
+        /* Every decoder is taken and the backlog is full (or stopping):
+         * retryable, like the pipeline's own back-pressure. */
+        job_free(j);
+        httpsrv_add_header(&req, "Retry-After", "1");
+        httpsrv_reply_json_error(&req, 503, "unavailable",
+                                 "%s: too many requests waiting to be "
+                                 "decoded, retry later", s->id);
     }
-    r->h(&req, r->arg);
-    buf_free(&plain);
 }
 
 /* New connection on a TLS server: wrap the socket in OpenSSL. */
@@ -481,7 +691,9 @@ int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
                              (ev_ssize_t)16 << 20);
     evhttp_set_timeout(s->http, HTTPSRV_TIMEOUT_S);
     evhttp_set_gencb(s->http, dispatch, s);
-    if (cfg->tls.cert_file != NULL && cfg->tls.cert_file[0] != '\0') {
+    rc = workpool_open(base, &s->wp, e);
+    if (rc == PC_OK && cfg->tls.cert_file != NULL &&
+        cfg->tls.cert_file[0] != '\0') {
         rc = tls_setup(s, &cfg->tls, e);
     }
     if (rc == PC_OK) {
@@ -517,6 +729,13 @@ int httpsrv_route(struct httpsrv *s, const char *path, int allow_get,
     return PC_OK;
 }
 
+void httpsrv_drain(struct httpsrv *s)
+{
+    if (s != NULL) {
+        workpool_drain(s->wp);
+    }
+}
+
 void httpsrv_stop(struct httpsrv *s)
 {
     int i;
@@ -524,6 +743,8 @@ void httpsrv_stop(struct httpsrv *s)
     if (s == NULL) {
         return;
     }
+    /* Before evhttp_free: jobs hold its requests. */
+    workpool_close(s->wp);
     if (s->http != NULL) {
         evhttp_free(s->http);
     }

@@ -9,13 +9,25 @@
  * cap on the decompressed size (decompression bombs get 413/400), optional
  * bearer-token auth (401), and replies.
  *
- * A handler gets the whole (decompressed) body and answers on the loop
- * thread, synchronously or later: to answer after it returned (a receiver
- * waiting for its batch to be durable) it keeps req->ev and replies with a
- * struct httpsrv_req holding only that ev (body, path and query are gone
- * by then). A client that hung up meanwhile costs nothing: libevent frees
- * the request at the reply. Every deferred reply must be sent before
- * httpsrv_stop (receivers settle first), which frees pending requests.
+ * Threads: the loop only reads the request (evhttp), checks route, method
+ * and token, and hands the body (moved out of the request, not copied) with
+ * copies of the path, query and headers to a worker thread (net/workpool.h,
+ * shared by every server of the process). The worker undoes the
+ * Content-Encoding and calls the route's handler with the whole body, so
+ * neither decompression nor decoding ever holds up the loop. The handler
+ * answers with httpsrv_reply*() (recorded, sent by the loop as soon as the
+ * handler returned), or, when the answer needs the loop (the pipeline is
+ * fed from the loop only), with httpsrv_then(): the loop then calls the
+ * continuation with a request that holds the evhttp request, which may be
+ * answered at once or later (a receiver waiting for its batch to be
+ * durable keeps req->ev and replies with a struct httpsrv_req holding only
+ * that ev). A client that hung up meanwhile costs nothing: libevent keeps
+ * the request until the reply and frees it then.
+ *
+ * Stopping: httpsrv_drain waits for the handlers running on workers, gives
+ * requests not yet started 503 (retryable), and runs every continuation
+ * owed; the receiver then settles its deferred replies (they must all be
+ * sent before httpsrv_stop, which frees pending requests).
  */
 #ifndef PROFCOL_HTTPSRV_H
 #define PROFCOL_HTTPSRV_H
@@ -83,19 +95,30 @@ extern const struct cfg_entry httpsrv_tls_cfg_table[];
  * protocols that sniff compression themselves, like Pyroscope /ingest). */
 #define HTTPSRV_RAW_BODY 2
 
-/* One request as the handler sees it. */
+struct httpsrv_job;
+
+/* One request as the handler sees it. On the worker ev is NULL; in a
+ * continuation (and a deferred reply) ev is set and body is gone. */
 struct httpsrv_req {
-    struct evhttp_request *ev;
+    struct evhttp_request *ev;      /* loop thread only */
+    struct httpsrv_job *job;        /* the server's; NULL in deferred replies */
     const char *path;               /* without the query */
     const char *query;              /* raw query string or "" */
     const char *content_type;       /* "" when absent */
-    const uint8_t *body;            /* decompressed; valid during the call */
+    const uint8_t *body;            /* decompressed; valid during the
+                                       handler's call (worker thread) */
     size_t body_len;
     size_t wire_len;                /* bytes as received (compressed) */
 };
 
-/* Returns nothing: the handler must answer with httpsrv_reply*(). */
+/* Worker thread. Returns nothing: the handler answers with httpsrv_reply*()
+ * or hands over to the loop with httpsrv_then(), exactly once. It must not
+ * use the loop's objects (the pipeline, evhttp). */
 typedef void (*httpsrv_handler)(struct httpsrv_req *req, void *arg);
+/* Loop thread: the rest of a request after its handler; answers req (now,
+ * or later from req->ev). path, query, content type and headers are still
+ * valid during the call; body is not. */
+typedef void (*httpsrv_then_fn)(struct httpsrv_req *req, void *arg);
 
 int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
                   const char *component_id, struct httpsrv **out,
@@ -104,6 +127,9 @@ int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
  * (then GET and HEAD too). Other methods get 405, unknown paths 404. */
 int httpsrv_route(struct httpsrv *s, const char *path, int allow_get,
                   httpsrv_handler h, void *arg);
+/* Loop thread: finishes what workers hold (see the top); afterwards no
+ * request reaches a handler. httpsrv_stop drains too. */
+void httpsrv_drain(struct httpsrv *s);
 void httpsrv_stop(struct httpsrv *s);
 uint16_t httpsrv_port(const struct httpsrv *s);   /* bound port */
 
@@ -118,6 +144,15 @@ const char *httpsrv_query_param(const struct httpsrv_req *req,
 const char *httpsrv_query_get(const char *query, const char *name, char *buf,
                               size_t buflen);
 
+/* Worker (the handler) only, instead of replying: the loop calls fn(req,
+ * arg) once the handler returned; fn owns arg from then on. */
+void httpsrv_then(struct httpsrv_req *req, httpsrv_then_fn fn, void *arg);
+
+/* Replies: sent at once on the loop (req->ev set), recorded and sent by
+ * the loop when called from a handler on a worker. The first reply of a
+ * request wins. */
+void httpsrv_add_header(struct httpsrv_req *req, const char *name,
+                        const char *value);
 void httpsrv_reply(struct httpsrv_req *req, int status,
                    const char *content_type, const void *body, size_t len);
 /* {"code":"<code>","message":"<msg>"} with application/json. */

@@ -10,14 +10,15 @@
  * content types, 503 with Retry-After when the pipeline pushes back.
  * JSON is transcoded to protobuf first, and those bytes travel as the
  * item's original payload, so an OTLP exporter forwards them as they are.
+ *
+ * Threads: http_export runs on an HTTP worker thread (it transcodes,
+ * decodes and screens into an otlprx_job); http_run, on the main loop,
+ * hands the job to the pipeline and http_done answers, on the loop too.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "codec/otlp.h"
 #include "codec/pb.h"
@@ -100,8 +101,7 @@ static void reply_result(struct otlprx *rx, struct httpsrv_req *req,
         return;
     case OTLPRX_BUSY:
         /* Retryable: the OTLP client waits and sends again. */
-        evhttp_add_header(evhttp_request_get_output_headers(req->ev),
-                          "Retry-After", "1");
+        httpsrv_add_header(req, "Retry-After", "1");
         reply_status(req, kind, 503, RPC_UNAVAILABLE, res->msg);
         return;
     case OTLPRX_UNAUTHENTICATED:
@@ -116,50 +116,38 @@ static void reply_result(struct otlprx *rx, struct httpsrv_req *req,
     }
 }
 
-/* A request whose reply waits for its batch to be durable. */
-struct http_wait {
+/* One request from its worker to its answer; freed by http_done. */
+struct http_job {
+    struct otlprx_job job;          /* first: the job is the request */
     struct otlprx *rx;
-    struct evhttp_request *ev;
+    struct evhttp_request *ev;      /* set on the loop */
     enum body_kind kind;
-    struct otlprx_result res;
+    int unsupported;                /* 415: not protobuf nor JSON */
 };
 
-/* Main loop: the pipeline answered; so does the request. */
-static void http_consumed(void *arg, int rc, const char *msg)
+/* Main loop: the pipeline took the batch (or there was none): answer. */
+static void http_done(struct otlprx_job *job, const struct otlprx_result *res)
 {
-    struct http_wait *w = arg;
+    struct http_job *hj = (struct http_job *)job;
     struct httpsrv_req req;
 
     memset(&req, 0, sizeof(req));
-    req.ev = w->ev;
-    otlprx_apply(&w->res, rc, msg);
-    reply_result(w->rx, &req, w->kind, &w->res);
-    free(w);
+    req.ev = hj->ev;
+    if (hj->unsupported) {
+        reply_status(&req, BODY_JSON, 415, RPC_INVALID_ARGUMENT, res->msg);
+    } else {
+        reply_result(hj->rx, &req, hj->kind, res);
+    }
+    free(hj);
 }
 
-/* Consumes b; 1 when the reply was deferred to http_consumed. */
-static int http_consume(struct otlprx *rx, struct httpsrv_req *req,
-                        enum body_kind kind, struct batch *b,
-                        struct otlprx_result *res)
+/* Main loop: the worker is done; the pipeline gets the batch. */
+static void http_run(struct httpsrv_req *req, void *arg)
 {
-    struct http_wait *w = malloc(sizeof(*w));
+    struct http_job *hj = arg;
 
-    if (w == NULL) {
-        batch_unref(b);
-        res->outcome = OTLPRX_BUSY;
-        snprintf(res->msg, sizeof(res->msg), "out of memory");
-        return 0;
-    }
-    w->rx = rx;
-    w->ev = req->ev;
-    w->kind = kind;
-    w->res = *res;
-    if (otlprx_consume_async(rx, b, &w->res, http_consumed, w)) {
-        return 1;
-    }
-    *res = w->res;
-    free(w);
-    return 0;
+    hj->ev = req->ev;
+    otlprx_run_job(hj->rx, &hj->job);
 }
 
 static void blob_unref_cb(void *p)
@@ -222,57 +210,71 @@ static int http_decode(struct otlprx *rx, struct httpsrv_req *req,
     return PC_OK;
 }
 
-static void http_export(struct httpsrv_req *req, void *arg)
+/* Worker: decodes and screens the body into hj's job. */
+static void http_build(struct http_job *hj, struct httpsrv_req *req)
 {
-    struct otlprx *rx = arg;
-    enum body_kind kind = kind_of(req->content_type);
-    struct otlprx_result res;
+    struct otlprx *rx = hj->rx;
+    struct otlprx_result *res = &hj->job.res;
     struct errctx e = {{0}};
     struct pdata *pd = NULL;
     struct blob *raw = NULL;
-    struct batch *b = NULL;
     const char *tenant;
     int rc;
 
-    memset(&res, 0, sizeof(res));
-    if (kind == BODY_OTHER) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "unsupported content type '%.80s': use "
-                 CT_PROTOBUF " or " CT_JSON, req->content_type);
-        rx->host->refused(rx->host, 0, req->wire_len);
-        reply_status(req, BODY_JSON, 415, RPC_INVALID_ARGUMENT, msg);
-        return;
-    }
-    rc = http_decode(rx, req, kind, &pd, &raw, &e);
+    rc = http_decode(rx, req, hj->kind, &pd, &raw, &e);
     if (rc == PC_ENOMEM) {
-        res.outcome = OTLPRX_BUSY;
-        snprintf(res.msg, sizeof(res.msg), "out of memory");
-        reply_result(rx, req, kind, &res);
+        res->outcome = OTLPRX_BUSY;
+        snprintf(res->msg, sizeof(res->msg), "out of memory");
         return;
     }
     if (rc != PC_OK) {
-        rx->host->refused(rx->host, 0, req->wire_len);
-        res.outcome = OTLPRX_INVALID;
-        snprintf(res.msg, sizeof(res.msg), "%s", err_msg(&e, rc));
-        reply_result(rx, req, kind, &res);
+        hj->job.refused_bytes = req->wire_len;
+        res->outcome = OTLPRX_INVALID;
+        snprintf(res->msg, sizeof(res->msg), "%s", err_msg(&e, rc));
         return;
     }
     tenant = httpsrv_header(req, "X-Scope-OrgID");
     rc = otlprx_build(rx, pd, raw, tenant != NULL ? tenant : "",
                       tenant != NULL ? strnlen(tenant, OTLPRX_TENANT_MAX - 1)
                                      : 0,
-                      &b, &res);
+                      &hj->job.batch, res);
     if (rc != PC_OK) {
+        res->outcome = OTLPRX_BUSY;
+        snprintf(res->msg, sizeof(res->msg), "out of memory");
+    } else if (hj->job.batch == NULL) {
+        hj->job.refused_bytes = req->wire_len;   /* all screened out */
+    }
+}
+
+/* Worker thread (the route's handler). */
+static void http_export(struct httpsrv_req *req, void *arg)
+{
+    struct otlprx *rx = arg;
+    enum body_kind kind = kind_of(req->content_type);
+    struct http_job *hj = calloc(1, sizeof(*hj));
+
+    if (hj == NULL) {
+        struct otlprx_result res;
+        memset(&res, 0, sizeof(res));
         res.outcome = OTLPRX_BUSY;
         snprintf(res.msg, sizeof(res.msg), "out of memory");
-    } else if (b != NULL) {
-        if (http_consume(rx, req, kind, b, &res)) {
-            return;
-        }
-    } else if (res.outcome != OTLPRX_OK) {
-        rx->host->refused(rx->host, res.rejected, req->wire_len);
+        reply_result(rx, req, kind == BODY_OTHER ? BODY_JSON : kind, &res);
+        return;
     }
-    reply_result(rx, req, kind, &res);
+    hj->rx = rx;
+    hj->kind = kind;
+    hj->job.done = http_done;
+    if (kind == BODY_OTHER) {
+        hj->unsupported = 1;
+        hj->job.res.outcome = OTLPRX_INVALID;
+        hj->job.refused_bytes = req->wire_len;
+        snprintf(hj->job.res.msg, sizeof(hj->job.res.msg),
+                 "unsupported content type '%.80s': use " CT_PROTOBUF " or "
+                 CT_JSON, req->content_type);
+    } else {
+        http_build(hj, req);
+    }
+    httpsrv_then(req, http_run, hj);
 }
 
 int otlprx_http_start(struct otlprx *rx, struct errctx *e)

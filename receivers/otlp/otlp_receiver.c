@@ -14,8 +14,9 @@
  * This file holds what both transports share: the configuration, the screen
  * that makes partial success (profiles the pipeline cannot use are dropped
  * and counted, the valid rest of the request is kept), building the batch
- * (one item per resource), and the queue that brings gRPC requests, decoded
- * on the gRPC thread, to the main loop where host->consume must run.
+ * (one item per resource), running a request's job on the main loop where
+ * host->consume must run, and the queue that brings gRPC requests, decoded
+ * on the gRPC thread, to that loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -417,6 +418,22 @@ void otlprx_post(struct otlprx *rx, struct otlprx_job *job)
     } while (n < 0 && errno == EINTR);
 }
 
+void otlprx_run_job(struct otlprx *rx, struct otlprx_job *j)
+{
+    struct batch *b = j->batch;
+
+    j->batch = NULL;
+    if (b != NULL) {
+        /* The reply waits for the batch to be durable. */
+        if (otlprx_consume_async(rx, b, &j->res, job_consumed, j)) {
+            return;
+        }
+    } else if (j->res.outcome != OTLPRX_OK) {
+        rx->host->refused(rx->host, j->res.rejected, j->refused_bytes);
+    }
+    j->done(j, &j->res);
+}
+
 int otlprx_run_jobs(struct otlprx *rx)
 {
     struct otlprx_job *j, *next;
@@ -427,19 +444,9 @@ int otlprx_run_jobs(struct otlprx *rx)
     rx->head = rx->tail = NULL;
     pthread_mutex_unlock(&rx->lock);
     for (; j != NULL; j = next) {
-        struct batch *b = j->batch;
         next = j->next;
         n++;
-        j->batch = NULL;
-        if (b != NULL) {
-            /* The reply waits for the batch to be durable. */
-            if (otlprx_consume_async(rx, b, &j->res, job_consumed, j)) {
-                continue;
-            }
-        } else if (j->res.outcome != OTLPRX_OK) {
-            rx->host->refused(rx->host, j->res.rejected, j->refused_bytes);
-        }
-        j->done(j, &j->res);
+        otlprx_run_job(rx, j);
     }
     /* Stopping: the gRPC side waits for every reply before it goes. */
     if (rx->stopping && rx->host->settle != NULL) {
@@ -509,6 +516,12 @@ static void otlprx_stop(void *ctx)
         rx->grpc = NULL;
     }
     if (rx->http != NULL) {
+        /* Requests being decoded reach the pipeline now, and their
+         * answers are settled while the server still has the requests. */
+        httpsrv_drain(rx->http);
+        if (rx->host->settle != NULL) {
+            rx->host->settle(rx->host);
+        }
         httpsrv_stop(rx->http);
         rx->http = NULL;
     }

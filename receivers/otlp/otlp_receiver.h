@@ -3,10 +3,12 @@
  * sides share. Internal to receivers/otlp/ (the factory is the folder's only
  * public entry).
  *
- * Both sides turn a request into a batch the same way (otlprx_build), and
- * both hand batches to the pipeline on the main loop (host->consume must run
- * there). The HTTP side already runs on the main loop; the gRPC side runs on
- * its own thread and posts jobs to the main loop (otlprx_post).
+ * Both sides turn a request into a batch the same way (otlprx_build), off
+ * the main loop, and both hand batches to the pipeline on the main loop
+ * (host->consume must run there) as an otlprx_job (otlprx_run_job): the
+ * gRPC side decodes on its own thread and posts jobs to the main loop
+ * (otlprx_post); the HTTP side decodes on the HTTP server's worker threads,
+ * which bring the job back to the loop themselves (httpsrv_then).
  */
 #ifndef PROFCOL_OTLP_RECEIVER_H
 #define PROFCOL_OTLP_RECEIVER_H
@@ -107,8 +109,8 @@ int otlprx_response_pb(const struct otlprx_result *res, struct buf *out);
 /* Constant-time comparison of an Authorization value with the token. */
 int otlprx_bearer_ok(const char *token, const char *value, size_t len);
 
-/* A gRPC job: the main loop consumes job->batch, then calls done(job, res)
- * (which replies). Any thread. */
+/* A request's job: the main loop consumes job->batch, then calls done(job,
+ * res) (which replies). */
 typedef void (*otlprx_done_fn)(struct otlprx_job *job,
                                const struct otlprx_result *res);
 
@@ -121,7 +123,12 @@ struct otlprx_job {
     otlprx_done_fn done;
 };
 
+/* Any thread: queues a gRPC job for the main loop. */
 void otlprx_post(struct otlprx *rx, struct otlprx_job *job);
+
+/* Main loop: consumes job->batch (or counts the refusal when there is
+ * none), then calls job->done, now or once the batch is durable. */
+void otlprx_run_job(struct otlprx *rx, struct otlprx_job *job);
 
 /* Runs queued jobs now (main loop); returns how many ran. */
 int otlprx_run_jobs(struct otlprx *rx);

@@ -9,6 +9,10 @@
  * samples that decode are handed to the pipeline even when others are
  * refused; the call then fails with invalid_argument naming the first
  * refused sample and the count, so the client sees the loss.
+ *
+ * Threads: pyro_connect_handler and the decoding run on an HTTP worker
+ * thread; counting the refused samples, the pipeline and the answer
+ * (push_answer) on the main loop (struct pyro_job).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,77 +115,61 @@ static int one_sample(struct push_state *st, const struct pyro_push_series *s,
 
 /* What the reply needs once the pipeline answered (possibly later, when
  * a persistent queue commits: the request is held until then). */
-struct push_reply {
-    struct evhttp_request *ev;
+struct push_job {
+    struct pyro_job job;            /* first */
     enum codec c;
     uint32_t refused, total;
     char first_error[300];
 };
 
-static void push_reply(const struct push_reply *p, int rc, const char *msg)
+static void push_answer(struct pyro_job *j, struct httpsrv_req *req, int rc,
+                        const char *msg)
 {
-    struct httpsrv_req req;
+    const struct push_job *p = (const struct push_job *)j;
 
-    memset(&req, 0, sizeof(req));
-    req.ev = p->ev;
     if (rc == PC_EBUSY) {
-        httpsrv_reply_json_error(&req, 429, "resource_exhausted",
+        httpsrv_reply_json_error(req, 429, "resource_exhausted",
                                  "profcol is over its limits, retry later: "
                                  "%s", msg);
     } else if (rc != PC_OK) {
-        httpsrv_reply_json_error(&req, 400, "invalid_argument", "%s", msg);
+        httpsrv_reply_json_error(req, 400, "invalid_argument", "%s", msg);
     } else if (p->refused > 0) {
-        httpsrv_reply_json_error(&req, 400, "invalid_argument",
+        httpsrv_reply_json_error(req, 400, "invalid_argument",
                                  "%u of %u profiles refused (the others "
                                  "were accepted); first: %s", p->refused,
                                  p->total, p->first_error);
     } else if (p->c == CODEC_JSON) {
-        httpsrv_reply(&req, 200, "application/json", "{}", 2);
+        httpsrv_reply(req, 200, "application/json", "{}", 2);
     } else {
-        httpsrv_reply(&req, 200, "application/proto", NULL, 0);
+        httpsrv_reply(req, 200, "application/proto", NULL, 0);
     }
 }
 
-static void push_consumed(void *arg, int rc, const char *msg)
-{
-    struct push_reply *p = arg;
-
-    push_reply(p, rc, msg != NULL ? msg : pc_strerror(rc));
-    free(p);
-}
-
+/* Hands the accepted samples (if any) and the refusal count to the loop. */
 static void answer(struct push_state *st, enum codec c, uint32_t total)
 {
-    struct errctx e = {{0}};
-    struct push_reply *p = calloc(1, sizeof(*p));
-    int rc = PC_OK;
+    struct push_job *p = pyro_job_new(st->r, sizeof(*p));
 
-    if (st->refused > 0) {
-        st->r->host->refused(st->r->host, st->refused, st->refused_bytes);
-    }
     if (p == NULL) {
         batch_unref(st->b);
         st->b = NULL;
         httpsrv_reply_json_error(st->req, 500, "internal", "out of memory");
         return;
     }
-    p->ev = st->req->ev;
+    p->job.refused_profiles = st->refused;
+    p->job.refused_bytes = st->refused_bytes;
+    p->job.answer = push_answer;
     p->c = c;
     p->refused = st->refused;
     p->total = total;
     snprintf(p->first_error, sizeof(p->first_error), "%s", st->first_error);
     if (st->accepted > 0) {
-        rc = st->r->host->consume_async(st->r->host, st->b, &e,
-                                        push_consumed, p);
+        p->job.b = st->b;
     } else {
         batch_unref(st->b);
     }
     st->b = NULL;
-    if (rc == PC_EINPROGRESS) {
-        return;
-    }
-    push_reply(p, rc, err_msg(&e, rc));
-    free(p);
+    pyro_job_submit(st->req, &p->job);
 }
 
 static void push_all(struct push_state *st, const struct pyro_push *p,
@@ -210,6 +198,7 @@ static void push_all(struct push_state *st, const struct pyro_push *p,
     answer(st, c, total);
 }
 
+/* Worker thread (the route's handler). */
 void pyro_connect_handler(struct httpsrv_req *req, void *arg)
 {
     struct push_state st;
@@ -244,9 +233,7 @@ void pyro_connect_handler(struct httpsrv_req *req, void *arg)
                           : pyro_push_decode_json(req->body, req->body_len,
                                                   &p, &e);
     if (rc != PC_OK) {
-        st.r->host->refused(st.r->host, 1, req->wire_len);
-        httpsrv_reply_json_error(req, 400, "invalid_argument", "%s",
-                                 err_msg(&e, rc));
+        pyro_refuse(st.r, req, 1, 400, "invalid_argument", err_msg(&e, rc));
         return;
     }
     st.b = batch_new(st.r->host->id);

@@ -10,6 +10,10 @@
  * not convert (trie, tree, speedscope, jfr), 429 when the pipeline refuses
  * for back-pressure, 200 with an empty body on success and for an empty
  * profile.
+ *
+ * Threads: pyro_ingest_handler and everything it calls run on an HTTP
+ * worker thread; the pipeline gets the batch on the main loop
+ * (struct pyro_job), where ingest_job_answer answers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +42,7 @@ struct ingest {
     char format[32];
     char unsupported[64];
     char metric[128];
+    char namebuf[PYRO_NAME_MAX + 2];
 };
 
 static const char *const unsupported_fmts[] = {"trie", "tree", "jfr",
@@ -90,13 +95,13 @@ static int64_t parse_rate(const char *s)
 
 static int parse_query(struct ingest *in)
 {
-    static char buf[PYRO_NAME_MAX + 2];   /* loop thread only */
     char small[256];
     const char *v;
     struct errctx e = {{0}};
     int64_t now = clock_real_ns();
 
-    v = httpsrv_query_param(in->req, "name", buf, sizeof(buf));
+    v = httpsrv_query_param(in->req, "name", in->namebuf,
+                            sizeof(in->namebuf));
     if (v == NULL && (strncmp(in->req->query, "name=", 5) == 0 ||
                       strstr(in->req->query, "&name=") != NULL)) {
         httpsrv_reply_json_error(in->req, 400, "invalid_argument",
@@ -159,31 +164,25 @@ static void ingest_answer(struct httpsrv_req *req, int rc, const char *msg,
     }
 }
 
-/* A request whose reply waits for its batch to be durable. */
-struct ingest_wait {
-    struct evhttp_request *ev;
+/* The loop's part of a request that made a batch. */
+struct ingest_job {
+    struct pyro_job job;            /* first */
     int text;
 };
 
-static void ingest_consumed(void *arg, int rc, const char *msg)
+static void ingest_job_answer(struct pyro_job *j, struct httpsrv_req *req,
+                              int rc, const char *msg)
 {
-    struct ingest_wait *w = arg;
-    struct httpsrv_req req;
-
-    memset(&req, 0, sizeof(req));
-    req.ev = w->ev;
-    ingest_answer(&req, rc, msg != NULL ? msg : pc_strerror(rc), w->text);
-    free(w);
+    ingest_answer(req, rc, msg, ((struct ingest_job *)j)->text);
 }
 
-/* Hands one item to the pipeline and answers the client (once the item
- * is durable, when a persistent queue commits later). */
+/* Hands one item to the pipeline (on the loop) that answers the client
+ * (once the item is durable, when a persistent queue commits later). */
 static void deliver(struct ingest *in, struct pdata *pd, struct blob *raw,
                     const struct pyro_attrs *a, int text)
 {
     struct batch *b = batch_new(in->r->host->id);
-    struct ingest_wait *w;
-    struct errctx e = {{0}};
+    struct ingest_job *ij;
     int rc;
 
     if (b == NULL) {
@@ -198,29 +197,24 @@ static void deliver(struct ingest *in, struct pdata *pd, struct blob *raw,
         httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
         return;
     }
-    w = malloc(sizeof(*w));
-    if (w == NULL) {
+    ij = pyro_job_new(in->r, sizeof(*ij));
+    if (ij == NULL) {
         batch_unref(b);
         httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
         return;
     }
-    w->ev = in->req->ev;
-    w->text = text;
-    rc = in->r->host->consume_async(in->r->host, b, &e, ingest_consumed, w);
-    if (rc == PC_EINPROGRESS) {
-        return;
-    }
-    free(w);
-    ingest_answer(in->req, rc, err_msg(&e, rc), text);
+    ij->job.b = b;
+    ij->job.answer = ingest_job_answer;
+    ij->text = text;
+    pyro_job_submit(in->req, &ij->job);
 }
 
 static void refuse(struct ingest *in, int status, const char *code,
                    const char *msg)
 {
-    in->r->host->refused(in->r->host, 1, in->req->wire_len);
     log_debug(in->r->host->id, "ingest refused", "status=%d error=\"%s\"",
               status, msg);
-    httpsrv_reply_json_error(in->req, status, code, "%s", msg);
+    pyro_refuse(in->r, in->req, 1, status, code, msg);
 }
 
 /* Ensures the profile has a time: Pyroscope uses `from` when it has none.
@@ -396,6 +390,7 @@ static void ingest_text(struct ingest *in, enum pyro_text_format fmt)
     deliver(in, pd, NULL, &a, 1);
 }
 
+/* Worker thread (the route's handler). */
 void pyro_ingest_handler(struct httpsrv_req *req, void *arg)
 {
     struct ingest *in = calloc(1, sizeof(*in));   /* large: not on stack */

@@ -5,6 +5,7 @@
  * the Connect push API POST /push.v1.PusherService/Push. This file is the
  * factory, the config table and the helpers both endpoints share.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,81 @@ const char *pyro_tenant(struct pyro_recv *r, struct httpsrv_req *req,
     return "";
 }
 
+void *pyro_job_new(struct pyro_recv *r, size_t size)
+{
+    struct pyro_job *j = calloc(1, size);
+
+    if (j != NULL) {
+        j->r = r;
+    }
+    return j;
+}
+
+/* Loop: the pipeline answered about j's batch. */
+static void job_consumed(void *arg, int rc, const char *msg)
+{
+    struct pyro_job *j = arg;
+    struct httpsrv_req req;
+
+    memset(&req, 0, sizeof(req));
+    req.ev = j->ev;
+    j->answer(j, &req, rc, msg != NULL ? msg : pc_strerror(rc));
+    free(j);
+}
+
+/* Loop: carries out what the worker decided (struct pyro_job). */
+static void job_run(struct httpsrv_req *req, void *arg)
+{
+    struct pyro_job *j = arg;
+    struct component_host *host = j->r->host;
+    struct errctx e = {{0}};
+    int rc = PC_OK;
+
+    if (j->refused_profiles > 0 || j->refused_bytes > 0) {
+        host->refused(host, j->refused_profiles, j->refused_bytes);
+    }
+    if (j->status != 0) {
+        httpsrv_reply_json_error(req, j->status, j->code, "%s", j->msg);
+        batch_unref(j->b);
+        free(j);
+        return;
+    }
+    j->ev = req->ev;
+    if (j->b != NULL) {
+        /* The answer waits for the batch to be durable. */
+        rc = host->consume_async(host, j->b, &e, job_consumed, j);
+        j->b = NULL;
+        if (rc == PC_EINPROGRESS) {
+            return;
+        }
+    }
+    j->answer(j, req, rc, err_msg(&e, rc));
+    free(j);
+}
+
+void pyro_job_submit(struct httpsrv_req *req, struct pyro_job *j)
+{
+    httpsrv_then(req, job_run, j);
+}
+
+void pyro_refuse(struct pyro_recv *r, struct httpsrv_req *req,
+                 uint32_t profiles, int status, const char *code,
+                 const char *msg)
+{
+    struct pyro_job *j = pyro_job_new(r, sizeof(*j));
+
+    if (j == NULL) {
+        httpsrv_reply_json_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    j->refused_profiles = profiles;
+    j->refused_bytes = req->wire_len;
+    j->status = status;
+    j->code = code;
+    snprintf(j->msg, sizeof(j->msg), "%s", msg);
+    pyro_job_submit(req, j);
+}
+
 static int pyro_create(const void *cfg, struct component_host *host,
                        void **ctx, struct errctx *e)
 {
@@ -153,6 +229,15 @@ static void pyro_stop(void *ctx)
 {
     struct pyro_recv *r = ctx;
 
+    if (r->srv == NULL) {
+        return;
+    }
+    /* Requests being decoded reach the pipeline now, and their answers
+     * are settled while the server still has the requests. */
+    httpsrv_drain(r->srv);
+    if (r->host->settle != NULL) {
+        r->host->settle(r->host);
+    }
     httpsrv_stop(r->srv);
     r->srv = NULL;
 }

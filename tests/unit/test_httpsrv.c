@@ -6,6 +6,9 @@
  * (415), corrupt gzip (400), raw-body routes, bearer auth (401), query
  * decoding, JSON error bodies, and TLS with and without client
  * certificates (certificates made with the openssl tool when present).
+ * Handlers run on worker threads: a slow one holds up neither the loop nor
+ * the other requests, a client that hangs up before its answer costs
+ * nothing, and stopping waits for the handlers still running.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,10 +17,14 @@
 #include <cmocka.h>
 
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -26,6 +33,7 @@
 #include "core/buf.h"
 #include "codec/compress.h"
 #include "net/httpsrv.h"
+#include "net/workpool.h"
 
 struct server {
     struct event_base *base;
@@ -88,6 +96,34 @@ static void fail_json(struct httpsrv_req *req, void *arg)
     httpsrv_reply_json_error(req, 422, "unknown", "bad \"thing\"\n%d", 7);
 }
 
+/* How long the slow handlers take: a large body's decode, exaggerated. */
+#define SLOW_MS 1500
+
+static atomic_int slow_ran, then_ran;
+
+static void slow(struct httpsrv_req *req, void *arg)
+{
+    (void)arg;
+    usleep(SLOW_MS * 1000);
+    atomic_fetch_add(&slow_ran, 1);
+    httpsrv_reply(req, 200, "text/plain", "slow", 4);
+}
+
+/* Loop thread: the continuation of slow_then. */
+static void slow_then_loop(struct httpsrv_req *req, void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&then_ran, 1);
+    httpsrv_reply(req, 200, "text/plain", "then", 4);
+}
+
+static void slow_then(struct httpsrv_req *req, void *arg)
+{
+    (void)arg;
+    usleep(SLOW_MS * 1000);
+    httpsrv_then(req, slow_then_loop, NULL);
+}
+
 static void server_up(struct server *s, struct httpsrv_cfg *cfg)
 {
     struct errctx e = {{0}};
@@ -106,6 +142,9 @@ static void server_up(struct server *s, struct httpsrv_cfg *cfg)
     assert_int_equal(httpsrv_route(s->srv, "/raw", HTTPSRV_RAW_BODY, echo,
                                    NULL), 0);
     assert_int_equal(httpsrv_route(s->srv, "/fail", 0, fail_json, NULL), 0);
+    assert_int_equal(httpsrv_route(s->srv, "/slow", 0, slow, NULL), 0);
+    assert_int_equal(httpsrv_route(s->srv, "/slowthen", 0, slow_then, NULL),
+                     0);
     assert_int_not_equal(httpsrv_route(s->srv, "/echo", 0, echo, NULL), 0);
     s->stop = event_new(s->base, -1, 0, stop_cb, s->base);
     assert_non_null(s->stop);
@@ -486,6 +525,143 @@ static void test_tls(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct slow_client {
+    const struct server *s;
+    const char *path;
+    struct response r;
+    int64_t ms;
+    pthread_t tid;
+};
+
+static void *slow_client_run(void *arg)
+{
+    struct slow_client *c = arg;
+    char url[256];
+    int64_t t0 = now_ms();
+
+    url_for(url, sizeof(url), c->s, "http", c->path);
+    request(url, "POST", "x", 1, 0, NULL, NULL, &c->r);
+    c->ms = now_ms() - t0;
+    return NULL;
+}
+
+/* Times one POST of "x" to path. */
+static int64_t timed(const struct server *s, const char *path, long status)
+{
+    struct response r;
+    char url[256];
+    int64_t t0 = now_ms();
+
+    url_for(url, sizeof(url), s, "http", path);
+    request(url, "POST", "x", 1, 0, NULL, NULL, &r);
+    assert_int_equal(r.status, status);
+    buf_free(&r.body);
+    return now_ms() - t0;
+}
+
+/* While a handler takes SLOW_MS on a worker, the loop answers at once,
+ * and so does another handler when there is a free worker. */
+static void test_slow_handler_does_not_block(void **state)
+{
+    struct httpsrv_cfg cfg = default_cfg();
+    struct server s;
+    struct slow_client c = {.path = "/slow"};
+    int64_t loop_ms, other_ms = 0;
+
+    (void)state;
+    server_up(&s, &cfg);
+    c.s = &s;
+    assert_int_equal(pthread_create(&c.tid, NULL, slow_client_run, &c), 0);
+    usleep(200 * 1000);          /* the slow request is on a worker */
+    loop_ms = timed(&s, "/nope", 404);
+    if (workpool_threads() >= 2) {
+        other_ms = timed(&s, "/echo", 200);
+    }
+    pthread_join(c.tid, NULL);
+    assert_int_equal(c.r.status, 200);
+    assert_string_equal((char *)c.r.body.data, "slow");
+    buf_free(&c.r.body);
+    /* The loop's answers came while the slow one was still running. */
+    assert_true(c.ms >= SLOW_MS);
+    assert_true(loop_ms < SLOW_MS / 3);
+    assert_true(other_ms < SLOW_MS / 3);
+    server_down(&s);
+}
+
+/* Sends a POST of path on a raw connection and returns the socket. */
+static int raw_post(const struct server *s, const char *path)
+{
+    struct sockaddr_in a;
+    char req[256];
+    int fd = socket(AF_INET, SOCK_STREAM, 0), n;
+
+    assert_true(fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(httpsrv_port(s->srv));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    n = snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 5\r\n\r\nhello", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    return fd;
+}
+
+static void wait_count(atomic_int *v, int want)
+{
+    int64_t end = now_ms() + 10 * SLOW_MS;
+
+    while (atomic_load(v) < want && now_ms() < end) {
+        usleep(10 * 1000);
+    }
+    assert_true(atomic_load(v) >= want);
+}
+
+/* Clients that hang up while their handler runs: the answers (recorded on
+ * the worker, or from the loop's continuation) go nowhere, safely. */
+static void test_client_gone(void **state)
+{
+    struct httpsrv_cfg cfg = default_cfg();
+    struct server s;
+    int slow0 = atomic_load(&slow_ran), then0 = atomic_load(&then_ran);
+
+    (void)state;
+    server_up(&s, &cfg);
+    close(raw_post(&s, "/slow"));
+    close(raw_post(&s, "/slowthen"));
+    wait_count(&slow_ran, slow0 + 1);
+    wait_count(&then_ran, then0 + 1);
+    usleep(100 * 1000);          /* the loop sent (and dropped) the replies */
+    assert_true(timed(&s, "/echo", 200) < SLOW_MS);
+    server_down(&s);
+}
+
+/* Stopping while a handler runs waits for it and runs its continuation,
+ * before the requests are freed. */
+static void test_stop_drains(void **state)
+{
+    struct httpsrv_cfg cfg = default_cfg();
+    struct server s;
+    int then0 = atomic_load(&then_ran);
+    int fd;
+
+    (void)state;
+    server_up(&s, &cfg);
+    fd = raw_post(&s, "/slowthen");
+    usleep(300 * 1000);          /* on a worker by now */
+    server_down(&s);
+    assert_int_equal(atomic_load(&then_ran), then0 + 1);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +672,9 @@ int main(void)
         cmocka_unit_test(test_query_get),
         cmocka_unit_test(test_bad_endpoint),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_slow_handler_does_not_block),
+        cmocka_unit_test(test_client_gone),
+        cmocka_unit_test(test_stop_drains),
     };
     int rc;
 
