@@ -418,9 +418,9 @@ static int cmd_probe(int argc, char **argv)
                         "INTERVAL_MS SECONDS\n");
         return 2;
     }
-    interval_ns = (int64_t)(atof(argv[4]) * 1e6);
-    stop_at = now_ns() + (int64_t)(atof(argv[5]) * 1e9);
-    cap = (size_t)(atof(argv[5]) * 1e9 / (double)(interval_ns > 0 ?
+    interval_ns = (int64_t)(strtod(argv[4], NULL) * 1e6);
+    stop_at = now_ns() + (int64_t)(strtod(argv[5], NULL) * 1e9);
+    cap = (size_t)(strtod(argv[5], NULL) * 1e9 / (double)(interval_ns > 0 ?
                                                    interval_ns : 1)) + 16;
     lat = malloc(cap * sizeof(*lat));
     hl = snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n",

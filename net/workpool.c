@@ -200,7 +200,7 @@ int workpool_open(struct event_base *base, struct workpool **out,
     if (pipe2(wp->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         wp->wake[0] = wp->wake[1] = -1;
         handle_free(wp);
-        return err_set(e, PC_EIO, "workpool: pipe: %s", strerror(errno));
+        return err_set(e, PC_EIO, "workpool: pipe: %s", err_errno(errno));
     }
     wp->wake_ev = event_new(base, wp->wake[0], EV_READ | EV_PERSIST,
                             on_wake, wp);
