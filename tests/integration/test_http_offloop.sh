@@ -9,7 +9,7 @@
 #       the upload or the decode): profcol stays up, stays healthy, and the
 #       next small requests of both receivers are accepted.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib_engine.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fixtures
 
 LARGE="$WORK/large"
@@ -39,7 +39,7 @@ service:
     metrics: {address: "127.0.0.1:$METRICS_PORT"}
     health: {address: "127.0.0.1:$HEALTH_PORT"}
 YAML
-pc_start off "$WORK/config.yaml"
+start_profcol offloop "$WORK/config.yaml"
 
 post_otlp() { # FILE MAX_TIME [curl args]: prints "code seconds"
   local f=$1 t=$2; shift 2
@@ -86,13 +86,13 @@ done
 sleep 2   # the abandoned requests' decodes finish and their answers drop
 kill -0 "$PC_PID" 2>/dev/null && healthy && pass "(2) profcol up and healthy" \
   || fail "(2) profcol died or is unhealthy"
-before=$(metric profcol_receiver_accepted_profiles_total 'receiver="otlp"')
+# One series per receiver id: first match.
+before=$(metric_first profcol_receiver_accepted_profiles_total 'receiver="otlp"')
 r=$(post_otlp "$WORK/cpu.otlp" 30)
 r2=$(post_ingest "$PROF/cpu.pb.gz" 30)
-after=$(metric profcol_receiver_accepted_profiles_total 'receiver="otlp"')
+after=$(metric_first profcol_receiver_accepted_profiles_total 'receiver="otlp"')
 [ "${r%% *}" = 200 ] && [ "${r2%% *}" = 200 ] && [ "$after" -gt "$before" ] \
   && pass "(2) the next requests are accepted (OTLP $r, /ingest $r2)" \
   || fail "(2) next requests: OTLP $r, /ingest $r2, accepted $before -> $after"
-kill -TERM "$PC_PID"
-wait "$PC_PID" && pass "(2) clean exit after SIGTERM" || fail "exit code $? after SIGTERM"
+if stop offloop; then pass "(2) clean exit after SIGTERM"; else fail "exit code $? after SIGTERM"; fi
 finish
