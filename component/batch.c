@@ -9,6 +9,7 @@
 
 #include "codec/otlp.h"
 #include "codec/pprof.h"
+#include "model/pdata_iter.h"
 
 /* ---- refcounting -------------------------------------------------------
  * Counts are plain ints touched only through these helpers with C11 atomics,
@@ -335,17 +336,13 @@ int batch_item_decode(struct batch *b, struct item *it, struct errctx *e)
 static void clear_original_payloads(struct pdata *pd)
 {
     static const struct pstr none = {"", 0};
-    uint32_t ri, si, pi;
+    struct pdata_iter w;
+    struct profile *p;
 
-    for (ri = 0; ri < pd->nresources; ri++) {
-        struct resource_profiles *rp = &pd->resources[ri];
-        for (si = 0; si < rp->nscopes; si++) {
-            struct scope_profiles *sp = &rp->scopes[si];
-            for (pi = 0; pi < sp->nprofiles; pi++) {
-                sp->profiles[pi].original_payload_format = none;
-                sp->profiles[pi].original_payload = none;
-            }
-        }
+    pdata_iter_init(&w, pd, -1);
+    while ((p = pdata_iter_next(&w)) != NULL) {
+        p->original_payload_format = none;
+        p->original_payload = none;
     }
 }
 

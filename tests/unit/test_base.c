@@ -1,5 +1,5 @@
 /* test_base.c: arena, bounded buffer, protobuf wire primitives, compression,
- * intern table and the model's construction helpers. */
+ * intern table, the model's construction helpers and its profile walker. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include "codec/compress.h"
 #include "core/intern.h"
 #include "codec/pb.h"
+#include "model/pdata_iter.h"
 #include "model/profile.h"
 
 static void test_arena_alignment_and_limit(void **state)
@@ -249,6 +250,75 @@ static void test_pdata_tables(void **state)
     pdata_free(pd);
 }
 
+/* Resources: 0 = {scope(2 profiles), empty scope, scope(1)}, 1 = no scope,
+ * 2 = {empty scope}, 3 = {scope(1)}. The walker visits the four profiles in
+ * order, with their resource and scope, skipping the empty ones. */
+static void test_pdata_iter(void **state)
+{
+    struct pdata *pd = pdata_new(0);
+    struct resource_profiles *rp;
+    struct scope_profiles *sp[3];
+    struct profile *want[4], *p;
+    struct pdata_iter w;
+    uint32_t np, n = 0, i;
+    uint64_t ns;
+
+    (void)state;
+    /* Arrays move as they grow: build first, take pointers after. */
+    for (i = 0; i < 4; i++) {
+        assert_non_null(pdata_add_resource(pd));
+    }
+    for (i = 0; i < 3; i++) {
+        assert_non_null(pdata_add_scope(pd, &pd->resources[0]));
+    }
+    assert_non_null(pdata_add_scope(pd, &pd->resources[2]));
+    assert_non_null(pdata_add_scope(pd, &pd->resources[3]));
+    rp = pd->resources;
+    assert_non_null(pdata_add_profile(pd, &rp[0].scopes[0]));
+    assert_non_null(pdata_add_profile(pd, &rp[0].scopes[0]));
+    assert_non_null(pdata_add_profile(pd, &rp[0].scopes[2]));
+    assert_non_null(pdata_add_profile(pd, &rp[3].scopes[0]));
+    sp[0] = &rp[0].scopes[0];
+    sp[1] = &rp[0].scopes[2];
+    sp[2] = &rp[3].scopes[0];
+    want[0] = &sp[0]->profiles[0];
+    want[1] = &sp[0]->profiles[1];
+    want[2] = &sp[1]->profiles[0];
+    want[3] = &sp[2]->profiles[0];
+    want[0]->nsamples = 5;
+    want[2]->nsamples = 7;
+    want[3]->nsamples = 11;
+
+    pdata_iter_init(&w, pd, -1);
+    while ((p = pdata_iter_next(&w)) != NULL) {
+        assert_true(n < 4);
+        assert_ptr_equal(p, want[n]);
+        assert_ptr_equal(w.rp, n < 3 ? &rp[0] : &rp[3]);
+        assert_ptr_equal(w.sp, n < 2 ? sp[0] : n < 3 ? sp[1] : sp[2]);
+        n++;
+    }
+    assert_int_equal(n, 4);
+    assert_null(pdata_iter_next(&w));
+    /* One resource; one without profiles and one out of range walk
+     * nothing. */
+    pdata_iter_init(&w, pd, 3);
+    assert_ptr_equal(pdata_iter_next(&w), want[3]);
+    assert_null(pdata_iter_next(&w));
+    pdata_iter_init(&w, pd, 1);
+    assert_null(pdata_iter_next(&w));
+    pdata_iter_init(&w, pd, 4);
+    assert_null(pdata_iter_next(&w));
+    pdata_count(pd, 0, &np, &ns);
+    assert_int_equal(np, 3);
+    assert_int_equal(ns, 12);
+    pdata_count(pd, 9, &np, &ns);
+    assert_int_equal(np, 0);
+    assert_int_equal(ns, 0);
+    assert_int_equal(pdata_profile_count(pd), 4);
+    assert_int_equal(pdata_sample_count(pd), 23);
+    pdata_free(pd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_gzip_roundtrip_and_bomb),
         cmocka_unit_test(test_intern_table),
         cmocka_unit_test(test_pdata_tables),
+        cmocka_unit_test(test_pdata_iter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
