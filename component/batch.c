@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "core/assert.h"
 #include "codec/otlp.h"
 #include "codec/pprof.h"
 #include "model/pdata_iter.h"
@@ -17,14 +18,22 @@
 
 static void ref_inc(int *r)
 {
-    atomic_fetch_add_explicit((_Atomic int *)r, 1, memory_order_relaxed);
+    int old = atomic_fetch_add_explicit((_Atomic int *)r, 1,
+                                        memory_order_relaxed);
+
+    /* A reference is taken from a live one: 0 means freed already. */
+    PC_ASSERT(old > 0);
 }
 
 /* True when this was the last reference. */
 static int ref_dec(int *r)
 {
-    return atomic_fetch_sub_explicit((_Atomic int *)r, 1,
-                                     memory_order_acq_rel) == 1;
+    int old = atomic_fetch_sub_explicit((_Atomic int *)r, 1,
+                                        memory_order_acq_rel);
+
+    /* Below zero: a reference given away (or freed) was dropped again. */
+    PC_ASSERT(old > 0);
+    return old == 1;
 }
 
 struct blob *blob_take(uint8_t *data, size_t len)
@@ -371,6 +380,8 @@ int batch_item_payload_mut(struct batch *b, struct item *it,
     blob_unref(it->raw);
     it->raw = NULL;
     clear_original_payloads(it->pd->pd);
+    /* Changed in place from here: no other item or batch may see it. */
+    PC_ASSERT(atomic_load((_Atomic int *)&it->pd->refs) == 1);
     *out = it->pd->pd;
     return PC_OK;
 }

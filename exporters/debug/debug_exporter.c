@@ -26,6 +26,7 @@ struct debug_exporter_cfg {
     int verbosity;
     int64_t top_frames;
 };
+EXPHELPER_CFG_FIRST(struct debug_exporter_cfg, helper);
 
 static const char *const debug_levels[] = {"basic", "normal", "detailed",
                                            NULL};

@@ -48,6 +48,7 @@ struct file_exporter_cfg {
     struct file_rotation_cfg rotation;
     int64_t gzip_level;
 };
+EXPHELPER_CFG_FIRST(struct file_exporter_cfg, helper);
 
 static const char *const file_formats[] = {"pprof", "otlp", "json", NULL};
 

@@ -28,6 +28,7 @@
 
 #include "exporters/loadbalancing/lb_dns.h"
 #include "exporters/loadbalancing/lb_ring.h"
+#include "core/assert.h"
 #include "codec/otlp.h"
 #include "component/batch_otlp.h"
 #include "component/component.h"
@@ -84,6 +85,7 @@ struct lb_cfg {
     struct lb_protocol_cfg protocol;
     struct lb_resolver_cfg resolver;
 };
+EXPHELPER_CFG_FIRST(struct lb_cfg, helper);
 
 static const struct cfg_entry lb_otlp_table[] = {
     {.key = "endpoint", .type = CFG_STRING,
@@ -206,7 +208,14 @@ struct lb_exporter {
 
 static void lb_backend_unref(struct lb_backend *be)
 {
-    if (be != NULL && atomic_fetch_sub(&be->refs, 1) == 1) {
+    int old;
+
+    if (be == NULL) {
+        return;
+    }
+    old = atomic_fetch_sub(&be->refs, 1);
+    PC_ASSERT(old > 0);
+    if (old == 1) {
         grpccli_free(be->cli);
         free(be);
     }
@@ -215,8 +224,14 @@ static void lb_backend_unref(struct lb_backend *be)
 static void lb_view_unref(struct lb_view *v)
 {
     uint32_t i;
+    int old;
 
-    if (v == NULL || atomic_fetch_sub(&v->refs, 1) != 1) {
+    if (v == NULL) {
+        return;
+    }
+    old = atomic_fetch_sub(&v->refs, 1);
+    PC_ASSERT(old > 0);
+    if (old != 1) {
         return;
     }
     for (i = 0; v->ring != NULL && i < v->ring->nmembers; i++) {

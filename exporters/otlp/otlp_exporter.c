@@ -43,6 +43,7 @@ struct otlp_exporter_cfg {
     int include_original_payload;
     uint64_t max_request_bytes;
 };
+EXPHELPER_CFG_FIRST(struct otlp_exporter_cfg, helper);
 
 static const char *const otlpx_compressions[] = {"gzip", "none", NULL};
 

@@ -47,6 +47,7 @@ struct oh_cfg {
     char *bearer_token;
     uint64_t max_request_bytes;
 };
+EXPHELPER_CFG_FIRST(struct oh_cfg, helper);
 
 static const char *const oh_comps[] = {"gzip", "zstd", "none", NULL};
 static const char *const oh_encs[] = {"proto", "json", NULL};

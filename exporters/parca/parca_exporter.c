@@ -60,6 +60,7 @@ struct parca_exporter_cfg {
     uint64_t max_request_bytes;
     int64_t gzip_level;
 };
+EXPHELPER_CFG_FIRST(struct parca_exporter_cfg, helper);
 
 static const char *const parca_protocols[] = {"writeraw", "otlp", NULL};
 static const char *const parca_compressions[] = {"none", "gzip", NULL};

@@ -66,6 +66,7 @@ struct pyro_cfg {
     int64_t max_label_value_length;
     int64_t gzip_level;
 };
+EXPHELPER_CFG_FIRST(struct pyro_cfg, helper);
 
 static const char *const pyro_apis[] = {"push", "ingest", NULL};
 static const char *const pyro_comps[] = {"gzip", "none", NULL};

@@ -1,5 +1,6 @@
 /* test_base.c: arena, bounded buffer, protobuf wire primitives, compression,
- * intern table, the model's construction helpers and its profile walker. */
+ * intern table, the model's construction helpers and its profile walker,
+ * PC_ASSERT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,13 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "core/arena.h"
+#include "core/assert.h"
 #include "core/buf.h"
 #include "codec/compress.h"
 #include "core/intern.h"
@@ -319,6 +326,48 @@ static void test_pdata_iter(void **state)
     pdata_free(pd);
 }
 
+PC_STATIC_ASSERT(sizeof(int32_t) == 4, "PC_STATIC_ASSERT at file scope");
+
+/* Active builds: a false PC_ASSERT prints file:line and the expression and
+ * aborts. Release builds: the condition is not evaluated. */
+static void test_assert(void **state)
+{
+    int n = 0, fds[2], status;
+    char out[256] = "";
+    ssize_t got;
+    pid_t pid;
+
+    (void)state;
+    PC_ASSERT(n == 0);
+#if defined(PROFCOL_ASSERTS) && PROFCOL_ASSERTS
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        PC_ASSERT(n == 42);
+        _exit(0);
+    }
+    close(fds[1]);
+    got = read(fds[0], out, sizeof(out) - 1);
+    close(fds[0]);
+    assert_true(got > 0);
+    out[got] = '\0';
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    assert_non_null(strstr(out, "test_base.c:"));
+    assert_non_null(strstr(out, "assertion failed: n == 42"));
+#else
+    (void)fds;
+    (void)status;
+    (void)out;
+    (void)got;
+    (void)pid;
+    PC_ASSERT(++n == 42);
+    assert_int_equal(n, 0);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_intern_table),
         cmocka_unit_test(test_pdata_tables),
         cmocka_unit_test(test_pdata_iter),
+        cmocka_unit_test(test_assert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
