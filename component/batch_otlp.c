@@ -3,6 +3,7 @@
  */
 #include "component/batch_otlp.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +64,7 @@ static int add_item(struct batch *b, struct item *it,
 }
 
 int batch_otlp_build(struct batch *b, const struct batch_otlp_opts *o,
-                     struct batch_otlp *out)
+                     struct batch_otlp *out, struct export_result *r)
 {
     uint32_t i, n = o->idx != NULL ? o->nidx : b->nitems;
     int rc = PC_OK;
@@ -72,12 +73,17 @@ int batch_otlp_build(struct batch *b, const struct batch_otlp_opts *o,
     arena_init(&out->arena, 0);
     out->items = calloc(n + 1, sizeof(*out->items));
     if (out->items == NULL) {
-        return PC_ENOMEM;
+        rc = PC_ENOMEM;
     }
     for (i = 0; rc == PC_OK && i < n; i++) {
         rc = add_item(b, &b->items[o->idx != NULL ? o->idx[i] : i], o, out);
     }
-    return rc;
+    if (rc != PC_OK) {
+        snprintf(r->msg, sizeof(r->msg), "out of memory");
+        return PC_ERETRY;
+    }
+    r->rejected_profiles += out->rejected;
+    return PC_OK;
 }
 
 void batch_otlp_free(struct batch_otlp *bo)

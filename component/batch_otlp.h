@@ -7,11 +7,10 @@
  * pipeline gave its series as the resource attributes.
  *
  * An item that cannot be decoded is left out and logged, and its profiles
- * are counted in `rejected` (its nprofiles, or 1 when the receiver did not
- * count them), so one bad item never costs the rest of the batch: the
- * exporter adds `rejected` to export_result.rejected_profiles. Out of
- * memory is not a bad item: it fails the whole call with PC_ENOMEM, and
- * the exporter asks for a retry.
+ * (its nprofiles, or 1 when the receiver did not count them) are added to
+ * r->rejected_profiles and to `rejected`, so one bad item never costs the
+ * rest of the batch. Out of memory is not a bad item: the whole call fails
+ * with PC_ERETRY ("out of memory" in r->msg), and the batch is tried again.
  */
 #ifndef PROFCOL_BATCH_OTLP_H
 #define PROFCOL_BATCH_OTLP_H
@@ -22,6 +21,7 @@
 #include "codec/otlp.h"
 #include "core/arena.h"
 #include "component/batch.h"
+#include "component/component.h"
 
 /* Sets oi->attrs (non-NULL, from arena a) and oi->nattrs for item it;
  * PC_OK or PC_ENOMEM. */
@@ -46,9 +46,9 @@ struct batch_otlp {
 };
 
 /* Fills out (freed with batch_otlp_free, also after a failure). The items
- * point into b: b must outlive them. PC_OK or PC_ENOMEM. */
+ * point into b: b must outlive them. PC_OK or PC_ERETRY. */
 int batch_otlp_build(struct batch *b, const struct batch_otlp_opts *o,
-                     struct batch_otlp *out);
+                     struct batch_otlp *out, struct export_result *r);
 
 void batch_otlp_free(struct batch_otlp *bo);
 

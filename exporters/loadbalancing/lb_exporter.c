@@ -755,7 +755,6 @@ struct lb_part {
     uint32_t *idx;                    /* item indices */
     uint32_t n;
     int64_t timeout_ms;
-    uint32_t undecodable;             /* profiles left out */
     int rc;
     struct export_result r;
     pthread_t thr;
@@ -769,11 +768,8 @@ static void lb_part_send(struct lb_part *p)
     struct batch_otlp_opts o = {.id = p->x->id, .idx = p->idx, .nidx = p->n};
     struct batch_otlp bo;
 
-    if (batch_otlp_build(p->b, &o, &bo) != PC_OK) {
-        snprintf(p->r.msg, sizeof(p->r.msg), "out of memory");
-        p->rc = PC_ERETRY;
-    } else {
-        p->undecodable = bo.rejected;
+    p->rc = batch_otlp_build(p->b, &o, &bo, &p->r);
+    if (p->rc == PC_OK) {
         p->rc = grpccli_otlp_export(p->be->cli, bo.items, bo.n,
                                     p->x->cfg->protocol.otlp.max_request_bytes,
                                     p->timeout_ms, &p->r);
@@ -856,9 +852,9 @@ static int lb_settle(struct lb_exporter *x, struct lb_part *parts,
 
     for (i = 0; i < np; i++) {
         struct lb_part *p = &parts[i];
-        /* A part's undecodable profiles count once, when it settles: a
-         * part sent again counts them again, and a part refused for good
-         * counts all its items below. */
+        /* A part's rejected profiles (undecodable ones included) count
+         * once, when it settles: a part sent again counts them again, and
+         * a part refused for good counts all its items below. */
         if (p->rc == PC_ERETRY) {
             retry++;
             if (p->r.retry_after_ms > r->retry_after_ms) {
@@ -877,7 +873,7 @@ static int lb_settle(struct lb_exporter *x, struct lb_part *parts,
         }
         if (p->rc == PC_OK) {
             ok++;
-            r->rejected_profiles += p->undecodable + p->r.rejected_profiles;
+            r->rejected_profiles += p->r.rejected_profiles;
             if (p->be->ok != NULL) {
                 mcounter_add(p->be->ok, 1);
             }

@@ -134,16 +134,12 @@ static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
         .include_original_payload = x->cfg->include_original_payload,
     };
     struct batch_otlp bo;
-    int rc = batch_otlp_build(b, &o, &bo);
+    int rc = batch_otlp_build(b, &o, &bo, r);
 
-    if (rc != PC_OK) {
-        batch_otlp_free(&bo);
-        snprintf(r->msg, sizeof(r->msg), "out of memory");
-        return PC_ERETRY;
+    if (rc == PC_OK) {
+        rc = grpccli_otlp_export(x->cli, bo.items, bo.n,
+                                 x->cfg->max_request_bytes, timeout_ms, r);
     }
-    r->rejected_profiles += bo.rejected;
-    rc = grpccli_otlp_export(x->cli, bo.items, bo.n,
-                             x->cfg->max_request_bytes, timeout_ms, r);
     if (rc == PC_OK && r->rejected_profiles > 0) {
         if (x->rejected != NULL) {
             mcounter_add(x->rejected, r->rejected_profiles);

@@ -403,21 +403,15 @@ static int oh_export(void *ctx, struct batch *b, int64_t timeout_ms,
         .include_original_payload = ox->cfg->include_original_payload,
     };
     struct batch_otlp bo;
-    int rc = batch_otlp_build(b, &o, &bo);
+    int rc = batch_otlp_build(b, &o, &bo, r);
 
-    if (rc != PC_OK) {
-        snprintf(r->msg, sizeof(r->msg), "out of memory");
-        rc = PC_ERETRY;
-    } else if (bo.n > 0) {
+    if (rc == PC_OK && bo.n > 0) {
         rc = encode_and_send(ox, bo.items, bo.n, timeout_ms, r);
     }
-    if (rc == PC_OK && bo.rejected > 0) {
-        /* Undecodable items count as rejected, as the other OTLP
-         * exporters count them. */
-        r->rejected_profiles += bo.rejected;
-        if (ox->rejected != NULL) {
-            mcounter_add(ox->rejected, bo.rejected);
-        }
+    /* Undecodable items count as rejected, as in the other OTLP exporters
+     * (partial_success counted the backend's). */
+    if (rc == PC_OK && bo.rejected > 0 && ox->rejected != NULL) {
+        mcounter_add(ox->rejected, bo.rejected);
     }
     batch_otlp_free(&bo);
     return rc;

@@ -419,15 +419,11 @@ static int parca_export_otlp(struct parca_exporter *x, struct batch *b,
         .id = x->id, .attrs = otlp_item_attrs, .attrs_arg = x,
     };
     struct batch_otlp bo;
-    int rc = batch_otlp_build(b, &o, &bo);
+    int rc = batch_otlp_build(b, &o, &bo, r);
 
     if (rc == PC_OK) {
-        r->rejected_profiles += bo.rejected;
         rc = grpccli_otlp_export(x->cli, bo.items, bo.n,
                                  x->cfg->max_request_bytes, timeout_ms, r);
-    } else {
-        snprintf(r->msg, sizeof(r->msg), "out of memory");
-        rc = PC_ERETRY;
     }
     batch_otlp_free(&bo);
     return rc;

@@ -377,6 +377,7 @@ static void test_batch_otlp_build(void **state)
 {
     struct batch *b = batch_new("test");
     struct batch_otlp_opts o = {.id = "exporter/test"};
+    struct export_result res = {.rejected_profiles = 1};
     struct batch_otlp bo;
     struct buf out;
     Req *r;
@@ -386,9 +387,10 @@ static void test_batch_otlp_build(void **state)
     item_pd(b, build("svc-a", "main.work", 5));
     item_garbage(b, 0);
     item_pd(b, build("svc-b", "main.other", 7));
-    assert_int_equal(batch_otlp_build(b, &o, &bo), PC_OK);
+    assert_int_equal(batch_otlp_build(b, &o, &bo, &res), PC_OK);
     assert_int_equal(bo.n, 2);
     assert_int_equal(bo.rejected, 4);
+    assert_int_equal(res.rejected_profiles, 5);
     assert_ptr_equal(bo.items[0].pd, b->items[1].pd->pd);
     assert_int_equal(bo.items[0].resource, -1);
     assert_int_equal(bo.items[0].nattrs, 1);
@@ -411,6 +413,7 @@ static void test_batch_otlp_select(void **state)
     struct batch *b = batch_new("test");
     const uint32_t idx[1] = {1};
     struct batch_otlp_opts o = {.idx = idx, .nidx = 1};
+    struct export_result res;
     struct batch_otlp bo;
     struct item *it;
 
@@ -419,7 +422,8 @@ static void test_batch_otlp_select(void **state)
     it = batch_add_item(b);
     it->pd = shared_pdata_new(build("svc-b", "main.other", 7));
     it->resource = 0;
-    assert_int_equal(batch_otlp_build(b, &o, &bo), PC_OK);
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(batch_otlp_build(b, &o, &bo, &res), PC_OK);
     assert_int_equal(bo.n, 1);
     assert_int_equal(bo.rejected, 0);
     assert_ptr_equal(bo.items[0].pd, it->pd->pd);
@@ -450,21 +454,25 @@ static int attrs_env(void *arg, const struct item *it, struct arena *a,
     return PC_OK;
 }
 
-/* A custom attribute builder; its out of memory fails the whole call. */
+/* A custom attribute builder; its out of memory fails the whole call with
+ * a retry. */
 static void test_batch_otlp_attrs_fn(void **state)
 {
     struct batch *b = batch_new("test");
     int calls = 0;
     struct batch_otlp_opts o = {.attrs = attrs_env, .attrs_arg = &calls};
+    struct export_result res;
     struct batch_otlp bo;
 
     (void)state;
+    memset(&res, 0, sizeof(res));
     item_pd(b, build("svc-a", "main.work", 5));
-    assert_int_equal(batch_otlp_build(b, &o, &bo), PC_OK);
+    assert_int_equal(batch_otlp_build(b, &o, &bo, &res), PC_OK);
     assert_int_equal(bo.n, 1);
     assert_true(pstr_eq(bo.items[0].attrs[0].key, "env"));
     batch_otlp_free(&bo);
-    assert_int_equal(batch_otlp_build(b, &o, &bo), PC_ENOMEM);
+    assert_int_equal(batch_otlp_build(b, &o, &bo, &res), PC_ERETRY);
+    assert_string_equal(res.msg, "out of memory");
     batch_otlp_free(&bo);
     batch_unref(b);
 }
