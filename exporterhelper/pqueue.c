@@ -920,6 +920,8 @@ static struct pq_waiter *finish_waiters(struct pqueue *pq,
 
     for (; w != NULL; w = next) {
         next = w->next;
+        /* A ticket is completed exactly once. */
+        PC_ASSERT(!w->finished);
         if (fifo_push_back(&pq->pending, &w->t) != PC_OK) {
             /* Durable but unseen until the next open: say so. */
             log_error(pq->log_id, "persistent queue: out of memory, record "
