@@ -309,7 +309,7 @@ static void label_event(struct cardinality_proc *cp, struct pstr name,
 static int protected_key(struct pstr k)
 {
     return pstr_eq(k, SERIES_SERVICE_ATTR) || pstr_eq(k, "service_name") ||
-           (k.len >= 2 && k.ptr[0] == '_' && k.ptr[1] == '_');
+           series_internal(k);
 }
 
 static int globs_match(const struct cfg_strlist *l, struct pstr k)
