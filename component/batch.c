@@ -481,6 +481,21 @@ int item_del_attr(struct item *it, const char *key)
     return PC_ENOTFOUND;
 }
 
+int item_set_resource_attrs(struct batch *b, struct item *it,
+                            const struct resource *res)
+{
+    uint32_t a;
+    int rc = PC_OK;
+
+    for (a = 0; a < res->nattrs && rc == PC_OK; a++) {
+        char key[256];
+        struct pstr k = res->attrs[a].key;
+        snprintf(key, sizeof(key), "%.*s", (int)k.len, k.ptr);
+        rc = item_set_attr(b, it, key, &res->attrs[a].value);
+    }
+    return rc;
+}
+
 uint32_t batch_profile_count(const struct batch *b)
 {
     uint32_t i, n = 0;

@@ -214,21 +214,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int item_attrs(struct batch *b, struct item *it,
-                      const struct resource_profiles *rp)
-{
-    uint32_t a;
-    int rc = PC_OK;
-
-    for (a = 0; a < rp->resource.nattrs && rc == PC_OK; a++) {
-        char key[256];
-        struct pstr k = rp->resource.attrs[a].key;
-        snprintf(key, sizeof(key), "%.*s", (int)k.len, k.ptr);
-        rc = item_set_attr(b, it, key, &rp->resource.attrs[a].value);
-    }
-    return rc;
-}
-
 /* One item per resource that still holds profiles, sharing sp. */
 static int add_items(struct batch *b, struct shared_pdata *sp,
                      struct blob *raw, const char *tenant, size_t tlen)
@@ -265,7 +250,7 @@ static int add_items(struct batch *b, struct shared_pdata *sp,
         it->received_ns = t;
         it->nprofiles = np;
         it->nsamples = ns;
-        rc = item_attrs(b, it, &pd->resources[r]);
+        rc = item_set_resource_attrs(b, it, &pd->resources[r].resource);
     }
     return rc;
 }
