@@ -37,6 +37,7 @@
 #include "codec/otlp.h"
 #include "codec/pprof.h"
 #include "model/profile.h"
+#include "model/pdata_iter.h"
 
 /* Go's gzip.DefaultCompression is level 6; the floors and re-encodes use the
  * same level so that the comparison is like for like. */
@@ -101,21 +102,17 @@ static int encode_all_gz(const struct pdata *pd, size_t *out_len,
                          struct errctx *e)
 {
     struct buf out;
-    uint32_t r, s, p;
+    struct pdata_iter w;
+    const struct profile *p;
     int rc = PC_OK;
 
     buf_init(&out, BUF_MAX_DEFAULT);
     *out_len = 0;
-    for (r = 0; r < pd->nresources && rc == PC_OK; r++) {
-        const struct resource_profiles *rp = &pd->resources[r];
-        for (s = 0; s < rp->nscopes && rc == PC_OK; s++) {
-            const struct scope_profiles *sp = &rp->scopes[s];
-            for (p = 0; p < sp->nprofiles && rc == PC_OK; p++) {
-                buf_reset(&out);
-                rc = pprof_encode_gz(pd, &sp->profiles[p], GZ_LEVEL, &out, e);
-                *out_len += out.len;
-            }
-        }
+    pdata_iter_init(&w, pd, -1);
+    while (rc == PC_OK && (p = pdata_iter_next(&w)) != NULL) {
+        buf_reset(&out);
+        rc = pprof_encode_gz(pd, p, GZ_LEVEL, &out, e);
+        *out_len += out.len;
     }
     buf_free(&out);
     return rc;

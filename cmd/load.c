@@ -11,6 +11,7 @@
 #include "codec/otlp.h"
 #include "codec/pprof.h"
 #include "codec/sniff.h"
+#include "model/pdata_iter.h"
 
 static int decode_otlp_maybe_gz(const uint8_t *data, size_t len,
                                 struct pdata **pd, struct errctx *e)
@@ -113,19 +114,17 @@ void loaded_free(struct loaded *ld)
 int loaded_profiles(const struct loaded *ld, struct profile ***out,
                     uint32_t *n)
 {
-    uint32_t total = pdata_profile_count(ld->pd), k = 0, r, s, p;
+    uint32_t total = pdata_profile_count(ld->pd), k = 0;
     struct profile **v = calloc(total + 1, sizeof(*v));
+    struct pdata_iter w;
+    struct profile *p;
 
     if (v == NULL) {
         return PC_ENOMEM;
     }
-    for (r = 0; r < ld->pd->nresources; r++) {
-        struct resource_profiles *rp = &ld->pd->resources[r];
-        for (s = 0; s < rp->nscopes; s++) {
-            for (p = 0; p < rp->scopes[s].nprofiles; p++) {
-                v[k++] = &rp->scopes[s].profiles[p];
-            }
-        }
+    pdata_iter_init(&w, ld->pd, -1);
+    while ((p = pdata_iter_next(&w)) != NULL) {
+        v[k++] = p;
     }
     *out = v;
     *n = k;

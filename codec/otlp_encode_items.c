@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/assert.h"
+
 /* Headers of an item's view that differ from its pdata's. */
 struct view_scratch {
     struct scope_profiles sp;
@@ -119,6 +121,8 @@ int otlp_encode_items(const struct otlp_item *items, size_t n,
     for (i = 0; rc == PC_OK && i < n; i++) {
         rc = items_view(&items[i], &views[i], rps + used, &scratch[i]);
         used += views[i].nresources;
+        /* items_check counted the room every view takes. */
+        PC_ASSERT(used <= nres);
         ptrs[i] = &views[i];
     }
     if (rc == PC_OK) {

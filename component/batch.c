@@ -7,8 +7,10 @@
 #include <stdio.h>
 
 #include "core/clock.h"
+#include "core/assert.h"
 #include "codec/otlp.h"
 #include "codec/pprof.h"
+#include "model/pdata_iter.h"
 
 /* ---- refcounting -------------------------------------------------------
  * Counts are plain ints touched only through these helpers with C11 atomics,
@@ -16,14 +18,22 @@
 
 static void ref_inc(int *r)
 {
-    atomic_fetch_add_explicit((_Atomic int *)r, 1, memory_order_relaxed);
+    int old = atomic_fetch_add_explicit((_Atomic int *)r, 1,
+                                        memory_order_relaxed);
+
+    /* A reference is taken from a live one: 0 means freed already. */
+    PC_ASSERT(old > 0);
 }
 
 /* True when this was the last reference. */
 static int ref_dec(int *r)
 {
-    return atomic_fetch_sub_explicit((_Atomic int *)r, 1,
-                                     memory_order_acq_rel) == 1;
+    int old = atomic_fetch_sub_explicit((_Atomic int *)r, 1,
+                                        memory_order_acq_rel);
+
+    /* Below zero: a reference given away (or freed) was dropped again. */
+    PC_ASSERT(old > 0);
+    return old == 1;
 }
 
 struct blob *blob_take(uint8_t *data, size_t len)
@@ -327,17 +337,13 @@ int batch_item_decode(struct batch *b, struct item *it, struct errctx *e)
 static void clear_original_payloads(struct pdata *pd)
 {
     static const struct pstr none = {"", 0};
-    uint32_t ri, si, pi;
+    struct pdata_iter w;
+    struct profile *p;
 
-    for (ri = 0; ri < pd->nresources; ri++) {
-        struct resource_profiles *rp = &pd->resources[ri];
-        for (si = 0; si < rp->nscopes; si++) {
-            struct scope_profiles *sp = &rp->scopes[si];
-            for (pi = 0; pi < sp->nprofiles; pi++) {
-                sp->profiles[pi].original_payload_format = none;
-                sp->profiles[pi].original_payload = none;
-            }
-        }
+    pdata_iter_init(&w, pd, -1);
+    while ((p = pdata_iter_next(&w)) != NULL) {
+        p->original_payload_format = none;
+        p->original_payload = none;
     }
 }
 
@@ -366,6 +372,8 @@ int batch_item_payload_mut(struct batch *b, struct item *it,
     blob_unref(it->raw);
     it->raw = NULL;
     clear_original_payloads(it->pd->pd);
+    /* Changed in place from here: no other item or batch may see it. */
+    PC_ASSERT(atomic_load((_Atomic int *)&it->pd->refs) == 1);
     *out = it->pd->pd;
     return PC_OK;
 }
@@ -463,6 +471,21 @@ int item_del_attr(struct item *it, const char *key)
         }
     }
     return PC_ENOTFOUND;
+}
+
+int item_set_resource_attrs(struct batch *b, struct item *it,
+                            const struct resource *res)
+{
+    uint32_t a;
+    int rc = PC_OK;
+
+    for (a = 0; a < res->nattrs && rc == PC_OK; a++) {
+        char key[256];
+        struct pstr k = res->attrs[a].key;
+        snprintf(key, sizeof(key), "%.*s", (int)k.len, k.ptr);
+        rc = item_set_attr(b, it, key, &res->attrs[a].value);
+    }
+    return rc;
 }
 
 uint32_t batch_profile_count(const struct batch *b)

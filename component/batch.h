@@ -122,6 +122,10 @@ int item_set_attr_str(struct batch *b, struct item *it, const char *key,
 int item_set_attr(struct batch *b, struct item *it, const char *key,
                   const struct anyvalue *v);
 int item_del_attr(struct item *it, const char *key);
+/* Sets every attribute of res on the item (an OTLP resource becoming a
+ * series). */
+int item_set_resource_attrs(struct batch *b, struct item *it,
+                            const struct resource *res);
 
 uint32_t batch_profile_count(const struct batch *b);
 uint64_t batch_sample_count(const struct batch *b);

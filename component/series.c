@@ -102,6 +102,11 @@ void series_label_name(const char *in, size_t len, char *out, size_t outlen)
     out[o] = '\0';
 }
 
+int series_internal(struct pstr key)
+{
+    return key.len >= 2 && key.ptr[0] == '_' && key.ptr[1] == '_';
+}
+
 struct pstr series_service(const struct item *it)
 {
     static const struct pstr unknown = {SERIES_UNKNOWN_SERVICE,

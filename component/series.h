@@ -42,6 +42,11 @@ void series_profile_name(const struct dict *d, const struct profile *p,
  * become '_', a leading digit gets a '_' prefix. */
 void series_label_name(const char *in, size_t len, char *out, size_t outlen);
 
+/* Whether an attribute name is a profcol/Pyroscope/Parca internal one
+ * (starts with `__`): exporters that send resource attributes leave those
+ * out. */
+int series_internal(struct pstr key);
+
 /* The item's service: service.name, else service_name, else
  * "unknown_service". Points into the item or to a static string. */
 struct pstr series_service(const struct item *it);

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/assert.h"
 #include "core/err.h"
 
 #define ARENA_ALIGN 16
@@ -222,6 +223,9 @@ void *arena_alloc(struct arena *a, size_t n)
     size_t need;
     void *p;
 
+    /* A cleanup running in arena_free_all allocates from chunks about to
+     * go away. */
+    PC_ASSERT(!a->freeing);
     if (n == 0) {
         n = 1;
     }
@@ -237,6 +241,7 @@ void *arena_alloc(struct arena *a, size_t n)
     }
     p = c->data + c->used;
     c->used += need;
+    PC_ASSERT(c->used <= c->size);
     return p;
 }
 
@@ -296,6 +301,7 @@ void arena_free_all(struct arena *a)
     size_t limit = a->limit;
 
     /* Cleanups live inside the chunks: run them all before freeing any. */
+    a->freeing = 1;
     while (cl != NULL) {
         cl->fn(cl->ptr);
         cl = cl->next;

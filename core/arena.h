@@ -22,6 +22,7 @@ struct arena {
     size_t allocated;              /* bytes obtained from malloc */
     size_t limit;                  /* 0 = unlimited */
     size_t next_chunk;             /* size of the next chunk to take */
+    int freeing;                   /* in arena_free_all: no allocation */
 };
 
 void arena_init(struct arena *a, size_t limit);

@@ -412,6 +412,7 @@ static void *consumer_main(void *arg)
         consume_memory(h);
     }
     pthread_mutex_lock(&h->mu);
+    PC_ASSERT(h->running > 0);
     h->running--;
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
@@ -655,6 +656,8 @@ int exphelper_stop(struct exphelper *h, int64_t deadline_ms)
         pthread_join(h->threads[i], NULL);
     }
     h->nthreads = 0;
+    /* Every consumer counted itself out before it exited. */
+    PC_ASSERT(h->running == 0);
     drop_leftovers(h);
     return atomic_load(&h->c_dropped[DROP_SHUTDOWN]) != before
                ? PC_ETIMEDOUT : PC_OK;

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/assert.h"
 #include "core/err.h"
 #include "component/batch.h"
 #include "config/cfg.h"
@@ -82,6 +83,13 @@ extern const struct cfg_entry exphelper_cfg_table[];
 /* For `struct exphelper_cfg field;` inside the component's `type`. */
 #define EXPHELPER_CFG_ENTRIES(type, field)                                  \
     EXPHELPER_CFG_ENTRIES_AT(offsetof(type, field))
+
+/* The engine reads an exporter's config as a struct exphelper_cfg
+ * (pipeline/engine.c), so that field must come first; each exporter states
+ * it after its config struct: EXPHELPER_CFG_FIRST(struct my_cfg, helper); */
+#define EXPHELPER_CFG_FIRST(type, field)                                    \
+    PC_STATIC_ASSERT(offsetof(type, field) == 0,                            \
+                     #type "." #field " must be first: the engine reads it")
 
 /* The defaults above, for code that builds a config without cfg_decode. */
 void exphelper_cfg_default(struct exphelper_cfg *c);

@@ -46,6 +46,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/assert.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "codec/compress.h"
@@ -242,6 +243,7 @@ static int fifo_push_front(struct pq_fifo *f, const struct pqueue_ticket *t)
 
 static void fifo_pop(struct pq_fifo *f, struct pqueue_ticket *t)
 {
+    PC_ASSERT(f->len > 0);
     *t = f->v[f->head];
     f->head = (f->head + 1) % f->cap;
     f->len--;
@@ -906,6 +908,8 @@ static struct pq_waiter *finish_waiters(struct pqueue *pq,
 
     for (; w != NULL; w = next) {
         next = w->next;
+        /* A ticket is completed exactly once. */
+        PC_ASSERT(!w->finished);
         if (fifo_push_back(&pq->pending, &w->t) != PC_OK) {
             /* Durable but unseen until the next open: say so. */
             log_error(pq->log_id, "persistent queue: out of memory, record "
@@ -1030,6 +1034,8 @@ void pqueue_close(struct pqueue *pq)
     pqueue_shutdown(pq);
     if (pq->has_flusher) {
         pthread_join(pq->flusher, NULL);
+        /* The committer exits only once every ticket is completed. */
+        PC_ASSERT(pq->wait_head == NULL);
     }
     if (pq->fsync != PQUEUE_FSYNC_NEVER) {
         flush_dirty(pq);
@@ -1103,6 +1109,8 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
     struct pqueue_ticket t;
     int rc;
 
+    /* Appends happen only while open (put_record checked, mutex held). */
+    PC_ASSERT(!pq->closed);
     if (!pq->tail_writable ||
         (pq->tail->size != 0 && pq->tail->size + rec->len > pq->seg_size)) {
         rc = seg_create(pq);
@@ -1111,6 +1119,7 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
         }
     }
     s = pq->tail;
+    PC_ASSERT(s != NULL && pq->tail_writable);
     rc = write_all(s->fd, rec->data, rec->len, s->size);
     t.seg = s->id;
     t.off = s->size;
@@ -1286,6 +1295,8 @@ int pqueue_get(struct pqueue *pq, int64_t wait_ms, struct pqueue_ticket *t,
             rc = PC_ETIMEDOUT;
             break;
         }
+        /* Pending records are unacknowledged ones: a subset of live. */
+        PC_ASSERT(pq->pending.len <= pq->live);
         fifo_pop(&pq->pending, t);
         rc = read_record(pq, t, data, len);
         if (rc != PC_ECORRUPT) {
@@ -1350,6 +1361,7 @@ static int ack_locked(struct pqueue *pq, const struct pqueue_ticket *t)
             return rc;
         }
     }
+    PC_ASSERT(pq->live >= s->live);
     s->live--;
     pq->live--;
     pq->st.acked++;

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/assert.h"
 #include "core/err.h"
 
 struct queue {
@@ -79,6 +80,8 @@ void queue_free(struct queue *q)
     if (q == NULL) {
         return;
     }
+    /* Freed only once no thread is inside: its mutex goes with it. */
+    PC_ASSERT(q->sleeping == 0 && q->blocked == 0 && q->spinning == 0);
     for (i = 0; i < q->len; i++) {
         batch_unref(q->ring[(q->head + i) % q->cap]);
     }
@@ -123,6 +126,8 @@ int queue_push(struct queue *q, struct batch *b, int64_t wait_ms)
     } else if (q->len == q->cap) {
         rc = PC_EBUSY;
     } else {
+        /* Slots outside [head, head + len) are empty: nothing overwritten. */
+        PC_ASSERT(b != NULL && q->ring[(q->head + q->len) % q->cap] == NULL);
         q->ring[(q->head + q->len) % q->cap] = b;
         q->len++;
         atomic_store_explicit(&q->avail, q->len, memory_order_release);
@@ -133,6 +138,8 @@ int queue_push(struct queue *q, struct batch *b, int64_t wait_ms)
             q->woken++;
             wake = 1;
         }
+        /* Only sleepers are woken: a lost count would strand batches. */
+        PC_ASSERT(q->woken <= q->sleeping);
     }
     pthread_mutex_unlock(&q->mu);
     if (wake) {
@@ -149,6 +156,7 @@ static int pop_wait(struct queue *q, int64_t wait_ms,
 
     q->sleeping++;
     timed_out = cond_wait_until(&q->not_empty, &q->mu, wait_ms, dl);
+    PC_ASSERT(q->sleeping > 0 && q->woken <= q->sleeping);
     q->sleeping--;
     /* Whether signalled or not, this consumer is running again: it no
      * longer counts as a pending wake-up (spurious and timed-out wake-ups
@@ -177,6 +185,7 @@ static void pop_spin(struct queue *q)
         sched_yield();
     }
     pthread_mutex_lock(&q->mu);
+    PC_ASSERT(q->spinning > 0);
     q->spinning--;
 }
 
@@ -197,6 +206,7 @@ int queue_pop(struct queue *q, int64_t wait_ms, struct batch **out)
     if (q->len == 0) {
         rc = q->closed ? PC_ECLOSED : PC_ETIMEDOUT;
     } else {
+        PC_ASSERT(q->len <= q->cap && q->ring[q->head] != NULL);
         *out = q->ring[q->head];
         q->ring[q->head] = NULL;
         q->head = (q->head + 1) % q->cap;

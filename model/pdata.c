@@ -6,6 +6,7 @@
 #include <xxhash.h>
 
 #include "core/err.h"
+#include "model/pdata_iter.h"
 
 struct pdata *pdata_new(size_t arena_limit)
 {
@@ -341,30 +342,35 @@ uint64_t av_hash(const struct anyvalue *v, uint64_t seed)
     }
 }
 
+void pdata_count(const struct pdata *pd, int32_t resource,
+                 uint32_t *profiles, uint64_t *samples)
+{
+    struct pdata_iter w;
+    const struct profile *p;
+
+    *profiles = 0;
+    *samples = 0;
+    pdata_iter_init(&w, pd, resource);
+    while ((p = pdata_iter_next(&w)) != NULL) {
+        (*profiles)++;
+        *samples += p->nsamples;
+    }
+}
+
 uint32_t pdata_profile_count(const struct pdata *pd)
 {
-    uint32_t n = 0, r, s;
+    uint32_t np;
+    uint64_t ns;
 
-    for (r = 0; r < pd->nresources; r++) {
-        for (s = 0; s < pd->resources[r].nscopes; s++) {
-            n += pd->resources[r].scopes[s].nprofiles;
-        }
-    }
-    return n;
+    pdata_count(pd, -1, &np, &ns);
+    return np;
 }
 
 uint64_t pdata_sample_count(const struct pdata *pd)
 {
-    uint64_t n = 0;
-    uint32_t r, s, p;
+    uint32_t np;
+    uint64_t ns;
 
-    for (r = 0; r < pd->nresources; r++) {
-        const struct resource_profiles *rp = &pd->resources[r];
-        for (s = 0; s < rp->nscopes; s++) {
-            for (p = 0; p < rp->scopes[s].nprofiles; p++) {
-                n += rp->scopes[s].profiles[p].nsamples;
-            }
-        }
-    }
-    return n;
+    pdata_count(pd, -1, &np, &ns);
+    return ns;
 }

@@ -313,6 +313,10 @@ int pstr_eqp(struct pstr a, struct pstr b);
 int av_equal(const struct anyvalue *a, const struct anyvalue *b);
 uint64_t av_hash(const struct anyvalue *v, uint64_t seed);
 
+/* Profiles (model profiles, not OTLP profiles) and samples of resource
+ * `resource` of pd (< 0: of all; out of range: none). */
+void pdata_count(const struct pdata *pd, int32_t resource,
+                 uint32_t *profiles, uint64_t *samples);
 /* Total number of profiles (model profiles, not OTLP profiles) in pd. */
 uint32_t pdata_profile_count(const struct pdata *pd);
 /* Total number of samples in pd. */

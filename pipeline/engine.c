@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/assert.h"
 #include "pipeline/admin.h"
 #include "pipeline/config.h"
 #include "exporterhelper/exporter_helper.h"
@@ -201,6 +202,8 @@ static void completions_run(struct completions *c)
         if (rc != PC_OK) {
             rc = PC_EBUSY;
         }
+        /* Only ops a receiver waits for are posted; each once. */
+        PC_ASSERT(op->rx != NULL && op->rx->inflight > 0);
         op->rx->inflight--;
         op->done(op->arg, rc, msg);
         free(op);
@@ -253,7 +256,10 @@ static void completions_free(struct completions *c)
 /* Drops one reference (any thread); the last one hands the op over. */
 static void op_put(struct consume_op *op)
 {
-    if (atomic_fetch_sub(&op->refs, 1) != 1) {
+    unsigned old = atomic_fetch_sub(&op->refs, 1);
+
+    PC_ASSERT(old > 0);
+    if (old != 1) {
         return;
     }
     if (op->rx == NULL) {
@@ -301,6 +307,7 @@ static void engine_settle(struct component_host *host)
 static int submit_one(struct ex_inst *ex, struct batch *b,
                       struct consume_op *op, uint32_t *npending)
 {
+    unsigned old;
     int r;
 
     atomic_fetch_add(&op->refs, 1);
@@ -309,7 +316,9 @@ static int submit_one(struct ex_inst *ex, struct batch *b,
         (*npending)++;
         return PC_OK;
     }
-    atomic_fetch_sub(&op->refs, 1);   /* the guard keeps it above zero */
+    old = atomic_fetch_sub(&op->refs, 1);
+    /* The caller's guard reference keeps it above zero. */
+    PC_ASSERT(old > 1);
     return r;
 }
 
@@ -486,12 +495,14 @@ static struct docref *docref_take(struct config *cfg)
 
 static struct docref *docref_ref(struct docref *d)
 {
+    PC_ASSERT(d->refs > 0);
     d->refs++;
     return d;
 }
 
 static void docref_unref(struct docref *d)
 {
+    PC_ASSERT(d == NULL || d->refs > 0);
     if (d != NULL && --d->refs == 0) {
         ydoc_free(&d->doc);
         free(d);

@@ -11,6 +11,7 @@
 
 #include "model/profile.h"
 #include "component/component.h"
+#include "model/pdata_iter.h"
 #include "exporterhelper/exporter_helper.h"
 #include "telemetry/log.h"
 
@@ -25,6 +26,7 @@ struct debug_exporter_cfg {
     int verbosity;
     int64_t top_frames;
 };
+EXPHELPER_CFG_FIRST(struct debug_exporter_cfg, helper);
 
 static const char *const debug_levels[] = {"basic", "normal", "detailed",
                                            NULL};
@@ -165,7 +167,8 @@ static void log_item(const struct debug_exporter *de, struct batch *b,
     struct errctx e = {{0}};
     char service[256], types[512];
     const struct pdata *pd;
-    uint32_t r, s, p;
+    const struct profile *pr;
+    struct pdata_iter w;
     size_t bytes = it->raw != NULL ? it->raw->len : 0;
     int rc = batch_item_decode(b, it, &e);
 
@@ -176,24 +179,16 @@ static void log_item(const struct debug_exporter *de, struct batch *b,
         return;
     }
     pd = it->pd->pd;
-    for (r = 0; r < pd->nresources; r++) {
-        const struct resource_profiles *rp = &pd->resources[r];
-        if (it->resource >= 0 && (uint32_t)it->resource != r) {
-            continue;
-        }
-        for (s = 0; s < rp->nscopes; s++) {
-            for (p = 0; p < rp->scopes[s].nprofiles; p++) {
-                const struct profile *pr = &rp->scopes[s].profiles[p];
-                profile_types(&pd->dict, pr, types, sizeof(types));
-                log_info(de->id, "profile",
-                         "service=\"%s\" type=\"%s\" samples=%u bytes=%zu "
-                         "tenant=\"%.*s\"",
-                         service, types, pr->nsamples, bytes,
-                         (int)it->tenant.len, it->tenant.ptr);
-                if (de->cfg->verbosity == DEBUG_DETAILED) {
-                    log_top_frames(de, &pd->dict, pr);
-                }
-            }
+    pdata_iter_init(&w, pd, it->resource);
+    while ((pr = pdata_iter_next(&w)) != NULL) {
+        profile_types(&pd->dict, pr, types, sizeof(types));
+        log_info(de->id, "profile",
+                 "service=\"%s\" type=\"%s\" samples=%u bytes=%zu "
+                 "tenant=\"%.*s\"",
+                 service, types, pr->nsamples, bytes, (int)it->tenant.len,
+                 it->tenant.ptr);
+        if (de->cfg->verbosity == DEBUG_DETAILED) {
+            log_top_frames(de, &pd->dict, pr);
         }
     }
 }

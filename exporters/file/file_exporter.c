@@ -26,6 +26,7 @@
 #include "codec/otlp.h"
 #include "codec/pprof.h"
 #include "component/component.h"
+#include "model/pdata_iter.h"
 #include "exporterhelper/exporter_helper.h"
 #include "telemetry/log.h"
 
@@ -47,6 +48,7 @@ struct file_exporter_cfg {
     struct file_rotation_cfg rotation;
     int64_t gzip_level;
 };
+EXPHELPER_CFG_FIRST(struct file_exporter_cfg, helper);
 
 static const char *const file_formats[] = {"pprof", "otlp", "json", NULL};
 
@@ -221,16 +223,44 @@ static int decode_or_fail(struct batch *b, struct item *it,
     return PC_OK;
 }
 
+/* Every profile of a decoded item as a pprof file of its own. */
+static int write_profiles(struct file_exporter *fe, const struct item *it,
+                          struct export_result *r)
+{
+    const struct pdata *pd = it->pd->pd;
+    const struct profile *p;
+    struct pdata_iter w;
+    char name[256];
+    int rc = PC_OK;
+
+    pdata_iter_init(&w, pd, it->resource);
+    while (rc == PC_OK && (p = pdata_iter_next(&w)) != NULL) {
+        struct buf out;
+        struct errctx e = {{0}};
+        buf_init(&out, 0);
+        rc = pprof_encode_gz(pd, p, (int)fe->cfg->gzip_level, &out, &e);
+        if (rc == PC_OK) {
+            next_name(fe, ".pb.gz", name, sizeof(name));
+            rc = write_file(fe, name, out.data, out.len, r);
+        } else {
+            snprintf(r->msg, sizeof(r->msg), "pprof encode: %s",
+                     err_msg(&e, rc));
+            rc = PC_EPERMANENT;
+        }
+        buf_free(&out);
+    }
+    return rc;
+}
+
 static int export_pprof(struct file_exporter *fe, struct batch *b,
                         struct export_result *r)
 {
-    uint32_t i, ri, si, pi;
+    uint32_t i;
     char name[256];
     int rc;
 
     for (i = 0; i < b->nitems; i++) {
         struct item *it = &b->items[i];
-        const struct pdata *pd;
         /* Forward the original pprof bytes when nothing changed them. */
         if (it->raw != NULL && it->format == PAYLOAD_PPROF) {
             next_name(fe, ".pb.gz", name, sizeof(name));
@@ -247,33 +277,9 @@ static int export_pprof(struct file_exporter *fe, struct batch *b,
         if (rc != PC_OK) {
             return rc;
         }
-        pd = it->pd->pd;
-        for (ri = 0; ri < pd->nresources; ri++) {
-            const struct resource_profiles *rp = &pd->resources[ri];
-            if (it->resource >= 0 && (uint32_t)it->resource != ri) {
-                continue;
-            }
-            for (si = 0; si < rp->nscopes; si++) {
-                for (pi = 0; pi < rp->scopes[si].nprofiles; pi++) {
-                    struct buf out;
-                    struct errctx e = {{0}};
-                    buf_init(&out, 0);
-                    rc = pprof_encode_gz(pd, &rp->scopes[si].profiles[pi],
-                                         (int)fe->cfg->gzip_level, &out, &e);
-                    if (rc == PC_OK) {
-                        next_name(fe, ".pb.gz", name, sizeof(name));
-                        rc = write_file(fe, name, out.data, out.len, r);
-                    } else {
-                        snprintf(r->msg, sizeof(r->msg), "pprof encode: %s",
-                                 err_msg(&e, rc));
-                        rc = PC_EPERMANENT;
-                    }
-                    buf_free(&out);
-                    if (rc != PC_OK) {
-                        return rc;
-                    }
-                }
-            }
+        rc = write_profiles(fe, it, r);
+        if (rc != PC_OK) {
+            return rc;
         }
     }
     return PC_OK;

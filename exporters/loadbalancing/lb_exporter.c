@@ -29,9 +29,12 @@
 #include "core/clock.h"
 #include "exporters/loadbalancing/lb_dns.h"
 #include "exporters/loadbalancing/lb_ring.h"
+#include "core/assert.h"
 #include "codec/otlp.h"
+#include "component/batch_otlp.h"
 #include "component/component.h"
 #include "core/hex.h"
+#include "model/pdata_iter.h"
 #include "exporterhelper/exporter_helper.h"
 #include "net/grpccli.h"
 #include "telemetry/log.h"
@@ -83,6 +86,7 @@ struct lb_cfg {
     struct lb_protocol_cfg protocol;
     struct lb_resolver_cfg resolver;
 };
+EXPHELPER_CFG_FIRST(struct lb_cfg, helper);
 
 static const struct cfg_entry lb_otlp_table[] = {
     {.key = "endpoint", .type = CFG_STRING,
@@ -204,7 +208,14 @@ struct lb_exporter {
 
 static void lb_backend_unref(struct lb_backend *be)
 {
-    if (be != NULL && atomic_fetch_sub(&be->refs, 1) == 1) {
+    int old;
+
+    if (be == NULL) {
+        return;
+    }
+    old = atomic_fetch_sub(&be->refs, 1);
+    PC_ASSERT(old > 0);
+    if (old == 1) {
         grpccli_free(be->cli);
         free(be);
     }
@@ -213,8 +224,14 @@ static void lb_backend_unref(struct lb_backend *be)
 static void lb_view_unref(struct lb_view *v)
 {
     uint32_t i;
+    int old;
 
-    if (v == NULL || atomic_fetch_sub(&v->refs, 1) != 1) {
+    if (v == NULL) {
+        return;
+    }
+    old = atomic_fetch_sub(&v->refs, 1);
+    PC_ASSERT(old > 0);
+    if (old != 1) {
         return;
     }
     for (i = 0; v->ring != NULL && i < v->ring->nmembers; i++) {
@@ -663,21 +680,15 @@ static int lb_sample_trace_id(const struct dict *d, const struct sample *s,
 static int lb_item_trace_id(const struct pdata *pd, int32_t resource,
                             uint8_t id[16])
 {
-    uint32_t r, s, p, k;
+    const struct profile *pr;
+    struct pdata_iter w;
+    uint32_t k;
 
-    for (r = 0; r < pd->nresources; r++) {
-        const struct resource_profiles *rp = &pd->resources[r];
-        if (resource >= 0 && (uint32_t)resource != r) {
-            continue;
-        }
-        for (s = 0; s < rp->nscopes; s++) {
-            for (p = 0; p < rp->scopes[s].nprofiles; p++) {
-                const struct profile *pr = &rp->scopes[s].profiles[p];
-                for (k = 0; k < pr->nsamples; k++) {
-                    if (lb_sample_trace_id(&pd->dict, &pr->samples[k], id)) {
-                        return 1;
-                    }
-                }
+    pdata_iter_init(&w, pd, resource);
+    while ((pr = pdata_iter_next(&w)) != NULL) {
+        for (k = 0; k < pr->nsamples; k++) {
+            if (lb_sample_trace_id(&pd->dict, &pr->samples[k], id)) {
+                return 1;
             }
         }
     }
@@ -720,73 +731,26 @@ struct lb_part {
     uint32_t *idx;                    /* item indices */
     uint32_t n;
     int64_t timeout_ms;
-    uint32_t undecodable;             /* profiles left out */
     int rc;
     struct export_result r;
     pthread_t thr;
     int threaded;
 };
 
-/* The item's attributes minus the internal `__*` ones, into kv. */
-static uint32_t lb_attrs(const struct item *it, struct keyvalue *kv)
-{
-    uint32_t i, n = 0;
-
-    for (i = 0; i < it->nattrs; i++) {
-        const struct pstr k = it->attrs[i].key;
-        if (k.len >= 2 && k.ptr[0] == '_' && k.ptr[1] == '_') {
-            continue;
-        }
-        kv[n++] = it->attrs[i];
-    }
-    return n;
-}
-
 /* Builds the OTLP items of a part (undecodable ones left out and counted)
  * and sends them. */
 static void lb_part_send(struct lb_part *p)
 {
-    static const struct keyvalue none;
-    struct otlp_item *items = calloc(p->n + 1, sizeof(*items));
-    struct keyvalue *kv;
-    size_t nkv = 0, used = 0, n = 0;
-    uint32_t i;
+    struct batch_otlp_opts o = {.id = p->x->id, .idx = p->idx, .nidx = p->n};
+    struct batch_otlp bo;
 
-    for (i = 0; i < p->n; i++) {
-        nkv += p->b->items[p->idx[i]].nattrs;
+    p->rc = batch_otlp_build(p->b, &o, &bo, &p->r);
+    if (p->rc == PC_OK) {
+        p->rc = grpccli_otlp_export(p->be->cli, bo.items, bo.n,
+                                    p->x->cfg->protocol.otlp.max_request_bytes,
+                                    p->timeout_ms, &p->r);
     }
-    kv = calloc(nkv + 1, sizeof(*kv));
-    if (items == NULL || kv == NULL) {
-        free(items);
-        free(kv);
-        snprintf(p->r.msg, sizeof(p->r.msg), "out of memory");
-        p->rc = PC_ERETRY;
-        return;
-    }
-    for (i = 0; i < p->n; i++) {
-        struct item *it = &p->b->items[p->idx[i]];
-        struct errctx e = {{0}};
-        int rc = batch_item_decode(p->b, it, &e);
-        if (rc != PC_OK) {
-            log_warn(p->x->id, "item left out: undecodable payload",
-                     "reason=\"%s\"", err_msg(&e, rc));
-            p->undecodable += it->nprofiles ? it->nprofiles : 1;
-            continue;
-        }
-        items[n].pd = it->pd->pd;
-        items[n].resource = it->resource;
-        items[n].nattrs = lb_attrs(it, kv + used);
-        items[n].attrs = items[n].nattrs ? kv + used : &none;
-        used += items[n].nattrs;
-        n++;
-    }
-    p->rc = n == 0 ? PC_OK
-                   : grpccli_otlp_export(p->be->cli, items, n,
-                                         p->x->cfg->protocol.otlp
-                                             .max_request_bytes,
-                                         p->timeout_ms, &p->r);
-    free(items);
-    free(kv);
+    batch_otlp_free(&bo);
 }
 
 static void *lb_part_main(void *arg)
@@ -864,7 +828,9 @@ static int lb_settle(struct lb_exporter *x, struct lb_part *parts,
 
     for (i = 0; i < np; i++) {
         struct lb_part *p = &parts[i];
-        r->rejected_profiles += p->undecodable;
+        /* A part's rejected profiles (undecodable ones included) count
+         * once, when it settles: a part sent again counts them again, and
+         * a part refused for good counts all its items below. */
         if (p->rc == PC_ERETRY) {
             retry++;
             if (p->r.retry_after_ms > r->retry_after_ms) {

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "codec/otlp.h"
+#include "component/batch_otlp.h"
 #include "component/component.h"
 #include "exporterhelper/exporter_helper.h"
 #include "net/grpccli.h"
@@ -42,6 +43,7 @@ struct otlp_exporter_cfg {
     int include_original_payload;
     uint64_t max_request_bytes;
 };
+EXPHELPER_CFG_FIRST(struct otlp_exporter_cfg, helper);
 
 static const char *const otlpx_compressions[] = {"gzip", "none", NULL};
 
@@ -118,77 +120,21 @@ static void otlpx_destroy(void *ctx)
     free(x);
 }
 
-/* The item's attributes minus the internal `__*` ones, into kv. */
-static uint32_t otlpx_attrs(const struct item *it, struct keyvalue *kv)
-{
-    uint32_t i, n = 0;
-
-    for (i = 0; i < it->nattrs; i++) {
-        const struct pstr k = it->attrs[i].key;
-        if (k.len >= 2 && k.ptr[0] == '_' && k.ptr[1] == '_') {
-            continue;
-        }
-        kv[n++] = it->attrs[i];
-    }
-    return n;
-}
-
-/* Decodes every item; the ones that fail are left out and counted. */
-static size_t otlpx_items(struct otlp_exporter *x, struct batch *b,
-                          struct otlp_item *items, struct keyvalue *kv,
-                          struct export_result *r)
-{
-    static const struct keyvalue none;
-    size_t n = 0, used = 0;
-    uint32_t i;
-
-    for (i = 0; i < b->nitems; i++) {
-        struct item *it = &b->items[i];
-        struct errctx e = {{0}};
-        int rc = batch_item_decode(b, it, &e);
-        if (rc != PC_OK) {
-            log_warn(x->id, "item left out: undecodable payload",
-                     "reason=\"%s\"", err_msg(&e, rc));
-            r->rejected_profiles += it->nprofiles ? it->nprofiles : 1;
-            continue;
-        }
-        items[n].pd = it->pd->pd;
-        items[n].resource = it->resource;
-        items[n].nattrs = otlpx_attrs(it, kv + used);
-        items[n].attrs = items[n].nattrs ? kv + used : &none;
-        if (x->cfg->include_original_payload) {
-            items[n].original_pprof = item_original_pprof(it);
-        }
-        used += items[n].nattrs;
-        n++;
-    }
-    return n;
-}
-
 static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
                         struct export_result *r)
 {
     struct otlp_exporter *x = ctx;
-    struct otlp_item *items;
-    struct keyvalue *kv;
-    size_t nkv = 0, n;
-    uint32_t i;
-    int rc;
+    struct batch_otlp_opts o = {
+        .id = x->id,
+        .include_original_payload = x->cfg->include_original_payload,
+    };
+    struct batch_otlp bo;
+    int rc = batch_otlp_build(b, &o, &bo, r);
 
-    for (i = 0; i < b->nitems; i++) {
-        nkv += b->items[i].nattrs;
+    if (rc == PC_OK) {
+        rc = grpccli_otlp_export(x->cli, bo.items, bo.n,
+                                 x->cfg->max_request_bytes, timeout_ms, r);
     }
-    items = calloc(b->nitems + 1, sizeof(*items));
-    kv = calloc(nkv + 1, sizeof(*kv));
-    if (items == NULL || kv == NULL) {
-        free(items);
-        free(kv);
-        snprintf(r->msg, sizeof(r->msg), "out of memory");
-        return PC_ERETRY;
-    }
-    n = otlpx_items(x, b, items, kv, r);
-    rc = grpccli_otlp_export(x->cli, items, n, x->cfg->max_request_bytes,
-                             timeout_ms, r);
     if (rc == PC_OK && r->rejected_profiles > 0) {
         if (x->rejected != NULL) {
             mcounter_add(x->rejected, r->rejected_profiles);
@@ -196,8 +142,7 @@ static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
         log_warn(x->id, "backend rejected profiles", "rejected=%u reason=\"%s\"",
                  r->rejected_profiles, r->msg);
     }
-    free(items);
-    free(kv);
+    batch_otlp_free(&bo);
     return rc;
 }
 

@@ -22,6 +22,7 @@
 #include "codec/compress.h"
 #include "codec/otlp.h"
 #include "codec/pb.h"
+#include "component/batch_otlp.h"
 #include "component/component.h"
 #include "net/curl_api.h"
 #include "exporterhelper/exporter_helper.h"
@@ -46,6 +47,7 @@ struct oh_cfg {
     char *bearer_token;
     uint64_t max_request_bytes;
 };
+EXPHELPER_CFG_FIRST(struct oh_cfg, helper);
 
 static const char *const oh_comps[] = {"gzip", "zstd", "none", NULL};
 static const char *const oh_encs[] = {"proto", "json", NULL};
@@ -193,59 +195,6 @@ static void oh_destroy(void *ctx)
 }
 
 /* ---- request body ---------------------------------------------------------- */
-
-/* The item's attributes minus the profcol-internal `__` ones. */
-static uint32_t public_attrs(const struct item *it, struct keyvalue *out)
-{
-    uint32_t i, n = 0;
-
-    for (i = 0; i < it->nattrs; i++) {
-        struct pstr k = it->attrs[i].key;
-        if (k.len >= 2 && k.ptr[0] == '_' && k.ptr[1] == '_') {
-            continue;
-        }
-        out[n++] = it->attrs[i];
-    }
-    return n;
-}
-
-/* Items of b as otlp_items; undecodable ones are left out and counted in
- * *bad (their profiles). Attribute arrays are malloc'd into *kvs. */
-static int collect(struct oh_exporter *ox, struct batch *b,
-                   struct otlp_item *items, struct keyvalue **kvs,
-                   size_t *n, uint32_t *bad)
-{
-    uint32_t i;
-
-    *n = 0;
-    for (i = 0; i < b->nitems; i++) {
-        struct item *it = &b->items[i];
-        struct errctx e = {{0}};
-        int rc = batch_item_decode(b, it, &e);
-        if (rc == PC_ENOMEM) {
-            return rc;
-        }
-        if (rc != PC_OK) {
-            log_warn(ox->id, "undecodable payload, dropped", "reason=\"%s\"",
-                     err_msg(&e, rc));
-            *bad += it->nprofiles;
-            continue;
-        }
-        kvs[*n] = malloc(sizeof(struct keyvalue) * (it->nattrs + 1));
-        if (kvs[*n] == NULL) {
-            return PC_ENOMEM;
-        }
-        items[*n].pd = it->pd->pd;
-        items[*n].resource = it->resource;
-        items[*n].attrs = kvs[*n];
-        items[*n].nattrs = public_attrs(it, kvs[*n]);
-        if (ox->cfg->include_original_payload) {
-            items[*n].original_pprof = item_original_pprof(it);
-        }
-        (*n)++;
-    }
-    return PC_OK;
-}
 
 static int encode_body(struct oh_exporter *ox, const struct otlp_item *items,
                        size_t n, struct buf *out, struct errctx *e)
@@ -444,36 +393,22 @@ static int oh_export(void *ctx, struct batch *b, int64_t timeout_ms,
                      struct export_result *r)
 {
     struct oh_exporter *ox = ctx;
-    struct otlp_item *items = calloc(b->nitems + 1, sizeof(*items));
-    struct keyvalue **kvs = calloc(b->nitems + 1, sizeof(*kvs));
-    uint32_t bad = 0, i;
-    size_t n = 0;
-    int rc;
+    struct batch_otlp_opts o = {
+        .id = ox->id,
+        .include_original_payload = ox->cfg->include_original_payload,
+    };
+    struct batch_otlp bo;
+    int rc = batch_otlp_build(b, &o, &bo, r);
 
-    if (items == NULL || kvs == NULL) {
-        free(items);
-        free(kvs);
-        snprintf(r->msg, sizeof(r->msg), "out of memory");
-        return PC_ERETRY;
+    if (rc == PC_OK && bo.n > 0) {
+        rc = encode_and_send(ox, bo.items, bo.n, timeout_ms, r);
     }
-    rc = collect(ox, b, items, kvs, &n, &bad);
-    if (rc != PC_OK) {
-        snprintf(r->msg, sizeof(r->msg), "out of memory");
-        rc = PC_ERETRY;
-    } else if (n == 0) {
-        snprintf(r->msg, sizeof(r->msg), "no decodable profiles in the batch");
-        rc = b->nitems ? PC_EPERMANENT : PC_OK;
-    } else {
-        rc = encode_and_send(ox, items, n, timeout_ms, r);
-        if (rc == PC_OK) {
-            r->rejected_profiles += bad;
-        }
+    /* Undecodable items count as rejected, as in the other OTLP exporters
+     * (partial_success counted the backend's). */
+    if (rc == PC_OK && bo.rejected > 0 && ox->rejected != NULL) {
+        mcounter_add(ox->rejected, bo.rejected);
     }
-    for (i = 0; i < b->nitems; i++) {
-        free(kvs[i]);
-    }
-    free(kvs);
-    free(items);
+    batch_otlp_free(&bo);
     return rc;
 }
 

@@ -34,7 +34,9 @@
 #include "codec/otlp.h"
 #include "codec/pb.h"
 #include "codec/pprof.h"
+#include "component/batch_otlp.h"
 #include "component/component.h"
+#include "model/pdata_iter.h"
 #include "exporterhelper/exporter_helper.h"
 #include "net/grpccli.h"
 #include "telemetry/log.h"
@@ -58,6 +60,7 @@ struct parca_exporter_cfg {
     uint64_t max_request_bytes;
     int64_t gzip_level;
 };
+EXPHELPER_CFG_FIRST(struct parca_exporter_cfg, helper);
 
 static const char *const parca_protocols[] = {"writeraw", "otlp", NULL};
 static const char *const parca_compressions[] = {"none", "gzip", NULL};
@@ -255,40 +258,34 @@ static int wr_item_encoded(struct wr_req *w, struct batch *b,
                            const struct item *it, const struct pdata *pd)
 {
     char name[PARCA_LABEL_NAME_MAX];
-    uint32_t ri, si, pi;
+    const struct profile *pp;
+    struct pdata_iter pi;
     int rc = PC_OK;
 
-    for (ri = 0; rc == PC_OK && ri < pd->nresources; ri++) {
-        const struct resource_profiles *rp = &pd->resources[ri];
-        if (it->resource >= 0 && (uint32_t)it->resource != ri) {
+    pdata_iter_init(&pi, pd, it->resource);
+    while (rc == PC_OK && (pp = pdata_iter_next(&pi)) != NULL) {
+        struct profile p = *pp;
+        struct errctx e = {{0}};
+        if (wr_original_ok(w, b, &p)) {
+            parca_profile_name(it, &pd->dict, &p, name, sizeof(name));
+            rc = wr_series(w, it, name);
             continue;
         }
-        for (si = 0; rc == PC_OK && si < rp->nscopes; si++) {
-            for (pi = 0; rc == PC_OK && pi < rp->scopes[si].nprofiles; pi++) {
-                struct profile p = rp->scopes[si].profiles[pi];
-                struct errctx e = {{0}};
-                if (wr_original_ok(w, b, &p)) {
-                    parca_profile_name(it, &pd->dict, &p, name, sizeof(name));
-                    rc = wr_series(w, it, name);
-                    continue;
-                }
-                if (p.time_nanos == 0) {
-                    p.time_nanos = (int64_t)it->received_ns;
-                }
-                buf_reset(&w->pprof);
-                rc = pprof_encode_gz(pd, &p, (int)w->x->cfg->gzip_level,
-                                     &w->pprof, &e);
-                if (rc != PC_OK) {
-                    log_warn(w->x->id, "profile left out: cannot encode",
-                             "reason=\"%s\"", err_msg(&e, rc));
-                    w->r->rejected_profiles++;
-                    rc = PC_OK;
-                    continue;
-                }
-                parca_profile_name(it, &pd->dict, &p, name, sizeof(name));
-                rc = wr_series(w, it, name);
-            }
+        if (p.time_nanos == 0) {
+            p.time_nanos = (int64_t)it->received_ns;
         }
+        buf_reset(&w->pprof);
+        rc = pprof_encode_gz(pd, &p, (int)w->x->cfg->gzip_level, &w->pprof,
+                             &e);
+        if (rc != PC_OK) {
+            log_warn(w->x->id, "profile left out: cannot encode",
+                     "reason=\"%s\"", err_msg(&e, rc));
+            w->r->rejected_profiles++;
+            rc = PC_OK;
+            continue;
+        }
+        parca_profile_name(it, &pd->dict, &p, name, sizeof(name));
+        rc = wr_series(w, it, name);
     }
     return rc;
 }
@@ -319,6 +316,12 @@ static int wr_item(struct wr_req *w, struct batch *b, struct item *it)
         return wr_series(w, it, name);
     }
     rc = batch_item_decode(b, it, &e);
+    if (rc == PC_ENOMEM) {
+        /* Not the data's fault: the whole batch again later (as
+         * batch_otlp_build does for the OTLP protocol). */
+        snprintf(w->r->msg, sizeof(w->r->msg), "out of memory");
+        return PC_ERETRY;
+    }
     if (rc != PC_OK) {
         /* The data's fault: leave it out, send the rest. */
         log_warn(w->x->id, "item left out: undecodable payload",
@@ -368,10 +371,12 @@ static int parca_export_writeraw(struct parca_exporter *x, struct batch *b,
 
 /* ---- OTLP -------------------------------------------------------------------- */
 
-/* The item's labels as string resource attributes, in arena a. */
-static int otlp_item_attrs(struct parca_exporter *x, const struct item *it,
-                           struct arena *a, struct otlp_item *oi)
+/* The item's labels as string resource attributes, in arena a
+ * (batch_otlp_attrs_fn). */
+static int otlp_item_attrs(void *arg, const struct item *it, struct arena *a,
+                           struct otlp_item *oi)
 {
+    struct parca_exporter *x = arg;
     struct parca_labelset ls;
     struct keyvalue *kv;
     uint32_t i, k = 0;
@@ -410,36 +415,17 @@ static int otlp_item_attrs(struct parca_exporter *x, const struct item *it,
 static int parca_export_otlp(struct parca_exporter *x, struct batch *b,
                              int64_t timeout_ms, struct export_result *r)
 {
-    struct otlp_item *items = calloc(b->nitems + 1, sizeof(*items));
-    struct arena a;
-    size_t n = 0;
-    uint32_t i;
-    int rc = items == NULL ? PC_ENOMEM : PC_OK;
+    struct batch_otlp_opts o = {
+        .id = x->id, .attrs = otlp_item_attrs, .attrs_arg = x,
+    };
+    struct batch_otlp bo;
+    int rc = batch_otlp_build(b, &o, &bo, r);
 
-    arena_init(&a, 0);
-    for (i = 0; rc == PC_OK && i < b->nitems; i++) {
-        struct item *it = &b->items[i];
-        struct errctx e = {{0}};
-        if (batch_item_decode(b, it, &e) != PC_OK) {
-            log_warn(x->id, "item left out: undecodable payload",
-                     "reason=\"%s\"", err_msg(&e, PC_ECORRUPT));
-            r->rejected_profiles += it->nprofiles ? it->nprofiles : 1;
-            continue;
-        }
-        items[n].pd = it->pd->pd;
-        items[n].resource = it->resource;
-        rc = otlp_item_attrs(x, it, &a, &items[n]);
-        n++;
-    }
     if (rc == PC_OK) {
-        rc = grpccli_otlp_export(x->cli, items, n, x->cfg->max_request_bytes,
-                                 timeout_ms, r);
-    } else {
-        snprintf(r->msg, sizeof(r->msg), "out of memory");
-        rc = PC_ERETRY;
+        rc = grpccli_otlp_export(x->cli, bo.items, bo.n,
+                                 x->cfg->max_request_bytes, timeout_ms, r);
     }
-    arena_free_all(&a);
-    free(items);
+    batch_otlp_free(&bo);
     return rc;
 }
 

@@ -102,7 +102,7 @@ static int ls_add_attr(struct parca_labelset *ls, const struct keyvalue *kv,
     char name[PARCA_LABEL_NAME_MAX];
     int rc;
 
-    if (kv->key.len >= 2 && kv->key.ptr[0] == '_' && kv->key.ptr[1] == '_') {
+    if (series_internal(kv->key)) {
         return PC_OK;   /* internal: __name__ is set apart, others dropped */
     }
     if (pstr_eq(kv->key, SERIES_SERVICE_ATTR)) {

@@ -37,6 +37,7 @@
 #include "codec/pprof.h"
 #include "core/hex.h"
 #include "component/component.h"
+#include "model/pdata_iter.h"
 #include "net/curl_api.h"
 #include "exporterhelper/exporter_helper.h"
 #include "net/httpcli.h"
@@ -66,6 +67,7 @@ struct pyro_cfg {
     int64_t max_label_value_length;
     int64_t gzip_level;
 };
+EXPHELPER_CFG_FIRST(struct pyro_cfg, helper);
 
 static const char *const pyro_apis[] = {"push", "ingest", NULL};
 static const char *const pyro_comps[] = {"gzip", "none", NULL};
@@ -681,7 +683,8 @@ static int item_series(struct pyro_run *run, struct item *it)
 {
     struct errctx e = {{0}};
     const struct pdata *pd;
-    uint32_t ri, si, pi;
+    const struct profile *p;
+    struct pdata_iter w;
     int rc = PC_OK;
 
     if (it->raw != NULL && it->format == PAYLOAD_PPROF) {
@@ -699,26 +702,18 @@ static int item_series(struct pyro_run *run, struct item *it)
             return PC_ERETRY;
         }
         if (run->seq >= pyro_tl.seen) {
-            pyro_tl.rejected += it->nprofiles;
+            pyro_tl.rejected += it->nprofiles ? it->nprofiles : 1;
         }
         run->seq++;
         return PC_OK;
     }
     pd = it->pd->pd;
-    for (ri = 0; ri < pd->nresources && rc == PC_OK; ri++) {
-        const struct resource_profiles *rp = &pd->resources[ri];
-        if (it->resource >= 0 && (uint32_t)it->resource != ri) {
-            continue;
+    pdata_iter_init(&w, pd, it->resource);
+    while (rc == PC_OK && (p = pdata_iter_next(&w)) != NULL) {
+        if (run->seq >= pyro_tl.done) {
+            rc = model_profile(run, it, pd, p);
         }
-        for (si = 0; si < rp->nscopes && rc == PC_OK; si++) {
-            for (pi = 0; pi < rp->scopes[si].nprofiles && rc == PC_OK; pi++) {
-                if (run->seq >= pyro_tl.done) {
-                    rc = model_profile(run, it, pd,
-                                       &rp->scopes[si].profiles[pi]);
-                }
-                run->seq++;
-            }
-        }
+        run->seq++;
     }
     return rc;
 }

@@ -105,8 +105,8 @@ static int add(struct pyro_labels *l, const char *name, const char *value,
 /* Internal or mapped elsewhere: not copied as an ordinary label. */
 static int skip_attr(struct pstr key)
 {
-    return (key.len >= 2 && key.ptr[0] == '_' && key.ptr[1] == '_') ||
-           pstr_eq(key, SERIES_SERVICE_ATTR) || pstr_eq(key, "service_name");
+    return series_internal(key) || pstr_eq(key, SERIES_SERVICE_ATTR) ||
+           pstr_eq(key, "service_name");
 }
 
 static int add_attrs(const struct item *it, struct pyro_labels *l)

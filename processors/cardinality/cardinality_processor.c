@@ -32,6 +32,7 @@
 
 #include "core/clock.h"
 #include "component/component.h"
+#include "model/pdata_iter.h"
 #include "telemetry/log.h"
 #include "component/matcher.h"
 #include "telemetry/metrics.h"
@@ -292,7 +293,7 @@ static void label_event(struct cardinality_proc *cp, struct pstr name,
 static int protected_key(struct pstr k)
 {
     return pstr_eq(k, SERIES_SERVICE_ATTR) || pstr_eq(k, "service_name") ||
-           (k.len >= 2 && k.ptr[0] == '_' && k.ptr[1] == '_');
+           series_internal(k);
 }
 
 static int globs_match(const struct cfg_strlist *l, struct pstr k)
@@ -543,11 +544,6 @@ struct sl_work {
     uint32_t nkeystr;
 };
 
-static int in_item(const struct item *it, uint32_t r)
-{
-    return it->resource < 0 || (uint32_t)it->resource == r;
-}
-
 /* Read-only pass: admits values; returns 1 when some label must change. */
 static int scan_profile(struct sl_work *w, const struct dict *d,
                         const struct profile *p)
@@ -754,23 +750,20 @@ static int rewrite_profile(struct sl_work *w, struct pdata *pd,
 static int each_profile(struct sl_work *w, struct item *it, struct pdata *pd,
                         int rewrite)
 {
-    uint32_t r, s, p;
+    struct pdata_iter pi;
+    struct profile *p;
     int any = 0;
 
-    for (r = 0; r < pd->nresources; r++) {
-        for (s = 0; in_item(it, r) && s < pd->resources[r].nscopes; s++) {
-            struct scope_profiles *sp = &pd->resources[r].scopes[s];
-            for (p = 0; p < sp->nprofiles; p++) {
-                if (!rewrite) {
-                    any |= scan_profile(w, &pd->dict, &sp->profiles[p]);
-                } else {
-                    int rc = rewrite_profile(w, pd, &sp->profiles[p]);
-                    if (rc != PC_OK) {
-                        return rc;
-                    }
-                    any += (int)sp->profiles[p].nsamples;
-                }
+    pdata_iter_init(&pi, pd, it->resource);
+    while ((p = pdata_iter_next(&pi)) != NULL) {
+        if (!rewrite) {
+            any |= scan_profile(w, &pd->dict, p);
+        } else {
+            int rc = rewrite_profile(w, pd, p);
+            if (rc != PC_OK) {
+                return rc;
             }
+            any += (int)p->nsamples;
         }
     }
     return any;

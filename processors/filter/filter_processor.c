@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "component/component.h"
+#include "model/pdata_iter.h"
 #include "telemetry/log.h"
 #include "component/matcher.h"
 #include "telemetry/metrics.h"
@@ -179,29 +180,22 @@ static int derived_type_listed(struct batch *b, struct item *it,
                                const struct cfg_strlist *l)
 {
     const struct pdata *pd;
-    uint32_t r, s, p;
+    const struct profile *p;
+    struct pdata_iter w;
     char name[128];
 
     if (batch_item_decode(b, it, NULL) != PC_OK) {
         return 0;    /* undecodable: no profile type, no match */
     }
     pd = it->pd->pd;
-    for (r = 0; r < pd->nresources; r++) {
-        if (it->resource >= 0 && (uint32_t)it->resource != r) {
-            continue;
-        }
-        for (s = 0; s < pd->resources[r].nscopes; s++) {
-            const struct scope_profiles *sp = &pd->resources[r].scopes[s];
-            for (p = 0; p < sp->nprofiles; p++) {
-                struct pstr n;
-                series_profile_name(&pd->dict, &sp->profiles[p], name,
-                                    sizeof(name));
-                n.ptr = name;
-                n.len = (uint32_t)strlen(name);
-                if (name_listed(l, n)) {
-                    return 1;
-                }
-            }
+    pdata_iter_init(&w, pd, it->resource);
+    while ((p = pdata_iter_next(&w)) != NULL) {
+        struct pstr n;
+        series_profile_name(&pd->dict, p, name, sizeof(name));
+        n.ptr = name;
+        n.len = (uint32_t)strlen(name);
+        if (name_listed(l, n)) {
+            return 1;
         }
     }
     return 0;

@@ -26,6 +26,7 @@
 
 #include "component/component.h"
 #include "core/hex.h"
+#include "model/pdata_iter.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 
@@ -418,34 +419,26 @@ static int links_to_labels(struct tl_work *w, struct sample *s)
 
 /* ---- per item ----------------------------------------------------------- */
 
-static int in_item(const struct item *it, uint32_t r)
-{
-    return it->resource < 0 || (uint32_t)it->resource == r;
-}
-
 /* Read-only look at the shared payload: is there anything to do? */
 static int item_needs_work(struct tracelink_proc *tp, const struct item *it,
                            const struct pdata *pd, struct tl_attr *attrs,
                            uint64_t *nsamples)
 {
     int dir = tp->cfg->direction, need = 0;
-    uint32_t r, s, p, i;
+    struct pdata_iter w;
+    const struct profile *pr;
+    uint32_t i;
 
     *nsamples = 0;
     if (dir != TL_LINKS_TO_LABELS && classify(tp, &pd->dict, attrs) > 0) {
         need = 1;
     }
-    for (r = 0; r < pd->nresources; r++) {
-        for (s = 0; in_item(it, r) && s < pd->resources[r].nscopes; s++) {
-            const struct scope_profiles *sp = &pd->resources[r].scopes[s];
-            for (p = 0; p < sp->nprofiles; p++) {
-                const struct profile *pr = &sp->profiles[p];
-                *nsamples += pr->nsamples;
-                for (i = 0; dir != TL_LABELS_TO_LINKS && !need &&
-                            i < pr->nsamples; i++) {
-                    need = pr->samples[i].link > 0;
-                }
-            }
+    pdata_iter_init(&w, pd, it->resource);
+    while ((pr = pdata_iter_next(&w)) != NULL) {
+        *nsamples += pr->nsamples;
+        for (i = 0; dir != TL_LABELS_TO_LINKS && !need && i < pr->nsamples;
+             i++) {
+            need = pr->samples[i].link > 0;
         }
     }
     return need;
@@ -483,18 +476,15 @@ static int profile_run(struct tl_work *w, struct profile *pr)
 
 static int item_run(struct tl_work *w, struct item *it)
 {
-    uint32_t r, s, p;
+    struct pdata_iter pi;
+    struct profile *pr;
     uint64_t n = 0;
     int rc = PC_OK;
 
-    for (r = 0; r < w->pd->nresources && rc == PC_OK; r++) {
-        for (s = 0; in_item(it, r) && s < w->pd->resources[r].nscopes; s++) {
-            struct scope_profiles *sp = &w->pd->resources[r].scopes[s];
-            for (p = 0; p < sp->nprofiles && rc == PC_OK; p++) {
-                rc = profile_run(w, &sp->profiles[p]);
-                n += sp->profiles[p].nsamples;
-            }
-        }
+    pdata_iter_init(&pi, w->pd, it->resource);
+    while (rc == PC_OK && (pr = pdata_iter_next(&pi)) != NULL) {
+        rc = profile_run(w, pr);
+        n += pr->nsamples;
     }
     it->nsamples = n;
     return rc;

@@ -136,7 +136,6 @@ static int add_items(struct batch *b, struct pdata *pd, struct blob *raw,
     }
     for (r = 0; r < n && rc == PC_OK; r++) {
         struct item *it = batch_add_item(b);
-        uint32_t a;
         if (it == NULL) {
             rc = PC_ENOMEM;
             break;
@@ -146,21 +145,8 @@ static int add_items(struct batch *b, struct pdata *pd, struct blob *raw,
         it->pd = shared_pdata_ref(sp);
         it->resource = n == 1 ? -1 : (int32_t)r;
         if (r < pd->nresources) {
-            const struct resource_profiles *rp = &pd->resources[r];
-            uint32_t s;
-            for (a = 0; a < rp->resource.nattrs && rc == PC_OK; a++) {
-                char key[256];
-                struct pstr k = rp->resource.attrs[a].key;
-                snprintf(key, sizeof(key), "%.*s", (int)k.len, k.ptr);
-                rc = item_set_attr(b, it, key, &rp->resource.attrs[a].value);
-            }
-            for (s = 0; s < rp->nscopes; s++) {
-                uint32_t p;
-                it->nprofiles += rp->scopes[s].nprofiles;
-                for (p = 0; p < rp->scopes[s].nprofiles; p++) {
-                    it->nsamples += rp->scopes[s].profiles[p].nsamples;
-                }
-            }
+            rc = item_set_resource_attrs(b, it, &pd->resources[r].resource);
+            pdata_count(pd, (int32_t)r, &it->nprofiles, &it->nsamples);
         }
     }
     shared_pdata_unref(sp);

@@ -207,37 +207,6 @@ static void screen(struct pdata *pd, struct otlprx_result *res)
     }
 }
 
-static int item_fill(struct batch *b, struct item *it,
-                     const struct resource_profiles *rp)
-{
-    uint32_t a, s, p;
-    int rc = PC_OK;
-
-    for (a = 0; a < rp->resource.nattrs && rc == PC_OK; a++) {
-        char key[256];
-        struct pstr k = rp->resource.attrs[a].key;
-        snprintf(key, sizeof(key), "%.*s", (int)k.len, k.ptr);
-        rc = item_set_attr(b, it, key, &rp->resource.attrs[a].value);
-    }
-    for (s = 0; s < rp->nscopes; s++) {
-        it->nprofiles += rp->scopes[s].nprofiles;
-        for (p = 0; p < rp->scopes[s].nprofiles; p++) {
-            it->nsamples += rp->scopes[s].profiles[p].nsamples;
-        }
-    }
-    return rc;
-}
-
-static uint32_t resource_profiles(const struct resource_profiles *rp)
-{
-    uint32_t s, n = 0;
-
-    for (s = 0; s < rp->nscopes; s++) {
-        n += rp->scopes[s].nprofiles;
-    }
-    return n;
-}
-
 /* One item per resource that still holds profiles, sharing sp. */
 static int add_items(struct batch *b, struct shared_pdata *sp,
                      struct blob *raw, const char *tenant, size_t tlen)
@@ -253,7 +222,10 @@ static int add_items(struct batch *b, struct shared_pdata *sp,
     }
     for (r = 0; r < pd->nresources && rc == PC_OK; r++) {
         struct item *it;
-        if (resource_profiles(&pd->resources[r]) == 0) {
+        uint32_t np;
+        uint64_t ns;
+        pdata_count(pd, (int32_t)r, &np, &ns);
+        if (np == 0) {
             continue;
         }
         it = batch_add_item(b);
@@ -269,7 +241,9 @@ static int add_items(struct batch *b, struct shared_pdata *sp,
         it->tenant.ptr = ten;
         it->tenant.len = (uint32_t)tlen;
         it->received_ns = t;
-        rc = item_fill(b, it, &pd->resources[r]);
+        it->nprofiles = np;
+        it->nsamples = ns;
+        rc = item_set_resource_attrs(b, it, &pd->resources[r].resource);
     }
     return rc;
 }

@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "core/intern.h"
+#include "model/pdata_iter.h"
 #include "receivers/pyroscope/pyro.h"
 
 #define FOLDED_LINE_MAX 65536
@@ -433,40 +434,51 @@ static const struct pyro_stc *stc_find(const struct pyro_stc *c, uint32_t n,
     return NULL;
 }
 
-int pyro_stc_apply(struct pdata *pd, const struct pyro_stc *c, uint32_t n)
+/* Renames the sample types of one profile; 1 changed, 0 not, or
+ * PC_ENOMEM. */
+static int stc_apply_profile(struct pdata *pd, struct profile *pr,
+                             const struct pyro_stc *c, uint32_t n)
 {
-    uint32_t r, s, p, t;
+    uint32_t t;
     int changed = 0;
 
-    for (r = 0; r < pd->nresources; r++) {
-        for (s = 0; s < pd->resources[r].nscopes; s++) {
-            struct scope_profiles *sp = &pd->resources[r].scopes[s];
-            for (p = 0; p < sp->nprofiles; p++) {
-                struct profile *pr = &sp->profiles[p];
-                for (t = 0; t < pr->nsample_types; t++) {
-                    struct value_type *vt = &pr->sample_types[t];
-                    const struct pyro_stc *x =
-                        stc_find(c, n, dict_str(&pd->dict, vt->type));
-                    if (x == NULL) {
-                        continue;
-                    }
-                    /* New strings, not rewritten ones: the old string may
-                     * be used elsewhere (a label, a function). */
-                    if (x->display_name[0] != '\0') {
-                        vt->type = dict_string(pd, x->display_name,
-                                               strlen(x->display_name));
-                        changed = 1;
-                    }
-                    if (x->units[0] != '\0') {
-                        vt->unit = dict_string(pd, x->units, strlen(x->units));
-                        changed = 1;
-                    }
-                    if (vt->type < 0 || vt->unit < 0) {
-                        return PC_ENOMEM;
-                    }
-                }
-            }
+    for (t = 0; t < pr->nsample_types; t++) {
+        struct value_type *vt = &pr->sample_types[t];
+        const struct pyro_stc *x = stc_find(c, n, dict_str(&pd->dict, vt->type));
+        if (x == NULL) {
+            continue;
         }
+        /* New strings, not rewritten ones: the old string may be used
+         * elsewhere (a label, a function). */
+        if (x->display_name[0] != '\0') {
+            vt->type = dict_string(pd, x->display_name,
+                                   strlen(x->display_name));
+            changed = 1;
+        }
+        if (x->units[0] != '\0') {
+            vt->unit = dict_string(pd, x->units, strlen(x->units));
+            changed = 1;
+        }
+        if (vt->type < 0 || vt->unit < 0) {
+            return PC_ENOMEM;
+        }
+    }
+    return changed;
+}
+
+int pyro_stc_apply(struct pdata *pd, const struct pyro_stc *c, uint32_t n)
+{
+    struct pdata_iter w;
+    struct profile *pr;
+    int changed = 0;
+
+    pdata_iter_init(&w, pd, -1);
+    while ((pr = pdata_iter_next(&w)) != NULL) {
+        int rc = stc_apply_profile(pd, pr, c, n);
+        if (rc < 0) {
+            return rc;
+        }
+        changed |= rc;
     }
     return changed;
 }

@@ -1,5 +1,6 @@
 /* test_base.c: arena, bounded buffer, protobuf wire primitives, compression,
- * intern table and the model's construction helpers. */
+ * intern table, the model's construction helpers and its profile walker,
+ * PC_ASSERT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,11 +10,18 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "core/arena.h"
+#include "core/assert.h"
 #include "core/buf.h"
 #include "codec/compress.h"
 #include "core/intern.h"
 #include "codec/pb.h"
+#include "model/pdata_iter.h"
 #include "model/profile.h"
 
 static void test_arena_alignment_and_limit(void **state)
@@ -249,6 +257,117 @@ static void test_pdata_tables(void **state)
     pdata_free(pd);
 }
 
+/* Resources: 0 = {scope(2 profiles), empty scope, scope(1)}, 1 = no scope,
+ * 2 = {empty scope}, 3 = {scope(1)}. The walker visits the four profiles in
+ * order, with their resource and scope, skipping the empty ones. */
+static void test_pdata_iter(void **state)
+{
+    struct pdata *pd = pdata_new(0);
+    struct resource_profiles *rp;
+    struct scope_profiles *sp[3];
+    struct profile *want[4], *p;
+    struct pdata_iter w;
+    uint32_t np, n = 0, i;
+    uint64_t ns;
+
+    (void)state;
+    /* Arrays move as they grow: build first, take pointers after. */
+    for (i = 0; i < 4; i++) {
+        assert_non_null(pdata_add_resource(pd));
+    }
+    for (i = 0; i < 3; i++) {
+        assert_non_null(pdata_add_scope(pd, &pd->resources[0]));
+    }
+    assert_non_null(pdata_add_scope(pd, &pd->resources[2]));
+    assert_non_null(pdata_add_scope(pd, &pd->resources[3]));
+    rp = pd->resources;
+    assert_non_null(pdata_add_profile(pd, &rp[0].scopes[0]));
+    assert_non_null(pdata_add_profile(pd, &rp[0].scopes[0]));
+    assert_non_null(pdata_add_profile(pd, &rp[0].scopes[2]));
+    assert_non_null(pdata_add_profile(pd, &rp[3].scopes[0]));
+    sp[0] = &rp[0].scopes[0];
+    sp[1] = &rp[0].scopes[2];
+    sp[2] = &rp[3].scopes[0];
+    want[0] = &sp[0]->profiles[0];
+    want[1] = &sp[0]->profiles[1];
+    want[2] = &sp[1]->profiles[0];
+    want[3] = &sp[2]->profiles[0];
+    want[0]->nsamples = 5;
+    want[2]->nsamples = 7;
+    want[3]->nsamples = 11;
+
+    pdata_iter_init(&w, pd, -1);
+    while ((p = pdata_iter_next(&w)) != NULL) {
+        assert_true(n < 4);
+        assert_ptr_equal(p, want[n]);
+        assert_ptr_equal(w.rp, n < 3 ? &rp[0] : &rp[3]);
+        assert_ptr_equal(w.sp, n < 2 ? sp[0] : n < 3 ? sp[1] : sp[2]);
+        n++;
+    }
+    assert_int_equal(n, 4);
+    assert_null(pdata_iter_next(&w));
+    /* One resource; one without profiles and one out of range walk
+     * nothing. */
+    pdata_iter_init(&w, pd, 3);
+    assert_ptr_equal(pdata_iter_next(&w), want[3]);
+    assert_null(pdata_iter_next(&w));
+    pdata_iter_init(&w, pd, 1);
+    assert_null(pdata_iter_next(&w));
+    pdata_iter_init(&w, pd, 4);
+    assert_null(pdata_iter_next(&w));
+    pdata_count(pd, 0, &np, &ns);
+    assert_int_equal(np, 3);
+    assert_int_equal(ns, 12);
+    pdata_count(pd, 9, &np, &ns);
+    assert_int_equal(np, 0);
+    assert_int_equal(ns, 0);
+    assert_int_equal(pdata_profile_count(pd), 4);
+    assert_int_equal(pdata_sample_count(pd), 23);
+    pdata_free(pd);
+}
+
+PC_STATIC_ASSERT(sizeof(int32_t) == 4, "PC_STATIC_ASSERT at file scope");
+
+/* Active builds: a false PC_ASSERT prints file:line and the expression and
+ * aborts. Release builds: the condition is not evaluated. */
+static void test_assert(void **state)
+{
+    int n = 0, fds[2], status;
+    char out[256] = "";
+    ssize_t got;
+    pid_t pid;
+
+    (void)state;
+    PC_ASSERT(n == 0);
+#if defined(PROFCOL_ASSERTS) && PROFCOL_ASSERTS
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        PC_ASSERT(n == 42);
+        _exit(0);
+    }
+    close(fds[1]);
+    got = read(fds[0], out, sizeof(out) - 1);
+    close(fds[0]);
+    assert_true(got > 0);
+    out[got] = '\0';
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    assert_non_null(strstr(out, "test_base.c:"));
+    assert_non_null(strstr(out, "assertion failed: n == 42"));
+#else
+    (void)fds;
+    (void)status;
+    (void)out;
+    (void)got;
+    (void)pid;
+    PC_ASSERT(++n == 42);
+    assert_int_equal(n, 0);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +379,8 @@ int main(void)
         cmocka_unit_test(test_gzip_roundtrip_and_bomb),
         cmocka_unit_test(test_intern_table),
         cmocka_unit_test(test_pdata_tables),
+        cmocka_unit_test(test_pdata_iter),
+        cmocka_unit_test(test_assert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

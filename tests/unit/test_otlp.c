@@ -20,6 +20,7 @@
 #include "codec/otlp.h"
 #include "codec/pprof.h"
 #include "codec/pb.h"
+#include "model/pdata_iter.h"
 #include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 #include "pbw.h"
 
@@ -498,19 +499,16 @@ struct flat {
 
 static int flatten(const struct pdata *pd, struct flat *out, int max)
 {
-    uint32_t r, s, k;
+    struct pdata_iter w;
+    const struct profile *p;
     int n = 0;
 
-    for (r = 0; r < pd->nresources; r++) {
-        for (s = 0; s < pd->resources[r].nscopes; s++) {
-            const struct scope_profiles *sp = &pd->resources[r].scopes[s];
-            for (k = 0; k < sp->nprofiles; k++) {
-                assert_true(n < max);
-                out[n].rp = &pd->resources[r];
-                out[n].sp = sp;
-                out[n++].p = &sp->profiles[k];
-            }
-        }
+    pdata_iter_init(&w, pd, -1);
+    while ((p = pdata_iter_next(&w)) != NULL) {
+        assert_true(n < max);
+        out[n].rp = w.rp;
+        out[n].sp = w.sp;
+        out[n++].p = p;
     }
     return n;
 }

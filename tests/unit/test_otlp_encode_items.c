@@ -6,6 +6,11 @@
  * independent implementation) and checked: one merged dictionary without
  * duplicates, the selected resources only, attribute overrides applied,
  * otlp_validate passing, and otlp_decode giving back the same samples.
+ *
+ * Also a batch's items as OTLP items (batch_otlp_build,
+ * component/batch_otlp.h), the one builder of the OTLP exporters:
+ * undecodable items left out and counted, attributes without `__*`,
+ * item selection, a custom attribute builder, out of memory returned.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +23,7 @@
 #include <cmocka.h>
 
 #include "codec/otlp.h"
+#include "component/batch_otlp.h"
 #include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest Req;
@@ -334,6 +340,143 @@ static void test_errors(void **state)
     pdata_free(pd);
 }
 
+/* ---- batch_otlp_build ------------------------------------------------- */
+
+static struct item *item_pd(struct batch *b, struct pdata *pd)
+{
+    struct item *it = batch_add_item(b);
+    struct anyvalue v = {.type = AV_STRING};
+
+    assert_non_null(it);
+    it->pd = shared_pdata_new(pd);
+    it->nprofiles = 1;
+    v.u.s.ptr = "svc";
+    v.u.s.len = 3;
+    assert_int_equal(item_set_attr(b, it, "service.name", &v), PC_OK);
+    v.u.s.ptr = "process_cpu";
+    v.u.s.len = 11;
+    assert_int_equal(item_set_attr(b, it, "__name__", &v), PC_OK);
+    return it;
+}
+
+static struct item *item_garbage(struct batch *b, uint32_t nprofiles)
+{
+    static const uint8_t junk[] = {0xff, 0xfe, 0xfd, 0x01};
+    struct item *it = batch_add_item(b);
+
+    assert_non_null(it);
+    it->format = PAYLOAD_PPROF;
+    it->raw = blob_new(junk, sizeof(junk));
+    it->nprofiles = nprofiles;
+    return it;
+}
+
+/* Undecodable items are left out and their profiles counted (1 when the
+ * receiver counted none); attributes lose the `__*` ones. */
+static void test_batch_otlp_build(void **state)
+{
+    struct batch *b = batch_new("test");
+    struct batch_otlp_opts o = {.id = "exporter/test"};
+    struct export_result res = {.rejected_profiles = 1};
+    struct batch_otlp bo;
+    struct buf out;
+    Req *r;
+
+    (void)state;
+    item_garbage(b, 3);
+    item_pd(b, build("svc-a", "main.work", 5));
+    item_garbage(b, 0);
+    item_pd(b, build("svc-b", "main.other", 7));
+    assert_int_equal(batch_otlp_build(b, &o, &bo, &res), PC_OK);
+    assert_int_equal(bo.n, 2);
+    assert_int_equal(bo.rejected, 4);
+    assert_int_equal(res.rejected_profiles, 5);
+    assert_ptr_equal(bo.items[0].pd, b->items[1].pd->pd);
+    assert_int_equal(bo.items[0].resource, -1);
+    assert_int_equal(bo.items[0].nattrs, 1);
+    assert_true(pstr_eq(bo.items[0].attrs[0].key, "service.name"));
+    assert_int_equal(bo.items[0].original_pprof.len, 0);
+    r = encode(bo.items, bo.n, &out);
+    assert_int_equal(r->n_resource_profiles, 2);
+    assert_string_equal(res_attr(r, 1, "service.name"), "svc");
+    assert_null(res_attr(r, 1, "__name__"));
+    REQ_FREE(r, NULL);
+    buf_free(&out);
+    batch_otlp_free(&bo);
+    batch_unref(b);
+}
+
+/* Only the selected items, each attribute array non-NULL even when empty
+ * (an empty one replaces the payload's resource attributes). */
+static void test_batch_otlp_select(void **state)
+{
+    struct batch *b = batch_new("test");
+    const uint32_t idx[1] = {1};
+    struct batch_otlp_opts o = {.idx = idx, .nidx = 1};
+    struct export_result res;
+    struct batch_otlp bo;
+    struct item *it;
+
+    (void)state;
+    item_pd(b, build("svc-a", "main.work", 5));
+    it = batch_add_item(b);
+    it->pd = shared_pdata_new(build("svc-b", "main.other", 7));
+    it->resource = 0;
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(batch_otlp_build(b, &o, &bo, &res), PC_OK);
+    assert_int_equal(bo.n, 1);
+    assert_int_equal(bo.rejected, 0);
+    assert_ptr_equal(bo.items[0].pd, it->pd->pd);
+    assert_int_equal(bo.items[0].resource, 0);
+    assert_non_null(bo.items[0].attrs);
+    assert_int_equal(bo.items[0].nattrs, 0);
+    batch_otlp_free(&bo);
+    batch_unref(b);
+}
+
+static int attrs_env(void *arg, const struct item *it, struct arena *a,
+                     struct otlp_item *oi)
+{
+    int *calls = arg;
+    struct keyvalue *kv = arena_calloc(a, 1, sizeof(*kv));
+
+    (void)it;
+    if (++*calls == 2) {
+        return PC_ENOMEM;
+    }
+    kv->key.ptr = "env";
+    kv->key.len = 3;
+    kv->value.type = AV_STRING;
+    kv->value.u.s.ptr = "prod";
+    kv->value.u.s.len = 4;
+    oi->attrs = kv;
+    oi->nattrs = 1;
+    return PC_OK;
+}
+
+/* A custom attribute builder; its out of memory fails the whole call with
+ * a retry. */
+static void test_batch_otlp_attrs_fn(void **state)
+{
+    struct batch *b = batch_new("test");
+    int calls = 0;
+    struct batch_otlp_opts o = {.attrs = attrs_env, .attrs_arg = &calls};
+    struct export_result res;
+    struct batch_otlp bo;
+
+    (void)state;
+    memset(&res, 0, sizeof(res));
+    item_pd(b, build("svc-a", "main.work", 5));
+    assert_int_equal(batch_otlp_build(b, &o, &bo, &res), PC_OK);
+    assert_int_equal(bo.n, 1);
+    assert_true(pstr_eq(bo.items[0].attrs[0].key, "env"));
+    batch_otlp_free(&bo);
+    assert_int_equal(batch_otlp_build(b, &o, &bo, &res), PC_ERETRY);
+    assert_string_equal(res.msg, "out of memory");
+    batch_otlp_free(&bo);
+    batch_unref(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +486,9 @@ int main(void)
         cmocka_unit_test(test_decode_back),
         cmocka_unit_test(test_original_pprof),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_batch_otlp_build),
+        cmocka_unit_test(test_batch_otlp_select),
+        cmocka_unit_test(test_batch_otlp_attrs_fn),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
