@@ -25,6 +25,7 @@
 #include "codec/compress.h"
 #include "codec/otlp.h"
 #include "codec/pprof.h"
+#include "component/batch_otlp.h"
 #include "component/component.h"
 #include "model/pdata_iter.h"
 #include "exporterhelper/exporter_helper.h"
@@ -285,40 +286,33 @@ static int export_pprof(struct file_exporter *fe, struct batch *b,
     return PC_OK;
 }
 
+/* One ExportProfilesServiceRequest per batch, built as the otlp and
+ * otlphttp exporters build theirs: each item's series attributes are its
+ * resource attributes, so a file holds exactly what they would send. */
 static int export_otlp(struct file_exporter *fe, struct batch *b,
                        struct export_result *r)
 {
-    const struct pdata **pds;
+    struct batch_otlp_opts o = {.id = fe->id};
+    struct batch_otlp bo;
     struct buf out;
     struct errctx e = {{0}};
     char name[256];
-    uint32_t i, n = 0;
-    int rc = PC_OK;
+    int rc = batch_otlp_build(b, &o, &bo, r);
 
-    pds = calloc(b->nitems + 1, sizeof(*pds));
-    if (pds == NULL) {
-        return PC_ERETRY;
-    }
-    for (i = 0; i < b->nitems && rc == PC_OK; i++) {
-        rc = decode_or_fail(b, &b->items[i], r);
-        if (rc == PC_OK) {
-            pds[n++] = b->items[i].pd->pd;
-        }
-    }
     buf_init(&out, 0);
-    if (rc == PC_OK && n > 0) {
-        rc = otlp_encode(pds, n, &out, &e);
+    if (rc == PC_OK && bo.n > 0) {
+        rc = otlp_encode_items(bo.items, bo.n, &out, &e);
         if (rc != PC_OK) {
             snprintf(r->msg, sizeof(r->msg), "otlp encode: %s",
                      err_msg(&e, rc));
-            rc = PC_EPERMANENT;
+            rc = rc == PC_ENOMEM ? PC_ERETRY : PC_EPERMANENT;
         } else {
             next_name(fe, ".pb", name, sizeof(name));
             rc = write_file(fe, name, out.data, out.len, r);
         }
     }
     buf_free(&out);
-    free(pds);
+    batch_otlp_free(&bo);
     return rc;
 }
 

@@ -64,9 +64,10 @@ exporters:
     endpoint: 127.0.0.1:$OTLPA
     insecure: true
     retry_on_failure: {initial_interval: 100ms}
+  file: {path: $WORK/filea, format: otlp}
 service:
   pipelines:
-    profiles: {receivers: [pyroscope], exporters: [otlp]}
+    profiles: {receivers: [pyroscope], exporters: [otlp, file]}
 $(telemetry)
 EOF
 start_profcol profcol "$WORK/a.yaml"
@@ -80,10 +81,10 @@ fi
 # metric_sum: totals over every receiver / exporter series.
 acc=$(metric_sum profcol_receiver_accepted_profiles_total)
 end=$((SECONDS + 20))
-while [ $SECONDS -lt $end ] && [ "$(metric_sum profcol_exporter_sent_profiles_total)" -lt "$acc" ]; do
+while [ $SECONDS -lt $end ] && [ "$(metric_sum profcol_exporter_sent_profiles_total)" -lt $((2 * acc)) ]; do
   sleep 0.2
 done
-sent=$(metric_sum profcol_exporter_sent_profiles_total)
+sent=$(metric_sum profcol_exporter_sent_profiles_total 'exporter="otlp"')
 [ "$acc" -ge 2 ] && [ "$sent" = "$acc" ] &&
   pass "(a) $acc profiles received, $sent exported over OTLP" ||
   fail "(a) received $acc, exported $sent"
@@ -99,12 +100,17 @@ for f in "$WORK"/aback/*.pb.gz; do
 done
 [ "$n" -ge 2 ] && pass "(a) $n profiles converted back to valid pprofs" ||
   fail "(a) only $n profiles converted back"
-if "$PY" - "$WORK/pb" "$WORK/otlpa" <<'EOF'
+# The otlp exporter's requests and the file exporter's (format: otlp) files
+# carry the same resource attributes.
+for src in "$WORK/otlpa/r*.otlp" "$WORK/filea/*.pb"; do
+if "$PY" - "$WORK/pb" "$src" <<'EOF'
 import glob, sys
 sys.path.insert(0, sys.argv[1])
 from opentelemetry.proto.collector.profiles.v1development import profiles_service_pb2 as ps
 kinds = set()
-for path in sorted(glob.glob(sys.argv[2] + "/r*.otlp")):
+paths = sorted(glob.glob(sys.argv[2]))
+assert paths, "no files " + sys.argv[2]
+for path in paths:
     req = ps.ExportProfilesServiceRequest()
     req.ParseFromString(open(path, "rb").read())
     strings = req.dictionary.string_table
@@ -120,8 +126,9 @@ for path in sorted(glob.glob(sys.argv[2] + "/r*.otlp")):
 assert "inuse_space" in kinds and ("wall" in kinds or "samples" in kinds), kinds
 print("resource attributes ok; sample types:", sorted(kinds))
 EOF
-then pass "(a) service.name=node-relay and the SDK's tags are resource attributes"
-else fail "(a) resource attributes"; fi
+then pass "(a) $src: service.name=node-relay and the SDK's tags are resource attributes"
+else fail "(a) $src: resource attributes"; fi
+done
 stop profcol || true
 
 # ------------------------------------------------------------------------
