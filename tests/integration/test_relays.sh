@@ -33,12 +33,6 @@ PROF="$BUILD/fixtures/profiles"
 FIX="$BUILD/fixtures"
 CHECK="$FIX/bin/pprofcheck"
 GOTARGET="$FIX/bin/gotarget"
-if [ ! -x "$GOTARGET" ] || [ "$SRC/tests/fixtures/gotarget/main.go" -nt "$GOTARGET" ]; then
-  (cd "$SRC/tests/fixtures/gotarget" &&
-   GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$FIX/gocache" \
-     timeout 300 go build -o "$GOTARGET.tmp.$$" .)
-  mv "$GOTARGET.tmp.$$" "$GOTARGET"
-fi
 gen_pb
 PBPY="$WORK/pbpy"   # Pyroscope stubs apart: their `types` package is special
 mkdir -p "$PBPY"

@@ -49,12 +49,6 @@ SKIP_NODE=1 timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
 FIX="$BUILD/fixtures"
 CHECK="$FIX/bin/pprofcheck"
 GOTARGET="$FIX/bin/gotarget"
-if [ ! -x "$GOTARGET" ] || [ "$SRC/tests/fixtures/gotarget/main.go" -nt "$GOTARGET" ]; then
-  (cd "$SRC/tests/fixtures/gotarget" &&
-   GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$FIX/gocache" \
-     timeout 300 go build -o "$GOTARGET.tmp.$$" .)
-  mv "$GOTARGET.tmp.$$" "$GOTARGET"
-fi
 
 PY=/usr/bin/python3
 PB="$WORK/pb"
