@@ -335,7 +335,11 @@ for t in "${targets[@]}"; do
 done
 # Stop the Collector (SIGTERM flushes its file exporters), then judge.
 kill "$COL_PID" 2>/dev/null || true
-wait_for 30 sh -c "! kill -0 $COL_PID" || true
+for _ in $(seq 150); do
+  case "$(ps -o stat= -p "$COL_PID" 2>/dev/null)" in "" | Z*) break ;; esac
+  sleep 0.2
+done
+wait "$COL_PID" 2>/dev/null || true
 
 judge() { # label target
   local out
