@@ -7,8 +7,7 @@
 #   BENCH_ITERS_CPU    iterations per operation on the 10 s CPU profile (101)
 #   BENCH_ITERS_LARGE  iterations per operation on the 200k profile (7)
 #   BENCH_FRESH=1      regenerate the input profiles even if present
-#   PPROF_GOPATH       GOPATH holding github.com/google/pprof (Debian's
-#                      golang-github-google-pprof-dev: /usr/share/gocode)
+#   PROFCOL_GO         a go binary to use (default: see scripts/go.sh)
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,14 +17,12 @@ BUILD=$(cd "$BUILD" && pwd)
 OUT=$BUILD/bench
 ITERS_CPU=${BENCH_ITERS_CPU:-101}
 ITERS_LARGE=${BENCH_ITERS_LARGE:-7}
-PPROF_GOPATH=${PPROF_GOPATH:-/usr/share/gocode}
 mkdir -p "$OUT/inputs/cpu" "$OUT/inputs/large"
 
 log() { echo "run.sh: $*" >&2; }
 
-gobuild() {  # gobuild OUTPUT PACKAGE_DIR: GOPATH mode, the Debian pprof lib
-    (cd "$2" && GO111MODULE=off GOPATH="$PPROF_GOPATH" \
-        GOCACHE="$BUILD/gocache" GOFLAGS='' go build -o "$1" .)
+gobuild() {  # gobuild OUTPUT PACKAGE_DIR: module mode, pinned google/pprof
+    (cd "$2" && "$SRC/scripts/go.sh" build -o "$1" .)
 }
 
 build_tools() {

@@ -84,7 +84,8 @@ func main() {
 	select {}
 }
 EOF
-(cd "$WORK/canned" && GO111MODULE=off GOCACHE="$BUILD/fixtures/gocache" go build -o canned .)
+printf 'module canned\n\ngo 1.26.0\n' >"$WORK/canned/go.mod"
+(cd "$WORK/canned" && "$SRC/scripts/go.sh" build -o canned .)
 "$WORK/canned/canned" "$N" "$PROF" "$WORK/addrs" &
 PIDS+=($!)
 for _ in $(seq 100); do [ -f "$WORK/addrs.done" ] && break; sleep 0.1; done

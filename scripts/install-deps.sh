@@ -10,7 +10,6 @@ PKGS=(
   zlib1g-dev libdeflate-dev libzstd-dev libpcre2-dev libxxhash-dev
   uthash-dev libjansson-dev
   libcmocka-dev clang libclang-rt-14-dev clang-format
-  golang-go golang-github-google-pprof-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools
   prometheus dnsmasq-base curl ca-certificates
   python3-yaml systemd
@@ -28,7 +27,18 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi
 
-if [ ${#missing[@]} -eq 0 ]; then
+# Go builds the test programs and the Collector peer (modules pinned by
+# go.sum, fetched through the Go module proxy). scripts/go.sh wants Go >=
+# 1.26 (/usr/local/go or PATH), or a Go >= 1.21 that then runs go1.26 as a
+# module. Debian 12's golang-go is 1.19, too old: when no usable Go is
+# present, take the newest golang-1.2x-go of bookworm-backports.
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+need_go=0
+if ! "$HERE/go.sh" --find >/dev/null 2>&1; then
+  need_go=1
+fi
+
+if [ ${#missing[@]} -eq 0 ] && [ $need_go -eq 0 ]; then
   exit 0
 fi
 
@@ -36,7 +46,26 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [ $need_go -eq 1 ]; then
+  list=/etc/apt/sources.list.d/bookworm-backports.list
+  if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee "$list" >/dev/null
+  fi
+  $SUDO apt-get update -qq
+  pkg=$(apt-cache search --names-only '^golang-1\.[0-9]+-go$' | awk '{print $1}' |
+        sort -t. -k2 -n | tail -n 1)
+  if [ -z "$pkg" ]; then
+    echo "install-deps: no Go package found; install Go >= 1.26 in /usr/local/go" >&2
+    exit 1
+  fi
+  echo "install-deps: installing $pkg (bookworm-backports)"
+  $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports "$pkg" ||
+    $SUDO apt-get install -y -qq --no-install-recommends "$pkg"
+  "$HERE/go.sh" --find >/dev/null || exit 1
+fi

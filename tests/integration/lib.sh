@@ -4,7 +4,7 @@
 # Paths      HERE (this directory), SRC, BUILD, PROFCOL, PY (python3 with the
 #            Debian modules); WORK, a scratch directory removed at exit.
 # Inputs     fixtures [--skip-node]   tests/fixtures/build.sh; sets FIX PROF CHECK
-#            build_gotarget           the scrape target; sets GOTARGET
+#            build_gotarget           the scrape target (built by fixtures); sets GOTARGET
 #            gen_pb                   OTLP, Parca, pprof Python modules in $WORK/pb
 #            gen_pyro_pb              Pyroscope Python modules in $WORK/pbpy
 #            sdk_install VERSION [PKG...]  @pyroscope/nodejs; sets SDK_DIR
@@ -134,14 +134,10 @@ fixtures() { # [--skip-node]
 }
 
 # The scrape target (net/http/pprof with known work); rebuilt when stale.
+# tests/fixtures/build.sh (run by `fixtures`) builds the scrape target too.
 build_gotarget() {
   GOTARGET="$FIX/bin/gotarget"
-  if [ ! -x "$GOTARGET" ] || [ "$SRC/tests/fixtures/gotarget/main.go" -nt "$GOTARGET" ]; then
-    (cd "$SRC/tests/fixtures/gotarget" &&
-     GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$FIX/gocache" \
-       timeout 300 go build -o "$GOTARGET.tmp.$$" .)
-    mv "$GOTARGET.tmp.$$" "$GOTARGET"
-  fi
+  [ -x "$GOTARGET" ] || die "fixtures did not build $GOTARGET"
 }
 
 # Python modules for proto/otlp (messages and gRPC stubs), Parca's

@@ -118,6 +118,28 @@ for P in "${profiles[@]}"; do
   fi
 done
 
+echo "== doc_url and Line.column (google/pprof reads both)"
+DC="$WORK/doc_column"
+"$FIX/bin/genedge" -doc-column -out "$DC" >/dev/null
+P="$DC/rich_doc_column.pb.gz"
+if out=$("$CHECK" -selftest "$P" 2>&1) && grep -q "doc url .*detected" <<<"$out" &&
+   grep -q "line column .*detected" <<<"$out"; then
+  pass "pprofcheck detects a changed doc_url and Line.column"
+else
+  fail "pprofcheck self-test on rich_doc_column.pb.gz: $(tail -n 1 <<<"$out")"
+fi
+if pc convert --to otlp "$P" "$WORK/dc.otlp" && pc convert --to pprof "$WORK/dc.otlp" "$WORK/dc.back.pb.gz" &&
+   out=$("$CHECK" "$P" "$WORK/dc.back.pb.gz" 2>&1); then
+  pass "rich_doc_column.pb.gz: pprof -> otlp -> pprof keeps doc_url and every Line.column"
+else
+  fail "rich_doc_column.pb.gz: pprof -> otlp -> pprof: ${out:-convert failed}"
+fi
+if pc convert --to pprof "$P" "$WORK/dc.pprof.pb.gz" && out=$("$CHECK" "$P" "$WORK/dc.pprof.pb.gz" 2>&1); then
+  pass "rich_doc_column.pb.gz: pprof -> pprof keeps doc_url and every Line.column"
+else
+  fail "rich_doc_column.pb.gz: pprof -> pprof: ${out:-convert failed}"
+fi
+
 echo "== stdin/stdout"
 P="$PROF/rich.pb.gz"
 if pc convert --to otlp - - <"$P" >"$WORK/stdio.otlp" && pc convert --to otlp "$P" "$WORK/file.otlp" \
