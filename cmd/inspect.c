@@ -257,9 +257,10 @@ static int inspect_jfr_events(const char *path, const struct loaded *ld)
     struct errctx e = {{0}};
     int rc;
 
-    printf("jfr: %u chunk%s, %" PRIu64 " events, event setting \"%s\"\n",
+    printf("jfr: %u chunk%s, %" PRIu64 " events, event setting \"%s\", "
+           "%" PRIu64 " samples with unknown stacks dropped\n",
            ld->jfr.nchunks, ld->jfr.nchunks == 1 ? "" : "s", ld->jfr.nevents,
-           ld->jfr.jfr_event);
+           ld->jfr.jfr_event, ld->jfr.unresolved);
     rc = cmd_read_file(path, INSPECT_MAX_INPUT, &data, &len, err, sizeof(err));
     if (rc == PC_OK) {
         rc = jfr_count_events(data, len, NULL, print_event_count, NULL, &e);

@@ -70,6 +70,7 @@ struct jfr_result {
     enum jfr_kind kind[JFR_NKINDS];
     uint32_t nchunks;
     uint64_t nevents;                  /* events read, all types */
+    uint64_t unresolved;               /* samples dropped: stack in no pool */
     char jfr_event[32];                /* last ActiveSetting "event" value */
 };
 

@@ -177,6 +177,7 @@ static int thread_state(struct conv_state *st, struct jfr_chunk *c,
     const struct jfr_class *sc;
     struct jfr_val sv[JFR_MAXV];
     struct buf *b = &st->cv.tmp;
+    struct jfr_chunk *sch = c;
     int i = jfr_field_index(cls, "state"), ni, rc;
     int64_t cached;
 
@@ -188,11 +189,11 @@ static int thread_state(struct conv_state *st, struct jfr_chunk *c,
         *out = (int)cached;
         return PC_OK;
     }
-    rc = jfr_pool_read(c, cls->fields[i].cls_id, v[i].u, &sc, sv, 1);
+    rc = jfr_pool_read(&sch, cls->fields[i].cls_id, v[i].u, &sc, sv, 1);
     if (rc == PC_OK && (ni = jfr_field_index(sc, "name")) >= 0 &&
         sv[ni].kind == JV_STR) {
         buf_reset(b);
-        if ((rc = jfr_str_utf8(c, &sv[ni].s, 0, b)) != PC_OK) {
+        if ((rc = jfr_str_utf8(sch, &sv[ni].s, 0, b)) != PC_OK) {
             return rc;
         }
         *out = TS_OTHER;
@@ -414,31 +415,48 @@ static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
     return PC_OK;
 }
 
+/* Chunks in order; the previous one stays loaded for the references the
+ * JDK makes into it after a rotation, so two chunks are held at most. */
 static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
 {
     const struct jfr_limits *lim = st->cv.lim;
-    struct jfr_chunk c;
+    struct jfr_chunk ch[2];
+    int loaded[2] = {0, 0};
     size_t off = 0;
     uint32_t i;
-    int rc;
+    int rc = PC_OK;
 
-    for (i = 0; off < len; i++) {
+    for (i = 0; off < len && rc == PC_OK; i++) {
+        struct jfr_chunk *c = &ch[i & 1];
         if (i >= lim->max_chunks) {
-            return err_set(st->cv.e, PC_ETOOBIG, "jfr: more than %u chunks",
-                           lim->max_chunks);
+            rc = err_set(st->cv.e, PC_ETOOBIG, "jfr: more than %u chunks",
+                         lim->max_chunks);
+            break;
         }
-        rc = jfr_chunk_open(&c, data, len, off, i, lim, st->cv.e);
+        if (loaded[i & 1]) {
+            jfr_chunk_close(c);
+        }
+        rc = jfr_chunk_open(c, data, len, off, i, lim, st->cv.e);
+        loaded[i & 1] = 1;
+        c->prev = NULL;
+        if (i > 0) {
+            ch[(i - 1) & 1].prev = NULL;   /* one level back only */
+            c->prev = &ch[(i - 1) & 1];
+        }
         if (rc == PC_OK) {
-            rc = convert_chunk(st, &c);
+            st->cv.cur = c;
+            rc = convert_chunk(st, c);
         }
-        off += c.len;
-        jfr_chunk_close(&c);
-        if (rc != PC_OK) {
-            return rc;
-        }
+        off += c->len;
     }
     st->res->nchunks = i;
-    return PC_OK;
+    st->res->unresolved = st->cv.unresolved;
+    for (i = 0; i < 2; i++) {
+        if (loaded[i]) {
+            jfr_chunk_close(&ch[i]);
+        }
+    }
+    return rc;
 }
 
 /* ---- output ----------------------------------------------------------- */

@@ -173,20 +173,39 @@ int jfr_pool_find(const struct jfr_chunk *c, uint64_t type, uint64_t key,
     return PC_ENOTFOUND;
 }
 
-int jfr_pool_read(struct jfr_chunk *c, uint64_t type, uint64_t key,
-                  const struct jfr_class **cls, struct jfr_val *v, int depth)
+int jfr_pool_locate(struct jfr_chunk **c, uint64_t type, uint64_t key,
+                    const struct jfr_class **cls, size_t *off)
 {
-    struct jfr_cur r = {c, 0, c->len};
-    const struct jfr_class *k = jfr_class_by_id(c, type);
-    int rc;
+    struct jfr_chunk *p = (*c)->prev;
+    const struct jfr_class *k = jfr_class_by_id(*c, type), *pk;
 
     if (k == NULL) {
-        return jfr_fail(c, 0, PC_ECORRUPT, "reference to unknown type id "
+        return jfr_fail(*c, 0, PC_ECORRUPT, "reference to unknown type id "
                         "%llu", (unsigned long long)type);
     }
-    if ((rc = jfr_pool_find(c, type, key, &r.pos)) != PC_OK) {
+    if (jfr_pool_find(*c, type, key, off) == PC_OK) {
+        *cls = k;
+        return PC_OK;
+    }
+    pk = p != NULL ? jfr_class_by_name(p, k->name) : NULL;
+    if (pk != NULL && jfr_pool_find(p, pk->id, key, off) == PC_OK) {
+        *c = p;
+        *cls = pk;
+        return PC_OK;
+    }
+    return PC_ENOTFOUND;
+}
+
+int jfr_pool_read(struct jfr_chunk **c, uint64_t type, uint64_t key,
+                  const struct jfr_class **cls, struct jfr_val *v, int depth)
+{
+    struct jfr_cur r;
+    int rc = jfr_pool_locate(c, type, key, cls, &r.pos);
+
+    if (rc != PC_OK) {
         return rc;
     }
-    *cls = k;
-    return jfr_read_fields(&r, k, v, depth);
+    r.c = *c;
+    r.end = (*c)->len;
+    return jfr_read_fields(&r, *cls, v, depth);
 }

@@ -245,8 +245,9 @@ static int missing(struct jfr_chunk *c, const char *what, uint64_t key)
                     what, (unsigned long long)key);
 }
 
-/* Reads the entry a reference field `name` of cls points to. */
-static int follow(struct jfr_chunk *c, const struct jfr_class *cls,
+/* Reads the entry a reference field `name` of cls (values v, read in *c)
+ * points to; *c becomes the chunk that entry is in. */
+static int follow(struct jfr_chunk **c, const struct jfr_class *cls,
                   const struct jfr_val *v, const char *name,
                   const struct jfr_class **out, struct jfr_val *ov)
 {
@@ -258,7 +259,7 @@ static int follow(struct jfr_chunk *c, const struct jfr_class *cls,
     }
     rc = jfr_pool_read(c, cls->fields[i].cls_id, v[i].u, out, ov, 1);
     if (rc == PC_ENOTFOUND) {
-        return missing(c, name, v[i].u);
+        return missing(*c, name, v[i].u);
     }
     return rc;
 }
@@ -275,7 +276,7 @@ static int append_symbol(struct jfr_chunk *c, const struct jfr_class *cls,
     if (i >= 0 && v[i].kind == JV_STR) {   /* a writer may inline it */
         return jfr_str_utf8(c, &v[i].s, 0, out);
     }
-    rc = follow(c, cls, v, name, &sc, sv);
+    rc = follow(&c, cls, v, name, &sc, sv);
     if (rc == PC_ENOTFOUND) {
         return PC_OK;
     }
@@ -289,20 +290,15 @@ static int append_symbol(struct jfr_chunk *c, const struct jfr_class *cls,
     return jfr_str_utf8(c, &sv[si].s, 0, out);
 }
 
-static int method_function(struct jfr_conv *cv, struct jfr_chunk *c,
-                           uint64_t type, uint64_t key, int32_t *fn)
+/* "<class>.<method>" of a method entry into cv->tmp. */
+static int method_name(struct jfr_conv *cv, struct jfr_chunk *c,
+                       uint64_t type, uint64_t key)
 {
     const struct jfr_class *mc, *kc;
     struct jfr_val mv[JFR_MAXV], kv[JFR_MAXV];
-    int64_t cached;
-    int32_t name;
-    int rc;
+    struct jfr_chunk *kch;
+    int rc = jfr_pool_read(&c, type, key, &mc, mv, 1);
 
-    if (jfr_map_get(&cv->method_cache, key, &cached)) {
-        *fn = (int32_t)cached;
-        return PC_OK;
-    }
-    rc = jfr_pool_read(c, type, key, &mc, mv, 1);
     if (rc == PC_ENOTFOUND) {
         return missing(c, "method", key);
     }
@@ -310,19 +306,33 @@ static int method_function(struct jfr_conv *cv, struct jfr_chunk *c,
         return rc;
     }
     buf_reset(&cv->tmp);
-    rc = follow(c, mc, mv, "type", &kc, kv);
+    kch = c;
+    rc = follow(&kch, mc, mv, "type", &kc, kv);
     if (rc == PC_OK) {
-        rc = append_symbol(c, kc, kv, "name", &cv->tmp);
+        rc = append_symbol(kch, kc, kv, "name", &cv->tmp);
         if (rc == PC_OK) {
             rc = buf_putc(&cv->tmp, '.');
         }
     } else if (rc == PC_ENOTFOUND) {
         rc = PC_OK;
     }
-    if (rc == PC_OK) {
-        rc = append_symbol(c, mc, mv, "name", &cv->tmp);
+    return rc == PC_OK ? append_symbol(c, mc, mv, "name", &cv->tmp) : rc;
+}
+
+static int method_function(struct jfr_conv *cv, struct jfr_chunk *c,
+                           uint64_t type, uint64_t key, int32_t *fn)
+{
+    /* Keys are only unique within a chunk: cache the current one's. */
+    int cache = c == cv->cur;
+    int64_t cached;
+    int32_t name;
+    int rc;
+
+    if (cache && jfr_map_get(&cv->method_cache, key, &cached)) {
+        *fn = (int32_t)cached;
+        return PC_OK;
     }
-    if (rc != PC_OK) {
+    if ((rc = method_name(cv, c, type, key)) != PC_OK) {
         return rc;
     }
     cv->tmp.len = jfr_normalize_symbol((char *)cv->tmp.data, cv->tmp.len);
@@ -331,10 +341,10 @@ static int method_function(struct jfr_conv *cv, struct jfr_chunk *c,
         (rc = intern_function(cv, name, fn)) != PC_OK) {
         return rc;
     }
-    return jfr_map_put(&cv->method_cache, key, *fn);
+    return cache ? jfr_map_put(&cv->method_cache, key, *fn) : PC_OK;
 }
 
-/* One frame (StackFrame fields in fv) to a location. */
+/* One frame (StackFrame fields in fv, read in c) to a location. */
 static int frame_location(struct jfr_conv *cv, struct jfr_chunk *c,
                           const struct jfr_class *fc, const struct jfr_val *fv,
                           int32_t *loc)
@@ -360,6 +370,7 @@ static int frame_location(struct jfr_conv *cv, struct jfr_chunk *c,
     return intern_location(cv, fn, line, loc);
 }
 
+/* The frames of a stack trace entry (values sv, read in chunk c). */
 static int read_frames(struct jfr_conv *cv, struct jfr_chunk *c,
                        const struct jfr_class *sc, const struct jfr_val *sv,
                        uint32_t *n)
@@ -384,18 +395,19 @@ static int read_frames(struct jfr_conv *cv, struct jfr_chunk *c,
     fc = &c->classes[f->cls];
     r.pos = sv[fi].off;
     for (i = 0; i < sv[fi].u; i++) {
+        struct jfr_chunk *fch = c;
+        const struct jfr_class *pc = fc;
         if (f->pool) {
-            const struct jfr_class *pc;
             rc = jfr_int(&r, 8, &key);
             if (rc == PC_OK) {
-                rc = jfr_pool_read(c, fc->id, key, &pc, fv, 1);
+                rc = jfr_pool_read(&fch, fc->id, key, &pc, fv, 1);
                 rc = rc == PC_ENOTFOUND ? missing(c, "frame", key) : rc;
             }
         } else {
             rc = jfr_read_fields(&r, fc, fv, 1);
         }
         if (rc != PC_OK ||
-            (rc = frame_location(cv, c, fc, fv, &cv->frames[i])) != PC_OK) {
+            (rc = frame_location(cv, fch, pc, fv, &cv->frames[i])) != PC_OK) {
             return rc;
         }
     }
@@ -408,6 +420,7 @@ int jfr_conv_stack(struct jfr_conv *cv, struct jfr_chunk *c, uint64_t type,
 {
     const struct jfr_class *sc;
     struct jfr_val sv[JFR_MAXV];
+    struct jfr_chunk *sch = c;
     int64_t cached;
     uint32_t n = 0;
     int rc;
@@ -420,11 +433,13 @@ int jfr_conv_stack(struct jfr_conv *cv, struct jfr_chunk *c, uint64_t type,
         *out = (int32_t)cached;
         return PC_OK;
     }
-    rc = jfr_pool_read(c, type, key, &sc, sv, 1);
+    rc = jfr_pool_read(&sch, type, key, &sc, sv, 1);
     if (rc == PC_ENOTFOUND) {
-        return missing(c, "stack trace", key);
+        /* Pyroscope drops such a sample; it is counted, not an error. */
+        cv->unresolved++;
+        return PC_OK;
     }
-    if (rc != PC_OK || (rc = read_frames(cv, c, sc, sv, &n)) != PC_OK) {
+    if (rc != PC_OK || (rc = read_frames(cv, sch, sc, sv, &n)) != PC_OK) {
         return rc;
     }
     if (n > 0 && (rc = intern_stack(cv, cv->frames, n, out)) != PC_OK) {

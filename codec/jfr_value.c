@@ -124,6 +124,7 @@ static int pooled_string(struct jfr_chunk *c, const struct jfr_str *s,
                          int depth, struct buf *out)
 {
     struct jfr_cur r = {c, 0, c->len};
+    const struct jfr_class *k;
     struct jfr_str inner;
     int rc;
 
@@ -131,7 +132,10 @@ static int pooled_string(struct jfr_chunk *c, const struct jfr_str *s,
         return jfr_fail(c, s->off, PC_ECORRUPT, "string key %llu but no "
                         "java.lang.String class", (unsigned long long)s->key);
     }
-    rc = jfr_pool_find(c, c->classes[c->string_cls].id, s->key, &r.pos);
+    rc = jfr_pool_locate(&r.c, c->classes[c->string_cls].id, s->key, &k,
+                         &r.pos);
+    r.end = r.c->len;
+    c = r.c;
     if (rc == PC_ENOTFOUND) {
         return jfr_fail(c, 0, PC_ECORRUPT, "string key %llu is in no "
                         "constant pool", (unsigned long long)s->key);
