@@ -131,8 +131,12 @@ int jfr_labels_parse(const uint8_t *p, size_t len, struct jfr_labelsnap **out,
         return err_set(e, rc, "jfr labels: not a LabelsSnapshot (%s)",
                        pc_strerror(rc));
     }
-    qsort(s->ctx, s->nctx, sizeof(*s->ctx), cmp_ent);
-    qsort(s->str, s->nstr, sizeof(*s->str), cmp_ent);
+    if (s->nctx > 1) {
+        qsort(s->ctx, s->nctx, sizeof(*s->ctx), cmp_ent);
+    }
+    if (s->nstr > 1) {
+        qsort(s->str, s->nstr, sizeof(*s->str), cmp_ent);
+    }
     *out = s;
     return PC_OK;
 }

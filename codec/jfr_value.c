@@ -159,7 +159,11 @@ int jfr_str_utf8(struct jfr_chunk *c, const struct jfr_str *s, int depth,
 
     switch (s->enc) {
     case 2:
-        return depth > 0 ? PC_ECORRUPT : pooled_string(c, s, depth, out);
+        if (depth > 0) {
+            return jfr_fail(c, s->off, PC_ECORRUPT, "pooled string refers "
+                            "to the pool");
+        }
+        return pooled_string(c, s, depth, out);
     case 3:
         return buf_append(out, c->p + s->off, s->len);
     case 4:

@@ -11,6 +11,8 @@
 #       those of `jfr print --json` (jfr_check.py)
 #   (d) `profcol convert --to otlp` keeps the OTLP rules (otlp_check.py)
 #   (e) broken files are refused with a one-line error, never a crash
+#   (f) the pyroscope receiver takes `format=jfr`: a raw body, and a multipart
+#       body with gzipped `jfr` and `labels` parts, give one item per kind
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
@@ -24,7 +26,15 @@ for tool in java javac jfr protoc; do
 done
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-jfr.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+PID=""
+cleanup() {
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+    kill "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 passed=0
 failed=0
@@ -155,6 +165,55 @@ for bad in "$WORK"/bad_*.jfr; do
     pass "$(basename "$bad"): $(cat "$WORK/bad.stderr")"
   fi
 done
+
+echo "== (f) pyroscope receiver, format=jfr"
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$WORK/json"
+cat >"$WORK/cfg.yaml" <<EOF
+receivers:
+  pyroscope:
+    endpoint: 127.0.0.1:$PORT
+    max_request_body_size: 8MiB
+exporters:
+  file/json:
+    path: $WORK/json
+    format: json
+service:
+  pipelines:
+    profiles:
+      receivers: [pyroscope]
+      exporters: [file/json]
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+    health:
+      address: 127.0.0.1:0
+EOF
+"$PROFCOL" --config "$WORK/cfg.yaml" >"$WORK/profcol.log" 2>&1 &
+PID=$!
+for _ in $(seq 50); do
+  grep -q "HTTP server listening" "$WORK/profcol.log" && break
+  sleep 0.1
+done
+url="http://127.0.0.1:$PORT/ingest?spyName=javaspy&sampleRate=100&format=jfr&from=1700000000&until=1700000010"
+code=$(curl -s -o "$WORK/resp" -w '%{http_code}' --data-binary @"$WORK/a.jfr" \
+       "$url&name=rawapp.cpu%7Benv%3Dtest%7D" || true)
+[ "$code" = "200" ] && pass "raw JFR body -> 200" || fail "raw JFR body: $code $(cat "$WORK/resp")"
+gzip -1 -c "$WORK/b.jfr" >"$WORK/b.jfr.gz"
+printf '' | gzip -c >"$WORK/labels.gz"
+code=$(curl -s -o "$WORK/resp" -w '%{http_code}' -F "jfr=@$WORK/b.jfr.gz;filename=jfr" \
+       -F "labels=@$WORK/labels.gz;filename=labels" "$url&name=partapp" || true)
+[ "$code" = "200" ] && pass "multipart jfr + labels (gzip) -> 200" || fail "multipart JFR: $code $(cat "$WORK/resp")"
+sleep 2
+kill -0 "$PID" || fail "profcol died"
+if out=$("$PY" "$HERE/pyroscope_check.py" verify "$WORK/json" \
+     "service=rawapp:labels=env=test;pyroscope_spy=javaspy;__delta__=false:names=process_cpu,memory,mutex,block" \
+     "service=partapp:labels=pyroscope_spy=javaspy:names=process_cpu,memory,mutex,block"); then
+  pass "receiver items: $(echo "$out" | tr '\n' ' ')"
+else
+  echo "$out"
+  fail "receiver items"
+fi
 
 echo "jfr: $passed passed, $failed failed"
 [ $failed -eq 0 ]
