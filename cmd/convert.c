@@ -1,8 +1,9 @@
 /*
- * convert.c: `profcol convert [--to pprof|otlp] [--from auto|pprof|otlp]
- * [--level N] IN OUT`. Reads a pprof (gzip or plain) or an OTLP profiles
- * request, writes the other format (or the one asked for). Without --to,
- * pprof becomes OTLP and OTLP becomes pprof. OTLP output is plain protobuf
+ * convert.c: `profcol convert [--to pprof|otlp]
+ * [--from auto|pprof|otlp|jfr] [--level N] IN OUT`. Reads a pprof (gzip or plain), an OTLP profiles
+ * request or a JFR recording, writes the other format (or the one asked
+ * for). Without --to, pprof becomes OTLP, OTLP becomes pprof and JFR (one
+ * profile per event kind) becomes OTLP. OTLP output is plain protobuf
  * (an ExportProfilesServiceRequest); pprof output is gzipped, as pprof files
  * are. An OTLP input holding several profiles gives a pprof of the first
  * and a warning, unless OUT contains "%d", which numbers one file per
@@ -32,7 +33,7 @@ struct convert_opts {
 static int convert_usage(void)
 {
     fprintf(stderr, "usage: profcol convert [--to pprof|otlp] "
-                    "[--from auto|pprof|otlp] [--level 1-12] IN OUT\n"
+                    "[--from auto|pprof|otlp|jfr] [--level 1-12] IN OUT\n"
                     "       IN and OUT may be - for stdin/stdout\n");
     return 2;
 }
@@ -188,7 +189,8 @@ int cmd_convert(int argc, char **argv)
         PC_OK) {
         return 1;
     }
-    to = o.to != NULL ? o.to : (ld.format == LOADED_PPROF ? "otlp" : "pprof");
+    to = o.to != NULL ? o.to
+         : (ld.format == LOADED_OTLP ? "pprof" : "otlp");
     if (strcmp(to, "pprof") == 0) {
         rc = write_pprofs(&ld, &o);
     } else {

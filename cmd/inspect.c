@@ -236,6 +236,39 @@ static int inspect_profile(const struct dict *d, const struct profile *p,
     return rc;
 }
 
+static const char *format_name(enum loaded_format f)
+{
+    return f == LOADED_PPROF ? "pprof" : f == LOADED_JFR ? "jfr" : "otlp";
+}
+
+static void print_event_count(void *arg, const char *type, uint64_t n)
+{
+    (void)arg;
+    printf("  %-44s %" PRIu64 "\n", type, n);
+}
+
+/* JFR files also list their events per type (the file is read again: the
+ * loaded profiles keep no event counts). */
+static int inspect_jfr_events(const char *path, const struct loaded *ld)
+{
+    unsigned char *data = NULL;
+    size_t len = 0;
+    char err[256];
+    struct errctx e = {{0}};
+    int rc;
+
+    printf("jfr: %u chunk%s, %" PRIu64 " events, event setting \"%s\", "
+           "%" PRIu64 " samples with unknown stacks dropped\n",
+           ld->jfr.nchunks, ld->jfr.nchunks == 1 ? "" : "s", ld->jfr.nevents,
+           ld->jfr.jfr_event, ld->jfr.unresolved);
+    rc = cmd_read_file(path, INSPECT_MAX_INPUT, &data, &len, err, sizeof(err));
+    if (rc == PC_OK) {
+        rc = jfr_count_events(data, len, NULL, print_event_count, NULL, &e);
+    }
+    free(data);
+    return rc;
+}
+
 int cmd_inspect(int argc, char **argv)
 {
     struct loaded ld;
@@ -254,9 +287,15 @@ int cmd_inspect(int argc, char **argv)
     rc = loaded_profiles(&ld, &profs, &n);
     if (rc == PC_OK) {
         printf("file: %s (%s, %zu bytes, %u profile%s)\n", argv[1],
-               ld.format == LOADED_PPROF ? "pprof" : "otlp", ld.file_bytes,
+               format_name(ld.format), ld.file_bytes,
                n, n == 1 ? "" : "s");
+        if (ld.format == LOADED_JFR) {
+            rc = inspect_jfr_events(argv[1], &ld);
+        }
         for (i = 0; i < n && rc == PC_OK; i++) {
+            if (ld.format == LOADED_JFR) {
+                printf("__name__: %s\n", jfr_kind_metric(ld.jfr.kind[i]));
+            }
             rc = inspect_profile(&ld.pd->dict, profs[i], i);
         }
     }

@@ -46,8 +46,12 @@ static int pick_format(const uint8_t *data, size_t len, const char *from,
         *f = LOADED_OTLP;
         return PC_OK;
     }
+    if (strcmp(from, "jfr") == 0) {
+        *f = LOADED_JFR;
+        return PC_OK;
+    }
     if (strcmp(from, "auto") != 0) {
-        return err_set(e, PC_EINVAL, "--from must be auto, pprof or otlp");
+        return err_set(e, PC_EINVAL, "--from must be auto, pprof, otlp or jfr");
     }
     s = sniff_format(data, len);
     switch (s) {
@@ -58,13 +62,16 @@ static int pick_format(const uint8_t *data, size_t len, const char *from,
     case SNIFF_OTLP_GZIP:
         *f = LOADED_OTLP;
         return PC_OK;
+    case SNIFF_JFR:
+        *f = LOADED_JFR;
+        return PC_OK;
     case SNIFF_OTLP_JSON:
         return err_set(e, PC_EUNSUPPORTED,
                        "OTLP JSON input is not supported by convert; "
                        "use the protobuf encoding");
     default:
         return err_set(e, PC_EFORMAT,
-                       "not a profile: neither pprof nor OTLP profiles");
+                       "not a profile: neither pprof, OTLP profiles nor JFR");
     }
 }
 
@@ -92,6 +99,9 @@ int load_profile_file(const char *path, const char *from, size_t max,
     if (rc == PC_OK) {
         if (out->format == LOADED_PPROF) {
             rc = pprof_decode(data, len, NULL, &out->pd, &e);
+        } else if (out->format == LOADED_JFR) {
+            rc = jfr_convert(data, len, NULL, &out->jfr, &e);
+            out->pd = out->jfr.pd;
         } else {
             rc = decode_otlp_maybe_gz(data, len, &out->pd, &e);
         }

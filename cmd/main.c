@@ -2,7 +2,7 @@
  * main.c: the profcol command line. Dispatches to a subcommand:
  *   profcol [run] --config FILE   run the pipelines
  *   profcol validate --config FILE
- *   profcol convert [--to pprof|otlp] [--from auto|pprof|otlp] IN OUT
+ *   profcol convert [--to pprof|otlp] [--from auto|pprof|otlp|jfr] IN OUT
  *   profcol inspect FILE
  *   profcol version
  *   profcol components
@@ -17,7 +17,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: profcol [run] --config FILE\n"
             "       profcol validate --config FILE\n"
-            "       profcol convert [--to pprof|otlp] [--from auto|pprof|otlp] IN OUT\n"
+            "       profcol convert [--to pprof|otlp] [--from auto|pprof|otlp|jfr] IN OUT\n"
             "       profcol inspect FILE\n"
             "       profcol version\n"
             "       profcol components\n");

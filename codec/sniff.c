@@ -7,6 +7,8 @@
  */
 #include "codec/sniff.h"
 
+#include <string.h>
+
 #include "core/buf.h"
 #include "codec/compress.h"
 #include "codec/pb.h"
@@ -77,6 +79,9 @@ enum sniff_format sniff_format(const uint8_t *data, size_t len)
     if (len == 0) {
         return SNIFF_UNKNOWN;
     }
+    if (len >= 4 && memcmp(data, "FLR\0", 4) == 0) {
+        return SNIFF_JFR;
+    }
     if (gz_is_gzip(data, len)) {
         /* Look inside the first 64 KiB only: enough for the top level. */
         struct buf b;
@@ -115,6 +120,8 @@ const char *sniff_name(enum sniff_format f)
         return "otlp (gzip)";
     case SNIFF_OTLP_JSON:
         return "otlp (json)";
+    case SNIFF_JFR:
+        return "jfr";
     default:
         return "unknown";
     }

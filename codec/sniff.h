@@ -1,6 +1,6 @@
 /*
- * sniff.h: tells a pprof from an OTLP profiles request by looking at the
- * bytes (for `profcol convert --from auto`, the file receiver, ...).
+ * sniff.h: tells a pprof from an OTLP profiles request (or a JFR file) by
+ * looking at the bytes (for `profcol convert --from auto`, the file receiver, ...).
  */
 #ifndef PROFCOL_SNIFF_H
 #define PROFCOL_SNIFF_H
@@ -14,6 +14,7 @@ enum sniff_format {
     SNIFF_OTLP,           /* ExportProfilesServiceRequest / ProfilesData */
     SNIFF_OTLP_GZIP,      /* the same, gzip-compressed */
     SNIFF_OTLP_JSON,      /* OTLP JSON encoding */
+    SNIFF_JFR,            /* Java Flight Recorder ("FLR\0") */
 };
 
 /* Best guess for data; SNIFF_UNKNOWN when it is neither (or empty). */

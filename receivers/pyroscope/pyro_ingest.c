@@ -7,7 +7,7 @@
  * multipart/form-data body is pprof, and anything else is folded text.
  * Status codes follow Pyroscope: 400 for a bad `name` or an unknown profile
  * type, 422 for a body that does not parse, 415 for formats profcol does
- * not convert (trie, tree, speedscope, jfr), 429 when the pipeline refuses
+ * not convert (trie, tree, speedscope), 429 when the pipeline refuses
  * for back-pressure, 200 with an empty body on success and for an empty
  * profile.
  *
@@ -24,10 +24,11 @@
 #include "codec/pprof.h"
 #include "telemetry/log.h"
 #include "component/series.h"
+#include "receivers/pyroscope/pyro_jfr.h"
 #include "receivers/pyroscope/pyro_recv.h"
 
 enum ingest_format {
-    IN_FOLDED, IN_LINES, IN_PPROF, IN_MULTIPART, IN_UNSUPPORTED,
+    IN_FOLDED, IN_LINES, IN_PPROF, IN_MULTIPART, IN_JFR, IN_UNSUPPORTED,
 };
 
 /* Everything a request said, parsed. */
@@ -45,8 +46,8 @@ struct ingest {
     char namebuf[PYRO_NAME_MAX + 2];
 };
 
-static const char *const unsupported_fmts[] = {"trie", "tree", "jfr",
-                                               "speedscope", NULL};
+static const char *const unsupported_fmts[] = {"trie", "tree", "speedscope",
+                                               NULL};
 
 static enum ingest_format pick_format(struct ingest *in)
 {
@@ -72,7 +73,10 @@ static enum ingest_format pick_format(struct ingest *in)
         return IN_PPROF;
     }
     if (strcasestr(ct, "multipart/form-data") != NULL) {
-        return IN_MULTIPART;
+        return IN_MULTIPART;   /* a `jfr` part makes it JFR */
+    }
+    if (strcmp(in->format, "jfr") == 0) {
+        return IN_JFR;
     }
     return IN_FOLDED;
 }
@@ -176,13 +180,28 @@ static void ingest_job_answer(struct pyro_job *j, struct httpsrv_req *req,
     ingest_answer(req, rc, msg, ((struct ingest_job *)j)->text);
 }
 
-/* Hands one item to the pipeline (on the loop) that answers the client
- * (once the item is durable, when a persistent queue commits later). */
+/* Hands b (taken) to the pipeline on the loop, which answers the client
+ * (once the batch is durable, when a persistent queue commits later). */
+static void deliver_batch(struct ingest *in, struct batch *b, int text)
+{
+    struct ingest_job *ij = pyro_job_new(in->r, sizeof(*ij));
+
+    if (ij == NULL) {
+        batch_unref(b);
+        httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
+        return;
+    }
+    ij->job.b = b;
+    ij->job.answer = ingest_job_answer;
+    ij->text = text;
+    pyro_job_submit(in->req, &ij->job);
+}
+
+/* One item: the profile pd (taken) and its original bytes. */
 static void deliver(struct ingest *in, struct pdata *pd, struct blob *raw,
                     const struct pyro_attrs *a, int text)
 {
     struct batch *b = batch_new(in->r->host->id);
-    struct ingest_job *ij;
     int rc;
 
     if (b == NULL) {
@@ -197,16 +216,7 @@ static void deliver(struct ingest *in, struct pdata *pd, struct blob *raw,
         httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
         return;
     }
-    ij = pyro_job_new(in->r, sizeof(*ij));
-    if (ij == NULL) {
-        batch_unref(b);
-        httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
-        return;
-    }
-    ij->job.b = b;
-    ij->job.answer = ingest_job_answer;
-    ij->text = text;
-    pyro_job_submit(in->req, &ij->job);
+    deliver_batch(in, b, text);
 }
 
 static void refuse(struct ingest *in, int status, const char *code,
@@ -290,6 +300,73 @@ static void ingest_pprof(struct ingest *in, const uint8_t *data, size_t len,
     deliver(in, pd, raw, &a, 0);
 }
 
+/* The series attributes of one JFR profile kind. */
+static void jfr_attrs(struct ingest *in, const struct pyro_jfr_items *it,
+                      uint32_t i, const char *svc, struct pyro_attrs *a)
+{
+    pyro_attrs_set(a, SERIES_NAME_ATTR, it->metric[i]);
+    pyro_attrs_set(a, "__delta__", "false");
+    pyro_attrs_set(a, "pyroscope_spy", in->spy[0] ? in->spy : "unknown");
+    pyro_attrs_set(a, "jfr_event", it->jfr_event);
+    user_labels(in, a);
+    if (pyro_attrs_get(a, SERIES_SERVICE_ATTR) == NULL) {
+        pyro_attrs_set(a, SERIES_SERVICE_ATTR, svc);
+    } else if (pyro_attrs_get(a, "app_name") == NULL) {
+        pyro_attrs_set(a, "app_name", svc);
+    }
+}
+
+/* A JFR file (raw body or `jfr` part) and its optional `labels` part: one
+ * item per profile kind, in one batch. */
+static void ingest_jfr(struct ingest *in, const uint8_t *jfr, size_t jlen,
+                       const uint8_t *labels, size_t llen)
+{
+    struct pyro_jfr_items it;
+    struct errctx e = {{0}};
+    struct batch *b;
+    char svc[PYRO_NAME_MAX + 1], msg[300];
+    uint32_t i;
+    int rc;
+
+    rc = pyro_jfr_convert(jfr, jlen, labels, llen, in->sample_rate,
+                          (size_t)in->r->cfg->http.max_decompressed_size,
+                          &it, &e);
+    if (rc != PC_OK) {
+        snprintf(msg, sizeof(msg), "%s", err_msg(&e, rc));
+        refuse(in, rc == PC_ETOOBIG || rc == PC_ENOMEM ? 413 : 422,
+               rc == PC_ETOOBIG || rc == PC_ENOMEM ? "invalid_argument"
+                                                   : "unknown", msg);
+        return;
+    }
+    if (it.n == 0) {
+        httpsrv_reply(in->req, 200, NULL, NULL, 0);   /* no samples: no-op */
+        return;
+    }
+    b = batch_new(in->r->host->id);
+    if (b == NULL) {
+        pyro_jfr_items_free(&it);
+        httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
+        return;
+    }
+    pyro_jfr_service(in->name.app, svc, sizeof(svc));
+    for (i = 0, rc = PC_OK; i < it.n; i++) {
+        struct pyro_attrs a = {{0}, {0}, 0};
+        jfr_attrs(in, &it, i, svc, &a);
+        if (rc == PC_OK) {
+            rc = pyro_batch_add(b, it.pd[i], NULL, &a, in->tenant);
+        } else {
+            pdata_free(it.pd[i]);
+        }
+        it.pd[i] = NULL;   /* taken */
+    }
+    if (rc != PC_OK) {
+        batch_unref(b);
+        httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
+        return;
+    }
+    deliver_batch(in, b, 0);
+}
+
 static void ingest_multipart(struct ingest *in)
 {
     struct pyro_part parts[PYRO_MAX_PARTS];
@@ -326,9 +403,10 @@ static void ingest_multipart(struct ingest *in)
         have_stc = 1;
     }
     p = pyro_multipart_get(parts, n, "profile");
-    if (p == NULL && pyro_multipart_get(parts, n, "jfr") != NULL) {
-        refuse(in, 415, "invalid_argument", "JFR profiles are not "
-               "supported by profcol (send pprof, folded or lines)");
+    if (p == NULL && (p = pyro_multipart_get(parts, n, "jfr")) != NULL) {
+        const struct pyro_part *l = pyro_multipart_get(parts, n, "labels");
+        ingest_jfr(in, p->data, p->len, l != NULL ? l->data : NULL,
+                   l != NULL ? l->len : 0);
         return;
     }
     if (p == NULL) {
@@ -418,6 +496,9 @@ void pyro_ingest_handler(struct httpsrv_req *req, void *arg)
             break;
         case IN_MULTIPART:
             ingest_multipart(in);
+            break;
+        case IN_JFR:
+            ingest_jfr(in, req->body, req->body_len, NULL, 0);
             break;
         case IN_FOLDED:
             ingest_text(in, PYRO_TEXT_FOLDED);

@@ -110,14 +110,15 @@ def ingest_checks(port, profiles):
     bomb = gzip.compress(b"\x00" * (24 << 20))
     expect("gzip bomb pprof", post(port, ingest_path("app", format="pprof"),
                                    bomb), 422, "decompressed")
-    expect("jfr format", post(port, ingest_path("app", format="jfr"),
-                              b"x"), 415, "jfr")
+    expect("jfr format, not JFR", post(port, ingest_path("app", format="jfr"),
+                                       b"x"), 422, "truncated chunk")
     expect("trie content type", post(port, ingest_path("app"), b"x",
                                      {"Content-Type":
                                       "binary/octet-stream+trie"}), 415)
     body, ct = multipart([("jfr", "jfr", None, b"JFR.....")])
-    expect("multipart jfr", post(port, ingest_path("app"), body,
-                                 {"Content-Type": ct}), 415, "JFR")
+    expect("multipart jfr, not JFR", post(port, ingest_path("app"), body,
+                                          {"Content-Type": ct}), 422,
+           "jfr: chunk 0")
     body, ct = multipart([("profile", "p", None, cpu),
                           ("prev_profile", "p", None, b"x")])
     expect("prev_profile", post(port, ingest_path("app"), body,

@@ -5,7 +5,7 @@
 #       pprof), each profiling a small Node program and pushing to profcol;
 #       every wall/CPU and heap profile must arrive with the right
 #       service.name, tags, tenant and __name__, and be valid for google/pprof
-#   (b) /ingest good and bad requests (bad name, garbage, gzip bomb, jfr,
+#   (b) /ingest good and bad requests (bad name, garbage, gzip bomb, not-JFR jfr,
 #       oversized body, ...) with the status and message Pyroscope gives
 #   (c) the Connect push API in proto (plain and gzip) and JSON, partial
 #       failures and bad bodies

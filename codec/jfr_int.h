@@ -1,0 +1,189 @@
+/*
+ * jfr_int.h: what the jfr_*.c files share inside codec/ (not a public API).
+ *
+ * A chunk is read in place: constant-pool entries are remembered as byte
+ * offsets into the chunk and decoded when an event refers to them, so a
+ * chunk costs its metadata tables and one (type, key, offset) per entry.
+ */
+#ifndef PROFCOL_JFR_INT_H
+#define PROFCOL_JFR_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec/jfr.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/intern.h"
+
+#define JFR_HEADER_LEN 68
+#define JFR_EV_METADATA 0
+#define JFR_EV_CHECKPOINT 1
+/* Fields past this index of a class are read but not kept (jfr_read_fields). */
+#define JFR_MAXV 32
+
+enum jfr_prim {
+    JP_STRUCT = 0,
+    JP_BOOL,
+    JP_BYTE,
+    JP_CHAR,
+    JP_SHORT,
+    JP_INT,
+    JP_LONG,
+    JP_FLOAT,
+    JP_DOUBLE,
+    JP_STRING,
+};
+
+struct jfr_field {
+    const char *name;
+    uint64_t cls_id;
+    int32_t cls;               /* index into the chunk's classes */
+    uint8_t pool;              /* constantPool="true": a varint key */
+    uint8_t array;             /* dimension="1": count + elements */
+};
+
+struct jfr_class {
+    uint64_t id;
+    const char *name;
+    const char *super;
+    uint8_t prim;              /* enum jfr_prim */
+    uint8_t zero;              /* struct of zero bytes: never descended */
+    uint32_t nfields, cap_fields;
+    struct jfr_field *fields;
+};
+
+/* A string as found in the chunk; decoded by jfr_str_utf8. */
+struct jfr_str {
+    uint8_t enc;               /* 0 null, 1 "", 2 pool key, 3 UTF-8, 4 UTF-16,
+                                  5 Latin-1 */
+    uint32_t len;              /* bytes (3, 5) or units (4) */
+    size_t off;                /* chunk offset of the first byte / unit */
+    uint64_t key;              /* encoding 2 */
+};
+
+struct jfr_pool_ent {
+    uint64_t type;
+    uint64_t key;
+    size_t off;                /* chunk offset of the value */
+};
+
+struct jfr_chunk {
+    const uint8_t *p;          /* chunk bytes [p, p + len) */
+    size_t len;
+    size_t file_off;
+    uint32_t index;
+    int compressed;            /* flags bit0: varint integers */
+    uint16_t major, minor;
+    uint64_t cp_off, meta_off;
+    uint64_t start_nanos, duration_nanos, start_ticks, ticks_per_sec;
+    const struct jfr_limits *lim;
+    struct errctx *e;
+    struct arena arena;        /* metadata and pool tables; limit max_alloc */
+    struct jfr_class *classes;
+    uint32_t nclasses, cap_classes;
+    struct itab class_idx;     /* by id */
+    struct jfr_pool_ent *pool;
+    uint32_t npool, cap_pool;
+    struct itab pool_idx;      /* by (type, key) */
+    int32_t string_cls;        /* java.lang.String, -1 = none */
+    /* The chunk before, still loaded: the JDK refers to constants of the
+     * previous chunk of a recording after a rotation (observed). */
+    struct jfr_chunk *prev;
+};
+
+struct jfr_cur {
+    struct jfr_chunk *c;
+    size_t pos;
+    size_t end;
+};
+
+enum jfr_vkind { JV_NONE = 0, JV_NUM, JV_DBL, JV_STR, JV_REF, JV_ARRAY,
+                 JV_STRUCT };
+
+/* One decoded field: a number, a string, a pool key, or where an array
+ * (u = count) or inline struct starts (off). */
+struct jfr_val {
+    uint8_t kind;
+    uint64_t u;
+    double d;
+    struct jfr_str s;
+    size_t off;
+};
+
+/* A 64-bit mix for the hash indexes (splitmix64's finaliser). */
+static inline uint64_t jfr_mix64(uint64_t x)
+{
+    x ^= x >> 31;
+    x *= 0x7fb5d329728ea185ULL;
+    x ^= x >> 27;
+    x *= 0x81dadef4bc2dd44dULL;
+    return x ^ (x >> 33);
+}
+
+/* ---- jfr_reader.c: errors, primitives, chunks, events ---------------- */
+
+/* "jfr: chunk N at byte X: <msg>" into c->e; returns code. */
+int jfr_fail(const struct jfr_chunk *c, size_t pos, int code,
+             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int jfr_u8(struct jfr_cur *r, uint8_t *v);
+int jfr_varint(struct jfr_cur *r, uint64_t *v);
+/* An integer of `size` bytes: varint when the chunk is compressed. */
+int jfr_int(struct jfr_cur *r, unsigned size, uint64_t *v);
+int jfr_fixed(struct jfr_cur *r, unsigned size, uint64_t *v);
+
+/* Parses the header of the chunk at off of the file into c. */
+int jfr_chunk_open(struct jfr_chunk *c, const uint8_t *file, size_t flen,
+                   size_t off, uint32_t index, const struct jfr_limits *lim,
+                   struct errctx *e);
+/* Reads the metadata and every constant pool of an opened chunk. */
+int jfr_chunk_load(struct jfr_chunk *c);
+void jfr_chunk_close(struct jfr_chunk *c);
+
+struct jfr_event {
+    const struct jfr_class *cls;   /* NULL: type unknown to the metadata */
+    uint64_t type;
+    size_t start, body, end;       /* size field, first field, next event */
+};
+/* Next event at *pos (starting at JFR_HEADER_LEN); 1 = one read, 0 = end. */
+int jfr_next_event(struct jfr_chunk *c, size_t *pos, struct jfr_event *ev);
+
+/* ---- jfr_value.c: fields and strings --------------------------------- */
+
+int jfr_string(struct jfr_cur *r, struct jfr_str *s);
+/* Appends s as UTF-8 to out (encoding 2 through the String pool). */
+int jfr_str_utf8(struct jfr_chunk *c, const struct jfr_str *s, int depth,
+                 struct buf *out);
+/* Reads every field of cls at r; keeps the first JFR_MAXV in v. */
+int jfr_read_fields(struct jfr_cur *r, const struct jfr_class *cls,
+                    struct jfr_val *v, int depth);
+/* Skips one value of class index cls (array when array is set). */
+int jfr_skip_value(struct jfr_cur *r, int32_t cls, int array, int pool,
+                   int depth);
+
+/* ---- jfr_meta.c: the class tree -------------------------------------- */
+
+int jfr_meta_parse(struct jfr_chunk *c);
+const struct jfr_class *jfr_class_by_id(const struct jfr_chunk *c,
+                                        uint64_t id);
+int jfr_field_index(const struct jfr_class *cls, const char *name);
+const struct jfr_class *jfr_class_by_name(const struct jfr_chunk *c,
+                                          const char *name);
+
+/* ---- jfr_pool.c: constant pools -------------------------------------- */
+
+int jfr_pools_load(struct jfr_chunk *c);
+/* PC_ENOTFOUND when (type, key) is in no pool of the chunk. */
+int jfr_pool_find(const struct jfr_chunk *c, uint64_t type, uint64_t key,
+                  size_t *off);
+/* Finds (type, key) in *c, else in the previous chunk (by the type's name,
+ * ids may differ); *c becomes the chunk holding it. PC_ENOTFOUND if none. */
+int jfr_pool_locate(struct jfr_chunk **c, uint64_t type, uint64_t key,
+                    const struct jfr_class **cls, size_t *off);
+/* Decodes the entry (type, key) into v (JFR_MAXV entries) and its class;
+ * *c becomes the chunk it was found in, which its values belong to. */
+int jfr_pool_read(struct jfr_chunk **c, uint64_t type, uint64_t key,
+                  const struct jfr_class **cls, struct jfr_val *v, int depth);
+
+#endif

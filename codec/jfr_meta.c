@@ -1,0 +1,409 @@
+/*
+ * jfr_meta.c: the metadata event of a chunk, the class and field tree that
+ * gives the chunk's type ids their meaning (type ids are not fixed: each
+ * writer numbers its classes as it likes).
+ */
+#include <string.h>
+
+#include "codec/jfr_int.h"
+
+/* The attributes of one element that the reader uses. */
+struct meta_attrs {
+    const char *name, *id, *super, *cls, *pool, *dim;
+};
+
+struct meta_ctx {
+    struct jfr_chunk *c;
+    struct jfr_cur r;
+    char **strings;
+    uint32_t nstrings;
+};
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    if (s == NULL || *s == '\0') {
+        return PC_ECORRUPT;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9' || x > (UINT64_MAX - 9) / 10) {
+            return PC_ECORRUPT;
+        }
+        x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *v = x;
+    return PC_OK;
+}
+
+static int read_strings(struct meta_ctx *m)
+{
+    struct jfr_chunk *c = m->c;
+    struct buf b;
+    struct jfr_str s;
+    uint64_t n, i;
+    size_t at = m->r.pos;
+    int rc;
+
+    if ((rc = jfr_int(&m->r, 4, &n)) != PC_OK) {
+        return rc;
+    }
+    if (n > c->lim->max_meta_strings || n > m->r.end - m->r.pos) {
+        return jfr_fail(c, at, PC_ETOOBIG, "metadata string count %llu too "
+                        "large", (unsigned long long)n);
+    }
+    m->strings = arena_calloc(&c->arena, (size_t)n + 1, sizeof(char *));
+    if (m->strings == NULL) {
+        return jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
+    }
+    buf_init(&b, (size_t)c->lim->max_string_len * 4 + 1);
+    for (i = 0; i < n && rc == PC_OK; i++) {
+        buf_reset(&b);
+        at = m->r.pos;
+        rc = jfr_string(&m->r, &s);
+        if (rc == PC_OK && s.enc == 2) {
+            rc = jfr_fail(c, at, PC_ECORRUPT, "metadata string %llu uses "
+                          "the string pool", (unsigned long long)i);
+        }
+        if (rc == PC_OK) {
+            rc = jfr_str_utf8(c, &s, 0, &b);
+        }
+        if (rc == PC_OK) {
+            m->strings[i] = arena_strndup(&c->arena, (const char *)b.data,
+                                          b.len);
+            if (m->strings[i] == NULL) {
+                rc = jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
+            }
+        }
+    }
+    buf_free(&b);
+    m->nstrings = (uint32_t)n;
+    return rc;
+}
+
+static int read_index(struct meta_ctx *m, const char **out)
+{
+    size_t at = m->r.pos;
+    uint64_t i;
+    int rc = jfr_int(&m->r, 4, &i);
+
+    if (rc != PC_OK) {
+        return rc;
+    }
+    if (i >= m->nstrings) {
+        return jfr_fail(m->c, at, PC_ECORRUPT, "metadata string index %llu "
+                        "of %u", (unsigned long long)i, m->nstrings);
+    }
+    *out = m->strings[i];
+    return PC_OK;
+}
+
+static int read_attrs(struct meta_ctx *m, struct meta_attrs *a)
+{
+    const char *k, *v;
+    uint64_t n;
+    size_t at = m->r.pos;
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    if ((rc = jfr_int(&m->r, 4, &n)) != PC_OK) {
+        return rc;
+    }
+    if (n > m->r.end - m->r.pos) {
+        return jfr_fail(m->c, at, PC_ECORRUPT, "%llu attributes in %zu bytes",
+                        (unsigned long long)n, m->r.end - m->r.pos);
+    }
+    while (n-- > 0) {
+        if ((rc = read_index(m, &k)) != PC_OK ||
+            (rc = read_index(m, &v)) != PC_OK) {
+            return rc;
+        }
+        if (strcmp(k, "name") == 0) {
+            a->name = v;
+        } else if (strcmp(k, "id") == 0) {
+            a->id = v;
+        } else if (strcmp(k, "superType") == 0) {
+            a->super = v;
+        } else if (strcmp(k, "class") == 0) {
+            a->cls = v;
+        } else if (strcmp(k, "constantPool") == 0) {
+            a->pool = v;
+        } else if (strcmp(k, "dimension") == 0) {
+            a->dim = v;
+        }
+    }
+    return PC_OK;
+}
+
+static int add_class(struct meta_ctx *m, const struct meta_attrs *a,
+                     size_t at, int32_t *out)
+{
+    struct jfr_chunk *c = m->c;
+    struct jfr_class *k;
+    uint64_t id;
+
+    if (a->name == NULL || parse_u64(a->id, &id) != PC_OK) {
+        return jfr_fail(c, at, PC_ECORRUPT, "class without name or numeric "
+                        "id");
+    }
+    if (c->nclasses >= c->lim->max_classes) {
+        return jfr_fail(c, at, PC_ETOOBIG, "more than %u classes",
+                        c->lim->max_classes);
+    }
+    if (arena_grow_array(&c->arena, (void **)&c->classes, &c->cap_classes,
+                         c->nclasses + 1, sizeof(*k)) != PC_OK) {
+        return jfr_fail(c, at, PC_ENOMEM, "out of memory (classes)");
+    }
+    k = &c->classes[c->nclasses];
+    memset(k, 0, sizeof(*k));
+    k->id = id;
+    k->name = a->name;
+    k->super = a->super;
+    *out = (int32_t)c->nclasses++;
+    return PC_OK;
+}
+
+static int add_field(struct meta_ctx *m, int32_t ci,
+                     const struct meta_attrs *a, size_t at)
+{
+    struct jfr_chunk *c = m->c;
+    struct jfr_class *k = &c->classes[ci];
+    struct jfr_field *f;
+
+    if (a->name == NULL || parse_u64(a->cls, &(uint64_t){0}) != PC_OK) {
+        return jfr_fail(c, at, PC_ECORRUPT, "field of %s without name or "
+                        "class", k->name);
+    }
+    if (k->nfields >= c->lim->max_fields) {
+        return jfr_fail(c, at, PC_ETOOBIG, "class %s has more than %u "
+                        "fields", k->name, c->lim->max_fields);
+    }
+    if (arena_grow_array(&c->arena, (void **)&k->fields, &k->cap_fields,
+                         k->nfields + 1, sizeof(*f)) != PC_OK) {
+        return jfr_fail(c, at, PC_ENOMEM, "out of memory (fields)");
+    }
+    f = &k->fields[k->nfields++];
+    memset(f, 0, sizeof(*f));
+    f->name = a->name;
+    parse_u64(a->cls, &f->cls_id);
+    f->cls = -1;
+    f->pool = a->pool != NULL && strcmp(a->pool, "true") == 0;
+    f->array = a->dim != NULL && strcmp(a->dim, "1") == 0;
+    return PC_OK;
+}
+
+/* One element and its children; `cls` is the enclosing class or -1. */
+static int read_element(struct meta_ctx *m, int depth, int32_t cls)
+{
+    struct meta_attrs a;
+    const char *name;
+    uint64_t n;
+    size_t at = m->r.pos;
+    int32_t inner = -1;
+    int rc;
+
+    if (depth > (int)m->c->lim->max_nesting) {
+        return jfr_fail(m->c, at, PC_ETOOBIG, "metadata elements nested "
+                        "deeper than %u", m->c->lim->max_nesting);
+    }
+    if ((rc = read_index(m, &name)) != PC_OK ||
+        (rc = read_attrs(m, &a)) != PC_OK) {
+        return rc;
+    }
+    if (strcmp(name, "class") == 0) {
+        rc = add_class(m, &a, at, &inner);
+    } else if (strcmp(name, "field") == 0 && cls >= 0) {
+        rc = add_field(m, cls, &a, at);
+    }
+    if (rc != PC_OK || (rc = jfr_int(&m->r, 4, &n)) != PC_OK) {
+        return rc;
+    }
+    if (n > m->r.end - m->r.pos) {
+        return jfr_fail(m->c, at, PC_ECORRUPT, "%llu child elements in %zu "
+                        "bytes", (unsigned long long)n, m->r.end - m->r.pos);
+    }
+    while (n-- > 0) {
+        if ((rc = read_element(m, depth + 1, inner)) != PC_OK) {
+            return rc;
+        }
+    }
+    return PC_OK;
+}
+
+static uint8_t prim_of(const char *name)
+{
+    static const struct {
+        const char *name;
+        uint8_t prim;
+    } prims[] = {
+        {"boolean", JP_BOOL}, {"byte", JP_BYTE},   {"char", JP_CHAR},
+        {"short", JP_SHORT},  {"int", JP_INT},     {"long", JP_LONG},
+        {"float", JP_FLOAT},  {"double", JP_DOUBLE},
+        {"java.lang.String", JP_STRING},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(prims) / sizeof(prims[0]); i++) {
+        if (strcmp(name, prims[i].name) == 0) {
+            return prims[i].prim;
+        }
+    }
+    return JP_STRUCT;
+}
+
+static int index_classes(struct jfr_chunk *c)
+{
+    struct itab_probe pr;
+    uint32_t i;
+    int32_t j;
+
+    if (itab_init(&c->class_idx, c->nclasses) != PC_OK) {
+        return jfr_fail(c, c->meta_off, PC_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < c->nclasses; i++) {
+        itab_probe_start(&c->class_idx, jfr_mix64(c->classes[i].id), &pr);
+        while ((j = itab_probe_next(&c->class_idx, &pr)) >= 0) {
+            if (c->classes[j].id == c->classes[i].id) {
+                return jfr_fail(c, c->meta_off, PC_ECORRUPT, "class id %llu "
+                                "declared twice",
+                                (unsigned long long)c->classes[i].id);
+            }
+        }
+        if (itab_insert(&c->class_idx, &pr, (int32_t)i) != PC_OK) {
+            return jfr_fail(c, c->meta_off, PC_ENOMEM, "out of memory");
+        }
+        c->classes[i].prim = prim_of(c->classes[i].name);
+        if (c->classes[i].prim == JP_STRING) {
+            c->string_cls = (int32_t)i;
+        }
+    }
+    return PC_OK;
+}
+
+static int resolve_fields(struct jfr_chunk *c)
+{
+    uint32_t i, j;
+
+    for (i = 0; i < c->nclasses; i++) {
+        struct jfr_class *k = &c->classes[i];
+        for (j = 0; j < k->nfields; j++) {
+            const struct jfr_class *t = jfr_class_by_id(c, k->fields[j].cls_id);
+            if (t == NULL) {
+                return jfr_fail(c, c->meta_off, PC_ECORRUPT, "field %s.%s has "
+                                "unknown type id %llu", k->name,
+                                k->fields[j].name,
+                                (unsigned long long)k->fields[j].cls_id);
+            }
+            k->fields[j].cls = (int32_t)(t - c->classes);
+        }
+    }
+    return PC_OK;
+}
+
+/* A struct whose every field is an inline zero-size struct takes no bytes;
+ * marking those lets the value reader skip them without descending, so a
+ * hostile class tree cannot make it work without consuming input. */
+static void mark_zero_size(struct jfr_chunk *c)
+{
+    uint32_t round, i, j;
+    int changed = 1;
+
+    for (round = 0; changed && round <= c->lim->max_nesting; round++) {
+        changed = 0;
+        for (i = 0; i < c->nclasses; i++) {
+            struct jfr_class *k = &c->classes[i];
+            int zero = k->prim == JP_STRUCT;
+            for (j = 0; j < k->nfields && zero; j++) {
+                const struct jfr_field *f = &k->fields[j];
+                zero = !f->pool && !f->array && c->classes[f->cls].zero;
+            }
+            if (zero && !k->zero) {
+                k->zero = 1;
+                changed = 1;
+            }
+        }
+    }
+}
+
+int jfr_meta_parse(struct jfr_chunk *c)
+{
+    struct meta_ctx m;
+    uint64_t size, type, skip;
+    int rc, i;
+
+    memset(&m, 0, sizeof(m));
+    m.c = c;
+    m.r.c = c;
+    m.r.pos = (size_t)c->meta_off;
+    m.r.end = c->len;
+    if ((rc = jfr_int(&m.r, 4, &size)) != PC_OK) {
+        return rc;
+    }
+    if (size == 0 || size > c->len - c->meta_off) {
+        return jfr_fail(c, c->meta_off, PC_ECORRUPT, "metadata event of "
+                        "%llu bytes", (unsigned long long)size);
+    }
+    m.r.end = (size_t)(c->meta_off + size);
+    if ((rc = jfr_int(&m.r, 8, &type)) != PC_OK) {
+        return rc;
+    }
+    if (type != JFR_EV_METADATA) {
+        return jfr_fail(c, c->meta_off, PC_ECORRUPT, "metadata offset points "
+                        "at an event of type %llu", (unsigned long long)type);
+    }
+    for (i = 0; i < 3; i++) {   /* start ticks, duration, metadata id */
+        if ((rc = jfr_int(&m.r, 8, &skip)) != PC_OK) {
+            return rc;
+        }
+    }
+    if ((rc = read_strings(&m)) != PC_OK ||
+        (rc = read_element(&m, 0, -1)) != PC_OK ||
+        (rc = index_classes(c)) != PC_OK ||
+        (rc = resolve_fields(c)) != PC_OK) {
+        return rc;
+    }
+    mark_zero_size(c);
+    return PC_OK;
+}
+
+const struct jfr_class *jfr_class_by_id(const struct jfr_chunk *c, uint64_t id)
+{
+    struct itab_probe pr;
+    int32_t j;
+
+    if (c->class_idx.mask == 0 && c->class_idx.hashes == NULL) {
+        return NULL;
+    }
+    itab_probe_start(&c->class_idx, jfr_mix64(id), &pr);
+    while ((j = itab_probe_next(&c->class_idx, &pr)) >= 0) {
+        if (c->classes[j].id == id) {
+            return &c->classes[j];
+        }
+    }
+    return NULL;
+}
+
+const struct jfr_class *jfr_class_by_name(const struct jfr_chunk *c,
+                                          const char *name)
+{
+    uint32_t i;
+
+    for (i = 0; i < c->nclasses; i++) {
+        if (strcmp(c->classes[i].name, name) == 0) {
+            return &c->classes[i];
+        }
+    }
+    return NULL;
+}
+
+int jfr_field_index(const struct jfr_class *cls, const char *name)
+{
+    uint32_t i;
+
+    for (i = 0; i < cls->nfields && i < JFR_MAXV; i++) {
+        if (strcmp(cls->fields[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
