@@ -31,7 +31,7 @@ test: build
 	@echo "make test: all suites passed"
 
 # Style checks (scripts/check-style.sh): banned functions, include layers,
-# component registry, documented keys; formatting once CHECK_FORMAT=1.
+# component registry, documented keys, formatting (.clang-format).
 style: deps
 	@PROFCOL_BIN=$(BUILD)/profcol scripts/check-style.sh
 

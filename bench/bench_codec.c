@@ -44,10 +44,10 @@
 #define GZ_LEVEL 6
 
 struct input {
-    uint8_t *file;        /* the pprof as read from disk */
+    uint8_t *file; /* the pprof as read from disk */
     size_t file_len;
-    uint64_t raw_len;     /* its uncompressed size */
-    uint8_t *otlp;        /* OTLP request made from it (otlp_to_pprof only) */
+    uint64_t raw_len; /* its uncompressed size */
+    uint8_t *otlp;    /* OTLP request made from it (otlp_to_pprof only) */
     size_t otlp_len;
 };
 
@@ -66,8 +66,7 @@ static const struct decode_limits limits = {0};
 
 /* ---- operations -------------------------------------------------------- */
 
-static int op_decode(const struct input *in, size_t *out_len,
-                     struct errctx *e)
+static int op_decode(const struct input *in, size_t *out_len, struct errctx *e)
 {
     struct pdata *pd = NULL;
     int rc = pprof_decode(in->file, in->file_len, &limits, &pd, e);
@@ -179,8 +178,7 @@ static int regzip_with(const struct input *in, size_t *out_len, int zlib)
     return rc;
 }
 
-static int op_gunzip(const struct input *in, size_t *out_len,
-                     struct errctx *e)
+static int op_gunzip(const struct input *in, size_t *out_len, struct errctx *e)
 {
     return gunzip_with(in, out_len, 0);
 }
@@ -191,8 +189,7 @@ static int op_gunzip_zlib(const struct input *in, size_t *out_len,
     return gunzip_with(in, out_len, 1);
 }
 
-static int op_regzip(const struct input *in, size_t *out_len,
-                     struct errctx *e)
+static int op_regzip(const struct input *in, size_t *out_len, struct errctx *e)
 {
     return regzip_with(in, out_len, 0);
 }
@@ -367,7 +364,7 @@ static long maxrss_kib(void)
     struct rusage ru;
 
     getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;   /* KiB on Linux */
+    return ru.ru_maxrss; /* KiB on Linux */
 }
 
 static int cmp_u64(const void *a, const void *b)

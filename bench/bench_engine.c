@@ -119,7 +119,7 @@ static double bench_decode(const uint8_t *data, size_t len, int iters)
     double t0 = now_ns();
     int i;
 
-    memset(&lim, 0, sizeof(lim));   /* 0 = the defaults */
+    memset(&lim, 0, sizeof(lim)); /* 0 = the defaults */
     for (i = 0; i < iters; i++) {
         struct pdata *pd = NULL;
         struct errctx e = {{0}};
@@ -176,17 +176,20 @@ int main(int argc, char **argv)
     for (i = 0; i < NEXP; i++) {
         char id[32];
         snprintf(id, sizeof(id), "noop/%d", i);
-        if (exphelper_new(&cfg, id, &noop_ops, NULL, NULL, &h[i], &e) != PC_OK ||
+        if (exphelper_new(&cfg, id, &noop_ops, NULL, NULL, &h[i], &e) !=
+                PC_OK ||
             exphelper_start(h[i]) != PC_OK) {
             fprintf(stderr, "bench_engine: %s\n", err_msg(&e, -1));
             return 1;
         }
     }
-    bench_handoff(h, data, len, iters / 10 + 1);     /* warm-up */
+    bench_handoff(h, data, len, iters / 10 + 1); /* warm-up */
     bench_decode(data, len, iters / 10 + 1);
     measure(h, data, len, iters, &t_handoff, &t_decode);
-    printf("| input | bytes | hand-off to %d exporters (ns/batch) | pprof decode "
-           "(ns) | engine / decode |\n|---|---|---|---|---|\n", NEXP);
+    printf(
+        "| input | bytes | hand-off to %d exporters (ns/batch) | pprof decode "
+        "(ns) | engine / decode |\n|---|---|---|---|---|\n",
+        NEXP);
     printf("| %s | %zu | %.0f | %.0f | %.2f %% |\n", argv[1], len, t_handoff,
            t_decode, 100.0 * t_handoff / t_decode);
     for (i = 0; i < NEXP; i++) {

@@ -53,7 +53,7 @@
 #include <grpc/support/time.h>
 
 #define WARMUP_NS 1000000000LL
-#define MAX_LAT 2000000          /* latency samples kept per thread */
+#define MAX_LAT 2000000 /* latency samples kept per thread */
 
 static int64_t now_ns(void)
 {
@@ -81,7 +81,8 @@ static uint8_t *read_file(const char *path, size_t *len)
         exit(2);
     }
     p = malloc((size_t)st.st_size + 1);
-    if (p == NULL || fread(p, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+    if (p == NULL ||
+        fread(p, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
         perror(path);
         exit(2);
     }
@@ -94,7 +95,7 @@ static uint8_t *read_file(const char *path, size_t *len)
 
 struct stats {
     uint64_t ok, refused, errors;
-    uint32_t *lat_us;            /* accepted requests only */
+    uint32_t *lat_us; /* accepted requests only */
     size_t nlat;
 };
 
@@ -102,7 +103,7 @@ static void stats_add(struct stats *s, int outcome, int64_t t0, int64_t t1,
                       int64_t measure_from)
 {
     if (t1 < measure_from) {
-        return;                  /* warm-up */
+        return; /* warm-up */
     }
     if (outcome == 0) {
         s->ok++;
@@ -160,7 +161,7 @@ static void report(const char *mode, struct stats *st, int n, double secs,
 
 struct http_gen {
     struct sockaddr_in addr;
-    char *head;                  /* request line and headers */
+    char *head; /* request line and headers */
     size_t head_len;
     const uint8_t *body;
     size_t body_len;
@@ -258,7 +259,7 @@ static int http_read_response(int fd, char *buf, size_t cap, int *close_after)
             return -1;
         }
     }
-    end[2] = '\0';               /* header block ends with its last CRLF */
+    end[2] = '\0'; /* header block ends with its last CRLF */
     code = (int)strtol(buf + 9, NULL, 10);
     v = header_value(buf, "Connection");
     *close_after = v != NULL && strncasecmp(v, "close", 5) == 0;
@@ -303,12 +304,14 @@ static void *http_worker_run(void *arg)
         if (fd < 0) {
             fd = http_connect(&g->addr);
         }
-        if (fd >= 0 && send_all(fd, g->head, g->head_len, g->body,
-                                g->body_len) == 0) {
+        if (fd >= 0 &&
+            send_all(fd, g->head, g->head_len, g->body, g->body_len) == 0) {
             code = http_read_response(fd, buf, sizeof(buf), &close_after);
         }
-        stats_add(&w->st, code >= 200 && code < 300 ? 0
-                          : (code == 429 || code == 503) ? 1 : 2,
+        stats_add(&w->st,
+                  code >= 200 && code < 300      ? 0
+                  : (code == 429 || code == 503) ? 1
+                                                 : 2,
                   t0, now_ns(), g->measure_from);
         if (code < 0 || close_after) {
             if (fd >= 0) {
@@ -316,10 +319,10 @@ static void *http_worker_run(void *arg)
             }
             fd = -1;
             if (code < 0) {
-                usleep(10000);   /* no busy loop while the peer is away */
+                usleep(10000); /* no busy loop while the peer is away */
             }
         } else if (code == 429 || code == 503) {
-            usleep(1000);        /* back-pressure: a client would wait */
+            usleep(1000); /* back-pressure: a client would wait */
         }
     }
     if (fd >= 0) {
@@ -371,11 +374,12 @@ static int cmd_http(int argc, char **argv)
     head_cap = strlen(argv[3]) + strlen(argv[2]) + strlen(ctype) +
                (cenc != NULL ? strlen(cenc) : 0) + 256;
     g.head = malloc(head_cap);
-    g.head_len = (size_t)snprintf(g.head, head_cap,
+    g.head_len = (size_t)snprintf(
+        g.head, head_cap,
         "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
-        "%s%s%sContent-Length: %zu\r\n\r\n", argv[3], argv[2], ctype,
-        cenc != NULL ? "Content-Encoding: " : "", cenc != NULL ? cenc : "",
-        cenc != NULL ? "\r\n" : "", g.body_len);
+        "%s%s%sContent-Length: %zu\r\n\r\n",
+        argv[3], argv[2], ctype, cenc != NULL ? "Content-Encoding: " : "",
+        cenc != NULL ? cenc : "", cenc != NULL ? "\r\n" : "", g.body_len);
     w = calloc((size_t)conns, sizeof(*w));
     cpu0 = cpu_seconds();
     t_start = now_ns();
@@ -420,8 +424,9 @@ static int cmd_probe(int argc, char **argv)
     }
     interval_ns = (int64_t)(strtod(argv[4], NULL) * 1e6);
     stop_at = now_ns() + (int64_t)(strtod(argv[5], NULL) * 1e9);
-    cap = (size_t)(strtod(argv[5], NULL) * 1e9 / (double)(interval_ns > 0 ?
-                                                   interval_ns : 1)) + 16;
+    cap = (size_t)(strtod(argv[5], NULL) * 1e9 /
+                   (double)(interval_ns > 0 ? interval_ns : 1)) +
+          16;
     lat = malloc(cap * sizeof(*lat));
     hl = snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n",
                   argv[3], argv[2]);
@@ -450,7 +455,7 @@ static int cmd_probe(int argc, char **argv)
             fd = -1;
         }
         if (t1 > next + interval_ns) {
-            next = t1 - interval_ns;   /* late: the next one goes now */
+            next = t1 - interval_ns; /* late: the next one goes now */
         }
     }
     if (fd >= 0) {
@@ -495,7 +500,8 @@ static void gcall_start(struct grpc_gen *g, struct gcall *c)
     c->call = grpc_channel_create_call(
         ch, NULL, GRPC_PROPAGATE_DEFAULTS, g->cq, g->method, NULL,
         gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                     gpr_time_from_seconds(30, GPR_TIMESPAN)), NULL);
+                     gpr_time_from_seconds(30, GPR_TIMESPAN)),
+        NULL);
     c->send = grpc_raw_byte_buffer_create(&g->body, 1);
     grpc_metadata_array_init(&c->initial);
     grpc_metadata_array_init(&c->trailing);
@@ -596,10 +602,12 @@ static int cmd_grpc(int argc, char **argv)
         if (ev.type != GRPC_OP_COMPLETE) {
             break;
         }
-        outcome = !ev.success ? 2
-                : c->status == GRPC_STATUS_OK ? 0
-                : (c->status == GRPC_STATUS_UNAVAILABLE ||
-                   c->status == GRPC_STATUS_RESOURCE_EXHAUSTED) ? 1 : 2;
+        outcome = !ev.success                   ? 2
+                  : c->status == GRPC_STATUS_OK ? 0
+                  : (c->status == GRPC_STATUS_UNAVAILABLE ||
+                     c->status == GRPC_STATUS_RESOURCE_EXHAUSTED)
+                      ? 1
+                      : 2;
         if (outcome == 2 && g.st.errors == 0 && t1 >= measure_from) {
             char *d = grpc_slice_to_c_string(c->details);
             fprintf(stderr, "bench_loadgen: call failed: status %d %s\n",
@@ -610,7 +618,7 @@ static int cmd_grpc(int argc, char **argv)
         gcall_finish(c);
         if (t1 < stop_at) {
             if (outcome != 0) {
-                usleep(1000);    /* back-pressure or failure: a client waits */
+                usleep(1000); /* back-pressure or failure: a client waits */
             }
             gcall_start(&g, c);
         } else {
@@ -673,7 +681,7 @@ static void *http_sink_conn(void *arg)
             goto out;
         }
         ctype = strncmp(buf, "POST /v1", 8) == 0 ? "application/x-protobuf"
-                                                  : "application/proto";
+                                                 : "application/proto";
         /* Body: whatever came with the headers, then the rest. */
         if (have - hlen >= need) {
             memmove(buf, buf + hlen + need, have - hlen - need);
@@ -691,8 +699,10 @@ static void *http_sink_conn(void *arg)
         }
         atomic_fetch_add(&sink_requests, 1);
         atomic_fetch_add(&sink_bytes, need);
-        n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-                     "Content-Length: 0\r\n\r\n", ctype);
+        n = snprintf(hdr, sizeof(hdr),
+                     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     ctype);
         if (write(fd, hdr, (size_t)n) != n) {
             goto out;
         }
@@ -724,7 +734,7 @@ static void install_signals(void)
     struct sigaction sa;
 
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;   /* no SA_RESTART: accept() returns EINTR */
+    sa.sa_handler = on_signal; /* no SA_RESTART: accept() returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -801,7 +811,7 @@ static void scall_step(grpc_server *srv, grpc_completion_queue *cq,
 
     memset(ops, 0, sizeof(ops));
     if (c->stage == SC_NEW) {
-        scall_request(srv, cq);  /* keep one call requested */
+        scall_request(srv, cq); /* keep one call requested */
         if (!success) {
             scall_free(c);
             return;
@@ -868,14 +878,16 @@ static int cmd_grpc_sink(int argc, char **argv)
     }
     while (!sink_stop) {
         grpc_event ev = grpc_completion_queue_next(
-            cq, gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-                             gpr_time_from_millis(200, GPR_TIMESPAN)), NULL);
+            cq,
+            gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                         gpr_time_from_millis(200, GPR_TIMESPAN)),
+            NULL);
         if (ev.type == GRPC_OP_COMPLETE) {
             scall_step(srv, cq, ev.tag, ev.success);
         }
     }
     print_sink_stats();
-    _exit(0);                    /* no orderly gRPC shutdown needed */
+    _exit(0); /* no orderly gRPC shutdown needed */
 }
 
 int main(int argc, char **argv)

@@ -150,8 +150,8 @@ static void report(const char *what, long n, size_t recsz, int64_t ms,
 
     pqueue_get_stats(pq, &st);
     printf("fsync=always   %-22s record=%zu B  %ld durable in %.2f s = %.0f "
-           "rec/s %.1f MB/s, %.1f records per fdatasync\n", what, recsz, n,
-           (double)ms / 1000, n / ((double)ms / 1000),
+           "rec/s %.1f MB/s, %.1f records per fdatasync\n",
+           what, recsz, n, (double)ms / 1000, n / ((double)ms / 1000),
            n * (double)recsz / 1e6 / ((double)ms / 1000),
            st.commits != 0 ? (double)st.committed / (double)st.commits : 0);
 }
@@ -233,8 +233,7 @@ static int run_async(const char *dir, size_t recsz, double secs, long maxin)
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/tmp/profcol-bench-pqueue";
-    size_t recsz =
-        argc > 2 ? (size_t)strtol(argv[2], NULL, 10) : 85 * 1024;
+    size_t recsz = argc > 2 ? (size_t)strtol(argv[2], NULL, 10) : 85 * 1024;
     double secs = argc > 3 ? strtod(argv[3], NULL) : 3;
     int nt = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 8;
     long maxin = argc > 5 ? strtol(argv[5], NULL, 10) : 64;

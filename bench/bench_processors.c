@@ -33,9 +33,9 @@ struct bcase {
     const char *name;
     const char *type;
     const char *yaml;
-    int payload;           /* needs a fresh decoded item per run */
-    int spans;             /* runs on SPANS_PPROF */
-    double target;         /* max ratio to decode */
+    int payload;   /* needs a fresh decoded item per run */
+    int spans;     /* runs on SPANS_PPROF */
+    double target; /* max ratio to decode */
 };
 
 static const struct bcase cases[] = {
@@ -142,8 +142,8 @@ static int make_proc(const struct bcase *c, struct component_host *host,
 
     memset(&d, 0, sizeof(d));
     *f = registry_find(COMPONENT_PROCESSOR, c->type);
-    if (*f == NULL || ydoc_load_string("bench", c->yaml, doc, err,
-                                       sizeof(err)) != PC_OK) {
+    if (*f == NULL ||
+        ydoc_load_string("bench", c->yaml, doc, err, sizeof(err)) != PC_OK) {
         return -1;
     }
     *cfg = calloc(1, (*f)->config_size);
@@ -202,7 +202,8 @@ int main(int argc, char **argv)
     size_t i;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_processors CPU_PPROF SPANS_PPROF [ITERS]\n");
+        fprintf(stderr,
+                "usage: bench_processors CPU_PPROF SPANS_PPROF [ITERS]\n");
         return 2;
     }
     iters = iters < 1 ? 1 : iters > MAX_ITERS ? MAX_ITERS : iters;
@@ -214,8 +215,8 @@ int main(int argc, char **argv)
     for (k = 0; k < 2; k++) {
         struct pdata *pd = NULL;
         raw[k] = read_file(argv[1 + k]);
-        if (raw[k] == NULL ||
-            pprof_decode(raw[k]->data, raw[k]->len, NULL, &pd, NULL) != PC_OK) {
+        if (raw[k] == NULL || pprof_decode(raw[k]->data, raw[k]->len, NULL,
+                                           &pd, NULL) != PC_OK) {
             fprintf(stderr, "bench: cannot read %s\n", argv[1 + k]);
             return 1;
         }
@@ -231,9 +232,10 @@ int main(int argc, char **argv)
         double ratio = (double)t / (double)dec[s];
         int ok = ratio < c->target;
         fails += !ok;
-        printf("%-28s median %8.2f us = %6.2f%% of decode (target < %.0f%%): %s\n",
-               c->name, t / 1e3, 100 * ratio, 100 * c->target,
-               ok ? "PASS" : "MISS");
+        printf(
+            "%-28s median %8.2f us = %6.2f%% of decode (target < %.0f%%): %s\n",
+            c->name, t / 1e3, 100 * ratio, 100 * c->target,
+            ok ? "PASS" : "MISS");
     }
     for (k = 0; k < 2; k++) {
         shared_pdata_unref(sp[k]);

@@ -14,8 +14,10 @@
 
 static int factory_cmp(const void *a, const void *b)
 {
-    const struct component_factory *x = *(const struct component_factory *const *)a;
-    const struct component_factory *y = *(const struct component_factory *const *)b;
+    const struct component_factory *x =
+        *(const struct component_factory *const *)a;
+    const struct component_factory *y =
+        *(const struct component_factory *const *)b;
 
     if (x->kind != y->kind) {
         return x->kind < y->kind ? -1 : 1;
@@ -84,7 +86,8 @@ int cmd_components(int argc, char **argv)
            "DESCRIPTION");
     for (i = 0; i < n; i++) {
         printf("%-10s %-16s %-12s %s\n", component_kind_name(sorted[i]->kind),
-               sorted[i]->type, sorted[i]->stability ? sorted[i]->stability : "",
+               sorted[i]->type,
+               sorted[i]->stability ? sorted[i]->stability : "",
                sorted[i]->description ? sorted[i]->description : "");
         if (keys) {
             print_keys(sorted[i]->config, 4);

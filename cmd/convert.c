@@ -46,8 +46,7 @@ static int parse_level(const char *v, int *level)
 
     errno = 0;
     n = strtol(v, &end, 10);
-    if (end == v || *end != '\0' || errno != 0 || n < INT_MIN ||
-        n > INT_MAX) {
+    if (end == v || *end != '\0' || errno != 0 || n < INT_MIN || n > INT_MAX) {
         return -1;
     }
     *level = (int)n;
@@ -64,7 +63,8 @@ static int parse_opts(int argc, char **argv, struct convert_opts *o)
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if ((strcmp(a, "--to") == 0 || strcmp(a, "--from") == 0 ||
-             strcmp(a, "--level") == 0) && i + 1 < argc) {
+             strcmp(a, "--level") == 0) &&
+            i + 1 < argc) {
             const char *v = argv[++i];
             if (a[2] == 't') {
                 o->to = v;
@@ -121,8 +121,9 @@ static int write_pprofs(const struct loaded *ld, const struct convert_opts *o)
         return 1;
     }
     if (n > 1 && !many) {
-        fprintf(stderr, "profcol convert: warning: %s holds %u profiles; "
-                        "writing the first (use %%d in OUT for all)\n",
+        fprintf(stderr,
+                "profcol convert: warning: %s holds %u profiles; "
+                "writing the first (use %%d in OUT for all)\n",
                 o->in, n);
         n = 1;
     }
@@ -189,8 +190,7 @@ int cmd_convert(int argc, char **argv)
         PC_OK) {
         return 1;
     }
-    to = o.to != NULL ? o.to
-         : (ld.format == LOADED_OTLP ? "pprof" : "otlp");
+    to = o.to != NULL ? o.to : (ld.format == LOADED_OTLP ? "pprof" : "otlp");
     if (strcmp(to, "pprof") == 0) {
         rc = write_pprofs(&ld, &o);
     } else {

@@ -23,7 +23,7 @@ struct fn_total {
     struct pstr name;
     int64_t flat;
     int64_t cum;
-    uint64_t last_sample;   /* cum counts a function once per sample */
+    uint64_t last_sample; /* cum counts a function once per sample */
 };
 
 struct fn_table {
@@ -129,10 +129,11 @@ static int accumulate(const struct dict *d, const struct profile *p,
         }
         st = &d->stacks[s->stack];
         for (k = 0; k < st->n; k++) {
-            const struct location *l =
-                st->locs[k] > 0 && (uint32_t)st->locs[k] < d->nlocations
-                    ? &d->locations[st->locs[k]]
-                    : NULL;
+            const struct location *l = st->locs[k] > 0 &&
+                                               (uint32_t)st->locs[k] <
+                                                   d->nlocations
+                                           ? &d->locations[st->locs[k]]
+                                           : NULL;
             uint32_t nl = l != NULL && l->nlines > 0 ? l->nlines : 1;
             for (li = 0; li < nl; li++) {
                 struct fn_total *f = fn_get(t, frame_name(d, st->locs[k], li));
@@ -287,8 +288,7 @@ int cmd_inspect(int argc, char **argv)
     rc = loaded_profiles(&ld, &profs, &n);
     if (rc == PC_OK) {
         printf("file: %s (%s, %zu bytes, %u profile%s)\n", argv[1],
-               format_name(ld.format), ld.file_bytes,
-               n, n == 1 ? "" : "s");
+               format_name(ld.format), ld.file_bytes, n, n == 1 ? "" : "s");
         if (ld.format == LOADED_JFR) {
             rc = inspect_jfr_events(argv[1], &ld);
         }

@@ -51,7 +51,8 @@ static int pick_format(const uint8_t *data, size_t len, const char *from,
         return PC_OK;
     }
     if (strcmp(from, "auto") != 0) {
-        return err_set(e, PC_EINVAL, "--from must be auto, pprof, otlp or jfr");
+        return err_set(e, PC_EINVAL,
+                       "--from must be auto, pprof, otlp or jfr");
     }
     s = sniff_format(data, len);
     switch (s) {

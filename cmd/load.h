@@ -18,7 +18,7 @@ struct loaded {
     struct pdata *pd;
     enum loaded_format format;
     size_t file_bytes;
-    struct jfr_result jfr;     /* LOADED_JFR: kinds of the profiles, chunks */
+    struct jfr_result jfr; /* LOADED_JFR: kinds of the profiles, chunks */
 };
 
 /* Reads path ("-" = stdin) and decodes it as `from` (auto|pprof|otlp|jfr).

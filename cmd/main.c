@@ -14,13 +14,14 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: profcol [run] --config FILE\n"
-            "       profcol validate --config FILE\n"
-            "       profcol convert [--to pprof|otlp] [--from auto|pprof|otlp|jfr] IN OUT\n"
-            "       profcol inspect FILE\n"
-            "       profcol version\n"
-            "       profcol components\n");
+    fprintf(
+        f,
+        "usage: profcol [run] --config FILE\n"
+        "       profcol validate --config FILE\n"
+        "       profcol convert [--to pprof|otlp] [--from auto|pprof|otlp|jfr] IN OUT\n"
+        "       profcol inspect FILE\n"
+        "       profcol version\n"
+        "       profcol components\n");
 }
 
 int main(int argc, char **argv)

@@ -2,4 +2,3 @@
 #include <stdio.h>
 
 #include "cmd/cmd.h"
-

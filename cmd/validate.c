@@ -76,8 +76,8 @@ int cmd_validate(int argc, char **argv)
     uint32_t i;
     int rc;
 
-    if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
-                     strcmp(argv[1], "--help") == 0)) {
+    if (argc > 1 &&
+        (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         validate_usage(stdout);
         return 0;
     }

@@ -182,7 +182,7 @@ size_t gz_isize(const uint8_t *in, size_t n)
     if (n < 18) {
         return 0;
     }
-    memcpy(&isize, in + n - 4, 4);   /* little-endian, like our targets */
+    memcpy(&isize, in + n - 4, 4); /* little-endian, like our targets */
     return isize;
 }
 

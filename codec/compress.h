@@ -23,7 +23,8 @@ int zstd_is_zstd(const uint8_t *p, size_t n);
  * Appends the decompressed bytes of a gzip stream (one or more members) to
  * out. Fails with PC_ETOOBIG past max_out bytes, PC_ECORRUPT on bad data.
  */
-int gz_decompress(const uint8_t *in, size_t n, struct buf *out, size_t max_out);
+int gz_decompress(const uint8_t *in, size_t n, struct buf *out,
+                  size_t max_out);
 
 /*
  * Size of the last gzip member as its trailer states it (ISIZE, the size mod

@@ -21,16 +21,16 @@
 
 /* Bounds on what one file may make the reader hold. */
 struct jfr_limits {
-    uint32_t max_chunks;          /* chunks in one file */
-    uint32_t max_classes;         /* classes in one metadata event */
-    uint32_t max_fields;          /* fields of one class */
-    uint32_t max_meta_strings;    /* strings of one metadata event */
-    uint32_t max_pool_entries;    /* constant-pool entries of one chunk */
-    uint32_t max_checkpoints;     /* checkpoint events of one chunk */
-    uint32_t max_string_len;      /* bytes (or UTF-16 units) of one string */
-    uint32_t max_stack_depth;     /* frames of one stack trace */
-    uint32_t max_nesting;         /* metadata elements / inline structs */
-    size_t max_alloc;             /* bytes held for one chunk's tables */
+    uint32_t max_chunks;       /* chunks in one file */
+    uint32_t max_classes;      /* classes in one metadata event */
+    uint32_t max_fields;       /* fields of one class */
+    uint32_t max_meta_strings; /* strings of one metadata event */
+    uint32_t max_pool_entries; /* constant-pool entries of one chunk */
+    uint32_t max_checkpoints;  /* checkpoint events of one chunk */
+    uint32_t max_string_len;   /* bytes (or UTF-16 units) of one string */
+    uint32_t max_stack_depth;  /* frames of one stack trace */
+    uint32_t max_nesting;      /* metadata elements / inline structs */
+    size_t max_alloc;          /* bytes held for one chunk's tables */
 };
 
 void jfr_limits_default(struct jfr_limits *l);
@@ -40,15 +40,15 @@ int jfr_is_jfr(const uint8_t *data, size_t len);
 
 /* The kinds of profile one file may give, in output order. */
 enum jfr_kind {
-    JFR_CPU = 0,         /* jdk.ExecutionSample */
-    JFR_WALL,            /* ExecutionSample in wall mode, WallClockSample */
-    JFR_ALLOC_TLAB,      /* jdk.ObjectAllocationInNewTLAB */
-    JFR_ALLOC_OUTSIDE,   /* jdk.ObjectAllocationOutsideTLAB */
-    JFR_ALLOC_SAMPLE,    /* jdk.ObjectAllocationSample */
-    JFR_LOCK,            /* jdk.JavaMonitorEnter */
-    JFR_PARK,            /* jdk.ThreadPark */
-    JFR_LIVE,            /* profiler.LiveObject */
-    JFR_MALLOC,          /* profiler.Malloc */
+    JFR_CPU = 0,       /* jdk.ExecutionSample */
+    JFR_WALL,          /* ExecutionSample in wall mode, WallClockSample */
+    JFR_ALLOC_TLAB,    /* jdk.ObjectAllocationInNewTLAB */
+    JFR_ALLOC_OUTSIDE, /* jdk.ObjectAllocationOutsideTLAB */
+    JFR_ALLOC_SAMPLE,  /* jdk.ObjectAllocationSample */
+    JFR_LOCK,          /* jdk.JavaMonitorEnter */
+    JFR_PARK,          /* jdk.ThreadPark */
+    JFR_LIVE,          /* profiler.LiveObject */
+    JFR_MALLOC,        /* profiler.Malloc */
     JFR_NKINDS
 };
 
@@ -56,9 +56,9 @@ enum jfr_kind {
 const char *jfr_kind_metric(enum jfr_kind k);
 
 struct jfr_options {
-    const struct jfr_limits *limits;  /* NULL = defaults */
-    int64_t sample_rate;              /* Hz for cpu/wall values; <= 0: 100 */
-    const uint8_t *labels;            /* LabelsSnapshot protobuf, or NULL */
+    const struct jfr_limits *limits; /* NULL = defaults */
+    int64_t sample_rate;             /* Hz for cpu/wall values; <= 0: 100 */
+    const uint8_t *labels;           /* LabelsSnapshot protobuf, or NULL */
     size_t labels_len;
 };
 
@@ -69,9 +69,9 @@ struct jfr_result {
     uint32_t nprofiles;
     enum jfr_kind kind[JFR_NKINDS];
     uint32_t nchunks;
-    uint64_t nevents;                  /* events read, all types */
-    uint64_t unresolved;               /* samples dropped: stack in no pool */
-    char jfr_event[32];                /* last ActiveSetting "event" value */
+    uint64_t nevents;    /* events read, all types */
+    uint64_t unresolved; /* samples dropped: stack in no pool */
+    char jfr_event[32];  /* last ActiveSetting "event" value */
 };
 
 /*

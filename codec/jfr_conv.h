@@ -29,13 +29,13 @@ struct jfr_conv {
     struct pdata *pd;
     const struct jfr_limits *lim;
     struct errctx *e;
-    struct buf tmp;              /* scratch for names */
-    struct itab strings;         /* model strings by content */
-    struct itab funcs;           /* function by name string */
-    struct itab locs;            /* location by (function, line) */
-    struct itab stacks;          /* stack by its locations */
+    struct buf tmp;      /* scratch for names */
+    struct itab strings; /* model strings by content */
+    struct itab funcs;   /* function by name string */
+    struct itab locs;    /* location by (function, line) */
+    struct itab stacks;  /* stack by its locations */
     int32_t mapping;
-    int32_t *frames;             /* scratch, max_stack_depth */
+    int32_t *frames; /* scratch, max_stack_depth */
     /* per chunk */
     struct jfr_chunk *cur;       /* the chunk being converted */
     uint64_t unresolved;         /* samples whose stack is in no pool */

@@ -48,31 +48,41 @@ struct kind_def {
 };
 
 static const struct kind_def kinds[JFR_NKINDS] = {
-    [JFR_CPU] = {"process_cpu", 1, {{"cpu", "nanoseconds"}},
+    [JFR_CPU] = {"process_cpu",
+                 1,
+                 {{"cpu", "nanoseconds"}},
                  {"cpu", "nanoseconds"}},
-    [JFR_WALL] = {"wall", 1, {{"wall", "nanoseconds"}},
+    [JFR_WALL] = {"wall",
+                  1,
+                  {{"wall", "nanoseconds"}},
                   {"wall", "nanoseconds"}},
-    [JFR_ALLOC_TLAB] = {"memory", 2,
+    [JFR_ALLOC_TLAB] = {"memory",
+                        2,
                         {{"alloc_in_new_tlab_objects", "count"},
                          {"alloc_in_new_tlab_bytes", "bytes"}},
                         {"space", "bytes"}},
-    [JFR_ALLOC_OUTSIDE] = {"memory", 2,
+    [JFR_ALLOC_OUTSIDE] = {"memory",
+                           2,
                            {{"alloc_outside_tlab_objects", "count"},
                             {"alloc_outside_tlab_bytes", "bytes"}},
                            {"space", "bytes"}},
-    [JFR_ALLOC_SAMPLE] = {"memory", 2,
+    [JFR_ALLOC_SAMPLE] = {"memory",
+                          2,
                           {{"alloc_sample_objects", "count"},
                            {"alloc_sample_bytes", "bytes"}},
                           {"space", "bytes"}},
-    [JFR_LOCK] = {"mutex", 2, {{"contentions", "count"},
-                               {"delay", "nanoseconds"}},
+    [JFR_LOCK] = {"mutex",
+                  2,
+                  {{"contentions", "count"}, {"delay", "nanoseconds"}},
                   {"mutex", "count"}},
-    [JFR_PARK] = {"block", 2, {{"contentions", "count"},
-                               {"delay", "nanoseconds"}},
+    [JFR_PARK] = {"block",
+                  2,
+                  {{"contentions", "count"}, {"delay", "nanoseconds"}},
                   {"block", "count"}},
     [JFR_LIVE] = {"memory", 1, {{"live", "count"}}, {"objects", "count"}},
-    [JFR_MALLOC] = {"memory", 2, {{"malloc_objects", "count"},
-                                  {"malloc_bytes", "bytes"}},
+    [JFR_MALLOC] = {"memory",
+                    2,
+                    {{"malloc_objects", "count"}, {"malloc_bytes", "bytes"}},
                     {NULL, NULL}},
 };
 
@@ -85,7 +95,7 @@ const char *jfr_kind_metric(enum jfr_kind k)
 struct ksample {
     int32_t stack;
     uint32_t nattrs;
-    int32_t *attrs;            /* interned: equal sets share the pointer */
+    int32_t *attrs; /* interned: equal sets share the pointer */
     int64_t v[2];
 };
 
@@ -98,10 +108,10 @@ struct kacc {
 struct conv_state {
     struct jfr_conv cv;
     struct kacc acc[JFR_NKINDS];
-    struct jfr_map states;     /* ThreadState key -> enum thread_state */
-    uint8_t *evk;              /* per class of the chunk: enum jfr_ev */
+    struct jfr_map states; /* ThreadState key -> enum thread_state */
+    uint8_t *evk;          /* per class of the chunk: enum jfr_ev */
     int64_t period_ns;
-    int wall_mode;             /* the recording's `event` setting is wall */
+    int wall_mode; /* the recording's `event` setting is wall */
     struct jfr_result *res;
     uint64_t t_start, t_end;
 };
@@ -119,8 +129,9 @@ static int add_sample(struct conv_state *st, enum jfr_kind k, int32_t stack,
     if (a->idx.hashes == NULL && itab_init(&a->idx, 256) != PC_OK) {
         return PC_ENOMEM;
     }
-    itab_probe_start(&a->idx, jfr_mix64((uint64_t)stack ^
-                                        jfr_mix64((uintptr_t)attrs)), &pr);
+    itab_probe_start(&a->idx,
+                     jfr_mix64((uint64_t)stack ^ jfr_mix64((uintptr_t)attrs)),
+                     &pr);
     while ((j = itab_probe_next(&a->idx, &pr)) >= 0) {
         if (a->s[j].stack == stack && a->s[j].attrs == attrs) {
             a->s[j].v[0] += v0;
@@ -199,7 +210,8 @@ static int thread_state(struct conv_state *st, struct jfr_chunk *c,
         *out = TS_OTHER;
         if (b->len == 14 && memcmp(b->data, "STATE_SLEEPING", 14) == 0) {
             *out = TS_SLEEPING;
-        } else if (b->len == 14 && memcmp(b->data, "STATE_RUNNABLE", 14) == 0) {
+        } else if (b->len == 14 &&
+                   memcmp(b->data, "STATE_RUNNABLE", 14) == 0) {
             *out = TS_RUNNABLE;
         }
     } else if (rc != PC_OK && rc != PC_ENOTFOUND) {
@@ -238,8 +250,9 @@ static int on_setting(struct conv_state *st, struct jfr_chunk *c,
     if ((rc = jfr_str_utf8(c, &v[vi].s, 0, b)) != PC_OK) {
         return rc;
     }
-    n = b->len < sizeof(st->res->jfr_event) - 1 ? b->len
-                                                : sizeof(st->res->jfr_event) - 1;
+    n = b->len < sizeof(st->res->jfr_event) - 1
+            ? b->len
+            : sizeof(st->res->jfr_event) - 1;
     memcpy(st->res->jfr_event, b->data, n);
     st->res->jfr_event[n] = '\0';
     st->wall_mode = strcmp(st->res->jfr_event, "wall") == 0;
@@ -318,7 +331,7 @@ static int on_sample(struct conv_state *st, struct jfr_chunk *c, int ev,
     int si = jfr_field_index(cls, "stackTrace"), also_cpu, rc;
 
     if (si < 0 || !field(cls, v, "stackTrace", &skey) || skey == 0) {
-        return PC_OK;   /* no stack: Pyroscope drops it too */
+        return PC_OK; /* no stack: Pyroscope drops it too */
     }
     if ((rc = event_values(st, c, ev, cls, v, &k, val, &also_cpu)) != PC_OK ||
         k == JFR_NKINDS) {
@@ -440,7 +453,7 @@ static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
         loaded[i & 1] = 1;
         c->prev = NULL;
         if (i > 0) {
-            ch[(i - 1) & 1].prev = NULL;   /* one level back only */
+            ch[(i - 1) & 1].prev = NULL; /* one level back only */
             c->prev = &ch[(i - 1) & 1];
         }
         if (rc == PC_OK) {

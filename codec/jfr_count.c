@@ -30,7 +30,7 @@ static int bump(struct counts *t, const char *name)
         }
     }
     if (t->n == JFR_COUNT_MAX_TYPES) {
-        return PC_OK;   /* more types than anyone records: not listed */
+        return PC_OK; /* more types than anyone records: not listed */
     }
     t->v[t->n].name = malloc(strlen(name) + 1);
     if (t->v[t->n].name == NULL) {

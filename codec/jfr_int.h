@@ -39,55 +39,55 @@ enum jfr_prim {
 struct jfr_field {
     const char *name;
     uint64_t cls_id;
-    int32_t cls;               /* index into the chunk's classes */
-    uint8_t pool;              /* constantPool="true": a varint key */
-    uint8_t array;             /* dimension="1": count + elements */
+    int32_t cls;   /* index into the chunk's classes */
+    uint8_t pool;  /* constantPool="true": a varint key */
+    uint8_t array; /* dimension="1": count + elements */
 };
 
 struct jfr_class {
     uint64_t id;
     const char *name;
     const char *super;
-    uint8_t prim;              /* enum jfr_prim */
-    uint8_t zero;              /* struct of zero bytes: never descended */
+    uint8_t prim; /* enum jfr_prim */
+    uint8_t zero; /* struct of zero bytes: never descended */
     uint32_t nfields, cap_fields;
     struct jfr_field *fields;
 };
 
 /* A string as found in the chunk; decoded by jfr_str_utf8. */
 struct jfr_str {
-    uint8_t enc;               /* 0 null, 1 "", 2 pool key, 3 UTF-8, 4 UTF-16,
+    uint8_t enc;  /* 0 null, 1 "", 2 pool key, 3 UTF-8, 4 UTF-16,
                                   5 Latin-1 */
-    uint32_t len;              /* bytes (3, 5) or units (4) */
-    size_t off;                /* chunk offset of the first byte / unit */
-    uint64_t key;              /* encoding 2 */
+    uint32_t len; /* bytes (3, 5) or units (4) */
+    size_t off;   /* chunk offset of the first byte / unit */
+    uint64_t key; /* encoding 2 */
 };
 
 struct jfr_pool_ent {
     uint64_t type;
     uint64_t key;
-    size_t off;                /* chunk offset of the value */
+    size_t off; /* chunk offset of the value */
 };
 
 struct jfr_chunk {
-    const uint8_t *p;          /* chunk bytes [p, p + len) */
+    const uint8_t *p; /* chunk bytes [p, p + len) */
     size_t len;
     size_t file_off;
     uint32_t index;
-    int compressed;            /* flags bit0: varint integers */
+    int compressed; /* flags bit0: varint integers */
     uint16_t major, minor;
     uint64_t cp_off, meta_off;
     uint64_t start_nanos, duration_nanos, start_ticks, ticks_per_sec;
     const struct jfr_limits *lim;
     struct errctx *e;
-    struct arena arena;        /* metadata and pool tables; limit max_alloc */
+    struct arena arena; /* metadata and pool tables; limit max_alloc */
     struct jfr_class *classes;
     uint32_t nclasses, cap_classes;
-    struct itab class_idx;     /* by id */
+    struct itab class_idx; /* by id */
     struct jfr_pool_ent *pool;
     uint32_t npool, cap_pool;
-    struct itab pool_idx;      /* by (type, key) */
-    int32_t string_cls;        /* java.lang.String, -1 = none */
+    struct itab pool_idx; /* by (type, key) */
+    int32_t string_cls;   /* java.lang.String, -1 = none */
     /* The chunk before, still loaded: the JDK refers to constants of the
      * previous chunk of a recording after a rotation (observed). */
     struct jfr_chunk *prev;
@@ -99,8 +99,15 @@ struct jfr_cur {
     size_t end;
 };
 
-enum jfr_vkind { JV_NONE = 0, JV_NUM, JV_DBL, JV_STR, JV_REF, JV_ARRAY,
-                 JV_STRUCT };
+enum jfr_vkind {
+    JV_NONE = 0,
+    JV_NUM,
+    JV_DBL,
+    JV_STR,
+    JV_REF,
+    JV_ARRAY,
+    JV_STRUCT
+};
 
 /* One decoded field: a number, a string, a pool key, or where an array
  * (u = count) or inline struct starts (off). */
@@ -125,8 +132,8 @@ static inline uint64_t jfr_mix64(uint64_t x)
 /* ---- jfr_reader.c: errors, primitives, chunks, events ---------------- */
 
 /* "jfr: chunk N at byte X: <msg>" into c->e; returns code. */
-int jfr_fail(const struct jfr_chunk *c, size_t pos, int code,
-             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int jfr_fail(const struct jfr_chunk *c, size_t pos, int code, const char *fmt,
+             ...) __attribute__((format(printf, 4, 5)));
 int jfr_u8(struct jfr_cur *r, uint8_t *v);
 int jfr_varint(struct jfr_cur *r, uint64_t *v);
 /* An integer of `size` bytes: varint when the chunk is compressed. */
@@ -142,9 +149,9 @@ int jfr_chunk_load(struct jfr_chunk *c);
 void jfr_chunk_close(struct jfr_chunk *c);
 
 struct jfr_event {
-    const struct jfr_class *cls;   /* NULL: type unknown to the metadata */
+    const struct jfr_class *cls; /* NULL: type unknown to the metadata */
     uint64_t type;
-    size_t start, body, end;       /* size field, first field, next event */
+    size_t start, body, end; /* size field, first field, next event */
 };
 /* Next event at *pos (starting at JFR_HEADER_LEN); 1 = one read, 0 = end. */
 int jfr_next_event(struct jfr_chunk *c, size_t *pos, struct jfr_event *ev);

@@ -16,7 +16,7 @@
 
 struct snap_ent {
     uint64_t id;
-    const uint8_t *p;          /* Context message, or the string's bytes */
+    const uint8_t *p; /* Context message, or the string's bytes */
     size_t len;
 };
 
@@ -236,8 +236,8 @@ static int build_set(struct jfr_conv *cv, const struct jfr_ctx_key *k,
     }
     sn = k->span_name != 0 ? snap_str(cv->snap, k->span_name) : NULL;
     if (rc == PC_OK && sn != NULL && sn->len > 0) {
-        rc = add_label(cv, "span_name", 9, (const char *)sn->p, sn->len,
-                       attrs, &n);
+        rc = add_label(cv, "span_name", 9, (const char *)sn->p, sn->len, attrs,
+                       &n);
     }
     if (rc == PC_OK && (k->trace_hi != 0 || k->trace_lo != 0)) {
         snprintf(hex, sizeof(hex), "%016llx%016llx",
@@ -270,8 +270,11 @@ int jfr_labels_attrs(struct jfr_conv *cv, const struct jfr_ctx_key *k,
         k->trace_hi == 0 && k->trace_lo == 0) {
         return PC_OK;
     }
-    h = jfr_mix64(k->context ^ jfr_mix64(k->span ^ jfr_mix64(
-        k->span_name ^ jfr_mix64(k->trace_hi ^ jfr_mix64(k->trace_lo)))));
+    h = jfr_mix64(k->context ^
+                  jfr_mix64(k->span ^
+                            jfr_mix64(k->span_name ^
+                                      jfr_mix64(k->trace_hi ^
+                                                jfr_mix64(k->trace_lo)))));
     itab_probe_start(&s->idx, h, &pr);
     while ((j = itab_probe_next(&s->idx, &pr)) >= 0) {
         if (memcmp(&s->sets[j].key, k, sizeof(*k)) == 0) {

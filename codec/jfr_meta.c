@@ -49,8 +49,10 @@ static int read_strings(struct meta_ctx *m)
         return rc;
     }
     if (n > c->lim->max_meta_strings || n > m->r.end - m->r.pos) {
-        return jfr_fail(c, at, PC_ETOOBIG, "metadata string count %llu too "
-                        "large", (unsigned long long)n);
+        return jfr_fail(c, at, PC_ETOOBIG,
+                        "metadata string count %llu too "
+                        "large",
+                        (unsigned long long)n);
     }
     m->strings = arena_calloc(&c->arena, (size_t)n + 1, sizeof(char *));
     if (m->strings == NULL) {
@@ -62,8 +64,10 @@ static int read_strings(struct meta_ctx *m)
         at = m->r.pos;
         rc = jfr_string(&m->r, &s);
         if (rc == PC_OK && s.enc == 2) {
-            rc = jfr_fail(c, at, PC_ECORRUPT, "metadata string %llu uses "
-                          "the string pool", (unsigned long long)i);
+            rc = jfr_fail(c, at, PC_ECORRUPT,
+                          "metadata string %llu uses "
+                          "the string pool",
+                          (unsigned long long)i);
         }
         if (rc == PC_OK) {
             rc = jfr_str_utf8(c, &s, 0, &b);
@@ -91,8 +95,10 @@ static int read_index(struct meta_ctx *m, const char **out)
         return rc;
     }
     if (i >= m->nstrings) {
-        return jfr_fail(m->c, at, PC_ECORRUPT, "metadata string index %llu "
-                        "of %u", (unsigned long long)i, m->nstrings);
+        return jfr_fail(m->c, at, PC_ECORRUPT,
+                        "metadata string index %llu "
+                        "of %u",
+                        (unsigned long long)i, m->nstrings);
     }
     *out = m->strings[i];
     return PC_OK;
@@ -135,15 +141,16 @@ static int read_attrs(struct meta_ctx *m, struct meta_attrs *a)
     return PC_OK;
 }
 
-static int add_class(struct meta_ctx *m, const struct meta_attrs *a,
-                     size_t at, int32_t *out)
+static int add_class(struct meta_ctx *m, const struct meta_attrs *a, size_t at,
+                     int32_t *out)
 {
     struct jfr_chunk *c = m->c;
     struct jfr_class *k;
     uint64_t id;
 
     if (a->name == NULL || parse_u64(a->id, &id) != PC_OK) {
-        return jfr_fail(c, at, PC_ECORRUPT, "class without name or numeric "
+        return jfr_fail(c, at, PC_ECORRUPT,
+                        "class without name or numeric "
                         "id");
     }
     if (c->nclasses >= c->lim->max_classes) {
@@ -171,12 +178,16 @@ static int add_field(struct meta_ctx *m, int32_t ci,
     struct jfr_field *f;
 
     if (a->name == NULL || parse_u64(a->cls, &(uint64_t){0}) != PC_OK) {
-        return jfr_fail(c, at, PC_ECORRUPT, "field of %s without name or "
-                        "class", k->name);
+        return jfr_fail(c, at, PC_ECORRUPT,
+                        "field of %s without name or "
+                        "class",
+                        k->name);
     }
     if (k->nfields >= c->lim->max_fields) {
-        return jfr_fail(c, at, PC_ETOOBIG, "class %s has more than %u "
-                        "fields", k->name, c->lim->max_fields);
+        return jfr_fail(c, at, PC_ETOOBIG,
+                        "class %s has more than %u "
+                        "fields",
+                        k->name, c->lim->max_fields);
     }
     if (arena_grow_array(&c->arena, (void **)&k->fields, &k->cap_fields,
                          k->nfields + 1, sizeof(*f)) != PC_OK) {
@@ -203,8 +214,10 @@ static int read_element(struct meta_ctx *m, int depth, int32_t cls)
     int rc;
 
     if (depth > (int)m->c->lim->max_nesting) {
-        return jfr_fail(m->c, at, PC_ETOOBIG, "metadata elements nested "
-                        "deeper than %u", m->c->lim->max_nesting);
+        return jfr_fail(m->c, at, PC_ETOOBIG,
+                        "metadata elements nested "
+                        "deeper than %u",
+                        m->c->lim->max_nesting);
     }
     if ((rc = read_index(m, &name)) != PC_OK ||
         (rc = read_attrs(m, &a)) != PC_OK) {
@@ -219,8 +232,10 @@ static int read_element(struct meta_ctx *m, int depth, int32_t cls)
         return rc;
     }
     if (n > m->r.end - m->r.pos) {
-        return jfr_fail(m->c, at, PC_ECORRUPT, "%llu child elements in %zu "
-                        "bytes", (unsigned long long)n, m->r.end - m->r.pos);
+        return jfr_fail(m->c, at, PC_ECORRUPT,
+                        "%llu child elements in %zu "
+                        "bytes",
+                        (unsigned long long)n, m->r.end - m->r.pos);
     }
     while (n-- > 0) {
         if ((rc = read_element(m, depth + 1, inner)) != PC_OK) {
@@ -236,9 +251,14 @@ static uint8_t prim_of(const char *name)
         const char *name;
         uint8_t prim;
     } prims[] = {
-        {"boolean", JP_BOOL}, {"byte", JP_BYTE},   {"char", JP_CHAR},
-        {"short", JP_SHORT},  {"int", JP_INT},     {"long", JP_LONG},
-        {"float", JP_FLOAT},  {"double", JP_DOUBLE},
+        {"boolean", JP_BOOL},
+        {"byte", JP_BYTE},
+        {"char", JP_CHAR},
+        {"short", JP_SHORT},
+        {"int", JP_INT},
+        {"long", JP_LONG},
+        {"float", JP_FLOAT},
+        {"double", JP_DOUBLE},
         {"java.lang.String", JP_STRING},
     };
     size_t i;
@@ -264,7 +284,8 @@ static int index_classes(struct jfr_chunk *c)
         itab_probe_start(&c->class_idx, jfr_mix64(c->classes[i].id), &pr);
         while ((j = itab_probe_next(&c->class_idx, &pr)) >= 0) {
             if (c->classes[j].id == c->classes[i].id) {
-                return jfr_fail(c, c->meta_off, PC_ECORRUPT, "class id %llu "
+                return jfr_fail(c, c->meta_off, PC_ECORRUPT,
+                                "class id %llu "
                                 "declared twice",
                                 (unsigned long long)c->classes[i].id);
             }
@@ -287,11 +308,13 @@ static int resolve_fields(struct jfr_chunk *c)
     for (i = 0; i < c->nclasses; i++) {
         struct jfr_class *k = &c->classes[i];
         for (j = 0; j < k->nfields; j++) {
-            const struct jfr_class *t = jfr_class_by_id(c, k->fields[j].cls_id);
+            const struct jfr_class *t = jfr_class_by_id(c,
+                                                        k->fields[j].cls_id);
             if (t == NULL) {
-                return jfr_fail(c, c->meta_off, PC_ECORRUPT, "field %s.%s has "
-                                "unknown type id %llu", k->name,
-                                k->fields[j].name,
+                return jfr_fail(c, c->meta_off, PC_ECORRUPT,
+                                "field %s.%s has "
+                                "unknown type id %llu",
+                                k->name, k->fields[j].name,
                                 (unsigned long long)k->fields[j].cls_id);
             }
             k->fields[j].cls = (int32_t)(t - c->classes);
@@ -340,18 +363,22 @@ int jfr_meta_parse(struct jfr_chunk *c)
         return rc;
     }
     if (size == 0 || size > c->len - c->meta_off) {
-        return jfr_fail(c, c->meta_off, PC_ECORRUPT, "metadata event of "
-                        "%llu bytes", (unsigned long long)size);
+        return jfr_fail(c, c->meta_off, PC_ECORRUPT,
+                        "metadata event of "
+                        "%llu bytes",
+                        (unsigned long long)size);
     }
     m.r.end = (size_t)(c->meta_off + size);
     if ((rc = jfr_int(&m.r, 8, &type)) != PC_OK) {
         return rc;
     }
     if (type != JFR_EV_METADATA) {
-        return jfr_fail(c, c->meta_off, PC_ECORRUPT, "metadata offset points "
-                        "at an event of type %llu", (unsigned long long)type);
+        return jfr_fail(c, c->meta_off, PC_ECORRUPT,
+                        "metadata offset points "
+                        "at an event of type %llu",
+                        (unsigned long long)type);
     }
-    for (i = 0; i < 3; i++) {   /* start ticks, duration, metadata id */
+    for (i = 0; i < 3; i++) { /* start ticks, duration, metadata id */
         if ((rc = jfr_int(&m.r, 8, &skip)) != PC_OK) {
             return rc;
         }

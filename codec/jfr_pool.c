@@ -25,12 +25,14 @@ static int add_entry(struct jfr_chunk *c, uint64_t type, uint64_t key,
     itab_probe_start(&c->pool_idx, ent_hash(type, key), &pr);
     while ((j = itab_probe_next(&c->pool_idx, &pr)) >= 0) {
         if (c->pool[j].type == type && c->pool[j].key == key) {
-            return PC_OK;   /* read newest first: the first one stays */
+            return PC_OK; /* read newest first: the first one stays */
         }
     }
     if (c->npool >= c->lim->max_pool_entries) {
-        return jfr_fail(c, off, PC_ETOOBIG, "more than %u constant-pool "
-                        "entries", c->lim->max_pool_entries);
+        return jfr_fail(c, off, PC_ETOOBIG,
+                        "more than %u constant-pool "
+                        "entries",
+                        c->lim->max_pool_entries);
     }
     if (arena_grow_array(&c->arena, (void **)&c->pool, &c->cap_pool,
                          c->npool + 1, sizeof(*en)) != PC_OK ||
@@ -57,13 +59,16 @@ static int read_pool(struct jfr_chunk *c, struct jfr_cur *r)
     }
     k = jfr_class_by_id(c, type);
     if (k == NULL) {
-        return jfr_fail(c, at, PC_ECORRUPT, "constant pool of unknown type "
-                        "id %llu", (unsigned long long)type);
+        return jfr_fail(c, at, PC_ECORRUPT,
+                        "constant pool of unknown type "
+                        "id %llu",
+                        (unsigned long long)type);
     }
     if (n > r->end - r->pos) {
-        return jfr_fail(c, at, PC_ECORRUPT, "constant pool %s claims %llu "
-                        "entries in %zu bytes", k->name,
-                        (unsigned long long)n, r->end - r->pos);
+        return jfr_fail(c, at, PC_ECORRUPT,
+                        "constant pool %s claims %llu "
+                        "entries in %zu bytes",
+                        k->name, (unsigned long long)n, r->end - r->pos);
     }
     while (n-- > 0) {
         if ((rc = jfr_int(r, 8, &key)) != PC_OK ||
@@ -97,11 +102,13 @@ static int read_checkpoint(struct jfr_chunk *c, size_t pos, int64_t *delta)
         return rc;
     }
     if (type != JFR_EV_CHECKPOINT) {
-        return jfr_fail(c, pos, PC_ECORRUPT, "checkpoint link points at an "
-                        "event of type %llu", (unsigned long long)type);
+        return jfr_fail(c, pos, PC_ECORRUPT,
+                        "checkpoint link points at an "
+                        "event of type %llu",
+                        (unsigned long long)type);
     }
-    if ((rc = jfr_int(&r, 8, &skip)) != PC_OK ||     /* start ticks */
-        (rc = jfr_int(&r, 8, &skip)) != PC_OK ||     /* duration */
+    if ((rc = jfr_int(&r, 8, &skip)) != PC_OK || /* start ticks */
+        (rc = jfr_int(&r, 8, &skip)) != PC_OK || /* duration */
         (rc = jfr_int(&r, 8, &d)) != PC_OK ||
         (rc = jfr_u8(&r, &flags)) != PC_OK ||
         (rc = jfr_int(&r, 4, &n)) != PC_OK) {
@@ -131,7 +138,7 @@ int jfr_pools_load(struct jfr_chunk *c)
         return jfr_fail(c, 0, PC_ENOMEM, "out of memory");
     }
     if (c->cp_off == 0) {
-        return PC_OK;   /* a chunk without constants */
+        return PC_OK; /* a chunk without constants */
     }
     for (;;) {
         if (++count > c->lim->max_checkpoints) {
@@ -146,7 +153,8 @@ int jfr_pools_load(struct jfr_chunk *c)
         }
         /* Links only go back: anything else would loop or leave the chunk. */
         if (delta > 0 || (uint64_t)-delta > pos - JFR_HEADER_LEN) {
-            return jfr_fail(c, pos, PC_ECORRUPT, "checkpoint loop: delta "
+            return jfr_fail(c, pos, PC_ECORRUPT,
+                            "checkpoint loop: delta "
                             "%lld does not lead back inside the chunk",
                             (long long)delta);
         }
@@ -180,8 +188,10 @@ int jfr_pool_locate(struct jfr_chunk **c, uint64_t type, uint64_t key,
     const struct jfr_class *k = jfr_class_by_id(*c, type), *pk;
 
     if (k == NULL) {
-        return jfr_fail(*c, 0, PC_ECORRUPT, "reference to unknown type id "
-                        "%llu", (unsigned long long)type);
+        return jfr_fail(*c, 0, PC_ECORRUPT,
+                        "reference to unknown type id "
+                        "%llu",
+                        (unsigned long long)type);
     }
     if (jfr_pool_find(*c, type, key, off) == PC_OK) {
         *cls = k;

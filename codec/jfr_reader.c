@@ -26,8 +26,8 @@ int jfr_is_jfr(const uint8_t *data, size_t len)
     return len >= JFR_MAGIC_LEN && memcmp(data, "FLR\0", JFR_MAGIC_LEN) == 0;
 }
 
-int jfr_fail(const struct jfr_chunk *c, size_t pos, int code,
-             const char *fmt, ...)
+int jfr_fail(const struct jfr_chunk *c, size_t pos, int code, const char *fmt,
+             ...)
 {
     char msg[200];
     va_list ap;
@@ -116,23 +116,31 @@ static int header_check(struct jfr_chunk *c, size_t avail)
     uint64_t size = be64(h + 8);
 
     if (size < JFR_HEADER_LEN) {
-        return jfr_fail(c, 8, PC_ECORRUPT, "chunk size %llu is smaller "
-                        "than the header", (unsigned long long)size);
+        return jfr_fail(c, 8, PC_ECORRUPT,
+                        "chunk size %llu is smaller "
+                        "than the header",
+                        (unsigned long long)size);
     }
     if (size > avail) {
-        return jfr_fail(c, 8, PC_ETRUNC, "truncated chunk: size %llu but "
-                        "%zu bytes left", (unsigned long long)size, avail);
+        return jfr_fail(c, 8, PC_ETRUNC,
+                        "truncated chunk: size %llu but "
+                        "%zu bytes left",
+                        (unsigned long long)size, avail);
     }
     c->len = (size_t)size;
     c->cp_off = be64(h + 16);
     c->meta_off = be64(h + 24);
     if (c->meta_off < JFR_HEADER_LEN || c->meta_off >= size) {
-        return jfr_fail(c, 24, PC_ECORRUPT, "metadata offset %llu outside "
-                        "the chunk", (unsigned long long)c->meta_off);
+        return jfr_fail(c, 24, PC_ECORRUPT,
+                        "metadata offset %llu outside "
+                        "the chunk",
+                        (unsigned long long)c->meta_off);
     }
     if (c->cp_off != 0 && (c->cp_off < JFR_HEADER_LEN || c->cp_off >= size)) {
-        return jfr_fail(c, 16, PC_ECORRUPT, "constant-pool offset %llu "
-                        "outside the chunk", (unsigned long long)c->cp_off);
+        return jfr_fail(c, 16, PC_ECORRUPT,
+                        "constant-pool offset %llu "
+                        "outside the chunk",
+                        (unsigned long long)c->cp_off);
     }
     c->start_nanos = be64(h + 32);
     c->duration_nanos = be64(h + 40);
@@ -160,18 +168,24 @@ int jfr_chunk_open(struct jfr_chunk *c, const uint8_t *file, size_t flen,
     c->string_cls = -1;
     arena_init(&c->arena, lim->max_alloc);
     if (flen - off < JFR_HEADER_LEN) {
-        return jfr_fail(c, 0, PC_ETRUNC, "truncated chunk: header needs "
-                        "%d bytes, %zu left", JFR_HEADER_LEN, flen - off);
+        return jfr_fail(c, 0, PC_ETRUNC,
+                        "truncated chunk: header needs "
+                        "%d bytes, %zu left",
+                        JFR_HEADER_LEN, flen - off);
     }
     if (memcmp(c->p, "FLR\0", JFR_MAGIC_LEN) != 0) {
-        return jfr_fail(c, 0, PC_ECORRUPT, "bad magic %02x %02x %02x %02x "
-                        "(want FLR\\0)", c->p[0], c->p[1], c->p[2], c->p[3]);
+        return jfr_fail(c, 0, PC_ECORRUPT,
+                        "bad magic %02x %02x %02x %02x "
+                        "(want FLR\\0)",
+                        c->p[0], c->p[1], c->p[2], c->p[3]);
     }
     c->major = (uint16_t)(c->p[4] << 8 | c->p[5]);
     c->minor = (uint16_t)(c->p[6] << 8 | c->p[7]);
     if (c->major != 2) {
-        return jfr_fail(c, 4, PC_EUNSUPPORTED, "unknown major version %u "
-                        "(only 2 is read)", c->major);
+        return jfr_fail(c, 4, PC_EUNSUPPORTED,
+                        "unknown major version %u "
+                        "(only 2 is read)",
+                        c->major);
     }
     return header_check(c, flen - off);
 }
@@ -210,7 +224,8 @@ int jfr_next_event(struct jfr_chunk *c, size_t *pos, struct jfr_event *ev)
         return jfr_fail(c, *pos, PC_ECORRUPT, "event of size 0");
     }
     if (size > c->len - *pos) {
-        return jfr_fail(c, *pos, PC_ETRUNC, "event of %llu bytes passes the "
+        return jfr_fail(c, *pos, PC_ETRUNC,
+                        "event of %llu bytes passes the "
                         "chunk end (%zu bytes left)",
                         (unsigned long long)size, c->len - *pos);
     }

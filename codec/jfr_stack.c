@@ -110,7 +110,8 @@ int jfr_conv_string(struct jfr_conv *cv, const char *s, size_t len,
     itab_probe_start(&cv->strings, hash_bytes(s, len, 0xcbf29ce484222325ULL),
                      &pr);
     while ((j = itab_probe_next(&cv->strings, &pr)) >= 0) {
-        if (d->strings[j].len == len && memcmp(d->strings[j].ptr, s, len) == 0) {
+        if (d->strings[j].len == len &&
+            memcmp(d->strings[j].ptr, s, len) == 0) {
             *out = j;
             return PC_OK;
         }
@@ -241,8 +242,8 @@ void jfr_conv_free_tables(struct jfr_conv *cv)
 
 static int missing(struct jfr_chunk *c, const char *what, uint64_t key)
 {
-    return jfr_fail(c, 0, PC_ECORRUPT, "%s %llu is in no constant pool",
-                    what, (unsigned long long)key);
+    return jfr_fail(c, 0, PC_ECORRUPT, "%s %llu is in no constant pool", what,
+                    (unsigned long long)key);
 }
 
 /* Reads the entry a reference field `name` of cls (values v, read in *c)
@@ -273,7 +274,7 @@ static int append_symbol(struct jfr_chunk *c, const struct jfr_class *cls,
     struct jfr_val sv[JFR_MAXV];
     int i = jfr_field_index(cls, name), rc, si;
 
-    if (i >= 0 && v[i].kind == JV_STR) {   /* a writer may inline it */
+    if (i >= 0 && v[i].kind == JV_STR) { /* a writer may inline it */
         return jfr_str_utf8(c, &v[i].s, 0, out);
     }
     rc = follow(&c, cls, v, name, &sc, sv);
@@ -291,8 +292,8 @@ static int append_symbol(struct jfr_chunk *c, const struct jfr_class *cls,
 }
 
 /* "<class>.<method>" of a method entry into cv->tmp. */
-static int method_name(struct jfr_conv *cv, struct jfr_chunk *c,
-                       uint64_t type, uint64_t key)
+static int method_name(struct jfr_conv *cv, struct jfr_chunk *c, uint64_t type,
+                       uint64_t key)
 {
     const struct jfr_class *mc, *kc;
     struct jfr_val mv[JFR_MAXV], kv[JFR_MAXV];
@@ -387,8 +388,10 @@ static int read_frames(struct jfr_conv *cv, struct jfr_chunk *c,
         return jfr_fail(c, 0, PC_ECORRUPT, "stack trace without frames");
     }
     if (sv[fi].u > cv->lim->max_stack_depth) {
-        return jfr_fail(c, sv[fi].off, PC_ETOOBIG, "stack of %llu frames "
-                        "(limit %u)", (unsigned long long)sv[fi].u,
+        return jfr_fail(c, sv[fi].off, PC_ETOOBIG,
+                        "stack of %llu frames "
+                        "(limit %u)",
+                        (unsigned long long)sv[fi].u,
                         cv->lim->max_stack_depth);
     }
     f = &sc->fields[fi];

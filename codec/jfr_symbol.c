@@ -52,7 +52,7 @@ size_t jfr_normalize_symbol(char *s, size_t len)
 {
     static const struct {
         const char *mark;
-        int hex;            /* tail: 1 hex digits, 0 decimal, -1 lambda */
+        int hex; /* tail: 1 hex digits, 0 decimal, -1 lambda */
     } rules[] = {
         {"$$Lambda", -1},
         {"GeneratedMethodAccessor", 0},

@@ -27,20 +27,25 @@ int jfr_string(struct jfr_cur *r, struct jfr_str *s)
     case 5:
         break;
     default:
-        return jfr_fail(r->c, start, PC_ECORRUPT, "unknown string encoding "
-                        "%u", s->enc);
+        return jfr_fail(r->c, start, PC_ECORRUPT,
+                        "unknown string encoding "
+                        "%u",
+                        s->enc);
     }
     if ((rc = jfr_int(r, 4, &n)) != PC_OK) {
         return rc;
     }
     if (n > r->c->lim->max_string_len) {
-        return jfr_fail(r->c, start, PC_ETOOBIG, "string of %llu units "
-                        "(limit %u)", (unsigned long long)n,
-                        r->c->lim->max_string_len);
+        return jfr_fail(r->c, start, PC_ETOOBIG,
+                        "string of %llu units "
+                        "(limit %u)",
+                        (unsigned long long)n, r->c->lim->max_string_len);
     }
     if (n > r->end - r->pos) {
-        return jfr_fail(r->c, start, PC_ETRUNC, "string of %llu units passes "
-                        "the end", (unsigned long long)n);
+        return jfr_fail(r->c, start, PC_ETRUNC,
+                        "string of %llu units passes "
+                        "the end",
+                        (unsigned long long)n);
     }
     s->len = (uint32_t)n;
     s->off = r->pos;
@@ -110,8 +115,8 @@ static int utf16_to_utf8(struct jfr_chunk *c, const struct jfr_str *s,
                 hi = (uint32_t)u;
                 continue;
             }
-            rc = put_utf8(out, u >= 0xdc00 && u < 0xe000 ? 0xfffd
-                                                          : (uint32_t)u);
+            rc = put_utf8(out,
+                          u >= 0xdc00 && u < 0xe000 ? 0xfffd : (uint32_t)u);
         }
         if (rc != PC_OK) {
             return rc;
@@ -129,24 +134,30 @@ static int pooled_string(struct jfr_chunk *c, const struct jfr_str *s,
     int rc;
 
     if (c->string_cls < 0) {
-        return jfr_fail(c, s->off, PC_ECORRUPT, "string key %llu but no "
-                        "java.lang.String class", (unsigned long long)s->key);
+        return jfr_fail(c, s->off, PC_ECORRUPT,
+                        "string key %llu but no "
+                        "java.lang.String class",
+                        (unsigned long long)s->key);
     }
     rc = jfr_pool_locate(&r.c, c->classes[c->string_cls].id, s->key, &k,
                          &r.pos);
     r.end = r.c->len;
     c = r.c;
     if (rc == PC_ENOTFOUND) {
-        return jfr_fail(c, 0, PC_ECORRUPT, "string key %llu is in no "
-                        "constant pool", (unsigned long long)s->key);
+        return jfr_fail(c, 0, PC_ECORRUPT,
+                        "string key %llu is in no "
+                        "constant pool",
+                        (unsigned long long)s->key);
     }
     if (rc == PC_OK) {
         rc = jfr_string(&r, &inner);
     }
     if (rc == PC_OK && inner.enc == 2) {
         /* A pooled string that is itself a key: one hop only. */
-        return jfr_fail(c, r.pos, PC_ECORRUPT, "string pool entry %llu "
-                        "refers to the pool", (unsigned long long)s->key);
+        return jfr_fail(c, r.pos, PC_ECORRUPT,
+                        "string pool entry %llu "
+                        "refers to the pool",
+                        (unsigned long long)s->key);
     }
     return rc == PC_OK ? jfr_str_utf8(c, &inner, depth + 1, out) : rc;
 }
@@ -160,7 +171,8 @@ int jfr_str_utf8(struct jfr_chunk *c, const struct jfr_str *s, int depth,
     switch (s->enc) {
     case 2:
         if (depth > 0) {
-            return jfr_fail(c, s->off, PC_ECORRUPT, "pooled string refers "
+            return jfr_fail(c, s->off, PC_ECORRUPT,
+                            "pooled string refers "
                             "to the pool");
         }
         return pooled_string(c, s, depth, out);
@@ -241,8 +253,10 @@ static int read_one(struct jfr_cur *r, int32_t cls, int pool, int depth,
         return PC_OK;
     }
     if (depth >= (int)c->lim->max_nesting) {
-        return jfr_fail(c, r->pos, PC_ETOOBIG, "inline values nested deeper "
-                        "than %u", c->lim->max_nesting);
+        return jfr_fail(c, r->pos, PC_ETOOBIG,
+                        "inline values nested deeper "
+                        "than %u",
+                        c->lim->max_nesting);
     }
     for (i = 0; i < k->nfields; i++) {
         rc = jfr_skip_value(r, k->fields[i].cls, k->fields[i].array,
@@ -271,9 +285,10 @@ static int read_field(struct jfr_cur *r, const struct jfr_field *f,
     /* Every element takes a byte at least, except zero-size structs,
      * which cost nothing to skip: the count is bounded by the bytes. */
     if (n > r->end - r->pos) {
-        return jfr_fail(r->c, start, PC_ECORRUPT, "array of %llu elements "
-                        "in %zu bytes", (unsigned long long)n,
-                        r->end - r->pos);
+        return jfr_fail(r->c, start, PC_ECORRUPT,
+                        "array of %llu elements "
+                        "in %zu bytes",
+                        (unsigned long long)n, r->end - r->pos);
     }
     v->kind = JV_ARRAY;
     v->u = n;

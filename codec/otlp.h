@@ -56,9 +56,9 @@ int otlp_validate(const uint8_t *data, size_t len, struct errctx *e);
  * reached only through otlp_decode/otlp_encode (one set of rules). */
 
 enum otlp_json_msg {
-    OTLP_JSON_REQUEST,    /* ExportProfilesServiceRequest / ProfilesData */
-    OTLP_JSON_RESPONSE,   /* ExportProfilesServiceResponse */
-    OTLP_JSON_STATUS,     /* google.rpc.Status (code, message) */
+    OTLP_JSON_REQUEST,  /* ExportProfilesServiceRequest / ProfilesData */
+    OTLP_JSON_RESPONSE, /* ExportProfilesServiceResponse */
+    OTLP_JSON_STATUS,   /* google.rpc.Status (code, message) */
 };
 
 /* Appends the protobuf form of a JSON message to out (bounded by out->max);
@@ -77,8 +77,8 @@ int otlp_json_decode(const char *json, size_t len,
                      struct errctx *e);
 
 /* Model -> JSON request (via otlp_encode). */
-int otlp_json_encode(const struct pdata *const *in, size_t n,
-                     struct buf *out, struct errctx *e);
+int otlp_json_encode(const struct pdata *const *in, size_t n, struct buf *out,
+                     struct errctx *e);
 
 /* ---- many items into one request (codec/otlp_encode_items.c) ----------
  * An exporter's batch holds items that each name a pdata (shared, never
@@ -89,7 +89,7 @@ int otlp_json_encode(const struct pdata *const *in, size_t n,
 
 struct otlp_item {
     const struct pdata *pd;
-    int32_t resource;               /* index into pd->resources; -1 = all */
+    int32_t resource; /* index into pd->resources; -1 = all */
     /* Non-NULL (even with nattrs 0): replaces the attributes of the
      * item's resource(s); NULL keeps them. */
     const struct keyvalue *attrs;
@@ -104,7 +104,7 @@ struct otlp_item {
 /* Appends the request to out (bounded by out->max: PC_ETOOBIG when it does
  * not fit, out unchanged). PC_EINVAL names an item whose resource index is
  * out of range. */
-int otlp_encode_items(const struct otlp_item *items, size_t n,
-                      struct buf *out, struct errctx *e);
+int otlp_encode_items(const struct otlp_item *items, size_t n, struct buf *out,
+                      struct errctx *e);
 
 #endif

@@ -43,8 +43,8 @@ enum akind {
 struct dec {
     struct pdata *pd;
     struct errctx *e;
-    uint8_t *akind;              /* per dictionary attribute */
-    struct itab strs;            /* string -> index, built when lifting */
+    uint8_t *akind;   /* per dictionary attribute */
+    struct itab strs; /* string -> index, built when lifting */
     int strs_ready;
 };
 
@@ -106,8 +106,9 @@ static int dec_count(const uint8_t *p, const uint8_t *end, uint32_t vmask,
             if ((f64mask >> f & 1) && n % 8 != 0) {
                 return PC_ECORRUPT;
             }
-            counts[f] += (f64mask >> f & 1) ? (uint32_t)(n / 8)
-                                            : (uint32_t)pb_count_varints(s, s + n);
+            counts[f] += (f64mask >> f & 1)
+                             ? (uint32_t)(n / 8)
+                             : (uint32_t)pb_count_varints(s, s + n);
             continue;
         }
         rc = pb_skip(&p, end, w);
@@ -680,8 +681,8 @@ static int dec_stack(struct dec *x, const uint8_t *p, const uint8_t *end)
 }
 
 static const char *const dict_field_names[8] = {
-    "", "mapping_table", "location_table", "function_table", "link_table",
-    "string_table", "attribute_table", "stack_table",
+    "",           "mapping_table", "location_table",  "function_table",
+    "link_table", "string_table",  "attribute_table", "stack_table",
 };
 
 /* One pass over one ProfilesDictionary: strings only, or all but strings. */
@@ -712,12 +713,24 @@ static int dec_dict_pass(struct dec *x, const uint8_t *p, const uint8_t *end,
             }
         } else if (rc == PC_OK && !strings && f != 5) {
             switch (f) {
-            case 1: rc = dec_mapping(x, s, s + n); break;
-            case 2: rc = dec_location(x, s, s + n); break;
-            case 3: rc = dec_function(x, s, s + n); break;
-            case 4: rc = dec_link(x, s, s + n); break;
-            case 6: rc = dec_attr(x, s, s + n); break;
-            default: rc = dec_stack(x, s, s + n); break;
+            case 1:
+                rc = dec_mapping(x, s, s + n);
+                break;
+            case 2:
+                rc = dec_location(x, s, s + n);
+                break;
+            case 3:
+                rc = dec_function(x, s, s + n);
+                break;
+            case 4:
+                rc = dec_link(x, s, s + n);
+                break;
+            case 6:
+                rc = dec_attr(x, s, s + n);
+                break;
+            default:
+                rc = dec_stack(x, s, s + n);
+                break;
             }
         }
         if (rc == PC_ETRUNC || (rc == PC_ECORRUPT && x->e->msg[0] == 0)) {
@@ -780,16 +793,14 @@ static int dec_check_zero(struct dec *x, const uint32_t *wire_counts)
         bad = "function_table";
     } else if (wire_counts[4] && memcmp(&d->links[0], z, 24) != 0) {
         bad = "link_table";
-    } else if (wire_counts[6] &&
-               (d->attrs[0].key || d->attrs[0].unit ||
-                d->attrs[0].value.type != AV_EMPTY)) {
+    } else if (wire_counts[6] && (d->attrs[0].key || d->attrs[0].unit ||
+                                  d->attrs[0].value.type != AV_EMPTY)) {
         bad = "attribute_table";
     } else if (wire_counts[7] && d->stacks[0].n != 0) {
         bad = "stack_table";
     }
     if (bad != NULL) {
-        return FAIL(x, PC_ECORRUPT,
-                    "otlp: %s[0] is not the zero value", bad);
+        return FAIL(x, PC_ECORRUPT, "otlp: %s[0] is not the zero value", bad);
     }
     return PC_OK;
 }
@@ -894,8 +905,9 @@ static int dec_dictionary(struct dec *x, const uint8_t *p, const uint8_t *end)
         dict_reserve_strings(x->pd, wire[5] + 1) ||
         dict_reserve_attrs(x->pd, wire[6] + 1) ||
         dict_reserve_stacks(x->pd, wire[7] + 1)) {
-        return FAIL(x, PC_ENOMEM, "otlp: dictionary too large for the "
-                                  "decode budget");
+        return FAIL(x, PC_ENOMEM,
+                    "otlp: dictionary too large for the "
+                    "decode budget");
     }
     for (pass = 0; pass < 2; pass++) {
         for (q = p; q < end;) {
@@ -942,7 +954,8 @@ static int dec_value_type(struct dec *x, const uint8_t *p, const uint8_t *end,
                         !dec_idx_ok(vt->unit, x->pd->dict.nstrings))) {
         return FAIL(x, PC_ECORRUPT,
                     "otlp: ValueType string index out of range "
-                    "(string_table has %u entries)", x->pd->dict.nstrings);
+                    "(string_table has %u entries)",
+                    x->pd->dict.nstrings);
     }
     return rc;
 }
@@ -1024,8 +1037,8 @@ static int dec_samples(struct dec *x, const uint8_t *p, const uint8_t *end,
         rc = pb_read_tag(&q, end, &f, &w);
         if (rc == PC_OK && f == 2 && w == PB_LEN) {
             rc = pb_read_len(&q, end, &s, &n);
-            rc = rc ? rc : dec_count(s, s + n, 1u << 2 | 1u << 4, 1u << 5,
-                                     counts);
+            rc = rc ? rc
+                    : dec_count(s, s + n, 1u << 2 | 1u << 4, 1u << 5, counts);
             if (rc == PC_OK && (counts[4] > UINT32_MAX - tot[0] ||
                                 counts[2] > UINT32_MAX - tot[1] ||
                                 counts[5] > UINT32_MAX - tot[2])) {
@@ -1078,7 +1091,8 @@ static int dec_profile(struct dec *x, const uint8_t *p, const uint8_t *end,
 
     memset(pr, 0, sizeof(*pr));
     pr->nsample_types = 1;
-    pr->sample_types = arena_calloc(&x->pd->arena, 1, sizeof(struct value_type));
+    pr->sample_types = arena_calloc(&x->pd->arena, 1,
+                                    sizeof(struct value_type));
     if (pr->sample_types == NULL) {
         return FAIL(x, PC_ENOMEM, "otlp: out of memory");
     }
@@ -1099,9 +1113,10 @@ static int dec_profile(struct dec *x, const uint8_t *p, const uint8_t *end,
         case 1:
         case 5:
             rc = dec_bytes(&q, end, w, &s, &n);
-            rc = rc ? rc : dec_value_type(x, s, s + n,
-                                          f == 1 ? &pr->sample_types[0]
-                                                 : &pr->period_type);
+            rc = rc ? rc
+                    : dec_value_type(x, s, s + n,
+                                     f == 1 ? &pr->sample_types[0]
+                                            : &pr->period_type);
             break;
         case 3:
             rc = w == PB_I64 ? pb_read_fixed64(&q, end, &v) : PC_ECORRUPT;
@@ -1133,8 +1148,10 @@ static int dec_profile(struct dec *x, const uint8_t *p, const uint8_t *end,
         case 9:
         case 10:
             rc = dec_bytes(&q, end, w, &s, &n);
-            rc = rc ? rc : dec_pstr(s, n, f == 9 ? &pr->original_payload_format
-                                                 : &pr->original_payload);
+            rc = rc ? rc
+                    : dec_pstr(s, n,
+                               f == 9 ? &pr->original_payload_format
+                                      : &pr->original_payload);
             break;
         default:
             rc = pb_skip(&q, end, w);
@@ -1224,12 +1241,15 @@ static int dec_entity_ref(struct dec *x, const uint8_t *p, const uint8_t *end,
         rc = pb_read_tag(&p, end, &f, &w);
         if (rc == PC_OK && f >= 1 && f <= 4) {
             rc = dec_bytes(&p, end, w, &s, &n);
-            rc = rc ? rc
-                    : dec_pstr(s, n, f == 1   ? &er->schema_url
-                                     : f == 2 ? &er->type
-                                     : f == 3 ? &er->id_keys[er->nid_keys++]
-                                              : &er->description_keys
-                                                     [er->ndescription_keys++]);
+            rc =
+                rc ? rc
+                   : dec_pstr(
+                         s, n,
+                         f == 1   ? &er->schema_url
+                         : f == 2 ? &er->type
+                         : f == 3
+                             ? &er->id_keys[er->nid_keys++]
+                             : &er->description_keys[er->ndescription_keys++]);
         } else if (rc == PC_OK) {
             rc = pb_skip(&p, end, w);
         }
@@ -1348,7 +1368,8 @@ static uint8_t dec_kind(const struct dict *d, const struct attr *a)
         }
     }
     /* The indexed form older collector versions wrote: comment.<i>. */
-    if (k.len > 22 && k.len < 32 && memcmp(k.ptr, "pprof.profile.comment.", 22) == 0 &&
+    if (k.len > 22 && k.len < 32 &&
+        memcmp(k.ptr, "pprof.profile.comment.", 22) == 0 &&
         a->value.type == AV_STRING) {
         for (i = 22; i < k.len; i++) {
             if (k.ptr[i] < '0' || k.ptr[i] > '9') {
@@ -1392,8 +1413,9 @@ static int32_t dec_find_string(struct dec *x, struct pstr s)
         }
         x->strs_ready = 1;
         for (i = 0; i < d->nstrings; i++) {
-            itab_probe_start(&x->strs, XXH3_64bits(d->strings[i].ptr,
-                                                   d->strings[i].len), &pr);
+            itab_probe_start(&x->strs,
+                             XXH3_64bits(d->strings[i].ptr, d->strings[i].len),
+                             &pr);
             while ((k = itab_probe_next(&x->strs, &pr)) >= 0 &&
                    !pstr_eqp(d->strings[k], d->strings[i])) {
             }
@@ -1658,10 +1680,9 @@ static int dec_attr_same(const struct dict *d, int32_t a, int32_t b)
 {
     const struct attr *x = &d->attrs[a], *y = &d->attrs[b];
 
-    return a == b ||
-           (pstr_eqp(dict_str(d, x->key), dict_str(d, y->key)) &&
-            pstr_eqp(dict_str(d, x->unit), dict_str(d, y->unit)) &&
-            av_equal(&x->value, &y->value));
+    return a == b || (pstr_eqp(dict_str(d, x->key), dict_str(d, y->key)) &&
+                      pstr_eqp(dict_str(d, x->unit), dict_str(d, y->unit)) &&
+                      av_equal(&x->value, &y->value));
 }
 
 static int dec_attrs_same(const struct dict *d, const int32_t *a, uint32_t na,
@@ -1703,8 +1724,8 @@ static int dec_sample_same(const struct dict *d, const struct sample *a,
         memcmp(&d->links[a->link], &d->links[b->link], sizeof(struct link))) {
         return 0;
     }
-    return a->nts == 0 ||
-           memcmp(a->timestamps, b->timestamps, a->nts * sizeof(uint64_t)) == 0;
+    return a->nts == 0 || memcmp(a->timestamps, b->timestamps,
+                                 a->nts * sizeof(uint64_t)) == 0;
 }
 
 /* Whether b may join the run started by a (see docs/conversion.md). */
@@ -1848,8 +1869,9 @@ static int dec_request(struct dec *x, const uint8_t *p, const uint8_t *end)
         rc = pb_read_tag(&p, end, &f, &w);
         if (rc == PC_OK && f == 1) {
             rc = dec_bytes(&p, end, w, &s, &n);
-            rc = rc ? rc : dec_resource_profiles(x, s, s + n,
-                                                 &x->pd->resources[k++]);
+            rc = rc ? rc
+                    : dec_resource_profiles(x, s, s + n,
+                                            &x->pd->resources[k++]);
         } else if (rc == PC_OK) {
             rc = pb_skip(&p, end, w);
         }
@@ -1889,8 +1911,10 @@ static int dec_run(const uint8_t *data, size_t len, int copy,
         data = arena_memdup(&x.pd->arena, data, len);
         if (data == NULL) {
             pdata_free(x.pd);
-            return err_set(e, PC_ETOOBIG, "otlp: %zu-byte request exceeds "
-                                          "the decode budget", len);
+            return err_set(e, PC_ETOOBIG,
+                           "otlp: %zu-byte request exceeds "
+                           "the decode budget",
+                           len);
         }
     }
     rc = len == 0 ? dict_init(x.pd) : dec_request(&x, data, data + len);
@@ -1898,7 +1922,8 @@ static int dec_run(const uint8_t *data, size_t len, int copy,
         /* Arena exhaustion is the budget speaking, not the system. */
         rc = err_set(e, PC_ETOOBIG,
                      "otlp: request needs more than the decode budget of "
-                     "%zu bytes", limit);
+                     "%zu bytes",
+                     limit);
     }
     free(x.akind);
     if (x.strs_ready) {

@@ -82,7 +82,7 @@ struct enc {
     struct vec strs, maps, locs, funcs, links, attrs, stacks;
     struct vec ipool, lines;
     struct itab t_str, t_map, t_loc, t_func, t_link, t_attr, t_stack;
-    struct arena scratch;          /* synthesized attribute values */
+    struct arena scratch; /* synthesized attribute values */
     /* current input's remap arrays (-1 = not interned yet) */
     const struct pdata *in;
     int32_t *r_str, *r_map, *r_loc, *r_func, *r_link, *r_attr, *r_stack;
@@ -390,7 +390,7 @@ static int32_t enc_location(struct enc *x, const struct location *l)
     memset(&o, 0, sizeof(o));
     m = l->mapping;
     o.mapping = (m > 0 && (uint32_t)m < x->in->dict.nmappings) ? x->r_map[m]
-                                                                : 0;
+                                                               : 0;
     o.address = l->address;
     o.loff = x->lines.n;
     o.nl = l->nlines;
@@ -495,7 +495,7 @@ static int32_t enc_stack(struct enc *x, int32_t i)
     for (k = 0; k < s->n; k++) {
         int32_t l = s->locs[k];
         slot[k] = (l > 0 && (uint32_t)l < x->in->dict.nlocations) ? x->r_loc[l]
-                                                                   : 0;
+                                                                  : 0;
     }
     itab_probe_start(&x->t_stack, enc_pool_hash(x, off, s->n, 0), &pr);
     while ((o = itab_probe_next(&x->t_stack, &pr)) >= 0) {
@@ -790,8 +790,8 @@ static int enc_sample(struct enc *x, const struct profile *p,
     if (rc == PC_OK && ntypes > 1) {
         rc = pb_msg_begin(b, 4, &m2);
         if (rc == PC_OK) {
-            rc = pb_put_varint(b, (uint64_t)(k < s->nvalues ? s->values[k]
-                                                            : 0));
+            rc = pb_put_varint(b,
+                               (uint64_t)(k < s->nvalues ? s->values[k] : 0));
         }
         if (rc == PC_OK) {
             rc = pb_msg_end(b, m2);
@@ -877,7 +877,8 @@ static int enc_take_attrs(struct enc *x, uint32_t off, uint32_t n,
  */
 static void enc_window(const struct profile *p, uint64_t *t, uint64_t *d)
 {
-    uint64_t start = (uint64_t)p->time_nanos, dur = (uint64_t)p->duration_nanos;
+    uint64_t start = (uint64_t)p->time_nanos,
+             dur = (uint64_t)p->duration_nanos;
     uint64_t end = start + dur < start ? UINT64_MAX : start + dur;
     uint64_t lo = UINT64_MAX, hi = 0;
     uint32_t i, k;
@@ -913,8 +914,9 @@ static int enc_profile(struct enc *x, const struct profile *p, uint32_t k,
     int rc = pb_msg_begin(b, 2, &mark);
 
     if (rc == PC_OK) {
-        rc = enc_value_type(x, 1, k < p->nsample_types ? &p->sample_types[k]
-                                                       : &zero_vt);
+        rc = enc_value_type(x, 1,
+                            k < p->nsample_types ? &p->sample_types[k]
+                                                 : &zero_vt);
     }
     for (i = 0; rc == PC_OK && i < p->nsamples; i++) {
         rc = enc_sample(x, p, &p->samples[i], k, ntypes);

@@ -76,8 +76,8 @@ static int items_view(const struct otlp_item *it, struct pdata *v,
     return PC_OK;
 }
 
-static int items_check(const struct otlp_item *items, size_t n,
-                       size_t *nres, struct errctx *e)
+static int items_check(const struct otlp_item *items, size_t n, size_t *nres,
+                       struct errctx *e)
 {
     size_t i;
 
@@ -90,16 +90,16 @@ static int items_check(const struct otlp_item *items, size_t n,
         if (it->resource >= 0 &&
             (uint32_t)it->resource >= it->pd->nresources) {
             return err_set(e, PC_EINVAL,
-                           "otlp: item %zu: resource %d out of range (%u)",
-                           i, (int)it->resource, it->pd->nresources);
+                           "otlp: item %zu: resource %d out of range (%u)", i,
+                           (int)it->resource, it->pd->nresources);
         }
         *nres += it->resource >= 0 ? 1 : it->pd->nresources;
     }
     return PC_OK;
 }
 
-int otlp_encode_items(const struct otlp_item *items, size_t n,
-                      struct buf *out, struct errctx *e)
+int otlp_encode_items(const struct otlp_item *items, size_t n, struct buf *out,
+                      struct errctx *e)
 {
     struct pdata *views;
     const struct pdata **ptrs;

@@ -35,31 +35,31 @@
 
 enum jkind {
     JK_STRING,
-    JK_BYTES,      /* base64 */
-    JK_ID,         /* hex; id_len bytes */
+    JK_BYTES, /* base64 */
+    JK_ID,    /* hex; id_len bytes */
     JK_BOOL,
     JK_INT32,
     JK_UINT32,
-    JK_INT64,      /* JSON string */
-    JK_UINT64,     /* JSON string */
-    JK_FIXED64,    /* JSON string */
+    JK_INT64,   /* JSON string */
+    JK_UINT64,  /* JSON string */
+    JK_FIXED64, /* JSON string */
     JK_DOUBLE,
     JK_MSG,
 };
 
 #define JF_REPEATED 1u
-#define JF_ONEOF 2u    /* emitted when present, even at the default value */
+#define JF_ONEOF 2u /* emitted when present, even at the default value */
 
 struct jmsg;
 
 struct jfield {
     uint32_t num;
-    uint8_t kind;              /* enum jkind */
+    uint8_t kind; /* enum jkind */
     uint8_t flags;
     uint8_t id_len;
-    const char *json;          /* lowerCamelCase */
-    const char *proto;         /* original name */
-    const struct jmsg *msg;    /* JK_MSG */
+    const char *json;       /* lowerCamelCase */
+    const char *proto;      /* original name */
+    const struct jmsg *msg; /* JK_MSG */
 };
 
 struct jmsg {
@@ -68,11 +68,20 @@ struct jmsg {
     uint32_t n;
 };
 
-#define JMSG(var, name, tab) \
+#define JMSG(var, name, tab)                                                  \
     static const struct jmsg var = {name, tab, sizeof(tab) / sizeof(tab[0])}
-#define F(num, kind, flags, json, proto) {num, kind, flags, 0, json, proto, NULL}
-#define FM(num, flags, json, proto, m) {num, JK_MSG, flags, 0, json, proto, m}
-#define FID(num, len, json, proto) {num, JK_ID, 0, len, json, proto, NULL}
+#define F(num, kind, flags, json, proto)                                      \
+    {                                                                         \
+        num, kind, flags, 0, json, proto, NULL                                \
+    }
+#define FM(num, flags, json, proto, m)                                        \
+    {                                                                         \
+        num, JK_MSG, flags, 0, json, proto, m                                 \
+    }
+#define FID(num, len, json, proto)                                            \
+    {                                                                         \
+        num, JK_ID, 0, len, json, proto, NULL                                 \
+    }
 #define R JF_REPEATED
 
 static const struct jmsg m_anyvalue, m_keyvalue;
@@ -285,7 +294,7 @@ static const struct jmsg *msg_of(enum otlp_json_msg m)
 
 /* One step of the path to the current value, formatted only on error. */
 struct jstep {
-    const char *name;            /* field, or NULL for a list index */
+    const char *name; /* field, or NULL for a list index */
     size_t index;
 };
 
@@ -323,8 +332,8 @@ static void path_pop(struct j2p *c)
 /* "resourceProfiles[0].scopeProfiles[1]..." into out, truncated. */
 static void path_format(const struct j2p *c, char *out, size_t n)
 {
-    size_t i, len = 0, steps = c->nsteps < JSON_MAX_STEPS ? c->nsteps
-                                                          : JSON_MAX_STEPS;
+    size_t i, len = 0,
+              steps = c->nsteps < JSON_MAX_STEPS ? c->nsteps : JSON_MAX_STEPS;
 
     out[0] = '\0';
     for (i = 0; i < steps && len + 1 < n; i++) {
@@ -354,14 +363,21 @@ static int j2p_fail(struct j2p *c, const char *what)
 static const char *json_kind_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "?";
 }
@@ -498,14 +514,17 @@ static int j2p_id(struct j2p *c, const struct jfield *f, const json_t *v,
         }
         return pb_put_bytes(c->out, field, id, f->id_len);
     }
-    if (n <= ((size_t)f->id_len + 2) / 3 * 4 && n >= (size_t)f->id_len * 4 / 3 &&
+    if (n <= ((size_t)f->id_len + 2) / 3 * 4 &&
+        n >= (size_t)f->id_len * 4 / 3 &&
         base64_decode(s, n, id, &got) == PC_OK && got == f->id_len) {
         return pb_put_bytes(c->out, field, id, f->id_len);
     }
     {
         char msg[96];
-        snprintf(msg, sizeof(msg), "id must be %u hex digits, got %zu "
-                 "characters", f->id_len * 2u, n);
+        snprintf(msg, sizeof(msg),
+                 "id must be %u hex digits, got %zu "
+                 "characters",
+                 f->id_len * 2u, n);
         return j2p_fail(c, msg);
     }
 }
@@ -535,8 +554,7 @@ static int j2p_bytes(struct j2p *c, const json_t *v, uint32_t field)
 
 /* One scalar of a packable kind, without a tag, into a packed run or after
  * a tag written by the caller. */
-static int j2p_packable(struct j2p *c, const struct jfield *f,
-                        const json_t *v)
+static int j2p_packable(struct j2p *c, const struct jfield *f, const json_t *v)
 {
     uint64_t u = 0;
     double d;
@@ -686,7 +704,8 @@ static int j2p_msg(struct j2p *c, const struct jmsg *m, const json_t *obj,
         snprintf(want, sizeof(want), "an object (%s)", m->name);
         return j2p_want(c, want, obj);
     }
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         const struct jfield *f = field_by_name(m, key);
         int rc;
         /* OTLP/JSON: unknown names are ignored (newer senders); null
@@ -718,9 +737,8 @@ int otlp_json_to_pb(enum otlp_json_msg which, const char *json, size_t len,
     }
     root = json_loadb(json, len, JSON_ALLOW_NUL, &jerr);
     if (root == NULL) {
-        return err_set(e, PC_ECORRUPT,
-                       "otlp json: line %d column %d: %s", jerr.line,
-                       jerr.column, jerr.text);
+        return err_set(e, PC_ECORRUPT, "otlp json: line %d column %d: %s",
+                       jerr.line, jerr.column, jerr.text);
     }
     memset(&c, 0, sizeof(c));
     c.out = out;
@@ -825,22 +843,21 @@ static int p2j_msg(struct p2j *c, const struct jmsg *m, const uint8_t *p,
                    const uint8_t *end, int depth);
 
 /* One length-delimited value of f (string, bytes, id or message). */
-static int p2j_lenval(struct p2j *c, const struct jfield *f,
-                      const uint8_t *s, size_t n, int depth)
+static int p2j_lenval(struct p2j *c, const struct jfield *f, const uint8_t *s,
+                      size_t n, int depth)
 {
     switch (f->kind) {
     case JK_STRING:
         return jsonesc_quoted(c->out, (const char *)s, n);
     case JK_BYTES:
-    case JK_ID:
-        {
-            int rc = buf_putc(c->out, '"');
-            if (rc == PC_OK) {
-                rc = f->kind == JK_ID ? hex_append(c->out, s, n)
-                                      : base64_encode(c->out, s, n);
-            }
-            return rc == PC_OK ? buf_putc(c->out, '"') : rc;
+    case JK_ID: {
+        int rc = buf_putc(c->out, '"');
+        if (rc == PC_OK) {
+            rc = f->kind == JK_ID ? hex_append(c->out, s, n)
+                                  : base64_encode(c->out, s, n);
         }
+        return rc == PC_OK ? buf_putc(c->out, '"') : rc;
+    }
     default:
         return p2j_msg(c, f->msg, s, s + n, depth + 1);
     }
@@ -1093,8 +1110,8 @@ int otlp_json_decode(const char *json, size_t len,
         return rc;
     }
     data = buf_take(&pb, &n);
-    rc = otlp_decode_borrow(data != NULL ? data : (const uint8_t *)"", n,
-                            lim, out, e);
+    rc = otlp_decode_borrow(data != NULL ? data : (const uint8_t *)"", n, lim,
+                            out, e);
     if (rc != PC_OK) {
         free(data);
         return rc;
@@ -1109,8 +1126,8 @@ int otlp_json_decode(const char *json, size_t len,
     return PC_OK;
 }
 
-int otlp_json_encode(const struct pdata *const *in, size_t n,
-                     struct buf *out, struct errctx *e)
+int otlp_json_encode(const struct pdata *const *in, size_t n, struct buf *out,
+                     struct errctx *e)
 {
     struct buf pb;
     int rc;

@@ -26,14 +26,14 @@ struct span {
 };
 
 static const char *const val_tables[8] = {
-    "", "mapping_table", "location_table", "function_table", "link_table",
-    "string_table", "attribute_table", "stack_table",
+    "",           "mapping_table", "location_table",  "function_table",
+    "link_table", "string_table",  "attribute_table", "stack_table",
 };
 
 struct val {
-    struct span *ent[8];         /* entries per table (1..7) */
+    struct span *ent[8]; /* entries per table (1..7) */
     uint32_t n[8];
-    int32_t *attr_key;           /* key_strindex of each attribute */
+    int32_t *attr_key; /* key_strindex of each attribute */
     struct errctx *e;
 };
 
@@ -112,8 +112,10 @@ static int val_ints(struct val *v, unsigned w, uint64_t num, struct span s,
             }
         }
         if ((int64_t)x < 0 || x >= lim) {
-            return VFAIL(v, "otlp validate: %s = %lld out of range (%u "
-                            "entries)", what, (long long)(int64_t)x, lim);
+            return VFAIL(v,
+                         "otlp validate: %s = %lld out of range (%u "
+                         "entries)",
+                         what, (long long)(int64_t)x, lim);
         }
         if (w == PB_VARINT) {
             break;
@@ -149,8 +151,10 @@ static int val_zero_field(struct val *v, void *ctx, uint32_t f, unsigned w,
 {
     (void)f;
     if ((w == PB_LEN && s.n != 0) || (w != PB_LEN && num != 0)) {
-        return VFAIL(v, "otlp validate: dictionary.%s[0] is not the zero "
-                        "value", (const char *)ctx);
+        return VFAIL(v,
+                     "otlp validate: dictionary.%s[0] is not the zero "
+                     "value",
+                     (const char *)ctx);
     }
     return PC_OK;
 }
@@ -163,8 +167,9 @@ static int val_av_field(struct val *v, void *ctx, uint32_t f, unsigned w,
     unsigned depth = *(unsigned *)ctx;
 
     if (f == 8 && num >= v->n[5]) {
-        return VFAIL(v, "otlp validate: AnyValue.string_value_strindex = "
-                        "%llu out of range (%u entries)",
+        return VFAIL(v,
+                     "otlp validate: AnyValue.string_value_strindex = "
+                     "%llu out of range (%u entries)",
                      (unsigned long long)num, v->n[5]);
     }
     if ((f == 5 || f == 6) && w == PB_LEN) {
@@ -208,8 +213,9 @@ static int val_av_field(struct val *v, void *ctx, uint32_t f, unsigned w,
 static int val_anyvalue(struct val *v, struct span m, unsigned depth)
 {
     if (depth > LIMIT_ANYVALUE_DEPTH + 1) {
-        return err_set(v->e, PC_ETOOBIG, "otlp validate: AnyValue nested "
-                                         "deeper than %d levels",
+        return err_set(v->e, PC_ETOOBIG,
+                       "otlp validate: AnyValue nested "
+                       "deeper than %d levels",
                        LIMIT_ANYVALUE_DEPTH);
     }
     return val_walk(v, m, "AnyValue", val_av_field, &depth);
@@ -261,9 +267,10 @@ static int val_entry_field(struct val *v, void *ctx, uint32_t f, unsigned w,
             if (rc == PC_OK && ff == 1 && ww == PB_VARINT) {
                 rc = pb_read_varint(&p, end, &x);
                 if (rc == PC_OK && ((int64_t)x < 0 || x >= v->n[3])) {
-                    return VFAIL(v, "otlp validate: %s.lines.function_index "
-                                    "= %lld out of range (%u entries)", what,
-                                 (long long)(int64_t)x, v->n[3]);
+                    return VFAIL(v,
+                                 "otlp validate: %s.lines.function_index "
+                                 "= %lld out of range (%u entries)",
+                                 what, (long long)(int64_t)x, v->n[3]);
                 }
             } else if (rc == PC_OK) {
                 rc = pb_skip(&p, end, ww);
@@ -294,8 +301,10 @@ static int val_entry_field(struct val *v, void *ctx, uint32_t f, unsigned w,
                      f);
     }
     if ((int64_t)num < 0 || num >= lim) {
-        return VFAIL(v, "otlp validate: %s field %u = %lld out of range "
-                        "(%u entries)", what, f, (long long)(int64_t)num, lim);
+        return VFAIL(v,
+                     "otlp validate: %s field %u = %lld out of range "
+                     "(%u entries)",
+                     what, f, (long long)(int64_t)num, lim);
     }
     if (en->table == 6 && f == 1) {
         v->attr_key[en->index] = (int32_t)num;
@@ -318,8 +327,10 @@ static int val_dups(struct val *v, uint32_t t)
         while ((k = itab_probe_next(&tab, &pr)) >= 0) {
             struct span o = v->ent[t][k];
             if (o.n == s.n && (s.n == 0 || memcmp(o.p, s.p, s.n) == 0)) {
-                rc = VFAIL(v, "otlp validate: dictionary.%s[%u] duplicates "
-                              "entry %d", val_tables[t], i, k);
+                rc = VFAIL(v,
+                           "otlp validate: dictionary.%s[%u] duplicates "
+                           "entry %d",
+                           val_tables[t], i, k);
                 break;
             }
         }
@@ -343,8 +354,9 @@ static int val_dictionary(struct val *v, struct span req)
         if (pass == 1) {
             for (t = 1; t <= 7; t++) {
                 if (v->n[t] == 0) {
-                    return VFAIL(v, "otlp validate: dictionary.%s is empty "
-                                    "(entry 0 must be the zero value)",
+                    return VFAIL(v,
+                                 "otlp validate: dictionary.%s is empty "
+                                 "(entry 0 must be the zero value)",
                                  val_tables[t]);
                 }
                 v->ent[t] = calloc(v->n[t], sizeof(struct span));
@@ -358,7 +370,8 @@ static int val_dictionary(struct val *v, struct span req)
             rc = pb_read_tag(&p, req.p + req.n, &f, &w);
             if (rc == PC_OK && f == 2 && w == PB_LEN) {
                 rc = pb_read_len(&p, req.p + req.n, &d.p, &d.n);
-                rc = rc ? rc : val_walk(v, d, "dictionary", val_collect, &pass);
+                rc = rc ? rc
+                        : val_walk(v, d, "dictionary", val_collect, &pass);
             } else if (rc == PC_OK) {
                 rc = pb_skip(&p, req.p + req.n, w);
             }
@@ -420,8 +433,10 @@ static int val_vt(struct val *v, struct span s, const char *what)
         if (rc == PC_OK && (f == 1 || f == 2) && w == PB_VARINT) {
             rc = pb_read_varint(&p, end, &x);
             if (rc == PC_OK && ((int64_t)x < 0 || x >= v->n[5])) {
-                return VFAIL(v, "otlp validate: %s string index %lld out of "
-                                "range", what, (long long)(int64_t)x);
+                return VFAIL(v,
+                             "otlp validate: %s string index %lld out of "
+                             "range",
+                             what, (long long)(int64_t)x);
             }
         } else if (rc == PC_OK) {
             rc = pb_skip(&p, end, w);
@@ -441,11 +456,13 @@ static int val_prof_head(struct val *v, void *ctx, uint32_t f, unsigned w,
         pp->dur = num;
     } else if (f == 1 || f == 5) {
         *(f == 1 ? &pp->has_st : &pp->has_pt) = 1;
-        return val_vt(v, s, f == 1 ? "Profile.sample_type"
-                                   : "Profile.period_type");
+        return val_vt(v, s,
+                      f == 1 ? "Profile.sample_type" : "Profile.period_type");
     } else if (f == 7 && s.n != 0 && s.n != 16) {
-        return VFAIL(v, "otlp validate: Profile.profile_id is %zu bytes, "
-                        "want 16", s.n);
+        return VFAIL(v,
+                     "otlp validate: Profile.profile_id is %zu bytes, "
+                     "want 16",
+                     s.n);
     } else if (f == 11) {
         return val_ints(v, w, num, s, v->n[6], "Profile.attribute_indices");
     }
@@ -476,9 +493,10 @@ static int val_sample_keys(struct val *v, struct span s, uint32_t at)
                 }
                 for (i = 0; i < nk; i++) {
                     if (keys[i] == v->attr_key[x]) {
-                        return VFAIL(v, "otlp validate: samples[%u] has two "
-                                        "attributes with key string %d", at,
-                                     keys[i]);
+                        return VFAIL(v,
+                                     "otlp validate: samples[%u] has two "
+                                     "attributes with key string %d",
+                                     at, keys[i]);
                     }
                 }
                 keys[nk++] = v->attr_key[x];
@@ -517,8 +535,9 @@ static int val_sample_field(struct val *v, void *ctx, uint32_t f, unsigned w,
         for (i = 0; i < s.n; i += 8) {
             memcpy(&ts, s.p + i, 8);
             if (ts < pp->time || ts > end) {
-                return VFAIL(v, "otlp validate: samples[%u] timestamp %llu "
-                                "outside the profile window [%llu, %llu]",
+                return VFAIL(v,
+                             "otlp validate: samples[%u] timestamp %llu "
+                             "outside the profile window [%llu, %llu]",
                              pp->nsample, (unsigned long long)ts,
                              (unsigned long long)pp->time,
                              (unsigned long long)end);
@@ -561,8 +580,10 @@ static int val_kv(struct val *v, struct span s)
         } else if (rc == PC_OK && f == 3 && w == PB_VARINT) {
             rc = pb_read_varint(&p, end, &x);
             if (rc == PC_OK && x >= v->n[5]) {
-                return VFAIL(v, "otlp validate: KeyValue.key_strindex %llu "
-                                "out of range", (unsigned long long)x);
+                return VFAIL(v,
+                             "otlp validate: KeyValue.key_strindex %llu "
+                             "out of range",
+                             (unsigned long long)x);
             }
         } else if (rc == PC_OK) {
             rc = pb_skip(&p, end, w);

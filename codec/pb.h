@@ -105,7 +105,7 @@ static inline int pb_read_fixed64(const uint8_t **p, const uint8_t *end,
     if (end - *p < 8) {
         return PC_ETRUNC;
     }
-    memcpy(&v, *p, 8);   /* the wire is little-endian, like our targets */
+    memcpy(&v, *p, 8); /* the wire is little-endian, like our targets */
     *out = v;
     *p += 8;
     return PC_OK;
@@ -267,7 +267,7 @@ static inline int pb_msg_begin(struct buf *b, uint32_t field, size_t *mark)
 {
     int rc;
 
-    *mark = 0;   /* defined even on failure, for the compiler's sake */
+    *mark = 0; /* defined even on failure, for the compiler's sake */
     rc = pb_put_tag(b, field, PB_LEN);
 
     if (rc == PC_OK) {

@@ -48,7 +48,7 @@ int pprof_encode(const struct pdata *pd, const struct profile *p,
                  struct buf *out, struct errctx *e);
 
 /* Same, gzip-compressed at level (libdeflate levels; 6 if out of range). */
-int pprof_encode_gz(const struct pdata *pd, const struct profile *p,
-                    int level, struct buf *out, struct errctx *e);
+int pprof_encode_gz(const struct pdata *pd, const struct profile *p, int level,
+                    struct buf *out, struct errctx *e);
 
 #endif

@@ -98,17 +98,17 @@ struct pp_labtab {
  */
 struct pp_labmemo {
     uint64_t bytes;
-    uint32_t len;              /* 0 = empty slot */
-    int32_t attr;              /* attr index, -1 = label dropped */
+    uint32_t len; /* 0 = empty slot */
+    int32_t attr; /* attr index, -1 = label dropped */
 };
 
 #define PP_LABMEMO_BITS 8
 
 /* pprof id -> 1-based table index. */
 struct idmap {
-    uint64_t *ids;        /* id of the entry at position i (malloc) */
+    uint64_t *ids; /* id of the entry at position i (malloc) */
     uint32_t n;
-    int dense;            /* ids are 1..n in order: index == id */
+    int dense; /* ids are 1..n in order: index == id */
     int has_tab;
     struct itab tab;
 };
@@ -122,16 +122,16 @@ struct pp_dec {
     struct pp_counts c;
     struct idmap mappings, functions, locations;
     struct pp_span spans[PF_DOC_URL + 1];
-    struct pp_labtab labels;   /* dedup of equal labels (attr entries) */
+    struct pp_labtab labels;    /* dedup of equal labels (attr entries) */
     struct pp_labmemo *labmemo; /* 1 << PP_LABMEMO_BITS entries */
-    char *strpool;        /* copies of the strings, NULL when borrowing */
+    char *strpool; /* copies of the strings, NULL when borrowing */
     /* The decompressed input when it is a mapping of our own: pages the
      * sample pass has read are given back as it goes (see pp_release). */
     uint8_t *map;
     size_t map_len;
-    size_t released;      /* bytes of map given back so far */
+    size_t released; /* bytes of map given back so far */
     size_t page;
-    uint8_t *heap;        /* the decompressed input when malloc'd */
+    uint8_t *heap; /* the decompressed input when malloc'd */
     int copy_strings;
     /* The sample pass's output blocks, faulted in a window ahead of where
      * it writes (see pp_ahead). */
@@ -141,9 +141,8 @@ struct pp_dec {
 };
 
 /* The hot loops inline pbf_next's fast path and call this out of line. */
-__attribute__((noinline)) static int pbf_next_slow(const uint8_t **p,
-                                                   const uint8_t *end,
-                                                   struct pbf *f)
+__attribute__((noinline)) static int
+pbf_next_slow(const uint8_t **p, const uint8_t *end, struct pbf *f)
 {
     int rc = pb_read_tag(p, end, &f->field, &f->wire);
 
@@ -294,9 +293,8 @@ static int pp_wire_err(struct pp_dec *x, int rc, const uint8_t *at,
                        const char *where)
 {
     if (rc == PC_ETRUNC) {
-        return err_set(x->e, PC_ETRUNC,
-                       "pprof: truncated %s at byte %zu", where,
-                       pp_off(x, at));
+        return err_set(x->e, PC_ETRUNC, "pprof: truncated %s at byte %zu",
+                       where, pp_off(x, at));
     }
     return err_set(x->e, PC_ECORRUPT,
                    "not a pprof profile: malformed protobuf in %s at byte %zu",
@@ -307,8 +305,8 @@ static int pp_wire_type_err(struct pp_dec *x, const struct pbf *f,
                             const char *msg)
 {
     return err_set(x->e, PC_ECORRUPT,
-                   "not a pprof profile: %s field %u has wire type %u",
-                   msg, f->field, f->wire);
+                   "not a pprof profile: %s field %u has wire type %u", msg,
+                   f->field, f->wire);
 }
 
 /* Number of scalars a repeated varint field holds (packed or not). */
@@ -350,8 +348,7 @@ static int pp_count_sample(struct pp_dec *x, const uint8_t *p,
                      ? PC_OK
                      : pp_wire_type_err(x, &f, "sample");
         } else if (f.field == 3) {
-            rc = f.wire == PB_LEN ? PC_OK
-                                  : pp_wire_type_err(x, &f, "sample");
+            rc = f.wire == PB_LEN ? PC_OK : pp_wire_type_err(x, &f, "sample");
             x->c.labels++;
             /* The labels after it, skipped without parsing them: each is
              * a one-byte tag and length where Go writes them. */
@@ -575,8 +572,8 @@ static int32_t idmap_find(const struct idmap *m, uint64_t id)
 /* ---- pass 2: strings, mappings, functions, header ----------------------- */
 
 /* A string index field: must name an existing string. */
-static int pp_str(struct pp_dec *x, uint64_t v, int32_t *out,
-                  const char *what, uint64_t idx)
+static int pp_str(struct pp_dec *x, uint64_t v, int32_t *out, const char *what,
+                  uint64_t idx)
 {
     if (v >= x->c.strings) {
         return err_set(x->e, PC_ECORRUPT,
@@ -595,8 +592,7 @@ static int pp_want(struct pp_dec *x, const struct pbf *f, unsigned wire,
 }
 
 static int pp_value_type(struct pp_dec *x, const struct pbf *top,
-                         struct value_type *vt, const char *what,
-                         uint64_t idx)
+                         struct value_type *vt, const char *what, uint64_t idx)
 {
     const uint8_t *p = top->s, *end = top->s + top->n, *at;
     struct pbf f = {0};
@@ -613,8 +609,8 @@ static int pp_value_type(struct pp_dec *x, const struct pbf *top,
         if (f.field == 1 || f.field == 2) {
             rc = pp_want(x, &f, PB_VARINT, what);
             if (rc == PC_OK) {
-                rc = pp_str(x, f.v, f.field == 1 ? &vt->type : &vt->unit,
-                            what, idx);
+                rc = pp_str(x, f.v, f.field == 1 ? &vt->type : &vt->unit, what,
+                            idx);
             }
             if (rc != PC_OK) {
                 return rc;
@@ -633,17 +629,36 @@ static int pp_mapping_field(struct pp_dec *x, const struct pbf *f,
         return rc;
     }
     switch (f->field) {
-    case 1: *id = f->v; break;
-    case 2: m->memory_start = f->v; break;
-    case 3: m->memory_limit = f->v; break;
-    case 4: m->file_offset = f->v; break;
-    case 5: return pp_str(x, f->v, &m->filename, "mapping", idx);
-    case 6: return pp_str(x, f->v, &m->build_id, "mapping", idx);
-    case 7: m->flags |= f->v ? MAPPING_HAS_FUNCTIONS : 0; break;
-    case 8: m->flags |= f->v ? MAPPING_HAS_FILENAMES : 0; break;
-    case 9: m->flags |= f->v ? MAPPING_HAS_LINE_NUMBERS : 0; break;
-    case 10: m->flags |= f->v ? MAPPING_HAS_INLINE_FRAMES : 0; break;
-    default: break;
+    case 1:
+        *id = f->v;
+        break;
+    case 2:
+        m->memory_start = f->v;
+        break;
+    case 3:
+        m->memory_limit = f->v;
+        break;
+    case 4:
+        m->file_offset = f->v;
+        break;
+    case 5:
+        return pp_str(x, f->v, &m->filename, "mapping", idx);
+    case 6:
+        return pp_str(x, f->v, &m->build_id, "mapping", idx);
+    case 7:
+        m->flags |= f->v ? MAPPING_HAS_FUNCTIONS : 0;
+        break;
+    case 8:
+        m->flags |= f->v ? MAPPING_HAS_FILENAMES : 0;
+        break;
+    case 9:
+        m->flags |= f->v ? MAPPING_HAS_LINE_NUMBERS : 0;
+        break;
+    case 10:
+        m->flags |= f->v ? MAPPING_HAS_INLINE_FRAMES : 0;
+        break;
+    default:
+        break;
     }
     return PC_OK;
 }
@@ -728,8 +743,7 @@ static int pp_string(struct pp_dec *x, const struct pbf *f, uint32_t *i)
         }
     } else {
         if (f->n > UINT32_MAX) {
-            return err_set(x->e, PC_ETOOBIG, "pprof: string %u too long",
-                           *i);
+            return err_set(x->e, PC_ETOOBIG, "pprof: string %u too long", *i);
         }
         d->strings[d->nstrings].ptr = (const char *)f->s;
         d->strings[d->nstrings].len = (uint32_t)f->n;
@@ -802,8 +816,8 @@ static int pp_header_scalar(struct pp_dec *x, const struct pbf *f)
         pr->period = (int64_t)f->v;
         return PC_OK;
     case PF_DEFAULT_SAMPLE_TYPE:
-        return pp_str(x, f->v, &pr->default_sample_type,
-                      "default_sample_type", 0);
+        return pp_str(x, f->v, &pr->default_sample_type, "default_sample_type",
+                      0);
     case PF_DOC_URL:
         return pp_str(x, f->v, &pr->doc_url, "doc_url", 0);
     default:
@@ -891,9 +905,9 @@ static int pp_location_field(struct pp_dec *x, const struct pbf *f,
     if (f->field == 4) {
         rc = pp_want(x, f, PB_LEN, "location");
         if (rc != PC_OK || l->lines + l->nlines >= lines + x->c.lines) {
-            return rc != PC_OK ? rc
-                               : err_set(x->e, PC_ECORRUPT,
-                                         "pprof: bad line list");
+            return rc != PC_OK
+                       ? rc
+                       : err_set(x->e, PC_ECORRUPT, "pprof: bad line list");
         }
         return pp_line(x, f, &l->lines[l->nlines++], idx);
     }
@@ -1063,7 +1077,7 @@ static int pp_labtab_room(struct pp_dec *x)
     uint32_t need = d->cap_attrs * 2;
 
     if (d->cap_attrs >= most) {
-        return PC_ECORRUPT;     /* more labels than counted */
+        return PC_ECORRUPT; /* more labels than counted */
     }
     if (need > most) {
         need = (uint32_t)most;
@@ -1103,7 +1117,8 @@ static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
     if (d->nattrs >= d->cap_attrs && (j = pp_labtab_room(x)) != PC_OK) {
         return j == PC_ECORRUPT
                    ? err_set(x->e, PC_ECORRUPT, "pprof: bad label list")
-                   : err_set(x->e, PC_ENOMEM, "pprof: out of memory for labels");
+                   : err_set(x->e, PC_ENOMEM,
+                             "pprof: out of memory for labels");
     }
     j = (int32_t)d->nattrs++;
     d->attrs[j] = a;
@@ -1218,7 +1233,8 @@ static int pp_sample_loc(struct pp_dec *x, uint64_t id, struct pp_blocks *b,
 
     if (li < 0) {
         return err_set(x->e, PC_ECORRUPT,
-                       "pprof: sample %" PRIu64 ": unknown location id %" PRIu64,
+                       "pprof: sample %" PRIu64
+                       ": unknown location id %" PRIu64,
                        si, id);
     }
     if (b->locs >= b->locs_end) {
@@ -1234,7 +1250,8 @@ static int pp_sample_val(struct pp_dec *x, uint64_t v, struct pp_blocks *b,
     if (b->vals >= b->vals_end) {
         return err_set(x->e, PC_ECORRUPT,
                        "pprof: sample %" PRIu64 " has more values than "
-                       "sample types", si);
+                       "sample types",
+                       si);
     }
     *b->vals++ = (int64_t)v;
     return PC_OK;
@@ -1375,9 +1392,10 @@ static int pp_sample(struct pp_dec *x, const struct pbf *top,
 
 /* The field numbers pass 2 reads (all but samples and locations). */
 static const uint8_t pp_pass2_fields[] = {
-    PF_SAMPLE_TYPE, PF_MAPPING,    PF_FUNCTION, PF_STRING,  PF_DROP_FRAMES,
-    PF_KEEP_FRAMES, PF_TIME,       PF_DURATION, PF_PERIOD_TYPE, PF_PERIOD,
-    PF_COMMENT,     PF_DEFAULT_SAMPLE_TYPE,     PF_DOC_URL,
+    PF_SAMPLE_TYPE, PF_MAPPING,     PF_FUNCTION, PF_STRING,
+    PF_DROP_FRAMES, PF_KEEP_FRAMES, PF_TIME,     PF_DURATION,
+    PF_PERIOD_TYPE, PF_PERIOD,      PF_COMMENT,  PF_DEFAULT_SAMPLE_TYPE,
+    PF_DOC_URL,
 };
 
 /* Next field of the span [*p, end) numbered fn; *found = 0 at the end.
@@ -1533,8 +1551,7 @@ static void pp_release(struct pp_dec *x, const uint8_t *p)
     }
     to = (size_t)(p - x->map) & ~(x->page - 1);
     if (to - x->released >= PP_RELEASE_STEP) {
-        (void)madvise(x->map + x->released, to - x->released,
-                      MADV_DONTNEED);
+        (void)madvise(x->map + x->released, to - x->released, MADV_DONTNEED);
         x->released = to;
     }
 #else
@@ -1670,8 +1687,7 @@ static int pp_alloc_dict(struct pp_dec *x)
                 ((size_t)c->functions + 1) * sizeof(uint64_t));
     /* Without the memo every label is decoded: it only saves time. */
     if (c->labels != 0) {
-        x->labmemo = calloc((size_t)1 << PP_LABMEMO_BITS,
-                            sizeof(*x->labmemo));
+        x->labmemo = calloc((size_t)1 << PP_LABMEMO_BITS, sizeof(*x->labmemo));
     }
     if (c->labels != 0 && pp_labtab_init(x) != PC_OK) {
         return err_set(x->e, PC_ENOMEM, "pprof: out of memory for labels");
@@ -1800,8 +1816,10 @@ static size_t pp_arena_limit(size_t n, int copied)
 static int pp_gunzip_err(struct errctx *e, int rc, size_t maxd)
 {
     if (rc == PC_ETOOBIG) {
-        return err_set(e, rc, "pprof: gzip data inflates past the "
-                              "limit of %zu bytes", maxd);
+        return err_set(e, rc,
+                       "pprof: gzip data inflates past the "
+                       "limit of %zu bytes",
+                       maxd);
     }
     return err_set(e, rc, "pprof: corrupt gzip data (%s)", pc_strerror(rc));
 }
@@ -1837,8 +1855,8 @@ static int pp_gunzip_map(struct pp_dec *x, const uint8_t *data, size_t len,
     if (rc != PC_OK || got == 0) {
         /* Several members, or a trailer that lies: take the slow path. */
         munmap(mem, hint);
-        return rc == PC_OK || rc == PC_ETOOBIG ? 1 : pp_gunzip_err(x->e, rc,
-                                                                   maxd);
+        return rc == PC_OK || rc == PC_ETOOBIG ? 1
+                                               : pp_gunzip_err(x->e, rc, maxd);
     }
     x->map = mem;
     x->map_len = hint;

@@ -36,7 +36,7 @@ struct pe_label {
     uint32_t unit;
     int64_t num;
     uint8_t is_num;
-    uint8_t key_kind;     /* PE_KEY_* */
+    uint8_t key_kind; /* PE_KEY_* */
 };
 
 enum { PE_KEY_OTHER = 0, PE_KEY_TRACE = 1, PE_KEY_SPAN = 2 };
@@ -52,12 +52,12 @@ struct pe {
     const struct dict *d;
     const struct profile *p;
     struct errctx *e;
-    int32_t *smap;            /* model string -> new index (marks first) */
+    int32_t *smap; /* model string -> new index (marks first) */
     int32_t *mmap, *lmap, *fmap;
-    int fn0_used;             /* a line names the zero function (OTLP index 0) */
-    struct itab shash;        /* content -> model string (built lazily) */
+    int fn0_used;      /* a line names the zero function (OTLP index 0) */
+    struct itab shash; /* content -> model string (built lazily) */
     int has_shash;
-    struct buf xbytes;        /* extra strings, back to back */
+    struct buf xbytes; /* extra strings, back to back */
     uint32_t *xoff, *xlen;
     uint32_t nx, capx;
     struct itab xhash;
@@ -67,7 +67,7 @@ struct pe {
     struct pe_label *labels;
     uint32_t nlabels, caplabels;
     uint32_t ref_trace, ref_span;
-    int32_t sbase;            /* new index of the first extra string */
+    int32_t sbase; /* new index of the first extra string */
     char scratch[64];
 };
 
@@ -78,8 +78,8 @@ static int pe_nomem(struct pe *x)
 
 static int pe_bad(struct pe *x, const char *what, int64_t i)
 {
-    return err_set(x->e, PC_EINVAL, "pprof encode: %s %" PRId64
-                   " out of range", what, i);
+    return err_set(x->e, PC_EINVAL,
+                   "pprof encode: %s %" PRId64 " out of range", what, i);
 }
 
 /* ---- strings ---------------------------------------------------------- */
@@ -295,8 +295,8 @@ static int pe_kv_labels(struct pe *x, uint32_t key, int32_t unit,
     memcpy(s + k.len + 1, kv->key.ptr, kv->key.len);
     rc = pe_str_ref(x, s, n, &sub);
     free(s);
-    return rc != PC_OK ? rc : pe_value_labels(x, sub, unit, &kv->value,
-                                              depth + 1);
+    return rc != PC_OK ? rc
+                       : pe_value_labels(x, sub, unit, &kv->value, depth + 1);
 }
 
 static int pe_value_labels(struct pe *x, uint32_t key, int32_t unit,
@@ -307,15 +307,16 @@ static int pe_value_labels(struct pe *x, uint32_t key, int32_t unit,
     int rc = PC_OK, n;
 
     if (depth > LIMIT_ANYVALUE_DEPTH) {
-        return err_set(x->e, PC_EINVAL, "pprof encode: attribute nested "
-                       "deeper than %d", LIMIT_ANYVALUE_DEPTH);
+        return err_set(x->e, PC_EINVAL,
+                       "pprof encode: attribute nested "
+                       "deeper than %d",
+                       LIMIT_ANYVALUE_DEPTH);
     }
     switch (v->type) {
     case AV_STRING:
         return pe_str_label(x, key, v->u.s.ptr, v->u.s.len);
     case AV_BOOL:
-        return pe_str_label(x, key, v->u.b ? "true" : "false",
-                            v->u.b ? 4 : 5);
+        return pe_str_label(x, key, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
     case AV_DOUBLE:
         n = snprintf(x->scratch, sizeof(x->scratch), "%.17g", v->u.d);
         return pe_str_label(x, key, x->scratch, (size_t)n);
@@ -536,9 +537,10 @@ static int pe_mark_sample(struct pe *x, const struct sample *s)
     }
     if (rc == PC_OK && x->p->nsample_types > 1 &&
         s->nvalues != x->p->nsample_types) {
-        rc = err_set(x->e, PC_EINVAL, "pprof encode: sample has %u values "
-                     "for %u sample types", s->nvalues,
-                     x->p->nsample_types);
+        rc = err_set(x->e, PC_EINVAL,
+                     "pprof encode: sample has %u values "
+                     "for %u sample types",
+                     s->nvalues, x->p->nsample_types);
     }
     return rc;
 }
@@ -604,7 +606,7 @@ static int32_t pe_number(int32_t *map, uint32_t n)
     int32_t k = 0;
     uint32_t i;
 
-    map[0] = 0;   /* index 0 is "none" and stays 0 */
+    map[0] = 0; /* index 0 is "none" and stays 0 */
     for (i = 1; i < n; i++) {
         if (map[i] != 0) {
             map[i] = ++k;
@@ -636,7 +638,8 @@ static int pe_value_type(struct pe *x, struct buf *b, uint32_t field,
     return rc != PC_OK ? rc : pb_msg_end(b, mark);
 }
 
-static int pe_label_write(struct pe *x, struct buf *b, const struct pe_label *l)
+static int pe_label_write(struct pe *x, struct buf *b,
+                          const struct pe_label *l)
 {
     size_t mark = 0;
     int rc = pb_msg_begin(b, 3, &mark);
@@ -955,7 +958,8 @@ static int pe_header_write(struct pe *x, struct buf *b)
     if (rc == PC_OK) {
         rc = pe_put_nz(b, 10, (uint64_t)p->duration_nanos);
     }
-    if (rc == PC_OK && (p->period_type.type != 0 || p->period_type.unit != 0)) {
+    if (rc == PC_OK &&
+        (p->period_type.type != 0 || p->period_type.unit != 0)) {
         rc = pe_value_type(x, b, 11, &p->period_type);
     }
     if (rc == PC_OK) {
@@ -995,8 +999,7 @@ static int pe_write(struct pe *x, struct buf *b)
         rc = pe_header_write(x, b);
     }
     if (rc != PC_OK) {
-        return err_set(x->e, rc, "pprof encode: output: %s",
-                       pc_strerror(rc));
+        return err_set(x->e, rc, "pprof encode: output: %s", pc_strerror(rc));
     }
     return PC_OK;
 }
@@ -1013,8 +1016,7 @@ static int pe_init(struct pe *x)
     x->lmap = calloc(d->nlocations + 1, sizeof(*x->lmap));
     x->fmap = calloc(d->nfunctions + 1, sizeof(*x->fmap));
     x->attr_runs = malloc((d->nattrs + 1) * sizeof(*x->attr_runs));
-    x->link_runs = malloc((2 * (size_t)d->nlinks + 2) *
-                          sizeof(*x->link_runs));
+    x->link_runs = malloc((2 * (size_t)d->nlinks + 2) * sizeof(*x->link_runs));
     buf_init(&x->xbytes, 0);
     x->ref_trace = x->ref_span = PE_NONE;
     if (!x->smap || !x->mmap || !x->lmap || !x->fmap || !x->attr_runs ||
@@ -1062,7 +1064,8 @@ int pprof_encode(const struct pdata *pd, const struct profile *p,
     int rc;
 
     if (pd == NULL || p == NULL || pd->dict.nstrings == 0) {
-        return err_set(e, PC_EINVAL, "pprof encode: no profile or empty "
+        return err_set(e, PC_EINVAL,
+                       "pprof encode: no profile or empty "
                        "dictionary");
     }
     memset(&x, 0, sizeof(x));
@@ -1089,8 +1092,8 @@ int pprof_encode(const struct pdata *pd, const struct profile *p,
     return rc;
 }
 
-int pprof_encode_gz(const struct pdata *pd, const struct profile *p,
-                    int level, struct buf *out, struct errctx *e)
+int pprof_encode_gz(const struct pdata *pd, const struct profile *p, int level,
+                    struct buf *out, struct errctx *e)
 {
     struct buf tmp;
     int rc;

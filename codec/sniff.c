@@ -38,7 +38,7 @@ static enum sniff_format sniff_plain(const uint8_t *p, size_t len)
 
     while (p < end) {
         if (pb_read_tag(&p, end, &field, &wire) != PC_OK) {
-            break;   /* a truncated prefix: decide on what was seen */
+            break; /* a truncated prefix: decide on what was seen */
         }
         fields++;
         if (field > 2) {
@@ -47,7 +47,7 @@ static enum sniff_format sniff_plain(const uint8_t *p, size_t len)
                 return SNIFF_UNKNOWN;
             }
             return pb_skip(&p, end, wire) == PC_OK ? SNIFF_PPROF
-                                                  : SNIFF_UNKNOWN;
+                                                   : SNIFF_UNKNOWN;
         }
         if (wire != PB_LEN) {
             return SNIFF_UNKNOWN;

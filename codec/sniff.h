@@ -10,11 +10,11 @@
 
 enum sniff_format {
     SNIFF_UNKNOWN = 0,
-    SNIFF_PPROF,          /* pprof, gzip or plain */
-    SNIFF_OTLP,           /* ExportProfilesServiceRequest / ProfilesData */
-    SNIFF_OTLP_GZIP,      /* the same, gzip-compressed */
-    SNIFF_OTLP_JSON,      /* OTLP JSON encoding */
-    SNIFF_JFR,            /* Java Flight Recorder ("FLR\0") */
+    SNIFF_PPROF,     /* pprof, gzip or plain */
+    SNIFF_OTLP,      /* ExportProfilesServiceRequest / ProfilesData */
+    SNIFF_OTLP_GZIP, /* the same, gzip-compressed */
+    SNIFF_OTLP_JSON, /* OTLP JSON encoding */
+    SNIFF_JFR,       /* Java Flight Recorder ("FLR\0") */
 };
 
 /* Best guess for data; SNIFF_UNKNOWN when it is neither (or empty). */

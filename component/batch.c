@@ -239,7 +239,8 @@ static int copy_anyvalue(struct arena *a, struct anyvalue *dst,
         if (src->u.arr.n == 0) {
             return PC_OK;
         }
-        dst->u.arr.items = arena_calloc(a, src->u.arr.n, sizeof(struct anyvalue));
+        dst->u.arr.items = arena_calloc(a, src->u.arr.n,
+                                        sizeof(struct anyvalue));
         if (dst->u.arr.items == NULL) {
             return PC_ENOMEM;
         }

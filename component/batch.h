@@ -36,49 +36,49 @@
 
 enum payload_format {
     PAYLOAD_NONE = 0,
-    PAYLOAD_PPROF,     /* raw is a pprof (gzip or plain) */
-    PAYLOAD_OTLP,      /* raw is an ExportProfilesServiceRequest */
+    PAYLOAD_PPROF, /* raw is a pprof (gzip or plain) */
+    PAYLOAD_OTLP,  /* raw is an ExportProfilesServiceRequest */
 };
 
 /* Immutable shared bytes. */
 struct blob {
-    int refs;          /* atomic */
+    int refs; /* atomic */
     size_t len;
     uint8_t *data;
 };
 
-struct blob *blob_new(const void *data, size_t len);   /* copies */
-struct blob *blob_take(uint8_t *data, size_t len);     /* takes malloc'd data */
+struct blob *blob_new(const void *data, size_t len); /* copies */
+struct blob *blob_take(uint8_t *data, size_t len);   /* takes malloc'd data */
 struct blob *blob_ref(struct blob *b);
 void blob_unref(struct blob *b);
 
 /* A decoded payload shared by items (and batches) by reference. */
 struct shared_pdata {
-    int refs;          /* atomic */
+    int refs; /* atomic */
     struct pdata *pd;
 };
 
-struct shared_pdata *shared_pdata_new(struct pdata *pd);   /* takes pd */
+struct shared_pdata *shared_pdata_new(struct pdata *pd); /* takes pd */
 struct shared_pdata *shared_pdata_ref(struct shared_pdata *s);
 void shared_pdata_unref(struct shared_pdata *s);
 
 struct item {
-    struct keyvalue *attrs;      /* series identity; owned by the batch arena */
+    struct keyvalue *attrs; /* series identity; owned by the batch arena */
     uint32_t nattrs;
-    struct pstr tenant;          /* X-Scope-OrgID that brought it, may be empty */
-    uint8_t format;              /* enum payload_format of raw */
-    struct blob *raw;            /* original bytes, or NULL once modified */
-    struct shared_pdata *pd;     /* decoded payload, or NULL until needed */
-    int32_t resource;            /* OTLP: index of the resource in pd this
+    struct pstr tenant;      /* X-Scope-OrgID that brought it, may be empty */
+    uint8_t format;          /* enum payload_format of raw */
+    struct blob *raw;        /* original bytes, or NULL once modified */
+    struct shared_pdata *pd; /* decoded payload, or NULL until needed */
+    int32_t resource;        /* OTLP: index of the resource in pd this
                                     item is; -1 = the whole pdata */
-    uint32_t nprofiles;          /* counts for self-metrics */
+    uint32_t nprofiles;      /* counts for self-metrics */
     uint64_t nsamples;
-    uint64_t received_ns;        /* when the receiver accepted it */
+    uint64_t received_ns; /* when the receiver accepted it */
 };
 
 struct batch {
-    int refs;                    /* atomic */
-    struct arena arena;          /* attrs and other per-batch memory */
+    int refs;           /* atomic */
+    struct arena arena; /* attrs and other per-batch memory */
     struct item *items;
     uint32_t nitems, cap;
     struct decode_limits limits;

@@ -94,7 +94,7 @@ static int put_value(struct buf *o, const struct anyvalue *v, int depth)
     case AV_KVLIST:
         return put_kvs(o, v->u.kv.items, v->u.kv.n, depth + 1);
     default:
-        return PC_OK;    /* AV_EMPTY: the type byte says it all */
+        return PC_OK; /* AV_EMPTY: the type byte says it all */
     }
 }
 
@@ -462,7 +462,7 @@ int batch_deserialize(const uint8_t *data, size_t len, struct batch **out)
         rc = get_item(&r, it);
     }
     if (rc == PC_OK && r.left != 0) {
-        rc = PC_ECORRUPT;    /* trailing bytes: not what we wrote */
+        rc = PC_ECORRUPT; /* trailing bytes: not what we wrote */
     }
     if (rc != PC_OK) {
         batch_unref(b);

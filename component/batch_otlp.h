@@ -29,10 +29,10 @@ typedef int (*batch_otlp_attrs_fn)(void *arg, const struct item *it,
                                    struct arena *a, struct otlp_item *oi);
 
 struct batch_otlp_opts {
-    const char *id;                   /* component id, for the log */
-    const uint32_t *idx;              /* items of b to take; NULL = all */
+    const char *id;      /* component id, for the log */
+    const uint32_t *idx; /* items of b to take; NULL = all */
     uint32_t nidx;
-    int include_original_payload;     /* item_original_pprof() goes along */
+    int include_original_payload; /* item_original_pprof() goes along */
     /* NULL: the item's attributes without the internal `__*` ones. */
     batch_otlp_attrs_fn attrs;
     void *attrs_arg;
@@ -41,8 +41,8 @@ struct batch_otlp_opts {
 struct batch_otlp {
     struct otlp_item *items;
     size_t n;
-    uint32_t rejected;                /* profiles of the items left out */
-    struct arena arena;               /* the items' attribute arrays */
+    uint32_t rejected;  /* profiles of the items left out */
+    struct arena arena; /* the items' attribute arrays */
 };
 
 /* Fills out (freed with batch_otlp_free, also after a failure). The items

@@ -32,8 +32,8 @@ enum component_kind {
 
 /* What the engine gives a component instance. */
 struct component_host {
-    const char *id;                  /* "type/name" */
-    struct event_base *base;         /* main loop (receivers) */
+    const char *id;          /* "type/name" */
+    struct event_base *base; /* main loop (receivers) */
     /* The instance's metrics scope: its identity labels (receiver="id",
      * processor="id" or exporter="id") are set; register series through
      * it with only labels of your own (telemetry/metrics.h). The engine
@@ -68,14 +68,14 @@ struct component_host {
      * too large...), so /metrics shows it. */
     void (*refused)(struct component_host *host, uint32_t profiles,
                     uint64_t bytes);
-    void *engine;                    /* engine-private */
+    void *engine; /* engine-private */
 };
 
 /* Result of one export attempt. */
 struct export_result {
-    int64_t retry_after_ms;          /* server asked for a delay; 0 = none */
-    uint32_t rejected_profiles;      /* partial success: permanently refused */
-    char msg[256];                   /* reason, for the log */
+    int64_t retry_after_ms;     /* server asked for a delay; 0 = none */
+    uint32_t rejected_profiles; /* partial success: permanently refused */
+    char msg[256];              /* reason, for the log */
 };
 
 /* start and stop of receivers and exporters may be NULL: nothing to do. */
@@ -105,12 +105,12 @@ struct exporter_ops {
 };
 
 struct component_factory {
-    const char *type;                /* "otlp", "file", ... */
+    const char *type; /* "otlp", "file", ... */
     enum component_kind kind;
-    const char *stability;           /* "development", "alpha", "beta", "stable" */
+    const char *stability; /* "development", "alpha", "beta", "stable" */
     const char *description;
     size_t config_size;
-    const struct cfg_entry *config;  /* NULL-key-terminated */
+    const struct cfg_entry *config; /* NULL-key-terminated */
     /* Cross-field checks after cfg_decode; add errors to d. Optional. */
     void (*validate)(const void *cfg, const struct ynode *node,
                      struct cfg_diag *d);

@@ -28,7 +28,7 @@ struct matcher_term {
     char *value;
     size_t value_len;
     enum matcher_op op;
-    pcre2_code *re;      /* MATCH_RE / MATCH_NRE */
+    pcre2_code *re; /* MATCH_RE / MATCH_NRE */
 };
 
 struct matcher_set {
@@ -109,10 +109,14 @@ static int ms_op(struct mscan *sc, enum matcher_op *op, struct errctx *e)
 static char unescape(char c)
 {
     switch (c) {
-    case 'n': return '\n';
-    case 't': return '\t';
-    case 'r': return '\r';
-    default: return c;
+    case 'n':
+        return '\n';
+    case 't':
+        return '\t';
+    case 'r':
+        return '\r';
+    default:
+        return c;
     }
 }
 
@@ -216,8 +220,7 @@ static int ms_terms(struct mscan *sc, struct matcher_set *m, int braced,
             sc->pos++;
         } else if (ms_peek(sc) != -1 && !(braced && ms_peek(sc) == '}')) {
             return err_set(e, PC_EINVAL,
-                           "selector: expected , or } at offset %zu",
-                           sc->pos);
+                           "selector: expected , or } at offset %zu", sc->pos);
         }
     }
 }

@@ -104,9 +104,12 @@ const struct component_factory *registry_find(enum component_kind kind,
 const char *component_kind_name(enum component_kind kind)
 {
     switch (kind) {
-    case COMPONENT_RECEIVER: return "receiver";
-    case COMPONENT_PROCESSOR: return "processor";
-    case COMPONENT_EXPORTER: return "exporter";
+    case COMPONENT_RECEIVER:
+        return "receiver";
+    case COMPONENT_PROCESSOR:
+        return "processor";
+    case COMPONENT_EXPORTER:
+        return "exporter";
     }
     return "unknown";
 }

@@ -80,8 +80,8 @@ void cfg_diag_error(struct cfg_diag *d, const struct ynode *at,
     va_end(ap);
 }
 
-void cfg_diag_warn(struct cfg_diag *d, const struct ynode *at,
-                   const char *fmt, ...)
+void cfg_diag_warn(struct cfg_diag *d, const struct ynode *at, const char *fmt,
+                   ...)
 {
     va_list ap;
 
@@ -150,8 +150,9 @@ int cfg_parse_int(const char *s, int64_t *v)
         base = 8;
         p += 2;
     }
-    if (!((*p >= '0' && *p <= '9') || (base == 16 && ((*p >= 'a' && *p <= 'f') ||
-                                                     (*p >= 'A' && *p <= 'F'))))) {
+    if (!((*p >= '0' && *p <= '9') ||
+          (base == 16 &&
+           ((*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F'))))) {
         return PC_EINVAL;
     }
     errno = 0;
@@ -212,8 +213,8 @@ struct unit {
 static const struct unit duration_units[] = {
     {"ns", 1ULL},
     {"us", 1000ULL},
-    {"\xc2\xb5s", 1000ULL},     /* µs (micro sign) */
-    {"\xce\xbcs", 1000ULL},     /* μs (Greek mu) */
+    {"\xc2\xb5s", 1000ULL}, /* µs (micro sign) */
+    {"\xce\xbcs", 1000ULL}, /* μs (Greek mu) */
     {"ms", 1000000ULL},
     {"s", 1000000000ULL},
     {"m", 60ULL * 1000000000ULL},
@@ -249,7 +250,8 @@ static int add_scaled(uint64_t *acc, uint64_t ip, uint64_t frac,
     }
     whole = ip * mult;
     part = (long double)frac / (long double)scale * (long double)mult;
-    if (whole > limit - (uint64_t)part || *acc > limit - whole - (uint64_t)part) {
+    if (whole > limit - (uint64_t)part ||
+        *acc > limit - whole - (uint64_t)part) {
         return PC_EINVAL;
     }
     *acc += whole + (uint64_t)part;
@@ -331,8 +333,8 @@ int cfg_parse_size(const char *s, uint64_t *bytes)
     if (size_units[i].mult == 1 && scale > 1) {
         return PC_EINVAL;
     }
-    if (add_scaled(&acc, ip, frac, scale, size_units[i].mult,
-                   UINT64_MAX) != PC_OK) {
+    if (add_scaled(&acc, ip, frac, scale, size_units[i].mult, UINT64_MAX) !=
+        PC_OK) {
         return PC_EINVAL;
     }
     *bytes = acc;
@@ -342,18 +344,30 @@ int cfg_parse_size(const char *s, uint64_t *bytes)
 const char *cfg_type_name(enum cfg_type t)
 {
     switch (t) {
-    case CFG_BOOL: return "bool";
-    case CFG_INT: return "int";
-    case CFG_DOUBLE: return "number";
-    case CFG_STRING: return "string";
-    case CFG_DURATION: return "duration";
-    case CFG_SIZE: return "size";
-    case CFG_ENUM: return "enum";
-    case CFG_STRLIST: return "string list";
-    case CFG_MAP: return "string map";
-    case CFG_SECTION: return "section";
-    case CFG_SECTION_LIST: return "section list";
-    case CFG_NODE: return "yaml";
+    case CFG_BOOL:
+        return "bool";
+    case CFG_INT:
+        return "int";
+    case CFG_DOUBLE:
+        return "number";
+    case CFG_STRING:
+        return "string";
+    case CFG_DURATION:
+        return "duration";
+    case CFG_SIZE:
+        return "size";
+    case CFG_ENUM:
+        return "enum";
+    case CFG_STRLIST:
+        return "string list";
+    case CFG_MAP:
+        return "string map";
+    case CFG_SECTION:
+        return "section";
+    case CFG_SECTION_LIST:
+        return "section list";
+    case CFG_NODE:
+        return "yaml";
     }
     return "?";
 }
@@ -362,8 +376,14 @@ const char *cfg_type_name(enum cfg_type t)
 
 static void fmt_duration(int64_t ms, char *out, size_t len)
 {
-    static const struct { const char *u; int64_t ms; } parts[] = {
-        {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1},
+    static const struct {
+        const char *u;
+        int64_t ms;
+    } parts[] = {
+        {"h", 3600000},
+        {"m", 60000},
+        {"s", 1000},
+        {"ms", 1},
     };
     size_t used = 0, i;
     int w;
@@ -388,8 +408,11 @@ static void fmt_duration(int64_t ms, char *out, size_t len)
 
 static void fmt_size(uint64_t b, char *out, size_t len)
 {
-    static const struct { const char *u; uint64_t m; } units[] = {
-        {"TiB", 1ULL << 40}, {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20},
+    static const struct {
+        const char *u;
+        uint64_t m;
+    } units[] = {
+        {"TiB", 1ULL << 40}, {"GiB", 1ULL << 30},   {"MiB", 1ULL << 20},
         {"KiB", 1ULL << 10}, {"GB", 1000000000ULL}, {"MB", 1000000ULL},
         {"KB", 1000ULL},
     };
@@ -444,18 +467,18 @@ static int has_bounds(const struct cfg_entry *e)
 struct dec {
     struct cfg_diag *d;
     int failed;
-    const char *def_key;   /* set while decoding a built-in default */
+    const char *def_key; /* set while decoding a built-in default */
 };
 
 static int decode_table(struct dec *x, const struct cfg_entry *table,
                         const struct ynode *node, void *out);
 
-static void value_error(struct dec *x, const struct ynode *n,
-                        const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void value_error(struct dec *x, const struct ynode *n, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
 
 /* "PATH: message"; for a built-in default "default of 'key': message". */
-static void value_error(struct dec *x, const struct ynode *n,
-                        const char *fmt, ...)
+static void value_error(struct dec *x, const struct ynode *n, const char *fmt,
+                        ...)
 {
     char path[CFG_PATH_MAX], msg[CFG_MSG_MAX];
     va_list ap;
@@ -475,8 +498,9 @@ static void value_error(struct dec *x, const struct ynode *n,
 
 static const char *kind_word(const struct ynode *n)
 {
-    return n->kind == YNODE_MAP ? "a mapping" : n->kind == YNODE_SEQ
-                                                    ? "a list" : "a scalar";
+    return n->kind == YNODE_MAP   ? "a mapping"
+           : n->kind == YNODE_SEQ ? "a list"
+                                  : "a scalar";
 }
 
 /* The scalar text of n, or NULL after reporting "expected <what>". */
@@ -534,7 +558,8 @@ static void dec_double(struct dec *x, const struct cfg_entry *e,
         value_error(x, n, "expected a number, got '%.100s'", s);
         return;
     }
-    if (has_bounds(e) && (v < (double)e->min / 1e6 || v > (double)e->max / 1e6)) {
+    if (has_bounds(e) &&
+        (v < (double)e->min / 1e6 || v > (double)e->max / 1e6)) {
         fmt_range(e, range, sizeof(range));
         value_error(x, n, "%s is out of range (allowed: %s)", s, range);
     }
@@ -551,8 +576,10 @@ static void dec_duration(struct dec *x, const struct cfg_entry *e,
         return;
     }
     if (cfg_parse_duration_ms(s, &ms) != PC_OK) {
-        value_error(x, n, "expected a duration like 15s or 500ms, got "
-                    "'%.100s'", s);
+        value_error(x, n,
+                    "expected a duration like 15s or 500ms, got "
+                    "'%.100s'",
+                    s);
         return;
     }
     check_int_range(x, e, n, ms, s);
@@ -570,8 +597,10 @@ static void dec_size(struct dec *x, const struct cfg_entry *e,
         return;
     }
     if (cfg_parse_size(s, &b) != PC_OK) {
-        value_error(x, n, "expected a size like 512KiB or 16MiB, got "
-                    "'%.100s'", s);
+        value_error(x, n,
+                    "expected a size like 512KiB or 16MiB, got "
+                    "'%.100s'",
+                    s);
         return;
     }
     if (has_bounds(e) && ((e->min > 0 && b < (uint64_t)e->min) ||
@@ -737,17 +766,39 @@ static void decode_value(struct dec *x, const struct cfg_entry *e,
         }
         break;
     }
-    case CFG_INT: dec_int(x, e, n, field); break;
-    case CFG_DOUBLE: dec_double(x, e, n, field); break;
-    case CFG_STRING: dec_string(x, n, field); break;
-    case CFG_DURATION: dec_duration(x, e, n, field); break;
-    case CFG_SIZE: dec_size(x, e, n, field); break;
-    case CFG_ENUM: dec_enum(x, e, n, field); break;
-    case CFG_STRLIST: dec_strlist(x, n, field); break;
-    case CFG_MAP: dec_map(x, n, field); break;
-    case CFG_SECTION: decode_table(x, e->sub, n, field); break;
-    case CFG_SECTION_LIST: dec_section_list(x, e, n, field); break;
-    case CFG_NODE: *(const struct ynode **)field = n; break;
+    case CFG_INT:
+        dec_int(x, e, n, field);
+        break;
+    case CFG_DOUBLE:
+        dec_double(x, e, n, field);
+        break;
+    case CFG_STRING:
+        dec_string(x, n, field);
+        break;
+    case CFG_DURATION:
+        dec_duration(x, e, n, field);
+        break;
+    case CFG_SIZE:
+        dec_size(x, e, n, field);
+        break;
+    case CFG_ENUM:
+        dec_enum(x, e, n, field);
+        break;
+    case CFG_STRLIST:
+        dec_strlist(x, n, field);
+        break;
+    case CFG_MAP:
+        dec_map(x, n, field);
+        break;
+    case CFG_SECTION:
+        decode_table(x, e->sub, n, field);
+        break;
+    case CFG_SECTION_LIST:
+        dec_section_list(x, e, n, field);
+        break;
+    case CFG_NODE:
+        *(const struct ynode **)field = n;
+        break;
     }
 }
 
@@ -779,8 +830,8 @@ static void apply_default(struct dec *x, const struct cfg_entry *e,
         syn.file = "(default)";
         syn.value = (char *)e->def;
         decode_value(x, e, &syn, field);
-    } else if (ydoc_load_string("(default)", e->def, &doc, err,
-                                sizeof(err)) != PC_OK) {
+    } else if (ydoc_load_string("(default)", e->def, &doc, err, sizeof(err)) !=
+               PC_OK) {
         value_error(x, NULL, "%s", err);
     } else {
         if (doc.root != NULL) {
@@ -810,7 +861,8 @@ static void report_unknown(struct dec *x, const struct cfg_entry *table,
     int w;
 
     keys[0] = '\0';
-    for (; table != NULL && table->key != NULL && used < sizeof(keys); table++) {
+    for (; table != NULL && table->key != NULL && used < sizeof(keys);
+         table++) {
         w = snprintf(keys + used, sizeof(keys) - used, "%s%s",
                      used ? ", " : "", table->key);
         if (w < 0) {
@@ -923,7 +975,8 @@ void cfg_release(const struct cfg_entry *table, void *out)
             struct cfg_list *l = field;
 
             for (i = 0; i < l->n; i++) {
-                cfg_release(e->sub, (char *)l->items + (size_t)i * e->sub_size);
+                cfg_release(e->sub,
+                            (char *)l->items + (size_t)i * e->sub_size);
             }
             free(l->items);
             memset(l, 0, sizeof(*l));
@@ -938,9 +991,11 @@ void cfg_release(const struct cfg_entry *table, void *out)
     }
 }
 
+/* clang-format off */
 const struct cfg_entry cfg_compression_params_table[] = {
     {.key = "level", .type = CFG_INT, .def = "1", .min = 1, .max = 12,
      .offset = offsetof(struct cfg_compression_params, level),
      .doc = "compression level: 1 (fastest, default) .. 12 (smallest)"},
     {.key = NULL},
 };
+/* clang-format on */

@@ -14,31 +14,32 @@
 #include "config/ynode.h"
 
 enum cfg_type {
-    CFG_BOOL,        /* int */
-    CFG_INT,         /* int64_t, bounds min..max */
-    CFG_DOUBLE,      /* double, bounds min..max (as doubles of the int64 fields / 1e6) */
-    CFG_STRING,      /* char * (NUL-terminated, owned by the config) */
-    CFG_DURATION,    /* int64_t milliseconds: "15s", "500ms", "1m30s", "2h" */
-    CFG_SIZE,        /* uint64_t bytes: "16MiB", "512KiB", "1GB", "4096" */
-    CFG_ENUM,        /* int: index into enum_values */
-    CFG_STRLIST,     /* struct cfg_strlist */
-    CFG_MAP,         /* struct cfg_map: string -> string */
-    CFG_SECTION,     /* nested struct at offset, keys in sub */
-    CFG_SECTION_LIST,/* struct cfg_list of nested structs of sub_size */
-    CFG_NODE,        /* const struct ynode *: kept raw for the component */
+    CFG_BOOL, /* int */
+    CFG_INT,  /* int64_t, bounds min..max */
+    CFG_DOUBLE, /* double, bounds min..max (as doubles of the int64 fields / 1e6) */
+    CFG_STRING,       /* char * (NUL-terminated, owned by the config) */
+    CFG_DURATION,     /* int64_t milliseconds: "15s", "500ms", "1m30s", "2h" */
+    CFG_SIZE,         /* uint64_t bytes: "16MiB", "512KiB", "1GB", "4096" */
+    CFG_ENUM,         /* int: index into enum_values */
+    CFG_STRLIST,      /* struct cfg_strlist */
+    CFG_MAP,          /* struct cfg_map: string -> string */
+    CFG_SECTION,      /* nested struct at offset, keys in sub */
+    CFG_SECTION_LIST, /* struct cfg_list of nested structs of sub_size */
+    CFG_NODE,         /* const struct ynode *: kept raw for the component */
 };
 
 struct cfg_entry {
     const char *key;
     enum cfg_type type;
-    size_t offset;                    /* offsetof(struct X, field) */
-    const char *def;                  /* default as YAML text; NULL = zero */
-    int64_t min, max;                 /* bounds for INT/DURATION/SIZE; 0,0 = none */
-    const char *const *enum_values;   /* CFG_ENUM: NULL-terminated */
-    const struct cfg_entry *sub;      /* SECTION / SECTION_LIST: NULL-key-terminated */
-    size_t sub_size;                  /* SECTION_LIST: element size */
+    size_t offset;    /* offsetof(struct X, field) */
+    const char *def;  /* default as YAML text; NULL = zero */
+    int64_t min, max; /* bounds for INT/DURATION/SIZE; 0,0 = none */
+    const char *const *enum_values; /* CFG_ENUM: NULL-terminated */
+    const struct cfg_entry
+        *sub;        /* SECTION / SECTION_LIST: NULL-key-terminated */
+    size_t sub_size; /* SECTION_LIST: element size */
     int required;
-    const char *doc;                  /* one line for `profcol components --keys` */
+    const char *doc; /* one line for `profcol components --keys` */
 };
 
 struct cfg_strlist {
@@ -53,7 +54,7 @@ struct cfg_map {
 };
 
 struct cfg_list {
-    void *items;      /* n elements of the entry's sub_size */
+    void *items; /* n elements of the entry's sub_size */
     uint32_t n;
 };
 
@@ -71,9 +72,10 @@ struct cfg_diag {
 };
 
 void cfg_diag_error(struct cfg_diag *d, const struct ynode *at,
-                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void cfg_diag_warn(struct cfg_diag *d, const struct ynode *at,
-                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                    const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cfg_diag_warn(struct cfg_diag *d, const struct ynode *at, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
 void cfg_diag_free(struct cfg_diag *d);
 /* Non-zero when any error was reported (kept or lost). */
 int cfg_diag_failed(const struct cfg_diag *d);

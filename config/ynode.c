@@ -32,9 +32,9 @@
 struct build {
     yaml_document_t *ydoc;
     struct ydoc *doc;
-    char **expanded;        /* per libyaml node (1-based index - 1) */
+    char **expanded; /* per libyaml node (1-based index - 1) */
     size_t nyaml;
-    uint32_t nodes;         /* ynodes made so far */
+    uint32_t nodes; /* ynodes made so far */
     char *err;
     size_t errlen;
 };
@@ -55,7 +55,8 @@ static int build_fail(struct build *b, const yaml_node_t *at, int code,
     int n;
 
     n = snprintf(b->err, b->errlen, "%s:%u:%u: ", b->doc->file,
-                 mark_u32(at->start_mark.line), mark_u32(at->start_mark.column));
+                 mark_u32(at->start_mark.line),
+                 mark_u32(at->start_mark.column));
     if (n < 0 || (size_t)n >= b->errlen) {
         return code;
     }
@@ -195,14 +196,17 @@ int ynode_expand_env(const char *s, size_t len, char **out, char *err,
         } else if (s[i + 1] == '{') {
             close = memchr(s + i + 2, '}', len - i - 2);
             if (close == NULL) {
-                snprintf(err, errlen, "malformed environment reference: "
+                snprintf(err, errlen,
+                         "malformed environment reference: "
                          "'${' without a closing '}'");
                 rc = PC_EINVAL;
                 break;
             }
             if (++refs > YNODE_MAX_REFS) {
-                snprintf(err, errlen, "more than %d environment references "
-                         "in one value", YNODE_MAX_REFS);
+                snprintf(err, errlen,
+                         "more than %d environment references "
+                         "in one value",
+                         YNODE_MAX_REFS);
                 rc = PC_EINVAL;
                 break;
             }
@@ -243,8 +247,10 @@ static struct ynode *node_new(struct build *b, const yaml_node_t *src,
     struct ynode *n;
 
     if (b->nodes >= YNODE_MAX_NODES) {
-        build_fail(b, src, PC_ETOOBIG, "document too large (more than %d "
-                   "nodes after resolving aliases)", YNODE_MAX_NODES);
+        build_fail(b, src, PC_ETOOBIG,
+                   "document too large (more than %d "
+                   "nodes after resolving aliases)",
+                   YNODE_MAX_NODES);
         return NULL;
     }
     n = arena_calloc(&b->doc->arena, 1, sizeof(*n));
@@ -288,8 +294,7 @@ static int scalar_text(struct build *b, int index, const yaml_node_t *src,
     }
     if (!expand) {
         *text = arena_strndup(&b->doc->arena, v, len);
-        return *text ? PC_OK
-                     : build_fail(b, src, PC_ENOMEM, "out of memory");
+        return *text ? PC_OK : build_fail(b, src, PC_ENOMEM, "out of memory");
     }
     if (b->expanded[index - 1] != NULL) {
         *text = b->expanded[index - 1];
@@ -391,7 +396,8 @@ static int check_duplicates(struct build *b, struct ynode *map,
         if (strcmp(sorted[i - 1]->value, sorted[i]->value) == 0) {
             snprintf(b->err, b->errlen,
                      "%s:%u:%u: duplicate key '%.100s' (first defined at "
-                     "%u:%u)", b->doc->file, sorted[i]->line, sorted[i]->col,
+                     "%u:%u)",
+                     b->doc->file, sorted[i]->line, sorted[i]->col,
                      sorted[i]->value, sorted[i - 1]->line,
                      sorted[i - 1]->col);
             free(sorted);
@@ -418,7 +424,8 @@ static int build_pair(struct build *b, const yaml_node_pair_t *pair,
     if (k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
         k->data.scalar.length == 2 &&
         memcmp(k->data.scalar.value, "<<", 2) == 0) {
-        return build_fail(b, k, PC_EUNSUPPORTED, "YAML merge keys ('<<') are "
+        return build_fail(b, k, PC_EUNSUPPORTED,
+                          "YAML merge keys ('<<') are "
                           "not supported; write the keys out");
     }
     rc = build_scalar(b, pair->key, k, map, 0, &map->keys[i]);
@@ -450,7 +457,8 @@ static int build_map(struct build *b, const yaml_node_t *src,
     if (count > YNODE_MAX_NODES) {
         return build_fail(b, src, PC_ETOOBIG, "mapping too large");
     }
-    n->keys = arena_calloc(&b->doc->arena, count ? count : 1, sizeof(*n->keys));
+    n->keys = arena_calloc(&b->doc->arena, count ? count : 1,
+                           sizeof(*n->keys));
     n->children = arena_calloc(&b->doc->arena, count ? count : 1,
                                sizeof(*n->children));
     if (n->keys == NULL || n->children == NULL) {
@@ -518,8 +526,8 @@ static int parser_fail(const yaml_parser_t *p, const char *file, char *err,
 }
 
 /* A second document in the stream is refused rather than ignored. */
-static int check_single_document(yaml_parser_t *p, const char *file,
-                                 char *err, size_t errlen)
+static int check_single_document(yaml_parser_t *p, const char *file, char *err,
+                                 size_t errlen)
 {
     yaml_document_t extra;
     const yaml_node_t *root;

@@ -35,11 +35,11 @@ enum ynode_kind {
 
 struct ynode {
     enum ynode_kind kind;
-    const char *file;        /* shared, owned by the document */
-    uint32_t line, col;      /* 1-based */
-    char *value;             /* SCALAR: text after env expansion */
-    int quoted;              /* SCALAR: was quoted (so "true" is a string) */
-    int is_null;             /* SCALAR: plain ~, null or nothing in the source */
+    const char *file;   /* shared, owned by the document */
+    uint32_t line, col; /* 1-based */
+    char *value;        /* SCALAR: text after env expansion */
+    int quoted;         /* SCALAR: was quoted (so "true" is a string) */
+    int is_null;        /* SCALAR: plain ~, null or nothing in the source */
     /* MAP: keys[i] -> children[i]; SEQ: children[i] (keys NULL). */
     struct ynode **keys;
     struct ynode **children;
@@ -52,9 +52,9 @@ struct ynode {
 };
 
 struct ydoc {
-    struct ynode *root;      /* NULL for an empty document */
+    struct ynode *root; /* NULL for an empty document */
     char *file;
-    struct arena arena;      /* every node and string of the document */
+    struct arena arena; /* every node and string of the document */
 };
 
 /* Loads path. On failure returns a negative PC_E* code and writes

@@ -20,9 +20,9 @@
 
 struct arena_chunk {
     struct arena_chunk *next;
-    size_t size;          /* bytes of data[] */
+    size_t size; /* bytes of data[] */
     size_t used;
-    size_t mapped;        /* length of the mapping, 0 = malloc'd */
+    size_t mapped; /* length of the mapping, 0 = malloc'd */
     /* Keeps data[] 16-byte aligned. */
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };

@@ -17,12 +17,12 @@ struct arena_chunk;
 struct arena_cleanup;
 
 struct arena {
-    struct arena_chunk *head;      /* current chunk, newest first */
+    struct arena_chunk *head; /* current chunk, newest first */
     struct arena_cleanup *cleanups;
-    size_t allocated;              /* bytes obtained from malloc */
-    size_t limit;                  /* 0 = unlimited */
-    size_t next_chunk;             /* size of the next chunk to take */
-    int freeing;                   /* in arena_free_all: no allocation */
+    size_t allocated;  /* bytes obtained from malloc */
+    size_t limit;      /* 0 = unlimited */
+    size_t next_chunk; /* size of the next chunk to take */
+    int freeing;       /* in arena_free_all: no allocation */
 };
 
 void arena_init(struct arena *a, size_t limit);

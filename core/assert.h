@@ -23,7 +23,7 @@ void pc_assert_fail(const char *file, int line, const char *expr)
     __attribute__((noreturn, cold));
 
 #if defined(PROFCOL_ASSERTS) && PROFCOL_ASSERTS
-#define PC_ASSERT(cond) \
+#define PC_ASSERT(cond)                                                       \
     ((cond) ? (void)0 : pc_assert_fail(__FILE__, __LINE__, #cond))
 #else
 #define PC_ASSERT(cond) ((void)sizeof(!(cond)))

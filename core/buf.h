@@ -14,7 +14,7 @@ struct buf {
     uint8_t *data;
     size_t len;
     size_t cap;
-    size_t max;   /* appends past this fail with PC_ETOOBIG */
+    size_t max; /* appends past this fail with PC_ETOOBIG */
 };
 
 #define BUF_MAX_DEFAULT ((size_t)1 << 30)
@@ -41,7 +41,7 @@ int buf_grow(struct buf *b, size_t n);
 static inline int buf_reserve(struct buf *b, size_t n)
 {
     if (__builtin_expect(n <= b->cap - b->len, 1)) {
-        return 0;   /* PC_OK */
+        return 0; /* PC_OK */
     }
     return buf_grow(b, n);
 }

@@ -10,8 +10,8 @@ const char *pc_strerror(int code)
     switch (code) {
     case PC_OK:
         return "ok";
-#define PC_ERR_CASE(name, c, text) \
-    case PC_##name:                \
+#define PC_ERR_CASE(name, c, text)                                            \
+    case PC_##name:                                                           \
         return text;
         PC_ERR_MAP(PC_ERR_CASE)
 #undef PC_ERR_CASE

@@ -11,24 +11,24 @@
 
 #include <stddef.h>
 
-#define PC_ERR_MAP(X)                                                 \
-    X(ENOMEM, -1, "out of memory")                                    \
-    X(EINVAL, -2, "invalid argument")                                 \
-    X(ETRUNC, -3, "truncated input")                                  \
-    X(ECORRUPT, -4, "corrupt input")                                  \
-    X(ETOOBIG, -5, "size limit exceeded")                             \
-    X(EIO, -6, "I/O error")                                           \
-    X(ENOTFOUND, -7, "not found")                                     \
-    X(EUNSUPPORTED, -8, "unsupported")                                \
-    X(EFORMAT, -9, "unrecognized format")                             \
-    X(EEMPTY, -10, "empty input")                                     \
-    X(EAGAIN, -11, "try again")                                       \
-    X(EBUSY, -12, "busy: refused by back-pressure")                   \
-    X(ERETRY, -13, "retryable failure")                               \
-    X(EPERMANENT, -14, "permanent failure")                           \
-    X(ECONFIG, -15, "invalid configuration")                          \
-    X(ETIMEDOUT, -16, "timed out")                                    \
-    X(ECLOSED, -17, "closed")                                        \
+#define PC_ERR_MAP(X)                                                         \
+    X(ENOMEM, -1, "out of memory")                                            \
+    X(EINVAL, -2, "invalid argument")                                         \
+    X(ETRUNC, -3, "truncated input")                                          \
+    X(ECORRUPT, -4, "corrupt input")                                          \
+    X(ETOOBIG, -5, "size limit exceeded")                                     \
+    X(EIO, -6, "I/O error")                                                   \
+    X(ENOTFOUND, -7, "not found")                                             \
+    X(EUNSUPPORTED, -8, "unsupported")                                        \
+    X(EFORMAT, -9, "unrecognized format")                                     \
+    X(EEMPTY, -10, "empty input")                                             \
+    X(EAGAIN, -11, "try again")                                               \
+    X(EBUSY, -12, "busy: refused by back-pressure")                           \
+    X(ERETRY, -13, "retryable failure")                                       \
+    X(EPERMANENT, -14, "permanent failure")                                   \
+    X(ECONFIG, -15, "invalid configuration")                                  \
+    X(ETIMEDOUT, -16, "timed out")                                            \
+    X(ECLOSED, -17, "closed")                                                 \
     X(EINPROGRESS, -18, "in progress: the answer comes later")
 
 enum pc_err {

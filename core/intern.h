@@ -21,8 +21,8 @@
 
 struct itab {
     uint64_t *hashes;
-    int32_t *idx;              /* -1 = empty slot */
-    uint32_t mask;             /* capacity - 1, capacity a power of two */
+    int32_t *idx;  /* -1 = empty slot */
+    uint32_t mask; /* capacity - 1, capacity a power of two */
     uint32_t count;
 };
 

@@ -32,6 +32,7 @@
 static const char *const fsync_values[] = {"always", "interval", "never",
                                            NULL};
 
+/* clang-format off */
 const struct cfg_entry exphelper_retry_table[] = {
     {.key = "enabled", .type = CFG_BOOL,
      .offset = offsetof(struct retry_cfg, enabled), .def = "true",
@@ -55,7 +56,9 @@ const struct cfg_entry exphelper_retry_table[] = {
      .doc = "give up after this long; 0 = retry forever"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 const struct cfg_entry exphelper_storage_table[] = {
     {.key = "directory", .type = CFG_STRING,
      .offset = offsetof(struct exphelper_storage_cfg, directory),
@@ -74,7 +77,9 @@ const struct cfg_entry exphelper_storage_table[] = {
      .doc = "period of the background sync with fsync: interval"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 const struct cfg_entry exphelper_queue_table[] = {
     {.key = "enabled", .type = CFG_BOOL,
      .offset = offsetof(struct exphelper_queue_cfg, enabled), .def = "true",
@@ -97,11 +102,14 @@ const struct cfg_entry exphelper_queue_table[] = {
      .doc = "persistent queue on disk"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 const struct cfg_entry exphelper_cfg_table[] = {
     EXPHELPER_CFG_ENTRIES_AT(0),
     {.key = NULL},
 };
+/* clang-format on */
 
 void exphelper_cfg_default(struct exphelper_cfg *c)
 {
@@ -145,18 +153,18 @@ struct exphelper {
     const struct exporter_ops *ops;
     void *ctx;
     char id[128];
-    struct mscope *scope;        /* the helper's series */
+    struct mscope *scope; /* the helper's series */
     struct exphelper_metrics mx;
-    struct queue *q;             /* in-memory queue, or NULL */
-    struct pqueue *pq;           /* persistent queue, or NULL */
+    struct queue *q;   /* in-memory queue, or NULL */
+    struct pqueue *pq; /* persistent queue, or NULL */
     pthread_t *threads;
     uint32_t nthreads;
     pthread_mutex_t mu;
-    pthread_cond_t cv;           /* retry sleeps, consumer exits */
-    uint32_t running;            /* consumers not yet exited */
-    atomic_int stopping;         /* no more submits; persistent: no retries */
-    atomic_int abort;            /* deadline passed or crash: give up now */
-    atomic_int crashed;          /* test hook: leave everything as is */
+    pthread_cond_t cv;   /* retry sleeps, consumer exits */
+    uint32_t running;    /* consumers not yet exited */
+    atomic_int stopping; /* no more submits; persistent: no retries */
+    atomic_int abort;    /* deadline passed or crash: give up now */
+    atomic_int crashed;  /* test hook: leave everything as is */
     int started, stopped;
     uint32_t logged[LOGGED_MAX]; /* hashes of reasons already logged */
     uint32_t nlogged;
@@ -216,27 +224,28 @@ static void metrics_setup(struct exphelper *h, struct mscope *scope)
     int i;
 
     h->scope = s = mscope_sub(scope, NULL);
-    h->mx.sent_profiles = mscope_counter(s,
-        "profcol_exporter_sent_profiles_total",
-        "Profiles successfully sent.", NULL);
+    h->mx.sent_profiles =
+        mscope_counter(s, "profcol_exporter_sent_profiles_total",
+                       "Profiles successfully sent.", NULL);
     h->mx.sent_samples = mscope_counter(s,
-        "profcol_exporter_sent_samples_total",
-        "Samples successfully sent.", NULL);
+                                        "profcol_exporter_sent_samples_total",
+                                        "Samples successfully sent.", NULL);
     h->mx.sent_bytes = mscope_counter(s, "profcol_exporter_sent_bytes_total",
-        "Payload bytes successfully sent.", NULL);
-    h->mx.send_failed = mscope_counter(s,
-        "profcol_exporter_send_failed_profiles_total",
-        "Profiles that failed to be sent.", NULL);
-    h->mx.enqueue_failed = mscope_counter(s,
-        "profcol_exporter_enqueue_failed_profiles_total",
-        "Profiles refused by a full sending queue.", NULL);
+                                      "Payload bytes successfully sent.",
+                                      NULL);
+    h->mx.send_failed =
+        mscope_counter(s, "profcol_exporter_send_failed_profiles_total",
+                       "Profiles that failed to be sent.", NULL);
+    h->mx.enqueue_failed =
+        mscope_counter(s, "profcol_exporter_enqueue_failed_profiles_total",
+                       "Profiles refused by a full sending queue.", NULL);
     h->mx.retries = mscope_counter(s, "profcol_exporter_retries_total",
-        "Export attempts that were retried.", NULL);
+                                   "Export attempts that were retried.", NULL);
     for (i = 0; i < DROP_NREASONS; i++) {
-        h->mx.dropped[i] = mscope_counter(s,
-            "profcol_exporter_dropped_profiles_total",
-            "Profiles dropped by the exporter, by reason.",
-            "reason", drop_names[i], NULL);
+        h->mx.dropped[i] =
+            mscope_counter(s, "profcol_exporter_dropped_profiles_total",
+                           "Profiles dropped by the exporter, by reason.",
+                           "reason", drop_names[i], NULL);
     }
     mscope_gauge_fn(s, "profcol_exporter_queue_size",
                     "Batches in the sending queue.", gauge_queue_size, h,
@@ -249,8 +258,8 @@ static void metrics_setup(struct exphelper *h, struct mscope *scope)
 /* ---- delivery ------------------------------------------------------------ */
 
 enum outcome {
-    OUT_DONE,        /* sent or dropped: acknowledge */
-    OUT_ABANDONED,   /* stopped while retrying: the caller decides */
+    OUT_DONE,      /* sent or dropped: acknowledge */
+    OUT_ABANDONED, /* stopped while retrying: the caller decides */
 };
 
 /* Sleeps up to ms unless the helper is told to give up; nonzero if so. */
@@ -263,13 +272,12 @@ static int sleep_interruptible(struct exphelper *h, int64_t ms, int persist)
     for (;;) {
         gave_up = atomic_load(&h->abort) ||
                   (persist && atomic_load(&h->stopping));
-        if (gave_up || pthread_cond_timedwait(&h->cv, &h->mu, &dl) ==
-                           ETIMEDOUT) {
+        if (gave_up ||
+            pthread_cond_timedwait(&h->cv, &h->mu, &dl) == ETIMEDOUT) {
             break;
         }
     }
-    gave_up = atomic_load(&h->abort) ||
-              (persist && atomic_load(&h->stopping));
+    gave_up = atomic_load(&h->abort) || (persist && atomic_load(&h->stopping));
     pthread_mutex_unlock(&h->mu);
     return gave_up;
 }
@@ -299,9 +307,10 @@ static void count_failed(struct exphelper *h, struct batch *b,
     if (queued) {
         count_drop(h, why, np);
     }
-    log_once(h, why == DROP_PERMANENT ? "export failed permanently, dropped"
-                : why == DROP_SHUTDOWN ? "export abandoned at shutdown"
-                                       : "export retries exhausted, dropped",
+    log_once(h,
+             why == DROP_PERMANENT  ? "export failed permanently, dropped"
+             : why == DROP_SHUTDOWN ? "export abandoned at shutdown"
+                                    : "export retries exhausted, dropped",
              msg[0] != '\0' ? msg : drop_names[why]);
 }
 
@@ -456,8 +465,10 @@ static int init_queue(struct exphelper *h, struct errctx *e)
         return PC_OK;
     }
     if (qc->queue_size < 1 || qc->num_consumers < 1) {
-        return err_set(e, PC_ECONFIG, "%s: queue_size and num_consumers "
-                       "must be positive", h->id);
+        return err_set(e, PC_ECONFIG,
+                       "%s: queue_size and num_consumers "
+                       "must be positive",
+                       h->id);
     }
     if (qc->storage.directory != NULL && qc->storage.directory[0] != '\0') {
         return open_persistent(h, e);
@@ -569,7 +580,7 @@ int exphelper_submit_async(struct exphelper *h, struct batch *b,
     } else if (h->q != NULL) {
         rc = queue_push(h->q, b, wait);
         if (rc == PC_OK) {
-            return PC_OK;     /* the queue has our reference */
+            return PC_OK; /* the queue has our reference */
         }
     } else {
         /* No queue: the caller waits for the export and its retries. */
@@ -659,8 +670,8 @@ int exphelper_stop(struct exphelper *h, int64_t deadline_ms)
     /* Every consumer counted itself out before it exited. */
     PC_ASSERT(h->running == 0);
     drop_leftovers(h);
-    return atomic_load(&h->c_dropped[DROP_SHUTDOWN]) != before
-               ? PC_ETIMEDOUT : PC_OK;
+    return atomic_load(&h->c_dropped[DROP_SHUTDOWN]) != before ? PC_ETIMEDOUT
+                                                               : PC_OK;
 }
 
 void exphelper_crash_for_test(struct exphelper *h)

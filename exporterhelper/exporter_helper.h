@@ -38,17 +38,17 @@
 struct mscope;
 
 struct exphelper_storage_cfg {
-    char *directory;             /* empty/NULL = in-memory queue */
-    uint64_t max_size;           /* bytes on disk */
-    int fsync;                   /* enum pqueue_fsync: always|interval|never */
+    char *directory;   /* empty/NULL = in-memory queue */
+    uint64_t max_size; /* bytes on disk */
+    int fsync;         /* enum pqueue_fsync: always|interval|never */
     int64_t fsync_interval_ms;
 };
 
 struct exphelper_queue_cfg {
     int enabled;
-    int64_t queue_size;          /* batches */
+    int64_t queue_size; /* batches */
     int64_t num_consumers;
-    int block_on_overflow;       /* wait up to `timeout` for room */
+    int block_on_overflow; /* wait up to `timeout` for room */
     struct exphelper_storage_cfg storage;
 };
 
@@ -66,29 +66,35 @@ extern const struct cfg_entry exphelper_cfg_table[];
 
 /* The three entries for a struct exphelper_cfg at byte offset `base` of
  * the component's config struct. */
-#define EXPHELPER_CFG_ENTRIES_AT(base)                                      \
-    {.key = "timeout", .type = CFG_DURATION,                                \
-     .offset = (base) + offsetof(struct exphelper_cfg, timeout_ms),         \
-     .def = "5s", .min = 1, .max = 3600000,                                 \
-     .doc = "time limit of one export attempt"},                            \
-    {.key = "retry_on_failure", .type = CFG_SECTION,                        \
-     .offset = (base) + offsetof(struct exphelper_cfg, retry),              \
-     .sub = exphelper_retry_table,                                          \
-     .doc = "retries of failed exports with exponential backoff"},          \
-    {.key = "sending_queue", .type = CFG_SECTION,                           \
-     .offset = (base) + offsetof(struct exphelper_cfg, queue),              \
-     .sub = exphelper_queue_table,                                          \
-     .doc = "bounded queue in front of the exporter (memory or disk)"}
+#define EXPHELPER_CFG_ENTRIES_AT(base)                                        \
+    {.key = "timeout",                                                        \
+     .type = CFG_DURATION,                                                    \
+     .offset = (base) + offsetof(struct exphelper_cfg, timeout_ms),           \
+     .def = "5s",                                                             \
+     .min = 1,                                                                \
+     .max = 3600000,                                                          \
+     .doc = "time limit of one export attempt"},                              \
+        {.key = "retry_on_failure",                                           \
+         .type = CFG_SECTION,                                                 \
+         .offset = (base) + offsetof(struct exphelper_cfg, retry),            \
+         .sub = exphelper_retry_table,                                        \
+         .doc = "retries of failed exports with exponential backoff"},        \
+    {                                                                         \
+        .key = "sending_queue", .type = CFG_SECTION,                          \
+        .offset = (base) + offsetof(struct exphelper_cfg, queue),             \
+        .sub = exphelper_queue_table,                                         \
+        .doc = "bounded queue in front of the exporter (memory or disk)"      \
+    }
 
 /* For `struct exphelper_cfg field;` inside the component's `type`. */
-#define EXPHELPER_CFG_ENTRIES(type, field)                                  \
+#define EXPHELPER_CFG_ENTRIES(type, field)                                    \
     EXPHELPER_CFG_ENTRIES_AT(offsetof(type, field))
 
 /* The engine reads an exporter's config as a struct exphelper_cfg
  * (pipeline/engine.c), so that field must come first; each exporter states
  * it after its config struct: EXPHELPER_CFG_FIRST(struct my_cfg, helper); */
-#define EXPHELPER_CFG_FIRST(type, field)                                    \
-    PC_STATIC_ASSERT(offsetof(type, field) == 0,                            \
+#define EXPHELPER_CFG_FIRST(type, field)                                      \
+    PC_STATIC_ASSERT(offsetof(type, field) == 0,                              \
                      #type "." #field " must be first: the engine reads it")
 
 /* The defaults above, for code that builds a config without cfg_decode. */
@@ -101,8 +107,8 @@ struct exphelper_stats {
     uint64_t enqueue_failed_profiles;
     uint64_t retries;
     uint64_t dropped_permanent, dropped_exhausted, dropped_shutdown,
-             dropped_corrupt, dropped_rejected;   /* profiles */
-    uint64_t exports;                             /* export() calls */
+        dropped_corrupt, dropped_rejected; /* profiles */
+    uint64_t exports;                      /* export() calls */
 };
 
 struct exphelper;

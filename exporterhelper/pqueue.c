@@ -52,18 +52,18 @@
 #include "codec/compress.h"
 #include "telemetry/log.h"
 
-#define REC_MAGIC 0x31514350u      /* "PCQ1" */
-#define ACK_MAGIC 0x31414350u      /* "PCA1" */
+#define REC_MAGIC 0x31514350u /* "PCQ1" */
+#define ACK_MAGIC 0x31414350u /* "PCA1" */
 #define REC_HDR 16
 #define ACK_LEN 16
 
 struct pq_seg {
     uint64_t id;
-    int fd;                 /* O_RDWR */
-    int ack_fd;             /* -1 until the first ack */
-    uint64_t size;          /* bytes of the log (end of the last record) */
-    uint32_t live;          /* unacknowledged records */
-    int dirty;              /* written since the last fdatasync */
+    int fd;        /* O_RDWR */
+    int ack_fd;    /* -1 until the first ack */
+    uint64_t size; /* bytes of the log (end of the last record) */
+    uint32_t live; /* unacknowledged records */
+    int dirty;     /* written since the last fdatasync */
     int ack_dirty;
     struct pq_seg *next;
 };
@@ -73,9 +73,9 @@ struct pq_seg {
  * lives on its stack and is only marked finished. */
 struct pq_waiter {
     struct pqueue_ticket t;
-    pqueue_durable_fn done;     /* NULL: a synchronous put waits */
+    pqueue_durable_fn done; /* NULL: a synchronous put waits */
     void *arg;
-    int finished, rc;           /* synchronous waiters, under the mutex */
+    int finished, rc; /* synchronous waiters, under the mutex */
     struct pq_waiter *next;
 };
 
@@ -90,8 +90,8 @@ struct pqueue {
     pthread_cond_t not_empty;
     pthread_cond_t not_full;
     pthread_cond_t flusher_cv;
-    pthread_cond_t durable_cv;  /* a group commit finished */
-    pthread_t flusher;          /* committer (always) or flusher (interval) */
+    pthread_cond_t durable_cv; /* a group commit finished */
+    pthread_t flusher;         /* committer (always) or flusher (interval) */
     int has_flusher;
     char *dir;
     char log_id[96];
@@ -107,8 +107,8 @@ struct pqueue {
     struct pq_fifo pending;
     /* Appended, waiting for the committer's next fdatasync (always). */
     struct pq_waiter *wait_head, *wait_tail;
-    int acks_dirty;             /* some ack log not synced yet */
-    int64_t commit_delay_ms;    /* fault injection: a slow disk (tests) */
+    int acks_dirty;          /* some ack log not synced yet */
+    int64_t commit_delay_ms; /* fault injection: a slow disk (tests) */
     uint32_t live;
     uint64_t bytes;
     int closed;
@@ -383,8 +383,7 @@ static int cmp_u64(const void *a, const void *b)
  * or damaged entry ends the log: the file is cut there so that later
  * appends stay aligned (an ack lost that way only means a duplicate).
  */
-static int acks_load(struct pqueue *pq, uint64_t id, uint64_t **out,
-                     size_t *n)
+static int acks_load(struct pqueue *pq, uint64_t id, uint64_t **out, size_t *n)
 {
     char path[4096];
     struct stat sb;
@@ -519,13 +518,14 @@ static int scan_records(struct scan_ctx *c, const uint8_t *p, uint64_t size,
             pq->st.torn++;
             log_warn(pq->log_id, "persistent queue: torn record cut off",
                      "segment=%016" PRIx64 " offset=%" PRIu64
-                     " bytes=%" PRIu64, c->seg->id, off, size - off);
+                     " bytes=%" PRIu64,
+                     c->seg->id, off, size - off);
             break;
         }
         pq->st.corrupt++;
         log_error(pq->log_id, "persistent queue: corrupt region skipped",
-                  "segment=%016" PRIx64 " offset=%" PRIu64
-                  " bytes=%" PRIu64, c->seg->id, off, next - off);
+                  "segment=%016" PRIx64 " offset=%" PRIu64 " bytes=%" PRIu64,
+                  c->seg->id, off, next - off);
         if (next == size) {
             off = size;
             break;
@@ -729,8 +729,8 @@ static void apply_opts(struct pqueue *pq, const struct pqueue_opts *o)
     pq->level = o->compress_level != 0 ? o->compress_level : 1;
     /* Tests make the disk slow to see that answers wait for it. */
     if (getenv("PROFCOL_TEST_COMMIT_DELAY_MS") != NULL) {
-        pq->commit_delay_ms =
-            strtoll(getenv("PROFCOL_TEST_COMMIT_DELAY_MS"), NULL, 10);
+        pq->commit_delay_ms = strtoll(getenv("PROFCOL_TEST_COMMIT_DELAY_MS"),
+                                      NULL, 10);
     }
     snprintf(pq->log_id, sizeof(pq->log_id), "%s",
              o->log_id != NULL ? o->log_id : "pqueue");
@@ -804,7 +804,8 @@ int pqueue_open(const struct pqueue_opts *o, struct pqueue **out,
                             pq->fsync == PQUEUE_FSYNC_ALWAYS ? committer_main
                                                              : flusher_main,
                             pq) == 0
-                 ? PC_OK : PC_ENOMEM;
+                 ? PC_OK
+                 : PC_ENOMEM;
         pq->has_flusher = rc == PC_OK;
     }
     if (rc != PC_OK) {
@@ -814,8 +815,8 @@ int pqueue_open(const struct pqueue_opts *o, struct pqueue **out,
     if (pq->st.replayed != 0 || pq->st.torn != 0 || pq->st.corrupt != 0) {
         log_info(pq->log_id, "persistent queue opened",
                  "dir=\"%s\" replay=%" PRIu64 " torn=%" PRIu64
-                 " corrupt=%" PRIu64, pq->dir, pq->st.replayed, pq->st.torn,
-                 pq->st.corrupt);
+                 " corrupt=%" PRIu64,
+                 pq->dir, pq->st.replayed, pq->st.torn, pq->st.corrupt);
     }
     *out = pq;
     return PC_OK;
@@ -901,8 +902,8 @@ static size_t collect_dirty(struct pqueue *pq, int *fds, size_t cap,
 
 /* Makes the waiters' records visible to consumers and finishes them (mutex
  * held). Returns the async ones, to be called back without the lock. */
-static struct pq_waiter *finish_waiters(struct pqueue *pq,
-                                        struct pq_waiter *w, int rc)
+static struct pq_waiter *finish_waiters(struct pqueue *pq, struct pq_waiter *w,
+                                        int rc)
 {
     struct pq_waiter *next, *async = NULL, **tail = &async;
 
@@ -912,13 +913,15 @@ static struct pq_waiter *finish_waiters(struct pqueue *pq,
         PC_ASSERT(!w->finished);
         if (fifo_push_back(&pq->pending, &w->t) != PC_OK) {
             /* Durable but unseen until the next open: say so. */
-            log_error(pq->log_id, "persistent queue: out of memory, record "
-                      "delivered after restart", "segment=%016" PRIx64
-                      " offset=%" PRIu64, w->t.seg, w->t.off);
+            log_error(pq->log_id,
+                      "persistent queue: out of memory, record "
+                      "delivered after restart",
+                      "segment=%016" PRIx64 " offset=%" PRIu64, w->t.seg,
+                      w->t.off);
         }
         if (w->done == NULL) {
             w->rc = rc;
-            w->finished = 1;     /* w belongs to its put from here on */
+            w->finished = 1; /* w belongs to its put from here on */
         } else {
             w->rc = rc;
             w->next = NULL;
@@ -1049,7 +1052,7 @@ void pqueue_close(struct pqueue *pq)
         close(pq->dir_fd);
     }
     if (pq->lock_fd >= 0) {
-        close(pq->lock_fd);    /* releases the flock */
+        close(pq->lock_fd); /* releases the flock */
     }
     pthread_cond_destroy(&pq->not_empty);
     pthread_cond_destroy(&pq->not_full);
@@ -1132,8 +1135,8 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
         if (ftruncate(s->fd, (off_t)s->size) != 0) {
             pq->tail_writable = 0;
         }
-        log_error(pq->log_id, "persistent queue: write failed",
-                  "error=\"%s\"", err_errno(errno));
+        log_error(pq->log_id, "persistent queue: write failed", "error=\"%s\"",
+                  err_errno(errno));
         return rc;
     }
     s->size += rec->len;
@@ -1226,7 +1229,7 @@ int pqueue_put_async(struct pqueue *pq, const uint8_t *data, size_t len,
     w->arg = arg;
     rc = put_record(pq, data, len, wait_ms, w);
     if (rc != PC_OK) {
-        free(w);     /* never appended: the committer does not know it */
+        free(w); /* never appended: the committer does not know it */
         return rc;
     }
     return PC_EINPROGRESS;

@@ -24,9 +24,9 @@
 #include "core/err.h"
 
 enum pqueue_fsync {
-    PQUEUE_FSYNC_ALWAYS = 0,   /* fdatasync before the put is answered */
-    PQUEUE_FSYNC_INTERVAL,     /* background fdatasync every interval */
-    PQUEUE_FSYNC_NEVER,        /* the OS writes back when it likes */
+    PQUEUE_FSYNC_ALWAYS = 0, /* fdatasync before the put is answered */
+    PQUEUE_FSYNC_INTERVAL,   /* background fdatasync every interval */
+    PQUEUE_FSYNC_NEVER,      /* the OS writes back when it likes */
 };
 
 #define PQUEUE_SEGMENT_SIZE_DEFAULT ((uint64_t)64 << 20)
@@ -35,34 +35,34 @@ enum pqueue_fsync {
 #define PQUEUE_MAX_RECORD ((size_t)256 << 20)
 
 struct pqueue_opts {
-    const char *dir;             /* this queue's own directory; created */
-    uint64_t max_size;           /* bytes of segment files; 0 = default */
-    uint64_t segment_size;       /* 0 = default (64 MiB) */
-    uint32_t max_records;        /* unacknowledged records; 0 = no bound */
-    int fsync;                   /* enum pqueue_fsync */
-    int64_t fsync_interval_ms;   /* PQUEUE_FSYNC_INTERVAL; 0 = 200 ms */
-    int compress_level;          /* zstd level; 0 = 1 */
-    const char *log_id;          /* component id for log lines */
+    const char *dir;           /* this queue's own directory; created */
+    uint64_t max_size;         /* bytes of segment files; 0 = default */
+    uint64_t segment_size;     /* 0 = default (64 MiB) */
+    uint32_t max_records;      /* unacknowledged records; 0 = no bound */
+    int fsync;                 /* enum pqueue_fsync */
+    int64_t fsync_interval_ms; /* PQUEUE_FSYNC_INTERVAL; 0 = 200 ms */
+    int compress_level;        /* zstd level; 0 = 1 */
+    const char *log_id;        /* component id for log lines */
 };
 
 /* Names a record taken by pqueue_get, for pqueue_ack / pqueue_release. */
 struct pqueue_ticket {
     uint64_t seg;
     uint64_t off;
-    uint32_t len;                /* compressed payload bytes */
+    uint32_t len; /* compressed payload bytes */
 };
 
 struct pqueue_stats {
-    uint32_t records;            /* unacknowledged (pending + taken) */
-    uint32_t pending;            /* waiting for a consumer */
+    uint32_t records; /* unacknowledged (pending + taken) */
+    uint32_t pending; /* waiting for a consumer */
     uint32_t segments;
-    uint64_t bytes;              /* segment bytes on disk */
-    uint64_t replayed;           /* records found unacknowledged at open */
-    uint64_t torn;               /* torn tails cut off at open */
-    uint64_t corrupt;            /* corrupt regions skipped */
+    uint64_t bytes;    /* segment bytes on disk */
+    uint64_t replayed; /* records found unacknowledged at open */
+    uint64_t torn;     /* torn tails cut off at open */
+    uint64_t corrupt;  /* corrupt regions skipped */
     uint64_t acked;
-    uint64_t commits;            /* group commits (data fdatasyncs) */
-    uint64_t committed;          /* records they covered */
+    uint64_t commits;   /* group commits (data fdatasyncs) */
+    uint64_t committed; /* records they covered */
 };
 
 struct pqueue;

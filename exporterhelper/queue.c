@@ -33,13 +33,13 @@ struct queue {
     pthread_cond_t not_full;
     struct batch **ring;
     uint32_t cap;
-    uint32_t head;          /* index of the oldest */
+    uint32_t head; /* index of the oldest */
     uint32_t len;
-    uint32_t sleeping;      /* consumers blocked in queue_pop */
-    uint32_t woken;         /* of them, signalled and not yet running */
-    uint32_t blocked;       /* producers waiting for room */
-    uint32_t spinning;      /* consumers looking without the lock */
-    atomic_uint avail;      /* len, for them to look at */
+    uint32_t sleeping; /* consumers blocked in queue_pop */
+    uint32_t woken;    /* of them, signalled and not yet running */
+    uint32_t blocked;  /* producers waiting for room */
+    uint32_t spinning; /* consumers looking without the lock */
+    atomic_uint avail; /* len, for them to look at */
     int closed;
 };
 
@@ -212,7 +212,7 @@ int queue_pop(struct queue *q, int64_t wait_ms, struct batch **out)
         q->head = (q->head + 1) % q->cap;
         q->len--;
         atomic_store_explicit(&q->avail, q->len, memory_order_relaxed);
-        room = q->blocked > 0;   /* producers wait only when full */
+        room = q->blocked > 0; /* producers wait only when full */
     }
     pthread_mutex_unlock(&q->mu);
     if (room) {

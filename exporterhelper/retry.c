@@ -40,8 +40,8 @@ void retry_cfg_default(struct retry_cfg *cfg)
 }
 
 void retry_init(struct retry_state *r, const struct retry_cfg *cfg,
-                retry_clock_fn clock, void *clock_arg,
-                retry_rand_fn rand, void *rand_arg)
+                retry_clock_fn clock, void *clock_arg, retry_rand_fn rand,
+                void *rand_arg)
 {
     int64_t now = clock_real_ns();
 

@@ -19,12 +19,12 @@
 #include <stdint.h>
 
 struct retry_cfg {
-    int enabled;                   /* CFG_BOOL */
-    int64_t initial_interval_ms;   /* CFG_DURATION */
-    int64_t max_interval_ms;       /* CFG_DURATION */
-    double multiplier;             /* CFG_DOUBLE */
-    double randomization_factor;   /* CFG_DOUBLE */
-    int64_t max_elapsed_time_ms;   /* CFG_DURATION, 0 = retry forever */
+    int enabled;                 /* CFG_BOOL */
+    int64_t initial_interval_ms; /* CFG_DURATION */
+    int64_t max_interval_ms;     /* CFG_DURATION */
+    double multiplier;           /* CFG_DOUBLE */
+    double randomization_factor; /* CFG_DOUBLE */
+    int64_t max_elapsed_time_ms; /* CFG_DURATION, 0 = retry forever */
 };
 
 /* Milliseconds of a monotonic clock. */
@@ -33,15 +33,15 @@ typedef int64_t (*retry_clock_fn)(void *arg);
 typedef double (*retry_rand_fn)(void *arg);
 
 struct retry_state {
-    const struct retry_cfg *cfg;   /* borrowed; outlives the state */
+    const struct retry_cfg *cfg; /* borrowed; outlives the state */
     retry_clock_fn clock;
     void *clock_arg;
     retry_rand_fn rand;
     void *rand_arg;
-    uint64_t rng;                  /* default generator's state */
-    int64_t start_ms;              /* time of retry_reset() */
-    double interval_ms;            /* next interval before jitter */
-    uint32_t attempts;             /* waits handed out since reset */
+    uint64_t rng;       /* default generator's state */
+    int64_t start_ms;   /* time of retry_reset() */
+    double interval_ms; /* next interval before jitter */
+    uint32_t attempts;  /* waits handed out since reset */
 };
 
 /* Fills cfg with the Collector's defaults (5 s, 30 s, 1.5, 0.5, 300 s). */
@@ -49,8 +49,8 @@ void retry_cfg_default(struct retry_cfg *cfg);
 
 /* Sets up r; clock/rand may be NULL for the defaults. Calls retry_reset(). */
 void retry_init(struct retry_state *r, const struct retry_cfg *cfg,
-                retry_clock_fn clock, void *clock_arg,
-                retry_rand_fn rand, void *rand_arg);
+                retry_clock_fn clock, void *clock_arg, retry_rand_fn rand,
+                void *rand_arg);
 
 /* Starts a new schedule (first failure of a new request is "now"). */
 void retry_reset(struct retry_state *r);

@@ -15,7 +15,7 @@
 #define LIMIT_ANYVALUE_DEPTH 32
 
 struct decode_limits {
-    size_t max_decompressed;   /* 0 = LIMIT_DECOMPRESSED_DEFAULT */
+    size_t max_decompressed; /* 0 = LIMIT_DECOMPRESSED_DEFAULT */
 };
 
 #endif

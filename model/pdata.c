@@ -27,8 +27,8 @@ void pdata_free(struct pdata *pd)
     free(pd);
 }
 
-int arena_grow_array(struct arena *a, void **arr, uint32_t *cap,
-                     uint32_t need, size_t sz)
+int arena_grow_array(struct arena *a, void **arr, uint32_t *cap, uint32_t need,
+                     size_t sz)
 {
     uint32_t ncap;
     void *p;
@@ -56,29 +56,28 @@ int arena_grow_array(struct arena *a, void **arr, uint32_t *cap,
 }
 
 /* Generates dict_reserve_X and dict_add_X for one table. */
-#define DICT_TABLE(name, type, field, nfield, capfield)                     \
-    int dict_reserve_##name(struct pdata *pd, uint32_t n)                  \
-    {                                                                       \
-        struct dict *d = &pd->dict;                                         \
-        if (n > (uint32_t)INT32_MAX - d->nfield) {                          \
-            return PC_ETOOBIG;                                              \
-        }                                                                   \
-        return arena_grow_array(&pd->arena, (void **)&d->field,             \
-                                &d->capfield, d->nfield + n,                \
-                                sizeof(type));                              \
-    }                                                                       \
-    static int32_t dict_push_##name(struct pdata *pd, const type *e)        \
-    {                                                                       \
-        struct dict *d = &pd->dict;                                         \
-        int rc;                                                             \
-        if (d->nfield == d->capfield) {                                     \
-            rc = dict_reserve_##name(pd, 1);                                \
-            if (rc != PC_OK) {                                              \
-                return rc;                                                  \
-            }                                                               \
-        }                                                                   \
-        d->field[d->nfield] = *e;                                           \
-        return (int32_t)d->nfield++;                                        \
+#define DICT_TABLE(name, type, field, nfield, capfield)                       \
+    int dict_reserve_##name(struct pdata *pd, uint32_t n)                     \
+    {                                                                         \
+        struct dict *d = &pd->dict;                                           \
+        if (n > (uint32_t)INT32_MAX - d->nfield) {                            \
+            return PC_ETOOBIG;                                                \
+        }                                                                     \
+        return arena_grow_array(&pd->arena, (void **)&d->field, &d->capfield, \
+                                d->nfield + n, sizeof(type));                 \
+    }                                                                         \
+    static int32_t dict_push_##name(struct pdata *pd, const type *e)          \
+    {                                                                         \
+        struct dict *d = &pd->dict;                                           \
+        int rc;                                                               \
+        if (d->nfield == d->capfield) {                                       \
+            rc = dict_reserve_##name(pd, 1);                                  \
+            if (rc != PC_OK) {                                                \
+                return rc;                                                    \
+            }                                                                 \
+        }                                                                     \
+        d->field[d->nfield] = *e;                                             \
+        return (int32_t)d->nfield++;                                          \
     }
 
 DICT_TABLE(strings, struct pstr, strings, nstrings, cap_strings)
@@ -342,8 +341,8 @@ uint64_t av_hash(const struct anyvalue *v, uint64_t seed)
     }
 }
 
-void pdata_count(const struct pdata *pd, int32_t resource,
-                 uint32_t *profiles, uint64_t *samples)
+void pdata_count(const struct pdata *pd, int32_t resource, uint32_t *profiles,
+                 uint64_t *samples)
 {
     struct pdata_iter w;
     const struct profile *p;

@@ -189,7 +189,8 @@ static void clone_resource(struct cloner *c, struct resource_profiles *rp)
         struct entity_ref *er = &r->entity_refs[i];
         er->schema_url = dup_str(c, er->schema_url);
         er->type = dup_str(c, er->type);
-        er->id_keys = dup_arr(c, er->id_keys, er->nid_keys, sizeof(struct pstr));
+        er->id_keys = dup_arr(c, er->id_keys, er->nid_keys,
+                              sizeof(struct pstr));
         for (j = 0; er->id_keys != NULL && j < er->nid_keys; j++) {
             er->id_keys[j] = dup_str(c, er->id_keys[j]);
         }

@@ -27,10 +27,10 @@
 
 struct pdata_iter {
     const struct pdata *pd;
-    struct resource_profiles *rp;  /* of the profile last returned */
-    struct scope_profiles *sp;     /* of the profile last returned */
-    uint32_t r, s, p;              /* indices: next profile to look at */
-    uint32_t rend;                 /* one past the last resource walked */
+    struct resource_profiles *rp; /* of the profile last returned */
+    struct scope_profiles *sp;    /* of the profile last returned */
+    uint32_t r, s, p;             /* indices: next profile to look at */
+    uint32_t rend;                /* one past the last resource walked */
 };
 
 static inline void pdata_iter_init(struct pdata_iter *w,

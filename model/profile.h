@@ -47,20 +47,20 @@ enum av_type {
 struct keyvalue;
 
 struct anyvalue {
-    uint8_t type;              /* enum av_type */
+    uint8_t type; /* enum av_type */
     union {
-        struct pstr s;         /* AV_STRING, AV_BYTES */
-        int64_t i;             /* AV_INT */
-        double d;              /* AV_DOUBLE */
-        int b;                 /* AV_BOOL */
+        struct pstr s; /* AV_STRING, AV_BYTES */
+        int64_t i;     /* AV_INT */
+        double d;      /* AV_DOUBLE */
+        int b;         /* AV_BOOL */
         struct {
             struct anyvalue *items;
             uint32_t n;
-        } arr;                 /* AV_ARRAY */
+        } arr; /* AV_ARRAY */
         struct {
             struct keyvalue *items;
             uint32_t n;
-        } kv;                  /* AV_KVLIST */
+        } kv; /* AV_KVLIST */
     } u;
 };
 
@@ -87,31 +87,31 @@ struct mapping {
     uint64_t memory_start;
     uint64_t memory_limit;
     uint64_t file_offset;
-    int32_t filename;          /* string index */
-    int32_t build_id;          /* string index (pprof build_id) */
-    uint8_t flags;             /* enum mapping_flags */
+    int32_t filename; /* string index */
+    int32_t build_id; /* string index (pprof build_id) */
+    uint8_t flags;    /* enum mapping_flags */
     uint32_t nattrs;
-    int32_t *attrs;            /* attribute indices */
+    int32_t *attrs; /* attribute indices */
 };
 
 struct line {
-    int32_t function;          /* function index */
+    int32_t function; /* function index */
     int64_t line;
     int64_t column;
 };
 
 struct location {
-    int32_t mapping;           /* mapping index, 0 = none */
+    int32_t mapping; /* mapping index, 0 = none */
     uint8_t is_folded;
     uint64_t address;
     uint32_t nlines;
-    struct line *lines;        /* inlined callee first, caller last */
+    struct line *lines; /* inlined callee first, caller last */
     uint32_t nattrs;
     int32_t *attrs;
 };
 
 struct function {
-    int32_t name;              /* string indices */
+    int32_t name; /* string indices */
     int32_t system_name;
     int32_t filename;
     int64_t start_line;
@@ -124,8 +124,8 @@ struct link {
 
 /* OTLP KeyValueAndUnit: pprof labels are these (string or int value). */
 struct attr {
-    int32_t key;               /* string index */
-    int32_t unit;              /* string index, 0 = none */
+    int32_t key;  /* string index */
+    int32_t unit; /* string index, 0 = none */
     struct anyvalue value;
 };
 
@@ -159,34 +159,34 @@ struct dict {
  * several sample types (a pprof), nvalues == nsample_types, one per type.
  */
 struct sample {
-    int32_t stack;             /* stack index */
-    int32_t link;              /* link index, 0 = none */
+    int32_t stack; /* stack index */
+    int32_t link;  /* link index, 0 = none */
     uint32_t nattrs;
-    int32_t *attrs;            /* attribute indices (pprof labels) */
+    int32_t *attrs; /* attribute indices (pprof labels) */
     uint32_t nvalues;
     int64_t *values;
     uint32_t nts;
-    uint64_t *timestamps;      /* unix ns */
+    uint64_t *timestamps; /* unix ns */
 };
 
 struct profile {
     uint32_t nsample_types;
     struct value_type *sample_types;
-    int32_t default_sample_type;   /* string index, 0 = unset (pprof) */
+    int32_t default_sample_type; /* string index, 0 = unset (pprof) */
     struct value_type period_type;
     int64_t period;
-    int64_t time_nanos;            /* OTLP time_unix_nano, same bits */
+    int64_t time_nanos; /* OTLP time_unix_nano, same bits */
     int64_t duration_nanos;
     uint32_t ncomments;
-    int32_t *comments;             /* string indices (pprof) */
-    int32_t drop_frames;           /* string indices (pprof), 0 = unset */
+    int32_t *comments;   /* string indices (pprof) */
+    int32_t drop_frames; /* string indices (pprof), 0 = unset */
     int32_t keep_frames;
     int32_t doc_url;
     uint32_t nsamples;
     struct sample *samples;
     uint32_t nattrs;
-    int32_t *attrs;                /* profile attribute indices */
-    uint8_t profile_id[16];        /* all zero = unset */
+    int32_t *attrs;         /* profile attribute indices */
+    uint8_t profile_id[16]; /* all zero = unset */
     uint32_t dropped_attributes_count;
     struct pstr original_payload_format;
     struct pstr original_payload;
@@ -218,7 +218,7 @@ struct scope {
 };
 
 struct scope_profiles {
-    int has_scope;                 /* scope field present on the wire */
+    int has_scope; /* scope field present on the wire */
     struct scope scope;
     struct pstr schema_url;
     uint32_t nprofiles;
@@ -292,8 +292,8 @@ struct profile *pdata_add_profile(struct pdata *pd, struct scope_profiles *sp);
 
 /* Grows an arena-backed array to hold at least need elements of size sz
  * (old contents copied; the old block stays in the arena). */
-int arena_grow_array(struct arena *a, void **arr, uint32_t *cap,
-                     uint32_t need, size_t sz);
+int arena_grow_array(struct arena *a, void **arr, uint32_t *cap, uint32_t need,
+                     size_t sz);
 
 /* ---- reading ----------------------------------------------------------- */
 
@@ -307,7 +307,7 @@ static inline struct pstr dict_str(const struct dict *d, int32_t i)
     return d->strings[i];
 }
 
-int pstr_eq(struct pstr a, const char *s);   /* a equals NUL-terminated s */
+int pstr_eq(struct pstr a, const char *s); /* a equals NUL-terminated s */
 int pstr_eqp(struct pstr a, struct pstr b);
 
 int av_equal(const struct anyvalue *a, const struct anyvalue *b);
@@ -315,8 +315,8 @@ uint64_t av_hash(const struct anyvalue *v, uint64_t seed);
 
 /* Profiles (model profiles, not OTLP profiles) and samples of resource
  * `resource` of pd (< 0: of all; out of range: none). */
-void pdata_count(const struct pdata *pd, int32_t resource,
-                 uint32_t *profiles, uint64_t *samples);
+void pdata_count(const struct pdata *pd, int32_t resource, uint32_t *profiles,
+                 uint64_t *samples);
 /* Total number of profiles (model profiles, not OTLP profiles) in pd. */
 uint32_t pdata_profile_count(const struct pdata *pd);
 /* Total number of samples in pd. */

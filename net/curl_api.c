@@ -4,7 +4,7 @@
  * PROFCOL_CURL_SONAME is the soname of the libcurl found at configure time
  * (CMakeLists.txt), e.g. "libcurl.so.4".
  */
-#define PROFCOL_CURL_API_IMPL   /* the struct members, not the redirects */
+#define PROFCOL_CURL_API_IMPL /* the struct members, not the redirects */
 #include "net/curl_api.h"
 
 #include <pthread.h>
@@ -24,15 +24,15 @@ static int curl_api_rc;
 static struct errctx curl_api_err;
 
 /* Resolves one symbol into its member; stops at the first failure. */
-#define CURL_API_RESOLVE(name)                                          \
-    if (rc == PC_OK) {                                                  \
-        void *p_ = dynlib_sym(lib, #name, WHAT, &curl_api_err);         \
-        if (p_ == NULL) {                                               \
-            rc = PC_EUNSUPPORTED;                                       \
-        } else {                                                        \
-            /* POSIX guarantees object and function pointers convert. */ \
-            curl_api.name = (__typeof__(curl_api.name))p_;              \
-        }                                                               \
+#define CURL_API_RESOLVE(name)                                                \
+    if (rc == PC_OK) {                                                        \
+        void *p_ = dynlib_sym(lib, #name, WHAT, &curl_api_err);               \
+        if (p_ == NULL) {                                                     \
+            rc = PC_EUNSUPPORTED;                                             \
+        } else {                                                              \
+            /* POSIX guarantees object and function pointers convert. */      \
+            curl_api.name = (__typeof__(curl_api.name))p_;                    \
+        }                                                                     \
     }
 
 static void curl_api_init(void)
@@ -51,8 +51,7 @@ static void curl_api_init(void)
         c = curl_api.curl_global_init(CURL_GLOBAL_DEFAULT);
         if (c != CURLE_OK) {
             rc = err_set(&curl_api_err, PC_EUNSUPPORTED,
-                         "libcurl: curl_global_init failed (code %d)",
-                         (int)c);
+                         "libcurl: curl_global_init failed (code %d)", (int)c);
         }
     }
     curl_api_rc = rc;

@@ -23,25 +23,25 @@
 
 #include "core/err.h"
 
-#define PROFCOL_CURL_FUNCS(X)                                       \
-    X(curl_easy_cleanup)                                            \
-    X(curl_easy_getinfo)                                            \
-    X(curl_easy_init)                                               \
-    X(curl_easy_perform)                                            \
-    X(curl_easy_reset)                                              \
-    X(curl_easy_setopt)                                             \
-    X(curl_easy_strerror)                                           \
-    X(curl_getdate)                                                 \
-    X(curl_global_init)                                             \
-    X(curl_multi_add_handle)                                        \
-    X(curl_multi_assign)                                            \
-    X(curl_multi_cleanup)                                           \
-    X(curl_multi_info_read)                                         \
-    X(curl_multi_init)                                              \
-    X(curl_multi_remove_handle)                                     \
-    X(curl_multi_setopt)                                            \
-    X(curl_multi_socket_action)                                     \
-    X(curl_slist_append)                                            \
+#define PROFCOL_CURL_FUNCS(X)                                                 \
+    X(curl_easy_cleanup)                                                      \
+    X(curl_easy_getinfo)                                                      \
+    X(curl_easy_init)                                                         \
+    X(curl_easy_perform)                                                      \
+    X(curl_easy_reset)                                                        \
+    X(curl_easy_setopt)                                                       \
+    X(curl_easy_strerror)                                                     \
+    X(curl_getdate)                                                           \
+    X(curl_global_init)                                                       \
+    X(curl_multi_add_handle)                                                  \
+    X(curl_multi_assign)                                                      \
+    X(curl_multi_cleanup)                                                     \
+    X(curl_multi_info_read)                                                   \
+    X(curl_multi_init)                                                        \
+    X(curl_multi_remove_handle)                                               \
+    X(curl_multi_setopt)                                                      \
+    X(curl_multi_socket_action)                                               \
+    X(curl_slist_append)                                                      \
     X(curl_slist_free_all)
 
 struct curl_api {
@@ -68,7 +68,8 @@ int curl_api_load(struct errctx *e);
 #undef curl_easy_getinfo
 #undef curl_multi_setopt
 #define curl_easy_cleanup (curl_api.curl_easy_cleanup)
-#define curl_easy_getinfo(h, info, arg) (curl_api.curl_easy_getinfo)(h, info, arg)
+#define curl_easy_getinfo(h, info, arg)                                       \
+    (curl_api.curl_easy_getinfo)(h, info, arg)
 #define curl_easy_init (curl_api.curl_easy_init)
 #define curl_easy_perform (curl_api.curl_easy_perform)
 #define curl_easy_reset (curl_api.curl_easy_reset)
@@ -82,7 +83,8 @@ int curl_api_load(struct errctx *e);
 #define curl_multi_info_read (curl_api.curl_multi_info_read)
 #define curl_multi_init (curl_api.curl_multi_init)
 #define curl_multi_remove_handle (curl_api.curl_multi_remove_handle)
-#define curl_multi_setopt(m, opt, val) (curl_api.curl_multi_setopt)(m, opt, val)
+#define curl_multi_setopt(m, opt, val)                                        \
+    (curl_api.curl_multi_setopt)(m, opt, val)
 #define curl_multi_socket_action (curl_api.curl_multi_socket_action)
 #define curl_slist_append (curl_api.curl_slist_append)
 #define curl_slist_free_all (curl_api.curl_slist_free_all)

@@ -64,7 +64,7 @@ void *dynlib_sym(void *handle, const char *name, const char *what,
 {
     void *p;
 
-    dlerror();   /* clear a stale error */
+    dlerror(); /* clear a stale error */
     p = dlsym(handle, name);
     if (p == NULL) {
         dl_error(e, what);

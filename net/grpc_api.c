@@ -4,7 +4,7 @@
  * PROFCOL_GRPC_SONAME and PROFCOL_GPR_SONAME are the sonames of the gRPC
  * libraries found at configure time (CMakeLists.txt), e.g. "libgrpc.so.29".
  */
-#define PROFCOL_GRPC_API_IMPL   /* the struct members, not the redirects */
+#define PROFCOL_GRPC_API_IMPL /* the struct members, not the redirects */
 #include "net/grpc_api.h"
 
 #include <pthread.h>
@@ -28,15 +28,15 @@ static int grpc_api_rc;
 static struct errctx grpc_api_err;
 
 /* Resolves one symbol into its member; stops at the first failure. */
-#define GRPC_API_RESOLVE(lib, name)                                     \
-    if (rc == PC_OK) {                                                  \
-        void *p_ = dynlib_sym(lib, #name, WHAT, &grpc_api_err);         \
-        if (p_ == NULL) {                                               \
-            rc = PC_EUNSUPPORTED;                                       \
-        } else {                                                        \
-            /* POSIX guarantees object and function pointers convert. */ \
-            grpc_api.name = (__typeof__(grpc_api.name))p_;              \
-        }                                                               \
+#define GRPC_API_RESOLVE(lib, name)                                           \
+    if (rc == PC_OK) {                                                        \
+        void *p_ = dynlib_sym(lib, #name, WHAT, &grpc_api_err);               \
+        if (p_ == NULL) {                                                     \
+            rc = PC_EUNSUPPORTED;                                             \
+        } else {                                                              \
+            /* POSIX guarantees object and function pointers convert. */      \
+            grpc_api.name = (__typeof__(grpc_api.name))p_;                    \
+        }                                                                     \
     }
 #define GRPC_API_FROM_GRPC(name) GRPC_API_RESOLVE(grpc, name)
 #define GRPC_API_FROM_GPR(name) GRPC_API_RESOLVE(gpr, name)

@@ -21,9 +21,10 @@
 #include "component/component.h"
 #include "net/grpc_api.h"
 
-#define GRPCCLI_FILE_MAX ((size_t)1 << 20)   /* PEM files */
+#define GRPCCLI_FILE_MAX ((size_t)1 << 20) /* PEM files */
 #define GRPCCLI_GRACE_MS 2000
 
+/* clang-format off */
 const struct cfg_entry grpccli_tls_table[] = {
     {.key = "ca_file", .type = CFG_STRING,
      .offset = offsetof(struct grpccli_tls_cfg, ca_file),
@@ -42,21 +43,35 @@ const struct cfg_entry grpccli_tls_table[] = {
      .doc = "host name the server certificate is checked against"},
     {.key = NULL},
 };
+/* clang-format on */
 
 struct grpccli {
     grpc_channel *channel;
     grpc_metadata *md;
     size_t nmd;
-    int gzip_level;              /* > 0: we gzip messages (see send_buffer) */
+    int gzip_level; /* > 0: we gzip messages (see send_buffer) */
 };
 
 /* ---- status --------------------------------------------------------------- */
 
 static const char *const status_names[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
 };
 
 const char *grpccli_status_name(int status)
@@ -307,7 +322,7 @@ static grpc_channel_credentials *creds_skip_verify(const struct tls_pem *t)
         grpc_tls_credentials_options_set_certificate_verifier(o, v);
         grpc_tls_certificate_verifier_release(v);
     }
-    c = grpc_tls_credentials_create(o);   /* takes o */
+    c = grpc_tls_credentials_create(o); /* takes o */
     return c;
 }
 
@@ -385,8 +400,7 @@ static int md_build(struct grpccli *c, const struct grpccli_opts *o,
     return PC_OK;
 }
 
-static void channel_args(const struct grpccli_opts *o, grpc_arg *a,
-                         size_t *n)
+static void channel_args(const struct grpccli_opts *o, grpc_arg *a, size_t *n)
 {
     size_t k = 0;
 
@@ -443,7 +457,7 @@ int grpccli_new(const struct grpccli_opts *o, struct grpccli **out,
     if (!nonempty(o->endpoint)) {
         return err_set(e, PC_ECONFIG, "endpoint: empty");
     }
-    rc = grpc_api_load(e);   /* libgrpc is loaded by its first user */
+    rc = grpc_api_load(e); /* libgrpc is loaded by its first user */
     if (rc != PC_OK) {
         return rc;
     }
@@ -464,7 +478,8 @@ int grpccli_new(const struct grpccli_opts *o, struct grpccli **out,
     }
     if (o->gzip) {
         c->gzip_level = o->gzip_level >= 1 && o->gzip_level <= 12
-                        ? o->gzip_level : 1;
+                            ? o->gzip_level
+                            : 1;
     }
     channel_args(o, args, &nargs);
     ca.num_args = nargs;
@@ -526,7 +541,7 @@ static void read_response(grpc_byte_buffer *bb, struct grpccli_result *r)
         if (buf_append(&r->response, GRPC_SLICE_START_PTR(s),
                        GRPC_SLICE_LENGTH(s)) != PC_OK) {
             grpc_slice_unref(s);
-            break;   /* a response past the bound is cut: we only log it */
+            break; /* a response past the bound is cut: we only log it */
         }
         grpc_slice_unref(s);
     }
@@ -575,7 +590,8 @@ static void cq_destroy(grpc_completion_queue *cq)
     grpc_completion_queue_shutdown(cq);
     while (grpc_completion_queue_pluck(cq, NULL,
                                        gpr_inf_future(GPR_CLOCK_REALTIME),
-                                       NULL).type != GRPC_QUEUE_SHUTDOWN) {
+                                       NULL)
+               .type != GRPC_QUEUE_SHUTDOWN) {
     }
     grpc_completion_queue_destroy(cq);
 }
@@ -807,9 +823,9 @@ static void otlp_note_partial(const struct buf *resp, struct export_result *r)
     int64_t rej = 0;
     char msg[200];
 
-    if (grpccli_otlp_partial(resp->data, resp->len, &rej, msg,
-                             sizeof(msg)) != PC_OK) {
-        return;   /* an unreadable response body is not the data's fault */
+    if (grpccli_otlp_partial(resp->data, resp->len, &rej, msg, sizeof(msg)) !=
+        PC_OK) {
+        return; /* an unreadable response body is not the data's fault */
     }
     if (rej > 0) {
         uint64_t sum = (uint64_t)r->rejected_profiles + (uint64_t)rej;
@@ -833,8 +849,8 @@ static int otlp_send_one(struct grpccli *c, const struct buf *req,
         return PC_ERETRY;
     }
     buf_init(&resp, GRPCCLI_RESPONSE_MAX);
-    rc = grpccli_call(c, GRPCCLI_OTLP_EXPORT_METHOD, req->data, req->len,
-                      left, &resp, r);
+    rc = grpccli_call(c, GRPCCLI_OTLP_EXPORT_METHOD, req->data, req->len, left,
+                      &resp, r);
     if (rc == PC_OK) {
         otlp_note_partial(&resp, r);
     }
@@ -852,8 +868,8 @@ static int otlp_export_part(struct grpccli *c, const struct otlp_item *items,
 
     /* A lone item over the limit still goes: the limit is there to cut
      * batches, not to refuse a profile the backend may well accept. */
-    buf_init(&req, n == 1 || max_bytes == 0 ? BUF_MAX_DEFAULT
-                                            : (size_t)max_bytes);
+    buf_init(&req,
+             n == 1 || max_bytes == 0 ? BUF_MAX_DEFAULT : (size_t)max_bytes);
     rc = otlp_encode_items(items, n, &req, &e);
     if (rc == PC_ETOOBIG && n > 1) {
         buf_free(&req);
@@ -883,7 +899,8 @@ int grpccli_otlp_export(struct grpccli *c, const struct otlp_item *items,
                             clock_mono_ms() + timeout_ms, r);
 }
 
-void grpccli_opts_conn(struct grpccli_opts *o, const struct grpccli_conn_cfg *c)
+void grpccli_opts_conn(struct grpccli_opts *o,
+                       const struct grpccli_conn_cfg *c)
 {
     o->insecure = c->insecure;
     o->tls = &c->tls;

@@ -31,11 +31,11 @@ struct export_result;
 
 /* The `tls:` section shared by the gRPC exporters. */
 struct grpccli_tls_cfg {
-    char *ca_file;               /* PEM roots; empty = system roots */
-    char *cert_file;             /* client certificate (mTLS) */
-    char *key_file;              /* client key (mTLS) */
-    int insecure_skip_verify;    /* TLS without checking the server */
-    char *server_name_override;  /* name the certificate must carry */
+    char *ca_file;              /* PEM roots; empty = system roots */
+    char *cert_file;            /* client certificate (mTLS) */
+    char *key_file;             /* client key (mTLS) */
+    int insecure_skip_verify;   /* TLS without checking the server */
+    char *server_name_override; /* name the certificate must carry */
 };
 
 extern const struct cfg_entry grpccli_tls_table[];
@@ -54,33 +54,42 @@ struct grpccli_conn_cfg {
     char *bearer_token;
 };
 
-#define GRPCCLI_CONN_CFG_ENTRIES(T, f)                                      \
-    {.key = "insecure", .type = CFG_BOOL, .def = "false",                 \
-     .offset = offsetof(T, f.insecure),                                   \
-     .doc = "plaintext gRPC (no TLS)"},                                   \
-    {.key = "tls", .type = CFG_SECTION, .sub = grpccli_tls_table,          \
-     .offset = offsetof(T, f.tls),                                        \
-     .doc = "TLS / mutual TLS settings (ignored with insecure: true)"},    \
-    {.key = "authority", .type = CFG_STRING,                              \
-     .offset = offsetof(T, f.authority),                                  \
-     .doc = "the :authority header sent instead of the endpoint's host"},  \
-    {.key = "headers", .type = CFG_MAP, .offset = offsetof(T, f.headers), \
-     .doc = "gRPC metadata added to every call"},                         \
-    {.key = "bearer_token", .type = CFG_STRING,                           \
-     .offset = offsetof(T, f.bearer_token),                               \
-     .doc = "sent as 'authorization: Bearer <token>'"}
+#define GRPCCLI_CONN_CFG_ENTRIES(T, f)                                        \
+    {.key = "insecure",                                                       \
+     .type = CFG_BOOL,                                                        \
+     .def = "false",                                                          \
+     .offset = offsetof(T, f.insecure),                                       \
+     .doc = "plaintext gRPC (no TLS)"},                                       \
+        {.key = "tls",                                                        \
+         .type = CFG_SECTION,                                                 \
+         .sub = grpccli_tls_table,                                            \
+         .offset = offsetof(T, f.tls),                                        \
+         .doc = "TLS / mutual TLS settings (ignored with insecure: true)"},   \
+        {.key = "authority",                                                  \
+         .type = CFG_STRING,                                                  \
+         .offset = offsetof(T, f.authority),                                  \
+         .doc = "the :authority header sent instead of the endpoint's host"}, \
+        {.key = "headers",                                                    \
+         .type = CFG_MAP,                                                     \
+         .offset = offsetof(T, f.headers),                                    \
+         .doc = "gRPC metadata added to every call"},                         \
+    {                                                                         \
+        .key = "bearer_token", .type = CFG_STRING,                            \
+        .offset = offsetof(T, f.bearer_token),                                \
+        .doc = "sent as 'authorization: Bearer <token>'"                      \
+    }
 
 struct grpccli_opts {
-    const char *endpoint;        /* host:port (a gRPC target) */
-    int insecure;                /* plaintext */
-    const struct grpccli_tls_cfg *tls;   /* may be NULL */
-    const char *authority;       /* :authority override; NULL/"" = none */
-    int gzip;                    /* gzip message compression */
-    int gzip_level;              /* with gzip: libdeflate level 1..12 of the
+    const char *endpoint;              /* host:port (a gRPC target) */
+    int insecure;                      /* plaintext */
+    const struct grpccli_tls_cfg *tls; /* may be NULL */
+    const char *authority;         /* :authority override; NULL/"" = none */
+    int gzip;                      /* gzip message compression */
+    int gzip_level;                /* with gzip: libdeflate level 1..12 of the
                                     messages we compress; 0 = 1 */
-    const struct cfg_map *headers;       /* extra metadata; may be NULL */
-    const char *bearer_token;    /* NULL/"" = none */
-    uint64_t max_send_bytes;     /* 0 = gRPC's default */
+    const struct cfg_map *headers; /* extra metadata; may be NULL */
+    const char *bearer_token;      /* NULL/"" = none */
+    uint64_t max_send_bytes;       /* 0 = gRPC's default */
 };
 
 /* Fills the connection fields of o from c (borrowed: c must outlive o). */
@@ -98,10 +107,10 @@ void grpccli_free(struct grpccli *c);
 #define GRPCCLI_RESPONSE_MAX ((size_t)4 << 20)
 
 struct grpccli_result {
-    int status;                  /* grpc_status_code */
-    char message[256];           /* status details, or why the call failed */
-    struct buf response;         /* response message (bounded) */
-    int64_t retry_delay_ms;      /* RetryInfo delay; -1 = none sent */
+    int status;             /* grpc_status_code */
+    char message[256];      /* status details, or why the call failed */
+    struct buf response;    /* response message (bounded) */
+    int64_t retry_delay_ms; /* RetryInfo delay; -1 = none sent */
 };
 
 void grpccli_result_init(struct grpccli_result *r);
@@ -138,7 +147,7 @@ int grpccli_call(struct grpccli *c, const char *method, const uint8_t *req,
 
 /* ---- OTLP profiles Export over a client --------------------------------- */
 
-#define GRPCCLI_OTLP_EXPORT_METHOD                                          \
+#define GRPCCLI_OTLP_EXPORT_METHOD                                            \
     "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export"
 
 /*

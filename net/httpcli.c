@@ -24,6 +24,7 @@
 #define HTTPCLI_BODY_DEFAULT ((size_t)64 << 10)
 #define HTTPCLI_TIMEOUT_DEFAULT 30000
 
+/* clang-format off */
 const struct cfg_entry httpcli_tls_table[] = {
     {.key = "ca_file", .type = CFG_STRING, .def = "",
      .offset = offsetof(struct httpcli_tls_cfg, ca_file),
@@ -39,7 +40,9 @@ const struct cfg_entry httpcli_tls_table[] = {
      .doc = "do not verify the server certificate (testing only)"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 const struct cfg_entry httpcli_basic_auth_table[] = {
     {.key = "username", .type = CFG_STRING, .def = "",
      .offset = offsetof(struct httpcli_basic_auth_cfg, username),
@@ -49,6 +52,7 @@ const struct cfg_entry httpcli_basic_auth_table[] = {
      .doc = "HTTP basic auth password"},
     {.key = NULL},
 };
+/* clang-format on */
 
 static pthread_once_t httpcli_once = PTHREAD_ONCE_INIT;
 static pthread_key_t httpcli_key;
@@ -128,8 +132,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 }
 
 /* Copies the value of header line p (name: value\r\n) when it is `name`. */
-static int header_value(const char *p, size_t len, const char *name,
-                        char *out, size_t outlen)
+static int header_value(const char *p, size_t len, const char *name, char *out,
+                        size_t outlen)
 {
     size_t nl = strlen(name), i, j;
 
@@ -141,7 +145,8 @@ static int header_value(const char *p, size_t len, const char *name,
         i++;
     }
     j = len;
-    while (j > i && (p[j - 1] == '\r' || p[j - 1] == '\n' || p[j - 1] == ' ')) {
+    while (j > i &&
+           (p[j - 1] == '\r' || p[j - 1] == '\n' || p[j - 1] == ' ')) {
         j--;
     }
     snprintf(out, outlen, "%.*s", (int)(j - i), p + i);
@@ -190,7 +195,7 @@ int64_t httpcli_parse_retry_after(const char *value, time_t now)
         }
         return (int64_t)s * 1000;
     }
-    if (curl_api_load(NULL) != PC_OK) {   /* loaded by any real caller */
+    if (curl_api_load(NULL) != PC_OK) { /* loaded by any real caller */
         return -1;
     }
     t = curl_getdate(value, NULL);
@@ -293,7 +298,7 @@ int httpcli_post(const struct httpcli_req *req, struct httpcli_resp *resp)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     struct capture cap = {resp, req->max_body ? req->max_body
-                                               : HTTPCLI_BODY_DEFAULT};
+                                              : HTTPCLI_BODY_DEFAULT};
     struct curl_slist *hdrs;
     struct errctx e = {{0}};
     CURLcode c;
@@ -414,8 +419,10 @@ void httpcli_error_message(const struct httpcli_resp *resp, char *out,
 static int connect_code_retryable(const struct httpcli_resp *resp)
 {
     static const char *const codes[] = {
-        "unavailable", "resource_exhausted", "deadline_exceeded", "internal",
-        "unknown", "aborted", "data_loss", NULL};
+        "unavailable",       "resource_exhausted",
+        "deadline_exceeded", "internal",
+        "unknown",           "aborted",
+        "data_loss",         NULL};
     char code[64];
     int i;
 

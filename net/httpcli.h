@@ -29,10 +29,10 @@
 #include "component/component.h"
 
 struct httpcli_tls_cfg {
-    char *ca_file;               /* PEM bundle to verify the server; "" = system */
-    char *cert_file;             /* client certificate (mTLS) */
-    char *key_file;              /* its private key */
-    int insecure_skip_verify;    /* no server certificate / host name check */
+    char *ca_file;   /* PEM bundle to verify the server; "" = system */
+    char *cert_file; /* client certificate (mTLS) */
+    char *key_file;  /* its private key */
+    int insecure_skip_verify; /* no server certificate / host name check */
 };
 
 struct httpcli_basic_auth_cfg {
@@ -48,23 +48,23 @@ int httpcli_tls_check(const struct httpcli_tls_cfg *tls, struct errctx *e);
 
 struct httpcli_req {
     const char *url;
-    const char *const *headers;  /* "Name: value" lines */
+    const char *const *headers; /* "Name: value" lines */
     size_t nheaders;
     const uint8_t *body;
     size_t len;
-    int64_t timeout_ms;          /* whole request; <= 0 = 30 s */
+    int64_t timeout_ms;                        /* whole request; <= 0 = 30 s */
     const struct httpcli_tls_cfg *tls;         /* may be NULL */
     const struct httpcli_basic_auth_cfg *auth; /* used when username set */
-    const char *bearer_token;    /* "Authorization: Bearer ..." when set */
-    size_t max_body;             /* response body kept; 0 = 64 KiB */
+    const char *bearer_token; /* "Authorization: Bearer ..." when set */
+    size_t max_body;          /* response body kept; 0 = 64 KiB */
 };
 
 struct httpcli_resp {
-    long status;                 /* 0 when no response came */
-    int64_t retry_after_ms;      /* Retry-After, 0 = none */
+    long status;            /* 0 when no response came */
+    int64_t retry_after_ms; /* Retry-After, 0 = none */
     char content_type[96];
-    struct buf body;             /* at most max_body bytes of the body */
-    char err[256];               /* transport error, when status == 0 */
+    struct buf body; /* at most max_body bytes of the body */
+    char err[256];   /* transport error, when status == 0 */
 };
 
 /*

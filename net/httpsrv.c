@@ -60,6 +60,7 @@
 /* Handlers' replies are short messages; longer ones are cut. */
 #define HTTPSRV_REPLY_MAX (1u << 20)
 
+/* clang-format off */
 const struct cfg_entry httpsrv_tls_cfg_table[] = {
     {.key = "cert_file", .type = CFG_STRING,
      .offset = offsetof(struct httpsrv_tls_cfg, cert_file),
@@ -72,11 +73,14 @@ const struct cfg_entry httpsrv_tls_cfg_table[] = {
      .doc = "when set, clients must present a certificate signed by it"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 const struct cfg_entry httpsrv_cfg_table[] = {
     HTTPSRV_CFG_ENTRIES_AT(0, "localhost:4318"),
     {.key = NULL},
 };
+/* clang-format on */
 
 struct httpsrv_route_ent {
     char *path;
@@ -91,7 +95,7 @@ struct httpsrv {
     SSL_CTX *ssl;
     char id[128];
     uint64_t max_decompressed;
-    char *token;                    /* NULL = no auth */
+    char *token; /* NULL = no auth */
     uint16_t port;
     struct httpsrv_route_ent routes[HTTPSRV_MAX_ROUTES];
     int nroutes;
@@ -99,11 +103,11 @@ struct httpsrv {
 
 /* A request on its way through a worker (see the top). */
 struct httpsrv_job {
-    struct workpool_job wj;         /* first: the pool's job is this */
+    struct workpool_job wj; /* first: the pool's job is this */
     struct httpsrv *s;
     const struct httpsrv_route_ent *r;
-    struct evhttp_request *ev;      /* loop only */
-    struct evbuffer *wire;          /* the body as received; worker frees */
+    struct evhttp_request *ev; /* loop only */
+    struct evbuffer *wire;     /* the body as received; worker frees */
     size_t wire_len;
     char *path, *query;
     struct evkeyvalq in_headers;
@@ -121,22 +125,38 @@ struct httpsrv_job {
 static const char *reason_for(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return status < 400 ? "OK" : "Error";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 400 ? "OK" : "Error";
     }
 }
 
@@ -352,7 +372,8 @@ static int decode_body(struct httpsrv *s, struct httpsrv_req *req,
     } else {
         httpsrv_reply_json_error(req, 415, "invalid_argument",
                                  "unsupported Content-Encoding \"%s\" "
-                                 "(supported: gzip, zstd, identity)", ce);
+                                 "(supported: gzip, zstd, identity)",
+                                 ce);
         return -1;
     }
     if (rc == PC_ETOOBIG) {
@@ -445,7 +466,7 @@ static void job_run(struct workpool_job *wj)
             req.body_len = plain.len;
         } else if (httpsrv_header(&req, "Content-Encoding") != NULL &&
                    req.wire_len > 0) {
-            req.body_len = 0;   /* decompressed to nothing */
+            req.body_len = 0; /* decompressed to nothing */
         }
     }
     j->r->h(&req, j->r->arg);
@@ -460,7 +481,8 @@ static void job_send(struct httpsrv_job *j)
     struct evkeyvalq *h = evhttp_request_get_output_headers(j->ev);
     struct evkeyval *kv;
 
-    TAILQ_FOREACH(kv, &j->out_headers, next) {
+    TAILQ_FOREACH(kv, &j->out_headers, next)
+    {
         evhttp_add_header(h, kv->key, kv->value);
     }
     reply_send(j->ev, j->status, j->ctype, j->body.data, j->body.len);
@@ -500,8 +522,8 @@ static void job_done(struct workpool_job *wj)
  * out of ev's input, not copied), or NULL. */
 static struct httpsrv_job *job_new(struct httpsrv *s,
                                    const struct httpsrv_route_ent *r,
-                                   struct evhttp_request *ev,
-                                   const char *path, const char *query)
+                                   struct evhttp_request *ev, const char *path,
+                                   const char *query)
 {
     struct httpsrv_job *j = calloc(1, sizeof(*j));
     struct evkeyval *kv;
@@ -521,12 +543,13 @@ static struct httpsrv_job *job_new(struct httpsrv *s,
     j->path = strdup(path);
     j->query = strdup(query);
     j->wire = evbuffer_new();
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ev), next) {
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ev), next)
+    {
         bad |= evhttp_add_header(&j->in_headers, kv->key, kv->value) != 0;
     }
     if (j->path == NULL || j->query == NULL || j->wire == NULL || bad ||
-        evbuffer_add_buffer(j->wire, evhttp_request_get_input_buffer(ev))
-            != 0) {
+        evbuffer_add_buffer(j->wire, evhttp_request_get_input_buffer(ev)) !=
+            0) {
         job_free(j);
         return NULL;
     }
@@ -558,15 +581,15 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         return;
     }
     if (!method_ok(evhttp_request_get_command(ev), r->flags)) {
-        httpsrv_add_header(&req, "Allow", (r->flags & HTTPSRV_ALLOW_GET)
-                                              ? "GET, HEAD, POST"
-                                              : "POST");
+        httpsrv_add_header(&req, "Allow",
+                           (r->flags & HTTPSRV_ALLOW_GET) ? "GET, HEAD, POST"
+                                                          : "POST");
         httpsrv_reply_json_error(&req, 405, "unimplemented",
                                  "method not allowed");
         return;
     }
-    if (s->token != NULL && !token_ok(s, httpsrv_header(&req,
-                                                        "Authorization"))) {
+    if (s->token != NULL &&
+        !token_ok(s, httpsrv_header(&req, "Authorization"))) {
         httpsrv_add_header(&req, "WWW-Authenticate", "Bearer");
         httpsrv_reply_json_error(&req, 401, "unauthenticated",
                                  "missing or invalid bearer token");
@@ -585,7 +608,8 @@ static void dispatch(struct evhttp_request *ev, void *arg)
         httpsrv_add_header(&req, "Retry-After", "1");
         httpsrv_reply_json_error(&req, 503, "unavailable",
                                  "%s: too many requests waiting to be "
-                                 "decoded, retry later", s->id);
+                                 "decoded, retry later",
+                                 s->id);
     }
 }
 
@@ -615,8 +639,9 @@ static int tls_setup(struct httpsrv *s, const struct httpsrv_tls_cfg *t,
     }
     SSL_CTX_set_min_proto_version(s->ssl, TLS1_2_VERSION);
     if (SSL_CTX_use_certificate_chain_file(s->ssl, t->cert_file) != 1 ||
-        SSL_CTX_use_PrivateKey_file(s->ssl, t->key_file != NULL ?
-                                    t->key_file : "", SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_use_PrivateKey_file(s->ssl,
+                                    t->key_file != NULL ? t->key_file : "",
+                                    SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(s->ssl) != 1) {
         ossl = ERR_get_error();
         ERR_error_string_n(ossl, why, sizeof(why));
@@ -627,14 +652,17 @@ static int tls_setup(struct httpsrv *s, const struct httpsrv_tls_cfg *t,
                        why);
     }
     if (t->client_ca_file != NULL && t->client_ca_file[0] != '\0') {
-        if (SSL_CTX_load_verify_locations(s->ssl, t->client_ca_file,
-                                          NULL) != 1) {
+        if (SSL_CTX_load_verify_locations(s->ssl, t->client_ca_file, NULL) !=
+            1) {
             ERR_clear_error();
-            return err_set(e, PC_ECONFIG, "%s: tls: cannot load "
-                           "client_ca_file %s", s->id, t->client_ca_file);
+            return err_set(e, PC_ECONFIG,
+                           "%s: tls: cannot load "
+                           "client_ca_file %s",
+                           s->id, t->client_ca_file);
         }
-        SSL_CTX_set_verify(s->ssl, SSL_VERIFY_PEER |
-                           SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        SSL_CTX_set_verify(s->ssl,
+                           SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                           NULL);
     }
     evhttp_set_bevcb(s->http, tls_bevcb, s);
     return PC_OK;
@@ -668,8 +696,9 @@ int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
         return err_set(e, PC_ENOMEM, "httpsrv: out of memory");
     }
     snprintf(s->id, sizeof(s->id), "%s", component_id ? component_id : "http");
-    s->max_decompressed = cfg->max_decompressed_size ?
-                          cfg->max_decompressed_size : (64u << 20);
+    s->max_decompressed = cfg->max_decompressed_size
+                              ? cfg->max_decompressed_size
+                              : (64u << 20);
     if (cfg->bearer_token != NULL && cfg->bearer_token[0] != '\0') {
         s->token = strdup(cfg->bearer_token);
         if (s->token == NULL) {
@@ -682,13 +711,16 @@ int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
         httpsrv_stop(s);
         return err_set(e, PC_ENOMEM, "%s: evhttp_new failed", s->id);
     }
-    evhttp_set_allowed_methods(s->http,
-        EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-        EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS |
+                                            EVHTTP_REQ_PATCH);
     evhttp_set_max_headers_size(s->http, HTTPSRV_HEADERS_MAX);
-    evhttp_set_max_body_size(s->http, cfg->max_request_body_size ?
-                             (ev_ssize_t)cfg->max_request_body_size :
-                             (ev_ssize_t)16 << 20);
+    evhttp_set_max_body_size(s->http,
+                             cfg->max_request_body_size
+                                 ? (ev_ssize_t)cfg->max_request_body_size
+                                 : (ev_ssize_t)16 << 20);
     evhttp_set_timeout(s->http, HTTPSRV_TIMEOUT_S);
     evhttp_set_gencb(s->http, dispatch, s);
     rc = workpool_open(base, &s->wp, e);

@@ -43,9 +43,9 @@ struct evhttp_request;
 struct httpsrv;
 
 struct httpsrv_tls_cfg {
-    char *cert_file;        /* server certificate (PEM); empty = no TLS */
+    char *cert_file; /* server certificate (PEM); empty = no TLS */
     char *key_file;
-    char *client_ca_file;   /* set: clients must present a cert it signed */
+    char *client_ca_file; /* set: clients must present a cert it signed */
 };
 
 struct httpsrv_cfg {
@@ -64,29 +64,42 @@ struct httpsrv_cfg {
 extern const struct cfg_entry httpsrv_cfg_table[];
 extern const struct cfg_entry httpsrv_tls_cfg_table[];
 
-#define HTTPSRV_CFG_ENTRIES(T, f, endpoint_default)                         \
+#define HTTPSRV_CFG_ENTRIES(T, f, endpoint_default)                           \
     HTTPSRV_CFG_ENTRIES_AT(offsetof(T, f), endpoint_default)
 
 /* The same for a struct httpsrv_cfg at byte offset base. */
-#define HTTPSRV_CFG_ENTRIES_AT(base, endpoint_default)                      \
-    {.key = "endpoint", .type = CFG_STRING, .def = (endpoint_default),      \
-     .offset = (base) + offsetof(struct httpsrv_cfg, endpoint),             \
-     .doc = "host:port to listen on"},                                      \
-    {.key = "max_request_body_size", .type = CFG_SIZE, .def = "16MiB",      \
-     .min = 1, .max = INT64_MAX,                                            \
-     .offset = (base) + offsetof(struct httpsrv_cfg, max_request_body_size),\
-     .doc = "larger request bodies (as received) get 413"},                 \
-    {.key = "max_decompressed_size", .type = CFG_SIZE, .def = "64MiB",      \
-     .min = 1, .max = INT64_MAX,                                            \
-     .offset = (base) + offsetof(struct httpsrv_cfg, max_decompressed_size),\
-     .doc = "bodies inflating past this get 413"},                          \
-    {.key = "bearer_token", .type = CFG_STRING,                             \
-     .offset = (base) + offsetof(struct httpsrv_cfg, bearer_token),         \
-     .doc = "when set, requests need Authorization: Bearer <token>"},       \
-    {.key = "tls", .type = CFG_SECTION,                                     \
-     .offset = (base) + offsetof(struct httpsrv_cfg, tls),                  \
-     .sub = httpsrv_tls_cfg_table,                                          \
-     .doc = "cert_file, key_file, client_ca_file (mTLS)"}
+#define HTTPSRV_CFG_ENTRIES_AT(base, endpoint_default)                        \
+    {.key = "endpoint",                                                       \
+     .type = CFG_STRING,                                                      \
+     .def = (endpoint_default),                                               \
+     .offset = (base) + offsetof(struct httpsrv_cfg, endpoint),               \
+     .doc = "host:port to listen on"},                                        \
+        {.key = "max_request_body_size",                                      \
+         .type = CFG_SIZE,                                                    \
+         .def = "16MiB",                                                      \
+         .min = 1,                                                            \
+         .max = INT64_MAX,                                                    \
+         .offset = (base) +                                                   \
+                   offsetof(struct httpsrv_cfg, max_request_body_size),       \
+         .doc = "larger request bodies (as received) get 413"},               \
+        {.key = "max_decompressed_size",                                      \
+         .type = CFG_SIZE,                                                    \
+         .def = "64MiB",                                                      \
+         .min = 1,                                                            \
+         .max = INT64_MAX,                                                    \
+         .offset = (base) +                                                   \
+                   offsetof(struct httpsrv_cfg, max_decompressed_size),       \
+         .doc = "bodies inflating past this get 413"},                        \
+        {.key = "bearer_token",                                               \
+         .type = CFG_STRING,                                                  \
+         .offset = (base) + offsetof(struct httpsrv_cfg, bearer_token),       \
+         .doc = "when set, requests need Authorization: Bearer <token>"},     \
+    {                                                                         \
+        .key = "tls", .type = CFG_SECTION,                                    \
+        .offset = (base) + offsetof(struct httpsrv_cfg, tls),                 \
+        .sub = httpsrv_tls_cfg_table,                                         \
+        .doc = "cert_file, key_file, client_ca_file (mTLS)"                   \
+    }
 
 /* Route flags (the allow_get argument of httpsrv_route is a bit set; 1
  * keeps its old meaning). */
@@ -100,15 +113,15 @@ struct httpsrv_job;
 /* One request as the handler sees it. On the worker ev is NULL; in a
  * continuation (and a deferred reply) ev is set and body is gone. */
 struct httpsrv_req {
-    struct evhttp_request *ev;      /* loop thread only */
-    struct httpsrv_job *job;        /* the server's; NULL in deferred replies */
-    const char *path;               /* without the query */
-    const char *query;              /* raw query string or "" */
-    const char *content_type;       /* "" when absent */
-    const uint8_t *body;            /* decompressed; valid during the
+    struct evhttp_request *ev; /* loop thread only */
+    struct httpsrv_job *job;   /* the server's; NULL in deferred replies */
+    const char *path;          /* without the query */
+    const char *query;         /* raw query string or "" */
+    const char *content_type;  /* "" when absent */
+    const uint8_t *body;       /* decompressed; valid during the
                                        handler's call (worker thread) */
     size_t body_len;
-    size_t wire_len;                /* bytes as received (compressed) */
+    size_t wire_len; /* bytes as received (compressed) */
 };
 
 /* Worker thread. Returns nothing: the handler answers with httpsrv_reply*()
@@ -131,7 +144,7 @@ int httpsrv_route(struct httpsrv *s, const char *path, int allow_get,
  * request reaches a handler. httpsrv_stop drains too. */
 void httpsrv_drain(struct httpsrv *s);
 void httpsrv_stop(struct httpsrv *s);
-uint16_t httpsrv_port(const struct httpsrv *s);   /* bound port */
+uint16_t httpsrv_port(const struct httpsrv *s); /* bound port */
 
 /* Header of the request (case-insensitive), or NULL. */
 const char *httpsrv_header(const struct httpsrv_req *req, const char *name);

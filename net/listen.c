@@ -37,14 +37,15 @@ int listen_addr_parse(const char *addr, char *host, size_t hostlen,
     } else {
         colon = strrchr(addr, ':');
         if (colon == NULL) {
-            return err_set(e, PC_EINVAL,
-                           "address \"%s\": expected host:port", addr);
+            return err_set(e, PC_EINVAL, "address \"%s\": expected host:port",
+                           addr);
         }
         end = colon;
         if (memchr(addr, ':', (size_t)(colon - addr)) != NULL) {
             return err_set(e, PC_EINVAL,
                            "address \"%s\": IPv6 hosts need brackets "
-                           "([::1]:port)", addr);
+                           "([::1]:port)",
+                           addr);
         }
     }
     n = (size_t)(end - h);

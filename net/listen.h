@@ -14,14 +14,14 @@
 
 #include "core/err.h"
 
-#define LISTEN_MAX_FDS 4         /* "localhost" and ":port" bind v4 and v6 */
+#define LISTEN_MAX_FDS 4 /* "localhost" and ":port" bind v4 and v6 */
 #define LISTEN_HOST_MAX 256
 
 /* The sockets one address resolved to, all bound to one port. */
 struct listen_set {
     int fds[LISTEN_MAX_FDS];
     int n;
-    uint16_t port;               /* the port actually bound (useful with 0) */
+    uint16_t port; /* the port actually bound (useful with 0) */
 };
 
 /* Splits addr into host (empty for all interfaces, brackets removed) and

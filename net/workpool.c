@@ -27,16 +27,16 @@ struct workpool {
     struct event *wake_ev;
     int wake[2];
     /* Under pool.mu. */
-    struct workpool_job *fin_head, *fin_tail;   /* finished: done() owed */
-    int busy;                                   /* queued or running */
+    struct workpool_job *fin_head, *fin_tail; /* finished: done() owed */
+    int busy;                                 /* queued or running */
     int draining;
 };
 
 static struct {
-    pthread_mutex_t life;        /* open/close: thread start and join */
+    pthread_mutex_t life; /* open/close: thread start and join */
     pthread_mutex_t mu;
-    pthread_cond_t work;         /* a job was queued, or stop */
-    pthread_cond_t finished;     /* a job finished (drain waits) */
+    pthread_cond_t work;     /* a job was queued, or stop */
+    pthread_cond_t finished; /* a job finished (drain waits) */
     struct workpool_job *head, *tail;
     int backlog;
     int refs;
@@ -160,7 +160,7 @@ static void run_finished(struct workpool *wp)
     pthread_mutex_unlock(&pool.mu);
     for (; j != NULL; j = next) {
         next = j->next;
-        j->done(j);   /* may free j */
+        j->done(j); /* may free j */
     }
 }
 
@@ -202,8 +202,8 @@ int workpool_open(struct event_base *base, struct workpool **out,
         handle_free(wp);
         return err_set(e, PC_EIO, "workpool: pipe: %s", err_errno(errno));
     }
-    wp->wake_ev = event_new(base, wp->wake[0], EV_READ | EV_PERSIST,
-                            on_wake, wp);
+    wp->wake_ev = event_new(base, wp->wake[0], EV_READ | EV_PERSIST, on_wake,
+                            wp);
     if (wp->wake_ev == NULL || event_add(wp->wake_ev, NULL) != 0) {
         handle_free(wp);
         return err_set(e, PC_ENOMEM, "workpool: cannot add its event");

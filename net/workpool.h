@@ -28,8 +28,8 @@ struct workpool;
 #define WORKPOOL_BACKLOG_MAX 256
 
 struct workpool_job {
-    struct workpool_job *next;      /* the pool's */
-    struct workpool *wp;            /* the pool's */
+    struct workpool_job *next; /* the pool's */
+    struct workpool *wp;       /* the pool's */
     /* Worker thread. Not called when the job was cancelled. */
     void (*run)(struct workpool_job *j);
     /* The handle's loop thread, once, after run (or instead of it when

@@ -151,9 +151,11 @@ static int listener_open(struct admin *a, struct event_base *base,
     /* Every method reaches the handler, which answers 405 itself (evhttp
      * would answer 501 for methods outside its allowed set). */
     evhttp_set_allowed_methods(l->http,
-        EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-        EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-        EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+                               EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                   EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+                                   EVHTTP_REQ_PATCH);
     evhttp_set_max_headers_size(l->http, 16384);
     evhttp_set_max_body_size(l->http, 4096);
     evhttp_set_timeout(l->http, 30);
@@ -187,8 +189,8 @@ static int same_addr(const char *x, const char *y)
 }
 
 int admin_start(struct event_base *base, const char *metrics_addr,
-                const char *health_addr, struct metrics *m,
-                struct admin **out, struct errctx *e)
+                const char *health_addr, struct metrics *m, struct admin **out,
+                struct errctx *e)
 {
     struct admin *a;
     int rc = PC_OK;
@@ -207,7 +209,8 @@ int admin_start(struct event_base *base, const char *metrics_addr,
     if (addr_set(metrics_addr)) {
         rc = listener_open(a, base, metrics_addr,
                            shared ? ROUTE_METRICS | ROUTE_HEALTH
-                                  : ROUTE_METRICS, e);
+                                  : ROUTE_METRICS,
+                           e);
     }
     if (rc == PC_OK && addr_set(health_addr) && !shared) {
         rc = listener_open(a, base, health_addr, ROUTE_HEALTH, e);

@@ -32,8 +32,8 @@ enum admin_state {
  * names the address and the system's reason) nothing stays open. The
  * initial state is STARTING. */
 int admin_start(struct event_base *base, const char *metrics_addr,
-                const char *health_addr, struct metrics *m,
-                struct admin **out, struct errctx *e);
+                const char *health_addr, struct metrics *m, struct admin **out,
+                struct errctx *e);
 
 /* Safe from any thread. */
 void admin_set_state(struct admin *a, enum admin_state state);

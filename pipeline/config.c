@@ -21,7 +21,8 @@
 
 /* The enum tables below are indexed like enum log_level / log_format. */
 _Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 &&
-               LOG_ERROR == 3, "log level order");
+                   LOG_ERROR == 3,
+               "log level order");
 _Static_assert(LOG_FORMAT_LOGFMT == 0 && LOG_FORMAT_JSON == 1,
                "log format order");
 
@@ -31,6 +32,7 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error",
                                          NULL};
 static const char *const log_formats[] = {"logfmt", "json", NULL};
 
+/* clang-format off */
 static const struct cfg_entry metrics_table[] = {
     {.key = "address", .type = CFG_STRING,
      .offset = offsetof(struct config_telemetry_metrics, address),
@@ -38,14 +40,18 @@ static const struct cfg_entry metrics_table[] = {
      .doc = "host:port of the Prometheus /metrics endpoint"},
     {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry health_table[] = {
     {.key = "address", .type = CFG_STRING,
      .offset = offsetof(struct config_telemetry_health, address),
      .def = "127.0.0.1:13133", .doc = "host:port of the /health endpoint"},
     {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry logs_table[] = {
     {.key = "level", .type = CFG_ENUM,
      .offset = offsetof(struct config_telemetry_logs, level), .def = "info",
@@ -56,7 +62,9 @@ static const struct cfg_entry logs_table[] = {
      .doc = "log line format on stderr"},
     {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry telemetry_table[] = {
     {.key = "metrics", .type = CFG_SECTION,
      .offset = offsetof(struct config_telemetry, metrics), .sub = metrics_table,
@@ -69,6 +77,7 @@ static const struct cfg_entry telemetry_table[] = {
      .doc = "own logs"},
     {0},
 };
+/* clang-format on */
 
 struct service_cfg {
     const struct ynode *pipelines;
@@ -77,6 +86,7 @@ struct service_cfg {
     int64_t shutdown_timeout_ms;
 };
 
+/* clang-format off */
 static const struct cfg_entry service_table[] = {
     {.key = "pipelines", .type = CFG_NODE,
      .offset = offsetof(struct service_cfg, pipelines),
@@ -93,11 +103,13 @@ static const struct cfg_entry service_table[] = {
      .doc = "not supported (health and metrics are built in)"},
     {0},
 };
+/* clang-format on */
 
 struct pipeline_cfg {
     const struct ynode *receivers, *processors, *exporters;
 };
 
+/* clang-format off */
 static const struct cfg_entry pipeline_table[] = {
     {.key = "receivers", .type = CFG_NODE,
      .offset = offsetof(struct pipeline_cfg, receivers)},
@@ -107,6 +119,7 @@ static const struct cfg_entry pipeline_table[] = {
      .offset = offsetof(struct pipeline_cfg, exporters)},
     {0},
 };
+/* clang-format on */
 
 static const char *const section_names[] = {"receivers", "processors",
                                             "exporters"};
@@ -144,14 +157,18 @@ int config_parse_id(const char *id, char *type, size_t typelen,
         return PC_OK;
     }
     if (slash[1] == '\0') {
-        snprintf(err, errlen, "invalid id '%.100s': the name after '/' must "
-                 "not be empty", id);
+        snprintf(err, errlen,
+                 "invalid id '%.100s': the name after '/' must "
+                 "not be empty",
+                 id);
         return PC_EINVAL;
     }
     for (p = (const unsigned char *)slash + 1; *p != '\0'; p++) {
         if (*p <= 0x20 || *p == 0x7f) {
-            snprintf(err, errlen, "invalid id '%.100s': the name must not "
-                     "contain spaces or control characters", id);
+            snprintf(err, errlen,
+                     "invalid id '%.100s': the name must not "
+                     "contain spaces or control characters",
+                     id);
             return PC_EINVAL;
         }
     }
@@ -163,8 +180,10 @@ int config_parse_id(const char *id, char *type, size_t typelen,
     *name = slash + 1;
     return PC_OK;
 bad_type:
-    snprintf(err, errlen, "invalid id '%.100s': the type must match "
-             "[a-zA-Z][0-9a-zA-Z_]{0,62}, optionally followed by /name", id);
+    snprintf(err, errlen,
+             "invalid id '%.100s': the type must match "
+             "[a-zA-Z][0-9a-zA-Z_]{0,62}, optionally followed by /name",
+             id);
     return PC_EINVAL;
 }
 
@@ -290,8 +309,10 @@ static int add_component(struct config *cfg, enum component_kind kind,
     if (c->id == NULL || c->canon == NULL) {
         free(c->id);
         free(c->canon);
-        cfg_diag_error(d, key, "%s::%.100s: out of memory or configuration "
-                       "too large", section_names[kind], key->value);
+        cfg_diag_error(d, key,
+                       "%s::%.100s: out of memory or configuration "
+                       "too large",
+                       section_names[kind], key->value);
         return PC_ENOMEM;
     }
     cfg->ncomponents++;
@@ -370,7 +391,8 @@ static void defined_ids(const struct config *cfg, enum component_kind kind,
     out[0] = '\0';
     for (i = 0; i < cfg->ncomponents && used < len; i++) {
         /* Components with an invalid id were reported already. */
-        if (cfg->components[i].kind != kind || cfg->components[i].type == NULL) {
+        if (cfg->components[i].kind != kind ||
+            cfg->components[i].type == NULL) {
             continue;
         }
         w = snprintf(out + used, len - used, "%s%s", used ? ", " : "",
@@ -390,9 +412,11 @@ static void report_undefined(struct config *cfg, const struct ynode *item,
 
     ynode_path(item, path, sizeof(path));
     defined_ids(cfg, kind, ids, sizeof(ids));
-    cfg_diag_error(d, item, "%s: %s '%.100s' used by pipeline '%s' is not "
-                   "defined in %s (%s%s)", path, component_kind_name(kind),
-                   item->value, plid, section_names[kind],
+    cfg_diag_error(d, item,
+                   "%s: %s '%.100s' used by pipeline '%s' is not "
+                   "defined in %s (%s%s)",
+                   path, component_kind_name(kind), item->value, plid,
+                   section_names[kind],
                    ids[0] ? "defined: " : "none is defined", ids);
 }
 
@@ -433,9 +457,10 @@ static int resolve_list(struct config *cfg, struct config_pipeline *pl,
         for (j = 0; j < *nout && (*out)[j] != c; j++) {
         }
         if (j < *nout) {
-            cfg_diag_error(d, it, "%s: %s '%s' is listed twice in pipeline "
-                           "'%s'", path, component_kind_name(kind), c->id,
-                           pl->id);
+            cfg_diag_error(d, it,
+                           "%s: %s '%s' is listed twice in pipeline "
+                           "'%s'",
+                           path, component_kind_name(kind), c->id, pl->id);
             continue;
         }
         (*out)[(*nout)++] = c;
@@ -445,8 +470,8 @@ static int resolve_list(struct config *cfg, struct config_pipeline *pl,
 }
 
 /* The pipeline id: "profiles" or "profiles/<name>", nothing else. */
-static int check_pipeline_id(const struct ynode *key, struct config_pipeline *pl,
-                             struct cfg_diag *d)
+static int check_pipeline_id(const struct ynode *key,
+                             struct config_pipeline *pl, struct cfg_diag *d)
 {
     char type[64], err[256];
     const char *name;
@@ -458,15 +483,19 @@ static int check_pipeline_id(const struct ynode *key, struct config_pipeline *pl
     }
     if (strcmp(type, "traces") == 0 || strcmp(type, "metrics") == 0 ||
         strcmp(type, "logs") == 0) {
-        cfg_diag_error(d, key, "service::pipelines: pipeline '%.100s': profcol "
+        cfg_diag_error(d, key,
+                       "service::pipelines: pipeline '%.100s': profcol "
                        "handles profiles only, not %s (use 'profiles' or "
-                       "'profiles/<name>')", key->value, type);
+                       "'profiles/<name>')",
+                       key->value, type);
         return PC_EINVAL;
     }
     if (strcmp(type, "profiles") != 0) {
-        cfg_diag_error(d, key, "service::pipelines: pipeline '%.100s': "
+        cfg_diag_error(d, key,
+                       "service::pipelines: pipeline '%.100s': "
                        "unknown signal '%s' (use 'profiles' or "
-                       "'profiles/<name>')", key->value, type);
+                       "'profiles/<name>')",
+                       key->value, type);
         return PC_EINVAL;
     }
     pl->id = strdup(key->value);
@@ -516,12 +545,16 @@ static int load_pipeline(struct config *cfg, const struct ynode *key,
     /* Only report an empty list when nothing was listed at all, not when
      * every listed id was already reported as undefined. */
     if (pl->nreceivers == 0 && list_empty(pc.receivers)) {
-        cfg_diag_error(d, key, "service::pipelines::%s: pipeline has no "
-                       "receivers (at least one is required)", pl->id);
+        cfg_diag_error(d, key,
+                       "service::pipelines::%s: pipeline has no "
+                       "receivers (at least one is required)",
+                       pl->id);
     }
     if (pl->nexporters == 0 && list_empty(pc.exporters)) {
-        cfg_diag_error(d, key, "service::pipelines::%s: pipeline has no "
-                       "exporters (at least one is required)", pl->id);
+        cfg_diag_error(d, key,
+                       "service::pipelines::%s: pipeline has no "
+                       "exporters (at least one is required)",
+                       pl->id);
     }
     return PC_OK;
 }
@@ -533,12 +566,14 @@ static int load_pipelines(struct config *cfg, const struct ynode *pls,
     int rc;
 
     if (ynode_is_null(pls) || (pls->kind == YNODE_MAP && pls->n == 0)) {
-        cfg_diag_error(d, pls != NULL ? pls : service, "service::pipelines: "
+        cfg_diag_error(d, pls != NULL ? pls : service,
+                       "service::pipelines: "
                        "no pipeline is defined (at least one is required)");
         return PC_OK;
     }
     if (pls->kind != YNODE_MAP) {
-        cfg_diag_error(d, pls, "service::pipelines: expected a mapping of "
+        cfg_diag_error(d, pls,
+                       "service::pipelines: expected a mapping of "
                        "pipeline ids to pipelines");
         return PC_OK;
     }
@@ -569,12 +604,13 @@ static int load_service(struct config *cfg, const struct ynode *service,
     cfg->shutdown_timeout_ms = sc.shutdown_timeout_ms;
     if (!ynode_is_null(sc.extensions) &&
         !(sc.extensions->kind == YNODE_SEQ && sc.extensions->n == 0)) {
-        cfg_diag_error(d, sc.extensions, "service::extensions: extensions are "
+        cfg_diag_error(d, sc.extensions,
+                       "service::extensions: extensions are "
                        "not supported by profcol (health and metrics are "
                        "built in: see service::telemetry)");
     }
     if (service->kind != YNODE_MAP) {
-        return PC_OK;       /* cfg_decode reported it */
+        return PC_OK; /* cfg_decode reported it */
     }
     rc = load_pipelines(cfg, sc.pipelines, service, d);
     return rc;
@@ -588,8 +624,10 @@ static void warn_unused(const struct config *cfg, struct cfg_diag *d)
     for (i = 0; i < cfg->ncomponents; i++) {
         c = &cfg->components[i];
         if (c->npipelines == 0 && c->factory != NULL) {
-            cfg_diag_warn(d, c->key, "%s '%s' is defined but not used by any "
-                          "pipeline", component_kind_name(c->kind), c->id);
+            cfg_diag_warn(d, c->key,
+                          "%s '%s' is defined but not used by any "
+                          "pipeline",
+                          component_kind_name(c->kind), c->id);
         }
     }
 }
@@ -609,12 +647,14 @@ static int top_key(const struct ynode *key, struct cfg_diag *d)
     }
     if (strcmp(key->value, "extensions") == 0 ||
         strcmp(key->value, "connectors") == 0) {
-        cfg_diag_error(d, key, "%s are not supported by profcol%s",
-                       key->value, key->value[0] == 'e'
+        cfg_diag_error(d, key, "%s are not supported by profcol%s", key->value,
+                       key->value[0] == 'e'
                            ? " (health and metrics are built in: see "
-                             "service::telemetry)" : "");
+                             "service::telemetry)"
+                           : "");
     } else {
-        cfg_diag_error(d, key, "unknown top-level key '%.100s' (valid keys: "
+        cfg_diag_error(d, key,
+                       "unknown top-level key '%.100s' (valid keys: "
                        "receivers, processors, exporters, service)",
                        key->value);
     }
@@ -628,7 +668,8 @@ static int load_root(struct config *cfg, struct cfg_diag *d)
     int k, rc;
 
     if (root->kind != YNODE_MAP) {
-        cfg_diag_error(d, root, "expected a mapping at the top level "
+        cfg_diag_error(d, root,
+                       "expected a mapping at the top level "
                        "(receivers, processors, exporters, service)");
         return PC_OK;
     }
@@ -640,8 +681,10 @@ static int load_root(struct config *cfg, struct cfg_diag *d)
     }
     for (k = 0; k < 3; k++) {
         if (!ynode_is_null(sec[k]) && sec[k]->kind != YNODE_MAP) {
-            cfg_diag_error(d, sec[k], "%s: expected a mapping of component "
-                           "ids to their settings", section_names[k]);
+            cfg_diag_error(d, sec[k],
+                           "%s: expected a mapping of component "
+                           "ids to their settings",
+                           section_names[k]);
             sec[k] = NULL;
         } else if (!ynode_is_null(sec[k])) {
             total += sec[k]->n;
@@ -658,7 +701,8 @@ static int load_root(struct config *cfg, struct cfg_diag *d)
         }
     }
     if (ynode_is_null(sec[3])) {
-        cfg_diag_error(d, sec[3] != NULL ? sec[3] : root, "missing 'service' "
+        cfg_diag_error(d, sec[3] != NULL ? sec[3] : root,
+                       "missing 'service' "
                        "section (it defines the pipelines)");
         return PC_OK;
     }
@@ -670,7 +714,8 @@ static int load_root(struct config *cfg, struct cfg_diag *d)
 }
 
 _Static_assert(COMPONENT_RECEIVER == 0 && COMPONENT_PROCESSOR == 1 &&
-               COMPONENT_EXPORTER == 2, "section_names order");
+                   COMPONENT_EXPORTER == 2,
+               "section_names order");
 
 /* After the document is loaded: everything else. */
 static int config_build(struct config *cfg, struct cfg_diag *d)
@@ -703,7 +748,8 @@ static int finish(struct config *cfg, struct cfg_diag *d, int rc,
         cfg_diag_error(d, NULL, "%s", err);
         config_free(cfg);
         return rc == PC_EINVAL || rc == PC_EUNSUPPORTED || rc == PC_ETOOBIG
-                   ? PC_ECONFIG : rc;
+                   ? PC_ECONFIG
+                   : rc;
     }
     rc = config_build(cfg, d);
     if (rc != PC_OK) {

@@ -27,9 +27,9 @@
 
 struct config_component {
     enum component_kind kind;
-    char *id;                 /* "type" or "type/name" */
+    char *id; /* "type" or "type/name" */
     char *type;
-    char *name;               /* NULL when the id has no "/name" */
+    char *name; /* NULL when the id has no "/name" */
     const struct component_factory *factory;
     void *cfg;                /* factory->config_size bytes, decoded with
                                * factory->config; cfg_release()d by
@@ -39,12 +39,12 @@ struct config_component {
     /* Canonical text of the YAML value after env expansion: two components
      * with equal kind, id and canon have the same configuration. */
     char *canon;
-    uint32_t npipelines;      /* pipelines that reference it */
+    uint32_t npipelines; /* pipelines that reference it */
 };
 
 struct config_pipeline {
-    char *id;                 /* "profiles" or "profiles/name" */
-    char *name;               /* NULL for plain "profiles" */
+    char *id;   /* "profiles" or "profiles/name" */
+    char *name; /* NULL for plain "profiles" */
     const struct ynode *node;
     /* Point into config.components; in the order the pipeline lists them. */
     struct config_component **receivers;
@@ -57,14 +57,14 @@ struct config_pipeline {
 
 /* Orders match enum log_level / enum log_format (telemetry/log.h). */
 struct config_telemetry_metrics {
-    char *address;            /* default 127.0.0.1:8888 */
+    char *address; /* default 127.0.0.1:8888 */
 };
 struct config_telemetry_health {
-    char *address;            /* default 127.0.0.1:13133 */
+    char *address; /* default 127.0.0.1:13133 */
 };
 struct config_telemetry_logs {
-    int level;                /* enum log_level, default info */
-    int format;               /* enum log_format, default logfmt */
+    int level;  /* enum log_level, default info */
+    int format; /* enum log_format, default logfmt */
 };
 struct config_telemetry {
     struct config_telemetry_metrics metrics;
@@ -73,13 +73,13 @@ struct config_telemetry {
 };
 
 struct config {
-    struct ydoc doc;          /* nodes referenced above live here */
+    struct ydoc doc; /* nodes referenced above live here */
     struct config_component *components;
     uint32_t ncomponents;
     struct config_pipeline *pipelines;
     uint32_t npipelines;
     struct config_telemetry telemetry;
-    int64_t shutdown_timeout_ms;  /* default 30s */
+    int64_t shutdown_timeout_ms; /* default 30s */
 };
 
 /*

@@ -56,17 +56,17 @@ struct docref {
 
 struct rx_inst {
     struct config_component *cc;
-    char id[CONFIG_ID_MAX];          /* host.id: stable for the life */
+    char id[CONFIG_ID_MAX]; /* host.id: stable for the life */
     struct docref *doc;
     void *ctx;
     struct component_host host;
-    struct pl_inst **pipelines;     /* the pipelines it feeds */
+    struct pl_inst **pipelines; /* the pipelines it feeds */
     uint32_t npipelines;
     struct mcounter *accepted_profiles, *refused_profiles;
     struct mcounter *accepted_samples, *refused_samples;
     struct mcounter *accepted_bytes, *refused_bytes;
     struct engine *en;
-    uint32_t inflight;               /* consume_async answers owed (main) */
+    uint32_t inflight; /* consume_async answers owed (main) */
     int started;
 };
 
@@ -107,7 +107,7 @@ struct rx_plan {
 
 struct graph {
     struct config cfg;
-    struct docref *doc;             /* cfg's document */
+    struct docref *doc; /* cfg's document */
     struct rx_inst **rx;
     uint32_t nrx;
     struct ex_inst **ex;
@@ -125,8 +125,8 @@ struct graph {
  * one finishes it. */
 struct consume_op {
     atomic_uint refs;
-    atomic_int rc;                   /* first failed commit, else PC_OK */
-    struct rx_inst *rx;              /* NULL: detached, nobody waits */
+    atomic_int rc;      /* first failed commit, else PC_OK */
+    struct rx_inst *rx; /* NULL: detached, nobody waits */
     void (*done)(void *arg, int rc, const char *msg);
     void *arg;
     struct consume_op *next;
@@ -135,18 +135,18 @@ struct consume_op {
 /* Finished ops on their way from the committers to the main loop. */
 struct completions {
     pthread_mutex_t mu;
-    pthread_cond_t cv;               /* settle() waits on it */
+    pthread_cond_t cv; /* settle() waits on it */
     struct consume_op *head, *tail;
-    int wake[2];                     /* pipe: a post wakes the loop */
+    int wake[2]; /* pipe: a post wakes the loop */
     struct event *ev;
-    int ready;                       /* initialised */
+    int ready; /* initialised */
 };
 
 struct engine {
     struct event_base *base;
     struct completions done;
     struct metrics *metrics;
-    struct mscope *scope;            /* the engine's own series */
+    struct mscope *scope; /* the engine's own series */
     struct admin *admin;
     struct graph *g;
     const char *config_path;
@@ -229,8 +229,8 @@ static int completions_init(struct completions *c, struct event_base *base)
         c->wake[0] = c->wake[1] = -1;
         return PC_EIO;
     }
-    c->ev = event_new(base, c->wake[0], EV_READ | EV_PERSIST,
-                      on_completions, c);
+    c->ev = event_new(base, c->wake[0], EV_READ | EV_PERSIST, on_completions,
+                      c);
     if (c->ev == NULL || event_add(c->ev, NULL) != 0) {
         return PC_ENOMEM;
     }
@@ -398,8 +398,7 @@ static int consume_all(struct rx_inst *rx, struct batch *b, struct errctx *e,
             continue;
         }
         {
-            int r = run_pipeline(rx->pipelines[i], copies[i], e, op,
-                                 npending);
+            int r = run_pipeline(rx->pipelines[i], copies[i], e, op, npending);
             if (r == PC_EBUSY || (r != PC_OK && rc == PC_OK)) {
                 rc = r;
             }
@@ -426,11 +425,9 @@ static int consume_all(struct rx_inst *rx, struct batch *b, struct errctx *e,
  * known now. A refusal known now is the answer too (the pending commits
  * finish detached: the client retries anyway).
  */
-static int engine_consume_async(struct component_host *host, struct batch *b,
-                                struct errctx *e,
-                                void (*done)(void *arg, int rc,
-                                             const char *msg),
-                                void *arg)
+static int engine_consume_async(
+    struct component_host *host, struct batch *b, struct errctx *e,
+    void (*done)(void *arg, int rc, const char *msg), void *arg)
 {
     struct rx_inst *rx = host->engine;
     struct consume_op *op = calloc(1, sizeof(*op));
@@ -699,8 +696,10 @@ static int ex_start(struct ex_inst *ex, struct errctx *e)
     }
     if (exphelper_start(ex->helper) != PC_OK) {
         call_stop(ex->cc->factory->ops.exporter.stop, ex->ctx);
-        return err_set(e, PC_EIO, "exporter %s: cannot start its sending "
-                                  "queue consumers", ex->id);
+        return err_set(e, PC_EIO,
+                       "exporter %s: cannot start its sending "
+                       "queue consumers",
+                       ex->id);
     }
     ex->started = 1;
     return PC_OK;
@@ -712,8 +711,10 @@ static int rx_start(struct rx_inst *rx, struct errctx *e)
         return PC_OK;
     }
     if (call_start(rx->cc->factory->ops.receiver.start, rx->ctx) != PC_OK) {
-        return err_set(e, PC_EIO, "receiver %s failed to start (the line "
-                                  "before says why)", rx->id);
+        return err_set(e, PC_EIO,
+                       "receiver %s failed to start (the line "
+                       "before says why)",
+                       rx->id);
     }
     rx->started = 1;
     return PC_OK;
@@ -845,7 +846,7 @@ static int build_components(struct engine *en, struct graph *g,
         struct config_component *cc = &g->cfg.components[i];
         int32_t k;
         if (cc->npipelines == 0) {
-            continue;   /* defined but unused: warned about, not built */
+            continue; /* defined but unused: warned about, not built */
         }
         if (cc->kind == COMPONENT_EXPORTER) {
             k = old_ex_index(old, cc);
@@ -912,8 +913,7 @@ static int build_pipeline(struct engine *en, struct graph *g,
     for (j = 0; j < cp->nreceivers; j++) {
         int32_t r = find_rx(g, cp->receivers[j]->id);
         if (plan_add(&g->rx_plan[r], pl) != PC_OK) {
-            return err_set(e, PC_ENOMEM, "pipeline %s: out of memory",
-                           cp->id);
+            return err_set(e, PC_ENOMEM, "pipeline %s: out of memory", cp->id);
         }
     }
     return PC_OK;
@@ -1012,15 +1012,15 @@ static void graph_commit(struct graph *g, struct graph *old)
     for (i = 0; i < g->nex; i++) {
         if (g->ex_from[i] >= 0) {
             old->ex[g->ex_from[i]] = NULL;
-            adopt(&g->ex[i]->cc, config_find(&g->cfg, COMPONENT_EXPORTER,
-                                             g->ex[i]->id));
+            adopt(&g->ex[i]->cc,
+                  config_find(&g->cfg, COMPONENT_EXPORTER, g->ex[i]->id));
         }
     }
     for (i = 0; i < g->nrx; i++) {
         if (g->rx_from[i] >= 0) {
             old->rx[g->rx_from[i]] = NULL;
-            adopt(&g->rx[i]->cc, config_find(&g->cfg, COMPONENT_RECEIVER,
-                                             g->rx[i]->id));
+            adopt(&g->rx[i]->cc,
+                  config_find(&g->cfg, COMPONENT_RECEIVER, g->rx[i]->id));
         }
         install_plan(g, i);
     }
@@ -1175,9 +1175,10 @@ static int reload_start(struct graph *g, struct graph *old, struct errctx *e)
         }
         for (k = 0; k < old->nrx; k++) {
             if (stopped[k] && rx_start(old->rx[k], &e2) != PC_OK) {
-                log_error(ENGINE_LOG, "cannot restart receiver after a "
-                                      "failed reload", "error=\"%s\"",
-                          err_msg(&e2, PC_EIO));
+                log_error(ENGINE_LOG,
+                          "cannot restart receiver after a "
+                          "failed reload",
+                          "error=\"%s\"", err_msg(&e2, PC_EIO));
             }
         }
     }

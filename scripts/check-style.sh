@@ -10,14 +10,14 @@
 #   registry  component/registry.c names exactly the component folders
 #   docs      every component key is documented (tests/integration/test_docs_keys.sh)
 # Switches (environment):
-#   CHECK_FORMAT=0|1  the format check; off until the tree has been formatted
-#                     once with scripts/format.sh, then on
+#   CHECK_FORMAT=0|1  the format check (on; scripts/format.sh fixes what it
+#                     finds)
 #   CHECK_DOCS=0|1    the docs check (needs a built profcol: PROFCOL_BIN, or
 #                     build/profcol); skipped with a note when there is none
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-: "${CHECK_FORMAT:=0}"
+: "${CHECK_FORMAT:=1}"
 : "${CHECK_DOCS:=1}"
 
 # Banned functions: name|where|why, and what to use instead. "where" is

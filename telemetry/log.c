@@ -43,7 +43,7 @@ struct line {
     char buf[LOG_LINE_MAX];
     size_t len;
     int truncated;
-    int in_string;   /* inside a quoted value: close it when truncating */
+    int in_string; /* inside a quoted value: close it when truncating */
     enum log_format format;
 };
 
@@ -174,8 +174,8 @@ static int is_key_char(char c)
  * precedes the value go in with one append, so a cut never leaves a
  * half-written key; keys are sanitized (other characters become '_') so
  * they never need escaping. */
-static void line_field(struct line *l, const char *k, size_t kn,
-                       const char *v, size_t vn, int force_string)
+static void line_field(struct line *l, const char *k, size_t kn, const char *v,
+                       size_t vn, int force_string)
 {
     char pre[LOG_KEY_MAX + 8];
     size_t n = 0, i;
@@ -207,7 +207,7 @@ static void line_field(struct line *l, const char *k, size_t kn,
         pre[n++] = '"';
     }
     if (json && !quoted && n + vn > LOG_LINE_MAX - LOG_RESERVE - l->len) {
-        l->truncated = 1;   /* a JSON number is kept whole or not at all */
+        l->truncated = 1; /* a JSON number is kept whole or not at all */
         return;
     }
     line_put(l, pre, n);

@@ -68,7 +68,7 @@ struct mseries {
      * failed reload discards the newer registration again. */
     struct mfn fn[METRIC_FN_MAX];
     int nfn;
-    int refs;                     /* scopes holding it; removed at zero */
+    int refs; /* scopes holding it; removed at zero */
     struct mseries *next;
 };
 
@@ -88,19 +88,19 @@ struct mhold {
 
 struct mscope {
     struct metrics *m;
-    char *labels;                 /* identity: k="v",k2="v2" or "" */
+    char *labels; /* identity: k="v",k2="v2" or "" */
     struct mhold *held;
     size_t nheld, capheld;
     struct mscope *parent;
-    struct mscope *children;      /* sub-scopes still alive */
+    struct mscope *children; /* sub-scopes still alive */
     struct mscope *next_sibling;
 };
 
 struct metrics {
     pthread_mutex_t mu;
     struct mfamily *families;
-    struct mscope *process;       /* the process metrics' scope */
-    int64_t created_ns;           /* uptime fallback without /proc */
+    struct mscope *process; /* the process metrics' scope */
+    int64_t created_ns;     /* uptime fallback without /proc */
 };
 
 static uint64_t dbl_bits(double d)
@@ -602,8 +602,9 @@ void mgauge_add(struct mgauge *g, double v)
     old = atomic_load_explicit(&g->bits, memory_order_relaxed);
     do {
         want = dbl_bits(bits_dbl(old) + v);
-    } while (!atomic_compare_exchange_weak_explicit(
-        &g->bits, &old, want, memory_order_relaxed, memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&g->bits, &old, want,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed));
 }
 
 double mgauge_get(const struct mgauge *g)

@@ -65,8 +65,7 @@ int metrics_render(struct metrics *m, struct buf *out);
  * part goes; freeing a scope frees its sub-scopes too, so a sub-scope must
  * not be freed after its parent.
  */
-struct mscope *mscope_new(struct metrics *m, ...)
-    __attribute__((sentinel));
+struct mscope *mscope_new(struct metrics *m, ...) __attribute__((sentinel));
 struct mscope *mscope_sub(struct mscope *parent, ...)
     __attribute__((sentinel));
 void mscope_free(struct mscope *s);
@@ -83,8 +82,7 @@ struct mcounter *mscope_counter(struct mscope *s, const char *name,
                                 const char *help, ...)
     __attribute__((sentinel));
 struct mgauge *mscope_gauge(struct mscope *s, const char *name,
-                            const char *help, ...)
-    __attribute__((sentinel));
+                            const char *help, ...) __attribute__((sentinel));
 /* A gauge computed when rendered (a queue's size, ...): fn(arg), until the
  * scope is freed; then an earlier registration of the series through
  * another scope, if any, applies again. Registering it again through the

@@ -22,7 +22,7 @@ enum debug_verbosity {
 };
 
 struct debug_exporter_cfg {
-    struct exphelper_cfg helper;   /* first: the engine reads it */
+    struct exphelper_cfg helper; /* first: the engine reads it */
     int verbosity;
     int64_t top_frames;
 };
@@ -31,6 +31,7 @@ EXPHELPER_CFG_FIRST(struct debug_exporter_cfg, helper);
 static const char *const debug_levels[] = {"basic", "normal", "detailed",
                                            NULL};
 
+/* clang-format off */
 static const struct cfg_entry debug_exporter_table[] = {
     EXPHELPER_CFG_ENTRIES(struct debug_exporter_cfg, helper),
     {.key = "verbosity", .type = CFG_ENUM, .def = "normal",
@@ -43,6 +44,7 @@ static const struct cfg_entry debug_exporter_table[] = {
      .doc = "frames listed with verbosity: detailed"},
     {.key = NULL},
 };
+/* clang-format on */
 
 struct debug_exporter {
     const struct debug_exporter_cfg *cfg;
@@ -155,8 +157,9 @@ static void log_top_frames(const struct debug_exporter *de,
             break;
         }
         name = dict_str(d, d->functions[acc[i].fn].name);
-        log_info(de->id, "top frame", "rank=%u flat=%" PRId64 " function=\"%.*s\"",
-                 i + 1, acc[i].flat, (int)name.len, name.ptr);
+        log_info(de->id, "top frame",
+                 "rank=%u flat=%" PRId64 " function=\"%.*s\"", i + 1,
+                 acc[i].flat, (int)name.len, name.ptr);
     }
     free(acc);
 }

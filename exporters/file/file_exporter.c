@@ -43,7 +43,7 @@ struct file_rotation_cfg {
 };
 
 struct file_exporter_cfg {
-    struct exphelper_cfg helper;      /* first: the engine reads it */
+    struct exphelper_cfg helper; /* first: the engine reads it */
     char *path;
     int format;
     struct file_rotation_cfg rotation;
@@ -53,6 +53,7 @@ EXPHELPER_CFG_FIRST(struct file_exporter_cfg, helper);
 
 static const char *const file_formats[] = {"pprof", "otlp", "json", NULL};
 
+/* clang-format off */
 static const struct cfg_entry file_rotation_table[] = {
     {.key = "max_files", .type = CFG_INT, .def = "1000", .min = 0,
      .max = 100000000,
@@ -63,7 +64,9 @@ static const struct cfg_entry file_rotation_table[] = {
      .doc = "keep at most this many bytes of files (0 = no limit)"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry file_exporter_table[] = {
     EXPHELPER_CFG_ENTRIES(struct file_exporter_cfg, helper),
     {.key = "path", .type = CFG_STRING, .required = 1,
@@ -81,11 +84,12 @@ static const struct cfg_entry file_exporter_table[] = {
      .doc = "gzip level of pprof files"},
     {.key = NULL},
 };
+/* clang-format on */
 
 struct file_exporter {
     const struct file_exporter_cfg *cfg;
     char id[128];
-    pthread_mutex_t lock;             /* consumers write concurrently */
+    pthread_mutex_t lock; /* consumers write concurrently */
     uint64_t seq;
     struct file_rotor rotor;
 };
@@ -112,15 +116,15 @@ static int make_dirs(const char *path)
     return PC_OK;
 }
 
-static int fe_create(const void *cfgp, struct component_host *host,
-                     void **ctx, struct errctx *e)
+static int fe_create(const void *cfgp, struct component_host *host, void **ctx,
+                     struct errctx *e)
 {
     const struct file_exporter_cfg *cfg = cfgp;
     struct file_exporter *fe;
 
     if (make_dirs(cfg->path) != PC_OK) {
-        return err_set(e, PC_EIO, "cannot create directory %s: %s",
-                       cfg->path, err_errno(errno));
+        return err_set(e, PC_EIO, "cannot create directory %s: %s", cfg->path,
+                       err_errno(errno));
     }
     fe = calloc(1, sizeof(*fe));
     if (fe == NULL) {
@@ -148,8 +152,8 @@ static void fe_destroy(void *ctx)
 }
 
 /* Unique, sortable name: time, sequence, suffix. */
-static void next_name(struct file_exporter *fe, const char *suffix,
-                      char *out, size_t outlen)
+static void next_name(struct file_exporter *fe, const char *suffix, char *out,
+                      size_t outlen)
 {
     int64_t now = clock_real_ns();
     uint64_t seq;
@@ -375,7 +379,8 @@ const struct component_factory file_exporter_factory = {
     .type = "file",
     .kind = COMPONENT_EXPORTER,
     .stability = "beta",
-    .description = "writes profiles to a directory as pprof, OTLP or JSON lines",
+    .description =
+        "writes profiles to a directory as pprof, OTLP or JSON lines",
     .config_size = sizeof(struct file_exporter_cfg),
     .config = file_exporter_table,
     .create = fe_create,

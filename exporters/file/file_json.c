@@ -48,7 +48,8 @@ int file_json_item(struct batch *b, struct item *it, struct buf *out)
 
     (void)b;
     buf_init(&tmp, 0);
-    rc = buf_printf(out, "{\"received_unix_nano\":%" PRIu64 ",\"attributes\":{",
+    rc = buf_printf(out,
+                    "{\"received_unix_nano\":%" PRIu64 ",\"attributes\":{",
                     it->received_ns);
     for (i = 0; rc == PC_OK && i < it->nattrs; i++) {
         if (i > 0) {

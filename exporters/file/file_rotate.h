@@ -18,10 +18,10 @@ struct file_rotor_entry {
 
 struct file_rotor {
     char *dir;
-    uint32_t max_files;        /* 0 = no limit */
-    uint64_t max_bytes;        /* 0 = no limit */
+    uint32_t max_files; /* 0 = no limit */
+    uint64_t max_bytes; /* 0 = no limit */
     struct file_rotor_entry *v;
-    uint32_t head, n, cap;     /* FIFO ring of files, oldest at head */
+    uint32_t head, n, cap; /* FIFO ring of files, oldest at head */
     uint64_t total_bytes;
 };
 

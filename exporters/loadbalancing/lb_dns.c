@@ -196,8 +196,8 @@ static int lb_dns_literal(const char *hostname, int port,
 }
 
 static int lb_dns_lookup(const char *hostname, int port, const char *server,
-                         int64_t timeout_ms, struct lb_dns_list *l,
-                         char *err, size_t errlen)
+                         int64_t timeout_ms, struct lb_dns_list *l, char *err,
+                         size_t errlen)
 {
     struct __res_state st;
     struct sockaddr_in sin;
@@ -267,8 +267,8 @@ int lb_dns_resolve(const char *hostname, int port, const char *server,
     }
     lit = lb_dns_literal(hostname, port, &l);
     rc = lit != 0 ? (lit > 0 ? PC_OK : PC_ENOMEM)
-                  : lb_dns_lookup(hostname, port, server, timeout_ms, &l,
-                                  err, errlen);
+                  : lb_dns_lookup(hostname, port, server, timeout_ms, &l, err,
+                                  errlen);
     if (rc != PC_OK) {
         lb_dns_free(l.items, l.n);
         return rc;

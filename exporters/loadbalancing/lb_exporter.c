@@ -47,12 +47,12 @@
 
 enum lb_routing { LB_ROUTE_SERVICE, LB_ROUTE_SERIES, LB_ROUTE_TRACE_ID };
 
-static const char *const lb_routing_names[] = {"service", "series",
-                                               "trace_id", NULL};
+static const char *const lb_routing_names[] = {"service", "series", "trace_id",
+                                               NULL};
 static const char *const lb_compressions[] = {"gzip", "none", NULL};
 
 struct lb_otlp_cfg {
-    char *endpoint;                   /* must stay unset */
+    char *endpoint; /* must stay unset */
     int64_t timeout_ms;
     struct grpccli_conn_cfg conn;
     int compression;
@@ -81,13 +81,14 @@ struct lb_resolver_cfg {
 };
 
 struct lb_cfg {
-    struct exphelper_cfg helper;      /* first: the engine reads it */
+    struct exphelper_cfg helper; /* first: the engine reads it */
     int routing_key;
     struct lb_protocol_cfg protocol;
     struct lb_resolver_cfg resolver;
 };
 EXPHELPER_CFG_FIRST(struct lb_cfg, helper);
 
+/* clang-format off */
 static const struct cfg_entry lb_otlp_table[] = {
     {.key = "endpoint", .type = CFG_STRING,
      .offset = offsetof(struct lb_otlp_cfg, endpoint),
@@ -106,21 +107,27 @@ static const struct cfg_entry lb_otlp_table[] = {
      .doc = "larger requests are split"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry lb_protocol_table[] = {
     {.key = "otlp", .type = CFG_SECTION, .sub = lb_otlp_table,
      .offset = offsetof(struct lb_protocol_cfg, otlp),
      .doc = "the otlp exporter's settings for every backend"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry lb_static_table[] = {
     {.key = "hostnames", .type = CFG_STRLIST,
      .offset = offsetof(struct lb_static_cfg, hostnames),
      .doc = "backends as host:port (port 4317 when left out)"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry lb_dns_table[] = {
     {.key = "hostname", .type = CFG_STRING,
      .offset = offsetof(struct lb_dns_cfg, hostname),
@@ -139,7 +146,9 @@ static const struct cfg_entry lb_dns_table[] = {
      .doc = "IPv4:port of the DNS server to ask (default: resolv.conf)"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry lb_resolver_table[] = {
     {.key = "static", .type = CFG_SECTION, .sub = lb_static_table,
      .offset = offsetof(struct lb_resolver_cfg, st),
@@ -149,7 +158,9 @@ static const struct cfg_entry lb_resolver_table[] = {
      .doc = "backends from a DNS name (e.g. a headless Service)"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry lb_table[] = {
     EXPHELPER_CFG_ENTRIES(struct lb_cfg, helper),
     {.key = "routing_key", .type = CFG_ENUM, .def = "service",
@@ -164,6 +175,7 @@ static const struct cfg_entry lb_table[] = {
      .doc = "where the backends come from: static or dns"},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* ---- backends and the routing view -------------------------------------- */
 
@@ -178,22 +190,22 @@ struct lb_backend {
 struct lb_view {
     atomic_int refs;
     struct lb_ring *ring;
-    struct lb_backend **backends;     /* indexed like ring->members */
+    struct lb_backend **backends; /* indexed like ring->members */
 };
 
 struct lb_record {
     struct lb_record *next;
-    struct batch *b;                  /* a reference */
-    uint8_t *done;                    /* per item: delivered or settled */
+    struct batch *b; /* a reference */
+    uint8_t *done;   /* per item: delivered or settled */
     int64_t touched_ms;
 };
 
 struct lb_exporter {
     const struct lb_cfg *cfg;
     char id[128];
-    struct mscope *metrics;           /* the exporter's (host->metrics) */
-    pthread_mutex_t mu;               /* view, records, stopping */
-    pthread_cond_t cv;                /* wakes the resolver thread */
+    struct mscope *metrics; /* the exporter's (host->metrics) */
+    pthread_mutex_t mu;     /* view, records, stopping */
+    pthread_cond_t cv;      /* wakes the resolver thread */
     struct lb_view *view;
     struct lb_record *records;
     uint32_t nrecords;
@@ -256,9 +268,8 @@ static struct lb_view *lb_view_get(struct lb_exporter *x)
     return v;
 }
 
-static struct lb_backend *lb_backend_new(struct lb_exporter *x,
-                                         const char *endpoint,
-                                         struct errctx *e)
+static struct lb_backend *
+lb_backend_new(struct lb_exporter *x, const char *endpoint, struct errctx *e)
 {
     const struct lb_otlp_cfg *oc = &x->cfg->protocol.otlp;
     struct lb_backend *be = calloc(1, sizeof(*be));
@@ -281,13 +292,13 @@ static struct lb_backend *lb_backend_new(struct lb_exporter *x,
     /* A backend that comes back gets its series again: the scope holds
      * them once, until the exporter goes. */
     be->ok = mscope_counter(x->metrics,
-        "profcol_loadbalancer_backend_outcome_total",
-        "Export calls to each backend, by outcome.",
-        "backend", endpoint, "success", "true", NULL);
+                            "profcol_loadbalancer_backend_outcome_total",
+                            "Export calls to each backend, by outcome.",
+                            "backend", endpoint, "success", "true", NULL);
     be->failed = mscope_counter(x->metrics,
-        "profcol_loadbalancer_backend_outcome_total",
-        "Export calls to each backend, by outcome.",
-        "backend", endpoint, "success", "false", NULL);
+                                "profcol_loadbalancer_backend_outcome_total",
+                                "Export calls to each backend, by outcome.",
+                                "backend", endpoint, "success", "false", NULL);
     return be;
 }
 
@@ -372,9 +383,8 @@ static int lb_set_members(struct lb_exporter *x, const char *const *members,
         return PC_OK;
     }
     nv = calloc(1, sizeof(*nv));
-    if (nv == NULL ||
-        (nv->backends = calloc(ring->nmembers + 1, sizeof(*nv->backends)))
-            == NULL) {
+    if (nv == NULL || (nv->backends = calloc(ring->nmembers + 1,
+                                             sizeof(*nv->backends))) == NULL) {
         free(nv);
         lb_ring_free(ring);
         lb_view_unref(old);
@@ -407,14 +417,13 @@ static void lb_static_endpoint(const char *h, char *out, size_t len)
 {
     const char *rb = strrchr(h, ']');
     const char *colon = strrchr(h, ':');
-    int has_port = h[0] == '['
-                       ? (rb != NULL && rb[1] == ':')
-                       : (colon != NULL && strchr(h, ':') == colon);
+    int has_port = h[0] == '[' ? (rb != NULL && rb[1] == ':')
+                               : (colon != NULL && strchr(h, ':') == colon);
 
     if (has_port) {
         snprintf(out, len, "%s", h);
     } else if (h[0] != '[' && colon != NULL) {
-        snprintf(out, len, "[%s]:%d", h, LB_DEFAULT_PORT);   /* bare IPv6 */
+        snprintf(out, len, "[%s]:%d", h, LB_DEFAULT_PORT); /* bare IPv6 */
     } else {
         snprintf(out, len, "%s:%d", h, LB_DEFAULT_PORT);
     }
@@ -728,7 +737,7 @@ struct lb_part {
     struct lb_exporter *x;
     struct batch *b;
     struct lb_backend *be;
-    uint32_t *idx;                    /* item indices */
+    uint32_t *idx; /* item indices */
     uint32_t n;
     int64_t timeout_ms;
     int rc;
@@ -766,8 +775,8 @@ static void lb_parts_run(struct lb_part *parts, uint32_t np)
     uint32_t i;
 
     for (i = 0; i + 1 < np; i++) {
-        parts[i].threaded =
-            pthread_create(&parts[i].thr, NULL, lb_part_main, &parts[i]) == 0;
+        parts[i].threaded = pthread_create(&parts[i].thr, NULL, lb_part_main,
+                                           &parts[i]) == 0;
         if (!parts[i].threaded) {
             lb_part_send(&parts[i]);
         }
@@ -785,8 +794,7 @@ static void lb_parts_run(struct lb_part *parts, uint32_t np)
 /* Groups the items not done yet by owner; returns the number of parts. */
 static uint32_t lb_route(struct lb_exporter *x, struct batch *b,
                          const struct lb_view *v, const uint8_t *done,
-                         uint32_t *owner, uint32_t *idx,
-                         struct lb_part *parts)
+                         uint32_t *owner, uint32_t *idx, struct lb_part *parts)
 {
     uint32_t i, m, np = 0, *count, pos = 0;
 
@@ -796,8 +804,9 @@ static uint32_t lb_route(struct lb_exporter *x, struct batch *b,
     }
     for (i = 0; i < b->nitems; i++) {
         if (!done[i]) {
-            owner[i] = (uint32_t)lb_ring_lookup(
-                v->ring, lb_key_hash(x, b, &b->items[i]));
+            owner[i] = (uint32_t)lb_ring_lookup(v->ring,
+                                                lb_key_hash(x, b,
+                                                            &b->items[i]));
             count[owner[i]]++;
         }
     }
@@ -821,8 +830,8 @@ static uint32_t lb_route(struct lb_exporter *x, struct batch *b,
 
 /* Folds the parts' outcomes into done[], r and metrics; the result of the
  * whole attempt. */
-static int lb_settle(struct lb_exporter *x, struct lb_part *parts,
-                     uint32_t np, uint8_t *done, struct export_result *r)
+static int lb_settle(struct lb_exporter *x, struct lb_part *parts, uint32_t np,
+                     uint8_t *done, struct export_result *r)
 {
     uint32_t i, k, retry = 0, ok = 0;
 
@@ -939,21 +948,22 @@ static int lbx_export(void *ctx, struct batch *b, int64_t timeout_ms,
 
 static void lbx_metrics(struct lb_exporter *x)
 {
-    x->num_backends = mscope_gauge(x->metrics,
-        "profcol_loadbalancer_num_backends",
+    x->num_backends = mscope_gauge(
+        x->metrics, "profcol_loadbalancer_num_backends",
         "Backends the loadbalancing exporter routes to now.", NULL);
-    x->rejected = mscope_counter(x->metrics,
-        "profcol_exporter_rejected_profiles_total",
+    x->rejected = mscope_counter(
+        x->metrics, "profcol_exporter_rejected_profiles_total",
         "Profiles the backend refused (partial success) or that could "
-        "not be encoded.", NULL);
+        "not be encoded.",
+        NULL);
     x->res_ok = mscope_counter(x->metrics,
-        "profcol_loadbalancer_num_resolutions_total",
-        "Resolutions of the backend set, by outcome.",
-        "success", "true", NULL);
-    x->res_failed = mscope_counter(x->metrics,
-        "profcol_loadbalancer_num_resolutions_total",
-        "Resolutions of the backend set, by outcome.",
-        "success", "false", NULL);
+                               "profcol_loadbalancer_num_resolutions_total",
+                               "Resolutions of the backend set, by outcome.",
+                               "success", "true", NULL);
+    x->res_failed = mscope_counter(
+        x->metrics, "profcol_loadbalancer_num_resolutions_total",
+        "Resolutions of the backend set, by outcome.", "success", "false",
+        NULL);
 }
 
 /* How long a delivery record may wait for the helper's next retry: the
@@ -1008,8 +1018,7 @@ static int lbx_create(const void *cfgp, struct component_host *host,
     pthread_cond_init(&x->cv, &ca);
     pthread_condattr_destroy(&ca);
     lbx_metrics(x);
-    if (cfg->resolver.st.hostnames.n > 0 &&
-        lb_static_resolve(x, e) != PC_OK) {
+    if (cfg->resolver.st.hostnames.n > 0 && lb_static_resolve(x, e) != PC_OK) {
         lbx_destroy(x);
         return PC_ECONFIG;
     }
@@ -1077,14 +1086,17 @@ static void lbx_validate(const void *cfgp, const struct ynode *node,
     for (i = 0; i < cfg->resolver.st.hostnames.n; i++) {
         const char *h = cfg->resolver.st.hostnames.items[i];
         if (h[0] == '\0' || strlen(h) >= LB_ENDPOINT_MAX - 8) {
-            cfg_diag_error(d, res, "resolver.static.hostnames: bad entry "
-                           "\"%s\"", h);
+            cfg_diag_error(d, res,
+                           "resolver.static.hostnames: bad entry "
+                           "\"%s\"",
+                           h);
         }
     }
     if (cfg->resolver.dns.server != NULL &&
         cfg->resolver.dns.server[0] != '\0' &&
         lb_dns_parse_server(cfg->resolver.dns.server, &sin) != PC_OK) {
-        cfg_diag_error(d, ynode_get(res, "dns"), "resolver.dns.server: "
+        cfg_diag_error(d, ynode_get(res, "dns"),
+                       "resolver.dns.server: "
                        "expected IPv4:port, got \"%s\"",
                        cfg->resolver.dns.server);
     }
@@ -1107,6 +1119,7 @@ const struct component_factory loadbalancing_exporter_factory = {
     .validate = lbx_validate,
     .create = lbx_create,
     .destroy = lbx_destroy,
-    .ops.exporter = {.start = lbx_start, .export = lbx_export,
+    .ops.exporter = {.start = lbx_start,
+                     .export = lbx_export,
                      .stop = lbx_stop},
 };

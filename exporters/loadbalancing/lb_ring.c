@@ -71,8 +71,7 @@ static int lb_ring_set_members(struct lb_ring *r, const char *const *members,
     return PC_OK;
 }
 
-int lb_ring_build(const char *const *members, uint32_t n,
-                  struct lb_ring **out)
+int lb_ring_build(const char *const *members, uint32_t n, struct lb_ring **out)
 {
     struct lb_ring *r;
     uint32_t i, v, k = 0;

@@ -23,11 +23,11 @@
 
 struct lb_ring_point {
     uint64_t hash;
-    uint32_t member;             /* index into members */
+    uint32_t member; /* index into members */
 };
 
 struct lb_ring {
-    char **members;              /* sorted, unique, owned */
+    char **members; /* sorted, unique, owned */
     uint32_t nmembers;
     struct lb_ring_point *points; /* sorted by (hash, member) */
     uint32_t npoints;

@@ -35,7 +35,7 @@
 #include "telemetry/metrics.h"
 
 struct otlp_exporter_cfg {
-    struct exphelper_cfg helper;      /* first: the engine reads it */
+    struct exphelper_cfg helper; /* first: the engine reads it */
     char *endpoint;
     struct grpccli_conn_cfg conn;
     int compression;
@@ -47,6 +47,7 @@ EXPHELPER_CFG_FIRST(struct otlp_exporter_cfg, helper);
 
 static const char *const otlpx_compressions[] = {"gzip", "none", NULL};
 
+/* clang-format off */
 static const struct cfg_entry otlpx_table[] = {
     EXPHELPER_CFG_ENTRIES(struct otlp_exporter_cfg, helper),
     {.key = "endpoint", .type = CFG_STRING, .def = "localhost:4317",
@@ -70,12 +71,13 @@ static const struct cfg_entry otlpx_table[] = {
      .doc = "larger requests are split (gRPC servers refuse > 4MiB by default)"},
     {.key = NULL},
 };
+/* clang-format on */
 
 struct otlp_exporter {
     const struct otlp_exporter_cfg *cfg;
     char id[128];
     struct grpccli *cli;
-    struct mcounter *rejected;        /* partial success, undecodable */
+    struct mcounter *rejected; /* partial success, undecodable */
 };
 
 static int otlpx_create(const void *cfgp, struct component_host *host,
@@ -101,10 +103,11 @@ static int otlpx_create(const void *cfgp, struct component_host *host,
     }
     x->cfg = cfg;
     snprintf(x->id, sizeof(x->id), "%s", host->id);
-    x->rejected = mscope_counter(host->metrics,
-        "profcol_exporter_rejected_profiles_total",
+    x->rejected = mscope_counter(
+        host->metrics, "profcol_exporter_rejected_profiles_total",
         "Profiles the backend refused (partial success) or that could "
-        "not be encoded.", NULL);
+        "not be encoded.",
+        NULL);
     *ctx = x;
     return PC_OK;
 }
@@ -139,8 +142,8 @@ static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
         if (x->rejected != NULL) {
             mcounter_add(x->rejected, r->rejected_profiles);
         }
-        log_warn(x->id, "backend rejected profiles", "rejected=%u reason=\"%s\"",
-                 r->rejected_profiles, r->msg);
+        log_warn(x->id, "backend rejected profiles",
+                 "rejected=%u reason=\"%s\"", r->rejected_profiles, r->msg);
     }
     batch_otlp_free(&bo);
     return rc;
@@ -150,7 +153,8 @@ const struct component_factory otlp_exporter_factory = {
     .type = "otlp",
     .kind = COMPONENT_EXPORTER,
     .stability = "alpha",
-    .description = "sends profiles to an OTLP gRPC backend (ProfilesService/Export)",
+    .description =
+        "sends profiles to an OTLP gRPC backend (ProfilesService/Export)",
     .config_size = sizeof(struct otlp_exporter_cfg),
     .config = otlpx_table,
     .create = otlpx_create,

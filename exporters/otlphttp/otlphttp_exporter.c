@@ -34,7 +34,7 @@ enum oh_compression { OH_GZIP, OH_ZSTD, OH_NONE };
 enum oh_encoding { OH_PROTO, OH_JSON };
 
 struct oh_cfg {
-    struct exphelper_cfg helper;      /* first: the engine reads it */
+    struct exphelper_cfg helper; /* first: the engine reads it */
     char *endpoint;
     char *profiles_endpoint;
     int compression;
@@ -52,6 +52,7 @@ EXPHELPER_CFG_FIRST(struct oh_cfg, helper);
 static const char *const oh_comps[] = {"gzip", "zstd", "none", NULL};
 static const char *const oh_encs[] = {"proto", "json", NULL};
 
+/* clang-format off */
 static const struct cfg_entry oh_table[] = {
     EXPHELPER_CFG_ENTRIES(struct oh_cfg, helper),
     {.key = "endpoint", .type = CFG_STRING, .def = "",
@@ -91,6 +92,7 @@ static const struct cfg_entry oh_table[] = {
      .doc = "largest encoded request; a larger batch is refused as permanent"},
     {.key = NULL},
 };
+/* clang-format on */
 
 struct oh_exporter {
     const struct oh_cfg *cfg;
@@ -123,7 +125,8 @@ static int oh_make_url(struct oh_exporter *ox, struct errctx *e)
     if (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) {
         return err_set(e, PC_ECONFIG,
                        "endpoint \"%s\": want an http:// or https:// URL "
-                       "(set endpoint or profiles_endpoint)", u);
+                       "(set endpoint or profiles_endpoint)",
+                       u);
     }
     if (n + 32 > sizeof(ox->url)) {
         return err_set(e, PC_ECONFIG, "endpoint too long");
@@ -140,8 +143,8 @@ static int oh_make_url(struct oh_exporter *ox, struct errctx *e)
     return PC_OK;
 }
 
-static int oh_create(const void *cfgp, struct component_host *host,
-                     void **ctx, struct errctx *e)
+static int oh_create(const void *cfgp, struct component_host *host, void **ctx,
+                     struct errctx *e)
 {
     const struct oh_cfg *cfg = cfgp;
     struct oh_exporter *ox = calloc(1, sizeof(*ox));
@@ -158,7 +161,7 @@ static int oh_create(const void *cfgp, struct component_host *host,
         rc = httpcli_tls_check(&cfg->tls, e);
     }
     if (rc == PC_OK) {
-        rc = curl_api_load(e);   /* libcurl is loaded by its first user */
+        rc = curl_api_load(e); /* libcurl is loaded by its first user */
     }
     ox->headers = calloc(cfg->headers.n + 1, sizeof(*ox->headers));
     if (rc == PC_OK && ox->headers == NULL) {
@@ -177,8 +180,8 @@ static int oh_create(const void *cfgp, struct component_host *host,
         free(ox);
         return rc;
     }
-    ox->rejected = mscope_counter(host->metrics,
-        "profcol_exporter_rejected_profiles_total",
+    ox->rejected = mscope_counter(
+        host->metrics, "profcol_exporter_rejected_profiles_total",
         "Profiles the backend refused in a partial success.", NULL);
     *ctx = ox;
     return PC_OK;
@@ -281,7 +284,8 @@ static void parse_response(const struct httpcli_resp *resp, int64_t *rejected,
         p = pb.data;
         end = p + pb.len;
     }
-    while (p != NULL && p < end && pb_read_tag(&p, end, &field, &wire) == PC_OK) {
+    while (p != NULL && p < end &&
+           pb_read_tag(&p, end, &field, &wire) == PC_OK) {
         if (field == 1 && wire == PB_LEN) {
             if (pb_read_len(&p, end, &s, &n) != PC_OK) {
                 break;
@@ -330,8 +334,9 @@ static int send_body(struct oh_exporter *ox, const struct buf *body,
     size_t nh = 0, i;
     int rc;
 
-    hdrs[nh++] = c->encoding == OH_JSON ? "Content-Type: application/json"
-                                        : "Content-Type: application/x-protobuf";
+    hdrs[nh++] = c->encoding == OH_JSON
+                     ? "Content-Type: application/json"
+                     : "Content-Type: application/x-protobuf";
     if (c->compression == OH_GZIP) {
         hdrs[nh++] = "Content-Encoding: gzip";
     } else if (c->compression == OH_ZSTD) {

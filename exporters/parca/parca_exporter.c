@@ -42,7 +42,7 @@
 #include "telemetry/log.h"
 #include "component/series.h"
 
-#define PARCA_WRITERAW_METHOD \
+#define PARCA_WRITERAW_METHOD                                                 \
     "/parca.profilestore.v1alpha1.ProfileStoreService/WriteRaw"
 
 enum parca_protocol {
@@ -51,7 +51,7 @@ enum parca_protocol {
 };
 
 struct parca_exporter_cfg {
-    struct exphelper_cfg helper;      /* first: the engine reads it */
+    struct exphelper_cfg helper; /* first: the engine reads it */
     char *endpoint;
     struct grpccli_conn_cfg conn;
     struct cfg_map external_labels;
@@ -65,6 +65,7 @@ EXPHELPER_CFG_FIRST(struct parca_exporter_cfg, helper);
 static const char *const parca_protocols[] = {"writeraw", "otlp", NULL};
 static const char *const parca_compressions[] = {"none", "gzip", NULL};
 
+/* clang-format off */
 static const struct cfg_entry parca_table[] = {
     EXPHELPER_CFG_ENTRIES(struct parca_exporter_cfg, helper),
     {.key = "endpoint", .type = CFG_STRING, .def = "localhost:7070",
@@ -91,6 +92,7 @@ static const struct cfg_entry parca_table[] = {
      .doc = "gzip level of re-encoded pprofs"},
     {.key = NULL},
 };
+/* clang-format on */
 
 struct parca_exporter {
     const struct parca_exporter_cfg *cfg;
@@ -140,9 +142,9 @@ static void parca_destroy(void *ctx)
 /* One export's state: the request being filled and the time left. */
 struct wr_req {
     struct parca_exporter *x;
-    struct buf req;                  /* WriteRawRequest, series so far */
-    struct buf series;               /* one RawProfileSeries */
-    struct buf pprof;                /* one gzipped pprof */
+    struct buf req;    /* WriteRawRequest, series so far */
+    struct buf series; /* one RawProfileSeries */
+    struct buf pprof;  /* one gzipped pprof */
     struct parca_labelset ls;
     int64_t deadline_ms;
     uint32_t nseries;
@@ -158,7 +160,8 @@ static int wr_send(struct wr_req *w)
         return PC_OK;
     }
     if (left <= 0) {
-        snprintf(w->r->msg, sizeof(w->r->msg), "timed out before all parts went");
+        snprintf(w->r->msg, sizeof(w->r->msg),
+                 "timed out before all parts went");
         return PC_ERETRY;
     }
     rc = grpccli_call(w->x->cli, PARCA_WRITERAW_METHOD, w->req.data,
@@ -231,8 +234,8 @@ static int wr_bytes_ok(struct wr_req *w, struct batch *b, const uint8_t *data,
     buf_reset(&w->pprof);
     if (ok) {
         ok = (gz ? buf_append(&w->pprof, data, len)
-                 : gz_compress(p, n, &w->pprof,
-                               (int)w->x->cfg->gzip_level)) == PC_OK;
+                 : gz_compress(p, n, &w->pprof, (int)w->x->cfg->gzip_level)) ==
+             PC_OK;
     }
     buf_free(&plain);
     return ok;
@@ -330,8 +333,8 @@ static int wr_item(struct wr_req *w, struct batch *b, struct item *it)
         return PC_OK;
     }
     pd = it->pd->pd;
-    if (it->raw != NULL && it->format == PAYLOAD_PPROF && pd->nresources == 1 &&
-        pd->resources[0].nscopes == 1 &&
+    if (it->raw != NULL && it->format == PAYLOAD_PPROF &&
+        pd->nresources == 1 && pd->resources[0].nscopes == 1 &&
         pd->resources[0].scopes[0].nprofiles == 1 && wr_raw_ok(w, b, it)) {
         parca_profile_name(it, &pd->dict,
                            &pd->resources[0].scopes[0].profiles[0], name,
@@ -416,7 +419,9 @@ static int parca_export_otlp(struct parca_exporter *x, struct batch *b,
                              int64_t timeout_ms, struct export_result *r)
 {
     struct batch_otlp_opts o = {
-        .id = x->id, .attrs = otlp_item_attrs, .attrs_arg = x,
+        .id = x->id,
+        .attrs = otlp_item_attrs,
+        .attrs_arg = x,
     };
     struct batch_otlp bo;
     int rc = batch_otlp_build(b, &o, &bo, r);

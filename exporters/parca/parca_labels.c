@@ -72,8 +72,8 @@ static int ls_find(const struct parca_labelset *ls, const char *name)
 }
 
 /* Adds name=value unless the name is taken or the value empty. */
-static int ls_add(struct parca_labelset *ls, const char *name,
-                  const char *v, size_t vlen)
+static int ls_add(struct parca_labelset *ls, const char *name, const char *v,
+                  size_t vlen)
 {
     struct parca_label *l;
     int rc;
@@ -103,10 +103,10 @@ static int ls_add_attr(struct parca_labelset *ls, const struct keyvalue *kv,
     int rc;
 
     if (series_internal(kv->key)) {
-        return PC_OK;   /* internal: __name__ is set apart, others dropped */
+        return PC_OK; /* internal: __name__ is set apart, others dropped */
     }
     if (pstr_eq(kv->key, SERIES_SERVICE_ATTR)) {
-        return PC_OK;   /* became service_name */
+        return PC_OK; /* became service_name */
     }
     series_label_name(kv->key.ptr, kv->key.len, name, sizeof(name));
     buf_reset(tmp);
@@ -232,10 +232,10 @@ int parca_pprof_forwardable(const uint8_t *p, size_t len, int64_t *time_nanos)
             }
             if (f == 6) {
                 if (strings++ == 0 && n != 0) {
-                    return 0;       /* string_table[0] must be "" */
+                    return 0; /* string_table[0] must be "" */
                 }
             } else if (msg_id(s, s + n) != next[f - 3]++) {
-                return 0;           /* ids not 1..N in table order */
+                return 0; /* ids not 1..N in table order */
             }
         } else if (f == 9 && w == PB_VARINT) {
             if (pb_read_varint(&p, end, &v) != PC_OK) {

@@ -27,12 +27,12 @@
 
 struct parca_label {
     char name[PARCA_LABEL_NAME_MAX];
-    size_t voff, vlen;            /* value bytes in the set's text */
+    size_t voff, vlen; /* value bytes in the set's text */
 };
 
 struct parca_labelset {
     uint32_t n;
-    uint32_t dropped;             /* labels past PARCA_MAX_LABELS */
+    uint32_t dropped; /* labels past PARCA_MAX_LABELS */
     struct parca_label l[PARCA_MAX_LABELS];
     struct buf text;
 };

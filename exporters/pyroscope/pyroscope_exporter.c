@@ -49,7 +49,7 @@ enum pyro_api { PYRO_API_PUSH, PYRO_API_INGEST };
 enum pyro_compression { PYRO_COMP_GZIP, PYRO_COMP_NONE };
 
 struct pyro_cfg {
-    struct exphelper_cfg helper;      /* first: the engine reads it */
+    struct exphelper_cfg helper; /* first: the engine reads it */
     char *endpoint;
     int api;
     int compression;
@@ -72,6 +72,7 @@ EXPHELPER_CFG_FIRST(struct pyro_cfg, helper);
 static const char *const pyro_apis[] = {"push", "ingest", NULL};
 static const char *const pyro_comps[] = {"gzip", "none", NULL};
 
+/* clang-format off */
 static const struct cfg_entry pyro_table[] = {
     EXPHELPER_CFG_ENTRIES(struct pyro_cfg, helper),
     {.key = "endpoint", .type = CFG_STRING, .required = 1,
@@ -127,12 +128,13 @@ static const struct cfg_entry pyro_table[] = {
      .doc = "gzip level of pprofs encoded from the model"},
     {.key = NULL},
 };
+/* clang-format on */
 
 struct pyro_exporter {
     const struct pyro_cfg *cfg;
     char id[128];
-    char url[1024];                  /* push URL or ingest base */
-    char **headers;                  /* "Name: value" from cfg->headers */
+    char url[1024]; /* push URL or ingest base */
+    char **headers; /* "Name: value" from cfg->headers */
     uint32_t nheaders;
     struct mcounter *oversized;
     _Atomic uint64_t oversized_total;
@@ -150,9 +152,9 @@ struct pyro_progress {
     const struct item *items;
     uint32_t nitems;
     uint64_t first_ns;
-    uint64_t done;                   /* series the server accepted */
-    uint64_t seen;                   /* series checked against the limits */
-    uint32_t rejected;               /* profiles not sent (limits, 4xx) */
+    uint64_t done;     /* series the server accepted */
+    uint64_t seen;     /* series checked against the limits */
+    uint32_t rejected; /* profiles not sent (limits, 4xx) */
 };
 
 static _Thread_local struct pyro_progress pyro_tl;
@@ -163,14 +165,14 @@ struct pyro_run {
     struct batch *b;
     struct export_result *r;
     int64_t timeout_ms;
-    const char *tenant;              /* of the current group */
-    uint64_t seq;                    /* series index in the batch */
-    struct buf req;                  /* push: PushRequest being built */
-    uint64_t req_first, req_series;  /* seq of its first series, count */
-    uint32_t perm_failed;            /* profiles refused by the server */
-    uint32_t sent;                   /* series accepted in this attempt */
+    const char *tenant;             /* of the current group */
+    uint64_t seq;                   /* series index in the batch */
+    struct buf req;                 /* push: PushRequest being built */
+    uint64_t req_first, req_series; /* seq of its first series, count */
+    uint32_t perm_failed;           /* profiles refused by the server */
+    uint32_t sent;                  /* series accepted in this attempt */
     struct pyro_labels labels;
-    struct buf series;               /* one RawProfileSeries */
+    struct buf series; /* one RawProfileSeries */
 };
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -194,7 +196,8 @@ static int make_headers(struct pyro_exporter *px, const struct cfg_map *m)
         return PC_ENOMEM;
     }
     for (i = 0; i < m->n; i++) {
-        if (asprintf(&px->headers[i], "%s: %s", m->keys[i], m->values[i]) < 0) {
+        if (asprintf(&px->headers[i], "%s: %s", m->keys[i], m->values[i]) <
+            0) {
             return PC_ENOMEM;
         }
         px->nheaders++;
@@ -207,8 +210,8 @@ static int endpoint_ok(const char *u)
     return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
 }
 
-static int px_create(const void *cfgp, struct component_host *host,
-                     void **ctx, struct errctx *e)
+static int px_create(const void *cfgp, struct component_host *host, void **ctx,
+                     struct errctx *e)
 {
     const struct pyro_cfg *cfg = cfgp;
     struct pyro_exporter *px;
@@ -222,7 +225,7 @@ static int px_create(const void *cfgp, struct component_host *host,
     if (httpcli_tls_check(&cfg->tls, e) != PC_OK) {
         return PC_ECONFIG;
     }
-    if (curl_api_load(e) != PC_OK) {   /* libcurl is loaded by its first user */
+    if (curl_api_load(e) != PC_OK) { /* libcurl is loaded by its first user */
         return PC_EUNSUPPORTED;
     }
     px = calloc(1, sizeof(*px));
@@ -241,8 +244,8 @@ static int px_create(const void *cfgp, struct component_host *host,
     snprintf(px->url, sizeof(px->url), "%.*s%s", (int)n, cfg->endpoint,
              cfg->api == PYRO_API_PUSH ? "/push.v1.PusherService/Push"
                                        : "/ingest");
-    px->oversized = mscope_counter(host->metrics,
-        "profcol_exporter_pyroscope_oversized_profiles_total",
+    px->oversized = mscope_counter(
+        host->metrics, "profcol_exporter_pyroscope_oversized_profiles_total",
         "Profiles not sent because they break Pyroscope's limits.", NULL);
     *ctx = px;
     return PC_OK;
@@ -297,16 +300,17 @@ static int post(struct pyro_run *run, const char *url, const char *ctype,
     req.auth = &cfg->basic_auth;
     req.bearer_token = cfg->bearer_token;
     rc = httpcli_post(&req, &resp);
-    rc = httpcli_result(rc, &resp, HTTPCLI_RETRY_5XX | HTTPCLI_RETRY_408 |
-                        HTTPCLI_RETRY_CONNECT_CODES, run->r);
+    rc = httpcli_result(rc, &resp,
+                        HTTPCLI_RETRY_5XX | HTTPCLI_RETRY_408 |
+                            HTTPCLI_RETRY_CONNECT_CODES,
+                        run->r);
     httpcli_resp_free(&resp);
     return rc;
 }
 
 /* What a request's outcome does to the batch: accepted series are
  * remembered; a permanent refusal loses only that request's profiles. */
-static int settle(struct pyro_run *run, int rc, uint64_t first,
-                  uint64_t count)
+static int settle(struct pyro_run *run, int rc, uint64_t first, uint64_t count)
 {
     if (rc == PC_ERETRY) {
         return rc;
@@ -401,8 +405,8 @@ static int add_push(struct pyro_run *run, const uint8_t *pprof, size_t len)
                  pc_strerror(rc));
         return PC_ERETRY;
     }
-    if (run->req_series > 0 &&
-        run->req.len + run->series.len + 16 > run->px->cfg->max_request_bytes) {
+    if (run->req_series > 0 && run->req.len + run->series.len + 16 >
+                                   run->px->cfg->max_request_bytes) {
         rc = flush_push(run);
         if (rc != PC_OK) {
             return rc;
@@ -508,8 +512,8 @@ static int send_ingest(struct pyro_run *run, const struct pyro_peek *pk,
         snprintf(run->r->msg, sizeof(run->r->msg), "ingest URL too long");
         return settle(run, PC_EPERMANENT, run->seq, 1);
     }
-    rc = post(run, (const char *)u.data, "application/octet-stream", 0,
-              pprof, len);
+    rc = post(run, (const char *)u.data, "application/octet-stream", 0, pprof,
+              len);
     buf_free(&u);
     return settle(run, rc, run->seq, 1);
 }
@@ -526,7 +530,8 @@ static const char *over_limit(const struct pyro_run *run,
     uint32_t i;
 
     if (c->max_profile_bytes && pk->plain_len > c->max_profile_bytes) {
-        snprintf(why, whylen, "uncompressed size over max_profile_bytes %" PRIu64,
+        snprintf(why, whylen,
+                 "uncompressed size over max_profile_bytes %" PRIu64,
                  c->max_profile_bytes);
         return why;
     }
@@ -542,7 +547,8 @@ static const char *over_limit(const struct pyro_run *run,
     }
     for (i = 0; c->max_label_value_length && i < l->n; i++) {
         if (l->v[i].value_len > (uint64_t)c->max_label_value_length) {
-            snprintf(why, whylen, "label %s longer than max_label_value_length",
+            snprintf(why, whylen,
+                     "label %s longer than max_label_value_length",
                      pyro_label_name(l, i));
             return why;
         }
@@ -727,7 +733,7 @@ static void progress_begin(struct pyro_exporter *px, struct batch *b)
 
     if (p->exporter == px && p->b == b && p->items == b->items &&
         p->nitems == b->nitems && p->first_ns == first) {
-        return;                      /* a retry of the same batch */
+        return; /* a retry of the same batch */
     }
     memset(p, 0, sizeof(*p));
     p->exporter = px;
@@ -816,7 +822,7 @@ static int px_export(void *ctx, struct batch *b, int64_t timeout_ms,
     buf_free(&run.series);
     pyro_labels_free(&run.labels);
     if (rc != PC_OK) {
-        return rc;                   /* PC_ERETRY: resumes after `done` */
+        return rc; /* PC_ERETRY: resumes after `done` */
     }
     r->rejected_profiles = pyro_tl.rejected;
     /* Refused for good and nothing of it got through: the helper drops the

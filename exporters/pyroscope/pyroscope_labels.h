@@ -23,7 +23,7 @@
 #include "config/cfg.h"
 
 struct pyro_label {
-    size_t name, value;      /* offsets of NUL-terminated text in `text` */
+    size_t name, value; /* offsets of NUL-terminated text in `text` */
     uint32_t value_len;
 };
 
@@ -76,10 +76,10 @@ uint32_t pyro_group_by_tenant(const struct batch *b, const char *static_tenant,
 /* What the exporter needs of a pprof it forwards untouched, read without
  * decoding it into the model (pyroscope_pprof.c). */
 struct pyro_peek {
-    size_t plain_len;            /* uncompressed size */
+    size_t plain_len; /* uncompressed size */
     uint64_t nsamples;
     int64_t time_nanos, duration_nanos, period;
-    char name[64];               /* series_profile_name() of its types */
+    char name[64]; /* series_profile_name() of its types */
     char period_type[32];
 };
 

@@ -55,7 +55,10 @@ static const char *const conv_names[] = {
 };
 
 static const char *const detector_names[] = {
-    "env", "host", "kubernetes", NULL,
+    "env",
+    "host",
+    "kubernetes",
+    NULL,
 };
 
 struct attr_action_cfg {
@@ -74,6 +77,7 @@ struct attributes_cfg {
     int override;
 };
 
+/* clang-format off */
 static const struct cfg_entry action_table[] = {
     {.key = "key", .type = CFG_STRING,
      .offset = offsetof(struct attr_action_cfg, key),
@@ -100,7 +104,9 @@ static const struct cfg_entry action_table[] = {
      .doc = "string, int, double or bool: type of the value set"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry attributes_table[] = {
     {.key = "actions", .type = CFG_SECTION_LIST, .sub = action_table,
      .sub_size = sizeof(struct attr_action_cfg),
@@ -114,15 +120,16 @@ static const struct cfg_entry attributes_table[] = {
      .doc = "detected attributes replace existing ones"},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* A compiled action. */
 struct act {
     const struct attr_action_cfg *cfg;
-    struct anyvalue lit;        /* value / from_env, converted */
-    char *text;                 /* owned text lit may point to */
+    struct anyvalue lit; /* value / from_env, converted */
+    char *text;          /* owned text lit may point to */
     int has_lit;
     pcre2_code *re;
-    uint32_t ngroups;           /* extract: named groups */
+    uint32_t ngroups; /* extract: named groups */
     char **group_names;
     uint32_t *group_nums;
 };
@@ -163,22 +170,27 @@ static void validate_action(const struct attr_action_cfg *a, uint32_t i,
     case ACT_UPDATE:
     case ACT_UPSERT:
         if (nsrc != 1) {
-            cfg_diag_error(d, node, "actions[%u]: %s needs exactly one of "
-                           "`value`, `from_attribute`, `from_env`", i,
-                           action_names[a->action]);
+            cfg_diag_error(d, node,
+                           "actions[%u]: %s needs exactly one of "
+                           "`value`, `from_attribute`, `from_env`",
+                           i, action_names[a->action]);
         }
         break;
     case ACT_RENAME:
         if (a->from_attribute == NULL) {
-            cfg_diag_error(d, node, "actions[%u]: rename needs "
+            cfg_diag_error(d, node,
+                           "actions[%u]: rename needs "
                            "`from_attribute` (the old name) and `key` "
-                           "(the new name)", i);
+                           "(the new name)",
+                           i);
         }
         break;
     case ACT_EXTRACT:
         if (a->pattern == NULL) {
-            cfg_diag_error(d, node, "actions[%u]: extract needs `pattern` "
-                           "with named groups", i);
+            cfg_diag_error(d, node,
+                           "actions[%u]: extract needs `pattern` "
+                           "with named groups",
+                           i);
         }
         break;
     default:
@@ -202,7 +214,8 @@ static void attributes_validate(const void *cfgp, const struct ynode *node,
             ok |= strcmp(cfg->detectors.items[i], detector_names[j]) == 0;
         }
         if (!ok) {
-            cfg_diag_error(d, node, "detectors: unknown detector \"%s\" "
+            cfg_diag_error(d, node,
+                           "detectors: unknown detector \"%s\" "
                            "(known: env, host, kubernetes)",
                            cfg->detectors.items[i]);
         }
@@ -247,8 +260,8 @@ static void convert_text(const char *s, size_t len, int type,
 }
 
 /* A value of another type converted as configured, into the batch arena. */
-static int convert_value(struct batch *b, const struct anyvalue *in,
-                         int type, struct anyvalue *out)
+static int convert_value(struct batch *b, const struct anyvalue *in, int type,
+                         struct anyvalue *out)
 {
     struct buf t;
     char scratch[128];
@@ -303,8 +316,8 @@ static int key_selected(const struct act *a, struct pstr key)
     if (md == NULL) {
         return 0;
     }
-    hit = pcre2_match(a->re, (PCRE2_SPTR)key.ptr, key.len, 0, 0, md,
-                      NULL) >= 0;
+    hit = pcre2_match(a->re, (PCRE2_SPTR)key.ptr, key.len, 0, 0, md, NULL) >=
+          0;
     pcre2_match_data_free(md);
     return hit;
 }
@@ -337,10 +350,12 @@ static int hash_value(struct batch *b, struct anyvalue *v)
     /* Strings (the common case) are hashed in place, without a copy. */
     if (v->type == AV_STRING) {
         rc = EVP_Digest(v->u.s.len ? (const void *)v->u.s.ptr : "", v->u.s.len,
-                        md, &mdlen, EVP_sha256(), NULL) ? PC_OK : PC_EINVAL;
+                        md, &mdlen, EVP_sha256(), NULL)
+                 ? PC_OK
+                 : PC_EINVAL;
     } else if ((rc = series_value_text(v, &t)) == PC_OK &&
-        !EVP_Digest(t.len ? t.data : (const uint8_t *)"", t.len, md, &mdlen,
-                    EVP_sha256(), NULL)) {
+               !EVP_Digest(t.len ? t.data : (const uint8_t *)"", t.len, md,
+                           &mdlen, EVP_sha256(), NULL)) {
         rc = PC_EINVAL;
     }
     buf_free(&t);
@@ -380,7 +395,7 @@ static int do_rename(struct batch *b, struct item *it, const struct act *a)
     if (src == NULL || strcmp(a->cfg->from_attribute, a->cfg->key) == 0) {
         return PC_OK;
     }
-    v = *src;     /* points into the arena, which outlives the delete */
+    v = *src; /* points into the arena, which outlives the delete */
     rc = item_set_attr(b, it, a->cfg->key, &v);
     if (rc == PC_OK) {
         item_del_attr(it, a->cfg->from_attribute);
@@ -566,9 +581,10 @@ static int detect_env(struct attributes_proc *ap)
             free(k);
             free(v);
         } else if (len > 0) {
-            log_warn("processor/attributes", "OTEL_RESOURCE_ATTRIBUTES: "
-                     "entry without '=' ignored", "entry=\"%.*s\"",
-                     (int)(len > 64 ? 64 : len), ra);
+            log_warn("processor/attributes",
+                     "OTEL_RESOURCE_ATTRIBUTES: "
+                     "entry without '=' ignored",
+                     "entry=\"%.*s\"", (int)(len > 64 ? 64 : len), ra);
         }
         ra = end != NULL ? end + 1 : NULL;
     }
@@ -582,10 +598,10 @@ static int detect_env(struct attributes_proc *ap)
 static const char *arch_name(const char *m)
 {
     static const char *const map[][2] = {
-        {"x86_64", "amd64"}, {"amd64", "amd64"}, {"aarch64", "arm64"},
-        {"arm64", "arm64"}, {"i386", "x86"}, {"i686", "x86"},
+        {"x86_64", "amd64"},  {"amd64", "amd64"}, {"aarch64", "arm64"},
+        {"arm64", "arm64"},   {"i386", "x86"},    {"i686", "x86"},
         {"ppc64le", "ppc64"}, {"ppc64", "ppc64"}, {"ppc", "ppc32"},
-        {"s390x", "s390x"}, {"ia64", "ia64"},
+        {"s390x", "s390x"},   {"ia64", "ia64"},
     };
     size_t i;
 
@@ -611,7 +627,8 @@ static int detect_host(struct attributes_proc *ap)
     if (rc == PC_OK && uname(&u) == 0) {
         for (i = 0; u.sysname[i] != '\0' && i + 1 < sizeof(os); i++) {
             os[i] = (char)(u.sysname[i] >= 'A' && u.sysname[i] <= 'Z'
-                               ? u.sysname[i] - 'A' + 'a' : u.sysname[i]);
+                               ? u.sysname[i] - 'A' + 'a'
+                               : u.sysname[i]);
         }
         os[i] = '\0';
         rc = det_add(ap, "os.type", os, strlen(os));
@@ -674,8 +691,10 @@ static int compile_groups(struct act *a, struct errctx *e)
     pcre2_pattern_info(a->re, PCRE2_INFO_NAMEENTRYSIZE, &size);
     pcre2_pattern_info(a->re, PCRE2_INFO_NAMETABLE, &table);
     if (count == 0) {
-        return err_set(e, PC_ECONFIG, "attributes: extract pattern \"%s\" "
-                       "has no named group (?P<name>...)", a->cfg->pattern);
+        return err_set(e, PC_ECONFIG,
+                       "attributes: extract pattern \"%s\" "
+                       "has no named group (?P<name>...)",
+                       a->cfg->pattern);
     }
     a->group_names = calloc(count, sizeof(char *));
     a->group_nums = calloc(count, sizeof(uint32_t));
@@ -706,8 +725,10 @@ static int compile_action(struct act *a, struct errctx *e)
         char scratch[128];
         if (v == NULL && (v = getenv(c->from_env)) == NULL) {
             v = "";
-            log_warn("processor/attributes", "environment variable not set; "
-                     "using an empty value", "variable=%s", c->from_env);
+            log_warn("processor/attributes",
+                     "environment variable not set; "
+                     "using an empty value",
+                     "variable=%s", c->from_env);
         }
         /* A private copy: the environment may change later. */
         a->text = strdup(v);
@@ -722,14 +743,17 @@ static int compile_action(struct act *a, struct errctx *e)
         return PC_OK;
     }
     a->re = pcre2_compile((PCRE2_SPTR)c->pattern, PCRE2_ZERO_TERMINATED,
-                          c->action == ACT_EXTRACT ? 0
+                          c->action == ACT_EXTRACT
+                              ? 0
                               : PCRE2_ANCHORED | PCRE2_ENDANCHORED,
                           &code, &off, NULL);
     if (a->re == NULL) {
         char msg[128];
         pcre2_get_error_message(code, (PCRE2_UCHAR *)msg, sizeof(msg));
-        return err_set(e, PC_ECONFIG, "attributes: pattern \"%s\" at offset "
-                       "%zu: %s", c->pattern, (size_t)off, msg);
+        return err_set(e, PC_ECONFIG,
+                       "attributes: pattern \"%s\" at offset "
+                       "%zu: %s",
+                       c->pattern, (size_t)off, msg);
     }
     return c->action == ACT_EXTRACT ? compile_groups(a, e) : PC_OK;
 }
@@ -777,7 +801,8 @@ static int attributes_create(const void *cfgp, struct component_host *host,
         rc = PC_ENOMEM;
     }
     for (i = 0; rc == PC_OK && i < cfg->actions.n; i++) {
-        ap->acts[i].cfg = (const struct attr_action_cfg *)cfg->actions.items + i;
+        ap->acts[i].cfg = (const struct attr_action_cfg *)cfg->actions.items +
+                          i;
         ap->nacts = i + 1;
         rc = compile_action(&ap->acts[i], e);
     }

@@ -64,6 +64,7 @@ struct cardinality_cfg {
     struct sample_labels_cfg sample_labels;
 };
 
+/* clang-format off */
 static const struct cfg_entry sample_labels_table[] = {
     {.key = "max_values", .type = CFG_INT, .def = "0", .min = 0,
      .max = 1000000,
@@ -83,7 +84,9 @@ static const struct cfg_entry sample_labels_table[] = {
             "become the overflow value"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry cardinality_table[] = {
     {.key = "window", .type = CFG_DURATION, .def = "1m", .min = 1000,
      .max = 86400000LL * 7,
@@ -124,6 +127,7 @@ static const struct cfg_entry cardinality_table[] = {
      .doc = "limits on pprof sample-label values"},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* An open-addressing set of 64-bit hashes (0 is stored as 1). */
 struct hset {
@@ -135,7 +139,7 @@ struct hset {
 struct card_label {
     char *name;
     struct mcounter *dropped, *truncated, *overflow;
-    uint64_t logged_window;      /* window number of the last log, +1 */
+    uint64_t logged_window; /* window number of the last log, +1 */
 };
 
 /* Sample-label key state for the current window. */
@@ -149,14 +153,14 @@ struct card_key {
 struct cardinality_proc {
     const struct cardinality_cfg *cfg;
     struct component_host *host;
-    uint64_t window;             /* current window number */
+    uint64_t window; /* current window number */
     struct hset series;
     struct card_key *keys;
     uint32_t nkeys;
     struct card_label *labels;
     uint32_t nlabels;
     struct mcounter *series_dropped, *series_stripped;
-    uint64_t series_logged;      /* window number of the last log, +1 */
+    uint64_t series_logged; /* window number of the last log, +1 */
 };
 
 /* ---- hash sets ---------------------------------------------------------- */
@@ -260,11 +264,14 @@ static struct card_label *label_stat(struct cardinality_proc *cp,
     if (l->name == NULL) {
         return NULL;
     }
-    l->dropped = card_counter(cp, "profcol_processor_cardinality_labels_dropped_total",
+    l->dropped = card_counter(
+        cp, "profcol_processor_cardinality_labels_dropped_total",
         "Series attributes removed (deny/allow lists, limits).", tmp);
-    l->truncated = card_counter(cp, "profcol_processor_cardinality_values_truncated_total",
+    l->truncated = card_counter(
+        cp, "profcol_processor_cardinality_values_truncated_total",
         "Series attribute values truncated to max_label_value_length.", tmp);
-    l->overflow = card_counter(cp, "profcol_processor_cardinality_sample_values_overflowed_total",
+    l->overflow = card_counter(
+        cp, "profcol_processor_cardinality_sample_values_overflowed_total",
         "Sample label values replaced by the overflow value.", tmp);
     cp->nlabels++;
     return l;
@@ -279,8 +286,10 @@ static void label_event(struct cardinality_proc *cp, struct pstr name,
     if (l == NULL) {
         return;
     }
-    mcounter_add(kind == 0 ? l->dropped : kind == 1 ? l->truncated
-                                                    : l->overflow, n);
+    mcounter_add(kind == 0   ? l->dropped
+                 : kind == 1 ? l->truncated
+                             : l->overflow,
+                 n);
     if (l->logged_window != cp->window + 1) {
         l->logged_window = cp->window + 1;
         log_warn(cp->host->id, what, "label=\"%s\"", l->name);
@@ -365,8 +374,9 @@ static void apply_length(struct cardinality_proc *cp, struct item *it)
             protected_key(it->attrs[i].key)) {
             i++;
         } else if (cp->cfg->value_length_action == LEN_DROP) {
-            label_event(cp, it->attrs[i].key, 0, 1,
-                        "label dropped: value longer than max_label_value_length");
+            label_event(
+                cp, it->attrs[i].key, 0, 1,
+                "label dropped: value longer than max_label_value_length");
             remove_attr(it, i);
         } else {
             label_event(cp, it->attrs[i].key, 1, 1,
@@ -385,7 +395,7 @@ static int kv_cmp(const void *a, const void *b)
     int c;
 
     if (px != py) {
-        return py - px;          /* protected first */
+        return py - px; /* protected first */
     }
     c = memcmp(x->key.ptr, y->key.ptr, n);
     return c != 0 ? c : (int)x->key.len - (int)y->key.len;
@@ -482,7 +492,8 @@ static struct card_key *key_state(struct cardinality_proc *cp, struct pstr k,
     uint32_t i;
 
     *full = 0;
-    if (sl->keys.n > 0 ? !globs_match(&sl->keys, k) : !default_limited_key(k)) {
+    if (sl->keys.n > 0 ? !globs_match(&sl->keys, k)
+                       : !default_limited_key(k)) {
         return NULL;
     }
     for (i = 0; i < cp->nkeys; i++) {
@@ -509,8 +520,8 @@ static struct card_key *key_state(struct cardinality_proc *cp, struct pstr k,
 enum {
     SL_UNSEEN = 0,
     SL_PASS,
-    SL_OVERFLOW,      /* the value becomes overflow_value */
-    SL_REMOVE,        /* deny_labels / allow_labels remove the label */
+    SL_OVERFLOW, /* the value becomes overflow_value */
+    SL_REMOVE,   /* deny_labels / allow_labels remove the label */
 };
 
 static uint8_t attr_verdict(struct cardinality_proc *cp, const struct dict *d,
@@ -533,14 +544,15 @@ static uint8_t attr_verdict(struct cardinality_proc *cp, const struct dict *d,
     }
     return hset_admit(&ck->values,
                       XXH3_64bits(at->value.u.s.ptr, at->value.u.s.len))
-               ? SL_PASS : SL_OVERFLOW;
+               ? SL_PASS
+               : SL_OVERFLOW;
 }
 
 struct sl_work {
     struct cardinality_proc *cp;
-    uint8_t *verdict;          /* per dictionary attribute */
+    uint8_t *verdict; /* per dictionary attribute */
     uint32_t nverdict;
-    int32_t *overflow_attr;    /* per key string: replacement attr, 0 = none */
+    int32_t *overflow_attr; /* per key string: replacement attr, 0 = none */
     uint32_t nkeystr;
 };
 
@@ -598,7 +610,8 @@ static const struct stack *stack_of(const struct dict *d,
     static const struct stack none = {0, NULL};
 
     return s->stack > 0 && (uint32_t)s->stack < d->nstacks
-               ? &d->stacks[s->stack] : &none;
+               ? &d->stacks[s->stack]
+               : &none;
 }
 
 /* Samples are compared by stack and label content, not attribute index: decoders
@@ -635,8 +648,8 @@ static int same_sample_key(const struct dict *d, const struct sample *a,
 
     if (a->link != b->link || a->nattrs != b->nattrs ||
         a->nvalues != b->nvalues || sa->n != sb->n ||
-        (sa->n > 0 && memcmp(sa->locs, sb->locs,
-                             sa->n * sizeof(int32_t)) != 0)) {
+        (sa->n > 0 &&
+         memcmp(sa->locs, sb->locs, sa->n * sizeof(int32_t)) != 0)) {
         return 0;
     }
     for (i = 0; i < a->nattrs; i++) {
@@ -777,7 +790,7 @@ static int sample_level(struct cardinality_proc *cp, struct batch *b,
     int rc;
 
     if (batch_item_decode(b, it, e) != PC_OK) {
-        return PC_OK;      /* forwarded as it came */
+        return PC_OK; /* forwarded as it came */
     }
     memset(&w, 0, sizeof(w));
     w.cp = cp;
@@ -887,11 +900,11 @@ static int cardinality_create(const void *cfgp, struct component_host *host,
         cardinality_destroy(cp);
         return err_set(e, rc, "cardinality: out of memory for the state");
     }
-    cp->series_dropped = card_counter(cp,
-        "profcol_processor_cardinality_series_dropped_total",
-        "New series beyond max_series dropped.", NULL);
-    cp->series_stripped = card_counter(cp,
-        "profcol_processor_cardinality_series_stripped_total",
+    cp->series_dropped =
+        card_counter(cp, "profcol_processor_cardinality_series_dropped_total",
+                     "New series beyond max_series dropped.", NULL);
+    cp->series_stripped = card_counter(
+        cp, "profcol_processor_cardinality_series_stripped_total",
         "New series beyond max_series stripped of strip_labels.", NULL);
     *ctx = cp;
     return PC_OK;

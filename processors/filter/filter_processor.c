@@ -42,24 +42,31 @@ enum filter_mode { FILTER_KEEP, FILTER_DROP };
 static const char *const mode_names[] = {"keep", "drop", NULL};
 
 /* The criteria keys, for a criteria struct at offset base. */
-#define CRITERIA_ENTRIES(base)                                               \
-    {.key = "profile_types", .type = CFG_STRLIST,                           \
-     .offset = (base) + offsetof(struct filter_criteria_cfg, profile_types),\
-     .doc = "profile names (process_cpu, memory, ...) matched against "     \
-            "__name__ or the derived name"},                                \
-    {.key = "services", .type = CFG_STRLIST,                                \
-     .offset = (base) + offsetof(struct filter_criteria_cfg, services),     \
-     .doc = "service names (globs)"},                                       \
-    {.key = "selectors", .type = CFG_STRLIST,                               \
-     .offset = (base) + offsetof(struct filter_criteria_cfg, selectors),    \
-     .doc = "label selectors {k=\"v\", k!=\"v\", k=~\"re\", k!~\"re\"}; "   \
-            "any may match"}
+#define CRITERIA_ENTRIES(base)                                                \
+    {.key = "profile_types",                                                  \
+     .type = CFG_STRLIST,                                                     \
+     .offset = (base) + offsetof(struct filter_criteria_cfg, profile_types),  \
+     .doc = "profile names (process_cpu, memory, ...) matched against "       \
+            "__name__ or the derived name"},                                  \
+        {.key = "services",                                                   \
+         .type = CFG_STRLIST,                                                 \
+         .offset = (base) + offsetof(struct filter_criteria_cfg, services),   \
+         .doc = "service names (globs)"},                                     \
+    {                                                                         \
+        .key = "selectors", .type = CFG_STRLIST,                              \
+        .offset = (base) + offsetof(struct filter_criteria_cfg, selectors),   \
+        .doc = "label selectors {k=\"v\", k!=\"v\", k=~\"re\", k!~\"re\"}; "  \
+               "any may match"                                                \
+    }
 
+/* clang-format off */
 static const struct cfg_entry criteria_table[] = {
     CRITERIA_ENTRIES(0),
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry filter_table[] = {
     {.key = "mode", .type = CFG_ENUM, .def = "keep", .enum_values = mode_names,
      .offset = offsetof(struct filter_cfg, mode),
@@ -73,13 +80,14 @@ static const struct cfg_entry filter_table[] = {
      .doc = "drop the items these criteria match"},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* Compiled criteria. */
 struct criteria {
     const struct filter_criteria_cfg *cfg;
     struct matcher_set **sel;
     uint32_t nsel;
-    int set;            /* some part configured */
+    int set; /* some part configured */
 };
 
 struct filter_proc {
@@ -104,11 +112,13 @@ static void filter_validate(const void *cfgp, const struct ynode *node,
     uint32_t i, j;
 
     if (top && block) {
-        cfg_diag_error(d, node, "use either the top-level criteria with "
+        cfg_diag_error(d, node,
+                       "use either the top-level criteria with "
                        "`mode`, or `include`/`exclude` blocks, not both");
     }
     if (!top && !block) {
-        cfg_diag_error(d, node, "no criteria: set profile_types, services "
+        cfg_diag_error(d, node,
+                       "no criteria: set profile_types, services "
                        "or selectors (or include/exclude)");
     }
     for (i = 0; i < 3; i++) {
@@ -185,7 +195,7 @@ static int derived_type_listed(struct batch *b, struct item *it,
     char name[128];
 
     if (batch_item_decode(b, it, NULL) != PC_OK) {
-        return 0;    /* undecodable: no profile type, no match */
+        return 0; /* undecodable: no profile type, no match */
     }
     pd = it->pd->pd;
     pdata_iter_init(&w, pd, it->resource);
@@ -304,10 +314,11 @@ static int filter_create(const void *cfgp, struct component_host *host,
         filter_destroy(fp);
         return rc;
     }
-    fp->dropped = mscope_counter(host->metrics,
-                                 "profcol_processor_filter_dropped_items_total",
-                                 "Items (series) the filter processor "
-                                 "dropped.", NULL);
+    fp->dropped = mscope_counter(
+        host->metrics, "profcol_processor_filter_dropped_items_total",
+        "Items (series) the filter processor "
+        "dropped.",
+        NULL);
     *ctx = fp;
     return PC_OK;
 }

@@ -44,6 +44,7 @@ struct memory_limiter_cfg {
     int64_t spike_limit_percentage;
 };
 
+/* clang-format off */
 static const struct cfg_entry memory_limiter_table[] = {
     {.key = "check_interval", .type = CFG_DURATION, .def = "1s", .min = 10,
      .max = 3600000,
@@ -67,6 +68,7 @@ static const struct cfg_entry memory_limiter_table[] = {
      .doc = "headroom as a percentage of the cgroup limit or of RAM"},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* Where the RSS comes from (replaced in tests). */
 typedef uint64_t (*ml_rss_fn)(void *arg);
@@ -154,8 +156,9 @@ static int ml_limits(const struct memory_limiter_cfg *c, uint64_t total,
                                        : *hard / 5;
     } else if (c->limit_percentage > 0) {
         if (total == 0) {
-            snprintf(err, len, "cannot tell how much memory there is for "
-                               "limit_percentage");
+            snprintf(err, len,
+                     "cannot tell how much memory there is for "
+                     "limit_percentage");
             return PC_EINVAL;
         }
         *hard = total / 100 * (uint64_t)c->limit_percentage;
@@ -167,9 +170,10 @@ static int ml_limits(const struct memory_limiter_cfg *c, uint64_t total,
         return PC_EINVAL;
     }
     if (spike >= *hard) {
-        snprintf(err, len, "the spike limit (%" PRIu64 " MiB) must be below "
-                           "the limit (%" PRIu64 " MiB)", spike / ML_MIB,
-                 *hard / ML_MIB);
+        snprintf(err, len,
+                 "the spike limit (%" PRIu64 " MiB) must be below "
+                 "the limit (%" PRIu64 " MiB)",
+                 spike / ML_MIB, *hard / ML_MIB);
         return PC_EINVAL;
     }
     *soft = *hard - spike;
@@ -192,9 +196,11 @@ static void ml_check(struct memory_limiter *ml)
                  (double)rss / ML_MIB, (double)ml->soft_bytes / ML_MIB,
                  (double)ml->hard_bytes / ML_MIB);
     } else if (!now && was) {
-        log_info(ml->id, "memory usage back below the soft limit: accepting "
-                         "data", "rss_mib=%.1f soft_limit_mib=%.1f",
-                 (double)rss / ML_MIB, (double)ml->soft_bytes / ML_MIB);
+        log_info(ml->id,
+                 "memory usage back below the soft limit: accepting "
+                 "data",
+                 "rss_mib=%.1f soft_limit_mib=%.1f", (double)rss / ML_MIB,
+                 (double)ml->soft_bytes / ML_MIB);
     }
     atomic_store(&ml->refusing, now);
     if (rss > ml->hard_bytes &&
@@ -221,9 +227,10 @@ static int ml_process(void *ctx, struct batch *b, struct errctx *e)
         return PC_OK;
     }
     mcounter_add(ml->refused, batch_profile_count(b));
-    return err_set(e, PC_EBUSY, "%s: memory usage %.1f MiB is above the "
-                   "soft limit %.1f MiB, retry later", ml->id,
-                   (double)atomic_load(&ml->last_rss) / ML_MIB,
+    return err_set(e, PC_EBUSY,
+                   "%s: memory usage %.1f MiB is above the "
+                   "soft limit %.1f MiB, retry later",
+                   ml->id, (double)atomic_load(&ml->last_rss) / ML_MIB,
                    (double)ml->soft_bytes / ML_MIB);
 }
 
@@ -232,27 +239,27 @@ static void ml_metrics(struct memory_limiter *ml, struct mscope *s)
     /* Counter and gauge, not a computed gauge: pipelines each have their
      * own instance with the same labels, and a reload creates the new
      * instance before the old one goes. */
-    ml->refused = mscope_counter(s,
-        "profcol_processor_memory_limiter_refused_profiles_total",
+    ml->refused = mscope_counter(
+        s, "profcol_processor_memory_limiter_refused_profiles_total",
         "Profiles refused because memory usage was above the soft limit.",
         NULL);
-    ml->rss_gauge = mscope_gauge(s,
-        "profcol_processor_memory_limiter_rss_bytes",
+    ml->rss_gauge = mscope_gauge(
+        s, "profcol_processor_memory_limiter_rss_bytes",
         "Resident set size measured by the memory limiter.", NULL);
 }
 
 /* Creates the limiter with an RSS source (the unit test passes its own). */
 static int ml_create_with(const struct memory_limiter_cfg *cfg,
-                          struct component_host *host, ml_rss_fn fn,
-                          void *arg, void **ctx, struct errctx *e)
+                          struct component_host *host, ml_rss_fn fn, void *arg,
+                          void **ctx, struct errctx *e)
 {
     struct memory_limiter *ml;
     struct timeval tv;
     uint64_t hard, soft;
     char err[160];
 
-    if (ml_limits(cfg, ml_total_memory(), &hard, &soft, err,
-                  sizeof(err)) != PC_OK) {
+    if (ml_limits(cfg, ml_total_memory(), &hard, &soft, err, sizeof(err)) !=
+        PC_OK) {
         return err_set(e, PC_ECONFIG, "%s: %s", host->id, err);
     }
     ml = calloc(1, sizeof(*ml));
@@ -283,8 +290,8 @@ static int ml_create_with(const struct memory_limiter_cfg *cfg,
     return PC_OK;
 }
 
-static int ml_create(const void *cfg, struct component_host *host,
-                     void **ctx, struct errctx *e)
+static int ml_create(const void *cfg, struct component_host *host, void **ctx,
+                     struct errctx *e)
 {
     return ml_create_with(cfg, host, ml_proc_rss, NULL, ctx, e);
 }

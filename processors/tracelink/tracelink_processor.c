@@ -37,7 +37,10 @@ enum tl_direction {
 };
 
 static const char *const direction_names[] = {
-    "both", "labels_to_links", "links_to_labels", NULL,
+    "both",
+    "labels_to_links",
+    "links_to_labels",
+    NULL,
 };
 
 struct tracelink_cfg {
@@ -49,6 +52,7 @@ struct tracelink_cfg {
     int drop_unlinked_samples;
 };
 
+/* clang-format off */
 static const struct cfg_entry tracelink_table[] = {
     {.key = "direction", .type = CFG_ENUM, .def = "both",
      .enum_values = direction_names,
@@ -72,6 +76,7 @@ static const struct cfg_entry tracelink_table[] = {
      .doc = "in profiles that carry ids, drop the samples without a link"},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* What a dictionary attribute is to this processor. */
 enum tl_role {
@@ -85,7 +90,7 @@ enum tl_role {
 struct tl_attr {
     uint8_t role;
     uint8_t valid;
-    uint8_t rank;        /* position in the label list: lower wins */
+    uint8_t rank; /* position in the label list: lower wins */
     uint8_t id[16];
     struct mcounter *invalid;
 };
@@ -103,12 +108,12 @@ struct tracelink_proc {
 struct tl_work {
     struct tracelink_proc *tp;
     struct pdata *pd;
-    struct tl_attr *attrs;      /* one per dictionary attribute classified */
-    uint32_t nclassified;       /* attributes added later have no role */
-    int32_t *slots;             /* link dedup: link index or 0 */
+    struct tl_attr *attrs; /* one per dictionary attribute classified */
+    uint32_t nclassified;  /* attributes added later have no role */
+    int32_t *slots;        /* link dedup: link index or 0 */
     uint32_t nslots;
-    int32_t span_key, trace_key;    /* links_to_labels key strings */
-    int32_t *l2l_span, *l2l_trace;  /* per link: attr index, 0 = not yet */
+    int32_t span_key, trace_key;   /* links_to_labels key strings */
+    int32_t *l2l_span, *l2l_trace; /* per link: attr index, 0 = not yet */
     uint64_t linked, dropped, no_trace;
 };
 
@@ -205,7 +210,8 @@ static uint64_t link_hash(const uint8_t *trace, const uint8_t *span)
 static void slots_put(struct tl_work *w, int32_t idx)
 {
     const struct link *l = &w->pd->dict.links[idx];
-    uint32_t h = (uint32_t)link_hash(l->trace_id, l->span_id) & (w->nslots - 1);
+    uint32_t h = (uint32_t)link_hash(l->trace_id, l->span_id) &
+                 (w->nslots - 1);
 
     while (w->slots[h] != 0) {
         h = (h + 1) & (w->nslots - 1);
@@ -272,13 +278,14 @@ static void sample_ids(struct tl_work *w, struct sample *s,
     for (i = 0; i < s->nattrs; i++) {
         int32_t a = s->attrs[i];
         const struct tl_attr *ta = a > 0 && (uint32_t)a < w->nclassified
-                                       ? &w->attrs[a] : NULL;
+                                       ? &w->attrs[a]
+                                       : NULL;
         if (ta != NULL && (ta->role == ROLE_SPAN || ta->role == ROLE_TRACE) &&
             !ta->valid) {
             if (ta->invalid != NULL) {
                 mcounter_add(ta->invalid, 1);
             }
-            continue;       /* removed */
+            continue; /* removed */
         }
         if (ta != NULL && ta->role == ROLE_SPAN &&
             (*span == NULL || ta->rank < (*span)->rank)) {
@@ -335,8 +342,7 @@ static int labels_to_links(struct tl_work *w, struct sample *s)
 
 /* ---- links to labels ---------------------------------------------------- */
 
-static int has_key(const struct pdata *pd, const struct sample *s,
-                   int32_t key)
+static int has_key(const struct pdata *pd, const struct sample *s, int32_t key)
 {
     uint32_t i;
 
@@ -371,8 +377,8 @@ static int32_t id_attr(struct tl_work *w, int32_t key, const uint8_t *id,
 
 static int append_attr(struct pdata *pd, struct sample *s, int32_t a)
 {
-    int32_t *n = arena_alloc(&pd->arena, ((size_t)s->nattrs + 1) *
-                                             sizeof(int32_t));
+    int32_t *n = arena_alloc(&pd->arena,
+                             ((size_t)s->nattrs + 1) * sizeof(int32_t));
 
     if (n == NULL) {
         return PC_ENOMEM;
@@ -401,18 +407,18 @@ static int links_to_labels(struct tl_work *w, struct sample *s)
         if (w->l2l_span[s->link] == 0) {
             w->l2l_span[s->link] = id_attr(w, w->span_key, l->span_id, 8);
         }
-        rc = w->l2l_span[s->link] < 0 ? w->l2l_span[s->link]
-                                      : append_attr(w->pd, s,
-                                                    w->l2l_span[s->link]);
+        rc = w->l2l_span[s->link] < 0
+                 ? w->l2l_span[s->link]
+                 : append_attr(w->pd, s, w->l2l_span[s->link]);
     }
     if (rc == PC_OK && !has_key(w->pd, s, w->trace_key) &&
         memcmp(l->trace_id, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) != 0) {
         if (w->l2l_trace[s->link] == 0) {
             w->l2l_trace[s->link] = id_attr(w, w->trace_key, l->trace_id, 16);
         }
-        rc = w->l2l_trace[s->link] < 0 ? w->l2l_trace[s->link]
-                                       : append_attr(w->pd, s,
-                                                     w->l2l_trace[s->link]);
+        rc = w->l2l_trace[s->link] < 0
+                 ? w->l2l_trace[s->link]
+                 : append_attr(w->pd, s, w->l2l_trace[s->link]);
     }
     return rc;
 }
@@ -531,7 +537,7 @@ static int process_item(struct tracelink_proc *tp, struct batch *b,
     memset(&w, 0, sizeof(w));
     w.tp = tp;
     if (batch_item_decode(b, it, e) != PC_OK) {
-        return PC_OK;     /* not decodable here: forwarded as it came */
+        return PC_OK; /* not decodable here: forwarded as it came */
     }
     pd = it->pd->pd;
     w.attrs = calloc((size_t)pd->dict.nattrs + 1, sizeof(*w.attrs));
@@ -606,14 +612,14 @@ static int tracelink_create(const void *cfgp, struct component_host *host,
         tp->invalid_trace[i] = tl_counter(host, inv, inv_help,
                                           cfg->trace_id_labels.items[i]);
     }
-    tp->linked = tl_counter(host,
-        "profcol_processor_tracelink_linked_samples_total",
+    tp->linked = tl_counter(
+        host, "profcol_processor_tracelink_linked_samples_total",
         "Samples given a link from their span/trace id labels.", NULL);
-    tp->dropped = tl_counter(host,
-        "profcol_processor_tracelink_dropped_samples_total",
+    tp->dropped = tl_counter(
+        host, "profcol_processor_tracelink_dropped_samples_total",
         "Samples without a link dropped (drop_unlinked_samples).", NULL);
-    tp->no_trace = tl_counter(host,
-        "profcol_processor_tracelink_missing_trace_id_total",
+    tp->no_trace = tl_counter(
+        host, "profcol_processor_tracelink_missing_trace_id_total",
         "Samples with a span id but no valid trace id: no link made.", NULL);
     *ctx = tp;
     return PC_OK;

@@ -32,6 +32,7 @@ struct file_receiver_cfg {
     uint64_t max_file_size;
 };
 
+/* clang-format off */
 static const struct cfg_entry file_receiver_table[] = {
     {.key = "include", .type = CFG_STRING, .required = 1,
      .offset = offsetof(struct file_receiver_cfg, include),
@@ -51,15 +52,16 @@ static const struct cfg_entry file_receiver_table[] = {
      .doc = "larger files are refused"},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* What is known about one file of the directory. */
 struct seen_file {
     char *name;
     int64_t size;
     int64_t mtime_ns;
-    int done;            /* ingested or skipped */
-    int alive;           /* present at the last listing */
-    int pending;         /* handed over, waiting to be durable */
+    int done;    /* ingested or skipped */
+    int alive;   /* present at the last listing */
+    int pending; /* handed over, waiting to be durable */
 };
 
 struct file_receiver {
@@ -252,7 +254,7 @@ static void file_consumed(void *arg, int rc, const char *msg)
     }
     if (f != NULL) {
         f->pending = 0;
-        f->done = rc != PC_EBUSY;   /* busy: tried again at the next poll */
+        f->done = rc != PC_EBUSY; /* busy: tried again at the next poll */
     }
     free(w);
 }
@@ -354,7 +356,7 @@ static void consider(struct file_receiver *fr, const char *name,
         if (st->st_size == f->size && mtime == f->mtime_ns) {
             return;
         }
-        f->done = 0;   /* replaced by a new file of the same name */
+        f->done = 0; /* replaced by a new file of the same name */
     }
     /* Wait until the size is stable across two listings. */
     if (st->st_size != f->size || mtime != f->mtime_ns) {
@@ -474,7 +476,8 @@ const struct component_factory file_receiver_factory = {
     .type = "file",
     .kind = COMPONENT_RECEIVER,
     .stability = "beta",
-    .description = "ingests pprof/OTLP files dropped into a directory, once each",
+    .description =
+        "ingests pprof/OTLP files dropped into a directory, once each",
     .config_size = sizeof(struct file_receiver_cfg),
     .config = file_receiver_table,
     .validate = fr_validate,

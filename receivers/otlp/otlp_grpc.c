@@ -44,8 +44,8 @@ struct otlprx_grpc {
     pthread_t thread;
     int thread_started;
     atomic_int stopping;
-    int done;                     /* thread finished; under rx->lock */
-    int shutdown_tag;             /* its address is the shutdown tag */
+    int done;         /* thread finished; under rx->lock */
+    int shutdown_tag; /* its address is the shutdown tag */
 };
 
 enum gcall_stage {
@@ -54,13 +54,13 @@ enum gcall_stage {
 };
 
 struct gcall {
-    struct otlprx_job job;        /* first: the job is the call */
+    struct otlprx_job job; /* first: the job is the call */
     struct otlprx_grpc *g;
     int generic;
     int stage;
     grpc_call *call;
     gpr_timespec deadline;
-    grpc_call_details details;    /* generic calls */
+    grpc_call_details details; /* generic calls */
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
     grpc_byte_buffer *resp;
@@ -110,9 +110,10 @@ static void gcall_request(struct otlprx_grpc *g, int generic)
         err = grpc_server_request_call(g->server, &c->call, &c->details,
                                        &c->md, g->cq, g->cq, c);
     } else {
-        err = grpc_server_request_registered_call(
-            g->server, g->method, &c->call, &c->deadline, &c->md,
-            &c->payload, g->cq, g->cq, c);
+        err = grpc_server_request_registered_call(g->server, g->method,
+                                                  &c->call, &c->deadline,
+                                                  &c->md, &c->payload, g->cq,
+                                                  g->cq, c);
     }
     if (err != GRPC_CALL_OK) {
         c->call = NULL;
@@ -123,10 +124,14 @@ static void gcall_request(struct otlprx_grpc *g, int generic)
 static grpc_status_code status_of(enum otlprx_outcome o)
 {
     switch (o) {
-    case OTLPRX_OK: return GRPC_STATUS_OK;
-    case OTLPRX_INVALID: return GRPC_STATUS_INVALID_ARGUMENT;
-    case OTLPRX_BUSY: return GRPC_STATUS_UNAVAILABLE;
-    case OTLPRX_UNAUTHENTICATED: return GRPC_STATUS_UNAUTHENTICATED;
+    case OTLPRX_OK:
+        return GRPC_STATUS_OK;
+    case OTLPRX_INVALID:
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    case OTLPRX_BUSY:
+        return GRPC_STATUS_UNAVAILABLE;
+    case OTLPRX_UNAUTHENTICATED:
+        return GRPC_STATUS_UNAUTHENTICATED;
     }
     return GRPC_STATUS_INTERNAL;
 }
@@ -481,8 +486,10 @@ static int grpc_setup(struct otlprx_grpc *g, struct errctx *e)
     port = grpc_server_add_http2_port(g->server, g->cfg->endpoint, cr);
     grpc_server_credentials_release(cr);
     if (port == 0) {
-        return err_set(e, PC_EIO, "grpc: cannot listen on %s (address in "
-                       "use, or not a local address?)", g->cfg->endpoint);
+        return err_set(e, PC_EIO,
+                       "grpc: cannot listen on %s (address in "
+                       "use, or not a local address?)",
+                       g->cfg->endpoint);
     }
     grpc_server_start(g->server);
     return PC_OK;

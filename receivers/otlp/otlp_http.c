@@ -54,9 +54,8 @@ static enum body_kind kind_of(const char *ct)
 }
 
 /* Writes body (protobuf of message `which`) in the request's form. */
-static void reply_msg(struct httpsrv_req *req, enum body_kind kind,
-                      int status, enum otlp_json_msg which,
-                      const struct buf *pb)
+static void reply_msg(struct httpsrv_req *req, enum body_kind kind, int status,
+                      enum otlp_json_msg which, const struct buf *pb)
 {
     struct buf js;
     struct errctx e;
@@ -118,11 +117,11 @@ static void reply_result(struct otlprx *rx, struct httpsrv_req *req,
 
 /* One request from its worker to its answer; freed by http_done. */
 struct http_job {
-    struct otlprx_job job;          /* first: the job is the request */
+    struct otlprx_job job; /* first: the job is the request */
     struct otlprx *rx;
-    struct evhttp_request *ev;      /* set on the loop */
+    struct evhttp_request *ev; /* set on the loop */
     enum body_kind kind;
-    int unsupported;                /* 415: not protobuf nor JSON */
+    int unsupported; /* 415: not protobuf nor JSON */
 };
 
 /* Main loop: the pipeline took the batch (or there was none): answer. */
@@ -242,7 +241,7 @@ static void http_build(struct http_job *hj, struct httpsrv_req *req)
         res->outcome = OTLPRX_BUSY;
         snprintf(res->msg, sizeof(res->msg), "out of memory");
     } else if (hj->job.batch == NULL) {
-        hj->job.refused_bytes = req->wire_len;   /* all screened out */
+        hj->job.refused_bytes = req->wire_len; /* all screened out */
     }
 }
 
@@ -269,8 +268,9 @@ static void http_export(struct httpsrv_req *req, void *arg)
         hj->job.res.outcome = OTLPRX_INVALID;
         hj->job.refused_bytes = req->wire_len;
         snprintf(hj->job.res.msg, sizeof(hj->job.res.msg),
-                 "unsupported content type '%.80s': use " CT_PROTOBUF " or "
-                 CT_JSON, req->content_type);
+                 "unsupported content type '%.80s': use " CT_PROTOBUF
+                 " or " CT_JSON,
+                 req->content_type);
     } else {
         http_build(hj, req);
     }

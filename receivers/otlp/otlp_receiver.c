@@ -41,13 +41,16 @@ struct otlprx_cfg {
     const struct ynode *protocols;
 };
 
+/* clang-format off */
 static const struct cfg_entry otlprx_table[] = {
     {.key = "protocols", .type = CFG_NODE, .required = 1,
      .offset = offsetof(struct otlprx_cfg, protocols),
      .doc = "grpc and/or http; a protocol is enabled by its key being present"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 const struct cfg_entry otlprx_grpc_table[] = {
     {.key = "endpoint", .type = CFG_STRING, .def = "localhost:4317",
      .offset = offsetof(struct otlprx_grpc_cfg, endpoint),
@@ -68,6 +71,7 @@ const struct cfg_entry otlprx_grpc_table[] = {
      .doc = "cert_file, key_file, client_ca_file (mTLS)"},
     {.key = NULL},
 };
+/* clang-format on */
 
 static int nonempty(const char *s)
 {
@@ -141,8 +145,7 @@ static void otlprx_validate(const void *cfgp, const struct ynode *node,
 /* ---- screening and batches ---------------------------------------------- */
 
 static const char *screen_profile(const struct dict *d,
-                                  const struct profile *p, char *why,
-                                  size_t n)
+                                  const struct profile *p, char *why, size_t n)
 {
     uint32_t i, t;
 
@@ -159,8 +162,8 @@ static const char *screen_profile(const struct dict *d,
     for (i = 0; i < p->nsamples; i++) {
         const struct sample *s = &p->samples[i];
         if (p->nsample_types > 1 && s->nvalues != p->nsample_types) {
-            snprintf(why, n, "sample %u has %u values for %u sample types",
-                     i, s->nvalues, p->nsample_types);
+            snprintf(why, n, "sample %u has %u values for %u sample types", i,
+                     s->nvalues, p->nsample_types);
             return why;
         }
         /* OTLP: values and timestamps pair up, or one of them is empty. */
@@ -198,7 +201,8 @@ static void screen(struct pdata *pd, struct otlprx_result *res)
                 if (res->rejected == 0) {
                     snprintf(res->msg, sizeof(res->msg),
                              "resourceProfiles[%u].scopeProfiles[%u] "
-                             "profile %u: %s", r, s, p, why);
+                             "profile %u: %s",
+                             r, s, p, why);
                 }
                 res->rejected += pr->nsample_types ? pr->nsample_types : 1;
             }
@@ -259,7 +263,7 @@ int otlprx_build(struct otlprx *rx, struct pdata *pd, struct blob *raw,
     *out = NULL;
     screen(pd, res);
     if (res->rejected != 0) {
-        blob_unref(raw);   /* the bytes no longer match the data */
+        blob_unref(raw); /* the bytes no longer match the data */
         raw = NULL;
     }
     if (pdata_profile_count(pd) == 0) {
@@ -345,7 +349,7 @@ int otlprx_response_pb(const struct otlprx_result *res, struct buf *out)
     int rc;
 
     if (res->rejected == 0) {
-        return PC_OK;   /* the empty response: everything accepted */
+        return PC_OK; /* the empty response: everything accepted */
     }
     rc = pb_msg_begin(out, 1, &mark);
     if (rc == PC_OK) {

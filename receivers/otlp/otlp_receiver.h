@@ -24,7 +24,7 @@
 #include "component/component.h"
 #include "net/httpsrv.h"
 
-#define OTLPRX_GRPC_METHOD \
+#define OTLPRX_GRPC_METHOD                                                    \
     "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export"
 #define OTLPRX_HTTP_PATH "/v1development/profiles"
 #define OTLPRX_TENANT_MAX 256
@@ -49,7 +49,7 @@ enum otlprx_outcome {
 
 struct otlprx_result {
     enum otlprx_outcome outcome;
-    uint32_t rejected;      /* OTLP profiles dropped by the screen */
+    uint32_t rejected; /* OTLP profiles dropped by the screen */
     char msg[256];
 };
 
@@ -59,18 +59,18 @@ struct otlprx_job;
 struct otlprx {
     struct component_host *host;
     int has_grpc, has_http;
-    struct otlprx_grpc_cfg grpc_cfg;   /* decoded from protocols.grpc */
-    struct httpsrv_cfg http_cfg;       /* decoded from protocols.http */
+    struct otlprx_grpc_cfg grpc_cfg; /* decoded from protocols.grpc */
+    struct httpsrv_cfg http_cfg;     /* decoded from protocols.http */
     struct otlprx_grpc *grpc;
     struct httpsrv *http;
     /* gRPC -> main loop: jobs under lock, a pipe to wake the loop. */
     pthread_mutex_t lock;
-    pthread_cond_t cond;               /* signalled on every post */
+    pthread_cond_t cond; /* signalled on every post */
     struct otlprx_job *head, *tail;
     int wake[2];
     struct event *wake_ev;
     int started;
-    int stopping;      /* run_jobs settles: stop must not leave answers owed */
+    int stopping; /* run_jobs settles: stop must not leave answers owed */
 };
 
 /*
@@ -116,9 +116,9 @@ typedef void (*otlprx_done_fn)(struct otlprx_job *job,
 
 struct otlprx_job {
     struct otlprx_job *next;
-    struct batch *batch;               /* NULL: nothing to consume */
-    struct otlprx_result res;          /* filled by the screen */
-    uint64_t refused_bytes;            /* counted as refused when no batch
+    struct batch *batch;      /* NULL: nothing to consume */
+    struct otlprx_result res; /* filled by the screen */
+    uint64_t refused_bytes;   /* counted as refused when no batch
                                           and the outcome is not OK */
     otlprx_done_fn done;
 };

@@ -24,10 +24,10 @@ struct pyro_label {
 };
 
 struct pyro_name {
-    char store[PYRO_NAME_MAX * 2 + 16];  /* the strings below point here */
+    char store[PYRO_NAME_MAX * 2 + 16]; /* the strings below point here */
     size_t used;
-    const char *app;                      /* the value of __name__ */
-    struct pyro_label labels[PYRO_MAX_LABELS];  /* without __name__ */
+    const char *app;                           /* the value of __name__ */
+    struct pyro_label labels[PYRO_MAX_LABELS]; /* without __name__ */
     uint32_t nlabels;
 };
 
@@ -62,9 +62,9 @@ int64_t pyro_attime(const char *s, int64_t now_ns);
 #define PYRO_MAX_PARTS 64
 
 struct pyro_part {
-    char name[128];          /* form field name */
+    char name[128]; /* form field name */
     char content_type[128];
-    const uint8_t *data;     /* points into the body */
+    const uint8_t *data; /* points into the body */
     size_t len;
 };
 
@@ -91,18 +91,18 @@ const struct pyro_part *pyro_multipart_get(const struct pyro_part *parts,
 
 /* What a folded app-name suffix ("cpu", "alloc_space", ...) means. */
 struct pyro_ptype {
-    const char *metric;      /* __name__: process_cpu, memory, ... */
-    const char *type;        /* sample type */
+    const char *metric; /* __name__: process_cpu, memory, ... */
+    const char *type;   /* sample type */
     const char *unit;
-    int scalable;            /* cpu/wall: scaled by the sample rate */
+    int scalable; /* cpu/wall: scaled by the sample rate */
 };
 
 /* PC_ENOTFOUND for a suffix Pyroscope does not know. */
 int pyro_profile_type(const char *suffix, size_t len, struct pyro_ptype *out);
 
 enum pyro_text_format {
-    PYRO_TEXT_FOLDED,        /* "frame;frame COUNT" (Pyroscope "groups") */
-    PYRO_TEXT_LINES,         /* "frame;frame": one sample per line */
+    PYRO_TEXT_FOLDED, /* "frame;frame COUNT" (Pyroscope "groups") */
+    PYRO_TEXT_LINES,  /* "frame;frame": one sample per line */
 };
 
 /*
@@ -116,9 +116,8 @@ enum pyro_text_format {
  */
 int pyro_folded_parse(const uint8_t *body, size_t len,
                       enum pyro_text_format fmt, const struct pyro_ptype *pt,
-                      int64_t sample_rate, int64_t time_ns,
-                      size_t arena_limit, struct pdata **out,
-                      struct errctx *e);
+                      int64_t sample_rate, int64_t time_ns, size_t arena_limit,
+                      struct pdata **out, struct errctx *e);
 
 /* ---- pprof sample types (pyro_folded.c) ---------------------------------- */
 

@@ -64,8 +64,11 @@ static void series_attrs(const struct pyro_push_series *s,
         if (l->name[0] == '\0') {
             continue;
         }
-        pyro_attrs_set(a, strcmp(l->name, "service_name") == 0
-                          ? SERIES_SERVICE_ATTR : l->name, l->value);
+        pyro_attrs_set(a,
+                       strcmp(l->name, "service_name") == 0
+                           ? SERIES_SERVICE_ATTR
+                           : l->name,
+                       l->value);
     }
 }
 
@@ -83,7 +86,8 @@ static int one_sample(struct push_state *st, const struct pyro_push_series *s,
                       uint32_t si, uint32_t ji)
 {
     const struct pyro_push_sample *smp = &s->samples[ji];
-    struct decode_limits lim = {(size_t)st->r->cfg->http.max_decompressed_size};
+    struct decode_limits lim = {
+        (size_t)st->r->cfg->http.max_decompressed_size};
     struct pyro_attrs a = {{0}, {0}, 0};
     struct errctx e = {{0}};
     struct pdata *pd = NULL;
@@ -116,7 +120,7 @@ static int one_sample(struct push_state *st, const struct pyro_push_series *s,
 /* What the reply needs once the pipeline answered (possibly later, when
  * a persistent queue commits: the request is held until then). */
 struct push_job {
-    struct pyro_job job;            /* first */
+    struct pyro_job job; /* first */
     enum codec c;
     uint32_t refused, total;
     char first_error[300];
@@ -130,14 +134,15 @@ static void push_answer(struct pyro_job *j, struct httpsrv_req *req, int rc,
     if (rc == PC_EBUSY) {
         httpsrv_reply_json_error(req, 429, "resource_exhausted",
                                  "profcol is over its limits, retry later: "
-                                 "%s", msg);
+                                 "%s",
+                                 msg);
     } else if (rc != PC_OK) {
         httpsrv_reply_json_error(req, 400, "invalid_argument", "%s", msg);
     } else if (p->refused > 0) {
         httpsrv_reply_json_error(req, 400, "invalid_argument",
                                  "%u of %u profiles refused (the others "
-                                 "were accepted); first: %s", p->refused,
-                                 p->total, p->first_error);
+                                 "were accepted); first: %s",
+                                 p->refused, p->total, p->first_error);
     } else if (p->c == CODEC_JSON) {
         httpsrv_reply(req, 200, "application/json", "{}", 2);
     } else {
@@ -221,17 +226,17 @@ void pyro_connect_handler(struct httpsrv_req *req, void *arg)
     if (ver != NULL && strcmp(ver, "1") != 0) {
         httpsrv_reply_json_error(req, 400, "invalid_argument",
                                  "Connect-Protocol-Version must be \"1\", "
-                                 "got \"%s\"", ver);
+                                 "got \"%s\"",
+                                 ver);
         return;
     }
     st.tenant = pyro_tenant(st.r, req, 1);
     if (st.tenant == NULL) {
         return;
     }
-    rc = c == CODEC_PROTO ? pyro_push_decode_proto(req->body, req->body_len,
-                                                   &p, &e)
-                          : pyro_push_decode_json(req->body, req->body_len,
-                                                  &p, &e);
+    rc = c == CODEC_PROTO
+             ? pyro_push_decode_proto(req->body, req->body_len, &p, &e)
+             : pyro_push_decode_json(req->body, req->body_len, &p, &e);
     if (rc != PC_OK) {
         pyro_refuse(st.r, req, 1, 400, "invalid_argument", err_msg(&e, rc));
         return;

@@ -41,14 +41,14 @@ static const struct {
     {"block_duration", {"block", "delay", "nanoseconds", 0}},
     {"lock_count", {"block", "contentions", "count", 0}},
     {"lock_duration", {"block", "delay", "nanoseconds", 0}},
-    {"alloc_in_new_tlab_objects", {"memory", "alloc_in_new_tlab_objects",
-                                   "count", 0}},
-    {"alloc_in_new_tlab_bytes", {"memory", "alloc_in_new_tlab_bytes",
-                                 "bytes", 0}},
-    {"alloc_outside_tlab_objects", {"memory", "alloc_outside_tlab_objects",
-                                    "count", 0}},
-    {"alloc_outside_tlab_bytes", {"memory", "alloc_outside_tlab_bytes",
-                                  "bytes", 0}},
+    {"alloc_in_new_tlab_objects",
+     {"memory", "alloc_in_new_tlab_objects", "count", 0}},
+    {"alloc_in_new_tlab_bytes",
+     {"memory", "alloc_in_new_tlab_bytes", "bytes", 0}},
+    {"alloc_outside_tlab_objects",
+     {"memory", "alloc_outside_tlab_objects", "count", 0}},
+    {"alloc_outside_tlab_bytes",
+     {"memory", "alloc_outside_tlab_bytes", "bytes", 0}},
     {"live", {"memory", "live", "count", 0}},
     {"exceptions", {"exceptions", "exceptions", "count", 0}},
     {"seconds", {"wall", "wall", "seconds", 0}},
@@ -76,12 +76,12 @@ int pyro_profile_type(const char *suffix, size_t len, struct pyro_ptype *out)
 
 struct folded {
     struct pdata *pd;
-    struct itab frames;       /* frame name -> location (== function) */
-    struct itab stacks;       /* stack -> slot in vals */
-    int32_t *stack_of;        /* per slot: dict stack index */
-    int64_t *vals;            /* per slot: summed value */
+    struct itab frames; /* frame name -> location (== function) */
+    struct itab stacks; /* stack -> slot in vals */
+    int32_t *stack_of;  /* per slot: dict stack index */
+    int64_t *vals;      /* per slot: summed value */
     uint32_t nslots, cap;
-    int32_t *locs;            /* scratch: one line's locations */
+    int32_t *locs; /* scratch: one line's locations */
     uint32_t nlocs, caplocs;
 };
 
@@ -196,8 +196,7 @@ static int parse_count(const char *s, size_t n, int64_t *v)
         return -1;
     }
     for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9' ||
-            __builtin_mul_overflow(x, 10, &x) ||
+        if (s[i] < '0' || s[i] > '9' || __builtin_mul_overflow(x, 10, &x) ||
             __builtin_add_overflow(x, s[i] - '0', &x)) {
             return -1;
         }
@@ -248,13 +247,15 @@ static int one_line(struct folded *f, const char *s, size_t n,
     if (fmt == PYRO_TEXT_FOLDED) {
         const char *sp = n > 0 ? memrchr(s, ' ', n) : NULL;
         if (sp == NULL) {
-            return PC_OK;      /* no count: skipped, as Pyroscope does */
+            return PC_OK; /* no count: skipped, as Pyroscope does */
         }
         stack_len = (size_t)(sp - s);
         if (parse_count(sp + 1, n - stack_len - 1, &v) != 0) {
             return err_set(e, PC_ECORRUPT, "folded: bad sample count \"%.*s\"",
-                           (int)((n - stack_len - 1) > 40 ? 40
-                                 : (n - stack_len - 1)), sp + 1);
+                           (int)((n - stack_len - 1) > 40
+                                     ? 40
+                                     : (n - stack_len - 1)),
+                           sp + 1);
         }
     } else if (n == 0) {
         return PC_OK;
@@ -308,7 +309,8 @@ static int finish(struct folded *f, const struct pyro_ptype *pt,
     }
     p->nsamples = f->nslots;
     return p->sample_types[0].type > 0 && p->sample_types[0].unit > 0
-           ? PC_OK : PC_ENOMEM;
+               ? PC_OK
+               : PC_ENOMEM;
 }
 
 static void folded_free(struct folded *f)
@@ -322,9 +324,8 @@ static void folded_free(struct folded *f)
 
 int pyro_folded_parse(const uint8_t *body, size_t len,
                       enum pyro_text_format fmt, const struct pyro_ptype *pt,
-                      int64_t sample_rate, int64_t time_ns,
-                      size_t arena_limit, struct pdata **out,
-                      struct errctx *e)
+                      int64_t sample_rate, int64_t time_ns, size_t arena_limit,
+                      struct pdata **out, struct errctx *e)
 {
     struct folded f;
     const char *s = (const char *)body, *end = s + len;
@@ -396,7 +397,8 @@ int pyro_stc_parse(const uint8_t *json, size_t len, struct pyro_stc *out,
         return err_set(e, PC_ECORRUPT, "sample_type_config: %s",
                        root == NULL ? je.text : "not a JSON object");
     }
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         json_t *dn = json_object_get(v, "display-name");
         json_t *un = json_object_get(v, "units");
         if (!json_is_object(v)) {
@@ -444,7 +446,8 @@ static int stc_apply_profile(struct pdata *pd, struct profile *pr,
 
     for (t = 0; t < pr->nsample_types; t++) {
         struct value_type *vt = &pr->sample_types[t];
-        const struct pyro_stc *x = stc_find(c, n, dict_str(&pd->dict, vt->type));
+        const struct pyro_stc *x = stc_find(c, n,
+                                            dict_str(&pd->dict, vt->type));
         if (x == NULL) {
             continue;
         }
@@ -514,7 +517,8 @@ static void display_of(const struct dict *d, const struct value_type *vt,
     struct pstr t = dict_str(d, vt->type);
     const struct pyro_stc *x = have_config ? stc_find(c, n, t) : NULL;
     const char *dn = have_config ? (x != NULL && x->display_name[0] != '\0'
-                                    ? x->display_name : NULL)
+                                        ? x->display_name
+                                        : NULL)
                                  : default_display(t);
     size_t len;
 

@@ -28,7 +28,12 @@
 #include "receivers/pyroscope/pyro_recv.h"
 
 enum ingest_format {
-    IN_FOLDED, IN_LINES, IN_PPROF, IN_MULTIPART, IN_JFR, IN_UNSUPPORTED,
+    IN_FOLDED,
+    IN_LINES,
+    IN_PPROF,
+    IN_MULTIPART,
+    IN_JFR,
+    IN_UNSUPPORTED,
 };
 
 /* Everything a request said, parsed. */
@@ -73,7 +78,7 @@ static enum ingest_format pick_format(struct ingest *in)
         return IN_PPROF;
     }
     if (strcasestr(ct, "multipart/form-data") != NULL) {
-        return IN_MULTIPART;   /* a `jfr` part makes it JFR */
+        return IN_MULTIPART; /* a `jfr` part makes it JFR */
     }
     if (strcmp(in->format, "jfr") == 0) {
         return IN_JFR;
@@ -104,8 +109,7 @@ static int parse_query(struct ingest *in)
     struct errctx e = {{0}};
     int64_t now = clock_real_ns();
 
-    v = httpsrv_query_param(in->req, "name", in->namebuf,
-                            sizeof(in->namebuf));
+    v = httpsrv_query_param(in->req, "name", in->namebuf, sizeof(in->namebuf));
     if (v == NULL && (strncmp(in->req->query, "name=", 5) == 0 ||
                       strstr(in->req->query, "&name=") != NULL)) {
         httpsrv_reply_json_error(in->req, 400, "invalid_argument",
@@ -160,7 +164,8 @@ static void ingest_answer(struct httpsrv_req *req, int rc, const char *msg,
     } else if (rc == PC_EBUSY) {
         httpsrv_reply_json_error(req, 429, "resource_exhausted",
                                  "profcol is over its limits, retry later: "
-                                 "%s", msg);
+                                 "%s",
+                                 msg);
     } else if (text) {
         httpsrv_reply_json_error(req, 400, "invalid_argument", "%s", msg);
     } else {
@@ -170,7 +175,7 @@ static void ingest_answer(struct httpsrv_req *req, int rc, const char *msg,
 
 /* The loop's part of a request that made a batch. */
 struct ingest_job {
-    struct pyro_job job;            /* first */
+    struct pyro_job job; /* first */
     int text;
 };
 
@@ -251,7 +256,8 @@ static void ingest_pprof(struct ingest *in, const uint8_t *data, size_t len,
                          const struct pyro_stc *stc, uint32_t nstc,
                          int have_stc)
 {
-    struct decode_limits lim = {(size_t)in->r->cfg->http.max_decompressed_size};
+    struct decode_limits lim = {
+        (size_t)in->r->cfg->http.max_decompressed_size};
     struct pyro_attrs a = {{0}, {0}, 0};
     struct errctx e = {{0}};
     struct pdata *pd = NULL;
@@ -260,7 +266,7 @@ static void ingest_pprof(struct ingest *in, const uint8_t *data, size_t len,
     int rc, changed = 0;
 
     if (len == 0) {
-        httpsrv_reply(in->req, 200, NULL, NULL, 0);   /* empty: no-op */
+        httpsrv_reply(in->req, 200, NULL, NULL, 0); /* empty: no-op */
         return;
     }
     rc = pprof_decode(data, len, &lim, &pd, &e);
@@ -268,7 +274,8 @@ static void ingest_pprof(struct ingest *in, const uint8_t *data, size_t len,
         /* Pyroscope answers 422 for every pprof failure, a decompressed
          * size over its limit included. */
         if (rc == PC_ETOOBIG) {
-            snprintf(msg, sizeof(msg), "decompressed profile exceeds "
+            snprintf(msg, sizeof(msg),
+                     "decompressed profile exceeds "
                      "max_decompressed_size (%llu bytes): %s",
                      (unsigned long long)lim.max_decompressed,
                      err_msg(&e, rc));
@@ -329,17 +336,18 @@ static void ingest_jfr(struct ingest *in, const uint8_t *jfr, size_t jlen,
     int rc;
 
     rc = pyro_jfr_convert(jfr, jlen, labels, llen, in->sample_rate,
-                          (size_t)in->r->cfg->http.max_decompressed_size,
-                          &it, &e);
+                          (size_t)in->r->cfg->http.max_decompressed_size, &it,
+                          &e);
     if (rc != PC_OK) {
         snprintf(msg, sizeof(msg), "%s", err_msg(&e, rc));
         refuse(in, rc == PC_ETOOBIG || rc == PC_ENOMEM ? 413 : 422,
                rc == PC_ETOOBIG || rc == PC_ENOMEM ? "invalid_argument"
-                                                   : "unknown", msg);
+                                                   : "unknown",
+               msg);
         return;
     }
     if (it.n == 0) {
-        httpsrv_reply(in->req, 200, NULL, NULL, 0);   /* no samples: no-op */
+        httpsrv_reply(in->req, 200, NULL, NULL, 0); /* no samples: no-op */
         return;
     }
     b = batch_new(in->r->host->id);
@@ -357,7 +365,7 @@ static void ingest_jfr(struct ingest *in, const uint8_t *jfr, size_t jlen,
         } else {
             pdata_free(it.pd[i]);
         }
-        it.pd[i] = NULL;   /* taken */
+        it.pd[i] = NULL; /* taken */
     }
     if (rc != PC_OK) {
         batch_unref(b);
@@ -382,21 +390,22 @@ static void ingest_multipart(struct ingest *in)
         refuse(in, 422, "unknown", "multipart: no boundary in Content-Type");
         return;
     }
-    if (pyro_multipart_parse(in->req->body, in->req->body_len, boundary,
-                             parts, PYRO_MAX_PARTS, &n, &e) != PC_OK) {
+    if (pyro_multipart_parse(in->req->body, in->req->body_len, boundary, parts,
+                             PYRO_MAX_PARTS, &n, &e) != PC_OK) {
         refuse(in, 422, "unknown", e.msg);
         return;
     }
     p = pyro_multipart_get(parts, n, "prev_profile");
     if (p != NULL && p->len > 0) {
-        refuse(in, 422, "unknown", "unsupported client version. Please "
+        refuse(in, 422, "unknown",
+               "unsupported client version. Please "
                "update github.com/grafana/pyroscope-go");
         return;
     }
     p = pyro_multipart_get(parts, n, "sample_type_config");
     if (p != NULL) {
-        if (pyro_stc_parse(p->data, p->len, stc, PYRO_MAX_STC, &nstc,
-                           &e) != PC_OK) {
+        if (pyro_stc_parse(p->data, p->len, stc, PYRO_MAX_STC, &nstc, &e) !=
+            PC_OK) {
             refuse(in, 422, "unknown", e.msg);
             return;
         }
@@ -410,7 +419,7 @@ static void ingest_multipart(struct ingest *in)
         return;
     }
     if (p == NULL) {
-        httpsrv_reply(in->req, 200, NULL, NULL, 0);   /* nothing to ingest */
+        httpsrv_reply(in->req, 200, NULL, NULL, 0); /* nothing to ingest */
         return;
     }
     ingest_pprof(in, p->data, p->len, stc, nstc, have_stc);
@@ -436,22 +445,24 @@ static void ingest_text(struct ingest *in, enum pyro_text_format fmt)
         return;
     }
     if (pid != NULL && pid[0] != '\0') {
-        httpsrv_reply(in->req, 200, NULL, NULL, 0);  /* Pyroscope drops it */
+        httpsrv_reply(in->req, 200, NULL, NULL, 0); /* Pyroscope drops it */
         return;
     }
     rc = pyro_folded_parse(in->req->body, in->req->body_len, fmt, &pt,
                            in->sample_rate, in->from_ns,
                            (size_t)in->r->cfg->http.max_decompressed_size *
-                           LIMIT_ARENA_FACTOR, &pd, &e);
+                               LIMIT_ARENA_FACTOR,
+                           &pd, &e);
     if (rc != PC_OK) {
         snprintf(msg, sizeof(msg), "%s", err_msg(&e, rc));
         refuse(in, rc == PC_ETOOBIG || rc == PC_ENOMEM ? 413 : 422,
                rc == PC_ETOOBIG || rc == PC_ENOMEM ? "invalid_argument"
-                                                   : "unknown", msg);
+                                                   : "unknown",
+               msg);
         return;
     }
     if (pd == NULL) {
-        httpsrv_reply(in->req, 200, NULL, NULL, 0);   /* empty profile */
+        httpsrv_reply(in->req, 200, NULL, NULL, 0); /* empty profile */
         return;
     }
     memcpy(base, app, blen);
@@ -471,7 +482,7 @@ static void ingest_text(struct ingest *in, enum pyro_text_format fmt)
 /* Worker thread (the route's handler). */
 void pyro_ingest_handler(struct httpsrv_req *req, void *arg)
 {
-    struct ingest *in = calloc(1, sizeof(*in));   /* large: not on stack */
+    struct ingest *in = calloc(1, sizeof(*in)); /* large: not on stack */
     char msg[200];
 
     if (in == NULL) {
@@ -484,8 +495,10 @@ void pyro_ingest_handler(struct httpsrv_req *req, void *arg)
     if (in->tenant != NULL && parse_query(in) == 0) {
         switch (pick_format(in)) {
         case IN_UNSUPPORTED:
-            snprintf(msg, sizeof(msg), "format \"%s\" is not supported by "
-                     "profcol (send pprof, folded or lines)", in->unsupported);
+            snprintf(msg, sizeof(msg),
+                     "format \"%s\" is not supported by "
+                     "profcol (send pprof, folded or lines)",
+                     in->unsupported);
             refuse(in, 415, "invalid_argument", msg);
             break;
         case IN_LINES:

@@ -21,8 +21,7 @@ static int maybe_gunzip(const uint8_t **data, size_t *len, size_t max,
     }
     rc = gz_decompress(*data, *len, b, max);
     if (rc != PC_OK) {
-        return err_set(e, rc, "jfr: %s part: gzip: %s", what,
-                       pc_strerror(rc));
+        return err_set(e, rc, "jfr: %s part: gzip: %s", what, pc_strerror(rc));
     }
     *data = b->data;
     *len = b->len;

@@ -14,10 +14,10 @@
 #include "model/profile.h"
 
 struct pyro_jfr_items {
-    struct pdata *pd[JFR_NKINDS];      /* one profile each, owned */
-    const char *metric[JFR_NKINDS];    /* __name__ */
+    struct pdata *pd[JFR_NKINDS];   /* one profile each, owned */
+    const char *metric[JFR_NKINDS]; /* __name__ */
     uint32_t n;
-    char jfr_event[32];                /* the recording's `event` setting */
+    char jfr_event[32]; /* the recording's `event` setting */
 };
 
 /* Converts the upload; max bounds each gunzipped part and the tables. */

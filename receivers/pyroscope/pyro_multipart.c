@@ -21,9 +21,9 @@
 struct mp {
     const uint8_t *p;
     size_t len, pos;
-    char dash[MP_BOUNDARY_MAX + 3];   /* "--" boundary */
+    char dash[MP_BOUNDARY_MAX + 3]; /* "--" boundary */
     size_t dlen;
-    const char *nl;                   /* "\r\n" or "\n" */
+    const char *nl; /* "\r\n" or "\n" */
     size_t nllen;
 };
 
@@ -90,8 +90,7 @@ static int header_param(const char *v, const char *name, char *out,
     return 0;
 }
 
-int pyro_multipart_boundary(const char *content_type, char *out,
-                            size_t outlen)
+int pyro_multipart_boundary(const char *content_type, char *out, size_t outlen)
 {
     if (content_type == NULL ||
         strncasecmp(content_type, "multipart/", 10) != 0 ||
@@ -194,7 +193,7 @@ static int part_headers(struct mp *m, struct pyro_part *pt, char *filename,
             return PC_OK;
         }
         if (n >= sizeof(line)) {
-            continue;    /* no header we read is that long */
+            continue; /* no header we read is that long */
         }
         memcpy(line, s, n);
         line[n] = '\0';
@@ -209,7 +208,8 @@ static int part_headers(struct mp *m, struct pyro_part *pt, char *filename,
                 v++;
             }
             n = strlen(v);
-            n = n < sizeof(pt->content_type) ? n : sizeof(pt->content_type) - 1;
+            n = n < sizeof(pt->content_type) ? n
+                                             : sizeof(pt->content_type) - 1;
             memcpy(pt->content_type, v, n);
             pt->content_type[n] = '\0';
         }
@@ -225,8 +225,8 @@ static int part_body(struct mp *m, const uint8_t **data, size_t *len,
 
     /* Go accepts a delimiter right after the header block (empty part
      * without its own line end). */
-    if (m->len - m->pos >= m->dlen && memcmp(m->p + m->pos, m->dash,
-                                             m->dlen) == 0) {
+    if (m->len - m->pos >= m->dlen &&
+        memcmp(m->p + m->pos, m->dash, m->dlen) == 0) {
         const uint8_t *s = m->p + m->pos;
         const uint8_t *eol = memchr(s, '\n', m->len - m->pos);
         size_t n = eol != NULL ? (size_t)(eol - s) : m->len - m->pos;
@@ -258,11 +258,13 @@ static int part_body(struct mp *m, const uint8_t **data, size_t *len,
             scan = c + 1;
         }
         if (hit == NULL) {
-            return err_set(e, PC_ECORRUPT, "multipart: unexpected end of "
+            return err_set(e, PC_ECORRUPT,
+                           "multipart: unexpected end of "
                            "body (no closing boundary)");
         }
         {
-            const uint8_t *eol = memchr(hit, '\n', m->len - (size_t)(hit - m->p));
+            const uint8_t *eol = memchr(hit, '\n',
+                                        m->len - (size_t)(hit - m->p));
             size_t n = eol != NULL ? (size_t)(eol - hit)
                                    : m->len - (size_t)(hit - m->p);
             if (n > 0 && hit[n - 1] == '\r') {
@@ -313,11 +315,13 @@ int pyro_multipart_parse(const uint8_t *body, size_t len, const char *boundary,
             return rc;
         }
         if (pt.name[0] == '\0' || filename[0] == '\0') {
-            continue;    /* not a file part: invisible to Pyroscope */
+            continue; /* not a file part: invisible to Pyroscope */
         }
         if (*nparts == max) {
-            return err_set(e, PC_ETOOBIG, "multipart: more than %u file "
-                           "parts", max);
+            return err_set(e, PC_ETOOBIG,
+                           "multipart: more than %u file "
+                           "parts",
+                           max);
         }
         parts[(*nparts)++] = pt;
     }

@@ -102,7 +102,8 @@ static int end_app(struct name_parser *p, struct pyro_name *out,
     }
     for (i = 0; i < n; i++) {
         if (!is_app_rune((unsigned char)s[i])) {
-            return err_set(e, PC_EINVAL, "invalid service name: \"%.*s\" "
+            return err_set(e, PC_EINVAL,
+                           "invalid service name: \"%.*s\" "
                            "(allowed: letters, digits, '_', '.', '-', '/')",
                            (int)(n > 200 ? 200 : n), s);
         }
@@ -123,15 +124,16 @@ static int end_pair(struct name_parser *p, struct pyro_name *out,
     p->vlen = 0;
     if (kn == 8 && memcmp(k, "__name__", 8) == 0) {
         out->app = store(out, v, vn);
-        return out->app != NULL ? PC_OK : err_set(e, PC_EINVAL,
-                                                  "name too long");
+        return out->app != NULL ? PC_OK
+                                : err_set(e, PC_EINVAL, "name too long");
     }
     if (kn == 0) {
         return err_set(e, PC_EINVAL, "tag key is required");
     }
     for (i = 0; i < kn; i++) {
         if (!is_key_rune((unsigned char)k[i])) {
-            return err_set(e, PC_EINVAL, "invalid tag key: \"%.*s\" "
+            return err_set(e, PC_EINVAL,
+                           "invalid tag key: \"%.*s\" "
                            "(allowed: letters, digits, '_', '.')",
                            (int)(kn > 200 ? 200 : kn), k);
         }
@@ -247,11 +249,11 @@ static int64_t yyyymmdd(const char *s)
 {
     struct tm tm;
     int y, m, d;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-                                31};
+    static const int mdays[] = {31, 29, 31, 30, 31, 30,
+                                31, 31, 30, 31, 30, 31};
 
-    if (sscanf(s, "%4d%2d%2d", &y, &m, &d) != 3 || m < 1 || m > 12 ||
-        d < 1 || d > mdays[m - 1]) {
+    if (sscanf(s, "%4d%2d%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 ||
+        d > mdays[m - 1]) {
         return -1;
     }
     if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) {
@@ -270,9 +272,9 @@ static int64_t unit_ns(const char *u, size_t n)
         const char *name;
         int64_t secs;
     } units[] = {
-        {"s", 1}, {"sec", 1}, {"min", 60}, {"m", 60}, {"h", 3600},
-        {"d", 86400}, {"w", 604800}, {"mon", 2592000}, {"M", 2592000},
-        {"y", 31536000},
+        {"s", 1},       {"sec", 1},      {"min", 60},   {"m", 60},
+        {"h", 3600},    {"d", 86400},    {"w", 604800}, {"mon", 2592000},
+        {"M", 2592000}, {"y", 31536000},
     };
     size_t i;
 
@@ -352,8 +354,12 @@ int64_t pyro_attime(const char *s, int64_t now_ns)
             return now_ns;
         }
         v = strtoll(clean, NULL, 10);
-        return scale(v, n == 19 ? 1 : n == 16 ? 1000 : n == 13 ? 1000000
-                                                      : 1000000000LL, now_ns);
+        return scale(v,
+                     n == 19   ? 1
+                     : n == 16 ? 1000
+                     : n == 13 ? 1000000
+                               : 1000000000LL,
+                     now_ns);
     }
     return relative(clean, now_ns, &v) == 0 ? v : now_ns;
 }

@@ -64,7 +64,8 @@ int pyro_push_decode_proto(const uint8_t *body, size_t len,
     m = push__v1__push_request__unpack(NULL, len, body);
     if (m == NULL) {
         pyro_push_free(out);
-        return err_set(e, PC_ECORRUPT, "cannot decode PushRequest "
+        return err_set(e, PC_ECORRUPT,
+                       "cannot decode PushRequest "
                        "(application/proto)");
     }
     pv->msg = m;
@@ -114,8 +115,8 @@ static json_t *field(json_t *obj, const char *a, const char *b)
 }
 
 /* An array field, or an empty one; -1 when it is not an array. */
-static int array_field(json_t *obj, const char *a, const char *b,
-                       json_t **arr, size_t *n)
+static int array_field(json_t *obj, const char *a, const char *b, json_t **arr,
+                       size_t *n)
 {
     *arr = field(obj, a, b);
     if (*arr == NULL) {
@@ -145,8 +146,7 @@ static const char *str_field(struct arena *a, json_t *obj, const char *name,
 }
 
 static int json_labels(struct push_priv *pv, json_t *s,
-                       struct pyro_push_series *d, size_t si,
-                       struct errctx *e)
+                       struct pyro_push_series *d, size_t si, struct errctx *e)
 {
     json_t *arr;
     size_t n, j;
@@ -162,15 +162,18 @@ static int json_labels(struct push_priv *pv, json_t *s,
     for (j = 0; j < n; j++) {
         json_t *l = json_array_get(arr, j);
         if (!json_is_object(l)) {
-            return err_set(e, PC_ECORRUPT, "series[%zu].labels[%zu]: not an "
-                           "object", si, j);
+            return err_set(e, PC_ECORRUPT,
+                           "series[%zu].labels[%zu]: not an "
+                           "object",
+                           si, j);
         }
         d->labels[j].name = str_field(&pv->arena, l, "name", &bad);
         d->labels[j].value = str_field(&pv->arena, l, "value", &bad);
         if (bad || d->labels[j].name == NULL || d->labels[j].value == NULL) {
             return err_set(e, bad ? PC_ECORRUPT : PC_ENOMEM,
                            "series[%zu].labels[%zu]: name and value must be "
-                           "strings", si, j);
+                           "strings",
+                           si, j);
         }
     }
     d->nlabels = (uint32_t)n;
@@ -194,14 +197,16 @@ static int json_samples(struct push_priv *pv, json_t *s,
     }
     for (j = 0; j < n; j++) {
         json_t *smp = json_array_get(arr, j);
-        json_t *raw = json_is_object(smp) ? field(smp, "rawProfile",
-                                                  "raw_profile") : NULL;
+        json_t *raw = json_is_object(smp)
+                          ? field(smp, "rawProfile", "raw_profile")
+                          : NULL;
         json_t *id = json_is_object(smp) ? field(smp, "ID", "iD") : NULL;
         size_t blen;
         uint8_t *bytes;
         if (!json_is_object(smp) || (raw != NULL && !json_is_string(raw)) ||
             (id != NULL && !json_is_string(id))) {
-            return err_set(e, PC_ECORRUPT, "series[%zu].samples[%zu]: "
+            return err_set(e, PC_ECORRUPT,
+                           "series[%zu].samples[%zu]: "
                            "expected {\"rawProfile\": base64, \"ID\": string}",
                            si, j);
         }
@@ -213,8 +218,10 @@ static int json_samples(struct push_priv *pv, json_t *s,
         d->samples[j].raw = bytes;
         if (raw != NULL && base64_decode(json_string_value(raw), blen, bytes,
                                          &d->samples[j].len) != PC_OK) {
-            return err_set(e, PC_ECORRUPT, "series[%zu].samples[%zu]."
-                           "rawProfile: invalid base64", si, j);
+            return err_set(e, PC_ECORRUPT,
+                           "series[%zu].samples[%zu]."
+                           "rawProfile: invalid base64",
+                           si, j);
         }
     }
     d->nsamples = (uint32_t)n;
@@ -241,8 +248,8 @@ int pyro_push_decode_json(const uint8_t *body, size_t len,
         rc = err_set(e, PC_ECORRUPT, "PushRequest.series: not an array");
     } else {
         out->series = arena_calloc(&pv->arena, n + 1, sizeof(*out->series));
-        rc = out->series != NULL ? PC_OK : err_set(e, PC_ENOMEM,
-                                                   "out of memory");
+        rc = out->series != NULL ? PC_OK
+                                 : err_set(e, PC_ENOMEM, "out of memory");
         for (i = 0; i < n && rc == PC_OK; i++) {
             json_t *s = json_array_get(series, i);
             if (!json_is_object(s)) {

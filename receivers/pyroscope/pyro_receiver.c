@@ -14,6 +14,7 @@
 #include "component/series.h"
 #include "receivers/pyroscope/pyro_recv.h"
 
+/* clang-format off */
 static const struct cfg_entry pyro_cfg_table[] = {
     HTTPSRV_CFG_ENTRIES(struct pyro_cfg, http, "localhost:4040"),
     {.key = "require_tenant", .type = CFG_BOOL, .def = "false",
@@ -22,6 +23,7 @@ static const struct cfg_entry pyro_cfg_table[] = {
             "with multi-tenancy on"},
     {.key = NULL},
 };
+/* clang-format on */
 
 void pyro_attrs_set(struct pyro_attrs *a, const char *key, const char *value)
 {
@@ -203,8 +205,7 @@ static int pyro_start(void *ctx)
     struct errctx e = {{0}};
     int rc;
 
-    rc = httpsrv_start(r->host->base, &r->cfg->http, r->host->id, &r->srv,
-                       &e);
+    rc = httpsrv_start(r->host->base, &r->cfg->http, r->host->id, &r->srv, &e);
     if (rc != PC_OK) {
         log_error(r->host->id, "cannot start", "error=\"%s\"",
                   err_msg(&e, rc));
@@ -212,8 +213,8 @@ static int pyro_start(void *ctx)
     }
     /* /ingest sniffs gzip itself and ignores Content-Encoding, as
      * Pyroscope does; the Connect endpoint honours it. */
-    if (httpsrv_route(r->srv, "/ingest", HTTPSRV_RAW_BODY,
-                      pyro_ingest_handler, r) != PC_OK ||
+    if (httpsrv_route(r->srv, "/ingest", HTTPSRV_RAW_BODY, pyro_ingest_handler,
+                      r) != PC_OK ||
         httpsrv_route(r->srv, "/pyroscope/ingest", HTTPSRV_RAW_BODY,
                       pyro_ingest_handler, r) != PC_OK ||
         httpsrv_route(r->srv, "/push.v1.PusherService/Push", 0,

@@ -54,10 +54,10 @@ int pyro_batch_add(struct batch *b, struct pdata *pd, struct blob *raw,
  */
 struct pyro_job {
     struct pyro_recv *r;
-    struct evhttp_request *ev;       /* set on the loop */
+    struct evhttp_request *ev; /* set on the loop */
     uint32_t refused_profiles;
     uint64_t refused_bytes;
-    int status;                      /* != 0: answer this error */
+    int status; /* != 0: answer this error */
     const char *code;
     char msg[512];
     struct batch *b;

@@ -13,8 +13,8 @@
 
 #include "receivers/scrape/delta.h"
 
-static const char *const cumulative_types[] = {
-    "alloc_objects", "alloc_space", "contentions", "delay", NULL};
+static const char *const cumulative_types[] = {"alloc_objects", "alloc_space",
+                                               "contentions", "delay", NULL};
 
 int delta_type_cumulative(struct pstr type)
 {
@@ -214,9 +214,9 @@ static uint64_t sample_key(const struct dict *d, const uint64_t *lochash,
 struct delta_job {
     struct pdata *pd;
     struct profile *p;
-    uint32_t cum[DELTA_MAX_TYPES];   /* indices of the cumulative types */
+    uint32_t cum[DELTA_MAX_TYPES]; /* indices of the cumulative types */
     uint32_t ncum;
-    uint64_t *keys;                  /* per sample */
+    uint64_t *keys; /* per sample */
 };
 
 static uint64_t types_signature(const struct pdata *pd,
@@ -239,8 +239,7 @@ static int job_keys(struct delta_job *j)
                                sizeof(*lochash));
     uint32_t i;
 
-    j->keys = malloc((j->p->nsamples ? j->p->nsamples : 1) *
-                     sizeof(*j->keys));
+    j->keys = malloc((j->p->nsamples ? j->p->nsamples : 1) * sizeof(*j->keys));
     if (lochash == NULL || j->keys == NULL) {
         free(lochash);
         return PC_ENOMEM;
@@ -279,13 +278,14 @@ static int build_pending(struct delta_state *s, struct delta_job *j,
             return PC_ENOMEM;
         }
         for (c = 0; c < j->ncum; c++) {
-            t->vals[(size_t)k * j->ncum + c] +=
-                sample_value(&j->p->samples[i], j->cum[c]);
+            t->vals[(size_t)k * j->ncum + c] += sample_value(&j->p->samples[i],
+                                                             j->cum[c]);
         }
         if (table_bytes(t) > max_bytes) {
-            return err_set(e, PC_ETOOBIG, "delta state of this target would "
-                           "exceed %zu bytes (%u samples)", max_bytes,
-                           j->p->nsamples);
+            return err_set(e, PC_ETOOBIG,
+                           "delta state of this target would "
+                           "exceed %zu bytes (%u samples)",
+                           max_bytes, j->p->nsamples);
         }
     }
     return PC_OK;
@@ -391,7 +391,8 @@ int delta_compute(struct delta_state *s, struct pdata *pd, int64_t scrape_ns,
     *outcome = DELTA_BASELINE;
     rc = job_init(&j, pd);
     if (rc != PC_OK) {
-        return err_set(e, rc, "no cumulative sample type to compute a "
+        return err_set(e, rc,
+                       "no cumulative sample type to compute a "
                        "delta of");
     }
     rc = job_keys(&j);

@@ -38,25 +38,25 @@
 
 /* The cumulative values of one scrape by key. */
 struct delta_table {
-    struct itab idx;             /* hash -> entry */
+    struct itab idx; /* hash -> entry */
     uint64_t *keys;
-    int64_t *vals;               /* n * ncum */
-    uint8_t *seen;               /* emit: key's first sample already done */
+    int64_t *vals; /* n * ncum */
+    uint8_t *seen; /* emit: key's first sample already done */
     uint32_t n, cap;
-    uint32_t ncum;               /* cumulative types per entry */
-    uint64_t signature;          /* hash of the sample types */
-    int64_t time_ns;             /* profile time, else scrape time */
+    uint32_t ncum;      /* cumulative types per entry */
+    uint64_t signature; /* hash of the sample types */
+    int64_t time_ns;    /* profile time, else scrape time */
     int valid;
 };
 
 struct delta_state {
-    struct delta_table base;     /* committed baseline */
-    struct delta_table pending;  /* built by delta_compute */
+    struct delta_table base;    /* committed baseline */
+    struct delta_table pending; /* built by delta_compute */
 };
 
 enum delta_outcome {
-    DELTA_BASELINE = 0,          /* first scrape (or types changed): drop */
-    DELTA_EMIT = 1,              /* pd now holds the window */
+    DELTA_BASELINE = 0, /* first scrape (or types changed): drop */
+    DELTA_EMIT = 1,     /* pd now holds the window */
 };
 
 /* 1 when a sample type of this name is cumulative in Go's profiles. */

@@ -29,10 +29,14 @@ struct relabel_rule {
     pcre2_match_data *md;
 };
 
-static const char *const relabel_actions[] = {
-    "replace", "keep", "drop", "hashmod", "labelmap", "labeldrop",
-    "labelkeep", "lowercase", "uppercase", "keepequal", "dropequal", NULL};
+static const char *const relabel_actions[] = {"replace",   "keep",
+                                              "drop",      "hashmod",
+                                              "labelmap",  "labeldrop",
+                                              "labelkeep", "lowercase",
+                                              "uppercase", "keepequal",
+                                              "dropequal", NULL};
 
+/* clang-format off */
 const struct cfg_entry relabel_cfg_table[] = {
     {.key = "source_labels", .type = CFG_STRLIST,
      .offset = offsetof(struct relabel_cfg, source_labels),
@@ -59,6 +63,7 @@ const struct cfg_entry relabel_cfg_table[] = {
             "lowercase, uppercase, keepequal, dropequal"},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* ---- label sets -------------------------------------------------------- */
 
@@ -351,7 +356,7 @@ static int expand(const pcre2_code *re, const char *tmpl, const char *subj,
         }
         used = expand_ref(p, &name, &nlen, &num);
         if (used == 0) {
-            rc = buf_putc(out, '$');   /* malformed: '$' stays as text */
+            rc = buf_putc(out, '$'); /* malformed: '$' stays as text */
             continue;
         }
         p += used;
@@ -368,8 +373,7 @@ static int expand(const pcre2_code *re, const char *tmpl, const char *subj,
 /* ---- rules ---------------------------------------------------------------- */
 
 /* 1 on a match (ovector in r->md), 0 on none or on hitting a limit. */
-static int rule_match(const struct relabel_rule *r, const char *s,
-                      int *nmatch)
+static int rule_match(const struct relabel_rule *r, const char *s, int *nmatch)
 {
     static pcre2_match_context *mctx;
     int rc;
@@ -423,7 +427,8 @@ static int rule_check(const struct relabel_cfg *c, struct errctx *e)
     const char *t = c->target_label != NULL ? c->target_label : "";
 
     if (needs_target && t[0] == '\0') {
-        return err_set(e, PC_ECONFIG, "%s action requires 'target_label'", act);
+        return err_set(e, PC_ECONFIG, "%s action requires 'target_label'",
+                       act);
     }
     if (c->action == RELABEL_REPLACE && !target_template_valid(t)) {
         return err_set(e, PC_ECONFIG, "'%s' is not a valid target_label", t);
@@ -432,19 +437,25 @@ static int rule_check(const struct relabel_cfg *c, struct errctx *e)
         return err_set(e, PC_ECONFIG, "'%s' is not a valid label name", t);
     }
     if (c->action == RELABEL_HASHMOD && c->modulus == 0) {
-        return err_set(e, PC_ECONFIG, "hashmod action requires a non-zero "
+        return err_set(e, PC_ECONFIG,
+                       "hashmod action requires a non-zero "
                        "'modulus'");
     }
     if ((c->action == RELABEL_LABELDROP || c->action == RELABEL_LABELKEEP) &&
         !default_fields(c)) {
-        return err_set(e, PC_ECONFIG, "%s action requires only 'regex', and "
-                       "no other fields", act);
+        return err_set(e, PC_ECONFIG,
+                       "%s action requires only 'regex', and "
+                       "no other fields",
+                       act);
     }
     if ((c->action == RELABEL_KEEPEQUAL || c->action == RELABEL_DROPEQUAL) &&
         (strcmp(c->regex, "(.*)") != 0 || c->modulus != 0 ||
-         strcmp(c->separator, ";") != 0 || strcmp(c->replacement, "$1") != 0)) {
-        return err_set(e, PC_ECONFIG, "%s action requires only "
-                       "'source_labels' and 'target_label'", act);
+         strcmp(c->separator, ";") != 0 ||
+         strcmp(c->replacement, "$1") != 0)) {
+        return err_set(e, PC_ECONFIG,
+                       "%s action requires only "
+                       "'source_labels' and 'target_label'",
+                       act);
     }
     return PC_OK;
 }
@@ -474,8 +485,8 @@ static int rule_compile(const struct relabel_cfg *c, struct relabel_rule *r,
     buf_free(&pat);
     if (r->re == NULL) {
         pcre2_get_error_message(errcode, msg, sizeof(msg));
-        return err_set(e, PC_ECONFIG, "invalid regex '%.100s': %s",
-                       c->regex, (const char *)msg);
+        return err_set(e, PC_ECONFIG, "invalid regex '%.100s': %s", c->regex,
+                       (const char *)msg);
     }
     r->md = pcre2_match_data_create_from_pattern(r->re, NULL);
     if (r->md == NULL) {
@@ -541,8 +552,8 @@ uint64_t relabel_hashmod(const char *value, size_t len, uint64_t modulus)
 }
 
 /* Joins the source label values (absent labels are ""). */
-static int join_sources(const struct relabel_cfg *c,
-                        const struct labelset *ls, struct buf *out)
+static int join_sources(const struct relabel_cfg *c, const struct labelset *ls,
+                        struct buf *out)
 {
     uint32_t i;
     int rc = PC_OK;
@@ -661,7 +672,8 @@ static int rule_apply(const struct relabel_rule *r, struct labelset *ls,
     case RELABEL_LOWERCASE:
     case RELABEL_UPPERCASE:
         return do_case(r, ls, val, c->action == RELABEL_UPPERCASE) == PC_OK
-                   ? 1 : PC_ETOOBIG;
+                   ? 1
+                   : PC_ETOOBIG;
     case RELABEL_HASHMOD:
         snprintf(num, sizeof(num), "%" PRIu64,
                  relabel_hashmod(val, strlen(val), (uint64_t)c->modulus));

@@ -31,8 +31,8 @@
 struct scrape_prof_cfg {
     int enabled;
     char *path;
-    int delta;                 /* add ?seconds=N: the target computes it */
-    int64_t seconds;           /* 0 = scrape_interval - 1s */
+    int delta;       /* add ?seconds=N: the target computes it */
+    int64_t seconds; /* 0 = scrape_interval - 1s */
 };
 
 struct scrape_custom_cfg {
@@ -60,7 +60,7 @@ enum scrape_builtin_kind {
 struct scrape_profiling_cfg {
     char *path_prefix;
     struct scrape_prof_cfg builtin[SCRAPE_NBUILTIN];
-    struct cfg_list custom;    /* struct scrape_custom_cfg */
+    struct cfg_list custom; /* struct scrape_custom_cfg */
 };
 
 struct scrape_static_cfg {
@@ -91,11 +91,11 @@ struct scrape_job_cfg {
     char *job_name;
     int64_t interval_ms;
     int64_t timeout_ms;
-    int scheme;                /* 0 http, 1 https */
+    int scheme; /* 0 http, 1 https */
     struct cfg_map params;
-    struct cfg_list static_configs;   /* struct scrape_static_cfg */
-    struct cfg_list file_sd_configs;  /* struct scrape_filesd_cfg */
-    struct cfg_list relabel_configs;  /* struct relabel_cfg */
+    struct cfg_list static_configs;  /* struct scrape_static_cfg */
+    struct cfg_list file_sd_configs; /* struct scrape_filesd_cfg */
+    struct cfg_list relabel_configs; /* struct relabel_cfg */
     struct scrape_basic_auth_cfg basic_auth;
     char *bearer_token;
     char *bearer_token_file;
@@ -104,7 +104,7 @@ struct scrape_job_cfg {
 };
 
 struct scrape_cfg {
-    struct cfg_list scrape_configs;   /* struct scrape_job_cfg */
+    struct cfg_list scrape_configs; /* struct scrape_job_cfg */
     uint64_t max_response_size;
     uint64_t delta_state_per_target;
     uint64_t delta_state_total;
@@ -117,11 +117,11 @@ void scrape_cfg_validate(const void *cfg, const struct ynode *node,
 
 /* One profile a job scrapes, resolved from the configuration. */
 struct scrape_profile {
-    char name[64];             /* __name__ */
-    char path[512];            /* path_prefix + path */
-    int64_t seconds;           /* > 0: ?seconds=N added */
-    int client_delta;          /* cumulative: profcol computes the delta */
-    int delta_label;           /* emitted profiles carry __delta__="false" */
+    char name[64];    /* __name__ */
+    char path[512];   /* path_prefix + path */
+    int64_t seconds;  /* > 0: ?seconds=N added */
+    int client_delta; /* cumulative: profcol computes the delta */
+    int delta_label;  /* emitted profiles carry __delta__="false" */
 };
 
 /* Enabled profiles of a job; returns the count (at most max). */
@@ -161,7 +161,7 @@ struct scrape_sd {
     const struct scrape_filesd_cfg *cfg;
     struct scrape_sd_file *files;
     uint32_t nfiles;
-    int64_t next_full_ns;      /* next unconditional re-read */
+    int64_t next_full_ns; /* next unconditional re-read */
 };
 
 /* Re-reads what changed (or everything when full); *changed is set when
@@ -190,11 +190,11 @@ struct scrape_job;
 
 struct scrape_loop {
     struct scrape_job *job;
-    uint64_t id;                /* hash of labels and URL */
-    struct labelset labels;     /* final: no __* except __name__ */
+    uint64_t id;            /* hash of labels and URL */
+    struct labelset labels; /* final: no __* except __name__ */
     char *url;
-    char *host_header;          /* tls server_name: "Host: addr" */
-    char *connect_to;           /* tls server_name: CURLOPT_CONNECT_TO */
+    char *host_header; /* tls server_name: "Host: addr" */
+    char *connect_to;  /* tls server_name: CURLOPT_CONNECT_TO */
     const struct scrape_profile *prof;
     struct delta_state delta;
     struct event *timer;
@@ -206,13 +206,13 @@ struct scrape_loop {
     int body_too_large;
     int64_t started_ns;
     int64_t last_ok_ns;
-    int up;                     /* last scrape succeeded */
+    int up; /* last scrape succeeded */
     /* Its series: receiver, job, instance and profile labels. Loops with
      * the same labels share a series; it goes with the last holding it. */
     struct mscope *mscope;
     struct mgauge *m_up;
     struct mgauge *m_duration;
-    struct {                    /* error counters, by reason, as seen */
+    struct { /* error counters, by reason, as seen */
         const char *reason;
         struct mcounter *c;
     } m_errors[SCRAPE_LOOP_REASONS];
@@ -226,15 +226,15 @@ struct scrape_job {
     uint32_t nprofiles;
     struct scrape_group *static_groups;
     uint32_t nstatic;
-    struct scrape_sd *sds;      /* one per file_sd_configs entry */
+    struct scrape_sd *sds; /* one per file_sd_configs entry */
     uint32_t nsd;
     struct event *sd_timer;
     struct scrape_loop **loops; /* sorted by id */
     uint32_t nloops;
-    struct mscope *mscope;      /* while started: job="<job_name>" */
+    struct mscope *mscope; /* while started: job="<job_name>" */
     struct mgauge *m_targets;
-    char *password;             /* from password_file, re-read */
-    char *bearer;               /* from bearer_token_file, re-read */
+    char *password; /* from password_file, re-read */
+    char *bearer;   /* from bearer_token_file, re-read */
     int64_t creds_read_ns;
 };
 
@@ -244,7 +244,7 @@ struct scrape_receiver {
     struct scrape_fetch *fetch;
     struct scrape_job *jobs;
     uint32_t njobs;
-    size_t delta_bytes;         /* committed baselines, all targets */
+    size_t delta_bytes; /* committed baselines, all targets */
     struct mgauge *m_delta_bytes;
     int running;
 };

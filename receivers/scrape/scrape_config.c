@@ -11,21 +11,31 @@
 #include "receivers/scrape/scrape.h"
 
 /* One table per built-in profile: only the defaults differ. */
-#define SCRAPE_PROF_TABLE(tname, en, pth, dl)                                  \
-    static const struct cfg_entry tname[] = {                                  \
-        {.key = "enabled", .type = CFG_BOOL, .def = en,                        \
-         .offset = offsetof(struct scrape_prof_cfg, enabled),                  \
-         .doc = "scrape this profile"},                                        \
-        {.key = "path", .type = CFG_STRING, .def = pth,                        \
-         .offset = offsetof(struct scrape_prof_cfg, path),                     \
-         .doc = "HTTP path (after path_prefix)"},                              \
-        {.key = "delta", .type = CFG_BOOL, .def = dl,                          \
-         .offset = offsetof(struct scrape_prof_cfg, delta),                    \
-         .doc = "add ?seconds=N: the target profiles for N seconds"},          \
-        {.key = "seconds", .type = CFG_INT, .def = "0", .min = 0,              \
-         .max = 86400, .offset = offsetof(struct scrape_prof_cfg, seconds),    \
-         .doc = "N for delta (0 = scrape_interval - 1s)"},                     \
-        {.key = NULL},                                                         \
+#define SCRAPE_PROF_TABLE(tname, en, pth, dl)                                 \
+    static const struct cfg_entry tname[] = {                                 \
+        {.key = "enabled",                                                    \
+         .type = CFG_BOOL,                                                    \
+         .def = en,                                                           \
+         .offset = offsetof(struct scrape_prof_cfg, enabled),                 \
+         .doc = "scrape this profile"},                                       \
+        {.key = "path",                                                       \
+         .type = CFG_STRING,                                                  \
+         .def = pth,                                                          \
+         .offset = offsetof(struct scrape_prof_cfg, path),                    \
+         .doc = "HTTP path (after path_prefix)"},                             \
+        {.key = "delta",                                                      \
+         .type = CFG_BOOL,                                                    \
+         .def = dl,                                                           \
+         .offset = offsetof(struct scrape_prof_cfg, delta),                   \
+         .doc = "add ?seconds=N: the target profiles for N seconds"},         \
+        {.key = "seconds",                                                    \
+         .type = CFG_INT,                                                     \
+         .def = "0",                                                          \
+         .min = 0,                                                            \
+         .max = 86400,                                                        \
+         .offset = offsetof(struct scrape_prof_cfg, seconds),                 \
+         .doc = "N for delta (0 = scrape_interval - 1s)"},                    \
+        {.key = NULL},                                                        \
     }
 
 SCRAPE_PROF_TABLE(prof_cpu, "true", "/debug/pprof/profile", "true");
@@ -38,6 +48,7 @@ SCRAPE_PROF_TABLE(prof_gd_mutex, "false", "/debug/pprof/delta_mutex", "false");
 SCRAPE_PROF_TABLE(prof_gd_block, "false", "/debug/pprof/delta_block", "false");
 SCRAPE_PROF_TABLE(prof_fgprof, "false", "/debug/fgprof", "true");
 
+/* clang-format off */
 static const struct cfg_entry custom_table[] = {
     {.key = "name", .type = CFG_STRING, .required = 1,
      .offset = offsetof(struct scrape_custom_cfg, name),
@@ -56,13 +67,17 @@ static const struct cfg_entry custom_table[] = {
      .doc = "N for delta (0 = scrape_interval - 1s)"},
     {.key = NULL},
 };
+/* clang-format on */
 
-#define BUILTIN_ENTRY(k, kind, tab)                                            \
-    {.key = k, .type = CFG_SECTION, .sub = tab,                                \
-     .offset = offsetof(struct scrape_profiling_cfg, builtin) +                \
-               (kind) * sizeof(struct scrape_prof_cfg),                        \
-     .doc = "profile " k}
+#define BUILTIN_ENTRY(k, kind, tab)                                           \
+    {                                                                         \
+        .key = k, .type = CFG_SECTION, .sub = tab,                            \
+        .offset = offsetof(struct scrape_profiling_cfg, builtin) +            \
+                  (kind) * sizeof(struct scrape_prof_cfg),                    \
+        .doc = "profile " k                                                   \
+    }
 
+/* clang-format off */
 static const struct cfg_entry profiling_table[] = {
     {.key = "path_prefix", .type = CFG_STRING, .def = "",
      .offset = offsetof(struct scrape_profiling_cfg, path_prefix),
@@ -85,7 +100,9 @@ static const struct cfg_entry profiling_table[] = {
      .doc = "other profiles: [{name, path, enabled, delta, seconds}]"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry static_table[] = {
     {.key = "targets", .type = CFG_STRLIST,
      .offset = offsetof(struct scrape_static_cfg, targets),
@@ -95,7 +112,9 @@ static const struct cfg_entry static_table[] = {
      .doc = "labels added to these targets"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry filesd_table[] = {
     {.key = "files", .type = CFG_STRLIST, .required = 1,
      .offset = offsetof(struct scrape_filesd_cfg, files),
@@ -106,7 +125,9 @@ static const struct cfg_entry filesd_table[] = {
      .doc = "re-read every file this often (changes are seen within 5s)"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry basic_auth_table[] = {
     {.key = "username", .type = CFG_STRING,
      .offset = offsetof(struct scrape_basic_auth_cfg, username)},
@@ -117,7 +138,9 @@ static const struct cfg_entry basic_auth_table[] = {
      .doc = "file holding the password (re-read every minute)"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry tls_table[] = {
     {.key = "ca_file", .type = CFG_STRING,
      .offset = offsetof(struct scrape_tls_cfg, ca_file),
@@ -136,9 +159,11 @@ static const struct cfg_entry tls_table[] = {
      .doc = "do not verify the target's certificate"},
     {.key = NULL},
 };
+/* clang-format on */
 
 static const char *const schemes[] = {"http", "https", NULL};
 
+/* clang-format off */
 static const struct cfg_entry job_table[] = {
     {.key = "job_name", .type = CFG_STRING, .required = 1,
      .offset = offsetof(struct scrape_job_cfg, job_name),
@@ -186,7 +211,9 @@ static const struct cfg_entry job_table[] = {
      .doc = "path_prefix and the profiles to scrape"},
     {.key = NULL},
 };
+/* clang-format on */
 
+/* clang-format off */
 const struct cfg_entry scrape_cfg_table[] = {
     {.key = "scrape_configs", .type = CFG_SECTION_LIST, .sub = job_table,
      .sub_size = sizeof(struct scrape_job_cfg), .required = 1,
@@ -208,12 +235,13 @@ const struct cfg_entry scrape_cfg_table[] = {
      .doc = "keep-alive connections kept open between scrapes"},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* ---- profiles -------------------------------------------------------------- */
 
 static const char *const builtin_names[SCRAPE_NBUILTIN] = {
     "process_cpu", "memory", "goroutine", "mutex", "block",
-    "memory", "mutex", "block", "fgprof"};
+    "memory",      "mutex",  "block",     "fgprof"};
 
 static int64_t default_seconds(const struct scrape_job_cfg *jc, int64_t s)
 {
@@ -312,14 +340,17 @@ static void check_profiles(const struct scrape_job_cfg *jc,
     for (i = 0; i < SCRAPE_NBUILTIN; i++) {
         const struct scrape_prof_cfg *b = &pc->builtin[i];
         if (b->enabled && b->delta && jc->interval_ms < 2000) {
-            cfg_diag_error(d, at(jn, "scrape_interval"), "scrape_interval "
+            cfg_diag_error(d, at(jn, "scrape_interval"),
+                           "scrape_interval "
                            "must be at least 2s when a delta profile (%s) is "
-                           "enabled", builtin_names[i]);
+                           "enabled",
+                           builtin_names[i]);
         }
         if (b->enabled && b->delta && b->seconds > 0 && b->seconds > max_s) {
-            cfg_diag_error(d, pn, "seconds (%" PRId64 ") must be at most "
-                           "scrape_interval - 1s (%" PRId64 ")", b->seconds,
-                           max_s);
+            cfg_diag_error(d, pn,
+                           "seconds (%" PRId64 ") must be at most "
+                           "scrape_interval - 1s (%" PRId64 ")",
+                           b->seconds, max_s);
         }
         if (b->enabled && (b->path == NULL || b->path[0] != '/')) {
             cfg_diag_error(d, pn, "profile path '%s' must start with '/'",
@@ -330,16 +361,22 @@ static void check_profiles(const struct scrape_job_cfg *jc,
         const struct scrape_custom_cfg *c =
             &((const struct scrape_custom_cfg *)pc->custom.items)[i];
         if (set(c->name) && !label_name_valid(c->name)) {
-            cfg_diag_error(d, pn, "custom profile name '%s' must match "
-                           "[a-zA-Z_][a-zA-Z0-9_]*", c->name);
+            cfg_diag_error(d, pn,
+                           "custom profile name '%s' must match "
+                           "[a-zA-Z_][a-zA-Z0-9_]*",
+                           c->name);
         }
         if (c->path != NULL && c->path[0] != '/') {
-            cfg_diag_error(d, pn, "custom profile path '%s' must start "
-                           "with '/'", c->path);
+            cfg_diag_error(d, pn,
+                           "custom profile path '%s' must start "
+                           "with '/'",
+                           c->path);
         }
         if (c->enabled && c->delta && c->seconds > max_s) {
-            cfg_diag_error(d, pn, "custom profile %s: seconds must be at most "
-                           "scrape_interval - 1s", c->name ? c->name : "");
+            cfg_diag_error(d, pn,
+                           "custom profile %s: seconds must be at most "
+                           "scrape_interval - 1s",
+                           c->name ? c->name : "");
         }
     }
 }
@@ -373,7 +410,8 @@ static void check_discovery(const struct scrape_job_cfg *jc,
             const char *p = f->files.items[k];
             if (!has_ext(p, ".json") && !has_ext(p, ".yml") &&
                 !has_ext(p, ".yaml")) {
-                cfg_diag_error(d, at(jn, "file_sd_configs"), "file_sd_configs"
+                cfg_diag_error(d, at(jn, "file_sd_configs"),
+                               "file_sd_configs"
                                "[%u]: '%s' must end in .json, .yml or .yaml",
                                i, p);
             }
@@ -381,27 +419,31 @@ static void check_discovery(const struct scrape_job_cfg *jc,
     }
 }
 
-static void check_auth(const struct scrape_job_cfg *jc,
-                       const struct ynode *jn, struct cfg_diag *d)
+static void check_auth(const struct scrape_job_cfg *jc, const struct ynode *jn,
+                       struct cfg_diag *d)
 {
     const struct scrape_basic_auth_cfg *ba = &jc->basic_auth;
     const struct scrape_tls_cfg *t = &jc->tls_config;
 
     if (set(ba->password) && set(ba->password_file)) {
-        cfg_diag_error(d, at(jn, "basic_auth"), "basic_auth: at most one of "
+        cfg_diag_error(d, at(jn, "basic_auth"),
+                       "basic_auth: at most one of "
                        "password and password_file");
     }
     if (set(jc->bearer_token) && set(jc->bearer_token_file)) {
-        cfg_diag_error(d, at(jn, "bearer_token"), "at most one of "
+        cfg_diag_error(d, at(jn, "bearer_token"),
+                       "at most one of "
                        "bearer_token and bearer_token_file");
     }
-    if (set(ba->username) && (set(jc->bearer_token) ||
-                              set(jc->bearer_token_file))) {
-        cfg_diag_error(d, at(jn, "basic_auth"), "at most one of basic_auth "
+    if (set(ba->username) &&
+        (set(jc->bearer_token) || set(jc->bearer_token_file))) {
+        cfg_diag_error(d, at(jn, "basic_auth"),
+                       "at most one of basic_auth "
                        "and bearer_token[_file]");
     }
     if (set(t->cert_file) != set(t->key_file)) {
-        cfg_diag_error(d, at(jn, "tls_config"), "tls_config: cert_file and "
+        cfg_diag_error(d, at(jn, "tls_config"),
+                       "tls_config: cert_file and "
                        "key_file go together");
     }
 }
@@ -416,7 +458,7 @@ static void check_job(const struct scrape_cfg *cfg, uint32_t i,
     uint32_t k;
 
     if (jc->job_name == NULL) {
-        return;   /* already reported as missing */
+        return; /* already reported as missing */
     }
     if (jc->job_name[0] == '\0') {
         cfg_diag_error(d, at(jn, "job_name"), "job_name must not be empty");

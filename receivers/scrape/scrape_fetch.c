@@ -19,7 +19,7 @@ struct scrape_fetch {
     CURLM *multi;
     struct event *timer;
     scrape_fetch_done_fn done;
-    struct fetch_sock *socks;      /* every watcher, freed at the end */
+    struct fetch_sock *socks; /* every watcher, freed at the end */
 };
 
 /* The libevent watcher of one socket (curl's socketp). */

@@ -57,7 +57,8 @@ void scrape_job_creds(struct scrape_job *job)
     int64_t now = clock_mono_ns();
     const char *comp = job->rcv->host->id;
 
-    if (job->creds_read_ns != 0 && now - job->creds_read_ns < CREDS_REFRESH_NS) {
+    if (job->creds_read_ns != 0 &&
+        now - job->creds_read_ns < CREDS_REFRESH_NS) {
         return;
     }
     job->creds_read_ns = now;
@@ -105,13 +106,14 @@ int scrape_loop_start(struct scrape_loop *l)
     const char *job = labels_get(&l->labels, "job");
 
     /* The job label as relabeled, else the job's name. */
-    l->mscope = mscope_sub(r->host->metrics,
-                           "job", job != NULL ? job : l->job->cfg->job_name,
+    l->mscope = mscope_sub(r->host->metrics, "job",
+                           job != NULL ? job : l->job->cfg->job_name,
                            "instance", labels_get(&l->labels, "instance"),
                            "profile", l->prof->name, NULL);
     l->m_up = mscope_gauge(l->mscope, "profcol_scrape_target_up",
                            "1 when the last scrape of the target "
-                           "succeeded, else 0", NULL);
+                           "succeeded, else 0",
+                           NULL);
     l->m_duration = mscope_gauge(l->mscope,
                                  "profcol_scrape_target_duration_seconds",
                                  "how long the last scrape took", NULL);
@@ -344,7 +346,8 @@ static void loop_tick(evutil_socket_t fd, short what, void *arg)
     tv.tv_usec = (wait % 1000000000) / 1000;
     evtimer_add(l->timer, &tv);
     if (l->easy != NULL) {
-        loop_fail(l, "still_running", "previous scrape still running after "
+        loop_fail(l, "still_running",
+                  "previous scrape still running after "
                   "scrape_interval");
         return;
     }
@@ -381,8 +384,7 @@ static const char *curl_reason(CURLcode rc, int too_large)
 
 /* Alloy's checks: not HTML, not JSON, gzip magic or a first byte that is
  * a valid protobuf tag (wire type 0..5, field number > 0). */
-static const char *body_problem(const uint8_t *d, size_t n,
-                                const char *ctype)
+static const char *body_problem(const uint8_t *d, size_t n, const char *ctype)
 {
     if (n == 0) {
         return "empty response body";
@@ -527,7 +529,7 @@ static void loop_commit(struct scrape_loop *l, int accepted)
     struct scrape_receiver *r = l->job->rcv;
 
     if (!accepted) {
-        delta_abort(&l->delta);   /* diffed again next time: nothing lost */
+        delta_abort(&l->delta); /* diffed again next time: nothing lost */
         return;
     }
     r->delta_bytes -= delta_state_bytes(&l->delta);

@@ -188,8 +188,8 @@ static int job_start(struct scrape_job *job)
 {
     int rc;
 
-    job->mscope = mscope_sub(job->rcv->host->metrics,
-                             "job", job->cfg->job_name, NULL);
+    job->mscope = mscope_sub(job->rcv->host->metrics, "job",
+                             job->cfg->job_name, NULL);
     job->m_targets = mscope_gauge(job->mscope, "profcol_scrape_targets",
                                   "scrape loops (target x profile) running",
                                   NULL);
@@ -205,8 +205,8 @@ static int job_start(struct scrape_job *job)
 
 static void sr_destroy(void *ctx);
 
-static int sr_create(const void *cfgp, struct component_host *host,
-                     void **ctx, struct errctx *e)
+static int sr_create(const void *cfgp, struct component_host *host, void **ctx,
+                     struct errctx *e)
 {
     const struct scrape_cfg *cfg = cfgp;
     struct scrape_receiver *r = calloc(1, sizeof(*r));
@@ -231,9 +231,9 @@ static int sr_create(const void *cfgp, struct component_host *host,
     }
     for (i = 0; i < cfg->scrape_configs.n && rc == PC_OK; i++) {
         r->njobs = i + 1;
-        rc = job_init(r, &r->jobs[i],
-                      &((const struct scrape_job_cfg *)
-                            cfg->scrape_configs.items)[i], e);
+        rc = job_init(
+            r, &r->jobs[i],
+            &((const struct scrape_job_cfg *)cfg->scrape_configs.items)[i], e);
     }
     if (rc != PC_OK) {
         sr_destroy(r);

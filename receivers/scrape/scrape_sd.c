@@ -102,8 +102,10 @@ static int parse_add_target(struct sd_parse *p, struct scrape_group *g,
                             uint32_t i, const char *t)
 {
     if (t == NULL || t[0] == '\0') {
-        return err_set(p->e, PC_EFORMAT, "group %u: targets must be "
-                       "non-empty strings", p->n - 1);
+        return err_set(p->e, PC_EFORMAT,
+                       "group %u: targets must be "
+                       "non-empty strings",
+                       p->n - 1);
     }
     g->targets[g->ntargets] = strdup(t);
     if (g->targets[g->ntargets] == NULL) {
@@ -118,16 +120,20 @@ static int parse_add_label(struct sd_parse *p, struct scrape_group *g,
                            const char *k, const char *v)
 {
     if (!label_name_valid(k)) {
-        return err_set(p->e, PC_EFORMAT, "group %u: invalid label name '%.64s'",
-                       p->n - 1, k);
+        return err_set(p->e, PC_EFORMAT,
+                       "group %u: invalid label name '%.64s'", p->n - 1, k);
     }
     if (v == NULL) {
-        return err_set(p->e, PC_EFORMAT, "group %u: label '%.64s' must be a "
-                       "string", p->n - 1, k);
+        return err_set(p->e, PC_EFORMAT,
+                       "group %u: label '%.64s' must be a "
+                       "string",
+                       p->n - 1, k);
     }
     if (labels_set(&g->labels, k, v) != PC_OK) {
-        return err_set(p->e, PC_ETOOBIG, "group %u: too many or too long "
-                       "labels", p->n - 1);
+        return err_set(p->e, PC_ETOOBIG,
+                       "group %u: too many or too long "
+                       "labels",
+                       p->n - 1);
     }
     return PC_OK;
 }
@@ -143,24 +149,30 @@ static int parse_json_group(struct sd_parse *p, json_t *o)
     int rc = PC_OK;
 
     if (!json_is_object(o) || !json_is_array(targets)) {
-        return err_set(p->e, PC_EFORMAT, "group %u: expected an object with "
-                       "a \"targets\" list", p->n);
+        return err_set(p->e, PC_EFORMAT,
+                       "group %u: expected an object with "
+                       "a \"targets\" list",
+                       p->n);
     }
     if (labels != NULL && !json_is_object(labels) && !json_is_null(labels)) {
-        return err_set(p->e, PC_EFORMAT, "group %u: \"labels\" must be an "
-                       "object", p->n);
+        return err_set(p->e, PC_EFORMAT,
+                       "group %u: \"labels\" must be an "
+                       "object",
+                       p->n);
     }
     g = parse_group_new(p, (uint32_t)json_array_size(targets));
     if (g == NULL) {
         return PC_ETOOBIG;
     }
-    json_array_foreach(targets, i, v) {
+    json_array_foreach(targets, i, v)
+    {
         if (rc == PC_OK) {
             rc = parse_add_target(p, g, (uint32_t)i, json_string_value(v));
         }
     }
     if (json_is_object(labels)) {
-        json_object_foreach(labels, k, v) {
+        json_object_foreach(labels, k, v)
+        {
             if (rc == PC_OK) {
                 rc = parse_add_label(p, g, k, json_string_value(v));
             }
@@ -190,7 +202,8 @@ static int parse_json(struct sd_parse *p, const char *text, size_t len)
         json_decref(root);
         return PC_ENOMEM;
     }
-    json_array_foreach(root, i, o) {
+    json_array_foreach(root, i, o)
+    {
         if (rc == PC_OK) {
             rc = parse_json_group(p, o);
         }
@@ -214,10 +227,13 @@ static int parse_yaml_group(struct sd_parse *p, const struct ynode *o)
 
     if (o->kind != YNODE_MAP || targets == NULL ||
         targets->kind != YNODE_SEQ) {
-        return err_set(p->e, PC_EFORMAT, "line %u: expected a mapping with "
-                       "a targets list", o->line);
+        return err_set(p->e, PC_EFORMAT,
+                       "line %u: expected a mapping with "
+                       "a targets list",
+                       o->line);
     }
-    if (labels != NULL && labels->kind != YNODE_MAP && !ynode_is_null(labels)) {
+    if (labels != NULL && labels->kind != YNODE_MAP &&
+        !ynode_is_null(labels)) {
         return err_set(p->e, PC_EFORMAT, "line %u: labels must be a mapping",
                        labels->line);
     }
@@ -229,7 +245,8 @@ static int parse_yaml_group(struct sd_parse *p, const struct ynode *o)
         rc = parse_add_target(p, g, i, yscalar(targets->children[i]));
     }
     for (i = 0; labels != NULL && labels->kind == YNODE_MAP && i < labels->n &&
-                rc == PC_OK; i++) {
+                rc == PC_OK;
+         i++) {
         rc = parse_add_label(p, g, labels->keys[i]->value,
                              yscalar(labels->children[i]));
     }
@@ -340,9 +357,10 @@ static void sd_reload(struct scrape_sd_file *f, const char *component,
         free(text);
     }
     if (rc != PC_OK) {
-        log_warn(component, "file_sd: cannot use file, keeping its previous "
-                 "targets", "file=\"%s\" error=\"%s\"", f->path,
-                 err_msg(&e, rc));
+        log_warn(component,
+                 "file_sd: cannot use file, keeping its previous "
+                 "targets",
+                 "file=\"%s\" error=\"%s\"", f->path, err_msg(&e, rc));
         return;
     }
     if (!groups_equal(g, n, f->groups, f->ngroups)) {

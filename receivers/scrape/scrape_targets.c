@@ -76,8 +76,7 @@ static char *build_url(const struct labelset *ls, const char *host,
         rc = buf_putc(&b, (uint8_t)sep);
         sep = '&';
         if (rc == PC_OK) {
-            rc = pct_encode(&b, ls->v[i].name + 8,
-                            strlen(ls->v[i].name + 8));
+            rc = pct_encode(&b, ls->v[i].name + 8, strlen(ls->v[i].name + 8));
         }
         if (rc == PC_OK) {
             rc = buf_putc(&b, '=');
@@ -215,9 +214,10 @@ static int relabeled(struct scrape_job *job, struct labelset *ls,
 
     if (rc < 0) {
         labels_format(ls, shown, sizeof(shown));
-        log_warn(job->rcv->host->id, "target dropped: labels too large after "
-                 "relabeling", "job=\"%s\" labels=\"%s\"", job->cfg->job_name,
-                 shown);
+        log_warn(job->rcv->host->id,
+                 "target dropped: labels too large after "
+                 "relabeling",
+                 "job=\"%s\" labels=\"%s\"", job->cfg->job_name, shown);
         return 0;
     }
     if (rc == 0) {
@@ -225,8 +225,10 @@ static int relabeled(struct scrape_job *job, struct labelset *ls,
     }
     addr = labels_get(ls, "__address__");
     if (addr == NULL || addr[0] == '\0') {
-        log_warn(job->rcv->host->id, "target dropped: no __address__ after "
-                 "relabeling", "job=\"%s\"", job->cfg->job_name);
+        log_warn(job->rcv->host->id,
+                 "target dropped: no __address__ after "
+                 "relabeling",
+                 "job=\"%s\"", job->cfg->job_name);
         return 0;
     }
     if (set_default(ls, "instance", addr) != PC_OK) {
@@ -279,7 +281,8 @@ static void add_group(struct scrape_job *job, const struct scrape_group *g,
 
 static int cand_cmp(const void *a, const void *b)
 {
-    uint64_t x = ((const struct cand *)a)->id, y = ((const struct cand *)b)->id;
+    uint64_t x = ((const struct cand *)a)->id,
+             y = ((const struct cand *)b)->id;
 
     return x < y ? -1 : x > y;
 }
@@ -343,7 +346,7 @@ static void merge_step(struct scrape_job *job, struct cands *cs,
         struct scrape_loop *old = i < job->nloops ? job->loops[i] : NULL;
         struct cand *c = j < cs->n ? &cs->v[j] : NULL;
         if (c != NULL && j > 0 && cs->v[j - 1].id == c->id) {
-            cand_free(c);               /* a duplicate target */
+            cand_free(c); /* a duplicate target */
             j++;
         } else if (c == NULL || (old != NULL && old->id < c->id)) {
             m->gone[m->ngone++] = old;
@@ -380,7 +383,7 @@ void scrape_job_sync(struct scrape_job *job)
             cand_free(&cs.v[i]);
         }
         free(cs.v);
-        return;   /* out of memory: keep the loops we have */
+        return; /* out of memory: keep the loops we have */
     }
     merge_step(job, &cs, &m);
     free(cs.v);
@@ -394,6 +397,8 @@ void scrape_job_sync(struct scrape_job *job)
     if (job->m_targets != NULL) {
         mgauge_set(job->m_targets, job->nloops);
     }
-    log_info(job->rcv->host->id, "targets updated", "job=\"%s\" loops=%u "
-             "stopped=%u", job->cfg->job_name, job->nloops, m.ngone);
+    log_info(job->rcv->host->id, "targets updated",
+             "job=\"%s\" loops=%u "
+             "stopped=%u",
+             job->cfg->job_name, job->nloops, m.ngone);
 }

@@ -43,13 +43,16 @@ struct fz_cfg {
 
 static const char *const fz_modes[] = {"a", "b", "c", NULL};
 
+/* clang-format off */
 static const struct cfg_entry fz_sec[] = {
     {.key = "depth", .type = CFG_INT, .offset = offsetof(struct fz_sec, depth),
      .def = "3", .min = 0, .max = 10},
     {.key = "path", .type = CFG_STRING, .offset = offsetof(struct fz_sec, path)},
     {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry fz_item_table[] = {
     {.key = "name", .type = CFG_STRING, .offset = offsetof(struct fz_item, name),
      .required = 1},
@@ -57,7 +60,9 @@ static const struct cfg_entry fz_item_table[] = {
      .offset = offsetof(struct fz_item, every_ms), .def = "1m"},
     {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry fz_table[] = {
     {.key = "flag", .type = CFG_BOOL, .offset = offsetof(struct fz_cfg, flag)},
     {.key = "n", .type = CFG_INT, .offset = offsetof(struct fz_cfg, n),
@@ -83,6 +88,7 @@ static const struct cfg_entry fz_table[] = {
     {.key = "raw", .type = CFG_NODE, .offset = offsetof(struct fz_cfg, raw)},
     {0},
 };
+/* clang-format on */
 
 static void fz_validate(const void *cfg, const struct ynode *node,
                         struct cfg_diag *d)
@@ -95,15 +101,22 @@ static void fz_validate(const void *cfg, const struct ynode *node,
 }
 
 static const struct component_factory fz_recv = {
-    .type = "r", .kind = COMPONENT_RECEIVER, .config_size = sizeof(struct fz_cfg),
-    .config = fz_table, .validate = fz_validate,
+    .type = "r",
+    .kind = COMPONENT_RECEIVER,
+    .config_size = sizeof(struct fz_cfg),
+    .config = fz_table,
+    .validate = fz_validate,
 };
 static const struct component_factory fz_proc = {
-    .type = "p", .kind = COMPONENT_PROCESSOR, .config_size = sizeof(struct fz_cfg),
+    .type = "p",
+    .kind = COMPONENT_PROCESSOR,
+    .config_size = sizeof(struct fz_cfg),
     .config = fz_table,
 };
 static const struct component_factory fz_exp = {
-    .type = "e", .kind = COMPONENT_EXPORTER, .config_size = sizeof(struct fz_cfg),
+    .type = "e",
+    .kind = COMPONENT_EXPORTER,
+    .config_size = sizeof(struct fz_cfg),
     .config = fz_table,
 };
 static const struct component_factory *const fz_all[] = {&fz_recv, &fz_proc,

@@ -23,8 +23,9 @@ static void walk(const struct pyro_push *p)
         }
         for (j = 0; j < p->series[i].nsamples; j++) {
             if (p->series[i].samples[j].len > 0) {
-                sum += p->series[i].samples[j].raw[
-                    p->series[i].samples[j].len - 1];
+                sum += p->series[i]
+                           .samples[j]
+                           .raw[p->series[i].samples[j].len - 1];
             }
         }
     }

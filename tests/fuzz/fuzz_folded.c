@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
 
     pyro_profile_type("cpu", 3, &pt);
-    rc = pyro_folded_parse(data, size, (enum pyro_text_format)fmt, &pt, 100,
-                           1, 64u << 20, &pd, &e);
+    rc = pyro_folded_parse(data, size, (enum pyro_text_format)fmt, &pt, 100, 1,
+                           64u << 20, &pd, &e);
     if (rc != PC_OK) {
         if (pd != NULL || e.msg[0] == '\0') {
             abort();
@@ -35,8 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     buf_init(&out, 0);
     rc = pprof_encode(pd, &pd->resources[0].scopes[0].profiles[0], &out, &e);
-    if (rc != PC_OK || pprof_decode(out.data, out.len, NULL, &again, &e) !=
-        PC_OK || pdata_sample_count(again) != pdata_sample_count(pd)) {
+    if (rc != PC_OK ||
+        pprof_decode(out.data, out.len, NULL, &again, &e) != PC_OK ||
+        pdata_sample_count(again) != pdata_sample_count(pd)) {
         fprintf(stderr, "round trip failed: %s\n", err_msg(&e, rc));
         abort();
     }

@@ -50,7 +50,8 @@ static void fuzz_json_side(const uint8_t *data, size_t size)
         otlp_json_to_pb(OTLP_JSON_REQUEST, (const char *)j.data, j.len, &p2,
                         &e) != PC_OK ||
         otlp_decode(p2.data, p2.len, NULL, &b, &e) != PC_OK ||
-        otlp_pb_to_json(OTLP_JSON_REQUEST, p2.data, p2.len, &j2, &e) != PC_OK) {
+        otlp_pb_to_json(OTLP_JSON_REQUEST, p2.data, p2.len, &j2, &e) !=
+            PC_OK) {
         abort();
     }
     if (j.len != j2.len || memcmp(j.data, j2.data, j.len) != 0) {

@@ -34,8 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     rc = pprof_decode(out.data, out.len, NULL, &again, &e);
-    if (rc != PC_OK ||
-        pdata_sample_count(again) != pdata_sample_count(pd)) {
+    if (rc != PC_OK || pdata_sample_count(again) != pdata_sample_count(pd)) {
         fprintf(stderr, "re-decode failed: %s\n", err_msg(&e, rc));
         abort();
     }

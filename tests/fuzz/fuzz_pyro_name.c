@@ -26,9 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         for (i = 0; i < nm.nlabels; i++) {
             if (nm.labels[i].name[0] == '\0' ||
-                strspn(nm.labels[i].name, "abcdefghijklmnopqrstuvwxyz"
+                strspn(nm.labels[i].name,
+                       "abcdefghijklmnopqrstuvwxyz"
                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") !=
-                strlen(nm.labels[i].name)) {
+                    strlen(nm.labels[i].name)) {
                 abort();
             }
             for (j = 0; j < i; j++) {

@@ -21,12 +21,14 @@ struct fz_rules {
     struct cfg_list rules;
 };
 
+/* clang-format off */
 static const struct cfg_entry fz_table[] = {
     {.key = "rules", .type = CFG_SECTION_LIST, .sub = relabel_cfg_table,
      .sub_size = sizeof(struct relabel_cfg),
      .offset = offsetof(struct fz_rules, rules)},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* One label per line, "name=value"; lines without '=' are skipped. */
 static void fz_labels(const char *p, size_t n, struct labelset *ls)

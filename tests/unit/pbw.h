@@ -24,7 +24,8 @@ static inline void pbw_uint(struct buf *b, uint32_t f, uint64_t v)
     assert_int_equal(pb_put_uint(b, f, v), PC_OK);
 }
 
-static inline void pbw_bytes(struct buf *b, uint32_t f, const void *p, size_t n)
+static inline void pbw_bytes(struct buf *b, uint32_t f, const void *p,
+                             size_t n)
 {
     assert_int_equal(pb_put_bytes(b, f, p, n), PC_OK);
 }

@@ -30,8 +30,10 @@ static inline const char *fx_path(const char *name, char *out, size_t len)
     if (access(out, R_OK) == 0) {
         return out;
     }
-    snprintf(cmd, sizeof(cmd), "SKIP_NODE=1 bash %s/tests/fixtures/build.sh . "
-             ">fixtures-build.log 2>&1", src != NULL ? src : "../");
+    snprintf(cmd, sizeof(cmd),
+             "SKIP_NODE=1 bash %s/tests/fixtures/build.sh . "
+             ">fixtures-build.log 2>&1",
+             src != NULL ? src : "../");
     if (system(cmd) != 0) {
         fprintf(stderr, "fixtures build failed: see fixtures-build.log\n");
     }
@@ -114,8 +116,8 @@ static inline int fx_proc_new(struct fx_proc *p, const char *type,
 
     memset(p, 0, sizeof(*p));
     p->f = registry_find(COMPONENT_PROCESSOR, type);
-    if (p->f == NULL || ydoc_load_string("test", yaml, &p->doc, err,
-                                         sizeof(err)) != PC_OK) {
+    if (p->f == NULL ||
+        ydoc_load_string("test", yaml, &p->doc, err, sizeof(err)) != PC_OK) {
         return -1;
     }
     p->cfg = calloc(1, p->f->config_size + 1);

@@ -176,8 +176,9 @@ static void test_shared_listener(void **state)
     port = admin_metrics_port(s.admin);
     assert_true(port != 0);
     assert_int_equal(admin_health_port(s.admin), port);
-    mcounter_add(mscope_counter(s.scope, "profcol_test_requests", "h",
-                                "path", "/x", NULL), 5);
+    mcounter_add(mscope_counter(s.scope, "profcol_test_requests", "h", "path",
+                                "/x", NULL),
+                 5);
 
     http(port, "GET", "/health", r);
     assert_int_equal(r->status, 503);
@@ -347,26 +348,30 @@ static void test_addr_parse(void **state)
     char host[64];
     uint16_t port = 1;
     struct errctx e;
-    const char *bad[] = {"", "8888", "::1:80", "host:", "host:70000",
-                         "host:-1", "host:+1", "host:8a", "[::1]8080",
-                         "[::1:80"};
+    const char *bad[] = {"",           "8888",    "::1:80",  "host:",
+                         "host:70000", "host:-1", "host:+1", "host:8a",
+                         "[::1]8080",  "[::1:80"};
     size_t i;
 
     (void)state;
     assert_int_equal(listen_addr_parse("localhost:8888", host, sizeof(host),
-                                      &port, &e), 0);
+                                       &port, &e),
+                     0);
     assert_string_equal(host, "localhost");
     assert_int_equal(port, 8888);
     assert_int_equal(listen_addr_parse("[::1]:9090", host, sizeof(host), &port,
-                                      &e), 0);
+                                       &e),
+                     0);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 9090);
     assert_int_equal(listen_addr_parse(":13133", host, sizeof(host), &port,
-                                      &e), 0);
+                                       &e),
+                     0);
     assert_string_equal(host, "");
     assert_int_equal(port, 13133);
     assert_int_equal(listen_addr_parse("0.0.0.0:0", host, sizeof(host), &port,
-                                      &e), 0);
+                                       &e),
+                     0);
     assert_int_equal(port, 0);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (listen_addr_parse(bad[i], host, sizeof(host), &port, &e) == 0) {
@@ -374,7 +379,7 @@ static void test_addr_parse(void **state)
         }
     }
     assert_true(listen_addr_parse("a-very-long-host-name:1", host, 8, &port,
-                                 &e) < 0);
+                                  &e) < 0);
 }
 
 int main(void)

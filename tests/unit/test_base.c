@@ -90,8 +90,9 @@ static void test_buf_bound(void **state)
 
 static void test_pb_varint_roundtrip(void **state)
 {
-    static const uint64_t vals[] = {0, 1, 127, 128, 300, 16383, 16384,
-                                    UINT32_MAX, (uint64_t)INT64_MAX,
+    static const uint64_t vals[] = {0,         1,          127,
+                                    128,       300,        16383,
+                                    16384,     UINT32_MAX, (uint64_t)INT64_MAX,
                                     UINT64_MAX};
     struct buf b;
     const uint8_t *p, *end;

@@ -82,8 +82,7 @@ static struct batch *make_batch(void)
     return b;
 }
 
-static void assert_av_equal(const struct anyvalue *a,
-                            const struct anyvalue *b)
+static void assert_av_equal(const struct anyvalue *a, const struct anyvalue *b)
 {
     assert_int_equal(a->type, b->type);
     assert_true(av_equal(a, b));
@@ -151,7 +150,7 @@ static void test_pdata_item(void **state)
     p->sample_types[0].unit = dict_add_string(pd, "nanoseconds", 11);
     p->period_type = p->sample_types[0];
     p->period = 10;
-    rp = pdata_add_resource(pd);            /* a second resource */
+    rp = pdata_add_resource(pd); /* a second resource */
     sp = pdata_add_scope(pd, rp);
     assert_non_null(pdata_add_profile(pd, sp));
     it->pd = shared_pdata_new(pd);
@@ -164,8 +163,9 @@ static void test_pdata_item(void **state)
     assert_int_equal(c->items[0].format, PAYLOAD_OTLP);
     assert_non_null(c->items[0].raw);
     assert_int_equal(otlp_decode(c->items[0].raw->data, c->items[0].raw->len,
-                                 &c->limits, &back, &e), PC_OK);
-    assert_int_equal(back->nresources, 1);   /* only the item's resource */
+                                 &c->limits, &back, &e),
+                     PC_OK);
+    assert_int_equal(back->nresources, 1); /* only the item's resource */
     pdata_free(back);
     buf_free(&out);
     batch_unref(b);
@@ -194,7 +194,7 @@ static void test_garbage(void **state)
     memcpy(copy, out.data, out.len);
     copy[out.len] = 0;
     assert_int_equal(batch_deserialize(copy, out.len + 1, &c),
-                     PC_ECORRUPT);                  /* trailing byte */
+                     PC_ECORRUPT); /* trailing byte */
     for (k = 0; k < 3000; k++) {
         memcpy(copy, out.data, out.len);
         for (i = 0; i < 3; i++) {
@@ -204,7 +204,7 @@ static void test_garbage(void **state)
         c = NULL;
         rc = batch_deserialize(copy, out.len, &c);
         if (rc == PC_OK) {
-            batch_unref(c);       /* a harmless change, e.g. a value byte */
+            batch_unref(c); /* a harmless change, e.g. a value byte */
         }
     }
     memcpy(copy, out.data, out.len);
@@ -214,8 +214,7 @@ static void test_garbage(void **state)
     memcpy(copy, out.data, out.len);
     memset(copy + 4 + 2 + 13, 0xff, 4);
     assert_int_equal(batch_deserialize(copy, out.len, &c), PC_ECORRUPT);
-    assert_int_not_equal(batch_deserialize((const uint8_t *)"", 0, &c),
-                         PC_OK);
+    assert_int_not_equal(batch_deserialize((const uint8_t *)"", 0, &c), PC_OK);
     free(copy);
     buf_free(&out);
     batch_unref(b);

@@ -30,7 +30,7 @@ static void test_durations_good(void **state)
         {"2h", 7200000},
         {"1h1m1s1ms", 3661001},
         {"1000us", 1},
-        {"2500\xc2\xb5s", 2},          /* µs, truncated to whole ms */
+        {"2500\xc2\xb5s", 2}, /* µs, truncated to whole ms */
         {"3000000ns", 3},
         {"1.999ms", 1},
         {"24h", 86400000},
@@ -55,9 +55,29 @@ static void test_durations_good(void **state)
 static void test_durations_bad(void **state)
 {
     static const char *const bad[] = {
-        "", "15", "1000", "abc", "s", "1x", "1sec", "-5s", "+5s", "5 s",
-        " 5s", "5s ", "1.s5", ".", "1m30", "500us", "1ns", "0.1ms",
-        "99999999999999999999h", "2562048h", "1e3s", "5S", "5M",
+        "",
+        "15",
+        "1000",
+        "abc",
+        "s",
+        "1x",
+        "1sec",
+        "-5s",
+        "+5s",
+        "5 s",
+        " 5s",
+        "5s ",
+        "1.s5",
+        ".",
+        "1m30",
+        "500us",
+        "1ns",
+        "0.1ms",
+        "99999999999999999999h",
+        "2562048h",
+        "1e3s",
+        "5S",
+        "5M",
     };
     size_t i;
     int64_t ms = 42;
@@ -113,9 +133,25 @@ static void test_sizes_good(void **state)
 static void test_sizes_bad(void **state)
 {
     static const char *const bad[] = {
-        "", "abc", "MiB", "1.5", "1.5B", "-1", "+1", "1 ", "1  MiB",
-        "1XB", "1K", "1M", "1Mi", "1MiBs", "18446744073709551616",
-        "16777216TiB", " 1", "1e3", "0x10",
+        "",
+        "abc",
+        "MiB",
+        "1.5",
+        "1.5B",
+        "-1",
+        "+1",
+        "1 ",
+        "1  MiB",
+        "1XB",
+        "1K",
+        "1M",
+        "1Mi",
+        "1MiBs",
+        "18446744073709551616",
+        "16777216TiB",
+        " 1",
+        "1e3",
+        "0x10",
     };
     size_t i;
     uint64_t b = 7;
@@ -237,7 +273,8 @@ static void test_env_reference_limit(void **state)
         char err[256], *out;
 
         assert_int_equal(ynode_expand_env(buf, strlen(buf), &out, err,
-                                          sizeof(err)), PC_OK);
+                                          sizeof(err)),
+                         PC_OK);
         assert_int_equal(strlen(out), 500);
         free(out);
     }

@@ -49,6 +49,7 @@ struct fake_recv_cfg {
 
 static const char *const modes[] = {"fast", "safe", NULL};
 
+/* clang-format off */
 static const struct cfg_entry tls_table[] = {
     {.key = "insecure", .type = CFG_BOOL,
      .offset = offsetof(struct fake_tls, insecure)},
@@ -56,7 +57,9 @@ static const struct cfg_entry tls_table[] = {
      .offset = offsetof(struct fake_tls, ca_file)},
     {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry target_table[] = {
     {.key = "url", .type = CFG_STRING,
      .offset = offsetof(struct fake_target, url), .required = 1},
@@ -64,7 +67,9 @@ static const struct cfg_entry target_table[] = {
      .offset = offsetof(struct fake_target, interval_ms), .def = "10s"},
     {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry recv_table[] = {
     {.key = "endpoint", .type = CFG_STRING,
      .offset = offsetof(struct fake_recv_cfg, endpoint), .def = "0.0.0.0:4040"},
@@ -95,18 +100,21 @@ static const struct cfg_entry recv_table[] = {
     {.key = "raw", .type = CFG_NODE, .offset = offsetof(struct fake_recv_cfg, raw)},
     {0},
 };
+/* clang-format on */
 
 struct fake_proc_cfg {
     struct cfg_strlist actions;
     int fail;
 };
 
+/* clang-format off */
 static const struct cfg_entry proc_table[] = {
     {.key = "actions", .type = CFG_STRLIST,
      .offset = offsetof(struct fake_proc_cfg, actions)},
     {.key = "fail", .type = CFG_BOOL, .offset = offsetof(struct fake_proc_cfg, fail)},
     {0},
 };
+/* clang-format on */
 
 static void proc_validate(const void *cfg, const struct ynode *node,
                           struct cfg_diag *d)
@@ -128,6 +136,7 @@ struct fake_exp_cfg {
     struct fake_queue queue;
 };
 
+/* clang-format off */
 static const struct cfg_entry queue_table[] = {
     {.key = "size", .type = CFG_INT, .offset = offsetof(struct fake_queue, size),
      .def = "1000", .min = 1, .max = 100000},
@@ -135,7 +144,9 @@ static const struct cfg_entry queue_table[] = {
      .offset = offsetof(struct fake_queue, enabled), .def = "true"},
     {0},
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cfg_entry exp_table[] = {
     {.key = "endpoint", .type = CFG_STRING,
      .offset = offsetof(struct fake_exp_cfg, endpoint), .required = 1},
@@ -143,20 +154,31 @@ static const struct cfg_entry exp_table[] = {
      .offset = offsetof(struct fake_exp_cfg, queue), .sub = queue_table},
     {0},
 };
+/* clang-format on */
 
 static const struct component_factory fake_recv = {
-    .type = "fakerecv", .kind = COMPONENT_RECEIVER, .stability = "alpha",
-    .description = "test receiver", .config_size = sizeof(struct fake_recv_cfg),
+    .type = "fakerecv",
+    .kind = COMPONENT_RECEIVER,
+    .stability = "alpha",
+    .description = "test receiver",
+    .config_size = sizeof(struct fake_recv_cfg),
     .config = recv_table,
 };
 static const struct component_factory fake_proc = {
-    .type = "fakeproc", .kind = COMPONENT_PROCESSOR, .stability = "alpha",
-    .description = "test processor", .config_size = sizeof(struct fake_proc_cfg),
-    .config = proc_table, .validate = proc_validate,
+    .type = "fakeproc",
+    .kind = COMPONENT_PROCESSOR,
+    .stability = "alpha",
+    .description = "test processor",
+    .config_size = sizeof(struct fake_proc_cfg),
+    .config = proc_table,
+    .validate = proc_validate,
 };
 static const struct component_factory fake_exp = {
-    .type = "fakeexp", .kind = COMPONENT_EXPORTER, .stability = "alpha",
-    .description = "test exporter", .config_size = sizeof(struct fake_exp_cfg),
+    .type = "fakeexp",
+    .kind = COMPONENT_EXPORTER,
+    .stability = "alpha",
+    .description = "test exporter",
+    .config_size = sizeof(struct fake_exp_cfg),
     .config = exp_table,
 };
 static const struct component_factory *const fakes[] = {&fake_recv, &fake_proc,
@@ -208,11 +230,14 @@ static void dump(const struct cfg_diag *d)
     }
 }
 
-#define SVC(r, e) "service:\n  pipelines:\n    profiles:\n      receivers: [" r \
-                  "]\n      exporters: [" e "]\n"
+#define SVC(r, e)                                                             \
+    "service:\n  pipelines:\n    profiles:\n      receivers: [" r             \
+    "]\n      exporters: [" e "]\n"
 /* Exporters and service, to follow a receivers section. */
-#define EXP_SVC "exporters:\n  fakeexp:\n    endpoint: x\n" SVC("fakerecv", "fakeexp")
-#define RECV_EXP "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    endpoint: x\n"
+#define EXP_SVC                                                               \
+    "exporters:\n  fakeexp:\n    endpoint: x\n" SVC("fakerecv", "fakeexp")
+#define RECV_EXP                                                              \
+    "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    endpoint: x\n"
 /* The smallest valid file: 10 lines. */
 #define OK_BODY RECV_EXP SVC("fakerecv", "fakeexp")
 /* A fakerecv with one key; the key's value is on line 3. */
@@ -224,19 +249,23 @@ static void dump(const struct cfg_diag *d)
 struct error_case {
     const char *name;
     const char *yaml;
-    const char *errors[4];     /* each must appear in some error */
-    const char *warnings[2];   /* each must appear in some warning */
+    const char *errors[4];   /* each must appear in some error */
+    const char *warnings[2]; /* each must appear in some warning */
 };
 
 static const struct error_case error_cases[] = {
-    {"unknown top-level key", "bogus: 1\n" OK_BODY,
+    {"unknown top-level key",
+     "bogus: 1\n" OK_BODY,
      {"t.yaml:1:1: unknown top-level key 'bogus' (valid keys: receivers, "
       "processors, exporters, service)"}},
-    {"extensions top-level", "extensions:\n  health_check:\n" OK_BODY,
+    {"extensions top-level",
+     "extensions:\n  health_check:\n" OK_BODY,
      {"t.yaml:1:1: extensions are not supported by profcol"}},
-    {"connectors top-level", OK_BODY "connectors:\n  x:\n",
+    {"connectors top-level",
+     OK_BODY "connectors:\n  x:\n",
      {"t.yaml:11:1: connectors are not supported by profcol"}},
-    {"unknown component key", RECV1("bogus: 1"),
+    {"unknown component key",
+     RECV1("bogus: 1"),
      {"t.yaml:3:5: unknown key 'bogus' in receivers::fakerecv (valid keys: "
       "endpoint, port, enabled, timeout, max_size, ratio, mode, tags, headers, "
       "tls, targets, raw)"}},
@@ -247,8 +276,8 @@ static const struct error_case error_cases[] = {
       "keys: insecure, ca_file)"}},
     {"unknown key in a section list element",
      "receivers:\n  fakerecv:\n    targets:\n      - url: a\n      - url: b\n"
-     "        intervall: 5s\nexporters:\n  fakeexp:\n    endpoint: x\n"
-     SVC("fakerecv", "fakeexp"),
+     "        intervall: 5s\nexporters:\n  fakeexp:\n    endpoint: x\n" SVC(
+         "fakerecv", "fakeexp"),
      {"t.yaml:6:9: unknown key 'intervall' in receivers::fakerecv::targets[1] "
       "(valid keys: url, interval)"}},
     {"missing required key in a section list element",
@@ -256,55 +285,71 @@ static const struct error_case error_cases[] = {
      "exporters:\n  fakeexp:\n    endpoint: x\n" SVC("fakerecv", "fakeexp"),
      {"t.yaml:4:9: missing required key 'url' in receivers::fakerecv::targets[0]"}},
     {"missing required key",
-     "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    queue: {size: 5}\n"
-     SVC("fakerecv", "fakeexp"),
+     "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    queue: {size: 5}\n" SVC(
+         "fakerecv", "fakeexp"),
      {"t.yaml:5:5: missing required key 'endpoint' in exporters::fakeexp"}},
-    {"wrong type: bool", RECV1("enabled: maybe"),
+    {"wrong type: bool",
+     RECV1("enabled: maybe"),
      {"t.yaml:3:14: receivers::fakerecv::enabled: expected true or false, got "
       "'maybe'"}},
-    {"wrong type: int", RECV1("port: abc"),
+    {"wrong type: int",
+     RECV1("port: abc"),
      {"t.yaml:3:11: receivers::fakerecv::port: expected an integer, got 'abc'"}},
-    {"wrong type: number", RECV1("ratio: x1"),
+    {"wrong type: number",
+     RECV1("ratio: x1"),
      {"t.yaml:3:12: receivers::fakerecv::ratio: expected a number, got 'x1'"}},
-    {"wrong type: string", RECV1("endpoint: {a: 1}"),
+    {"wrong type: string",
+     RECV1("endpoint: {a: 1}"),
      {"t.yaml:3:15: receivers::fakerecv::endpoint: expected a string, got a "
       "mapping"}},
-    {"wrong type: duration", RECV1("timeout: abc"),
+    {"wrong type: duration",
+     RECV1("timeout: abc"),
      {"t.yaml:3:14: receivers::fakerecv::timeout: expected a duration like 15s "
       "or 500ms, got 'abc'"}},
-    {"wrong type: duration as plain integer", RECV1("timeout: 15"),
+    {"wrong type: duration as plain integer",
+     RECV1("timeout: 15"),
      {"t.yaml:3:14: receivers::fakerecv::timeout: expected a duration like 15s "
       "or 500ms, got '15'"}},
-    {"wrong type: size", RECV1("max_size: 12XB"),
+    {"wrong type: size",
+     RECV1("max_size: 12XB"),
      {"t.yaml:3:15: receivers::fakerecv::max_size: expected a size like 512KiB "
       "or 16MiB, got '12XB'"}},
-    {"wrong type: string list", RECV1("tags: a"),
+    {"wrong type: string list",
+     RECV1("tags: a"),
      {"t.yaml:3:11: receivers::fakerecv::tags: expected a list of strings, got "
       "a scalar"}},
-    {"wrong type: string list item", RECV1("tags: [a, [b]]"),
+    {"wrong type: string list item",
+     RECV1("tags: [a, [b]]"),
      {"t.yaml:3:15: receivers::fakerecv::tags[1]: expected a string, got a list"}},
-    {"wrong type: map", RECV1("headers: [a]"),
+    {"wrong type: map",
+     RECV1("headers: [a]"),
      {"t.yaml:3:14: receivers::fakerecv::headers: expected a mapping of "
       "strings, got a list"}},
-    {"wrong type: section", RECV1("tls: 3"),
+    {"wrong type: section",
+     RECV1("tls: 3"),
      {"t.yaml:3:10: receivers::fakerecv::tls: expected a mapping, got a scalar"}},
-    {"wrong type: section list", RECV1("targets: {url: a}"),
+    {"wrong type: section list",
+     RECV1("targets: {url: a}"),
      {"t.yaml:3:14: receivers::fakerecv::targets: expected a list of mappings, "
       "got a mapping"}},
     {"wrong type: component section",
-     "receivers:\n  fakerecv: [1]\nexporters:\n  fakeexp:\n    endpoint: x\n"
-     SVC("fakerecv", "fakeexp"),
+     "receivers:\n  fakerecv: [1]\nexporters:\n  fakeexp:\n    endpoint: x\n" SVC(
+         "fakerecv", "fakeexp"),
      {"t.yaml:2:13: receivers::fakerecv: expected a mapping, got a list"}},
-    {"out of range: int", RECV1("port: 70000"),
+    {"out of range: int",
+     RECV1("port: 70000"),
      {"t.yaml:3:11: receivers::fakerecv::port: 70000 is out of range (allowed: "
       "1..65535)"}},
-    {"out of range: duration", RECV1("timeout: 2h"),
+    {"out of range: duration",
+     RECV1("timeout: 2h"),
      {"t.yaml:3:14: receivers::fakerecv::timeout: 2h is out of range (allowed: "
       "1s..1h)"}},
-    {"out of range: size", RECV1("max_size: 2GiB"),
+    {"out of range: size",
+     RECV1("max_size: 2GiB"),
      {"t.yaml:3:15: receivers::fakerecv::max_size: 2GiB is out of range "
       "(allowed: 1KiB..1GiB)"}},
-    {"out of range: number", RECV1("ratio: 1.5"),
+    {"out of range: number",
+     RECV1("ratio: 1.5"),
      {"t.yaml:3:12: receivers::fakerecv::ratio: 1.5 is out of range (allowed: "
       "0..1)"}},
     {"out of range: nested int",
@@ -312,34 +357,42 @@ static const struct error_case error_cases[] = {
      "    queue:\n      size: 0\n" SVC("fakerecv", "fakeexp"),
      {"t.yaml:7:13: exporters::fakeexp::queue::size: 0 is out of range "
       "(allowed: 1..100000)"}},
-    {"bad enum", RECV1("mode: turbo"),
+    {"bad enum",
+     RECV1("mode: turbo"),
      {"t.yaml:3:11: receivers::fakerecv::mode: invalid value 'turbo' (allowed: "
       "fast, safe)"}},
     {"bad telemetry enum",
      OK_BODY "  telemetry:\n    logs:\n      level: verbose\n",
      {"t.yaml:13:14: service::telemetry::logs::level: invalid value 'verbose' "
       "(allowed: debug, info, warn, error)"}},
-    {"bad shutdown_timeout", OK_BODY "  shutdown_timeout: soon\n",
+    {"bad shutdown_timeout",
+     OK_BODY "  shutdown_timeout: soon\n",
      {"t.yaml:11:21: service::shutdown_timeout: expected a duration like 15s or "
       "500ms, got 'soon'"}},
-    {"unknown service key", OK_BODY "  pipeline: {}\n",
+    {"unknown service key",
+     OK_BODY "  pipeline: {}\n",
      {"t.yaml:11:3: unknown key 'pipeline' in service (valid keys: pipelines, "
       "telemetry, shutdown_timeout, extensions)"}},
-    {"service extensions", OK_BODY "  extensions: [health_check]\n",
+    {"service extensions",
+     OK_BODY "  extensions: [health_check]\n",
      {"t.yaml:11:15: service::extensions: extensions are not supported"}},
     {"unknown component type",
      "receivers:\n  fakerecv:\n  nosuch/a:\nexporters:\n  fakeexp:\n"
      "    endpoint: x\n" SVC("fakerecv", "fakeexp"),
      {"t.yaml:3:3: receivers::nosuch/a: unknown receiver type 'nosuch' (known "
-      "types: ", "fakerecv"}},
-    {"component type of another kind", RECV_EXP "processors:\n  fakeexp:\n"
-     SVC("fakerecv", "fakeexp"),
+      "types: ",
+      "fakerecv"}},
+    {"component type of another kind",
+     RECV_EXP "processors:\n  fakeexp:\n" SVC("fakerecv", "fakeexp"),
      {"t.yaml:7:3: processors::fakeexp: unknown processor type 'fakeexp' "
-      "(known types: ", "fakeproc"}},
-    {"bad id: type syntax", "receivers:\n  9bad:\n  fakerecv:\n" EXP_SVC,
+      "(known types: ",
+      "fakeproc"}},
+    {"bad id: type syntax",
+     "receivers:\n  9bad:\n  fakerecv:\n" EXP_SVC,
      {"t.yaml:2:3: receivers: invalid id '9bad': the type must match "
       "[a-zA-Z][0-9a-zA-Z_]{0,62}"}},
-    {"bad id: empty name", "receivers:\n  fakerecv/:\n  fakerecv:\n" EXP_SVC,
+    {"bad id: empty name",
+     "receivers:\n  fakerecv/:\n  fakerecv:\n" EXP_SVC,
      {"t.yaml:2:3: receivers: invalid id 'fakerecv/': the name after '/' must "
       "not be empty"}},
     {"bad id: type too long",
@@ -357,12 +410,14 @@ static const struct error_case error_cases[] = {
       "'otlp' used by pipeline 'profiles' is not defined in receivers "
       "(defined: fakerecv)"}},
     {"pipeline without receivers",
-     RECV_EXP "service:\n  pipelines:\n    profiles:\n      exporters: [fakeexp]\n",
+     RECV_EXP
+     "service:\n  pipelines:\n    profiles:\n      exporters: [fakeexp]\n",
      {"t.yaml:8:5: service::pipelines::profiles: pipeline has no receivers "
       "(at least one is required)"},
      {"t.yaml:2:3: receiver 'fakerecv' is defined but not used by any pipeline"}},
     {"pipeline without exporters",
-     RECV_EXP "service:\n  pipelines:\n    profiles/x:\n      receivers: [fakerecv]\n"
+     RECV_EXP
+     "service:\n  pipelines:\n    profiles/x:\n      receivers: [fakerecv]\n"
      "      exporters: []\n",
      {"t.yaml:8:5: service::pipelines::profiles/x: pipeline has no exporters "
       "(at least one is required)"}},
@@ -374,20 +429,24 @@ static const struct error_case error_cases[] = {
      {"t.yaml:12:30: service::pipelines::profiles::processors: processor "
       "'fakeproc' is listed twice in pipeline 'profiles'"}},
     {"unsupported signal",
-     RECV_EXP "service:\n  pipelines:\n    traces:\n      receivers: [fakerecv]\n"
+     RECV_EXP
+     "service:\n  pipelines:\n    traces:\n      receivers: [fakerecv]\n"
      "      exporters: [fakeexp]\n",
      {"t.yaml:8:5: service::pipelines: pipeline 'traces': profcol handles "
       "profiles only, not traces"}},
     {"unknown signal",
-     OK_BODY "    foo/bar:\n      receivers: [fakerecv]\n      exporters: [fakeexp]\n",
+     OK_BODY
+     "    foo/bar:\n      receivers: [fakerecv]\n      exporters: [fakeexp]\n",
      {"t.yaml:11:5: service::pipelines: pipeline 'foo/bar': unknown signal 'foo'"}},
-    {"no pipelines", RECV_EXP "service:\n  pipelines: {}\n",
+    {"no pipelines",
+     RECV_EXP "service:\n  pipelines: {}\n",
      {"t.yaml:7:14: service::pipelines: no pipeline is defined"}},
-    {"missing service", RECV_EXP,
-     {"t.yaml:1:1: missing 'service' section"}},
-    {"empty document", "# nothing\n",
+    {"missing service", RECV_EXP, {"t.yaml:1:1: missing 'service' section"}},
+    {"empty document",
+     "# nothing\n",
      {"t.yaml:1:1: the configuration is empty"}},
-    {"top level not a mapping", "- a\n- b\n",
+    {"top level not a mapping",
+     "- a\n- b\n",
      {"t.yaml:1:1: expected a mapping at the top level"}},
     {"duplicate YAML key",
      "receivers:\n  fakerecv:\n    port: 1\n    port: 2\n" EXP_SVC,
@@ -396,26 +455,29 @@ static const struct error_case error_cases[] = {
      "receivers:\n  fakerecv:\n  fakerecv:\n" EXP_SVC,
      {"t.yaml:3:3: duplicate key 'fakerecv' (first defined at 2:3)"}},
     {"malformed env reference: bad name",
-     "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    endpoint: ${env:1BAD}\n"
-     SVC("fakerecv", "fakeexp"),
+     "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    endpoint: ${env:1BAD}\n" SVC(
+         "fakerecv", "fakeexp"),
      {"t.yaml:5:15: malformed environment reference '${env:1BAD}'"}},
     {"malformed env reference: unterminated",
-     "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    endpoint: \"${env:X\"\n"
-     SVC("fakerecv", "fakeexp"),
+     "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    endpoint: \"${env:X\"\n" SVC(
+         "fakerecv", "fakeexp"),
      {"t.yaml:5:15: malformed environment reference: '${' without a closing '}'"}},
     {"malformed env reference: other provider",
-     "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    endpoint: ${file:/x}\n"
-     SVC("fakerecv", "fakeexp"),
+     "receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n    endpoint: ${file:/x}\n" SVC(
+         "fakerecv", "fakeexp"),
      {"t.yaml:5:15: malformed environment reference '${file:/x}': unsupported "
       "provider"}},
-    {"YAML syntax error", "receivers:\n  a: b\n c: d\n",
+    {"YAML syntax error",
+     "receivers:\n  a: b\n c: d\n",
      {"t.yaml:3:2: invalid YAML: did not find expected key"}},
-    {"YAML unterminated flow", "receivers:\n  fakerecv: [\n",
+    {"YAML unterminated flow",
+     "receivers:\n  fakerecv: [\n",
      {"t.yaml:3:1: invalid YAML"}},
     {"YAML merge key",
      "receivers:\n  fakerecv:\n    <<: {port: 1}\n" EXP_SVC,
      {"t.yaml:3:5: YAML merge keys ('<<') are not supported"}},
-    {"two YAML documents", OK_BODY "---\nfoo: 1\n",
+    {"two YAML documents",
+     OK_BODY "---\nfoo: 1\n",
      {"t.yaml:12:1: only one YAML document is allowed"}},
     {"component validate hook",
      "receivers:\n  fakerecv:\nprocessors:\n  fakeproc:\n    fail: true\n"
@@ -447,7 +509,8 @@ static void test_error_table(void **state)
         }
         for (j = 0; j < 4 && c->errors[j] != NULL; j++) {
             if (!has_msg(d.errors, d.nerrors, c->errors[j])) {
-                print_message("[%s] missing error: %s\n", c->name, c->errors[j]);
+                print_message("[%s] missing error: %s\n", c->name,
+                              c->errors[j]);
                 fail = 1;
             }
         }
@@ -599,8 +662,8 @@ static void test_env_expansion(void **state)
         "    port: ${env:PROFCOL_T_UNSET:-4041}\n"
         "    tags: [\"$${env:PROFCOL_T_HOST}\", \"a$b\", \"${env:PROFCOL_T_UNSET}\"]\n"
         "    timeout: ${env:PROFCOL_T_TIMEOUT:-2s}\n"
-        "exporters:\n  fakeexp:\n    endpoint: \"${env:PROFCOL_T_EMPTY:-dflt}\"\n"
-        SVC("fakerecv", "fakeexp");
+        "exporters:\n  fakeexp:\n    endpoint: \"${env:PROFCOL_T_EMPTY:-dflt}\"\n" SVC(
+            "fakerecv", "fakeexp");
     struct config cfg;
     struct cfg_diag d;
     const struct fake_recv_cfg *r;
@@ -690,11 +753,14 @@ static void test_unused_is_warning_only(void **state)
     struct cfg_diag d;
 
     (void)state;
-    assert_int_equal(load(RECV_EXP "  fakeexp/unused:\n    endpoint: y\n"
-                          SVC("fakerecv", "fakeexp"), &cfg, &d), PC_OK);
+    assert_int_equal(load(RECV_EXP "  fakeexp/unused:\n    endpoint: y\n" SVC(
+                              "fakerecv", "fakeexp"),
+                          &cfg, &d),
+                     PC_OK);
     assert_int_equal(d.nerrors, 0);
     assert_int_equal(d.nwarnings, 1);
-    assert_string_equal(d.warnings[0], "t.yaml:6:3: exporter 'fakeexp/unused' "
+    assert_string_equal(d.warnings[0],
+                        "t.yaml:6:3: exporter 'fakeexp/unused' "
                         "is defined but not used by any pipeline");
     config_free(&cfg);
     cfg_diag_free(&d);
@@ -702,11 +768,10 @@ static void test_unused_is_warning_only(void **state)
 
 static void test_aliases_resolved(void **state)
 {
-    static const char yaml[] =
-        "receivers:\n  fakerecv:\n    tags: &t [x, y]\n"
-        "  fakerecv/b:\n    tags: *t\n"
-        "exporters:\n  fakeexp:\n    endpoint: x\n"
-        SVC("fakerecv, fakerecv/b", "fakeexp");
+    static const char yaml[] = "receivers:\n  fakerecv:\n    tags: &t [x, y]\n"
+                               "  fakerecv/b:\n    tags: *t\n"
+                               "exporters:\n  fakeexp:\n    endpoint: x\n" SVC(
+                                   "fakerecv, fakerecv/b", "fakeexp");
     struct config cfg;
     struct cfg_diag d;
     const struct fake_recv_cfg *b;
@@ -734,7 +799,8 @@ static void test_component_equal_for_reload(void **state)
     cfg_diag_free(&d);
     assert_int_equal(load("receivers:\n  fakerecv:\nexporters:\n  fakeexp:\n"
                           "    endpoint: changed\n" SVC("fakerecv", "fakeexp"),
-                          &b, &d), PC_OK);
+                          &b, &d),
+                     PC_OK);
     cfg_diag_free(&d);
     ra = config_find(&a, COMPONENT_RECEIVER, "fakerecv");
     rb = config_find(&b, COMPONENT_RECEIVER, "fakerecv");
@@ -800,10 +866,12 @@ static void test_ynode_positions_and_paths(void **state)
     const struct ynode *recv, *item;
 
     (void)state;
-    assert_int_equal(ydoc_load_string("p.yaml", "receivers:\n  scrape:\n"
+    assert_int_equal(ydoc_load_string("p.yaml",
+                                      "receivers:\n  scrape:\n"
                                       "    targets:\n      - url: a\n"
-                                      "      - {url: \"b\"}\n", &doc, err,
-                                      sizeof(err)), PC_OK);
+                                      "      - {url: \"b\"}\n",
+                                      &doc, err, sizeof(err)),
+                     PC_OK);
     recv = ynode_get(ynode_get(doc.root, "receivers"), "scrape");
     assert_non_null(recv);
     assert_int_equal(recv->line, 3);
@@ -826,7 +894,8 @@ static void test_registry(void **state)
     const struct component_factory *const *all;
 
     (void)state;
-    assert_ptr_equal(registry_find(COMPONENT_RECEIVER, "fakerecv"), &fake_recv);
+    assert_ptr_equal(registry_find(COMPONENT_RECEIVER, "fakerecv"),
+                     &fake_recv);
     assert_null(registry_find(COMPONENT_EXPORTER, "fakerecv"));
     assert_null(registry_find(COMPONENT_RECEIVER, "nosuch"));
     assert_string_equal(component_kind_name(COMPONENT_RECEIVER), "receiver");
@@ -848,7 +917,8 @@ static void test_registry(void **state)
         uint32_t k;
 
         assert_int_equal(config_parse_id(all[i]->type, type, sizeof(type),
-                                         &name, err, sizeof(err)), PC_OK);
+                                         &name, err, sizeof(err)),
+                         PC_OK);
         assert_null(name);
         for (j = 0; j < i; j++) {
             assert_false(all[j]->kind == all[i]->kind &&

@@ -26,16 +26,61 @@
 
 /* The string table of the rich pprof below; S_x is the index of x. */
 enum {
-    S_EMPTY, S_SAMPLES, S_COUNT, S_CPU, S_NS, S_APP, S_LIBC, S_BUILDID,
-    S_MAIN, S_WORK, S_MAINGO, S_TAG, S_A, S_B, S_BYTES, S_THREAD, S_W1,
-    S_C1, S_C2, S_C3, S_DROP, S_KEEP, S_DOC, S_LAT, S_MS, S_SEC, S_NSTR
+    S_EMPTY,
+    S_SAMPLES,
+    S_COUNT,
+    S_CPU,
+    S_NS,
+    S_APP,
+    S_LIBC,
+    S_BUILDID,
+    S_MAIN,
+    S_WORK,
+    S_MAINGO,
+    S_TAG,
+    S_A,
+    S_B,
+    S_BYTES,
+    S_THREAD,
+    S_W1,
+    S_C1,
+    S_C2,
+    S_C3,
+    S_DROP,
+    S_KEEP,
+    S_DOC,
+    S_LAT,
+    S_MS,
+    S_SEC,
+    S_NSTR
 };
 static const char *const strs[S_NSTR] = {
-    "", "samples", "count", "cpu", "nanoseconds", "/usr/bin/app",
-    "/lib/libc.so", "abc123", "main.main", "main.work", "main.go", "tag",
-    "a", "b", "bytes", "thread", "w1", "zeta comment", "alpha comment",
-    "mid comment", "runtime\\..*", "main\\..*", "https://example.com/doc",
-    "latency", "milliseconds", "seconds",
+    "",
+    "samples",
+    "count",
+    "cpu",
+    "nanoseconds",
+    "/usr/bin/app",
+    "/lib/libc.so",
+    "abc123",
+    "main.main",
+    "main.work",
+    "main.go",
+    "tag",
+    "a",
+    "b",
+    "bytes",
+    "thread",
+    "w1",
+    "zeta comment",
+    "alpha comment",
+    "mid comment",
+    "runtime\\..*",
+    "main\\..*",
+    "https://example.com/doc",
+    "latency",
+    "milliseconds",
+    "seconds",
 };
 
 static void w_mapping(struct buf *b, uint64_t id, uint64_t file,
@@ -104,11 +149,11 @@ static void build_rich(struct buf *b)
     w_sample(b, s1, 2, 1, 10000000, 1);
     w_sample(b, s2, 1, 2, 20000000, 2);
     w_mapping(b, 1, S_APP, S_BUILDID, 1 | 4);
-    w_mapping(b, 2, S_LIBC, 0, 2 | 8);   /* unreferenced */
+    w_mapping(b, 2, S_LIBC, 0, 2 | 8); /* unreferenced */
     m = pbw_location_begin(b, 1, 1, 0x401000);
     pbw_line(b, 2, 22, 5);
     pbw_line(b, 1, 12, 7);
-    pbw_uint(b, 5, 1);   /* is_folded */
+    pbw_uint(b, 5, 1); /* is_folded */
     pbw_end(b, m);
     m = pbw_location_begin(b, 2, 1, 0x402000);
     pbw_line(b, 1, 14, 0);
@@ -366,8 +411,10 @@ static void test_convert_pprof_otlp_pprof(void **state)
     is_str(back, p->comments[2], "mid comment");
     assert_int_equal(
         back->dict.locations[back->dict.stacks[p->samples[0].stack].locs[0]]
-            .lines[0].column, 5);
-    assert_int_equal(back->dict.nmappings, 3);   /* zero entry + 2 */
+            .lines[0]
+            .column,
+        5);
+    assert_int_equal(back->dict.nmappings, 3); /* zero entry + 2 */
     pdata_free(back);
     pdata_free(otlp);
     pdata_free(orig);
@@ -400,8 +447,8 @@ static void test_convert_mixed_units_keep_first(void **state)
     pbw_uint(&b, 3, 0x1000);
     pbw_end(&b, m);
     for (i = 0; i < 6; i++) {
-        static const char *const s[] = {"", "samples", "count", "latency",
-                                        "milliseconds", "seconds"};
+        static const char *const s[] = {"",        "samples",      "count",
+                                        "latency", "milliseconds", "seconds"};
         pbw_str(&b, 6, s[i]);
     }
     orig = from_pprof(b.data, b.len);
@@ -416,7 +463,7 @@ static void test_convert_mixed_units_keep_first(void **state)
     assert_int_equal(x->value.u.i, 250);
     assert_int_equal(y->value.u.i, 7);
     is_str(back, x->unit, "milliseconds");
-    is_str(back, y->unit, "milliseconds");   /* the documented loss */
+    is_str(back, y->unit, "milliseconds"); /* the documented loss */
     pdata_free(back);
     pdata_free(otlp);
     pdata_free(orig);
@@ -678,14 +725,18 @@ static void test_convert_otlp_links_and_timestamps(void **state)
     p = only_profile(back);
     assert_int_equal(p->nsamples, 3);
     assert_int_equal(count_label(back, &p->samples[0], "trace_id",
-                                 "0102030405060708090a0b0c0d0e0f10"), 1);
+                                 "0102030405060708090a0b0c0d0e0f10"),
+                     1);
     assert_int_equal(count_label(back, &p->samples[0], "span_id",
-                                 "a0a1a2a3a4a5a6a7"), 1);
+                                 "a0a1a2a3a4a5a6a7"),
+                     1);
     assert_int_equal(count_label(back, &p->samples[1], "trace_id", "t"), 1);
     assert_int_equal(count_label(back, &p->samples[1], "trace_id",
-                                 "0102030405060708090a0b0c0d0e0f10"), 0);
+                                 "0102030405060708090a0b0c0d0e0f10"),
+                     0);
     assert_int_equal(count_label(back, &p->samples[1], "span_id",
-                                 "a0a1a2a3a4a5a6a7"), 1);
+                                 "a0a1a2a3a4a5a6a7"),
+                     1);
     /* One sample type: values summed; timestamps only: their number. */
     assert_int_equal(p->samples[0].nvalues, 1);
     assert_int_equal(p->samples[0].values[0], 7);
@@ -719,9 +770,11 @@ static void test_convert_otlp_only_dropped(void **state)
     for (i = 0; i < p->nsamples; i++) {
         assert_int_equal(p->samples[i].nts, 0);
         assert_int_equal(count_label(back, &p->samples[i], "service.name",
-                                     "checkout"), 0);
+                                     "checkout"),
+                         0);
         assert_int_equal(count_label(back, &p->samples[i],
-                                     "profile.frame.type", "go"), 0);
+                                     "profile.frame.type", "go"),
+                         0);
     }
     /* The location keeps its address, loses its attribute. */
     l = &back->dict.locations[back->dict.stacks[p->samples[2].stack].locs[0]];

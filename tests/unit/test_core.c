@@ -40,16 +40,17 @@ static void test_hex_val(void **state)
     (void)state;
     for (c = 0; c < 256; c++) {
         const char *p = c != 0 ? strchr(digits, c) : NULL;
-        int want = p == NULL ? -1 : (p - digits) < 16 ? (int)(p - digits)
-                                                      : (int)(p - digits) - 6;
+        int want = p == NULL           ? -1
+                   : (p - digits) < 16 ? (int)(p - digits)
+                                       : (int)(p - digits) - 6;
         assert_int_equal(hex_val(c), want);
     }
 }
 
 static void test_hex_encode_decode(void **state)
 {
-    static const uint8_t id[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xcd, 0xef,
-                                 0xff};
+    static const uint8_t id[] = {0x00, 0x01, 0x7f, 0x80,
+                                 0xab, 0xcd, 0xef, 0xff};
     char dst[2 * sizeof(id) + 1];
     uint8_t back[sizeof(id)];
     struct buf b;
@@ -91,8 +92,7 @@ static void test_pct_encode(void **state)
     buf_init(&b, 0);
     assert_int_equal(pct_encode(&b, "aZ09-._~", 8), PC_OK);
     assert_int_equal(pct_encode(&b, " /?&=+%\xc3\xa9\x00!", 11), PC_OK);
-    assert_string_equal(text(&b),
-                        "aZ09-._~%20%2F%3F%26%3D%2B%25%C3%A9%00%21");
+    assert_string_equal(text(&b), "aZ09-._~%20%2F%3F%26%3D%2B%25%C3%A9%00%21");
     buf_free(&b);
 }
 
@@ -102,8 +102,12 @@ static void test_base64_encode(void **state)
 {
     /* RFC 4648 section 10. */
     static const char *const vec[][2] = {
-        {"", ""},           {"f", "Zg=="},        {"fo", "Zm8="},
-        {"foo", "Zm9v"},    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
         {"foobar", "Zm9vYmFy"},
     };
     static const uint8_t high[] = {0xfb, 0xff, 0xbf};
@@ -115,7 +119,8 @@ static void test_base64_encode(void **state)
     for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
         buf_reset(&b);
         assert_int_equal(base64_encode(&b, (const uint8_t *)vec[i][0],
-                                       strlen(vec[i][0])), PC_OK);
+                                       strlen(vec[i][0])),
+                         PC_OK);
         assert_string_equal(text(&b), vec[i][1]);
     }
     /* The standard alphabet's last two characters. */
@@ -204,9 +209,12 @@ static void test_jsonesc_escapes(void **state)
     /* Every other control character as \u00xx (lowercase); DEL stays. */
     want[0] = '\0';
     for (c = 0; c < 32; c++) {
-        const char *s = c == '\b' ? "\\b" : c == '\f' ? "\\f" :
-                        c == '\n' ? "\\n" : c == '\r' ? "\\r" :
-                        c == '\t' ? "\\t" : NULL;
+        const char *s = c == '\b'   ? "\\b"
+                        : c == '\f' ? "\\f"
+                        : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r"
+                        : c == '\t' ? "\\t"
+                                    : NULL;
         char u[8];
 
         ctl[c] = (char)c;
@@ -256,11 +264,18 @@ static void test_jsonesc_utf8(void **state)
 
 static void test_jsonesc_bounded(void **state)
 {
-    static const char s[] = "ab\xe2\x82\xac\"c";   /* a b EURO " c */
+    static const char s[] = "ab\xe2\x82\xac\"c"; /* a b EURO " c */
     /* What fits under each bound: whole characters and escapes only. */
     static const char *const fits[] = {
-        "", "a", "ab", "ab", "ab", "ab\xe2\x82\xac", "ab\xe2\x82\xac",
-        "ab\xe2\x82\xac\\\"", "ab\xe2\x82\xac\\\"c",
+        "",
+        "a",
+        "ab",
+        "ab",
+        "ab",
+        "ab\xe2\x82\xac",
+        "ab\xe2\x82\xac",
+        "ab\xe2\x82\xac\\\"",
+        "ab\xe2\x82\xac\\\"c",
     };
     struct buf b;
     size_t max;
@@ -325,7 +340,8 @@ static void test_clock(void **state)
     dl = clock_mono_after(1500);
     assert_true(dl.tv_nsec >= 0 && dl.tv_nsec < 1000000000L);
     assert_true((int64_t)(dl.tv_sec - ts.tv_sec) * 1000000000 +
-                    (dl.tv_nsec - ts.tv_nsec) >= (int64_t)1500000000);
+                    (dl.tv_nsec - ts.tv_nsec) >=
+                (int64_t)1500000000);
     /* A negative wait is no wait, never a malformed timespec. */
     dl = clock_mono_after(-5);
     assert_true(dl.tv_nsec >= 0 && dl.tv_nsec < 1000000000L);
@@ -335,7 +351,8 @@ static void test_clock(void **state)
     dl = clock_real_after(999);
     assert_true(dl.tv_nsec >= 0 && dl.tv_nsec < 1000000000L);
     assert_true((int64_t)(dl.tv_sec - ts.tv_sec) * 1000000000 +
-                    (dl.tv_nsec - ts.tv_nsec) >= (int64_t)999000000);
+                    (dl.tv_nsec - ts.tv_nsec) >=
+                (int64_t)999000000);
     assert_true(dl.tv_sec - ts.tv_sec <= 2);
 }
 

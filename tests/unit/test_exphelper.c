@@ -25,9 +25,9 @@
 struct fake {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int fail_retry;        /* next N calls return PC_ERETRY (-1: always) */
-    int permanent;         /* every call returns PC_EPERMANENT */
-    int gate_closed;       /* calls wait until opened */
+    int fail_retry;  /* next N calls return PC_ERETRY (-1: always) */
+    int permanent;   /* every call returns PC_EPERMANENT */
+    int gate_closed; /* calls wait until opened */
     int64_t retry_after;
     int calls;
     int delivered[MAXIDS]; /* times each batch id was delivered */
@@ -115,8 +115,8 @@ static struct batch *mkbatch(uint64_t id)
 }
 
 /* Polls cond(h) for up to 10 s. */
-static int wait_for(struct exphelper *h, int (*cond)(struct exphelper *,
-                                                     void *), void *arg)
+static int wait_for(struct exphelper *h,
+                    int (*cond)(struct exphelper *, void *), void *arg)
 {
     int i;
 
@@ -172,10 +172,13 @@ static void test_retry_then_success(void **state)
     assert_int_equal(st.send_failed_profiles, 0);
     assert_int_equal(fake_get(&f, &f.delivered[7]), 1);
     /* The helper's series, seen through the exporter's scope. */
-    assert_int_equal(mcounter_get(mscope_counter(sc,
-        "profcol_exporter_retries_total", "", NULL)), 3);
-    assert_int_equal(mcounter_get(mscope_counter(sc,
-        "profcol_exporter_sent_profiles_total", "", NULL)), 1);
+    assert_int_equal(mcounter_get(mscope_counter(
+                         sc, "profcol_exporter_retries_total", "", NULL)),
+                     3);
+    assert_int_equal(
+        mcounter_get(mscope_counter(sc, "profcol_exporter_sent_profiles_total",
+                                    "", NULL)),
+        1);
     assert_int_equal(exphelper_stop(h, clock_mono_ms() + 5000), PC_OK);
     exphelper_free(h);
     /* The helper let go of its series: what the test's scope also holds
@@ -183,8 +186,9 @@ static void test_retry_then_success(void **state)
     buf_init(&text, 0);
     assert_int_equal(metrics_render(m, &text), PC_OK);
     assert_int_equal(buf_putc(&text, 0), PC_OK);
-    assert_non_null(strstr((char *)text.data,
-        "\nprofcol_exporter_retries_total{exporter=\"otlp/a\"} 3\n"));
+    assert_non_null(
+        strstr((char *)text.data,
+               "\nprofcol_exporter_retries_total{exporter=\"otlp/a\"} 3\n"));
     assert_null(strstr((char *)text.data, "profcol_exporter_queue_size"));
     assert_null(strstr((char *)text.data, "profcol_exporter_sent_bytes"));
     buf_free(&text);
@@ -206,9 +210,9 @@ static void test_retries_exhausted(void **state)
     c.retry.max_elapsed_time_ms = 100;
     fake_init(&f);
     f.fail_retry = -1;
-    f.retry_after = 30;          /* longer than the 1..5 ms backoff */
-    assert_int_equal(exphelper_new(&c, "otlp/b", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+    f.retry_after = 30; /* longer than the 1..5 ms backoff */
+    assert_int_equal(exphelper_new(&c, "otlp/b", &fake_ops, &f, NULL, &h, &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(1)), PC_OK);
     assert_true(wait_for(h, dropped_at_least, (void *)1));
@@ -233,15 +237,15 @@ static void test_permanent(void **state)
     fast_cfg(&c);
     fake_init(&f);
     f.permanent = 1;
-    assert_int_equal(exphelper_new(&c, "otlp/p", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+    assert_int_equal(exphelper_new(&c, "otlp/p", &fake_ops, &f, NULL, &h, &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(1)), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(2)), PC_OK);
     assert_true(wait_for(h, dropped_at_least, (void *)2));
     exphelper_get_stats(h, &st);
     assert_int_equal(st.dropped_permanent, 2);
-    assert_int_equal(st.exports, 2);        /* not retried */
+    assert_int_equal(st.exports, 2); /* not retried */
     assert_int_equal(st.retries, 0);
     exphelper_free(h);
 }
@@ -270,11 +274,11 @@ static void test_queue_full(void **state)
     c.timeout_ms = 100;
     fake_init(&f);
     f.gate_closed = 1;
-    assert_int_equal(exphelper_new(&c, "otlp/q", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+    assert_int_equal(exphelper_new(&c, "otlp/q", &fake_ops, &f, NULL, &h, &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(0)), PC_OK);
-    assert_true(wait_for(h, queue_is, (void *)0));   /* consumer holds it */
+    assert_true(wait_for(h, queue_is, (void *)0)); /* consumer holds it */
     assert_int_equal(exphelper_submit(h, mkbatch(1)), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(2)), PC_OK);
     t0 = clock_mono_ms();
@@ -289,7 +293,7 @@ static void test_queue_full(void **state)
         assert_int_equal(f.delivered[i], 1);
     }
     assert_int_equal(f.delivered[3], 0);
-    assert_int_equal(exphelper_submit(h, mkbatch(5)), PC_EBUSY);  /* stopped */
+    assert_int_equal(exphelper_submit(h, mkbatch(5)), PC_EBUSY); /* stopped */
     exphelper_free(h);
 }
 
@@ -307,8 +311,8 @@ static void test_stop_drains(void **state)
     c.queue.queue_size = 50;
     fake_init(&f);
     f.gate_closed = 1;
-    assert_int_equal(exphelper_new(&c, "otlp/d", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+    assert_int_equal(exphelper_new(&c, "otlp/d", &fake_ops, &f, NULL, &h, &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     for (i = 0; i < 20; i++) {
         assert_int_equal(exphelper_submit(h, mkbatch((uint64_t)i)), PC_OK);
@@ -324,8 +328,8 @@ static void test_stop_drains(void **state)
      * dropped with reason "shutdown". */
     fake_init(&f);
     f.fail_retry = -1;
-    assert_int_equal(exphelper_new(&c, "otlp/d", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+    assert_int_equal(exphelper_new(&c, "otlp/d", &fake_ops, &f, NULL, &h, &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     for (i = 0; i < 5; i++) {
         assert_int_equal(exphelper_submit(h, mkbatch((uint64_t)i)), PC_OK);
@@ -351,8 +355,8 @@ static void test_sync(void **state)
     c.queue.enabled = 0;
     fake_init(&f);
     f.fail_retry = 2;
-    assert_int_equal(exphelper_new(&c, "otlp/s", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+    assert_int_equal(exphelper_new(&c, "otlp/s", &fake_ops, &f, NULL, &h, &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(3)), PC_OK);
     assert_int_equal(f.delivered[3], 1);
@@ -393,7 +397,8 @@ static void test_persistent_crash(void **state)
     fake_init(&f);
     f.fail_retry = -1;
     assert_int_equal(exphelper_new(&c, "otlp/disk", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+                                   &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     for (i = 0; i < 40; i++) {
         assert_int_equal(exphelper_submit(h, mkbatch((uint64_t)i)), PC_OK);
@@ -407,7 +412,8 @@ static void test_persistent_crash(void **state)
 
     fake_init(&f);
     assert_int_equal(exphelper_new(&c, "otlp/disk", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+                                   &e),
+                     PC_OK);
     assert_int_equal(exphelper_queue_size(h), 40);
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_true(wait_for(h, sent_at_least, (void *)40));
@@ -422,7 +428,8 @@ static void test_persistent_crash(void **state)
 
     /* Acknowledged: a third start has nothing to send. */
     assert_int_equal(exphelper_new(&c, "otlp/disk", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+                                   &e),
+                     PC_OK);
     assert_int_equal(exphelper_queue_size(h), 0);
     exphelper_free(h);
 
@@ -430,7 +437,8 @@ static void test_persistent_crash(void **state)
     fake_init(&f);
     f.fail_retry = -1;
     assert_int_equal(exphelper_new(&c, "otlp/disk", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+                                   &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit(h, mkbatch(1)), PC_OK);
     assert_true(wait_for(h, exports_at_least, (void *)2));
@@ -439,7 +447,8 @@ static void test_persistent_crash(void **state)
     assert_int_equal(st.dropped_shutdown, 0);
     exphelper_free(h);
     assert_int_equal(exphelper_new(&c, "otlp/disk", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+                                   &e),
+                     PC_OK);
     assert_int_equal(exphelper_queue_size(h), 1);
     exphelper_free(h);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -489,9 +498,10 @@ static void test_submit_async(void **state)
     fast_cfg(&c);
     c.queue.storage.directory = dir;
     fake_init(&f);
-    f.fail_retry = -1;            /* nothing leaves the queue */
+    f.fail_retry = -1; /* nothing leaves the queue */
     assert_int_equal(exphelper_new(&c, "otlp/async", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+                                   &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     for (i = 0; i < 5; i++) {
         memset(&d[i], 0, sizeof(d[i]));
@@ -518,10 +528,11 @@ static void test_submit_async(void **state)
     exphelper_crash_for_test(h);
     exphelper_free(h);
     for (i = 0; i < 5; i++) {
-        assert_int_equal(async_calls(&d[i]), 1);   /* exactly once */
+        assert_int_equal(async_calls(&d[i]), 1); /* exactly once */
     }
     assert_int_equal(exphelper_new(&c, "otlp/async", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+                                   &e),
+                     PC_OK);
     assert_int_equal(exphelper_queue_size(h), 5);
     exphelper_free(h);
 
@@ -529,7 +540,8 @@ static void test_submit_async(void **state)
     fast_cfg(&c);
     fake_init(&f);
     assert_int_equal(exphelper_new(&c, "otlp/mem", &fake_ops, &f, NULL, &h,
-                                   &e), PC_OK);
+                                   &e),
+                     PC_OK);
     assert_int_equal(exphelper_start(h), PC_OK);
     assert_int_equal(exphelper_submit_async(h, mkbatch(1), async_cb, &d[0]),
                      PC_OK);

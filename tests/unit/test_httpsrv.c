@@ -138,9 +138,11 @@ static void server_up(struct server *s, struct httpsrv_cfg *cfg)
     }
     assert_int_equal(httpsrv_route(s->srv, "/echo", 0, echo, NULL), 0);
     assert_int_equal(httpsrv_route(s->srv, "/get", HTTPSRV_ALLOW_GET, echo,
-                                   NULL), 0);
+                                   NULL),
+                     0);
     assert_int_equal(httpsrv_route(s->srv, "/raw", HTTPSRV_RAW_BODY, echo,
-                                   NULL), 0);
+                                   NULL),
+                     0);
     assert_int_equal(httpsrv_route(s->srv, "/fail", 0, fail_json, NULL), 0);
     assert_int_equal(httpsrv_route(s->srv, "/slow", 0, slow, NULL), 0);
     assert_int_equal(httpsrv_route(s->srv, "/slowthen", 0, slow_then, NULL),
@@ -202,8 +204,7 @@ static void request(const char *url, const char *method, const void *body,
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         if (!chunked) {
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                             (curl_off_t)len);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
         } else {
             curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
             curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
@@ -260,8 +261,8 @@ static void test_routes_and_methods(void **state)
     server_up(&s, &cfg);
     assert_true(httpsrv_port(s.srv) > 0);
     url_for(url, sizeof(url), &s, "http", "/echo?q=a%20b+c&q=second");
-    request(url, "POST", "hello", 5, 0, curl_slist_append(NULL,
-            "Content-Type: text/plain"), NULL, &r);
+    request(url, "POST", "hello", 5, 0,
+            curl_slist_append(NULL, "Content-Type: text/plain"), NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal((char *)r.body.data,
                         "5:hello|q=a b c|wire=5|ct=text/plain");
@@ -347,7 +348,8 @@ static void test_encodings(void **state)
     assert_int_equal(gz_compress((const uint8_t *)text, strlen(text), &gz, 6),
                      0);
     assert_int_equal(zstd_compress((const uint8_t *)text, strlen(text), &zs,
-                                   3), 0);
+                                   3),
+                     0);
     assert_int_equal(gz_compress((const uint8_t *)zeros, 200000, &bomb, 9), 0);
     assert_true(bomb.len < 4096);
 
@@ -412,8 +414,7 @@ static void test_bearer(void **state)
     assert_int_equal(r.status, 401);
     buf_free(&r.body);
     request(url, "POST", "x", 1, 0,
-            curl_slist_append(NULL, "Authorization: Bearer s3cret"), NULL,
-            &r);
+            curl_slist_append(NULL, "Authorization: Bearer s3cret"), NULL, &r);
     assert_int_equal(r.status, 200);
     buf_free(&r.body);
     server_down(&s);
@@ -462,7 +463,8 @@ static int make_certs(const char *dir)
 {
     char cmd[4096];
 
-    snprintf(cmd, sizeof(cmd),
+    snprintf(
+        cmd, sizeof(cmd),
         "(cd %s && "
         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=testca "
         "-keyout ca.key -out ca.pem && "
@@ -474,7 +476,8 @@ static int make_certs(const char *dir)
         "openssl req -newkey rsa:2048 -nodes -subj /CN=client "
         "-keyout client.key -out client.csr && "
         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key "
-        "-CAcreateserial -days 1 -out client.pem) >/dev/null 2>&1", dir);
+        "-CAcreateserial -days 1 -out client.pem) >/dev/null 2>&1",
+        dir);
     return system(cmd);
 }
 
@@ -514,7 +517,7 @@ static void test_tls(void **state)
     server_up(&s, &cfg);
     url_for(url, sizeof(url), &s, "https", "/echo");
     request(url, "POST", "x", 1, 0, NULL, dir, &r);
-    assert_int_equal(r.status, -1);       /* handshake refused */
+    assert_int_equal(r.status, -1); /* handshake refused */
     buf_free(&r.body);
     url_for(url, sizeof(url), &s, "https", "/echo?withcert");
     request(url, "POST", "mtls", 4, 0, NULL, dir, &r);
@@ -580,7 +583,7 @@ static void test_slow_handler_does_not_block(void **state)
     server_up(&s, &cfg);
     c.s = &s;
     assert_int_equal(pthread_create(&c.tid, NULL, slow_client_run, &c), 0);
-    usleep(200 * 1000);          /* the slow request is on a worker */
+    usleep(200 * 1000); /* the slow request is on a worker */
     loop_ms = timed(&s, "/nope", 404);
     if (workpool_threads() >= 2) {
         other_ms = timed(&s, "/echo", 200);
@@ -609,8 +612,10 @@ static int raw_post(const struct server *s, const char *path)
     a.sin_port = htons(httpsrv_port(s->srv));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    n = snprintf(req, sizeof(req), "POST %s HTTP/1.1\r\nHost: x\r\n"
-                 "Content-Length: 5\r\n\r\nhello", path);
+    n = snprintf(req, sizeof(req),
+                 "POST %s HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 5\r\n\r\nhello",
+                 path);
     assert_int_equal(write(fd, req, (size_t)n), n);
     return fd;
 }
@@ -639,7 +644,7 @@ static void test_client_gone(void **state)
     close(raw_post(&s, "/slowthen"));
     wait_count(&slow_ran, slow0 + 1);
     wait_count(&then_ran, then0 + 1);
-    usleep(100 * 1000);          /* the loop sent (and dropped) the replies */
+    usleep(100 * 1000); /* the loop sent (and dropped) the replies */
     assert_true(timed(&s, "/echo", 200) < SLOW_MS);
     server_down(&s);
 }
@@ -656,7 +661,7 @@ static void test_stop_drains(void **state)
     (void)state;
     server_up(&s, &cfg);
     fd = raw_post(&s, "/slowthen");
-    usleep(300 * 1000);          /* on a worker by now */
+    usleep(300 * 1000); /* on a worker by now */
     server_down(&s);
     assert_int_equal(atomic_load(&then_ran), then0 + 1);
     close(fd);

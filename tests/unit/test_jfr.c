@@ -77,13 +77,13 @@ static void w_event(struct buf *out, uint64_t type, const struct buf *body)
 struct mk {
     uint16_t major;
     int bad_magic;
-    uint64_t frame2_method;     /* method key of the second frame (1) */
-    int64_t delta;              /* of the checkpoint (0) */
+    uint64_t frame2_method; /* method key of the second frame (1) */
+    int64_t delta;          /* of the checkpoint (0) */
     int zero_size_event;
-    uint64_t pool_count;        /* entries the Symbol pool claims (3) */
-    uint64_t context;           /* contextId of the samples */
-    uint32_t string_enc;        /* encoding of "work" (3) */
-    uint64_t string_len;        /* claimed length of "work" (4) */
+    uint64_t pool_count; /* entries the Symbol pool claims (3) */
+    uint64_t context;    /* contextId of the samples */
+    uint32_t string_enc; /* encoding of "work" (3) */
+    uint64_t string_len; /* claimed length of "work" (4) */
 };
 
 static void mk_default(struct mk *m)
@@ -118,13 +118,13 @@ static uint32_t sx(struct strtab *t, const char *s)
 
 struct fdef {
     const char *name;
-    const char *cls;           /* class id as text */
+    const char *cls; /* class id as text */
     int pool, array;
 };
 
 static void w_class(struct buf *b, struct strtab *t, const char *name,
-                    const char *id, const char *super,
-                    const struct fdef *f, uint32_t nf)
+                    const char *id, const char *super, const struct fdef *f,
+                    uint32_t nf)
 {
     uint32_t i;
 
@@ -200,9 +200,9 @@ static void w_metadata(struct buf *out)
     w_class(&el, &t, "jdk.types.ThreadState", "25", NULL, ts, 1);
     w_class(&el, &t, "jdk.ExecutionSample", "30", "jdk.jfr.Event", exec, 4);
     w_class(&el, &t, "jdk.ThreadPark", "31", "jdk.jfr.Event", park, 3);
-    w_var(&body, 0);        /* start */
-    w_var(&body, 0);        /* duration */
-    w_var(&body, 1);        /* metadata id */
+    w_var(&body, 0); /* start */
+    w_var(&body, 0); /* duration */
+    w_var(&body, 1); /* metadata id */
     w_var(&body, t.n);
     for (i = 0; i < t.n; i++) {
         w_str(&body, t.s[i]);
@@ -221,9 +221,9 @@ static void w_checkpoint(struct buf *out, const struct mk *m)
     w_var(&b, 0);
     w_var(&b, 0);
     w_var(&b, (uint64_t)m->delta);
-    w_u8(&b, 0);             /* flags */
-    w_var(&b, 6);            /* pools */
-    w_var(&b, 20);           /* Symbol */
+    w_u8(&b, 0);   /* flags */
+    w_var(&b, 6);  /* pools */
+    w_var(&b, 20); /* Symbol */
     w_var(&b, m->pool_count);
     w_var(&b, 1);
     w_str(&b, "Main");
@@ -233,11 +233,11 @@ static void w_checkpoint(struct buf *out, const struct mk *m)
     w_u8(&b, (uint8_t)m->string_enc);
     w_var(&b, m->string_len);
     assert_int_equal(buf_append(&b, "work", 4), PC_OK);
-    w_var(&b, 21);           /* Class */
+    w_var(&b, 21); /* Class */
     w_var(&b, 1);
     w_var(&b, 1);
     w_var(&b, 1);
-    w_var(&b, 22);           /* Method: 1 = Main.run, 2 = Main.work */
+    w_var(&b, 22); /* Method: 1 = Main.run, 2 = Main.work */
     w_var(&b, 2);
     w_var(&b, 1);
     w_var(&b, 1);
@@ -245,7 +245,7 @@ static void w_checkpoint(struct buf *out, const struct mk *m)
     w_var(&b, 2);
     w_var(&b, 1);
     w_var(&b, 3);
-    w_var(&b, 24);           /* StackTrace 1: work (line 10) <- run (5) */
+    w_var(&b, 24); /* StackTrace 1: work (line 10) <- run (5) */
     w_var(&b, 1);
     w_var(&b, 1);
     w_u8(&b, 0);
@@ -254,11 +254,11 @@ static void w_checkpoint(struct buf *out, const struct mk *m)
     w_var(&b, 10);
     w_var(&b, m->frame2_method);
     w_var(&b, 5);
-    w_var(&b, 25);           /* ThreadState */
+    w_var(&b, 25); /* ThreadState */
     w_var(&b, 1);
     w_var(&b, 1);
     w_str(&b, "STATE_RUNNABLE");
-    w_var(&b, 12);           /* String pool, unused */
+    w_var(&b, 12); /* String pool, unused */
     w_var(&b, 0);
     w_event(out, 1, &b);
     buf_free(&b);
@@ -271,22 +271,22 @@ static void w_samples(struct buf *out, const struct mk *m)
 
     for (i = 0; i < 3; i++) {
         buf_init(&b, 0);
-        w_var(&b, 100 + i);  /* startTime */
-        w_var(&b, 1);        /* stackTrace */
-        w_var(&b, 1);        /* state */
+        w_var(&b, 100 + i); /* startTime */
+        w_var(&b, 1);       /* stackTrace */
+        w_var(&b, 1);       /* state */
         w_var(&b, m->context);
         w_event(out, 30, &b);
         buf_free(&b);
     }
     buf_init(&b, 0);
     w_var(&b, 200);
-    w_var(&b, 5000);         /* duration, ticks = ns */
+    w_var(&b, 5000); /* duration, ticks = ns */
     w_var(&b, 1);
     w_event(out, 31, &b);
     buf_free(&b);
     buf_init(&b, 0);
     w_var(&b, 1);
-    w_event(out, 99, &b);    /* unknown type: skipped by size */
+    w_event(out, 99, &b); /* unknown type: skipped by size */
     buf_free(&b);
     if (m->zero_size_event) {
         w_u8(out, 0);
@@ -390,7 +390,7 @@ static void test_convert(void **state)
     assert_string_equal(jfr_kind_metric(res.kind[1]), "block");
     p = &res.pd->resources[0].scopes[0].profiles[0];
     assert_int_equal(p->nsamples, 1);
-    assert_int_equal(p->samples[0].values[0], 30000000);   /* 3 x 10 ms */
+    assert_int_equal(p->samples[0].values[0], 30000000); /* 3 x 10 ms */
     assert_int_equal(p->time_nanos, 1700000000000000000LL);
     st = &res.pd->dict.stacks[p->samples[0].stack];
     assert_int_equal(st->n, 2);
@@ -467,7 +467,7 @@ static void test_sample_rate_and_labels(void **state)
     o.labels_len = lb.len;
     assert_int_equal(convert(&b, &o, &res, &e), PC_OK);
     p = &res.pd->resources[0].scopes[0].profiles[0];
-    assert_int_equal(p->samples[0].values[0], 3000000);    /* 3 x 1 ms */
+    assert_int_equal(p->samples[0].values[0], 3000000); /* 3 x 1 ms */
     assert_int_equal(p->samples[0].nattrs, 1);
     a = &res.pd->dict.attrs[p->samples[0].attrs[0]];
     assert_true(pstr_eq(dict_str(&res.pd->dict, a->key), "thread_name"));

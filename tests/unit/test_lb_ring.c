@@ -63,8 +63,9 @@ static void test_distribution(void **state)
     for (p = 0; p < r->npoints; p++) {
         uint64_t prev = p == 0 ? r->points[r->npoints - 1].hash
                                : r->points[p - 1].hash;
-        arc[r->points[p].member] +=
-            (double)(uint64_t)(r->points[p].hash - prev) / 18446744073709551616.0;
+        arc[r->points[p].member] += (double)(uint64_t)(r->points[p].hash -
+                                                       prev) /
+                                    18446744073709551616.0;
     }
     for (j = 0; j < 5; j++) {
         print_message("member %s: %d keys, arc %.3f\n", r->members[j],
@@ -176,7 +177,8 @@ static void test_dns_server_parse(void **state)
     assert_int_equal(lb_dns_parse_server("name:53", &sin), PC_EINVAL);
     /* IP literals need no server. */
     assert_int_equal(lb_dns_resolve("::1", 4317, NULL, 1000, &eps, &n, err,
-                                    sizeof(err)), PC_OK);
+                                    sizeof(err)),
+                     PC_OK);
     assert_int_equal(n, 1);
     assert_string_equal(eps[0], "[::1]:4317");
     lb_dns_free(eps, n);

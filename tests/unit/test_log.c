@@ -120,8 +120,8 @@ static void test_logfmt_escaping(void **state)
     (void)state;
     log_configure(LOG_DEBUG, LOG_FORMAT_LOGFMT);
     capture_begin();
-    log_warn("c", "say \"hi\"\\\nbye", "path=%s q=%s err=\"x \\\"y\\\"\" e=",
-             "/a b", "a=b");
+    log_warn("c", "say \"hi\"\\\nbye",
+             "path=%s q=%s err=\"x \\\"y\\\"\" e=", "/a b", "a=b");
     out = capture_end();
     p = strstr(out, " level=warn component=c ");
     assert_non_null(p);
@@ -157,8 +157,8 @@ static void test_json_shape(void **state)
     log_configure(LOG_DEBUG, LOG_FORMAT_JSON);
     capture_begin();
     log_info("receiver/otlp", "tab\there \"q\" \\ \x01",
-             "profiles=%d neg=%d zero=0 lead=007 name=\"a b\" flag big=%s",
-             12, -4, "12345678901234567890");
+             "profiles=%d neg=%d zero=0 lead=007 name=\"a b\" flag big=%s", 12,
+             -4, "12345678901234567890");
     out = capture_end();
     assert_int_equal(out[strlen(out) - 1], '\n');
     root = json_loads(out, 0, &jerr);
@@ -239,7 +239,7 @@ static void test_truncation_logfmt(void **state)
 
 static void test_truncation_json(void **state)
 {
-    char *v = long_value(20000, '"');   /* every byte needs an escape */
+    char *v = long_value(20000, '"'); /* every byte needs an escape */
     const char *out;
     json_t *root;
     json_error_t jerr;

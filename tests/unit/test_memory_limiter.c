@@ -29,7 +29,7 @@ static uint64_t fake_rss_fn(void *arg)
 struct fixture {
     struct event_base *base;
     struct metrics *m;
-    struct component_host host;   /* host.metrics: processor="memory_limiter" */
+    struct component_host host; /* host.metrics: processor="memory_limiter" */
 };
 
 static void fixture_init(struct fixture *f)
@@ -76,7 +76,7 @@ static void test_limits(void **state)
     c.limit_mib = 100;
     assert_int_equal(ml_limits(&c, 0, &hard, &soft, err, sizeof(err)), PC_OK);
     assert_int_equal(hard, 100 * ML_MIB);
-    assert_int_equal(soft, 80 * ML_MIB);   /* spike defaults to 20 % */
+    assert_int_equal(soft, 80 * ML_MIB); /* spike defaults to 20 % */
     c.spike_limit_mib = 30;
     assert_int_equal(ml_limits(&c, 0, &hard, &soft, err, sizeof(err)), PC_OK);
     assert_int_equal(soft, 70 * ML_MIB);
@@ -89,7 +89,8 @@ static void test_limits(void **state)
     c.limit_percentage = 50;
     c.spike_limit_percentage = 10;
     assert_int_equal(ml_limits(&c, 1000 * ML_MIB, &hard, &soft, err,
-                               sizeof(err)), PC_OK);
+                               sizeof(err)),
+                     PC_OK);
     assert_int_equal(hard, 500 * ML_MIB);
     assert_int_equal(soft, 400 * ML_MIB);
     assert_int_equal(ml_limits(&c, 0, &hard, &soft, err, sizeof(err)),
@@ -147,11 +148,12 @@ static void test_refuse_and_recover(void **state)
     buf_init(&out, 1 << 20);
     assert_int_equal(metrics_render(f.m, &out), PC_OK);
     assert_int_equal(buf_putc(&out, '\0'), PC_OK);
+    assert_non_null(
+        strstr((const char *)out.data,
+               "profcol_processor_memory_limiter_refused_profiles_total"
+               "{processor=\"memory_limiter\"} 6"));
     assert_non_null(strstr((const char *)out.data,
-        "profcol_processor_memory_limiter_refused_profiles_total"
-        "{processor=\"memory_limiter\"} 6"));
-    assert_non_null(strstr((const char *)out.data,
-        "profcol_processor_memory_limiter_rss_bytes"));
+                           "profcol_processor_memory_limiter_rss_bytes"));
     buf_free(&out);
     batch_unref(b);
     ml_destroy(ctx);
@@ -175,7 +177,7 @@ static void test_timer(void **state)
                      PC_OK);
     b = batch_of(1);
     assert_int_equal(ml_process(ctx, b, &e), PC_OK);
-    fake_rss = 9 * ML_MIB;      /* above soft = 8 MiB */
+    fake_rss = 9 * ML_MIB; /* above soft = 8 MiB */
     event_base_loopexit(f.base, &tv);
     event_base_dispatch(f.base);
     assert_int_equal(ml_process(ctx, b, &e), PC_EBUSY);
@@ -204,11 +206,10 @@ static int config_errors(const char *yaml, const char *want)
     return want == NULL ? rc : (rc != PC_OK && found ? PC_OK : -1);
 }
 
-#define ML_YAML(settings)                                                   \
-    "receivers:\n  file:\n    include: /tmp\n"                              \
-    "processors:\n  memory_limiter:\n" settings                             \
-    "exporters:\n  debug:\n"                                                \
-    "service:\n  pipelines:\n    profiles:\n      receivers: [file]\n"      \
+#define ML_YAML(settings)                                                     \
+    "receivers:\n  file:\n    include: /tmp\n"                                \
+    "processors:\n  memory_limiter:\n" settings "exporters:\n  debug:\n"      \
+    "service:\n  pipelines:\n    profiles:\n      receivers: [file]\n"        \
     "      processors: [memory_limiter]\n      exporters: [debug]\n"
 
 static void test_validate(void **state)
@@ -218,21 +219,26 @@ static void test_validate(void **state)
                      PC_OK);
     assert_int_equal(config_errors(ML_YAML("    limit_percentage: 80\n"
                                            "    spike_limit_percentage: 20\n"),
-                                   NULL), PC_OK);
+                                   NULL),
+                     PC_OK);
     assert_int_equal(config_errors(ML_YAML("    check_interval: 1s\n"),
                                    "set limit_mib or limit_percentage"),
                      PC_OK);
     assert_int_equal(config_errors(ML_YAML("    limit_mib: 100\n"
                                            "    limit_percentage: 50\n"),
-                                   "not both"), PC_OK);
+                                   "not both"),
+                     PC_OK);
     assert_int_equal(config_errors(ML_YAML("    limit_mib: 100\n"
                                            "    spike_limit_mib: 100\n"),
-                                   "must be below"), PC_OK);
+                                   "must be below"),
+                     PC_OK);
     assert_int_equal(config_errors(ML_YAML("    limit_percentage: 101\n"),
-                                   "limit_percentage"), PC_OK);
+                                   "limit_percentage"),
+                     PC_OK);
     assert_int_equal(config_errors(ML_YAML("    limit_mib: 100\n"
                                            "    spike_limit_percentage: 5\n"),
-                                   "goes with limit_percentage"), PC_OK);
+                                   "goes with limit_percentage"),
+                     PC_OK);
 }
 
 int main(void)

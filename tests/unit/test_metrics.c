@@ -71,7 +71,8 @@ static void test_counter_identity(void **state)
     assert_int_equal(mcounter_get(a), 7);
     /* Another scope with the same labels: the same series. */
     assert_ptr_equal(mscope_counter(rx2, "profcol_receiver_accepted_profiles",
-                                    "h", NULL), a);
+                                    "h", NULL),
+                     a);
     b = mscope_counter(py, "profcol_receiver_accepted_profiles_total", "h",
                        NULL);
     assert_ptr_not_equal(a, b);
@@ -101,8 +102,8 @@ static void test_invalid_and_clash(void **state)
     /* A name registered as a gauge cannot become a counter. */
     assert_non_null(mscope_gauge(s, "profcol_thing_total", "h", NULL));
     assert_null(mscope_counter(s, "profcol_thing_total", "h", NULL));
-    assert_int_equal(mscope_gauge_fn(s, "bad name", "h", fn_value, NULL,
-                                     NULL), PC_EINVAL);
+    assert_int_equal(mscope_gauge_fn(s, "bad name", "h", fn_value, NULL, NULL),
+                     PC_EINVAL);
     assert_int_equal(mscope_gauge_fn(s, "profcol_ok", "h", NULL, NULL, NULL),
                      PC_EINVAL);
     /* Label keys are label names. */
@@ -116,7 +117,8 @@ static void test_invalid_and_clash(void **state)
     assert_null(mscope_counter(NULL, "profcol_c", "h", NULL));
     assert_null(mscope_gauge(NULL, "profcol_g", "h", NULL));
     assert_int_equal(mscope_gauge_fn(NULL, "profcol_g", "h", fn_value, NULL,
-                                     NULL), PC_OK);
+                                     NULL),
+                     PC_OK);
     mcounter_add(NULL, 1);
     mgauge_set(NULL, 1);
     mgauge_add(NULL, 1);
@@ -140,15 +142,17 @@ static void test_gauges(void **state)
     mgauge_add(g, 2.25);
     mgauge_add(g, -0.75);
     assert_true(mgauge_get(g) == 3.0);
-    assert_int_equal(mscope_gauge_fn(s, "profcol_fn", "computed", fn_value,
-                                     &v, "k", "v", NULL), 0);
+    assert_int_equal(mscope_gauge_fn(s, "profcol_fn", "computed", fn_value, &v,
+                                     "k", "v", NULL),
+                     0);
     text = render(m);
     assert_non_null(strstr(text, "\nprofcol_g 3\n"));
     assert_non_null(strstr(text, "\nprofcol_fn{k=\"v\"} 42.5\n"));
     free(text);
     /* Registering again replaces the function's argument. */
-    assert_int_equal(mscope_gauge_fn(s, "profcol_fn", "computed", fn_value,
-                                     &w, "k", "v", NULL), 0);
+    assert_int_equal(mscope_gauge_fn(s, "profcol_fn", "computed", fn_value, &w,
+                                     "k", "v", NULL),
+                     0);
     v = 7;
     text = render(m);
     assert_non_null(strstr(text, "\nprofcol_fn{k=\"v\"} -1\n"));
@@ -170,9 +174,11 @@ static void test_gauge_fn_owners(void **state)
 
     (void)state;
     assert_int_equal(mscope_gauge_fn(old, "profcol_q", "h", fn_value, &vo,
-                                     NULL), PC_OK);
+                                     NULL),
+                     PC_OK);
     assert_int_equal(mscope_gauge_fn(nw, "profcol_q", "h", fn_value, &vn,
-                                     NULL), PC_OK);
+                                     NULL),
+                     PC_OK);
     text = render(m);
     assert_non_null(strstr(text, "\nprofcol_q{exporter=\"otlp\"} 2\n"));
     free(text);
@@ -184,7 +190,8 @@ static void test_gauge_fn_owners(void **state)
     /* A successful reload: the old one goes, the new one stays. */
     nw = mscope_new(m, "exporter", "otlp", NULL);
     assert_int_equal(mscope_gauge_fn(nw, "profcol_q", "h", fn_value, &vn,
-                                     NULL), PC_OK);
+                                     NULL),
+                     PC_OK);
     mscope_free(old);
     text = render(m);
     assert_non_null(strstr(text, "\nprofcol_q{exporter=\"otlp\"} 2\n"));
@@ -205,8 +212,7 @@ static void test_special_values(void **state)
     (void)state;
     mgauge_set(mscope_gauge(s, "profcol_nan", "h", NULL), NAN);
     mgauge_set(mscope_gauge(s, "profcol_inf", "h", "s", "p", NULL), INFINITY);
-    mgauge_set(mscope_gauge(s, "profcol_inf", "h", "s", "n", NULL),
-               -INFINITY);
+    mgauge_set(mscope_gauge(s, "profcol_inf", "h", "s", "n", NULL), -INFINITY);
     mgauge_set(mscope_gauge(s, "profcol_tenth", "h", NULL), 0.1);
     mgauge_set(mscope_gauge(s, "profcol_third", "h", NULL), 1.0 / 3.0);
     text = render(m);
@@ -230,14 +236,16 @@ static void test_render_exact_family(void **state)
     (void)state;
     /* Registered out of order: rendered sorted by label text. */
     mgauge_set(mscope_gauge(b, "profcol_exporter_queue_size",
-                            "Current size of the sending queue.", NULL), 2.5);
-    mgauge_set(mscope_gauge(a, "profcol_exporter_queue_size", "ignored",
-                            NULL), 1);
+                            "Current size of the sending queue.", NULL),
+               2.5);
+    mgauge_set(mscope_gauge(a, "profcol_exporter_queue_size", "ignored", NULL),
+               1);
     mcounter_add(mscope_counter(a, "profcol_exporter_sent_profiles",
                                 "Profiles sent.\nSecond line \\ end", NULL),
                  18446744073709551615ull);
     text = render(m);
-    assert_non_null(strstr(text,
+    assert_non_null(strstr(
+        text,
         "# HELP profcol_exporter_queue_size Current size of the sending "
         "queue.\n"
         "# TYPE profcol_exporter_queue_size gauge\n"
@@ -271,7 +279,8 @@ static void test_families_sorted(void **state)
     }
     text = render(m);
     assert_true(strncmp(text, "# HELP aaa_first ", 17) == 0);
-    for (p = strstr(text, "# TYPE "); p != NULL; p = strstr(p + 1, "# TYPE ")) {
+    for (p = strstr(text, "# TYPE "); p != NULL;
+         p = strstr(p + 1, "# TYPE ")) {
         char name[256];
 
         assert_int_equal(sscanf(p, "# TYPE %255s", name), 1);
@@ -297,24 +306,25 @@ static void test_process_metrics(void **state)
 
     (void)state;
     for (i = 0; i < 3000000; i++) {
-        sink += i * 0.5;   /* burn a little CPU so the counter moves */
+        sink += i * 0.5; /* burn a little CPU so the counter moves */
     }
     assert_true(sink > 0.0);
     text = render(m);
+    assert_non_null(
+        strstr(text, "# TYPE profcol_process_cpu_seconds_total counter\n"));
     assert_non_null(strstr(text,
-        "# TYPE profcol_process_cpu_seconds_total counter\n"));
+                           "# TYPE profcol_process_memory_rss_bytes gauge\n"));
     assert_non_null(strstr(text,
-        "# TYPE profcol_process_memory_rss_bytes gauge\n"));
-    assert_non_null(strstr(text,
-        "# TYPE profcol_process_uptime_seconds gauge\n"));
+                           "# TYPE profcol_process_uptime_seconds gauge\n"));
     p = strstr(text, "\nprofcol_process_cpu_seconds_total ");
     assert_non_null(p);
     assert_int_equal(sscanf(p, "\nprofcol_process_cpu_seconds_total %lf",
-                            &cpu), 1);
+                            &cpu),
+                     1);
     p = strstr(text, "\nprofcol_process_memory_rss_bytes ");
     assert_non_null(p);
-    assert_int_equal(sscanf(p, "\nprofcol_process_memory_rss_bytes %lf",
-                            &rss), 1);
+    assert_int_equal(sscanf(p, "\nprofcol_process_memory_rss_bytes %lf", &rss),
+                     1);
     p = strstr(text, "\nprofcol_process_uptime_seconds ");
     assert_non_null(p);
     assert_int_equal(sscanf(p, "\nprofcol_process_uptime_seconds %lf", &up),
@@ -329,9 +339,9 @@ static void test_process_metrics(void **state)
     if (up > since_main + 5.0) {
         fail_msg("uptime %f but main() started %f s ago", up, since_main);
     }
-    assert_non_null(strstr(text, "\nprofcol_build_info{otlp_version=\""
-                                 PROFCOL_OTLP_VERSION "\",version=\""
-                                 PROFCOL_VERSION "\"} 1\n"));
+    assert_non_null(strstr(
+        text, "\nprofcol_build_info{otlp_version=\"" PROFCOL_OTLP_VERSION
+              "\",version=\"" PROFCOL_VERSION "\"} 1\n"));
     free(text);
     metrics_free(m);
 }
@@ -349,21 +359,22 @@ static void test_labels(void **state)
 
     (void)state;
     mcounter_add(mscope_counter(rx, "profcol_c", "h", NULL), 1);
-    mcounter_add(mscope_counter(job, "profcol_c", "h", "reason", "x y",
-                                NULL), 2);
+    mcounter_add(mscope_counter(job, "profcol_c", "h", "reason", "x y", NULL),
+                 2);
     mcounter_add(mscope_counter(tgt, "profcol_c", "h", "b", "2", "a", "1",
-                                NULL), 3);
+                                NULL),
+                 3);
     mcounter_add(mscope_counter(none, "profcol_c", "h", "k", "v", NULL), 4);
     mcounter_add(mscope_counter(none, "profcol_c", "h", NULL), 5);
     text = render(m);
-    assert_non_null(strstr(text,
-        "profcol_c_total 5\n"
-        "profcol_c_total{k=\"v\"} 4\n"
-        "profcol_c_total{receiver=\"a\\\"b\\\\c\\nd\"} 1\n"
-        "profcol_c_total{receiver=\"a\\\"b\\\\c\\nd\",job=\"api\","
-        "instance=\"\",z=\"1\",b=\"2\",a=\"1\"} 3\n"
-        "profcol_c_total{receiver=\"a\\\"b\\\\c\\nd\",job=\"api\","
-        "reason=\"x y\"} 2\n"));
+    assert_non_null(strstr(
+        text, "profcol_c_total 5\n"
+              "profcol_c_total{k=\"v\"} 4\n"
+              "profcol_c_total{receiver=\"a\\\"b\\\\c\\nd\"} 1\n"
+              "profcol_c_total{receiver=\"a\\\"b\\\\c\\nd\",job=\"api\","
+              "instance=\"\",z=\"1\",b=\"2\",a=\"1\"} 3\n"
+              "profcol_c_total{receiver=\"a\\\"b\\\\c\\nd\",job=\"api\","
+              "reason=\"x y\"} 2\n"));
     free(text);
     mscope_free(tgt);
     mscope_free(job);
@@ -401,9 +412,10 @@ static void test_scope_lifetime(void **state)
     mscope_free(a);
     text = render(m);
     assert_non_null(strstr(text, "profcol_sent_total{exporter=\"otlp/a\"} 5"));
-    assert_non_null(strstr(text, "profcol_sent_total{exporter=\"otlp/a2\"} 0"));
     assert_non_null(strstr(text,
-        "profcol_sent_total{job=\"exporter=\\\"otlp/a\\\"\"} 0"));
+                           "profcol_sent_total{exporter=\"otlp/a2\"} 0"));
+    assert_non_null(
+        strstr(text, "profcol_sent_total{job=\"exporter=\\\"otlp/a\\\"\"} 0"));
     /* The family left empty is gone, HELP and TYPE included. */
     assert_null(strstr(text, "profcol_queue_size"));
     assert_non_null(strstr(text, "profcol_build_info{"));
@@ -412,7 +424,8 @@ static void test_scope_lifetime(void **state)
     mscope_free(a_again);
     text = render(m);
     assert_null(strstr(text, "exporter=\"otlp/a\"}"));
-    assert_non_null(strstr(text, "profcol_sent_total{exporter=\"otlp/a2\"} 0"));
+    assert_non_null(strstr(text,
+                           "profcol_sent_total{exporter=\"otlp/a2\"} 0"));
     assert_non_null(strstr(text, "profcol_sent_total{job="));
     free(text);
 
@@ -451,13 +464,15 @@ static void test_sub_scopes(void **state)
     /* Two targets with the same labels share the series. */
     mscope_gauge(t1b, "profcol_up", "h", NULL);
     mcounter_add(mscope_counter(t1, "profcol_errors", "h", "reason", "dns",
-                                NULL), 1);
+                                NULL),
+                 1);
 
     mscope_free(j2);
     mscope_free(t1);
     text = render(m);
     assert_null(strstr(text, "job=\"j2\""));
-    assert_non_null(strstr(text,
+    assert_non_null(strstr(
+        text,
         "profcol_up{receiver=\"scrape\",job=\"j1\",instance=\"h:1\"} 1\n"));
     assert_null(strstr(text, "profcol_errors"));
     assert_non_null(strstr(text, "profcol_targets{receiver=\"scrape\","
@@ -543,18 +558,21 @@ static int dump(const char *path)
 
     mcounter_add(mscope_counter(rx, "profcol_receiver_accepted_profiles",
                                 "Profiles accepted by the receiver.",
-                                "transport", "grpc", NULL), 41);
+                                "transport", "grpc", NULL),
+                 41);
     mcounter_add(mscope_counter(rx, "profcol_receiver_refused_profiles",
                                 "Profiles refused by the receiver.",
-                                "transport", "http", NULL), 2);
+                                "transport", "http", NULL),
+                 2);
     mcounter_add(mscope_counter(odd, "profcol_exporter_sent_profiles",
-                                "Profiles sent by the exporter.", NULL), 7);
+                                "Profiles sent by the exporter.", NULL),
+                 7);
     mgauge_set(mscope_gauge(ex, "profcol_exporter_queue_capacity",
-                            "Capacity of the sending queue in batches.",
-                            NULL), 1000);
+                            "Capacity of the sending queue in batches.", NULL),
+               1000);
     mscope_gauge_fn(ex, "profcol_exporter_queue_size",
-                    "Current size of the sending queue in batches.",
-                    fn_value, &qsize, NULL);
+                    "Current size of the sending queue in batches.", fn_value,
+                    &qsize, NULL);
     text = render(m);
     mscope_free(rx);
     mscope_free(odd);

@@ -24,13 +24,17 @@
 #include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 #include "pbw.h"
 
-typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest Req;
-typedef Opentelemetry__Proto__Profiles__V1development__ProfilesDictionary PDict;
+typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest
+    Req;
+typedef Opentelemetry__Proto__Profiles__V1development__ProfilesDictionary
+    PDict;
 typedef Opentelemetry__Proto__Profiles__V1development__Profile PProf;
 typedef Opentelemetry__Proto__Profiles__V1development__KeyValueAndUnit PKvu;
 typedef Opentelemetry__Proto__Common__V1__AnyValue PAv;
-#define REQ_UNPACK opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__unpack
-#define REQ_FREE opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__free_unpacked
+#define REQ_UNPACK                                                            \
+    opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__unpack
+#define REQ_FREE                                                              \
+    opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__free_unpacked
 
 /* ---- building models ------------------------------------------------------ */
 
@@ -145,7 +149,7 @@ static struct pdata *build_pprof_like(void)
     m.filename = S(pd, "/lib/libc.so");
     m.build_id = 0;
     m.flags = MAPPING_HAS_FILENAMES | MAPPING_HAS_INLINE_FRAMES;
-    assert_true(dict_add_mapping(pd, &m) > 0);   /* unreferenced */
+    assert_true(dict_add_mapping(pd, &m) > 0); /* unreferenced */
     memset(&l, 0, sizeof(l));
     l.mapping = m1;
     l.address = 0x401000;
@@ -237,7 +241,7 @@ static Req *unpack(const struct buf *b)
         assert_int_equal(sizefn((d)->tab[0]), 0);                             \
         for (i_ = 0; i_ < (d)->n_##tab; i_++) {                               \
             for (j_ = i_ + 1; j_ < (d)->n_##tab; j_++) {                      \
-                size_t a_ = sizefn((d)->tab[i_]), b_ = sizefn((d)->tab[j_]); \
+                size_t a_ = sizefn((d)->tab[i_]), b_ = sizefn((d)->tab[j_]);  \
                 uint8_t *x_ = malloc(a_ + 1), *y_ = malloc(b_ + 1);           \
                 packfn((d)->tab[i_], x_);                                     \
                 packfn((d)->tab[j_], y_);                                     \
@@ -252,24 +256,30 @@ static void check_dictionary(const PDict *d)
 {
     size_t i, j;
 
-    CHECK_TABLE(d, mapping_table,
-                opentelemetry__proto__profiles__v1development__mapping__pack,
-                opentelemetry__proto__profiles__v1development__mapping__get_packed_size);
-    CHECK_TABLE(d, location_table,
-                opentelemetry__proto__profiles__v1development__location__pack,
-                opentelemetry__proto__profiles__v1development__location__get_packed_size);
-    CHECK_TABLE(d, function_table,
-                opentelemetry__proto__profiles__v1development__function__pack,
-                opentelemetry__proto__profiles__v1development__function__get_packed_size);
-    CHECK_TABLE(d, link_table,
-                opentelemetry__proto__profiles__v1development__link__pack,
-                opentelemetry__proto__profiles__v1development__link__get_packed_size);
-    CHECK_TABLE(d, attribute_table,
-                opentelemetry__proto__profiles__v1development__key_value_and_unit__pack,
-                opentelemetry__proto__profiles__v1development__key_value_and_unit__get_packed_size);
-    CHECK_TABLE(d, stack_table,
-                opentelemetry__proto__profiles__v1development__stack__pack,
-                opentelemetry__proto__profiles__v1development__stack__get_packed_size);
+    CHECK_TABLE(
+        d, mapping_table,
+        opentelemetry__proto__profiles__v1development__mapping__pack,
+        opentelemetry__proto__profiles__v1development__mapping__get_packed_size);
+    CHECK_TABLE(
+        d, location_table,
+        opentelemetry__proto__profiles__v1development__location__pack,
+        opentelemetry__proto__profiles__v1development__location__get_packed_size);
+    CHECK_TABLE(
+        d, function_table,
+        opentelemetry__proto__profiles__v1development__function__pack,
+        opentelemetry__proto__profiles__v1development__function__get_packed_size);
+    CHECK_TABLE(
+        d, link_table,
+        opentelemetry__proto__profiles__v1development__link__pack,
+        opentelemetry__proto__profiles__v1development__link__get_packed_size);
+    CHECK_TABLE(
+        d, attribute_table,
+        opentelemetry__proto__profiles__v1development__key_value_and_unit__pack,
+        opentelemetry__proto__profiles__v1development__key_value_and_unit__get_packed_size);
+    CHECK_TABLE(
+        d, stack_table,
+        opentelemetry__proto__profiles__v1development__stack__pack,
+        opentelemetry__proto__profiles__v1development__stack__get_packed_size);
     assert_true(d->n_string_table >= 1);
     assert_string_equal(d->string_table[0], "");
     for (i = 0; i < d->n_string_table; i++) {
@@ -601,9 +611,9 @@ static void test_otlp_multitype_joined(void **state)
         assert_int_equal(p->n_samples, 2);
         for (i = 0; i < 2; i++) {
             assert_int_equal(p->samples[i]->n_values, 1);
-            assert_int_equal(p->samples[i]->values[0],
-                             pd->resources[0].scopes[0].profiles[0]
-                                 .samples[i].values[k]);
+            assert_int_equal(
+                p->samples[i]->values[0],
+                pd->resources[0].scopes[0].profiles[0].samples[i].values[k]);
         }
         assert_true(find_attr(d, p->attribute_indices, p->n_attribute_indices,
                               "pprof.profile.drop_frames") >= 0);
@@ -612,13 +622,14 @@ static void test_otlp_multitype_joined(void **state)
         assert_true(find_attr(d, p->attribute_indices, p->n_attribute_indices,
                               "pprof.profile.doc_url") >= 0);
         {
-            int c = find_attr(d, p->attribute_indices,
-                              p->n_attribute_indices, "pprof.profile.comment");
+            int c = find_attr(d, p->attribute_indices, p->n_attribute_indices,
+                              "pprof.profile.comment");
             PAv *v;
             assert_true(c >= 0);
             v = d->attribute_table[c]->value;
-            assert_int_equal(v->value_case,
-                             OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE);
+            assert_int_equal(
+                v->value_case,
+                OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE);
             assert_int_equal(v->array_value->n_values, 2);
             assert_string_equal(v->array_value->values[0]->string_value,
                                 "first comment");
@@ -678,7 +689,8 @@ static void test_otlp_mapping_location_attrs(void **state)
                                   "pprof.mapping.has_line_numbers") >= 0);
             assert_int_equal(find_attr(d, m->attribute_indices,
                                        m->n_attribute_indices,
-                                       "pprof.mapping.has_filenames"), -1);
+                                       "pprof.mapping.has_filenames"),
+                             -1);
         } else {
             seen_libc = 1;
             assert_int_equal(bid, -1);
@@ -727,14 +739,17 @@ static void test_otlp_multivalued_labels(void **state)
     assert_int_equal(s->n_attribute_indices, 2);
     a = find_attr(d, s->attribute_indices, 2, "tag");
     assert_true(a >= 0);
-    assert_int_equal(d->attribute_table[a]->value->value_case,
-                     OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE);
+    assert_int_equal(
+        d->attribute_table[a]->value->value_case,
+        OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE);
     assert_int_equal(d->attribute_table[a]->value->array_value->n_values, 2);
     assert_string_equal(
-        d->attribute_table[a]->value->array_value->values[1]->string_value, "b");
+        d->attribute_table[a]->value->array_value->values[1]->string_value,
+        "b");
     a = find_attr(d, s->attribute_indices, 2, "bytes");
     assert_int_equal(d->attribute_table[a]->value->int_value, 512);
-    assert_string_equal(pstrz(d, d->attribute_table[a]->unit_strindex), "bytes");
+    assert_string_equal(pstrz(d, d->attribute_table[a]->unit_strindex),
+                        "bytes");
     REQ_FREE(r, NULL);
     buf_free(&b);
     pdata_free(back);
@@ -867,8 +882,8 @@ static struct pdata *build_otlp_like(void)
     p->samples[0].timestamps = (uint64_t *)I64S(pd, 2, (int64_t)1010,
                                                 (int64_t)1090);
     p->samples[0].nattrs = 6;
-    p->samples[0].attrs = I32S(pd, 6, A_int(pd, "thread.id", 7, NULL), ab,
-                               ad, ay, an, A_str(pd, "s", "v"));
+    p->samples[0].attrs = I32S(pd, 6, A_int(pd, "thread.id", 7, NULL), ab, ad,
+                               ay, an, A_str(pd, "s", "v"));
     /* timestamps only */
     p->samples[1].stack = st;
     p->samples[1].nts = 3;
@@ -913,7 +928,7 @@ static void test_otlp_otlp_only_fields(void **state)
     assert_string_equal(p->original_payload_format, "pprofext");
     assert_int_equal(p->original_payload.len, 3);
     assert_int_equal(p->dropped_attributes_count, 2);
-    assert_non_null(p->period_type);   /* written even when zero */
+    assert_non_null(p->period_type); /* written even when zero */
     assert_int_equal(p->samples[0]->link_index != 0, 1);
     assert_int_equal(d->link_table[p->samples[0]->link_index]->trace_id.len,
                      16);
@@ -924,9 +939,9 @@ static void test_otlp_otlp_only_fields(void **state)
     assert_int_equal(p->samples[1]->timestamps_unix_nano[2], 1003);
     assert_int_equal(p->samples[2]->stack_index, 0);
     /* Not a pprof: no pprof.* attribute anywhere. */
-    assert_int_equal(find_attr(d, p->attribute_indices,
-                               p->n_attribute_indices,
-                               "pprof.profile.comment"), -1);
+    assert_int_equal(find_attr(d, p->attribute_indices, p->n_attribute_indices,
+                               "pprof.profile.comment"),
+                     -1);
     REQ_FREE(r, NULL);
     buf_free(&b);
     pdata_free(back);
@@ -943,15 +958,19 @@ static void test_otlp_timestamp_window_widened(void **state)
     Req *r;
 
     (void)state;
-    p->samples[1].timestamps[0] = 900;    /* before time */
-    p->samples[1].timestamps[2] = 1500;   /* after time + duration */
+    p->samples[1].timestamps[0] = 900;  /* before time */
+    p->samples[1].timestamps[2] = 1500; /* after time + duration */
     in[0] = pd;
-    encode(in, 1, &b);                    /* validates */
+    encode(in, 1, &b); /* validates */
     r = unpack(&b);
-    assert_int_equal(r->resource_profiles[0]->scope_profiles[0]->profiles[0]
-                         ->time_unix_nano, 900);
-    assert_int_equal(r->resource_profiles[0]->scope_profiles[0]->profiles[0]
-                         ->duration_nano, 600);
+    assert_int_equal(r->resource_profiles[0]
+                         ->scope_profiles[0]
+                         ->profiles[0]
+                         ->time_unix_nano,
+                     900);
+    assert_int_equal(
+        r->resource_profiles[0]->scope_profiles[0]->profiles[0]->duration_nano,
+        600);
     assert_int_equal(otlp_decode(b.data, b.len, NULL, &back, &e), 0);
     assert_int_equal(back->resources[0].scopes[0].profiles[0].time_nanos, 900);
     REQ_FREE(r, NULL);
@@ -976,7 +995,7 @@ static void test_otlp_two_inputs_merged(void **state)
     encode(in, 3, &b);
     r = unpack(&b);
     d = r->dictionary;
-    check_dictionary(d);     /* shared entries appear once */
+    check_dictionary(d); /* shared entries appear once */
     assert_int_equal(r->n_resource_profiles, 3);
     assert_int_equal(d->n_function_table, 3);
     assert_int_equal(d->n_mapping_table, 3);
@@ -1005,12 +1024,11 @@ static void test_otlp_two_inputs_merged(void **state)
 
 /* Parameters of a small request; each error test spoils one. */
 struct rq {
-    int32_t map_filename, loc_mapping, line_func, fn_name, attr_key,
-        attr_unit, stack_loc, smp_stack, smp_link, smp_attr, prof_attr,
-        st_type;
-    int zero_bad;          /* table number whose entry 0 is spoilt */
-    int depth;             /* AnyValue nesting of attribute 1 */
-    int unpacked;          /* repeated scalars unpacked */
+    int32_t map_filename, loc_mapping, line_func, fn_name, attr_key, attr_unit,
+        stack_loc, smp_stack, smp_link, smp_attr, prof_attr, st_type;
+    int zero_bad; /* table number whose entry 0 is spoilt */
+    int depth;    /* AnyValue nesting of attribute 1 */
+    int unpacked; /* repeated scalars unpacked */
 };
 
 static void rq_default(struct rq *q)
@@ -1072,8 +1090,9 @@ static void put_anyvalue_nested(struct buf *b, int depth)
 
 static void build_request(const struct rq *q, struct buf *out)
 {
-    static const char *strs[] = {"", "cpu", "nanoseconds", "main",
-                                 "main.go", "/bin/app", "k"};
+    static const char *strs[] = {"",     "cpu",     "nanoseconds",
+                                 "main", "main.go", "/bin/app",
+                                 "k"};
     struct buf d, t, u, v;
     size_t i;
     int32_t one[1];
@@ -1156,7 +1175,7 @@ static void build_request(const struct rq *q, struct buf *out)
     one[0] = q->stack_loc;
     put_ints(&t, 1, one, 1, q->unpacked);
     pbw_msg(&d, 7, &t);
-    pb_put_uint(&d, 99, 1);   /* unknown field: skipped */
+    pb_put_uint(&d, 99, 1); /* unknown field: skipped */
 
     /* sample -> profile -> scope -> resource */
     buf_reset(&t);
@@ -1226,18 +1245,18 @@ static void test_otlp_request_ok_unpacked(void **state)
     assert_int_equal(s->nattrs, 1);
     assert_int_equal(pd->dict.nstacks, 2);
     assert_int_equal(pd->dict.stacks[1].n, 1);
-    assert_int_equal(pd->dict.nstrings, 7);    /* index for index */
+    assert_int_equal(pd->dict.nstrings, 7); /* index for index */
     assert_true(pstr_eq(dict_str(&pd->dict, pd->dict.functions[1].name),
                         "main"));
     /* Packed and unpacked forms decode to the same model. */
     q.unpacked = 0;
     build_request(&q, &b2);
     assert_int_equal(otlp_decode(b2.data, b2.len, NULL, &pd2, &e), 0);
-    buf_free(&b2);     /* copied: pd2 does not need it */
+    buf_free(&b2); /* copied: pd2 does not need it */
     eq_pdata(pd, pd2);
     pdata_free(pd);
     pdata_free(pd2);
-    buf_free(&b);      /* borrowed: freed after pd */
+    buf_free(&b); /* borrowed: freed after pd */
 }
 
 static void test_otlp_index_out_of_range(void **state)
@@ -1292,10 +1311,9 @@ static void test_otlp_index_out_of_range(void **state)
 
 static void test_otlp_zero_entry_not_zero(void **state)
 {
-    static const char *names[8] = {"", "mapping_table", "location_table",
-                                   "function_table", "link_table",
-                                   "string_table", "attribute_table",
-                                   "stack_table"};
+    static const char *names[8] = {
+        "",           "mapping_table", "location_table",  "function_table",
+        "link_table", "string_table",  "attribute_table", "stack_table"};
     char want[64];
     struct rq q;
     int t;
@@ -1318,7 +1336,7 @@ static void test_otlp_nesting_too_deep(void **state)
 
     (void)state;
     rq_default(&q);
-    q.depth = LIMIT_ANYVALUE_DEPTH - 2;     /* deep but allowed */
+    q.depth = LIMIT_ANYVALUE_DEPTH - 2; /* deep but allowed */
     build_request(&q, &b);
     assert_int_equal(otlp_decode(b.data, b.len, NULL, &pd, &e), 0);
     pdata_free(pd);
@@ -1366,8 +1384,8 @@ static void test_otlp_empty_truncated_random(void **state)
             junk[j] = (uint8_t)(seed >> 16);
         }
         e.msg[0] = 0;
-        rc = otlp_decode(junk, 1 + (size_t)(i % (int)sizeof(junk)), NULL,
-                         &out, &e);
+        rc = otlp_decode(junk, 1 + (size_t)(i % (int)sizeof(junk)), NULL, &out,
+                         &e);
         if (rc == PC_OK) {
             pdata_free(out);
         } else {
@@ -1383,14 +1401,17 @@ static void test_otlp_empty_truncated_random(void **state)
 
 /* ---- requests as other producers write them ---------------------------------- */
 
-
 static void pack_free(Req *r, struct buf *b)
 {
-    size_t n = opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__get_packed_size(r);
+    size_t n =
+        opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__get_packed_size(
+            r);
 
     buf_init(b, BUF_MAX_DEFAULT);
     assert_int_equal(buf_reserve(b, n), 0);
-    b->len = opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__pack(r, b->data);
+    b->len =
+        opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__pack(
+            r, b->data);
 }
 
 /*
@@ -1404,32 +1425,47 @@ static void build_ebpf_like(struct buf *b, int comment_keys)
     typedef Opentelemetry__Proto__Profiles__V1development__Sample Smp;
     typedef Opentelemetry__Proto__Profiles__V1development__ValueType Vt;
     typedef Opentelemetry__Proto__Common__V1__KeyValue Kv;
-    static char *strs[] = {"", "samples", "count", "cpu", "nanoseconds",
-                           "profile.frame.type", "native", "thread.id",
-                           "service.name", "ebpf", "off_cpu",
-                           "pprof.profile.comment.1", "second",
-                           "pprof.profile.comment.0", "first"};
+    static char *strs[] = {"",
+                           "samples",
+                           "count",
+                           "cpu",
+                           "nanoseconds",
+                           "profile.frame.type",
+                           "native",
+                           "thread.id",
+                           "service.name",
+                           "ebpf",
+                           "off_cpu",
+                           "pprof.profile.comment.1",
+                           "second",
+                           "pprof.profile.comment.0",
+                           "first"};
     Opentelemetry__Proto__Profiles__V1development__ProfilesDictionary d =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILES_DICTIONARY__INIT;
     Opentelemetry__Proto__Profiles__V1development__Mapping m0 =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__MAPPING__INIT;
     Opentelemetry__Proto__Profiles__V1development__Mapping *mt[1] = {&m0};
-    Opentelemetry__Proto__Profiles__V1development__Location l0 =
-        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__LOCATION__INIT, l1 = l0;
-    Opentelemetry__Proto__Profiles__V1development__Location *lt[2] = {&l0, &l1};
+    Opentelemetry__Proto__Profiles__V1development__Location
+        l0 = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__LOCATION__INIT,
+        l1 = l0;
+    Opentelemetry__Proto__Profiles__V1development__Location *lt[2] = {&l0,
+                                                                      &l1};
     Opentelemetry__Proto__Profiles__V1development__Function f0 =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__FUNCTION__INIT;
     Opentelemetry__Proto__Profiles__V1development__Function *ft[1] = {&f0};
-    Opentelemetry__Proto__Profiles__V1development__Link k0 =
-        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__LINK__INIT, k1 = k0;
+    Opentelemetry__Proto__Profiles__V1development__Link
+        k0 = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__LINK__INIT,
+        k1 = k0;
     Opentelemetry__Proto__Profiles__V1development__Link *kt[2] = {&k0, &k1};
-    PKvu a0 = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT;
+    PKvu a0 =
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT;
     PKvu a1 = a0, a2 = a0, a3 = a0, a4 = a0;
     PKvu *at[5] = {&a0, &a1, &a2, &a3, &a4};
     PAv v1 = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT, v2 = v1,
         v3 = v1, v4 = v1, rv = v1;
-    Opentelemetry__Proto__Profiles__V1development__Stack s0 =
-        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__STACK__INIT, s1 = s0;
+    Opentelemetry__Proto__Profiles__V1development__Stack
+        s0 = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__STACK__INIT,
+        s1 = s0;
     Opentelemetry__Proto__Profiles__V1development__Stack *stt[2] = {&s0, &s1};
     int32_t s1locs[1] = {1}, l1attrs[1] = {1}, sattrs[1] = {2};
     int32_t pattrs[2] = {3, 4};
@@ -1448,15 +1484,18 @@ static void build_ebpf_like(struct buf *b, int comment_keys)
         OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
     Opentelemetry__Proto__Profiles__V1development__ScopeProfiles sp =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__SCOPE_PROFILES__INIT;
-    Opentelemetry__Proto__Profiles__V1development__ScopeProfiles *sps[1] = {&sp};
+    Opentelemetry__Proto__Profiles__V1development__ScopeProfiles *sps[1] = {
+        &sp};
     Opentelemetry__Proto__Resource__V1__Resource res =
         OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
     Kv rkv = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
     Kv *rkvs[1] = {&rkv};
     Opentelemetry__Proto__Profiles__V1development__ResourceProfiles rp =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__RESOURCE_PROFILES__INIT;
-    Opentelemetry__Proto__Profiles__V1development__ResourceProfiles *rps[1] = {&rp};
-    Req r = OPENTELEMETRY__PROTO__COLLECTOR__PROFILES__V1DEVELOPMENT__EXPORT_PROFILES_SERVICE_REQUEST__INIT;
+    Opentelemetry__Proto__Profiles__V1development__ResourceProfiles *rps[1] = {
+        &rp};
+    Req r =
+        OPENTELEMETRY__PROTO__COLLECTOR__PROFILES__V1DEVELOPMENT__EXPORT_PROFILES_SERVICE_REQUEST__INIT;
 
     d.n_mapping_table = 1;
     d.mapping_table = mt;
@@ -1477,21 +1516,25 @@ static void build_ebpf_like(struct buf *b, int comment_keys)
     d.string_table = strs;
     /* attribute 1: profile.frame.type = "native" via string_value_strindex */
     a1.key_strindex = 5;
-    v1.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE_STRINDEX;
+    v1.value_case =
+        OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE_STRINDEX;
     v1.string_value_strindex = 6;
     a1.value = &v1;
     /* attribute 2: thread.id = 4242 */
     a2.key_strindex = 7;
-    v2.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+    v2.value_case =
+        OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
     v2.int_value = 4242;
     a2.value = &v2;
     /* attributes 3, 4: contrib-style indexed comments, listed out of order */
     a3.key_strindex = 11;
-    v3.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE_STRINDEX;
+    v3.value_case =
+        OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE_STRINDEX;
     v3.string_value_strindex = 12;
     a3.value = &v3;
     a4.key_strindex = 13;
-    v4.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+    v4.value_case =
+        OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
     v4.string_value = "first";
     a4.value = &v4;
     d.n_attribute_table = 5;
@@ -1538,7 +1581,8 @@ static void build_ebpf_like(struct buf *b, int comment_keys)
     sp.n_profiles = 2;
     sp.profiles = profs;
     rkv.key_strindex = 8;
-    rv.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE_STRINDEX;
+    rv.value_case =
+        OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE_STRINDEX;
     rv.string_value_strindex = 9;
     rkv.value = &rv;
     res.n_attributes = 1;
@@ -1605,7 +1649,7 @@ static void test_otlp_contrib_comment_keys(void **state)
     assert_int_equal(p->ncomments, 2);
     assert_true(pstr_eq(dict_str(&pd->dict, p->comments[0]), "first"));
     assert_true(pstr_eq(dict_str(&pd->dict, p->comments[1]), "second"));
-    assert_int_equal(p->nattrs, 0);    /* lifted out of the attributes */
+    assert_int_equal(p->nattrs, 0); /* lifted out of the attributes */
     buf_free(&b);
     pdata_free(pd);
 }
@@ -1635,16 +1679,20 @@ static void build_mini(const struct mini *m, struct buf *b)
     typedef Opentelemetry__Proto__Profiles__V1development__Sample Smp;
     typedef Opentelemetry__Proto__Profiles__V1development__ValueType Vt;
     typedef Opentelemetry__Proto__Common__V1__KeyValue Kv;
-    static char *strs[] = {"", "cpu", "nanoseconds", "alloc", "bytes",
-                           "pprof.profile.keep_frames", "k", "main"};
+    static char *strs[] = {"",      "cpu",   "nanoseconds",
+                           "alloc", "bytes", "pprof.profile.keep_frames",
+                           "k",     "main"};
     static char *dsts[] = {"cpu", "alloc", "nosuch"};
-    PDict d = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILES_DICTIONARY__INIT;
+    PDict d =
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILES_DICTIONARY__INIT;
     Opentelemetry__Proto__Profiles__V1development__Mapping m0 =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__MAPPING__INIT;
     Opentelemetry__Proto__Profiles__V1development__Mapping *mt[1] = {&m0};
-    Opentelemetry__Proto__Profiles__V1development__Location l0 =
-        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__LOCATION__INIT, l1 = l0;
-    Opentelemetry__Proto__Profiles__V1development__Location *lt[2] = {&l0, &l1};
+    Opentelemetry__Proto__Profiles__V1development__Location
+        l0 = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__LOCATION__INIT,
+        l1 = l0;
+    Opentelemetry__Proto__Profiles__V1development__Location *lt[2] = {&l0,
+                                                                      &l1};
     Opentelemetry__Proto__Profiles__V1development__Function f0 =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__FUNCTION__INIT;
     Opentelemetry__Proto__Profiles__V1development__Function *ft[1] = {&f0};
@@ -1652,22 +1700,25 @@ static void build_mini(const struct mini *m, struct buf *b)
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__LINK__INIT;
     Opentelemetry__Proto__Profiles__V1development__Link *kt[1] = {&k0};
     /* attributes: 1 keep=a.*, 2 keep=b.*, 3 k="x", 4 k="y" */
-    PKvu a[5] = {OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
-                 OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
-                 OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
-                 OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
-                 OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT};
+    PKvu a[5] = {
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT,
+        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__KEY_VALUE_AND_UNIT__INIT};
     PKvu *at[5] = {&a[0], &a[1], &a[2], &a[3], &a[4]};
     static char *avals[] = {"", "a.*", "b.*", "x", "y"};
     PAv av[5];
-    Opentelemetry__Proto__Profiles__V1development__Stack s0 =
-        OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__STACK__INIT, s1 = s0;
+    Opentelemetry__Proto__Profiles__V1development__Stack
+        s0 = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__STACK__INIT,
+        s1 = s0;
     Opentelemetry__Proto__Profiles__V1development__Stack *stt[2] = {&s0, &s1};
     int32_t s1locs[1] = {1};
     Smp smp[3];
     Smp *smps[3][1] = {{&smp[0]}, {&smp[1]}, {&smp[2]}};
     int64_t vals[3] = {1, 2, 3};
-    Vt st[3], pt = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__VALUE_TYPE__INIT;
+    Vt st[3],
+        pt = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__VALUE_TYPE__INIT;
     PProf pr[3];
     PProf *profs[3] = {&pr[0], &pr[1], &pr[2]};
     Opentelemetry__Proto__Common__V1__InstrumentationScope sc =
@@ -1677,11 +1728,14 @@ static void build_mini(const struct mini *m, struct buf *b)
     PAv sav[4];
     Opentelemetry__Proto__Profiles__V1development__ScopeProfiles sp =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__SCOPE_PROFILES__INIT;
-    Opentelemetry__Proto__Profiles__V1development__ScopeProfiles *sps[1] = {&sp};
+    Opentelemetry__Proto__Profiles__V1development__ScopeProfiles *sps[1] = {
+        &sp};
     Opentelemetry__Proto__Profiles__V1development__ResourceProfiles rp =
         OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__RESOURCE_PROFILES__INIT;
-    Opentelemetry__Proto__Profiles__V1development__ResourceProfiles *rps[1] = {&rp};
-    Req r = OPENTELEMETRY__PROTO__COLLECTOR__PROFILES__V1DEVELOPMENT__EXPORT_PROFILES_SERVICE_REQUEST__INIT;
+    Opentelemetry__Proto__Profiles__V1development__ResourceProfiles *rps[1] = {
+        &rp};
+    Req r =
+        OPENTELEMETRY__PROTO__COLLECTOR__PROFILES__V1DEVELOPMENT__EXPORT_PROFILES_SERVICE_REQUEST__INIT;
     int k;
 
     d.n_mapping_table = 1;
@@ -1698,7 +1752,8 @@ static void build_mini(const struct mini *m, struct buf *b)
     for (k = 1; k < 5; k++) {
         PAv init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
         av[k] = init;
-        av[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        av[k].value_case =
+            OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
         av[k].string_value = avals[k];
         a[k].key_strindex = k <= 2 ? 5 : 6;
         a[k].value = &av[k];
@@ -1713,8 +1768,10 @@ static void build_mini(const struct mini *m, struct buf *b)
     pt.unit_strindex = 2;
     for (k = 0; k < m->nprof; k++) {
         Smp si = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__SAMPLE__INIT;
-        Vt vi = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__VALUE_TYPE__INIT;
-        PProf pi = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILE__INIT;
+        Vt vi =
+            OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__VALUE_TYPE__INIT;
+        PProf pi =
+            OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILE__INIT;
         smp[k] = si;
         smp[k].stack_index = 1;
         smp[k].n_values = 1;
@@ -1737,8 +1794,10 @@ static void build_mini(const struct mini *m, struct buf *b)
         PAv init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
         skv[k] = kinit;
         sav[k] = init;
-        sav[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        skv[k].key = k < m->nscope ? "pprof.scope.default_sample_type" : "other";
+        sav[k].value_case =
+            OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        skv[k].key = k < m->nscope ? "pprof.scope.default_sample_type"
+                                   : "other";
         sav[k].string_value = k < m->nscope ? dsts[k] : "x";
         skv[k].value = &sav[k];
     }
@@ -1811,17 +1870,17 @@ static void test_otlp_default_type_unjoined(void **state)
     (void)state;
     memset(&m, 0, sizeof(m));
     m.nprof = 2;
-    m.type[0] = 1;      /* cpu */
-    m.type[1] = 3;      /* alloc */
+    m.type[0] = 1; /* cpu */
+    m.type[1] = 3; /* alloc */
     m.nsamples[0] = 1;
-    m.nscope = 1;       /* default_sample_type = cpu */
+    m.nscope = 1; /* default_sample_type = cpu */
     build_mini(&m, &x);
     assert_int_equal(otlp_decode(x.data, x.len, NULL, &d0, &e), 0);
     rp = &d0->resources[0];
     assert_int_equal(rp->scopes[0].nprofiles, 2);
-    assert_true(pstr_eq(dict_str(&d0->dict, rp->scopes[0].profiles[0]
-                                                .default_sample_type),
-                        "cpu"));
+    assert_true(pstr_eq(
+        dict_str(&d0->dict, rp->scopes[0].profiles[0].default_sample_type),
+        "cpu"));
     assert_int_equal(rp->scopes[0].profiles[1].default_sample_type, 0);
     assert_int_equal(scope_attr_count(&rp->scopes[0].scope,
                                       "pprof.scope.default_sample_type", &v),
@@ -1832,9 +1891,9 @@ static void test_otlp_default_type_unjoined(void **state)
     rp = &pd->resources[0];
     assert_int_equal(rp->nscopes, 2);
     /* cpu profile: lifted (attribute gone from its scope) */
-    assert_true(pstr_eq(dict_str(&pd->dict, rp->scopes[0].profiles[0]
-                                                .default_sample_type),
-                        "cpu"));
+    assert_true(pstr_eq(
+        dict_str(&pd->dict, rp->scopes[0].profiles[0].default_sample_type),
+        "cpu"));
     assert_int_equal(scope_attr_count(&rp->scopes[0].scope,
                                       "pprof.scope.default_sample_type", &v),
                      0);
@@ -1876,7 +1935,8 @@ static void test_otlp_default_type_rules(void **state)
     assert_int_equal(pd->resources[0].nscopes, 1);
     assert_int_equal(sp->nprofiles, 1);
     assert_int_equal(sp->profiles[0].nsample_types, 2);
-    assert_true(pstr_eq(dict_str(&pd->dict, sp->profiles[0].default_sample_type),
+    assert_true(pstr_eq(dict_str(&pd->dict,
+                                 sp->profiles[0].default_sample_type),
                         "alloc"));
     assert_int_equal(scope_attr_count(&sp->scope,
                                       "pprof.scope.default_sample_type", &v),
@@ -1932,8 +1992,8 @@ static void test_otlp_duplicate_pprof_attr(void **state)
     m.nprof = 1;
     m.type[0] = 1;
     m.nsamples[0] = 1;
-    m.pattrs[0][0] = 1;     /* keep_frames = a.* */
-    m.pattrs[0][1] = 2;     /* keep_frames = b.* */
+    m.pattrs[0][0] = 1; /* keep_frames = a.* */
+    m.pattrs[0][1] = 2; /* keep_frames = b.* */
     m.npattrs[0] = 2;
     build_mini(&m, &x);
     fixed_point(&x, &y, &pd);
@@ -1964,8 +2024,8 @@ static void test_otlp_duplicate_sample_keys(void **state)
     m.nprof = 1;
     m.type[0] = 1;
     m.nsamples[0] = 1;
-    m.sattrs[0] = 3;        /* k = x */
-    m.sattrs[1] = 4;        /* k = y */
+    m.sattrs[0] = 3; /* k = x */
+    m.sattrs[1] = 4; /* k = y */
     m.nsattrs = 2;
     build_mini(&m, &x);
     fixed_point(&x, &y, &pd);

@@ -26,9 +26,12 @@
 #include "component/batch_otlp.h"
 #include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 
-typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest Req;
-#define REQ_UNPACK opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__unpack
-#define REQ_FREE opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__free_unpacked
+typedef Opentelemetry__Proto__Collector__Profiles__V1development__ExportProfilesServiceRequest
+    Req;
+#define REQ_UNPACK                                                            \
+    opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__unpack
+#define REQ_FREE                                                              \
+    opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__free_unpacked
 
 static int32_t S(struct pdata *pd, const char *s)
 {
@@ -149,7 +152,8 @@ static void test_merge_dedup(void **state)
 {
     struct pdata *a = build("svc-a", "main.work", 5);
     struct pdata *b = build("svc-b", "main.other", 7);
-    struct otlp_item it[2] = {{a, -1, NULL, 0, {"", 0}}, {b, -1, NULL, 0, {"", 0}}};
+    struct otlp_item it[2] = {{a, -1, NULL, 0, {"", 0}},
+                              {b, -1, NULL, 0, {"", 0}}};
     struct buf out;
     Req *r;
     size_t i, j;
@@ -197,14 +201,22 @@ static void test_resource_selection_and_override(void **state)
     /* Item 0 is resource 1 only, attributes as they were. */
     assert_string_equal(res_attr(r, 0, "service.name"), "second");
     assert_null(res_attr(r, 0, "env"));
-    assert_int_equal(r->resource_profiles[0]->scope_profiles[0]
-                         ->profiles[0]->samples[0]->values[0], 22);
+    assert_int_equal(r->resource_profiles[0]
+                         ->scope_profiles[0]
+                         ->profiles[0]
+                         ->samples[0]
+                         ->values[0],
+                     22);
     /* Item 1 is resource 0 with its attributes replaced. */
     assert_string_equal(res_attr(r, 1, "service.name"), "renamed");
     assert_string_equal(res_attr(r, 1, "env"), "prod");
     assert_int_equal(r->resource_profiles[1]->resource->n_attributes, 2);
-    assert_int_equal(r->resource_profiles[1]->scope_profiles[0]
-                         ->profiles[0]->samples[0]->values[0], 11);
+    assert_int_equal(r->resource_profiles[1]
+                         ->scope_profiles[0]
+                         ->profiles[0]
+                         ->samples[0]
+                         ->values[0],
+                     11);
     REQ_FREE(r, NULL);
     buf_free(&out);
     pdata_free(pd);
@@ -234,7 +246,8 @@ static void test_decode_back(void **state)
 {
     struct pdata *a = build("svc-a", "main.work", 5);
     struct pdata *b = build("svc-b", "main.other", 7);
-    struct otlp_item it[2] = {{a, 0, NULL, 0, {"", 0}}, {b, -1, NULL, 0, {"", 0}}};
+    struct otlp_item it[2] = {{a, 0, NULL, 0, {"", 0}},
+                              {b, -1, NULL, 0, {"", 0}}};
     struct pdata *d = NULL;
     struct errctx e = {{0}};
     struct buf out;
@@ -254,8 +267,10 @@ static void test_decode_back(void **state)
     assert_int_equal(p->time_nanos, 1700000000000000000LL);
     st = &d->dict.stacks[p->samples[0].stack];
     assert_int_equal(st->n, 2);
-    leaf = dict_str(&d->dict, d->dict.functions[d->dict.locations[st->locs[0]]
-                                                    .lines[0].function].name);
+    leaf = dict_str(
+        &d->dict,
+        d->dict.functions[d->dict.locations[st->locs[0]].lines[0].function]
+            .name);
     assert_true(pstr_eq(leaf, "main.other"));
     assert_true(pstr_eq(d->resources[0].resource.attrs[0].value.u.s, "svc-a"));
     pdata_free(d);

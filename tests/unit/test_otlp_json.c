@@ -92,11 +92,14 @@ static void roundtrip_pb(const uint8_t *data, size_t len, const char *name)
     assert_same_model(direct, viajson);
     /* JSON -> protobuf -> JSON gives the same text. */
     buf_init(&pb2, 0);
-    assert_int_equal(otlp_json_to_pb(OTLP_JSON_REQUEST, (const char *)json.data,
-                                     json.len, &pb2, &e), 0);
+    assert_int_equal(otlp_json_to_pb(OTLP_JSON_REQUEST,
+                                     (const char *)json.data, json.len, &pb2,
+                                     &e),
+                     0);
     buf_init(&json2, 0);
     assert_int_equal(otlp_pb_to_json(OTLP_JSON_REQUEST, pb2.data, pb2.len,
-                                     &json2, &e), 0);
+                                     &json2, &e),
+                     0);
     assert_int_equal(json.len, json2.len);
     assert_memory_equal(json.data, json2.data, json.len);
     buf_free(&json);
@@ -169,12 +172,14 @@ static void test_json_roundtrip_pprof_corpus(void **state)
             assert_int_equal(otlp_json_encode(in, 1, &json, &e), 0);
         }
         assert_int_equal(otlp_json_decode((const char *)json.data, json.len,
-                                          NULL, &back, &e), 0);
+                                          NULL, &back, &e),
+                         0);
         /* The pprof's samples and sample types come back joined. */
         assert_int_equal(pdata_sample_count(back), pdata_sample_count(pd));
         assert_int_equal(pdata_profile_count(back), 1);
-        assert_int_equal(back->resources[0].scopes[0].profiles[0].nsample_types,
-                         pd->resources[0].scopes[0].profiles[0].nsample_types);
+        assert_int_equal(
+            back->resources[0].scopes[0].profiles[0].nsample_types,
+            pd->resources[0].scopes[0].profiles[0].nsample_types);
         assert_same_model(pd, back);
         buf_free(&json);
         pdata_free(pd);
@@ -202,7 +207,7 @@ static void test_json_roundtrip_pprof_corpus(void **state)
 #define PROFILE(samples)                                                      \
     "\"profiles\":[{\"sampleType\":{\"typeStrindex\":1,\"unitStrindex\":2},"  \
     "\"samples\":[" samples "],"                                              \
-    "\"timeUnixNano\":\"1700000000000000000\",\"durationNano\":1000000000,"  \
+    "\"timeUnixNano\":\"1700000000000000000\",\"durationNano\":1000000000,"   \
     "\"periodType\":{\"typeStrindex\":1,\"unitStrindex\":2},"                 \
     "\"period\":\"10000000\","                                                \
     "\"profileId\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\"}]"
@@ -223,13 +228,12 @@ static const char *const request_json =
     "{\"key\":\"by\",\"value\":{\"bytesValue\":\"AAEC/w==\"}},"
     "{\"key\":\"empty\",\"value\":{}},"
     "{\"key\":\"zero\",\"value\":{\"intValue\":\"0\"}}"
-    "]},\"scopeProfiles\":[{\"scope\":{\"name\":\"sc\",\"version\":\"1\"},"
-    PROFILE("{\"stackIndex\":1,\"values\":[\"5\",6],\"linkIndex\":1,"
-            "\"attributeIndices\":[1],"
-            "\"timestampsUnixNano\":[\"1700000000000000001\","
-            "1700000000000000002]}")
-    "}],\"schemaUrl\":\"https://x\",\"unknownField\":{\"a\":[1,2]}}],"
-    DICT "}";
+    "]},\"scopeProfiles\":[{\"scope\":{\"name\":\"sc\",\"version\":\"1\"}," PROFILE(
+        "{\"stackIndex\":1,\"values\":[\"5\",6],\"linkIndex\":1,"
+        "\"attributeIndices\":[1],"
+        "\"timestampsUnixNano\":[\"1700000000000000001\","
+        "1700000000000000002]}") "}],\"schemaUrl\":\"https://x\",\"unknownField\":{\"a\":[1,2]}}]," DICT
+                                 "}";
 
 static const struct keyvalue *rattr(const struct pdata *pd, const char *k)
 {
@@ -300,8 +304,8 @@ static void test_json_every_anyvalue_type(void **state)
 
 static void test_json_ids_ints_profile(void **state)
 {
-    static const uint8_t trace[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-                                      13, 14, 15, 16};
+    static const uint8_t trace[16] = {1, 2,  3,  4,  5,  6,  7,  8,
+                                      9, 10, 11, 12, 13, 14, 15, 16};
     static const uint8_t span[8] = {0x11, 0x12, 0x13, 0x14,
                                     0x15, 0x16, 0x17, 0x18};
     struct errctx e = {{0}};
@@ -350,7 +354,8 @@ static void test_json_encode_forms(void **state)
 
     (void)state;
     assert_int_equal(otlp_json_decode(request_json, strlen(request_json), NULL,
-                                      &pd, &e), 0);
+                                      &pd, &e),
+                     0);
     buf_init(&json, 0);
     {
         const struct pdata *in[1] = {pd};
@@ -358,9 +363,11 @@ static void test_json_encode_forms(void **state)
     }
     assert_int_equal(buf_putc(&json, 0), 0);
     t = (const char *)json.data;
-    assert_non_null(strstr(t, "\"traceId\":\"0102030405060708090a0b0c0d0e0f10\""));
+    assert_non_null(
+        strstr(t, "\"traceId\":\"0102030405060708090a0b0c0d0e0f10\""));
     assert_non_null(strstr(t, "\"spanId\":\"1112131415161718\""));
-    assert_non_null(strstr(t, "\"profileId\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\""));
+    assert_non_null(
+        strstr(t, "\"profileId\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\""));
     assert_non_null(strstr(t, "\"memoryStart\":\"18446744073709551615\""));
     assert_non_null(strstr(t, "\"timeUnixNano\":\"1700000000000000000\""));
     assert_non_null(strstr(t, "\"intValue\":\"-9223372036854775808\""));
@@ -398,8 +405,8 @@ static void test_json_snake_case_and_base64_ids(void **state)
     assert_int_equal(pd->dict.links[1].span_id[7], 0x18);
     assert_int_equal(pd->resources[0].scopes[0].profiles[0].profile_id[1],
                      0xa1);
-    assert_int_equal(pd->resources[0].scopes[0].profiles[0].samples[0].values[0],
-                     7);
+    assert_int_equal(
+        pd->resources[0].scopes[0].profiles[0].samples[0].values[0], 7);
     pdata_free(pd);
 }
 
@@ -417,7 +424,8 @@ static void test_json_response_and_status(void **state)
     assert_int_equal(pb_msg_end(&pb, mark), 0);
     buf_init(&js, 0);
     assert_int_equal(otlp_pb_to_json(OTLP_JSON_RESPONSE, pb.data, pb.len, &js,
-                                     &e), 0);
+                                     &e),
+                     0);
     assert_int_equal(buf_putc(&js, 0), 0);
     assert_string_equal((char *)js.data,
                         "{\"partialSuccess\":{\"rejectedProfiles\":\"3\","
@@ -432,13 +440,15 @@ static void test_json_response_and_status(void **state)
     assert_int_equal(pb_put_int(&pb, 1, 3), 0);
     assert_int_equal(pb_put_bytes(&pb, 2, "bad", 3), 0);
     assert_int_equal(otlp_pb_to_json(OTLP_JSON_STATUS, pb.data, pb.len, &js,
-                                     &e), 0);
+                                     &e),
+                     0);
     assert_int_equal(buf_putc(&js, 0), 0);
     assert_string_equal((char *)js.data, "{\"code\":3,\"message\":\"bad\"}");
     /* And back. */
     buf_reset(&pb);
     assert_int_equal(otlp_json_to_pb(OTLP_JSON_STATUS, (char *)js.data,
-                                     js.len - 1, &pb, &e), 0);
+                                     js.len - 1, &pb, &e),
+                     0);
     assert_int_equal(pb.len, 7);
     buf_free(&pb);
     buf_free(&js);
@@ -455,15 +465,21 @@ static void test_json_invalid_utf8(void **state)
     buf_init(&pb, 0);
     assert_int_equal(pb_msg_begin(&pb, 2, &mark), 0);
     assert_int_equal(pb_put_bytes(&pb, 5, "", 0), 0);
-    assert_int_equal(pb_put_bytes(&pb, 5, "a\xff" "b\xc3\xa9", 5), 0);
+    assert_int_equal(pb_put_bytes(&pb, 5,
+                                  "a\xff"
+                                  "b\xc3\xa9",
+                                  5),
+                     0);
     assert_int_equal(pb_msg_end(&pb, mark), 0);
     buf_init(&js, 0);
     assert_int_equal(otlp_pb_to_json(OTLP_JSON_REQUEST, pb.data, pb.len, &js,
-                                     &e), 0);
+                                     &e),
+                     0);
     assert_int_equal(buf_putc(&js, 0), 0);
-    assert_string_equal((char *)js.data,
-                        "{\"dictionary\":{\"stringTable\":[\"\",\"a\xef\xbf\xbd"
-                        "b\xc3\xa9\"]}}");
+    assert_string_equal(
+        (char *)js.data,
+        "{\"dictionary\":{\"stringTable\":[\"\",\"a\xef\xbf\xbd"
+        "b\xc3\xa9\"]}}");
     buf_free(&pb);
     buf_free(&js);
 }
@@ -472,7 +488,7 @@ static void test_json_invalid_utf8(void **state)
 
 struct bad_case {
     const char *json;
-    const char *want;           /* substring of the message */
+    const char *want; /* substring of the message */
 };
 
 static void test_json_errors_named(void **state)
@@ -499,19 +515,24 @@ static void test_json_errors_named(void **state)
          "not a hex id"},
         {"{\"dictionary\":{\"stringTable\":[\"\",1]}}",
          "dictionary.stringTable[1]: expected a string, got an integer"},
-        {"{\"dictionary\":{\"stringTable\":[\"\",null]}}", "null inside a list"},
+        {"{\"dictionary\":{\"stringTable\":[\"\",null]}}",
+         "null inside a list"},
         {"{\"resourceProfiles\":[{\"resource\":{\"attributes\":[{\"key\":\"k\","
          "\"value\":{\"bytesValue\":\"!!\"}}]}}]}",
          "value.bytesValue: not base64"},
         {"{\"resourceProfiles\":[{\"resource\":{\"attributes\":[{\"key\":\"k\","
-         "\"value\":{\"boolValue\":\"true\"}}]}}]}", "expected true or false"},
+         "\"value\":{\"boolValue\":\"true\"}}]}}]}",
+         "expected true or false"},
         {"{\"resourceProfiles\":[{\"resource\":{\"attributes\":[{\"key\":\"k\","
-         "\"value\":{\"doubleValue\":\"fast\"}}]}}]}", "not a number"},
+         "\"value\":{\"doubleValue\":\"fast\"}}]}}]}",
+         "not a number"},
         {"{\"resourceProfiles\":[{\"scopeProfiles\":[{\"profiles\":[{"
-         "\"period\":1.5}]}]}]}", "not an integer"},
+         "\"period\":1.5}]}]}]}",
+         "not an integer"},
         /* The binary decoder's rules apply, with its message. */
         {"{\"resourceProfiles\":[{\"scopeProfiles\":[{\"profiles\":[{"
-         "\"samples\":[{\"stackIndex\":9}]}]}]}]}", "otlp: "},
+         "\"samples\":[{\"stackIndex\":9}]}]}]}]}",
+         "otlp: "},
     };
     size_t i;
 
@@ -544,9 +565,11 @@ static void test_json_deep_nesting(void **state)
     buf_init(&j, 0);
     assert_int_equal(buf_append_str(&j, "{\"resourceProfiles\":[{\"resource\":"
                                         "{\"attributes\":[{\"key\":\"k\","
-                                        "\"value\":"), 0);
+                                        "\"value\":"),
+                     0);
     for (i = 0; i < 500; i++) {
-        assert_int_equal(buf_append_str(&j, "{\"arrayValue\":{\"values\":["), 0);
+        assert_int_equal(buf_append_str(&j, "{\"arrayValue\":{\"values\":["),
+                         0);
     }
     for (i = 0; i < 500; i++) {
         assert_int_equal(buf_append_str(&j, "]}}"), 0);
@@ -585,7 +608,8 @@ static void test_json_from_bad_protobuf(void **state)
     (void)state;
     buf_init(&js, 0);
     assert_int_not_equal(otlp_pb_to_json(OTLP_JSON_REQUEST, bad, sizeof(bad),
-                                         &js, &e), 0);
+                                         &js, &e),
+                         0);
     assert_int_equal(js.len, 0);
     assert_non_null(strstr(e.msg, "otlp json: "));
     buf_free(&js);

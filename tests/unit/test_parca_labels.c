@@ -124,9 +124,9 @@ static void test_labels(void **state)
     set(b, it, "k8s.pod.name", "checkout-7f9");
     set(b, it, "env", "staging");
     set(b, it, "a.b", "first");
-    set(b, it, "a_b", "second");       /* same label name: first wins */
-    set(b, it, "__delta__", "true");   /* internal: dropped */
-    set(b, it, "empty", "");           /* empty: no label */
+    set(b, it, "a_b", "second");     /* same label name: first wins */
+    set(b, it, "__delta__", "true"); /* internal: dropped */
+    set(b, it, "empty", "");         /* empty: no label */
     set(b, it, "1st", "digit");
     assert_int_equal(item_set_attr(b, it, "process.pid", &iv), PC_OK);
     parca_labelset_init(&ls);
@@ -134,7 +134,7 @@ static void test_labels(void **state)
     assert_string_equal(val(&ls, "__name__"), "process_cpu");
     assert_string_equal(val(&ls, "service_name"), "checkout");
     assert_string_equal(val(&ls, "k8s_pod_name"), "checkout-7f9");
-    assert_string_equal(val(&ls, "env"), "staging");   /* not external's */
+    assert_string_equal(val(&ls, "env"), "staging"); /* not external's */
     assert_string_equal(val(&ls, "a_b"), "first");
     assert_string_equal(val(&ls, "_1st"), "digit");
     assert_string_equal(val(&ls, "process_pid"), "42");
@@ -184,8 +184,9 @@ static void test_encode(void **state)
     buf_init(&out, 0);
     assert_int_equal(parca_labels_build(&ls, it, "block", NULL), PC_OK);
     assert_int_equal(parca_labels_encode(&ls, &out), PC_OK);
-    s = parca__profilestore__v1alpha1__raw_profile_series__unpack(
-        NULL, out.len, out.data);
+    s = parca__profilestore__v1alpha1__raw_profile_series__unpack(NULL,
+                                                                  out.len,
+                                                                  out.data);
     assert_non_null(s);
     assert_non_null(s->labels);
     assert_int_equal(s->labels->n_labels, 2);
@@ -243,10 +244,8 @@ static void test_forwardable(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_profile_name),
-        cmocka_unit_test(test_labels),
-        cmocka_unit_test(test_no_service),
-        cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_profile_name), cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_no_service),   cmocka_unit_test(test_encode),
         cmocka_unit_test(test_forwardable),
     };
 

@@ -18,11 +18,31 @@
 #include "model/profile.h"
 #include "pbw.h"
 
-static const char *rich_strings[] = {
-    "", "samples", "count", "cpu", "nanoseconds", "main", "main.go",
-    "/bin/app", "abc123buildid", "foo", "runtime.foo", "lib.go", "thread",
-    "worker", "bytes", "size", "comment one", "comment two", "drop.*",
-    "keep.*", "https://example.com/doc", "tag", "a", "b", "/lib/libc.so"};
+static const char *rich_strings[] = {"",
+                                     "samples",
+                                     "count",
+                                     "cpu",
+                                     "nanoseconds",
+                                     "main",
+                                     "main.go",
+                                     "/bin/app",
+                                     "abc123buildid",
+                                     "foo",
+                                     "runtime.foo",
+                                     "lib.go",
+                                     "thread",
+                                     "worker",
+                                     "bytes",
+                                     "size",
+                                     "comment one",
+                                     "comment two",
+                                     "drop.*",
+                                     "keep.*",
+                                     "https://example.com/doc",
+                                     "tag",
+                                     "a",
+                                     "b",
+                                     "/lib/libc.so"};
 #define NRICH (sizeof(rich_strings) / sizeof(rich_strings[0]))
 
 /*
@@ -93,7 +113,8 @@ static void build_rich(struct buf *b)
     m = pbw_location_begin(b, 200, 20, 0x7f000010);
     pbw_line(b, 3, 50, 0);
     pbw_end(b, m);
-    m = pbw_location_begin(b, 300, 0, 0x10); /* location 300: no mapping, no lines */
+    m = pbw_location_begin(b, 300, 0,
+                           0x10); /* location 300: no mapping, no lines */
     pbw_end(b, m);
     pbw_function(b, 7, 5, 5, 6, 12);
     pbw_function(b, 3, 9, 10, 11, 40);
@@ -536,8 +557,15 @@ static void expect_error(const uint8_t *d, size_t n, size_t maxd, int code,
 }
 
 /* A small valid profile with one knob to break it. */
-enum breakage { BRK_NONE, BRK_STRING, BRK_LOCID, BRK_DUP, BRK_NVALUES,
-                BRK_ZEROID, BRK_STR0 };
+enum breakage {
+    BRK_NONE,
+    BRK_STRING,
+    BRK_LOCID,
+    BRK_DUP,
+    BRK_NVALUES,
+    BRK_ZEROID,
+    BRK_STR0
+};
 
 static void build_small(struct buf *b, enum breakage k)
 {
@@ -719,8 +747,8 @@ static void hand_dict(struct pdata *pd)
     }
     /* lines live in the arena like a decoder's would */
     for (i = 1; i <= 3; i++) {
-        pd->dict.locations[i].lines =
-            arena_memdup(&pd->arena, &ln[i - 1], sizeof(ln[0]));
+        pd->dict.locations[i].lines = arena_memdup(&pd->arena, &ln[i - 1],
+                                                   sizeof(ln[0]));
     }
     locs[0] = 1;
     locs[1] = 2;
@@ -871,8 +899,8 @@ static void labels_text(const struct pdata *pd, const struct sample *s,
                                   a->value.u.s.ptr);
         } else {
             n += (size_t)snprintf(out + n, cap - n, "%.*s=#%lld %.*s;",
-                                  (int)k.len, k.ptr,
-                                  (long long)a->value.u.i, (int)u.len, u.ptr);
+                                  (int)k.len, k.ptr, (long long)a->value.u.i,
+                                  (int)u.len, u.ptr);
         }
         assert_true(n < cap);
     }

@@ -36,7 +36,7 @@ static int setup(void **state)
         return -1;
     }
     f->o.dir = f->dir;
-    f->o.fsync = PQUEUE_FSYNC_NEVER;   /* the tests check logic, not disks */
+    f->o.fsync = PQUEUE_FSYNC_NEVER; /* the tests check logic, not disks */
     *state = f;
     return 0;
 }
@@ -121,7 +121,7 @@ static void test_replay_all(void **state)
     assert_int_equal(st.torn, 0);
     assert_int_equal(st.corrupt, 0);
     for (i = 0; i < 50; i++) {
-        assert_int_equal(get_one(pq, &t), i);       /* in order */
+        assert_int_equal(get_one(pq, &t), i); /* in order */
     }
     pqueue_close(pq);
 }
@@ -208,7 +208,7 @@ static void test_torn_last(void **state)
     assert_int_equal(st.torn, 1);
     assert_int_equal(st.corrupt, 0);
     assert_int_equal(st.replayed, 10);
-    assert_int_equal(file_size(path), before);       /* cut off */
+    assert_int_equal(file_size(path), before); /* cut off */
     /* New records follow the good ones and all replay. */
     put_n(pq, 11, 2);
     pqueue_close(pq);
@@ -321,7 +321,7 @@ static void test_max_size(void **state)
     f->o.segment_size = 0;
     f->o.max_records = 3;
     pq = open_q(f);
-    put_n(pq, 100, 2);                   /* 1 left over + 2 */
+    put_n(pq, 100, 2); /* 1 left over + 2 */
     assert_int_equal(pqueue_put(pq, rec, sizeof(rec), 0), PC_EBUSY);
     pqueue_close(pq);
 }
@@ -461,7 +461,7 @@ static void gate_set(int closed)
 /* A put's answer: it must come after a sync hook returned, and only once
  * the syncs that returned covered at least as many records as were
  * answered. */
-static atomic_uint violations;   /* counted here, asserted by the test */
+static atomic_uint violations; /* counted here, asserted by the test */
 
 static void on_durable(void *arg, int rc)
 {
@@ -512,12 +512,14 @@ static void test_group_commit_order(void **state)
     pq = open_q(f);
     make_rec(0, rec, sizeof(rec));
     assert_int_equal(pqueue_put_async(pq, rec, sizeof(rec), 0, on_durable,
-                                      NULL), PC_EINPROGRESS);
-    wait_for(&syncs_entered, 1);       /* its fdatasync is held at the gate */
+                                      NULL),
+                     PC_EINPROGRESS);
+    wait_for(&syncs_entered, 1); /* its fdatasync is held at the gate */
     for (i = 1; i <= 5; i++) {
         make_rec(i, rec, sizeof(rec));
-        assert_int_equal(pqueue_put_async(pq, rec, sizeof(rec), 0,
-                                          on_durable, NULL), PC_EINPROGRESS);
+        assert_int_equal(pqueue_put_async(pq, rec, sizeof(rec), 0, on_durable,
+                                          NULL),
+                         PC_EINPROGRESS);
     }
     usleep(50000);
     assert_int_equal(atomic_load(&acked_puts), 0);
@@ -612,8 +614,9 @@ static void test_group_commit_close(void **state)
     pq = open_q(f);
     for (i = 0; i < 10; i++) {
         make_rec(i, rec, sizeof(rec));
-        assert_int_equal(pqueue_put_async(pq, rec, sizeof(rec), 0,
-                                          on_durable, NULL), PC_EINPROGRESS);
+        assert_int_equal(pqueue_put_async(pq, rec, sizeof(rec), 0, on_durable,
+                                          NULL),
+                         PC_EINPROGRESS);
     }
     pqueue_close(pq);
     assert_int_equal(atomic_load(&acked_puts), 10);

@@ -38,37 +38,44 @@ static void test_actions(void **state)
 
     (void)state;
     setenv("PROFCOL_TEST_REGION", "eu-west-1", 1);
-    assert_int_equal(fx_proc_new(&p, "attributes",
-        "actions:\n"
-        "  - {key: env, action: insert, value: prod}\n"          /* exists */
-        "  - {key: team, action: insert, value: core}\n"
-        "  - {key: env, action: update, value: staging}\n"
-        "  - {key: missing, action: update, value: x}\n"
-        "  - {key: cloud.region, action: upsert, from_env: PROFCOL_TEST_REGION}\n"
-        "  - {key: shards, action: upsert, value: '16', converted_type: int}\n"
-        "  - {key: service.version, action: insert, from_attribute: env}\n"
-        "  - {key: user.email, action: hash}\n"
-        "  - {action: delete, pattern: 'tmp\\..*'}\n"
-        "  - {key: k8s.pod.name, action: rename, from_attribute: pod}\n"
-        "  - {key: k8s.pod.name, action: extract,"
-        " pattern: '^(?<app>[a-z]+)-(?<hash>[0-9a-f]+)-'}\n"), 0);
+    assert_int_equal(
+        fx_proc_new(
+            &p, "attributes",
+            "actions:\n"
+            "  - {key: env, action: insert, value: prod}\n" /* exists */
+            "  - {key: team, action: insert, value: core}\n"
+            "  - {key: env, action: update, value: staging}\n"
+            "  - {key: missing, action: update, value: x}\n"
+            "  - {key: cloud.region, action: upsert, from_env: PROFCOL_TEST_REGION}\n"
+            "  - {key: shards, action: upsert, value: '16', converted_type: int}\n"
+            "  - {key: service.version, action: insert, from_attribute: env}\n"
+            "  - {key: user.email, action: hash}\n"
+            "  - {action: delete, pattern: 'tmp\\..*'}\n"
+            "  - {key: k8s.pod.name, action: rename, from_attribute: pod}\n"
+            "  - {key: k8s.pod.name, action: extract,"
+            " pattern: '^(?<app>[a-z]+)-(?<hash>[0-9a-f]+)-'}\n"),
+        0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     assert_string_equal(fx_attr(it, "env", t, sizeof(t)), "staging");
     assert_string_equal(fx_attr(it, "team", t, sizeof(t)), "core");
     assert_null(item_attr(it, "missing"));
-    assert_string_equal(fx_attr(it, "cloud.region", t, sizeof(t)), "eu-west-1");
+    assert_string_equal(fx_attr(it, "cloud.region", t, sizeof(t)),
+                        "eu-west-1");
     v = item_attr(it, "shards");
     assert_non_null(v);
     assert_int_equal(v->type, AV_INT);
     assert_int_equal(v->u.i, 16);
-    assert_string_equal(fx_attr(it, "service.version", t, sizeof(t)), "staging");
+    assert_string_equal(fx_attr(it, "service.version", t, sizeof(t)),
+                        "staging");
     /* sha256("secret") */
-    assert_string_equal(fx_attr(it, "user.email", t, sizeof(t)),
+    assert_string_equal(
+        fx_attr(it, "user.email", t, sizeof(t)),
         "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b");
     assert_null(item_attr(it, "tmp.a"));
     assert_null(item_attr(it, "tmp.b"));
     assert_null(item_attr(it, "pod"));
-    assert_string_equal(fx_attr(it, "k8s.pod.name", t, sizeof(t)), "api-7d9f-x2");
+    assert_string_equal(fx_attr(it, "k8s.pod.name", t, sizeof(t)),
+                        "api-7d9f-x2");
     assert_string_equal(fx_attr(it, "app", t, sizeof(t)), "api");
     assert_string_equal(fx_attr(it, "hash", t, sizeof(t)), "7d9f");
     assert_string_equal(fx_attr(it, "service.name", t, sizeof(t)), "api");
@@ -89,22 +96,27 @@ static void test_detectors(void **state)
     (void)state;
     setenv("OTEL_RESOURCE_ATTRIBUTES",
            "deployment.environment.name=prod, team=a%2Cb%3Dc,broken,"
-           "service.name=fromattrs,env=ignored", 1);
+           "service.name=fromattrs,env=ignored",
+           1);
     setenv("OTEL_SERVICE_NAME", "checkout", 1);
     setenv("K8S_POD_NAME", "checkout-1", 1);
     setenv("K8S_NAMESPACE_NAME", "shop", 1);
     unsetenv("K8S_NODE_NAME");
     assert_int_equal(fx_proc_new(&p, "attributes",
-                                 "detectors: [env, host, kubernetes]\n"), 0);
+                                 "detectors: [env, host, kubernetes]\n"),
+                     0);
     assert_int_equal(fx_proc_run(&p, b), 0);
-    assert_string_equal(fx_attr(it, "deployment.environment.name", t, sizeof(t)),
+    assert_string_equal(fx_attr(it, "deployment.environment.name", t,
+                                sizeof(t)),
                         "prod");
     assert_string_equal(fx_attr(it, "team", t, sizeof(t)), "a,b=c");
     /* Existing attributes win without override. */
     assert_string_equal(fx_attr(it, "service.name", t, sizeof(t)), "api");
     assert_string_equal(fx_attr(it, "env", t, sizeof(t)), "dev");
-    assert_string_equal(fx_attr(it, "k8s.pod.name", t, sizeof(t)), "checkout-1");
-    assert_string_equal(fx_attr(it, "k8s.namespace.name", t, sizeof(t)), "shop");
+    assert_string_equal(fx_attr(it, "k8s.pod.name", t, sizeof(t)),
+                        "checkout-1");
+    assert_string_equal(fx_attr(it, "k8s.namespace.name", t, sizeof(t)),
+                        "shop");
     assert_null(item_attr(it, "k8s.node.name"));
     assert_string_equal(fx_attr(it, "os.type", t, sizeof(t)), "linux");
     assert_non_null(fx_attr(it, "host.name", t, sizeof(t)));
@@ -113,7 +125,8 @@ static void test_detectors(void **state)
 
     /* override: true replaces; OTEL_SERVICE_NAME beats service.name. */
     assert_int_equal(fx_proc_new(&p, "attributes",
-                                 "detectors: [env]\noverride: true\n"), 0);
+                                 "detectors: [env]\noverride: true\n"),
+                     0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     assert_string_equal(fx_attr(it, "service.name", t, sizeof(t)), "checkout");
     assert_string_equal(fx_attr(it, "env", t, sizeof(t)), "ignored");
@@ -127,26 +140,37 @@ static void test_config_errors(void **state)
 
     (void)state;
     assert_int_not_equal(fx_proc_new(&p, "attributes",
-        "actions: [{key: a, action: rename}]\n"), 0);
+                                     "actions: [{key: a, action: rename}]\n"),
+                         0);
     assert_non_null(strstr(p.e.msg, "from_attribute"));
     fx_proc_free(&p);
     assert_int_not_equal(fx_proc_new(&p, "attributes",
-        "actions: [{key: a, action: insert}]\n"), 0);
+                                     "actions: [{key: a, action: insert}]\n"),
+                         0);
     assert_non_null(strstr(p.e.msg, "exactly one"));
     fx_proc_free(&p);
-    assert_int_not_equal(fx_proc_new(&p, "attributes",
-        "actions: [{key: a, action: extract, pattern: '(unclosed'}]\n"), 0);
+    assert_int_not_equal(
+        fx_proc_new(
+            &p, "attributes",
+            "actions: [{key: a, action: extract, pattern: '(unclosed'}]\n"),
+        0);
     assert_non_null(strstr(p.e.msg, "pattern"));
     fx_proc_free(&p);
-    assert_int_not_equal(fx_proc_new(&p, "attributes",
-        "actions: [{key: a, action: extract, pattern: 'no-groups'}]\n"), 0);
+    assert_int_not_equal(
+        fx_proc_new(
+            &p, "attributes",
+            "actions: [{key: a, action: extract, pattern: 'no-groups'}]\n"),
+        0);
     assert_non_null(strstr(p.e.msg, "named group"));
     fx_proc_free(&p);
-    assert_int_not_equal(fx_proc_new(&p, "attributes", "detectors: [gcp]\n"), 0);
+    assert_int_not_equal(fx_proc_new(&p, "attributes", "detectors: [gcp]\n"),
+                         0);
     assert_non_null(strstr(p.e.msg, "unknown detector"));
     fx_proc_free(&p);
-    assert_int_not_equal(fx_proc_new(&p, "attributes",
-        "actions: [{key: a, action: frobnicate}]\n"), 0);
+    assert_int_not_equal(
+        fx_proc_new(&p, "attributes",
+                    "actions: [{key: a, action: frobnicate}]\n"),
+        0);
     fx_proc_free(&p);
 }
 

@@ -35,23 +35,30 @@ static void test_series_drop_and_strip(void **state)
     series_item(b, "d");
     assert_int_equal(fx_proc_new(&p, "cardinality", "max_series: 2\n"), 0);
     assert_int_equal(fx_proc_run(&p, b), 0);
-    assert_int_equal(b->nitems, 3);      /* a, b, a again */
+    assert_int_equal(b->nitems, 3); /* a, b, a again */
     assert_string_equal(fx_attr(&b->items[2], "pod", t, sizeof(t)), "a");
-    assert_int_equal(fx_metric(&p, "profcol_processor_cardinality_series_dropped_total"
-                               "{processor=\"cardinality\"} "), 2);
+    assert_int_equal(
+        fx_metric(&p, "profcol_processor_cardinality_series_dropped_total"
+                      "{processor=\"cardinality\"} "),
+        2);
     fx_proc_free(&p);
     batch_unref(b);
 
     b = batch_new("t");
     series_item(b, "a");
     series_item(b, "b");
-    assert_int_equal(fx_proc_new(&p, "cardinality",
-        "max_series: 1\naction: strip\nstrip_labels: [pod]\n"), 0);
+    assert_int_equal(
+        fx_proc_new(&p, "cardinality",
+                    "max_series: 1\naction: strip\nstrip_labels: [pod]\n"),
+        0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     assert_int_equal(b->nitems, 2);
     assert_null(item_attr(&b->items[1], "pod"));
-    assert_string_equal(fx_attr(&b->items[1], "cardinality.limited", t, sizeof(t)), "true");
-    assert_string_equal(fx_attr(&b->items[1], "service.name", t, sizeof(t)), "api");
+    assert_string_equal(fx_attr(&b->items[1], "cardinality.limited", t,
+                                sizeof(t)),
+                        "true");
+    assert_string_equal(fx_attr(&b->items[1], "service.name", t, sizeof(t)),
+                        "api");
     assert_null(item_attr(&b->items[0], "cardinality.limited"));
     fx_proc_free(&p);
     batch_unref(b);
@@ -66,35 +73,46 @@ static void test_label_limits(void **state)
 
     (void)state;
     assert_int_equal(item_set_attr_str(b, it, "a_long", "abcdefgh", 8), 0);
-    assert_int_equal(item_set_attr_str(b, it, "b_utf8", "\xc3\xa9\xc3\xa9\xc3\xa9", 6), 0);
+    assert_int_equal(item_set_attr_str(b, it, "b_utf8",
+                                       "\xc3\xa9\xc3\xa9\xc3\xa9", 6),
+                     0);
     assert_int_equal(item_set_attr_str(b, it, "c", "x", 1), 0);
     assert_int_equal(item_set_attr_str(b, it, "d", "y", 1), 0);
-    assert_int_equal(item_set_attr_str(b, it, "__name__", "process_cpu", 11), 0);
-    assert_int_equal(fx_proc_new(&p, "cardinality",
-        "deny_labels: ['po*']\nmax_label_value_length: 5\n"
-        "max_labels_per_series: 4\n"), 0);
+    assert_int_equal(item_set_attr_str(b, it, "__name__", "process_cpu", 11),
+                     0);
+    assert_int_equal(
+        fx_proc_new(&p, "cardinality",
+                    "deny_labels: ['po*']\nmax_label_value_length: 5\n"
+                    "max_labels_per_series: 4\n"),
+        0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     it = &b->items[0];
     assert_null(item_attr(it, "pod"));
     assert_string_equal(fx_attr(it, "a_long", t, sizeof(t)), "abcde");
-    assert_string_equal(fx_attr(it, "b_utf8", t, sizeof(t)), "\xc3\xa9\xc3\xa9");
+    assert_string_equal(fx_attr(it, "b_utf8", t, sizeof(t)),
+                        "\xc3\xa9\xc3\xa9");
     /* service.name and __name__ are protected; then a_long, b_utf8 by key. */
     assert_int_equal(it->nattrs, 4);
     assert_non_null(item_attr(it, "service.name"));
     assert_non_null(item_attr(it, "__name__"));
     assert_null(item_attr(it, "c"));
     assert_null(item_attr(it, "d"));
-    assert_int_equal(fx_metric(&p, "profcol_processor_cardinality_labels_dropped_total"
-                               "{processor=\"cardinality\",label=\"pod\"} "), 1);
-    assert_int_equal(fx_metric(&p, "profcol_processor_cardinality_values_truncated_total"
-                               "{processor=\"cardinality\",label=\"a_long\"} "), 1);
+    assert_int_equal(
+        fx_metric(&p, "profcol_processor_cardinality_labels_dropped_total"
+                      "{processor=\"cardinality\",label=\"pod\"} "),
+        1);
+    assert_int_equal(
+        fx_metric(&p, "profcol_processor_cardinality_values_truncated_total"
+                      "{processor=\"cardinality\",label=\"a_long\"} "),
+        1);
     fx_proc_free(&p);
     batch_unref(b);
 
     b = batch_new("t");
     it = series_item(b, "pod-1");
     assert_int_equal(item_set_attr_str(b, it, "env", "prod", 4), 0);
-    assert_int_equal(fx_proc_new(&p, "cardinality", "allow_labels: [env]\n"), 0);
+    assert_int_equal(fx_proc_new(&p, "cardinality", "allow_labels: [env]\n"),
+                     0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     assert_null(item_attr(&b->items[0], "pod"));
     assert_non_null(item_attr(&b->items[0], "env"));
@@ -116,8 +134,9 @@ static void totals(const struct profile *pr, int64_t *sum, uint32_t n)
     }
 }
 
-static uint32_t distinct_values(const struct pdata *pd, const struct profile *pr,
-                                const char *key, int *has_overflow)
+static uint32_t distinct_values(const struct pdata *pd,
+                                const struct profile *pr, const char *key,
+                                int *has_overflow)
 {
     char seen[64][32];
     uint32_t n = 0, i, j, k;
@@ -130,7 +149,8 @@ static uint32_t distinct_values(const struct pdata *pd, const struct profile *pr
             if (!pstr_eq(dict_str(&pd->dict, a->key), key)) {
                 continue;
             }
-            snprintf(v, sizeof(v), "%.*s", (int)a->value.u.s.len, a->value.u.s.ptr);
+            snprintf(v, sizeof(v), "%.*s", (int)a->value.u.s.len,
+                     a->value.u.s.ptr);
             *has_overflow |= strcmp(v, "__overflow__") == 0;
             for (k = 0; k < n && strcmp(seen[k], v) != 0; k++) {
             }
@@ -160,8 +180,10 @@ static void test_sample_labels(void **state)
     totals(pr, before, 2);
     nbefore = pr->nsamples;
     assert_true(distinct_values(it->pd->pd, pr, "shard", &over) > 4);
-    assert_int_equal(fx_proc_new(&p, "cardinality",
-        "sample_labels: {max_values: 4, keys: [shard]}\n"), 0);
+    assert_int_equal(
+        fx_proc_new(&p, "cardinality",
+                    "sample_labels: {max_values: 4, keys: [shard]}\n"),
+        0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     it = &b->items[0];
     assert_null(it->raw);
@@ -169,15 +191,17 @@ static void test_sample_labels(void **state)
     totals(pr, after, 2);
     assert_int_equal(before[0], after[0]);
     assert_int_equal(before[1], after[1]);
-    assert_true(pr->nsamples <= nbefore);        /* maybe merged */
+    assert_true(pr->nsamples <= nbefore); /* maybe merged */
     assert_int_equal(it->nsamples, pr->nsamples);
     assert_int_equal(distinct_values(it->pd->pd, pr, "shard", &over), 5);
     assert_true(over);
     /* Other keys untouched. */
     assert_true(distinct_values(it->pd->pd, pr, "handler", &over) > 4);
     assert_false(over);
-    assert_true(fx_metric(&p, "profcol_processor_cardinality_sample_values_overflowed_total"
-                          "{processor=\"cardinality\",label=\"shard\"} ") > 0);
+    assert_true(
+        fx_metric(
+            &p, "profcol_processor_cardinality_sample_values_overflowed_total"
+                "{processor=\"cardinality\",label=\"shard\"} ") > 0);
     buf_init(&enc, 1 << 28);
     assert_int_equal(pprof_encode(it->pd->pd, pr, &enc, &e), 0);
     buf_free(&enc);
@@ -189,7 +213,8 @@ static void test_sample_labels(void **state)
     b = batch_new("t");
     series_item(b, "p");
     assert_int_equal(fx_proc_new(&p, "cardinality",
-        "sample_labels: {max_values: 1000}\n"), 0);
+                                 "sample_labels: {max_values: 1000}\n"),
+                     0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     assert_non_null(b->items[0].raw);
     fx_proc_free(&p);
@@ -233,10 +258,11 @@ static void test_lists_sample_labels(void **state)
         assert_true(distinct_values(it->pd->pd, pr, "handler", &over) > 1);
         assert_int_equal(distinct_values(it->pd->pd, pr, "worker", &over),
                          c == 0 ? workers : 0);
-        assert_true(c == 0 || distinct_values(it->pd->pd, pr, "tenant",
-                                              &over) == 0);
-        assert_true(fx_metric(&p, "profcol_processor_cardinality_labels_dropped_total"
-                              "{processor=\"cardinality\",label=\"shard\"} ") > 0);
+        assert_true(c == 0 ||
+                    distinct_values(it->pd->pd, pr, "tenant", &over) == 0);
+        assert_true(
+            fx_metric(&p, "profcol_processor_cardinality_labels_dropped_total"
+                          "{processor=\"cardinality\",label=\"shard\"} ") > 0);
         fx_proc_free(&p);
         batch_unref(b);
     }
@@ -296,14 +322,17 @@ static void test_overflow_merges(void **state)
             char v[16];
             if (pstr_eq(dict_str(&pd->dict, a.key), "shard")) {
                 snprintf(v, sizeof(v), "s%u", i);
-                a.value.u.s = dict_str(&pd->dict, dict_string(pd, v, strlen(v)));
+                a.value.u.s = dict_str(&pd->dict,
+                                       dict_string(pd, v, strlen(v)));
                 s->attrs[j] = dict_add_attr(pd, &a);
             }
         }
     }
     totals(pr, before, 2);
-    assert_int_equal(fx_proc_new(&p, "cardinality",
-        "sample_labels: {max_values: 1, keys: [shard]}\n"), 0);
+    assert_int_equal(
+        fx_proc_new(&p, "cardinality",
+                    "sample_labels: {max_values: 1, keys: [shard]}\n"),
+        0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     pr = &b->items[0].pd->pd->resources[0].scopes[0].profiles[0];
     assert_int_equal(pr->nsamples, 2);

@@ -27,7 +27,8 @@ static const char *label(const struct pdata *pd, const struct sample *s,
         const struct attr *a = &pd->dict.attrs[s->attrs[i]];
         if (pstr_eq(dict_str(&pd->dict, a->key), key) &&
             a->value.type == AV_STRING) {
-            snprintf(out, len, "%.*s", (int)a->value.u.s.len, a->value.u.s.ptr);
+            snprintf(out, len, "%.*s", (int)a->value.u.s.len,
+                     a->value.u.s.ptr);
             return out;
         }
     }
@@ -64,7 +65,7 @@ static void test_labels_to_links(void **state)
     (void)state;
     assert_int_equal(fx_proc_new(&p, "tracelink", ""), 0);
     assert_int_equal(fx_proc_run(&p, b), 0);
-    assert_null(b->items[0].raw);           /* changed: bytes dropped */
+    assert_null(b->items[0].raw); /* changed: bytes dropped */
     pd = b->items[0].pd->pd;
     pr = first_profile(&b->items[0]);
     for (i = 0; i < pr->nsamples; i++) {
@@ -83,24 +84,31 @@ static void test_labels_to_links(void **state)
             /* Invalid ids are removed from every sample. */
             assert_false(label(pd, s, "span_id", span, sizeof(span)) != NULL &&
                          strcmp(span, "not-a-span-id!!!") == 0);
-            assert_null(label(pd, s, "trace_id", trace, sizeof(trace)) != NULL &&
-                        strcmp(trace, "00000000000000000000000000000000") == 0
-                        ? "zero trace" : NULL);
+            assert_null(label(pd, s, "trace_id", trace, sizeof(trace)) !=
+                                    NULL &&
+                                strcmp(trace,
+                                       "00000000000000000000000000000000") == 0
+                            ? "zero trace"
+                            : NULL);
             legacy += label(pd, s, "profile_id", span, sizeof(span)) != NULL;
         }
     }
     assert_true(linked > 0);
     /* Four valid (trace, span) pairs in the fixture: deduplicated. */
     assert_int_equal(pd->dict.nlinks, 1 + 4);
-    assert_true(fx_metric(&p, "profcol_processor_tracelink_linked_samples_total"
+    assert_true(fx_metric(&p,
+                          "profcol_processor_tracelink_linked_samples_total"
                           "{processor=\"tracelink\"} ") == (long long)linked);
     assert_true(fx_metric(&p, "profcol_processor_tracelink_invalid_ids_total"
-                          "{label=\"span_id\",processor=\"tracelink\"} ") > 0 ||
-                fx_metric(&p, "profcol_processor_tracelink_invalid_ids_total"
+                              "{label=\"span_id\",processor=\"tracelink\"} ") >
+                    0 ||
+                fx_metric(&p,
+                          "profcol_processor_tracelink_invalid_ids_total"
                           "{processor=\"tracelink\",label=\"span_id\"} ") > 0);
     if (legacy > 0) {
-        assert_true(fx_metric(&p, "profcol_processor_tracelink_missing_trace_id_total"
-                              "{processor=\"tracelink\"} ") >= legacy);
+        assert_true(
+            fx_metric(&p, "profcol_processor_tracelink_missing_trace_id_total"
+                          "{processor=\"tracelink\"} ") >= legacy);
     }
     fx_proc_free(&p);
     batch_unref(b);
@@ -116,8 +124,10 @@ static void test_keep_labels_false_and_drop(void **state)
     char t[64];
 
     (void)state;
-    assert_int_equal(fx_proc_new(&p, "tracelink",
-        "keep_labels: false\ndrop_unlinked_samples: true\n"), 0);
+    assert_int_equal(
+        fx_proc_new(&p, "tracelink",
+                    "keep_labels: false\ndrop_unlinked_samples: true\n"),
+        0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     pd = b->items[0].pd->pd;
     pr = first_profile(&b->items[0]);
@@ -130,7 +140,8 @@ static void test_keep_labels_false_and_drop(void **state)
         assert_null(label(pd, s, "trace_id", t, sizeof(t)));
         assert_null(label(pd, s, "span_name", t, sizeof(t)));
     }
-    assert_true(fx_metric(&p, "profcol_processor_tracelink_dropped_samples_total"
+    assert_true(fx_metric(&p,
+                          "profcol_processor_tracelink_dropped_samples_total"
                           "{processor=\"tracelink\"} ") > 0);
     fx_proc_free(&p);
     batch_unref(b);
@@ -148,7 +159,9 @@ static void test_no_ids_untouched(void **state)
     it = fx_add_pprof(b, "cpu.pb.gz");
     assert_non_null(it);
     raw = it->raw;
-    assert_int_equal(fx_proc_new(&p, "tracelink", "drop_unlinked_samples: true\n"), 0);
+    assert_int_equal(fx_proc_new(&p, "tracelink",
+                                 "drop_unlinked_samples: true\n"),
+                     0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     assert_ptr_equal(b->items[0].raw, raw);
     sp = b->items[0].pd;
@@ -187,7 +200,9 @@ static void test_links_to_labels(void **state)
     pr = &pd->resources[0].scopes[0].profiles[0];
     pr->samples[0].link = li;
     assert_non_null(fx_add_pdata(b, pd));
-    assert_int_equal(fx_proc_new(&p, "tracelink", "direction: links_to_labels\n"), 0);
+    assert_int_equal(fx_proc_new(&p, "tracelink",
+                                 "direction: links_to_labels\n"),
+                     0);
     assert_int_equal(fx_proc_run(&p, b), 0);
     pd = b->items[0].pd->pd;
     pr = &pd->resources[0].scopes[0].profiles[0];
@@ -209,10 +224,12 @@ static void test_bad_config(void **state)
     struct fx_proc p;
 
     (void)state;
-    assert_int_not_equal(fx_proc_new(&p, "tracelink", "span_id_labels: []\n"), 0);
+    assert_int_not_equal(fx_proc_new(&p, "tracelink", "span_id_labels: []\n"),
+                         0);
     assert_non_null(strstr(p.e.msg, "span_id_labels"));
     fx_proc_free(&p);
-    assert_int_not_equal(fx_proc_new(&p, "tracelink", "direction: sideways\n"), 0);
+    assert_int_not_equal(fx_proc_new(&p, "tracelink", "direction: sideways\n"),
+                         0);
     fx_proc_free(&p);
 }
 

@@ -27,8 +27,7 @@ static struct item *add_item(struct batch *b, const char *tenant)
     return it;
 }
 
-static void set(struct batch *b, struct item *it, const char *k,
-                const char *v)
+static void set(struct batch *b, struct item *it, const char *k, const char *v)
 {
     assert_int_equal(item_set_attr_str(b, it, k, v, strlen(v)), PC_OK);
 }
@@ -44,7 +43,8 @@ static void test_defaults(void **state)
     assert_int_equal(pyro_labels_build(it, "process_cpu", 0, NULL, &l), PC_OK);
     assert_int_equal(l.n, 2);
     assert_string_equal(pyro_labels_get(&l, "__name__"), "process_cpu");
-    assert_string_equal(pyro_labels_get(&l, "service_name"), "unknown_service");
+    assert_string_equal(pyro_labels_get(&l, "service_name"),
+                        "unknown_service");
     assert_null(pyro_labels_get(&l, "__delta__"));
     /* Sorted by name. */
     assert_string_equal(pyro_label_name(&l, 0), "__name__");
@@ -63,9 +63,9 @@ static void test_attrs(void **state)
     set(b, it, "service.name", "checkout");
     set(b, it, "service_name", "shadow");
     set(b, it, "k8s.pod.name", "pod-1");
-    set(b, it, "k8s_pod_name", "dup");           /* same label name: first wins */
-    set(b, it, "__session_id__", "abc");         /* internal: dropped */
-    set(b, it, "__name__", "memory");            /* explicit profile name */
+    set(b, it, "k8s_pod_name", "dup");   /* same label name: first wins */
+    set(b, it, "__session_id__", "abc"); /* internal: dropped */
+    set(b, it, "__name__", "memory");    /* explicit profile name */
     set(b, it, "1bad-name", "x");
     assert_int_equal(item_set_attr(b, it, "process.pid", &iv), PC_OK);
     pyro_labels_init(&l);
@@ -180,10 +180,8 @@ static void test_peek(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_attrs),
-        cmocka_unit_test(test_external),
-        cmocka_unit_test(test_tenants),
+        cmocka_unit_test(test_defaults), cmocka_unit_test(test_attrs),
+        cmocka_unit_test(test_external), cmocka_unit_test(test_tenants),
         cmocka_unit_test(test_peek),
     };
 

@@ -148,20 +148,25 @@ static void test_multipart(void **state)
 
     (void)state;
     assert_int_equal(pyro_multipart_boundary(
-        "multipart/form-data; boundary=XyZ", b, sizeof(b)), 0);
+                         "multipart/form-data; boundary=XyZ", b, sizeof(b)),
+                     0);
     assert_string_equal(b, "XyZ");
     assert_int_equal(pyro_multipart_boundary(
-        "multipart/form-data; charset=x; boundary=\"a;b c\"", b, sizeof(b)), 0);
+                         "multipart/form-data; charset=x; boundary=\"a;b c\"",
+                         b, sizeof(b)),
+                     0);
     assert_string_equal(b, "a;b c");
     assert_int_not_equal(pyro_multipart_boundary("text/plain", b, sizeof(b)),
                          0);
     assert_int_not_equal(pyro_multipart_boundary("multipart/form-data", b,
-                                                 sizeof(b)), 0);
+                                                 sizeof(b)),
+                         0);
 
     assert_int_equal(pyro_multipart_parse((const uint8_t *)mp_body,
-                                          strlen(mp_body), "XyZ", parts, 8,
-                                          &n, &e), 0);
-    assert_int_equal(n, 2);   /* the part without filename is invisible */
+                                          strlen(mp_body), "XyZ", parts, 8, &n,
+                                          &e),
+                     0);
+    assert_int_equal(n, 2); /* the part without filename is invisible */
     assert_null(pyro_multipart_get(parts, n, "field"));
     p = pyro_multipart_get(parts, n, "profile");
     assert_non_null(p);
@@ -188,13 +193,15 @@ static void test_multipart_edges(void **state)
 
     (void)state;
     assert_int_equal(pyro_multipart_parse((const uint8_t *)lf, strlen(lf), "b",
-                                          parts, 2, &n, &e), 0);
+                                          parts, 2, &n, &e),
+                     0);
     assert_int_equal(n, 1);
     assert_int_equal(parts[0].len, 4);
     assert_memory_equal(parts[0].data, "DATA", 4);
     assert_int_equal(pyro_multipart_parse((const uint8_t *)empty,
                                           strlen(empty), "b", parts, 2, &n,
-                                          &e), 0);
+                                          &e),
+                     0);
     assert_int_equal(n, 1);
     assert_int_equal(parts[0].len, 0);
     assert_int_equal(pyro_multipart_parse((const uint8_t *)open, strlen(open),
@@ -202,10 +209,12 @@ static void test_multipart_edges(void **state)
                      PC_ECORRUPT);
     assert_non_null(strstr(e.msg, "closing boundary"));
     assert_int_equal(pyro_multipart_parse((const uint8_t *)none, strlen(none),
-                                          "b", parts, 2, &n, &e), 0);
+                                          "b", parts, 2, &n, &e),
+                     0);
     assert_int_equal(n, 0);
     assert_int_equal(pyro_multipart_parse((const uint8_t *)"junk", 4, "b",
-                                          parts, 2, &n, &e), PC_ECORRUPT);
+                                          parts, 2, &n, &e),
+                     PC_ECORRUPT);
 }
 
 static const struct profile *first_profile(const struct pdata *pd)
@@ -239,10 +248,11 @@ static void test_folded(void **state)
     assert_int_equal(pyro_profile_type("cpu", 3, &pt), 0);
     assert_int_equal(pyro_folded_parse((const uint8_t *)txt, strlen(txt),
                                        PYRO_TEXT_FOLDED, &pt, 100, 42, 0, &pd,
-                                       &e), 0);
+                                       &e),
+                     0);
     assert_non_null(pd);
     p = first_profile(pd);
-    assert_int_equal(p->nsamples, 2);    /* identical stacks merged */
+    assert_int_equal(p->nsamples, 2); /* identical stacks merged */
     assert_int_equal(p->period, 10000000);
     assert_int_equal(p->time_nanos, 42);
     assert_true(pstr_eq(dict_str(&pd->dict, p->sample_types[0].type), "cpu"));
@@ -269,15 +279,18 @@ static void test_folded(void **state)
     /* Bad counts fail. */
     assert_int_equal(pyro_folded_parse((const uint8_t *)"a;b x1\n", 7,
                                        PYRO_TEXT_FOLDED, &pt, 100, 0, 0, &pd,
-                                       &e), PC_ECORRUPT);
+                                       &e),
+                     PC_ECORRUPT);
     assert_non_null(strstr(e.msg, "x1"));
-    assert_int_equal(pyro_folded_parse((const uint8_t *)"a 99999999999999999999",
-                                       22, PYRO_TEXT_FOLDED, &pt, 100, 0, 0,
-                                       &pd, &e), PC_ECORRUPT);
+    assert_int_equal(
+        pyro_folded_parse((const uint8_t *)"a 99999999999999999999", 22,
+                          PYRO_TEXT_FOLDED, &pt, 100, 0, 0, &pd, &e),
+        PC_ECORRUPT);
     /* Nothing countable: no profile. */
     assert_int_equal(pyro_folded_parse((const uint8_t *)"abc\n\n", 5,
                                        PYRO_TEXT_FOLDED, &pt, 100, 0, 0, &pd,
-                                       &e), 0);
+                                       &e),
+                     0);
     assert_null(pd);
 }
 
@@ -293,19 +306,21 @@ static void test_lines_and_unscaled(void **state)
     assert_int_equal(pyro_profile_type("inuse_objects", 13, &pt), 0);
     assert_int_equal(pyro_folded_parse((const uint8_t *)txt, strlen(txt),
                                        PYRO_TEXT_LINES, &pt, 100, 0, 0, &pd,
-                                       &e), 0);
+                                       &e),
+                     0);
     p = first_profile(pd);
     assert_int_equal(p->nsamples, 2);
     assert_int_equal(p->samples[0].values[0], 2);
     assert_true(pstr_eq(dict_str(&pd->dict, p->sample_types[0].type),
                         "inuse_objects"));
-    assert_int_equal(pd->dict.nfunctions, 4);   /* zero entry + a, b, c */
+    assert_int_equal(pd->dict.nfunctions, 4); /* zero entry + a, b, c */
     pdata_free(pd);
     /* sampleRate 0: no scaling. */
     assert_int_equal(pyro_profile_type("cpu", 3, &pt), 0);
     assert_int_equal(pyro_folded_parse((const uint8_t *)"x 7", 3,
                                        PYRO_TEXT_FOLDED, &pt, 0, 0, 0, &pd,
-                                       &e), 0);
+                                       &e),
+                     0);
     p = first_profile(pd);
     assert_int_equal(p->samples[0].values[0], 7);
     assert_true(pstr_eq(dict_str(&pd->dict, p->sample_types[0].type),
@@ -375,7 +390,8 @@ static void test_metric_names(void **state)
     pyro_metric_name(pd, NULL, 0, 0, m, sizeof(m));
     assert_string_equal(m, "mutex");
     assert_int_equal(pyro_stc_parse((const uint8_t *)json, strlen(json), stc,
-                                    4, &n, &e), 0);
+                                    4, &n, &e),
+                     0);
     assert_int_equal(n, 2);
     assert_int_equal(pyro_stc_apply(pd, stc, n), 1);
     pyro_metric_name(pd, stc, n, 1, m, sizeof(m));
@@ -385,7 +401,8 @@ static void test_metric_names(void **state)
                         "lock_samples"));
     pdata_free(pd);
     assert_int_equal(pyro_stc_parse((const uint8_t *)"{nope", 5, stc, 4, &n,
-                                    &e), PC_ECORRUPT);
+                                    &e),
+                     PC_ECORRUPT);
 }
 
 static void test_connect_json(void **state)
@@ -396,10 +413,13 @@ static void test_connect_json(void **state)
                      "\"aGVsbG8=\",\"ID\":\"u-1\"},{\"raw_profile\":null}]},"
                      "{\"labels\":null}],\"unknownField\":1}";
     const char *bad[] = {
-        "[]", "{\"series\":{}}", "{\"series\":[1]}",
+        "[]",
+        "{\"series\":{}}",
+        "{\"series\":[1]}",
         "{\"series\":[{\"labels\":[{\"name\":1}]}]}",
         "{\"series\":[{\"samples\":[{\"rawProfile\":\"!!\"}]}]}",
-        "{\"series\":[{\"samples\":[{\"rawProfile\":5}]}]}", "{",
+        "{\"series\":[{\"samples\":[{\"rawProfile\":5}]}]}",
+        "{",
     };
     struct pyro_push p;
     struct errctx e = {{0}};
@@ -407,7 +427,8 @@ static void test_connect_json(void **state)
 
     (void)state;
     assert_int_equal(pyro_push_decode_json((const uint8_t *)ok, strlen(ok), &p,
-                                           &e), 0);
+                                           &e),
+                     0);
     assert_int_equal(p.nseries, 2);
     assert_int_equal(p.series[0].nlabels, 2);
     assert_string_equal(p.series[0].labels[1].name, "service_name");
@@ -430,7 +451,8 @@ static void test_connect_json(void **state)
     assert_int_equal(p.nseries, 0);
     pyro_push_free(&p);
     assert_int_equal(pyro_push_decode_proto((const uint8_t *)"\x0a\xff", 2, &p,
-                                            &e), PC_ECORRUPT);
+                                            &e),
+                     PC_ECORRUPT);
 }
 
 int main(void)

@@ -17,7 +17,7 @@ static struct batch *mk(int n)
     struct batch *b = batch_new("test");
 
     assert_non_null(b);
-    b->source[0] = (char)('a' + n);   /* identity for FIFO checks */
+    b->source[0] = (char)('a' + n); /* identity for FIFO checks */
     return b;
 }
 
@@ -61,7 +61,7 @@ static void test_block_deadline(void **state)
     assert_true(clock_mono_ms() - t0 >= 140);
     assert_true(clock_mono_ms() - t0 < 2000);
     batch_unref(b);
-    queue_free(q);      /* frees the queued batch too (ASan checks) */
+    queue_free(q); /* frees the queued batch too (ASan checks) */
 }
 
 struct popper {
@@ -125,7 +125,7 @@ static void test_close_drain(void **state)
     (void)state;
     assert_int_equal(queue_new(4, &q), PC_OK);
     pthread_create(&t, NULL, close_later, q);
-    assert_int_equal(queue_pop(q, -1, &b), PC_ECLOSED);  /* woken */
+    assert_int_equal(queue_pop(q, -1, &b), PC_ECLOSED); /* woken */
     pthread_join(t, NULL);
     queue_free(q);
 
@@ -243,7 +243,7 @@ static void test_burst_spreads(void **state)
     for (i = 0; i < 4; i++) {
         assert_int_equal(pthread_create(&th[i], NULL, slow_consumer, q), 0);
     }
-    usleep(50000);                    /* all asleep */
+    usleep(50000); /* all asleep */
     t0 = clock_mono_ms();
     for (i = 0; i < 4; i++) {
         assert_int_equal(queue_push(q, mk(i), 0), PC_OK);

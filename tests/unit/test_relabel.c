@@ -23,12 +23,14 @@ struct rules_doc {
     struct cfg_list rules;
 };
 
+/* clang-format off */
 static const struct cfg_entry doc_table[] = {
     {.key = "rules", .type = CFG_SECTION_LIST, .sub = relabel_cfg_table,
      .sub_size = sizeof(struct relabel_cfg),
      .offset = offsetof(struct rules_doc, rules)},
     {.key = NULL},
 };
+/* clang-format on */
 
 /* "a=1,b=2" -> label set ('|' separates instead when a value has ','). */
 static void parse_labels(const char *spec, struct labelset *ls)
@@ -61,9 +63,9 @@ static void format_labels(const struct labelset *ls, char *out, size_t len)
 
 struct rcase {
     const char *name;
-    const char *yaml;       /* "rules:\n  - ..." */
+    const char *yaml; /* "rules:\n  - ..." */
     const char *in;
-    const char *want;       /* NULL = dropped */
+    const char *want; /* NULL = dropped */
 };
 
 /* Runs one case; returns relabel_apply's result. */
@@ -79,8 +81,8 @@ static int run_case(const struct rcase *c, char *got, size_t gotlen)
     int rc;
 
     memset(&rd, 0, sizeof(rd));
-    assert_int_equal(ydoc_load_string("case", c->yaml, &doc, err,
-                                      sizeof(err)), PC_OK);
+    assert_int_equal(ydoc_load_string("case", c->yaml, &doc, err, sizeof(err)),
+                     PC_OK);
     if (cfg_decode(doc_table, doc.root, &rd, &d) != PC_OK) {
         fail_msg("%s: config: %s", c->name, d.nerrors ? d.errors[0] : "?");
     }
@@ -100,8 +102,8 @@ static int run_case(const struct rcase *c, char *got, size_t gotlen)
 
 static const struct rcase cases[] = {
     {"replace default regex and replacement",
-     "rules:\n  - source_labels: [a]\n    target_label: b\n",
-     "a=x", "a=x,b=x"},
+     "rules:\n  - source_labels: [a]\n    target_label: b\n", "a=x",
+     "a=x,b=x"},
     {"replace joins sources with separator",
      "rules:\n  - source_labels: [a, c]\n    separator: '/'\n"
      "    target_label: b\n",
@@ -264,19 +266,40 @@ static void test_bad_rules(void **state)
         struct relabel_cfg cfg;
         const char *msg;
     } bad[] = {
-        {{.regex = "(.*)", .separator = ";", .replacement = "$1",
-          .action = RELABEL_REPLACE}, "requires 'target_label'"},
-        {{.regex = "(.*)", .separator = ";", .replacement = "$1",
-          .target_label = "h", .action = RELABEL_HASHMOD}, "modulus"},
-        {{.regex = "(", .separator = ";", .replacement = "$1",
-          .target_label = "t", .action = RELABEL_REPLACE}, "invalid regex"},
-        {{.regex = "(.*)", .separator = ";", .replacement = "$1",
-          .target_label = "t", .action = RELABEL_LABELDROP}, "only 'regex'"},
-        {{.regex = "(.*)", .separator = ";", .replacement = "$1",
-          .target_label = "bad-name", .action = RELABEL_LOWERCASE},
+        {{.regex = "(.*)",
+          .separator = ";",
+          .replacement = "$1",
+          .action = RELABEL_REPLACE},
+         "requires 'target_label'"},
+        {{.regex = "(.*)",
+          .separator = ";",
+          .replacement = "$1",
+          .target_label = "h",
+          .action = RELABEL_HASHMOD},
+         "modulus"},
+        {{.regex = "(",
+          .separator = ";",
+          .replacement = "$1",
+          .target_label = "t",
+          .action = RELABEL_REPLACE},
+         "invalid regex"},
+        {{.regex = "(.*)",
+          .separator = ";",
+          .replacement = "$1",
+          .target_label = "t",
+          .action = RELABEL_LABELDROP},
+         "only 'regex'"},
+        {{.regex = "(.*)",
+          .separator = ";",
+          .replacement = "$1",
+          .target_label = "bad-name",
+          .action = RELABEL_LOWERCASE},
          "not a valid label name"},
-        {{.regex = "x", .separator = ";", .replacement = "$1",
-          .target_label = "t", .action = RELABEL_KEEPEQUAL},
+        {{.regex = "x",
+          .separator = ";",
+          .replacement = "$1",
+          .target_label = "t",
+          .action = RELABEL_KEEPEQUAL},
          "only 'source_labels'"},
     };
     size_t i;
@@ -297,9 +320,11 @@ static void test_bad_rules(void **state)
 /* ${1} written directly (no YAML, whose ${...} is an env reference). */
 static void test_braced_group(void **state)
 {
-    struct relabel_cfg c = {.regex = "(a)(b)", .separator = ";",
+    struct relabel_cfg c = {.regex = "(a)(b)",
+                            .separator = ";",
                             .replacement = "${2}${1}${01}$0",
-                            .target_label = "t", .action = RELABEL_REPLACE};
+                            .target_label = "t",
+                            .action = RELABEL_REPLACE};
     const char *src[] = {"s"};
     struct relabel_rules r;
     struct errctx e = {{0}};
@@ -368,8 +393,10 @@ static void test_labelset(void **state)
 /* A catastrophic pattern stops at the match limit instead of hanging. */
 static void test_match_limit(void **state)
 {
-    struct relabel_cfg c = {.regex = "(a+)+b", .separator = ";",
-                            .replacement = "$1", .action = RELABEL_KEEP};
+    struct relabel_cfg c = {.regex = "(a+)+b",
+                            .separator = ";",
+                            .replacement = "$1",
+                            .action = RELABEL_KEEP};
     const char *src[] = {"s"};
     char val[64];
     struct relabel_rules r;
@@ -384,7 +411,7 @@ static void test_match_limit(void **state)
     val[sizeof(val) - 1] = '\0';
     labels_init(&ls);
     labels_set(&ls, "s", val);
-    assert_int_equal(relabel_apply(&r, &ls), 0);   /* no match: dropped */
+    assert_int_equal(relabel_apply(&r, &ls), 0); /* no match: dropped */
     labels_free(&ls);
     relabel_free(&r);
 }
@@ -392,10 +419,8 @@ static void test_match_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_bad_rules),
-        cmocka_unit_test(test_braced_group),
-        cmocka_unit_test(test_labelset),
+        cmocka_unit_test(test_cases),        cmocka_unit_test(test_bad_rules),
+        cmocka_unit_test(test_braced_group), cmocka_unit_test(test_labelset),
         cmocka_unit_test(test_match_limit),
     };
 

@@ -11,7 +11,7 @@
 
 struct fake {
     int64_t now;
-    double r;          /* value the random source returns */
+    double r; /* value the random source returns */
 };
 
 static int64_t fake_clock(void *arg)
@@ -47,8 +47,8 @@ static void test_defaults(void **state)
 /* 5, 7.5, 11.25, 16.875, 25.3125, then capped at 30. */
 static void test_exponential_and_cap(void **state)
 {
-    static const int64_t want[] = {5000, 7500, 11250, 16875, 25313, 30000,
-                                   30000, 30000};
+    static const int64_t want[] = {5000,  7500,  11250, 16875,
+                                   25313, 30000, 30000, 30000};
     struct retry_cfg c;
     struct retry_state r;
     struct fake f = {0, 0.5};
@@ -77,13 +77,13 @@ static void test_jitter_bounds(void **state)
     retry_cfg_default(&c);
     retry_init(&r, &c, fake_clock, &f, fake_rand, &f);
     assert_int_equal(retry_next(&r, 0, &d), PC_OK);
-    assert_int_equal(d, 2500);                 /* lowest */
+    assert_int_equal(d, 2500); /* lowest */
     f.r = 0.999999;
     assert_int_equal(retry_next(&r, 0, &d), PC_OK);
-    assert_in_range(d, 11249, 11250);          /* 7.5 s * 1.5 */
+    assert_in_range(d, 11249, 11250); /* 7.5 s * 1.5 */
     f.r = 0.5;
     assert_int_equal(retry_next(&r, 0, &d), PC_OK);
-    assert_int_equal(d, 11250);                /* middle = interval */
+    assert_int_equal(d, 11250); /* middle = interval */
 }
 
 /* The default generator stays within the bounds too. */
@@ -135,9 +135,9 @@ static void test_max_elapsed(void **state)
     cfg_nojitter(&c);
     c.max_elapsed_time_ms = 20000;
     retry_init(&r, &c, fake_clock, &f, fake_rand, &f);
-    assert_int_equal(retry_next(&r, 0, &d), PC_OK);     /* ends at 5 s */
+    assert_int_equal(retry_next(&r, 0, &d), PC_OK); /* ends at 5 s */
     f.now += d;
-    assert_int_equal(retry_next(&r, 0, &d), PC_OK);     /* ends at 12.5 s */
+    assert_int_equal(retry_next(&r, 0, &d), PC_OK); /* ends at 12.5 s */
     f.now += d;
     /* 12.5 + 11.25 > 20: give up. */
     assert_int_equal(retry_next(&r, 0, &d), PC_ETIMEDOUT);
@@ -164,7 +164,7 @@ static void test_forever_and_disabled(void **state)
     retry_init(&r, &c, fake_clock, &f, fake_rand, &f);
     for (i = 0; i < 10000; i++) {
         assert_int_equal(retry_next(&r, 0, &d), PC_OK);
-        f.now += d;            /* about 83 hours in total */
+        f.now += d; /* about 83 hours in total */
     }
     assert_int_equal(d, 30000);
     c.enabled = 0;

@@ -23,7 +23,7 @@
 /* One sample: leaf function, optional label value, 4 (or 2) values. */
 struct srow {
     const char *leaf;
-    const char *label;     /* pprof label "tag" or NULL */
+    const char *label; /* pprof label "tag" or NULL */
     int64_t v[4];
 };
 
@@ -68,7 +68,7 @@ static struct pdata *build(const char *const *types, uint32_t ntypes,
     assert_int_equal(dict_init(pd), PC_OK);
     if (reversed) {
         for (i = n; i > 0; i--) {
-            loc_for(pd, rows[i - 1].leaf);   /* padding: shifts indices */
+            loc_for(pd, rows[i - 1].leaf); /* padding: shifts indices */
         }
     }
     mainloc = loc_for(pd, "main.main");
@@ -76,7 +76,8 @@ static struct pdata *build(const char *const *types, uint32_t ntypes,
     sp = pdata_add_scope(pd, rp);
     p = pdata_add_profile(pd, sp);
     p->nsample_types = ntypes;
-    p->sample_types = arena_calloc(&pd->arena, ntypes, sizeof(*p->sample_types));
+    p->sample_types = arena_calloc(&pd->arena, ntypes,
+                                   sizeof(*p->sample_types));
     for (t = 0; t < ntypes; t++) {
         p->sample_types[t].type = str(pd, types[2 * t]);
         p->sample_types[t].unit = str(pd, types[2 * t + 1]);
@@ -108,9 +109,10 @@ static struct pdata *build(const char *const *types, uint32_t ntypes,
     return pd;
 }
 
-static const char *const heap_types[] = {
-    "alloc_objects", "count", "alloc_space", "bytes",
-    "inuse_objects", "count", "inuse_space", "bytes"};
+static const char *const heap_types[] = {"alloc_objects", "count",
+                                         "alloc_space",   "bytes",
+                                         "inuse_objects", "count",
+                                         "inuse_space",   "bytes"};
 
 static struct pdata *heap(const struct srow *rows, uint32_t n, int64_t t,
                           int reversed)
@@ -185,23 +187,23 @@ static void test_baseline_then_delta(void **state)
     };
     const struct srow r2[] = {
         {"main.alloc", NULL, {25, 2500, 3, 300}},
-        {"main.idle", NULL, {5, 500, 0, 0}},      /* unchanged, inuse 0 */
-        {"main.hold", NULL, {4, 4096, 4, 4096}},  /* unchanged, inuse > 0 */
-        {"main.fresh", NULL, {7, 70, 1, 10}},     /* new stack */
+        {"main.idle", NULL, {5, 500, 0, 0}},     /* unchanged, inuse 0 */
+        {"main.hold", NULL, {4, 4096, 4, 4096}}, /* unchanged, inuse > 0 */
+        {"main.fresh", NULL, {7, 70, 1, 10}},    /* new stack */
     };
     struct delta_state st;
     struct pdata *a = heap(r1, 3, 100 * SEC, 0);
-    struct pdata *b = heap(r2, 4, 115 * SEC, 1);   /* ids renumbered */
+    struct pdata *b = heap(r2, 4, 115 * SEC, 1); /* ids renumbered */
 
     (void)state;
     delta_state_init(&st);
     assert_int_equal(step(&st, a), DELTA_BASELINE);
-    assert_int_equal(prof(a)->nsamples, 3);        /* untouched */
+    assert_int_equal(prof(a)->nsamples, 3); /* untouched */
     assert_int_equal(step(&st, b), DELTA_EMIT);
-    expect(b, "main.alloc", NULL, 15, 1500, 3, 300);   /* inuse kept */
+    expect(b, "main.alloc", NULL, 15, 1500, 3, 300); /* inuse kept */
     expect(b, "main.hold", NULL, 0, 0, 4, 4096);
     expect(b, "main.fresh", NULL, 7, 70, 1, 10);
-    assert_null(find(b, "main.idle", NULL));           /* all zero: gone */
+    assert_null(find(b, "main.idle", NULL)); /* all zero: gone */
     assert_int_equal(prof(b)->nsamples, 3);
     assert_int_equal(prof(b)->duration_nanos, 15 * SEC);
     assert_int_equal(prof(b)->time_nanos, 115 * SEC);
@@ -217,7 +219,8 @@ static void test_reset_emits_raw(void **state)
         {"main.alloc", NULL, {100, 10000, 1, 100}},
         {"main.other", NULL, {50, 5000, 0, 0}},
     };
-    const struct srow r2[] = {   /* the process restarted */
+    const struct srow r2[] = {
+        /* the process restarted */
         {"main.alloc", NULL, {3, 300, 1, 100}},
         {"main.other", NULL, {60, 6000, 0, 0}},
     };
@@ -235,7 +238,7 @@ static void test_reset_emits_raw(void **state)
     step(&st, a);
     assert_int_equal(step(&st, b), DELTA_EMIT);
     expect(b, "main.alloc", NULL, 3, 300, 1, 100);
-    expect(b, "main.other", NULL, 60, 6000, 0, 0);     /* raw, not +10 */
+    expect(b, "main.other", NULL, 60, 6000, 0, 0); /* raw, not +10 */
     /* The reset scrape is the new baseline. */
     assert_int_equal(step(&st, c), DELTA_EMIT);
     expect(c, "main.alloc", NULL, 5, 500, 2, 200);
@@ -293,8 +296,8 @@ static void test_duplicate_keys(void **state)
     step(&st, a);
     step(&st, b);
     p = prof(b);
-    assert_int_equal(p->nsamples, 1);    /* the second is all zero now */
-    assert_int_equal(p->samples[0].values[0], 3);   /* (3+2) - (1+1) */
+    assert_int_equal(p->nsamples, 1); /* the second is all zero now */
+    assert_int_equal(p->samples[0].values[0], 3); /* (3+2) - (1+1) */
     assert_int_equal(p->samples[0].values[1], 300);
     assert_int_equal(p->samples[0].values[3], 100);
     pdata_free(a);
@@ -347,9 +350,11 @@ static void test_mutex_profile(void **state)
     assert_true(delta_applies(a));
     delta_state_init(&st);
     /* No time_nanos: the scrape times make the window. */
-    assert_int_equal(delta_compute(&st, a, 50 * SEC, 1 << 20, &out, &e), PC_OK);
+    assert_int_equal(delta_compute(&st, a, 50 * SEC, 1 << 20, &out, &e),
+                     PC_OK);
     delta_commit(&st);
-    assert_int_equal(delta_compute(&st, b, 52 * SEC, 1 << 20, &out, &e), PC_OK);
+    assert_int_equal(delta_compute(&st, b, 52 * SEC, 1 << 20, &out, &e),
+                     PC_OK);
     delta_commit(&st);
     assert_int_equal(out, DELTA_EMIT);
     expect(b, "sync.(*Mutex).Lock", NULL, 4, 4000, 0, 0);
@@ -400,7 +405,7 @@ static void test_cap(void **state)
     delta_state_init(&st);
     assert_int_equal(delta_compute(&st, a, 0, 2048, &out, &e), PC_ETOOBIG);
     assert_non_null(strstr(e.msg, "2048 bytes"));
-    assert_int_equal(prof(a)->nsamples, 200);      /* unchanged */
+    assert_int_equal(prof(a)->nsamples, 200); /* unchanged */
     assert_int_equal(delta_state_bytes(&st), 0);
     assert_int_equal(delta_compute(&st, a, 0, 1 << 20, &out, &e), PC_OK);
     assert_true(delta_pending_bytes(&st) <= (1 << 20));
