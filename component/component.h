@@ -5,10 +5,12 @@
  * record of its type name, kind, stability, config table and callbacks.
  * Factories are listed in one place (component/registry.c).
  *
- * Threads: receivers run on the main event loop (host->base). Processors run
- * synchronously on the thread that consumes (the receiver's). Exporters'
- * export() runs on the exporter's own consumer threads (the exporter helper
- * owns the queue, the retries and the timeout), so it may block.
+ * Threads: receivers start, stop and consume on the main event loop
+ * (host->base); their decoding runs off it (HTTP: net/workpool threads;
+ * gRPC: its own thread), never on the loop. Processors run synchronously
+ * on the thread that consumes (the loop). Exporters' export() runs on the
+ * exporter's own consumer threads (the exporter helper owns the queue, the
+ * retries and the timeout), so it may block.
  */
 #ifndef PROFCOL_COMPONENT_H
 #define PROFCOL_COMPONENT_H
