@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec/jfr.h"
+#include "codec/jfr/jfr.h"
 #include "model/profile.h"
 
 enum loaded_format {

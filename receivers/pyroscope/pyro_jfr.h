@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec/jfr.h"
+#include "codec/jfr/jfr.h"
 #include "core/err.h"
 #include "model/profile.h"
 

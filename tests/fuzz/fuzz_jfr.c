@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "codec/jfr.h"
+#include "codec/jfr/jfr.h"
 #include "codec/pprof.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

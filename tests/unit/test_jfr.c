@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "codec/jfr.h"
-#include "codec/jfr_conv.h"
+#include "codec/jfr/jfr.h"
+#include "codec/jfr/jfr_conv.h"
 #include "codec/pb.h"
 #include "codec/sniff.h"
 #include "model/profile.h"

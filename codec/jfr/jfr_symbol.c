@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "codec/jfr_conv.h"
+#include "codec/jfr/jfr_conv.h"
 
 static int is_hex(char ch)
 {

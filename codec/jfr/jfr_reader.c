@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "codec/jfr_int.h"
+#include "codec/jfr/jfr_int.h"
 
 void jfr_limits_default(struct jfr_limits *l)
 {

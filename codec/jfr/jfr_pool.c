@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "codec/jfr_int.h"
+#include "codec/jfr/jfr_int.h"
 
 static uint64_t ent_hash(uint64_t type, uint64_t key)
 {

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "codec/jfr_int.h"
+#include "codec/jfr/jfr_int.h"
 
 /* The attributes of one element that the reader uses. */
 struct meta_attrs {

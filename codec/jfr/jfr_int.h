@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec/jfr.h"
+#include "codec/jfr/jfr.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"

@@ -6,7 +6,7 @@
 #ifndef PROFCOL_JFR_CONV_H
 #define PROFCOL_JFR_CONV_H
 
-#include "codec/jfr_int.h"
+#include "codec/jfr/jfr_int.h"
 
 /* A growable (key -> value) index of 64-bit keys, for per-chunk caches. */
 struct jfr_map {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec/jfr_int.h"
+#include "codec/jfr/jfr_int.h"
 
 #define JFR_COUNT_MAX_TYPES 4096
 

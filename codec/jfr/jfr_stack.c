@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec/jfr_conv.h"
+#include "codec/jfr/jfr_conv.h"
 
 /* ---- a small 64-bit key map (per-chunk caches) ------------------------ */
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec/jfr_conv.h"
+#include "codec/jfr/jfr_conv.h"
 
 enum jfr_ev {
     EV_NONE = 0,

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "codec/jfr_conv.h"
+#include "codec/jfr/jfr_conv.h"
 #include "codec/pb.h"
 
 #define JFR_LABELS_MAX_ENTRIES (1u << 20)

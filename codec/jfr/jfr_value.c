@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "codec/jfr_int.h"
+#include "codec/jfr/jfr_int.h"
 
 int jfr_string(struct jfr_cur *r, struct jfr_str *s)
 {
