@@ -105,13 +105,11 @@ EOF2
 start_profcol profcol "$WORK/profcol.yaml"
 # Both at once: 1.4.0 uploads every second, 0.8.16 every 10 s (so it runs
 # 12 s: one upload on the period, the last one at shutdown).
-timeout 120 "$PY1" "$REQ/app.py" "http://127.0.0.1:$PA" "$APP1" 5 >"$WORK/sdk1.log" 2>&1 &
-pid1=$!
-timeout 120 "$PY08" "$REQ/app.py" "http://127.0.0.1:$PB" "$APP08" 12 >"$WORK/sdk08.log" 2>&1 &
-pid08=$!
-for v in "$pid1 sdk1 1.4.0" "$pid08 sdk08 0.8.16"; do
+start_proc sdk1 timeout 120 "$PY1" "$REQ/app.py" "http://127.0.0.1:$PA" "$APP1" 5
+start_proc sdk08 timeout 120 "$PY08" "$REQ/app.py" "http://127.0.0.1:$PB" "$APP08" 12
+for v in "- sdk1 1.4.0" "- sdk08 0.8.16"; do
   set -- $v
-  if wait "$1"; then
+  if reap "$2" 130; then
     pass "pyroscope-io $3 ran and shut down: $(head -n 1 "$WORK/$2.log")"
   else
     tail -n 30 "$WORK/$2.log"
