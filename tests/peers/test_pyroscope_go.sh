@@ -91,9 +91,10 @@ stop profcol >/dev/null || true
 echo "== what the Pyroscope sink got"
 "$PY" "$PEERS/pyroscope_check.py" pyro "$WORK/pyro" >"$WORK/pyro.jsonl"
 echo "$(wc -l <"$WORK/pyro.jsonl") series; names: $(jq -r '.__name__' "$WORK/pyro.jsonl" | sort | uniq -c | xargs)"
-# goroutine, not goroutines: the SDK names the goroutine profile's sample
-# type `goroutine` (sample_type_config), and Pyroscope's rule maps only a
-# type containing `goroutines` to `goroutines`, else keeps the last type.
+# goroutine, not goroutines: Pyroscope names a pprof `goroutines` when its
+# sample type is displayed as `goroutines` (the default mapping of
+# `goroutine`, used when no sample_type_config is sent); pyroscope-go sends
+# one displaying it as `goroutine`, so the name is that last type's.
 for name in process_cpu memory goroutine mutex block; do
   n=$(jq -c --arg n "$name" 'select(.__name__ == $n)' "$WORK/pyro.jsonl" | wc -l)
   [ "$n" -ge 1 ] && pass "Pyroscope: $n series named $name" || fail "Pyroscope: no series named $name"
