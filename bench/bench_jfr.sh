@@ -14,7 +14,7 @@
 # pprof IN OUT%d.pb.gz` against `jfrref convert IN OUT` (read, parse, build,
 # marshal, gzip -6 each profile to a file). Time is the median wall time of
 # BENCH_JFR_RUNS runs, alternating the two so that load hits both alike; peak
-# RSS is the median of /usr/bin/time's maximum resident set size.
+# RSS and CPU time are medians of /usr/bin/time's.
 # Last, both outputs are summed per sample type (jfrref sum) and compared.
 #
 # Environment:
@@ -101,21 +101,24 @@ PY
 }
 
 # once IMPL FILE OUTPREFIX: one conversion in its own process; prints
-# "ms kib" (wall milliseconds, peak RSS in KiB).
+# "us kib cpu": wall microseconds, then /usr/bin/time's peak RSS in KiB and
+# user+system seconds (10 ms steps; Go's collector runs on the second core,
+# profcol is one thread). /usr/bin/time rather than a Python wait4(): a
+# child forked from Python counts Python's pages in its peak RSS.
 once() {
-    local t0 t1 rss
+    local t0 t1 rss user sys
     rm -f "$3"*.pb.gz
     t0=$(date +%s%N)
     if [ "$1" = profcol ]; then
-        /usr/bin/time -f %M -o "$OUT/tmp/rss" "$PROFCOL" convert --from jfr --to pprof \
+        /usr/bin/time -f "%M %U %S" -o "$OUT/tmp/rss" "$PROFCOL" convert --from jfr --to pprof \
             "$2" "$3%d.pb.gz" >/dev/null 2>"$OUT/tmp/err" || { cat "$OUT/tmp/err" >&2; return 1; }
     else
-        /usr/bin/time -f %M -o "$OUT/tmp/rss" "$JFRREF" convert "$2" "$3" \
+        /usr/bin/time -f "%M %U %S" -o "$OUT/tmp/rss" "$JFRREF" convert "$2" "$3" \
             >/dev/null 2>"$OUT/tmp/err" || { cat "$OUT/tmp/err" >&2; return 1; }
     fi
     t1=$(date +%s%N)
-    rss=$(tail -n 1 "$OUT/tmp/rss")
-    echo "$(((t1 - t0) / 1000)) $rss"
+    read -r rss user sys <<<"$(tail -n 1 "$OUT/tmp/rss")"
+    echo "$(((t1 - t0) / 1000)) $rss $(python3 -c "print($user + $sys)")"
 }
 
 # bench_input LABEL FILE: RUNS alternating runs of each side, then the
@@ -139,18 +142,22 @@ RESULTS=$OUT/results.txt
 bench_input small "$SMALL"
 bench_input large "$LARGE"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+# What the process holds before reading anything: RSS / JFR is also given
+# less this.
+/usr/bin/time -f %M -o "$OUT/tmp/rss" "$PROFCOL" --version >/dev/null 2>&1
+BASE_KIB=$(tail -n 1 "$OUT/tmp/rss")
 log "raw results in $RESULTS"
 
 python3 - "$OUT" "$RESULTS" "$SMALL" "$LARGE" "$(chunks "$SMALL")" "$(chunks "$LARGE")" \
     "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs" \
-    "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+    "$LOAD_BEFORE" "$LOAD_AFTER" "$BASE_KIB" <<'PY'
 import os, statistics, sys
 
-out, results, small, large, ch_small, ch_large, machine, load0, load1 = sys.argv[1:]
+out, results, small, large, ch_small, ch_large, machine, load0, load1, base = sys.argv[1:]
 runs = {}
 for line in open(results):
-    label, impl, us, kib = line.split()
-    runs.setdefault((label, impl), []).append((int(us), int(kib)))
+    label, impl, us, kib, cpu = line.split()
+    runs.setdefault((label, impl), []).append((int(us), int(kib), float(cpu)))
 
 def med(label, impl, i):
     return statistics.median(r[i] for r in runs[(label, impl)])
@@ -176,6 +183,12 @@ for label, path, ch in (("small", small, ch_small), ("large", large, ch_large)):
     glo = min(r[0] for r in runs[(label, "go")]) / 1000
     ghi = max(r[0] for r in runs[(label, "go")]) / 1000
     print("|  | single runs | %.0f-%.0f ms | %.0f-%.0f ms | | | | |" % (lo, hi, glo, ghi))
+    pu, gu = med(label, "profcol", 2) * 1000, med(label, "go", 2) * 1000
+    print("|  | CPU (user+sys) | %.0f ms | %.0f ms | %s | | | |" % (pu, gu, "%.2fx less CPU" % (gu / pu) if pu else "-"))
+print("\nprofcol's peak RSS less that of `profcol --version` (%.1f MiB): small %.2fx, large %.2fx "
+      "the JFR size." % (int(base) / 1024,
+                         *((med(l, "profcol", 1) - int(base)) * 1024 / os.path.getsize(f)
+                           for l, f in (("small", small), ("large", large)))))
 
 # Agreement: same sample types, totals equal but for what docs/conversion.md
 # section 8 lists (profcol also resolves stacks from the previous chunk,
