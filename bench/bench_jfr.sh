@@ -124,11 +124,14 @@ once() {
 # bench_input LABEL FILE: RUNS alternating runs of each side, then the
 # outputs of the last runs compared per sample type.
 bench_input() {
-    local i
+    local i impl line
     log "measuring $1 ($(stat -c %s "$2") bytes, $(chunks "$2") chunks), $RUNS runs each"
     for i in $(seq "$RUNS"); do
-        echo "$1 profcol $(once profcol "$2" "$OUT/tmp/$1_profcol_")" >>"$RESULTS"
-        echo "$1 go $(once go "$2" "$OUT/tmp/$1_go_")" >>"$RESULTS"
+        for impl in profcol go; do
+            line=$(once "$impl" "$2" "$OUT/tmp/$1_${impl}_") ||
+                { log "$impl failed on $1"; exit 1; }
+            echo "$1 $impl $line" >>"$RESULTS"
+        done
     done
     "$JFRREF" sum "$OUT/tmp/$1_profcol_"*.pb.gz >"$OUT/$1_profcol.sum"
     "$JFRREF" sum "$OUT/tmp/$1_go_"*.pb.gz >"$OUT/$1_go.sum"
