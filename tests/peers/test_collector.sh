@@ -30,55 +30,19 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
+PEERS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$PEERS/../integration/lib.sh"
+[ -x "$PROFCOL" ] || die "profcol binary not found at $PROFCOL"
 COLLECTOR_VERSION=0.161.0
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-collector.XXXXXX")"
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
-  [ "${PROFCOL_KEEP_WORK:-0}" = 1 ] && echo "kept $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-die() { echo "FAIL: $*"; echo "collector: $passed passed, $((failed + 1)) failed"; exit 1; }
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-# wait_for SECONDS COMMAND...: polls until COMMAND succeeds.
-wait_for() {
-  local t=$1 i
-  shift
-  for ((i = 0; i < t * 5; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  return 1
-}
-
 echo "== builds"
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
-PROF="$BUILD/fixtures/profiles"
-CHECK="$BUILD/fixtures/bin/pprofcheck"
+fixtures
 echo "building the OpenTelemetry Collector $COLLECTOR_VERSION (OCB; cached after the first build)"
-if ! COL=$(timeout 2400 bash "$HERE/collector/build.sh" "$BUILD"); then
+if ! COL=$(timeout 2400 bash "$PEERS/collector/build.sh" "$BUILD"); then
   die "the OpenTelemetry Collector $COLLECTOR_VERSION did not build (tests/peers/collector/build.sh)"
 fi
 PDATACHECK="$BUILD/peers/collector/pdatacheck"
-(cd "$HERE/collector/pdatacheck" && timeout 900 "$SRC/scripts/go.sh" build -o "$PDATACHECK.tmp" .) ||
+(cd "$PEERS/collector/pdatacheck" && timeout 900 "$SRC/scripts/go.sh" build -o "$PDATACHECK.tmp" .) ||
   die "pdatacheck did not build"
 mv "$PDATACHECK.tmp" "$PDATACHECK"
 ver=$("$COL" --version 2>&1 || true)
@@ -286,20 +250,11 @@ EOF
 echo "== start"
 # profcol B first: the Collector's gRPC exporters would otherwise meet a
 # refused connection and, without retries, drop what comes first.
-"$PROFCOL" --config "$WORK/b.yaml" >"$WORK/b.log" 2>&1 &
-PIDS+=($!)
-wait_for 30 curl -fsS "http://127.0.0.1:$B_H/health" || { tail -n 20 "$WORK/b.log"; die "profcol B did not start"; }
-"$COL" --config "$WORK/collector.yaml" --feature-gates=+service.profilesSupport >"$WORK/collector.log" 2>&1 &
-COL_PID=$!
-PIDS+=("$COL_PID")
-if ! wait_for 60 grep -q "Everything is ready" "$WORK/collector.log"; then
-  tail -n 30 "$WORK/collector.log"
-  die "the Collector did not start"
-fi
+start_profcol b "$WORK/b.yaml" "$B_H"
+start_proc collector "$COL" --config "$WORK/collector.yaml" --feature-gates=+service.profilesSupport
+await collector 60 grep -q "Everything is ready" "$WORK/collector.log"
 pass "Collector started with --feature-gates=+service.profilesSupport (4 profiles pipelines)"
-"$PROFCOL" --config "$WORK/a.yaml" >"$WORK/a.log" 2>&1 &
-PIDS+=($!)
-wait_for 30 curl -fsS "http://127.0.0.1:$A_H/health" || { tail -n 20 "$WORK/a.log"; die "profcol A did not start"; }
+start_profcol a "$WORK/a.yaml" "$A_H"
 
 # Hand the inputs over atomically (the file receiver skips dot files).
 for f in "$WORK/inputs"/*; do
@@ -334,12 +289,7 @@ for t in "${targets[@]}"; do
   done
 done
 # Stop the Collector (SIGTERM flushes its file exporters), then judge.
-kill "$COL_PID" 2>/dev/null || true
-for _ in $(seq 150); do
-  case "$(ps -o stat= -p "$COL_PID" 2>/dev/null)" in "" | Z*) break ;; esac
-  sleep 0.2
-done
-wait "$COL_PID" 2>/dev/null || true
+stop collector || true
 
 judge() { # label target
   local out
@@ -407,5 +357,4 @@ else
   pass "the Collector logged no error"
 fi
 
-echo "collector: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
