@@ -17,7 +17,7 @@
 static int item_payload(struct item *it, struct buf *tmp, const uint8_t **p,
                         size_t *n, const char **fmt)
 {
-    const struct pdata *pds[1];
+    struct otlp_item oi;
     int rc;
 
     if (it->raw != NULL) {
@@ -29,8 +29,12 @@ static int item_payload(struct item *it, struct buf *tmp, const uint8_t **p,
     if (it->pd == NULL) {
         return PC_EINVAL;
     }
-    pds[0] = it->pd->pd;
-    rc = otlp_encode(pds, 1, tmp, NULL);
+    /* Only the item's own resource: an OTLP request with several resources
+     * became several items sharing one payload. */
+    memset(&oi, 0, sizeof(oi));
+    oi.pd = it->pd->pd;
+    oi.resource = it->resource;
+    rc = otlp_encode_items(&oi, 1, tmp, NULL);
     *p = tmp->data;
     *n = tmp->len;
     *fmt = "otlp";

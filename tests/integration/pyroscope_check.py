@@ -243,6 +243,40 @@ def parse_expect(spec):
     return out
 
 
+def pb_fields(data):
+    """(field, value) of one protobuf message; LEN values as bytes."""
+    i, n = 0, len(data)
+
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                return v
+    while i < n:
+        key = varint()
+        wt = key & 7
+        if wt == 0:
+            yield key >> 3, varint()
+        elif wt == 2:
+            ln = varint()
+            yield key >> 3, data[i:i + ln]
+            i += ln
+        elif wt in (1, 5):
+            i += 8 if wt == 1 else 4
+        else:
+            raise ValueError("wire type %d" % wt)
+
+
+def otlp_resource_count(req):
+    """resource_profiles (field 1) in an ExportProfilesServiceRequest."""
+    return sum(1 for f, _ in pb_fields(req) if f == 1)
+
+
 def verify(json_dir, specs):
     items = []
     for f in sorted(glob.glob(os.path.join(json_dir, "*"))):
@@ -271,6 +305,16 @@ def verify(json_dir, specs):
                     want["service"], i.get("tenant"), want["tenant"]))
             if i.get("samples", 0) <= 0:
                 FAILED.append("%s: item without samples" % want["service"])
+            # Each item is one series: its payload holds its own resource,
+            # not its neighbours' that share the same decoded upload.
+            if i.get("format") == "otlp":
+                got = otlp_resource_count(
+                    base64.b64decode(i["payload_base64"]))
+                if got != 1:
+                    FAILED.append("%s %s: payload holds %d resources, "
+                                  "want 1" % (want["service"],
+                                              i["attributes"].get("__name__"),
+                                              got))
         print("%-4s %s: %d items, names %s" % (
             "ok" if mine else "FAIL", want["service"], len(mine), names))
         if not mine:
