@@ -330,6 +330,7 @@ static void ingest_jfr(struct ingest *in, const uint8_t *jfr, size_t jlen,
 {
     struct pyro_jfr_items it;
     struct errctx e = {{0}};
+    struct shared_pdata *sp;
     struct batch *b;
     char svc[PYRO_NAME_MAX + 1], msg[300];
     uint32_t i;
@@ -347,26 +348,26 @@ static void ingest_jfr(struct ingest *in, const uint8_t *jfr, size_t jlen,
         return;
     }
     if (it.n == 0) {
+        pyro_jfr_items_free(&it);
         httpsrv_reply(in->req, 200, NULL, NULL, 0); /* no samples: no-op */
         return;
     }
     b = batch_new(in->r->host->id);
-    if (b == NULL) {
+    sp = b != NULL ? shared_pdata_new(it.pd) : NULL;
+    if (sp == NULL) {
+        batch_unref(b);
         pyro_jfr_items_free(&it);
         httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");
         return;
     }
+    it.pd = NULL; /* sp owns it */
     pyro_jfr_service(in->name.app, svc, sizeof(svc));
-    for (i = 0, rc = PC_OK; i < it.n; i++) {
+    for (i = 0, rc = PC_OK; i < it.n && rc == PC_OK; i++) {
         struct pyro_attrs a = {{0}, {0}, 0};
         jfr_attrs(in, &it, i, svc, &a);
-        if (rc == PC_OK) {
-            rc = pyro_batch_add(b, it.pd[i], NULL, &a, in->tenant);
-        } else {
-            pdata_free(it.pd[i]);
-        }
-        it.pd[i] = NULL; /* taken */
+        rc = pyro_batch_add_view(b, sp, (int32_t)i, NULL, &a, in->tenant);
     }
+    shared_pdata_unref(sp);
     if (rc != PC_OK) {
         batch_unref(b);
         httpsrv_reply_json_error(in->req, 500, "internal", "out of memory");

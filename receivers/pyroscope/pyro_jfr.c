@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "codec/compress.h"
+#include "core/assert.h"
 #include "model/limits.h"
 #include "receivers/pyroscope/pyro.h"
 #include "receivers/pyroscope/pyro_jfr.h"
@@ -28,33 +29,39 @@ static int maybe_gunzip(const uint8_t **data, size_t *len, size_t max,
     return PC_OK;
 }
 
-/* Profile i of pd alone: a copy whose scope keeps only that profile. */
-static struct pdata *one_profile(const struct pdata *pd, uint32_t i)
+/* One resource per profile, in place: the tables are not copied, only the
+ * resource and scope records (from pd's arena). */
+static int split(struct jfr_result *res, struct pyro_jfr_items *out)
 {
-    struct pdata *c = pdata_clone(pd);
-    struct scope_profiles *sp;
+    struct pdata *pd = res->pd;
+    struct resource_profiles *src = &pd->resources[0], *rs;
+    struct scope_profiles *ss;
+    uint32_t i, n = res->nprofiles;
 
-    if (c == NULL) {
-        return NULL;
+    out->pd = pd;
+    if (n == 0) {
+        return PC_OK;
     }
-    sp = &c->resources[0].scopes[0];
-    sp->profiles = &sp->profiles[i];
-    sp->nprofiles = 1;
-    return c;
-}
-
-static int split(const struct jfr_result *res, struct pyro_jfr_items *out)
-{
-    uint32_t i;
-
-    for (i = 0; i < res->nprofiles; i++) {
-        out->pd[i] = res->nprofiles == 1 ? res->pd : one_profile(res->pd, i);
-        if (out->pd[i] == NULL) {
-            return PC_ENOMEM;
-        }
+    PC_ASSERT(pd->nresources == 1 && src->nscopes == 1 &&
+              src->scopes[0].nprofiles == n && n <= JFR_NKINDS);
+    rs = arena_calloc(&pd->arena, n, sizeof(*rs));
+    ss = arena_calloc(&pd->arena, n, sizeof(*ss));
+    if (rs == NULL || ss == NULL) {
+        out->pd = NULL;
+        return PC_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        ss[i] = src->scopes[0];
+        ss[i].profiles = &src->scopes[0].profiles[i];
+        ss[i].nprofiles = 1;
+        rs[i] = *src;
+        rs[i].scopes = &ss[i];
+        rs[i].nscopes = 1;
         out->metric[i] = jfr_kind_metric(res->kind[i]);
-        out->n = i + 1;
     }
+    pd->resources = rs;
+    pd->nresources = n;
+    out->n = n;
     return PC_OK;
 }
 
@@ -87,11 +94,8 @@ int pyro_jfr_convert(const uint8_t *jfr, size_t jlen, const uint8_t *labels,
     if (rc == PC_OK) {
         snprintf(out->jfr_event, sizeof(out->jfr_event), "%s", res.jfr_event);
         rc = split(&res, out);
-        if (res.nprofiles != 1) {
-            pdata_free(res.pd);
-        }
         if (rc != PC_OK) {
-            pyro_jfr_items_free(out);
+            pdata_free(res.pd);
             rc = err_set(e, rc, "jfr: out of memory");
         }
     }
@@ -102,12 +106,8 @@ int pyro_jfr_convert(const uint8_t *jfr, size_t jlen, const uint8_t *labels,
 
 void pyro_jfr_items_free(struct pyro_jfr_items *it)
 {
-    uint32_t i;
-
-    for (i = 0; i < it->n; i++) {
-        pdata_free(it->pd[i]);
-        it->pd[i] = NULL;
-    }
+    pdata_free(it->pd);
+    it->pd = NULL;
     it->n = 0;
 }
 

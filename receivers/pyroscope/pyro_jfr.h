@@ -13,9 +13,12 @@
 #include "core/err.h"
 #include "model/profile.h"
 
+/* One pdata for the whole upload: profile kind i is resource i (same
+ * resource attributes), so each kind becomes an item that views its
+ * resource and every item shares one dictionary. */
 struct pyro_jfr_items {
-    struct pdata *pd[JFR_NKINDS];   /* one profile each, owned */
-    const char *metric[JFR_NKINDS]; /* __name__ */
+    struct pdata *pd;               /* owned until handed to a batch */
+    const char *metric[JFR_NKINDS]; /* __name__ of resource i */
     uint32_t n;
     char jfr_event[32]; /* the recording's `event` setting */
 };

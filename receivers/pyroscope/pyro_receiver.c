@@ -54,28 +54,23 @@ const char *pyro_attrs_get(const struct pyro_attrs *a, const char *key)
     return NULL;
 }
 
-int pyro_batch_add(struct batch *b, struct pdata *pd, struct blob *raw,
-                   const struct pyro_attrs *attrs, const char *tenant)
+int pyro_batch_add_view(struct batch *b, struct shared_pdata *sp,
+                        int32_t resource, struct blob *raw,
+                        const struct pyro_attrs *attrs, const char *tenant)
 {
-    struct shared_pdata *sp = shared_pdata_new(pd);
-    struct item *it = sp != NULL ? batch_add_item(b) : NULL;
+    struct item *it = batch_add_item(b);
     uint32_t i;
     int rc = PC_OK;
 
     if (it == NULL) {
-        if (sp != NULL) {
-            shared_pdata_unref(sp);
-        } else {
-            pdata_free(pd);
-        }
         blob_unref(raw);
         return PC_ENOMEM;
     }
     it->format = PAYLOAD_PPROF;
     it->raw = raw;
-    it->pd = sp;
-    it->nprofiles = pdata_profile_count(pd);
-    it->nsamples = pdata_sample_count(pd);
+    it->pd = shared_pdata_ref(sp);
+    it->resource = resource;
+    pdata_count(sp->pd, resource, &it->nprofiles, &it->nsamples);
     it->received_ns = (uint64_t)clock_real_ns();
     if (tenant != NULL && tenant[0] != '\0') {
         size_t n = strlen(tenant);
@@ -89,6 +84,22 @@ int pyro_batch_add(struct batch *b, struct pdata *pd, struct blob *raw,
         rc = item_set_attr_str(b, it, attrs->key[i], attrs->value[i],
                                strlen(attrs->value[i]));
     }
+    return rc;
+}
+
+int pyro_batch_add(struct batch *b, struct pdata *pd, struct blob *raw,
+                   const struct pyro_attrs *attrs, const char *tenant)
+{
+    struct shared_pdata *sp = shared_pdata_new(pd);
+    int rc;
+
+    if (sp == NULL) {
+        pdata_free(pd);
+        blob_unref(raw);
+        return PC_ENOMEM;
+    }
+    rc = pyro_batch_add_view(b, sp, -1, raw, attrs, tenant);
+    shared_pdata_unref(sp);
     return rc;
 }
 

@@ -45,6 +45,12 @@ const char *pyro_attrs_get(const struct pyro_attrs *a, const char *key);
 int pyro_batch_add(struct batch *b, struct pdata *pd, struct blob *raw,
                    const struct pyro_attrs *attrs, const char *tenant);
 
+/* The same for resource `resource` of sp (-1: all of it): the item takes a
+ * reference to sp, so several items can view one shared payload. */
+int pyro_batch_add_view(struct batch *b, struct shared_pdata *sp,
+                        int32_t resource, struct blob *raw,
+                        const struct pyro_attrs *attrs, const char *tenant);
+
 /*
  * What a handler decided, carried out on the main loop: count the refusal
  * (refused_*), then answer status with code and msg, or hand b to the
