@@ -16,49 +16,17 @@
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-SRC="${PROFCOL_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}"
-BUILD="${PROFCOL_BUILD_DIR:-$SRC/build}"
-PROFCOL="${PROFCOL_BIN:-$BUILD/profcol}"
-[ -x "$PROFCOL" ] || { echo "FAIL: profcol binary not found at $PROFCOL"; exit 1; }
-for tool in java javac jfr protoc; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool not found"; exit 1; }
-done
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/profcol-jfr.XXXXXX")"
-PID=""
-cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_cmd java "the JDK records the JFR files"
+need_cmd javac "the JDK compiles the recorded program"
+need_cmd jfr "the JDK's jfr tool is the reference reader"
+need_py grpc_tools google.protobuf
 pc() { timeout 120 "$PROFCOL" "$@"; }
 
 echo "== fixtures"
-timeout 600 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
-CHECK="$BUILD/fixtures/bin/pprofcheck"
-
-# python3 with the protobuf runtime (Debian's python3-protobuf).
-PY=""
-for cand in python3 /usr/bin/python3; do
-  if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import google.protobuf' 2>/dev/null; then
-    PY="$cand"
-    break
-  fi
-done
-[ -n "$PY" ] || { echo "FAIL: no python3 with the protobuf module"; exit 1; }
+fixtures --skip-node
+gen_pb
 PB="$WORK/pb"
-mkdir -p "$PB"
-(cd "$SRC/proto/otlp" && protoc -I . --python_out="$PB" $(find . -name '*.proto' | sed 's|^\./||'))
-protoc -I "$SRC/proto/pprof" --python_out="$PB" "$SRC/proto/pprof/profile.proto"
 
 echo "== (a) recordings"
 javac -d "$WORK/classes" "$SRC/tests/fixtures/java/JfrWork.java"
@@ -167,7 +135,8 @@ for bad in "$WORK"/bad_*.jfr; do
 done
 
 echo "== (f) pyroscope receiver, format=jfr"
-PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+new_ports
+PORT=$(free_port)
 mkdir -p "$WORK/json"
 cat >"$WORK/cfg.yaml" <<EOF
 receivers:
@@ -185,16 +154,11 @@ service:
       exporters: [file/json]
   telemetry:
     metrics:
-      address: 127.0.0.1:0
+      address: 127.0.0.1:$METRICS_PORT
     health:
-      address: 127.0.0.1:0
+      address: 127.0.0.1:$HEALTH_PORT
 EOF
-"$PROFCOL" --config "$WORK/cfg.yaml" >"$WORK/profcol.log" 2>&1 &
-PID=$!
-for _ in $(seq 50); do
-  grep -q "HTTP server listening" "$WORK/profcol.log" && break
-  sleep 0.1
-done
+start_profcol jfr "$WORK/cfg.yaml"
 url="http://127.0.0.1:$PORT/ingest?spyName=javaspy&sampleRate=100&format=jfr&from=1700000000&until=1700000010"
 code=$(curl -s -o "$WORK/resp" -w '%{http_code}' --data-binary @"$WORK/a.jfr" \
        "$url&name=rawapp.cpu%7Benv%3Dtest%7D" || true)
@@ -205,7 +169,7 @@ code=$(curl -s -o "$WORK/resp" -w '%{http_code}' -F "jfr=@$WORK/b.jfr.gz;filenam
        -F "labels=@$WORK/labels.gz;filename=labels" "$url&name=partapp" || true)
 [ "$code" = "200" ] && pass "multipart jfr + labels (gzip) -> 200" || fail "multipart JFR: $code $(cat "$WORK/resp")"
 sleep 2
-kill -0 "$PID" || fail "profcol died"
+kill -0 "$PC_PID" || fail "profcol died"
 if out=$("$PY" "$HERE/pyroscope_check.py" verify "$WORK/json" \
      "service=rawapp:labels=env=test;pyroscope_spy=javaspy;__delta__=false:names=process_cpu,memory,mutex,block" \
      "service=partapp:labels=pyroscope_spy=javaspy:names=process_cpu,memory,mutex,block"); then
@@ -215,5 +179,4 @@ else
   fail "receiver items"
 fi
 
-echo "jfr: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+finish
