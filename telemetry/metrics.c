@@ -163,20 +163,20 @@ static int ends_with(const char *s, const char *suffix)
 
 /* ---- label text ---- */
 
-/* A label value escaped as the exposition format wants: \\, \" and \n. */
-static int put_label_value(struct buf *b, const char *v)
+int metrics_label_value(struct buf *b, const char *v, size_t len)
 {
     int rc = PC_OK;
+    size_t i;
 
-    for (; *v != '\0' && rc == PC_OK; v++) {
-        if (*v == '\\') {
+    for (i = 0; i < len && rc == PC_OK; i++) {
+        if (v[i] == '\\') {
             rc = buf_append(b, "\\\\", 2);
-        } else if (*v == '"') {
+        } else if (v[i] == '"') {
             rc = buf_append(b, "\\\"", 2);
-        } else if (*v == '\n') {
+        } else if (v[i] == '\n') {
             rc = buf_append(b, "\\n", 2);
         } else {
-            rc = buf_putc(b, (uint8_t)*v);
+            rc = buf_putc(b, (uint8_t)v[i]);
         }
     }
     return rc;
@@ -209,7 +209,8 @@ static char *labels_text(const char *base, va_list ap)
             rc = buf_append(&b, "=\"", 2);
         }
         if (rc == PC_OK) {
-            rc = put_label_value(&b, v != NULL ? v : "");
+            rc = metrics_label_value(&b, v != NULL ? v : "",
+                                     v != NULL ? strlen(v) : 0);
         }
         if (rc == PC_OK) {
             rc = buf_putc(&b, '"');

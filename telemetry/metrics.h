@@ -49,6 +49,10 @@ void metrics_free(struct metrics *m);
  * text) to out. */
 int metrics_render(struct metrics *m, struct buf *out);
 
+/* Appends len bytes of v as an exposition label value (\\, \" and \n
+ * escaped), for code that renders series of its own. */
+int metrics_label_value(struct buf *b, const char *v, size_t len);
+
 /*
  * Scopes. The variadic arguments are the scope's identity labels as
  * key/value pairs, ending with a NULL key:

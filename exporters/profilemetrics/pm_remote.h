@@ -1,0 +1,45 @@
+/*
+ * pm_remote.h: Prometheus remote write of the profilemetrics counters: a
+ * thread that, every interval, sends every series with the current time
+ * as one WriteRequest (protobuf, snappy block format, remote write 1.0),
+ * and once more when stopped, so the last counts arrive.
+ *
+ * A failed push is retried with the exporter's `retry_on_failure` backoff,
+ * each attempt bounded by its `timeout`; a push still failing when the next
+ * one is due is given up (counted): counters are cumulative, so the next
+ * push carries everything the lost one had.
+ */
+#ifndef PROFCOL_PM_REMOTE_H
+#define PROFCOL_PM_REMOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "exporterhelper/exporter_helper.h"
+#include "exporters/profilemetrics/pm_store.h"
+
+struct mscope;
+
+struct pm_remote_cfg {
+    char *endpoint; /* full URL; "" = no remote write */
+    int64_t interval_ms;
+};
+
+struct pm_remote;
+
+/* Starts the pushing thread; helper gives timeout and retry settings. */
+int pm_remote_start(const struct pm_remote_cfg *cfg,
+                    const struct exphelper_cfg *helper, struct pm_store *store,
+                    const char *id, struct mscope *metrics,
+                    struct pm_remote **out, struct errctx *e);
+/* Pushes one last time (bounded by timeout), stops and frees. */
+void pm_remote_stop(struct pm_remote *r);
+
+/* Snappy block format of in, with literals only (valid snappy that every
+ * decoder reads; remote-write bodies are small, and compressing them is
+ * not worth a dependency). Appends to out. */
+int pm_snappy_literal(const uint8_t *in, size_t len, struct buf *out);
+
+#endif

@@ -1,0 +1,579 @@
+/*
+ * pm_rules.c: compiling and evaluating the profilemetrics rules (see
+ * pm_rules.h).
+ *
+ * A rule applies to a profile when its selector matches the item's series
+ * attributes (with `__name__` derived from the sample types when the item
+ * has none, as the filter processor does) and the profile has the rule's
+ * sample type. Its value is the sum of that type over the samples, or over
+ * the samples whose stack has a frame whose function name the regex finds;
+ * nanoseconds, microseconds and milliseconds become seconds. Labels the
+ * series attributes lack are looked up per sample (pprof labels such as
+ * span_name); a sample without them gets the value "".
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include "exporters/profilemetrics/pm_rules.h"
+
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "component/matcher.h"
+#include "component/series.h"
+#include "model/pdata_iter.h"
+
+#define PM_MATCH_LIMIT 1000000
+#define PM_DEPTH_LIMIT 10000
+
+struct pm_rule {
+    struct matcher_set *sel;
+    const char *sample_type; /* borrowed from the config */
+    pcre2_code *fn_re;       /* NULL: every stack */
+    uint32_t ngroup;
+    const char *group_keys[PM_LABELS_MAX]; /* as configured */
+};
+
+struct pm_rules {
+    struct pm_rule *rules;
+    uint32_t n;
+    pcre2_match_context *mctx;
+    struct pm_store *store;
+};
+
+/* What one rule's evaluation over one profile works with. */
+struct pm_eval {
+    const struct pm_rule *rule;
+    uint32_t fam;
+    const struct dict *d;
+    const struct keyvalue *attrs;
+    uint32_t nattrs;
+    uint32_t vi;                /* sample type index */
+    double scale;               /* to seconds for time units */
+    int8_t *fn_hit, *stack_hit; /* 0 unknown, 1 yes, -1 no */
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    struct buf text[PM_LABELS_MAX]; /* label values */
+    int at_sample[PM_LABELS_MAX];   /* not a series attribute */
+};
+
+static int name_char(char c, int first, int colon)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (colon && c == ':') || (!first && c >= '0' && c <= '9');
+}
+
+void pm_metric_name(const char *in, char *out, size_t outlen)
+{
+    size_t i, o = 0;
+
+    while (in[0] == '_' && in[1] == '_') {
+        in++;
+    }
+    if (in[0] >= '0' && in[0] <= '9' && outlen > 1) {
+        out[o++] = '_';
+    }
+    for (i = 0; in[i] != '\0' && o + 1 < outlen; i++) {
+        int ok = name_char(in[i], o == 0, 1);
+        out[o++] = ok ? in[i] : '_';
+    }
+    if (o == 0 && outlen > 1) {
+        out[o++] = '_';
+    }
+    out[o] = '\0';
+}
+
+void pm_label_name(const char *in, size_t len, char *out, size_t outlen)
+{
+    while (len > 2 && in[0] == '_' && in[1] == '_') {
+        in++;
+        len--;
+    }
+    series_label_name(in, len, out, outlen);
+    if (out[0] == '_' && out[1] == '_') {
+        memmove(out, out + 1, strlen(out));
+    }
+}
+
+static int compile_regex(struct pm_rule *r, const char *pat, const char *name,
+                         struct errctx *e)
+{
+    PCRE2_UCHAR msg[128];
+    PCRE2_SIZE off;
+    int code;
+
+    r->fn_re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+                             PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &off,
+                             NULL);
+    if (r->fn_re == NULL) {
+        pcre2_get_error_message(code, msg, sizeof(msg));
+        return err_set(e, PC_ECONFIG,
+                       "rule %s: function: invalid regex at %zu: %s", name,
+                       (size_t)off, (const char *)msg);
+    }
+    return PC_OK;
+}
+
+/* One rule and its family. */
+static int rule_init(struct pm_rule *r, struct pm_family *f,
+                     const struct pm_rule_cfg *c, struct errctx *e)
+{
+    const char *sel = c->selector != NULL ? c->selector : "";
+    uint32_t i, j;
+    int rc;
+
+    pm_metric_name(c->name != NULL ? c->name : "", f->name, sizeof(f->name));
+    f->help = "Sum of a sample type over matching profiles (profilemetrics "
+              "rule).";
+    if (c->group_by.n > PM_LABELS_MAX) {
+        return err_set(e, PC_ECONFIG, "rule %s: more than %d group_by labels",
+                       f->name, PM_LABELS_MAX);
+    }
+    rc = matcher_parse(sel, strlen(sel), &r->sel, e);
+    if (rc != PC_OK) {
+        return err_set(e, rc, "rule %s: selector: %s", f->name,
+                       err_msg(e, rc));
+    }
+    if (c->function != NULL && c->function[0] != '\0' &&
+        compile_regex(r, c->function, f->name, e) != PC_OK) {
+        return PC_ECONFIG;
+    }
+    r->sample_type = c->sample_type;
+    r->ngroup = f->nlabels = c->group_by.n;
+    for (i = 0; i < c->group_by.n; i++) {
+        r->group_keys[i] = c->group_by.items[i];
+        pm_label_name(r->group_keys[i], strlen(r->group_keys[i]), f->labels[i],
+                      sizeof(f->labels[i]));
+        for (j = 0; j < i; j++) {
+            if (strcmp(f->labels[i], f->labels[j]) == 0) {
+                return err_set(e, PC_ECONFIG,
+                               "rule %s: group_by %s and %s are both "
+                               "label %s",
+                               f->name, r->group_keys[j], r->group_keys[i],
+                               f->labels[i]);
+            }
+        }
+    }
+    pm_family_sort(f);
+    return PC_OK;
+}
+
+static void profiles_family(struct pm_family *f)
+{
+    snprintf(f->name, sizeof(f->name), "%s", PM_PROFILES_METRIC);
+    f->help = "Profiles seen by the profilemetrics exporter.";
+    f->nlabels = 2;
+    snprintf(f->labels[0], sizeof(f->labels[0]), "service_name");
+    snprintf(f->labels[1], sizeof(f->labels[1]), "profile_type");
+    pm_family_sort(f);
+}
+
+static int rules_setup(struct pm_rules *r, const struct pm_rule_cfg *cfgs,
+                       uint32_t n, uint32_t max_series, struct errctx *e)
+{
+    struct pm_family *fams = calloc(n + 1, sizeof(*fams));
+    uint32_t i, j;
+    int rc = PC_OK;
+
+    if (fams == NULL) {
+        return err_set(e, PC_ENOMEM, "out of memory");
+    }
+    for (i = 0; i < n && rc == PC_OK; i++) {
+        rc = rule_init(&r->rules[i], &fams[i], &cfgs[i], e);
+        for (j = 0; j < i && rc == PC_OK; j++) {
+            if (strcmp(fams[i].name, fams[j].name) == 0) {
+                rc = err_set(e, PC_ECONFIG, "two rules named %s",
+                             fams[i].name);
+            }
+        }
+    }
+    profiles_family(&fams[n]);
+    if (rc == PC_OK &&
+        pm_store_new(fams, n + 1, max_series, &r->store) != PC_OK) {
+        rc = err_set(e, PC_ENOMEM, "out of memory");
+    }
+    free(fams);
+    return rc;
+}
+
+int pm_rules_new(const struct pm_rule_cfg *cfgs, uint32_t n,
+                 uint32_t max_series, struct pm_rules **out, struct errctx *e)
+{
+    struct pm_rules *r = calloc(1, sizeof(*r));
+    int rc;
+
+    if (r == NULL || (r->rules = calloc(n + 1, sizeof(*r->rules))) == NULL ||
+        (r->mctx = pcre2_match_context_create(NULL)) == NULL) {
+        pm_rules_free(r);
+        return err_set(e, PC_ENOMEM, "out of memory");
+    }
+    r->n = n;
+    pcre2_set_match_limit(r->mctx, PM_MATCH_LIMIT);
+    pcre2_set_depth_limit(r->mctx, PM_DEPTH_LIMIT);
+    rc = rules_setup(r, cfgs, n, max_series, e);
+    if (rc != PC_OK) {
+        pm_rules_free(r);
+        return rc;
+    }
+    *out = r;
+    return PC_OK;
+}
+
+void pm_rules_free(struct pm_rules *r)
+{
+    uint32_t i;
+
+    if (r == NULL) {
+        return;
+    }
+    for (i = 0; r->rules != NULL && i < r->n; i++) {
+        matcher_free(r->rules[i].sel);
+        pcre2_code_free(r->rules[i].fn_re);
+    }
+    free(r->rules);
+    pcre2_match_context_free(r->mctx);
+    pm_store_free(r->store);
+    free(r);
+}
+
+struct pm_store *pm_rules_store(struct pm_rules *r)
+{
+    return r->store;
+}
+
+/* ---- evaluation --------------------------------------------------------- */
+
+static double unit_scale(struct pstr unit)
+{
+    if (pstr_eq(unit, "nanoseconds")) {
+        return 1e-9;
+    }
+    if (pstr_eq(unit, "microseconds")) {
+        return 1e-6;
+    }
+    if (pstr_eq(unit, "milliseconds")) {
+        return 1e-3;
+    }
+    return 1.0;
+}
+
+/* The sample type's index in p, or -1. */
+static int32_t find_type(const struct dict *d, const struct profile *p,
+                         const char *type)
+{
+    uint32_t i;
+
+    for (i = 0; i < p->nsample_types; i++) {
+        if (pstr_eq(dict_str(d, p->sample_types[i].type), type)) {
+            return (int32_t)i;
+        }
+    }
+    return -1;
+}
+
+/* A sample's value of type vi: one of several types (pprof), or the sum of
+ * an OTLP sample's per-event values (1 per timestamp without values). */
+static int64_t sample_value(const struct profile *p, const struct sample *s,
+                            uint32_t vi)
+{
+    int64_t v = 0;
+    uint32_t i;
+
+    if (p->nsample_types > 1) {
+        return vi < s->nvalues ? s->values[vi] : 0;
+    }
+    if (s->nvalues == 0) {
+        return (int64_t)s->nts;
+    }
+    for (i = 0; i < s->nvalues; i++) {
+        v += s->values[i];
+    }
+    return v;
+}
+
+/* Whether a key spells the group label: as configured or made valid. */
+static int key_is(struct pstr key, const char *want, const char *label)
+{
+    char name[PM_NAME_MAX];
+
+    if (pstr_eq(key, want)) {
+        return 1;
+    }
+    pm_label_name(key.ptr, key.len, name, sizeof(name));
+    return strcmp(name, label) == 0;
+}
+
+/* Label values found among the series attributes; the others are marked
+ * for lookup per sample. */
+static int series_values(struct pm_eval *ev, const struct pm_family *f)
+{
+    uint32_t g, i;
+    int rc = PC_OK;
+
+    for (g = 0; g < ev->rule->ngroup && rc == PC_OK; g++) {
+        buf_reset(&ev->text[g]);
+        ev->at_sample[g] = 1;
+        for (i = 0; i < ev->nattrs; i++) {
+            if (key_is(ev->attrs[i].key, ev->rule->group_keys[g],
+                       f->labels[g])) {
+                rc = series_value_text(&ev->attrs[i].value, &ev->text[g]);
+                ev->at_sample[g] = 0;
+                break;
+            }
+        }
+    }
+    return rc;
+}
+
+/* Label values of one sample for the labels not found on the series. */
+static int sample_values(struct pm_eval *ev, const struct pm_family *f,
+                         const struct sample *s)
+{
+    uint32_t g, i;
+    int rc = PC_OK;
+
+    for (g = 0; g < ev->rule->ngroup && rc == PC_OK; g++) {
+        if (!ev->at_sample[g]) {
+            continue;
+        }
+        buf_reset(&ev->text[g]);
+        for (i = 0; i < s->nattrs; i++) {
+            int32_t a = s->attrs[i];
+            const struct attr *at;
+            if (a <= 0 || (uint32_t)a >= ev->d->nattrs) {
+                continue;
+            }
+            at = &ev->d->attrs[a];
+            if (key_is(dict_str(ev->d, at->key), ev->rule->group_keys[g],
+                       f->labels[g])) {
+                rc = series_value_text(&at->value, &ev->text[g]);
+                break;
+            }
+        }
+    }
+    return rc;
+}
+
+static int fn_matches(struct pm_eval *ev, int32_t fn)
+{
+    struct pstr name;
+    int rc;
+
+    if (fn <= 0 || (uint32_t)fn >= ev->d->nfunctions) {
+        return 0;
+    }
+    if (ev->fn_hit[fn] == 0) {
+        name = dict_str(ev->d, ev->d->functions[fn].name);
+        rc = pcre2_match(ev->rule->fn_re, (PCRE2_SPTR)name.ptr, name.len, 0, 0,
+                         ev->md, ev->mctx);
+        ev->fn_hit[fn] = rc >= 0 ? 1 : -1;
+    }
+    return ev->fn_hit[fn] > 0;
+}
+
+/* Whether any frame of the stack (inlined ones included) matches. */
+static int stack_matches(struct pm_eval *ev, int32_t st)
+{
+    const struct stack *k;
+    uint32_t i, j;
+    int hit = 0;
+
+    if (st <= 0 || (uint32_t)st >= ev->d->nstacks) {
+        return 0;
+    }
+    if (ev->stack_hit[st] != 0) {
+        return ev->stack_hit[st] > 0;
+    }
+    k = &ev->d->stacks[st];
+    for (i = 0; i < k->n && !hit; i++) {
+        const struct location *l;
+        if (k->locs[i] <= 0 || (uint32_t)k->locs[i] >= ev->d->nlocations) {
+            continue;
+        }
+        l = &ev->d->locations[k->locs[i]];
+        for (j = 0; j < l->nlines && !hit; j++) {
+            hit = fn_matches(ev, l->lines[j].function);
+        }
+    }
+    ev->stack_hit[st] = hit ? 1 : -1;
+    return hit;
+}
+
+static int add_group(struct pm_rules *r, struct pm_eval *ev, int64_t v)
+{
+    struct pstr vals[PM_LABELS_MAX];
+    uint32_t g;
+    int rc;
+
+    for (g = 0; g < ev->rule->ngroup; g++) {
+        vals[g].ptr = (const char *)ev->text[g].data;
+        vals[g].len = (uint32_t)ev->text[g].len;
+    }
+    rc = pm_store_add(r->store, ev->fam, vals, (double)v * ev->scale);
+    /* Refused series are counted by the store: not an error here. */
+    return rc == PC_ETOOBIG ? PC_OK : rc;
+}
+
+/* Sums per sample: a function filter or per-sample labels. */
+static int eval_samples(struct pm_rules *r, struct pm_eval *ev,
+                        const struct pm_family *f, const struct profile *p,
+                        int per_sample)
+{
+    int64_t total = 0;
+    uint32_t i;
+    int rc = PC_OK;
+
+    for (i = 0; i < p->nsamples && rc == PC_OK; i++) {
+        const struct sample *s = &p->samples[i];
+        int64_t v;
+        if (ev->rule->fn_re != NULL && !stack_matches(ev, s->stack)) {
+            continue;
+        }
+        v = sample_value(p, s, ev->vi);
+        if (!per_sample) {
+            total += v;
+            continue;
+        }
+        rc = sample_values(ev, f, s);
+        if (rc == PC_OK && v != 0) {
+            rc = add_group(r, ev, v);
+        }
+    }
+    return per_sample || rc != PC_OK ? rc : add_group(r, ev, total);
+}
+
+static int eval_rule(struct pm_rules *r, struct pm_eval *ev,
+                     const struct pm_family *f, const struct profile *p)
+{
+    uint32_t g;
+    int per_sample = 0, rc;
+
+    rc = series_values(ev, f);
+    for (g = 0; g < ev->rule->ngroup; g++) {
+        per_sample |= ev->at_sample[g];
+    }
+    if (rc == PC_OK && ev->rule->fn_re != NULL) {
+        ev->fn_hit = calloc(ev->d->nfunctions + 1, 1);
+        ev->stack_hit = calloc(ev->d->nstacks + 1, 1);
+        ev->md = pcre2_match_data_create(1, NULL);
+        if (ev->fn_hit == NULL || ev->stack_hit == NULL || ev->md == NULL) {
+            rc = PC_ENOMEM;
+        }
+    }
+    if (rc == PC_OK) {
+        rc = eval_samples(r, ev, f, p, per_sample);
+    }
+    free(ev->fn_hit);
+    free(ev->stack_hit);
+    pcre2_match_data_free(ev->md);
+    ev->fn_hit = ev->stack_hit = NULL;
+    ev->md = NULL;
+    return rc;
+}
+
+/* The item's attributes plus __name__ = name when the item has none; the
+ * caller frees *out. */
+static int attrs_with_name(const struct item *it, const char *name,
+                           struct keyvalue **out, uint32_t *n)
+{
+    struct keyvalue *kv = malloc((it->nattrs + 1) * sizeof(*kv));
+
+    if (kv == NULL) {
+        return PC_ENOMEM;
+    }
+    if (it->nattrs > 0) {
+        memcpy(kv, it->attrs, it->nattrs * sizeof(*kv));
+    }
+    *n = it->nattrs;
+    if (item_attr(it, SERIES_NAME_ATTR) == NULL) {
+        memset(&kv[*n], 0, sizeof(kv[*n]));
+        kv[*n].key.ptr = SERIES_NAME_ATTR;
+        kv[*n].key.len = (uint32_t)strlen(SERIES_NAME_ATTR);
+        kv[*n].value.type = AV_STRING;
+        kv[*n].value.u.s.ptr = name;
+        kv[*n].value.u.s.len = (uint32_t)strlen(name);
+        (*n)++;
+    }
+    *out = kv;
+    return PC_OK;
+}
+
+/* The profile type: the item's __name__, else derived. */
+static void profile_type(const struct item *it, const struct dict *d,
+                         const struct profile *p, char *out, size_t outlen)
+{
+    const struct anyvalue *v = item_attr(it, SERIES_NAME_ATTR);
+
+    if (v != NULL && v->type == AV_STRING) {
+        snprintf(out, outlen, "%.*s", (int)v->u.s.len, v->u.s.ptr);
+    } else {
+        series_profile_name(d, p, out, outlen);
+    }
+}
+
+static int eval_profile(struct pm_rules *r, struct pm_eval *ev,
+                        const struct item *it, const struct profile *p)
+{
+    char type[PM_NAME_MAX];
+    struct keyvalue *attrs;
+    struct pstr vals[2];
+    uint32_t i;
+    int rc;
+
+    profile_type(it, ev->d, p, type, sizeof(type));
+    rc = attrs_with_name(it, type, &attrs, &ev->nattrs);
+    if (rc != PC_OK) {
+        return rc;
+    }
+    ev->attrs = attrs;
+    /* service_name, profile_type: the family's label order. */
+    vals[0] = series_service(it);
+    vals[1].ptr = type;
+    vals[1].len = (uint32_t)strlen(type);
+    (void)pm_store_add(r->store, r->n, vals, 1.0);
+    for (i = 0; i < r->n && rc == PC_OK; i++) {
+        int32_t vi;
+        ev->rule = &r->rules[i];
+        ev->fam = i;
+        if (!matcher_match(ev->rule->sel, attrs, ev->nattrs) ||
+            ev->rule->sample_type == NULL ||
+            (vi = find_type(ev->d, p, ev->rule->sample_type)) < 0) {
+            continue;
+        }
+        ev->vi = (uint32_t)vi;
+        ev->scale = unit_scale(dict_str(ev->d, p->sample_types[vi].unit));
+        rc = eval_rule(r, ev, pm_store_family(r->store, i), p);
+    }
+    free(attrs);
+    return rc;
+}
+
+int pm_rules_eval_item(struct pm_rules *r, struct batch *b, struct item *it,
+                       struct errctx *e)
+{
+    struct pm_eval ev;
+    struct pdata_iter w;
+    const struct profile *p;
+    uint32_t g;
+    int rc = batch_item_decode(b, it, e);
+
+    if (rc != PC_OK) {
+        return rc;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.d = &it->pd->pd->dict;
+    ev.mctx = r->mctx;
+    for (g = 0; g < PM_LABELS_MAX; g++) {
+        buf_init(&ev.text[g], 65536);
+    }
+    pdata_iter_init(&w, it->pd->pd, it->resource);
+    while (rc == PC_OK && (p = pdata_iter_next(&w)) != NULL) {
+        rc = eval_profile(r, &ev, it, p);
+    }
+    for (g = 0; g < PM_LABELS_MAX; g++) {
+        buf_free(&ev.text[g]);
+    }
+    return rc == PC_OK ? PC_OK : err_set(e, rc, "%s", pc_strerror(rc));
+}
