@@ -70,6 +70,13 @@ struct component_host {
      * too large...), so /metrics shows it. */
     void (*refused)(struct component_host *host, uint32_t profiles,
                     uint64_t bytes);
+    /* Processors that hold profiles back (aggregate), main loop only: hand
+     * a batch they made to the rest of their pipeline (the processors
+     * after them, then its exporters). Consumes b. PC_OK, PC_EBUSY (an
+     * exporter's queue is full) or PC_EPERMANENT (a later processor
+     * rejected it); e gets the reason. */
+    int (*emit)(struct component_host *host, struct batch *b,
+                struct errctx *e);
     void *engine; /* engine-private */
 };
 
@@ -94,6 +101,12 @@ struct processor_ops {
      * Returns PC_OK, PC_EBUSY to refuse the batch for now (memory limit:
      * the client retries), or PC_EPERMANENT to reject it. */
     int (*process)(void *ctx, struct batch *b, struct errctx *e);
+    /* Optional, for processors that hold profiles back: emit everything
+     * held (host->emit) now. Called on the main loop when the pipeline
+     * goes (shutdown, reload), after its receivers stopped and before its
+     * exporters drain. Profiles a process() call keeps are not counted as
+     * dropped by the engine for such a processor. */
+    void (*flush)(void *ctx);
 };
 
 struct exporter_ops {

@@ -27,18 +27,31 @@ extern const struct component_factory cardinality_processor_factory;
 extern const struct component_factory filter_processor_factory;
 extern const struct component_factory loadbalancing_exporter_factory;
 extern const struct component_factory profilemetrics_exporter_factory;
+extern const struct component_factory aggregate_processor_factory;
 
+/* clang-format off */
 static const struct component_factory *const builtin[] = {
-    &file_receiver_factory,           &otlp_receiver_factory,
-    &debug_exporter_factory,          &file_exporter_factory,
-    &pyroscope_receiver_factory,      &parca_exporter_factory,
-    &otlp_exporter_factory,           &pyroscope_exporter_factory,
-    &otlphttp_exporter_factory,       &memory_limiter_processor_factory,
-    &scrape_receiver_factory,         &attributes_processor_factory,
-    &tracelink_processor_factory,     &cardinality_processor_factory,
-    &filter_processor_factory,        &loadbalancing_exporter_factory,
-    &profilemetrics_exporter_factory, NULL, /* end marker; not counted */
+    &file_receiver_factory,
+    &otlp_receiver_factory,
+    &debug_exporter_factory,
+    &file_exporter_factory,
+    &pyroscope_receiver_factory,
+    &parca_exporter_factory,
+    &otlp_exporter_factory,
+    &pyroscope_exporter_factory,
+    &otlphttp_exporter_factory,
+    &memory_limiter_processor_factory,
+    &scrape_receiver_factory,
+    &attributes_processor_factory,
+    &tracelink_processor_factory,
+    &cardinality_processor_factory,
+    &filter_processor_factory,
+    &loadbalancing_exporter_factory,
+    &profilemetrics_exporter_factory,
+    &aggregate_processor_factory,
+    NULL, /* end marker; not counted */
 };
+/* clang-format on */
 
 #define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]) - 1)
 #define REGISTRY_MAX_EXTRA 32

@@ -90,6 +90,15 @@ static void dup_value(struct cloner *c, struct anyvalue *v, int depth)
     }
 }
 
+int av_copy(struct arena *a, struct anyvalue *dst, const struct anyvalue *src)
+{
+    struct cloner c = {a, 0};
+
+    *dst = *src;
+    dup_value(&c, dst, 0);
+    return c.failed ? PC_ENOMEM : PC_OK;
+}
+
 static void clone_strings(struct cloner *c, struct dict *d)
 {
     uint32_t i;

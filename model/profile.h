@@ -251,6 +251,10 @@ void pdata_free(struct pdata *pd);
 /* Deep copy of a pdata into a new arena (copy-on-write of payloads). */
 struct pdata *pdata_clone(const struct pdata *pd);
 
+/* Deep copy of src into dst, strings and nested values in arena a
+ * (PC_ENOMEM, or PC_ENOMEM too past the nesting limit). */
+int av_copy(struct arena *a, struct anyvalue *dst, const struct anyvalue *src);
+
 /* Adds the zero entry to every empty table. */
 int dict_init(struct pdata *pd);
 

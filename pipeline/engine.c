@@ -77,6 +77,8 @@ struct px_inst {
     void *ctx;
     struct component_host host;
     struct mcounter *dropped;
+    struct pl_inst *pl; /* its pipeline, and its place in it (emit) */
+    uint32_t pos;
 };
 
 struct ex_inst {
@@ -322,13 +324,16 @@ static int submit_one(struct ex_inst *ex, struct batch *b,
     return r;
 }
 
-static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e,
-                        struct consume_op *op, uint32_t *npending)
+/* Runs b through pl's processors from the first-th on, then hands it to
+ * pl's exporters. */
+static int run_pipeline_from(struct pl_inst *pl, uint32_t first,
+                             struct batch *b, struct errctx *e,
+                             struct consume_op *op, uint32_t *npending)
 {
     uint32_t i;
     int rc = PC_OK;
 
-    for (i = 0; i < pl->nprocs; i++) {
+    for (i = first; i < pl->nprocs; i++) {
         struct px_inst *px = pl->procs[i];
         uint32_t before = batch_profile_count(b);
         rc = px->cc->factory->ops.processor.process(px->ctx, b, e);
@@ -336,7 +341,9 @@ static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e,
             batch_unref(b);
             return rc;
         }
-        if (batch_profile_count(b) < before) {
+        /* A processor that holds profiles back emits them later. */
+        if (batch_profile_count(b) < before &&
+            px->cc->factory->ops.processor.flush == NULL) {
             mcounter_add(px->dropped, before - batch_profile_count(b));
         }
     }
@@ -353,6 +360,33 @@ static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e,
         }
     }
     batch_unref(b);
+    return rc;
+}
+
+static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e,
+                        struct consume_op *op, uint32_t *npending)
+{
+    return run_pipeline_from(pl, 0, b, e, op, npending);
+}
+
+/* A processor's batch into the rest of its pipeline; nobody waits for
+ * the commits (a detached op). */
+static int engine_emit(struct component_host *host, struct batch *b,
+                       struct errctx *e)
+{
+    struct px_inst *px = host->engine;
+    struct consume_op *op = calloc(1, sizeof(*op));
+    uint32_t npending = 0;
+    int rc;
+
+    if (op == NULL) {
+        batch_unref(b);
+        return err_set(e, PC_EBUSY, "out of memory");
+    }
+    atomic_init(&op->refs, 1);
+    atomic_init(&op->rc, PC_OK);
+    rc = run_pipeline_from(px->pl, px->pos + 1, b, e, op, &npending);
+    op_put(op);
     return rc;
 }
 
@@ -524,6 +558,7 @@ static void host_init(struct component_host *h, struct engine *en,
     h->consume_async = engine_consume_async;
     h->settle = engine_settle;
     h->refused = engine_refused;
+    h->emit = engine_emit;
     h->engine = owner;
 }
 
@@ -773,6 +808,20 @@ static int32_t find_rx(const struct graph *g, const char *id)
     return -1;
 }
 
+/* Processors that hold profiles emit them, in pipeline order (what the
+ * first emits passes the later ones before they flush). */
+static void pl_flush(struct pl_inst *pl)
+{
+    uint32_t j;
+
+    for (j = 0; pl != NULL && j < pl->nprocs; j++) {
+        struct px_inst *px = pl->procs[j];
+        if (px->cc->factory->ops.processor.flush != NULL) {
+            px->cc->factory->ops.processor.flush(px->ctx);
+        }
+    }
+}
+
 static void pl_free(struct pl_inst *pl)
 {
     uint32_t j;
@@ -905,6 +954,8 @@ static int build_pipeline(struct engine *en, struct graph *g,
         if (px == NULL) {
             return PC_ECONFIG;
         }
+        px->pl = pl;
+        px->pos = pl->nprocs;
         pl->procs[pl->nprocs++] = px;
     }
     for (j = 0; j < cp->nexporters; j++) {
@@ -1040,6 +1091,10 @@ static void graph_free(struct graph *g, int64_t timeout_ms)
     /* Receivers first, so nothing new arrives while queues drain. */
     for (i = 0; i < g->nrx; i++) {
         rx_free(g->rx[i]);
+    }
+    /* Exporters (moved ones too) are still there to take what is held. */
+    for (i = 0; i < g->npl; i++) {
+        pl_flush(g->pl[i]);
     }
     for (i = 0; i < g->npl; i++) {
         pl_free(g->pl[i]);

@@ -24,6 +24,7 @@
 #include "component/matcher.h"
 #include "component/series.h"
 #include "model/pdata_iter.h"
+#include "model/pdata_merge.h"
 
 #define PM_MATCH_LIMIT 1000000
 #define PM_DEPTH_LIMIT 10000
@@ -273,26 +274,6 @@ static int32_t find_type(const struct dict *d, const struct profile *p,
     return -1;
 }
 
-/* A sample's value of type vi: one of several types (pprof), or the sum of
- * an OTLP sample's per-event values (1 per timestamp without values). */
-static int64_t sample_value(const struct profile *p, const struct sample *s,
-                            uint32_t vi)
-{
-    int64_t v = 0;
-    uint32_t i;
-
-    if (p->nsample_types > 1) {
-        return vi < s->nvalues ? s->values[vi] : 0;
-    }
-    if (s->nvalues == 0) {
-        return (int64_t)s->nts;
-    }
-    for (i = 0; i < s->nvalues; i++) {
-        v += s->values[i];
-    }
-    return v;
-}
-
 /* Whether a key spells the group label: as configured or made valid. */
 static int key_is(struct pstr key, const char *want, const char *label)
 {
@@ -431,7 +412,7 @@ static int eval_samples(struct pm_rules *r, struct pm_eval *ev,
         if (ev->rule->fn_re != NULL && !stack_matches(ev, s->stack)) {
             continue;
         }
-        v = sample_value(p, s, ev->vi);
+        v = pdata_sample_value(p, s, ev->vi);
         if (!per_sample) {
             total += v;
             continue;
