@@ -3,6 +3,7 @@
  *   profcol [run] --config FILE   run the pipelines
  *   profcol validate --config FILE
  *   profcol convert [--to pprof|otlp] [--from auto|pprof|otlp|jfr] IN OUT
+ *   profcol merge [--to pprof|otlp] [--drop-label KEY]... IN... OUT
  *   profcol inspect FILE
  *   profcol version
  *   profcol components
@@ -19,6 +20,7 @@ static void usage(FILE *f)
         "usage: profcol [run] --config FILE\n"
         "       profcol validate --config FILE\n"
         "       profcol convert [--to pprof|otlp] [--from auto|pprof|otlp|jfr] IN OUT\n"
+        "       profcol merge [--to pprof|otlp] [--drop-label KEY]... IN... OUT\n"
         "       profcol inspect FILE\n"
         "       profcol version\n"
         "       profcol components\n");
@@ -38,6 +40,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(sub, "convert") == 0) {
         return cmd_convert(argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "merge") == 0) {
+        return cmd_merge(argc - 1, argv + 1);
     }
     if (strcmp(sub, "inspect") == 0) {
         return cmd_inspect(argc - 1, argv + 1);
