@@ -71,7 +71,7 @@ void pm_metric_name(const char *in, char *out, size_t outlen)
     size_t i, o = 0;
 
     while (in[0] == '_' && in[1] == '_') {
-        in++;
+        in += 2;
     }
     if (in[0] >= '0' && in[0] <= '9' && outlen > 1) {
         out[o++] = '_';
@@ -89,8 +89,8 @@ void pm_metric_name(const char *in, char *out, size_t outlen)
 void pm_label_name(const char *in, size_t len, char *out, size_t outlen)
 {
     while (len > 2 && in[0] == '_' && in[1] == '_') {
-        in++;
-        len--;
+        in += 2;
+        len -= 2;
     }
     series_label_name(in, len, out, outlen);
     if (out[0] == '_' && out[1] == '_') {

@@ -134,7 +134,9 @@ static void agg_emit(struct agg_proc *ap)
         batch_unref(b);
         return;
     }
-    rc = ap->host->emit(ap->host, b, &e);
+    rc = ap->host->emit != NULL
+             ? ap->host->emit(ap->host, b, &e)
+             : (batch_unref(b), err_set(&e, PC_EUNSUPPORTED, "no pipeline"));
     if (rc != PC_OK) {
         mcounter_add(ap->lost, nout);
         log_error(ap->host->id, "window not taken by the pipeline",
