@@ -460,8 +460,9 @@ int64_t pdata_sample_value(const struct profile *p, const struct sample *s,
     if (s->nvalues == 0) {
         return (int64_t)s->nts;
     }
+    /* Wrapping sums: hostile input may overflow; UB never. */
     for (i = 0; i < s->nvalues; i++) {
-        v += s->values[i];
+        v = (int64_t)((uint64_t)v + (uint64_t)s->values[i]);
     }
     return v;
 }
@@ -472,7 +473,8 @@ int64_t pdata_profile_total(const struct profile *p, uint32_t vi)
     uint32_t i;
 
     for (i = 0; i < p->nsamples; i++) {
-        v += pdata_sample_value(p, &p->samples[i], vi);
+        v = (int64_t)((uint64_t)v +
+                      (uint64_t)pdata_sample_value(p, &p->samples[i], vi));
     }
     return v;
 }
@@ -655,7 +657,8 @@ static int add_samples(struct pdata_merge *m, struct merge_xlat *x,
             return m->rc;
         }
         for (t = 0; t < d->nvalues; t++) {
-            d->values[t] += pdata_sample_value(p, s, t);
+            d->values[t] = (int64_t)((uint64_t)d->values[t] +
+                                     (uint64_t)pdata_sample_value(p, s, t));
         }
     }
     return m->rc;

@@ -54,6 +54,7 @@ struct pm_eval {
     uint32_t vi;                /* sample type index */
     double scale;               /* to seconds for time units */
     int8_t *fn_hit, *stack_hit; /* 0 unknown, 1 yes, -1 no */
+    uint8_t *attr_group;        /* label_groups() */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     struct buf text[PM_LABELS_MAX]; /* label values */
@@ -308,30 +309,49 @@ static int series_values(struct pm_eval *ev, const struct pm_family *f)
     return rc;
 }
 
+/* For every label of the dictionary, the group it fills (+1; 0 none):
+ * the key comparison done once per profile, not per sample. */
+static int label_groups(struct pm_eval *ev, const struct pm_family *f)
+{
+    uint32_t a, g;
+
+    ev->attr_group = calloc(ev->d->nattrs + 1, 1);
+    if (ev->attr_group == NULL) {
+        return PC_ENOMEM;
+    }
+    for (a = 1; a < ev->d->nattrs; a++) {
+        struct pstr key = dict_str(ev->d, ev->d->attrs[a].key);
+        for (g = 0; g < ev->rule->ngroup; g++) {
+            if (ev->at_sample[g] &&
+                key_is(key, ev->rule->group_keys[g], f->labels[g])) {
+                ev->attr_group[a] = (uint8_t)(g + 1);
+                break;
+            }
+        }
+    }
+    return PC_OK;
+}
+
 /* Label values of one sample for the labels not found on the series. */
-static int sample_values(struct pm_eval *ev, const struct pm_family *f,
-                         const struct sample *s)
+static int sample_values(struct pm_eval *ev, const struct sample *s)
 {
     uint32_t g, i;
     int rc = PC_OK;
 
-    for (g = 0; g < ev->rule->ngroup && rc == PC_OK; g++) {
-        if (!ev->at_sample[g]) {
+    for (g = 0; g < ev->rule->ngroup; g++) {
+        if (ev->at_sample[g]) {
+            buf_reset(&ev->text[g]);
+        }
+    }
+    for (i = 0; i < s->nattrs && rc == PC_OK; i++) {
+        int32_t a = s->attrs[i];
+        if (a <= 0 || (uint32_t)a >= ev->d->nattrs || ev->attr_group[a] == 0) {
             continue;
         }
-        buf_reset(&ev->text[g]);
-        for (i = 0; i < s->nattrs; i++) {
-            int32_t a = s->attrs[i];
-            const struct attr *at;
-            if (a <= 0 || (uint32_t)a >= ev->d->nattrs) {
-                continue;
-            }
-            at = &ev->d->attrs[a];
-            if (key_is(dict_str(ev->d, at->key), ev->rule->group_keys[g],
-                       f->labels[g])) {
-                rc = series_value_text(&at->value, &ev->text[g]);
-                break;
-            }
+        g = ev->attr_group[a] - 1u;
+        /* The first label of a key wins, as on the series. */
+        if (ev->text[g].len == 0) {
+            rc = series_value_text(&ev->d->attrs[a].value, &ev->text[g]);
         }
     }
     return rc;
@@ -414,10 +434,10 @@ static int eval_samples(struct pm_rules *r, struct pm_eval *ev,
         }
         v = pdata_sample_value(p, s, ev->vi);
         if (!per_sample) {
-            total += v;
+            total = (int64_t)((uint64_t)total + (uint64_t)v);
             continue;
         }
-        rc = sample_values(ev, f, s);
+        rc = sample_values(ev, s);
         if (rc == PC_OK && v != 0) {
             rc = add_group(r, ev, v);
         }
@@ -443,9 +463,14 @@ static int eval_rule(struct pm_rules *r, struct pm_eval *ev,
             rc = PC_ENOMEM;
         }
     }
+    if (rc == PC_OK && per_sample) {
+        rc = label_groups(ev, f);
+    }
     if (rc == PC_OK) {
         rc = eval_samples(r, ev, f, p, per_sample);
     }
+    free(ev->attr_group);
+    ev->attr_group = NULL;
     free(ev->fn_hit);
     free(ev->stack_hit);
     pcre2_match_data_free(ev->md);
