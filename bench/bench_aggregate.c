@@ -272,18 +272,20 @@ static int run_rules(int iters, const char *file)
 
 int main(int argc, char **argv)
 {
-    int iters = argc > 2 ? atoi(argv[2]) : 0;
+    char *end = NULL;
+    long iters = argc > 2 ? strtol(argv[2], &end, 10) : 0;
 
     log_configure(LOG_ERROR, LOG_FORMAT_LOGFMT);
-    if (argc < 4 || iters < 1 || iters > MAX_ITERS) {
+    if (argc < 4 || end == NULL || *end != '\0' || iters < 1 ||
+        iters > MAX_ITERS) {
         fprintf(stderr, "usage: bench_aggregate agg|rules ITERS FILE...\n");
         return 2;
     }
     if (strcmp(argv[1], "agg") == 0 && argc - 3 <= MAX_UPLOADS) {
-        return run_agg(iters, argv + 3, argc - 3);
+        return run_agg((int)iters, argv + 3, argc - 3);
     }
     if (strcmp(argv[1], "rules") == 0) {
-        return run_rules(iters, argv[3]);
+        return run_rules((int)iters, argv[3]);
     }
     fprintf(stderr, "usage: bench_aggregate agg|rules ITERS FILE...\n");
     return 2;
