@@ -8,6 +8,7 @@
  * counters; /metrics is rendered on an HTTP worker; both take the store's
  * lock, never the loop.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "exporters/profilemetrics/pm_rules.h"
 
 #define PM_RENDER_MAX (512u << 20)
+#define PM_LISTENERS_MAX 16
 
 struct pm_cfg {
     struct exphelper_cfg helper; /* first: the engine reads it */
@@ -80,11 +82,30 @@ static const struct cfg_entry pm_table[] = {
 };
 /* clang-format on */
 
+struct pm_exporter;
+
+/*
+ * The HTTP servers, by endpoint. A reload starts the new instance before it
+ * stops the old one, so two instances with one endpoint run for a moment:
+ * the new one takes the server over (its counters are served from then on)
+ * instead of failing to bind. start/stop run on the main loop; requests on
+ * HTTP workers; pm_listeners_mu covers owner changes and rendering.
+ */
+struct pm_listener {
+    char endpoint[256];
+    struct httpsrv *srv;
+    struct pm_exporter *owner; /* NULL: nobody (empty /metrics) */
+    int refs;                  /* instances using it; 0 = free slot */
+};
+
+static struct pm_listener pm_listeners[PM_LISTENERS_MAX];
+static pthread_mutex_t pm_listeners_mu = PTHREAD_MUTEX_INITIALIZER;
+
 struct pm_exporter {
     const struct pm_cfg *cfg;
     struct component_host *host;
     struct pm_rules *rules;
-    struct httpsrv *srv;
+    struct pm_listener *listener;
     struct pm_remote *remote;
     struct mcounter *undecodable;
     char id[128];
@@ -154,11 +175,17 @@ static void pm_destroy(void *ctx)
 /* GET /metrics, on an HTTP worker. */
 static void on_metrics(struct httpsrv_req *req, void *arg)
 {
-    struct pm_exporter *pm = arg;
+    struct pm_listener *l = arg;
     struct buf out;
+    int rc = PC_OK;
 
     buf_init(&out, PM_RENDER_MAX);
-    if (pm_store_render(pm_rules_store(pm->rules), &out) != PC_OK) {
+    pthread_mutex_lock(&pm_listeners_mu);
+    if (l->owner != NULL) {
+        rc = pm_store_render(pm_rules_store(l->owner->rules), &out);
+    }
+    pthread_mutex_unlock(&pm_listeners_mu);
+    if (rc != PC_OK) {
         httpsrv_reply(req, 500, "text/plain", "render failed\n", 14);
     } else {
         httpsrv_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8",
@@ -167,21 +194,84 @@ static void on_metrics(struct httpsrv_req *req, void *arg)
     buf_free(&out);
 }
 
-static int pm_start(void *ctx)
+/* The listener of pm's endpoint, taken over when another instance has
+ * it, else started. Main loop. */
+static int listener_take(struct pm_exporter *pm, struct errctx *e)
 {
-    struct pm_exporter *pm = ctx;
+    struct pm_listener *l = NULL, *free_slot = NULL;
     struct httpsrv_cfg hc;
-    struct errctx e = {{0}};
-    int rc;
+    int i, rc;
 
+    pthread_mutex_lock(&pm_listeners_mu);
+    for (i = 0; i < PM_LISTENERS_MAX; i++) {
+        struct pm_listener *c = &pm_listeners[i];
+        if (c->refs > 0 && strcmp(c->endpoint, pm->cfg->endpoint) == 0) {
+            l = c;
+        } else if (c->refs == 0 && free_slot == NULL) {
+            free_slot = c;
+        }
+    }
+    if (l != NULL) {
+        l->owner = pm;
+        l->refs++;
+    }
+    pthread_mutex_unlock(&pm_listeners_mu);
+    if (l != NULL || free_slot == NULL) {
+        pm->listener = l;
+        return l != NULL ? PC_OK : err_set(e, PC_ENOMEM, "too many endpoints");
+    }
+    l = free_slot;
     memset(&hc, 0, sizeof(hc));
     hc.endpoint = pm->cfg->endpoint;
     hc.max_request_body_size = 4096; /* GET only */
-    rc = httpsrv_start(pm->host->base, &hc, pm->id, &pm->srv, &e);
+    rc = httpsrv_start(pm->host->base, &hc, pm->id, &l->srv, e);
     if (rc == PC_OK) {
-        rc = httpsrv_route(pm->srv, "/metrics", HTTPSRV_ALLOW_GET, on_metrics,
-                           pm);
+        rc = httpsrv_route(l->srv, "/metrics", HTTPSRV_ALLOW_GET, on_metrics,
+                           l);
     }
+    if (rc != PC_OK) {
+        httpsrv_stop(l->srv);
+        l->srv = NULL;
+        return rc;
+    }
+    pthread_mutex_lock(&pm_listeners_mu);
+    snprintf(l->endpoint, sizeof(l->endpoint), "%s", pm->cfg->endpoint);
+    l->owner = pm;
+    l->refs = 1;
+    pthread_mutex_unlock(&pm_listeners_mu);
+    pm->listener = l;
+    return PC_OK;
+}
+
+/* Lets go of pm's listener; the last user stops the server. */
+static void listener_drop(struct pm_exporter *pm)
+{
+    struct pm_listener *l = pm->listener;
+    struct httpsrv *srv = NULL;
+
+    if (l == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&pm_listeners_mu);
+    if (l->owner == pm) {
+        l->owner = NULL;
+    }
+    if (--l->refs == 0) {
+        srv = l->srv;
+        l->srv = NULL;
+    }
+    pthread_mutex_unlock(&pm_listeners_mu);
+    /* Drains its workers first: no request sees the slot reused. */
+    httpsrv_stop(srv);
+    pm->listener = NULL;
+}
+
+static int pm_start(void *ctx)
+{
+    struct pm_exporter *pm = ctx;
+    struct errctx e = {{0}};
+    int rc = listener_take(pm, &e);
+
     if (rc == PC_OK && pm->cfg->remote_write.endpoint[0] != '\0') {
         rc = pm_remote_start(&pm->cfg->remote_write, &pm->cfg->helper,
                              pm_rules_store(pm->rules), pm->id,
@@ -189,8 +279,7 @@ static int pm_start(void *ctx)
     }
     if (rc != PC_OK) {
         log_error(pm->id, "cannot start", "error=\"%s\"", err_msg(&e, rc));
-        httpsrv_stop(pm->srv);
-        pm->srv = NULL;
+        listener_drop(pm);
     }
     return rc;
 }
@@ -201,8 +290,7 @@ static void pm_stop(void *ctx)
 
     pm_remote_stop(pm->remote);
     pm->remote = NULL;
-    httpsrv_stop(pm->srv);
-    pm->srv = NULL;
+    listener_drop(pm);
 }
 
 static int pm_export(void *ctx, struct batch *b, int64_t timeout_ms,

@@ -16,7 +16,8 @@
 # Exact checks: the counters (66 s for svcA, 60 s for svcB) on /metrics and
 # in Prometheus from both paths; the function rule (0.6 of the CPU is under
 # main.handle); the per-sample-label rule (span_name); profiles_total; a
-# promtool lint of the exposition.
+# promtool lint of the exposition. Then a reload that changes the rules:
+# the new instance takes the endpoint over and serves its new rule.
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -148,6 +149,23 @@ if report=$(promtool check metrics <"$WORK/pm.txt" 2>&1) && [ -z "$report" ]; th
 else
   echo "$report"; fail "promtool check metrics"
 fi
+
+echo "== reload with a changed rule set: the endpoint is taken over"
+fixtures --skip-node
+sed -i 's/^    rules:$/    rules:\n      - {name: reload_probe_total, sample_type: cpu, group_by: [service_name]}/' "$WORK/config.yaml"
+grep -q reload_probe_total "$WORK/config.yaml" || die "config not changed"
+kill -HUP "$PC_PID"
+wait_until 20 equals 1 metric_first profcol_engine_reloads_total 'result="ok"' \
+  || fail "reload not ok: $(grep -c 'reload failed' "$WORK/profcol.log") failures logged"
+curl -sf --data-binary @"$PROF/cpu.pb.gz" \
+  "http://127.0.0.1:$RX_PORT/ingest?name=svcC&format=pprof" >/dev/null || fail "upload after reload"
+want=$("$CHECK" -totals "$PROF/cpu.pb.gz" | awk '$1 == "cpu/nanoseconds" {print $2 / 1e9}')
+probe() { curl -sf "http://127.0.0.1:$PM_PORT/metrics" | awk '/^reload_probe_total\{service_name="svcC"\}/ {print $NF}'; }
+probed() { [ -n "$(probe)" ]; }
+wait_until 10 probed || true
+got=$(probe)
+near "${got:-0}" "${want:-1}" 1e-6 && pass "after reload: the new rule counts on the same endpoint ($got s)" \
+  || fail "after reload: reload_probe_total '$got', want $want"
 stop profcol || fail "profcol exit status"
 stop prometheus || true
 finish
