@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test_aggregate.sh: the aggregate processor on real Go and Node profiles.
-# file receiver -> aggregate (window 4s) -> file exporter (pprof).
+# file receiver -> aggregate (window 4s) -> file exporters (pprof, OTLP).
 # Window 1: three copies each of a Go CPU pprof, a Node wall pprof and a Go
 # heap profile as OTLP (profcol convert); window 2: two copies of each, plus
-# one Go goroutine pprof alone. Window 1 is emitted by the timer, window 2 by
-# the shutdown (SIGTERM). Checks: output count = series x windows (3 x 2 + 1);
+# one Go goroutine pprof alone; window 3: one Go CPU pprof alone. Window 1
+# is emitted by the timer, window 2 by a reload (SIGHUP), window 3 by the
+# shutdown (SIGTERM). Checks: output count = series x windows (3 x 2 + 2);
 # google/pprof reads every output; every sample type's sum of each merged
 # output is exactly 3x (window 1) or 2x (window 2) the input's, as
 # google/pprof sums them; the lone profile leaves byte for byte as it came;
@@ -18,7 +19,7 @@ fixtures
 [ -f "$PROF/node_wall.pb.gz" ] || die "Node profiles were not generated (see $PROF/node.skipped)"
 
 new_ports
-mkdir -p "$WORK/in" "$WORK/out" "$WORK/stage"
+mkdir -p "$WORK/in" "$WORK/out" "$WORK/otlp" "$WORK/stage"
 "$PROFCOL" convert --to otlp "$PROF/heap.pb.gz" "$WORK/stage/heap.otlp" \
   || die "profcol convert heap to OTLP"
 cat > "$WORK/config.yaml" <<YAML
@@ -33,6 +34,9 @@ exporters:
   file:
     path: $WORK/out
     format: pprof
+  file/otlp:
+    path: $WORK/otlp
+    format: otlp
 service:
   telemetry:
     metrics: {address: "127.0.0.1:$METRICS_PORT"}
@@ -41,7 +45,7 @@ service:
     profiles:
       receivers: [file]
       processors: [aggregate]
-      exporters: [file]
+      exporters: [file, file/otlp]
 YAML
 start_profcol profcol "$WORK/config.yaml"
 
@@ -67,16 +71,32 @@ drop_window 2 2
 cp "$PROF/goroutine.pb.gz" "$WORK/in/w2-lone.pb.gz"
 wait_until 3 equals 16 metric_sum profcol_processor_aggregate_profiles_in_total \
   || fail "16 profiles taken: $(metric_sum profcol_processor_aggregate_profiles_in_total)"
+[ "$(nfiles "$WORK/out")" -eq 3 ] || fail "window 2 emitted before its end: $(nfiles "$WORK/out") outputs"
+echo "== reload (SIGHUP) inside window 2: it is emitted at once"
+kill -HUP "$PC_PID"
+wait_until 2 equals 7 nfiles "$WORK/out" && pass "reload emitted window 2 (7 outputs)" \
+  || fail "after the reload: $(nfiles "$WORK/out") outputs, want 7"
+echo "== window 3: one CPU profile alone, emitted by the shutdown"
+cp "$PROF/cpu.pb.gz" "$WORK/in/w3-cpu.pb.gz"
+wait_until 5 equals 17 metric_sum profcol_processor_aggregate_profiles_in_total \
+  || fail "window 3 profile not taken"
 stop profcol || fail "profcol exit status"
 
 n=$(nfiles "$WORK/out")
-[ "$n" -eq 7 ] && pass "7 outputs (3 series x 2 windows + 1 lone)" \
-  || { ls -l "$WORK/out"; fail "expected 7 outputs, got $n"; }
+[ "$n" -eq 8 ] && pass "8 outputs (3 series x 2 windows + 2 lone)" \
+  || { ls -l "$WORK/out"; fail "expected 8 outputs, got $n"; }
+bad=0
+for f in "$WORK"/otlp/*; do "$PROFCOL" inspect "$f" >>"$WORK/inspect" 2>&1 || bad=$((bad + 1)); done
+# One OTLP request per batch: the profiles in them, as profcol reads them.
+np=$(sed -n 's/^file: .* \([0-9]*\) profiles\{0,1\})$/\1/p' "$WORK/inspect" | awk '{n += $1} END {print n + 0}')
+[ "$np" -eq 8 ] && [ $bad -eq 0 ] && pass "OTLP outputs: 8 profiles, every request decodes" \
+  || { cat "$WORK/inspect" | grep '^file:'; fail "OTLP outputs: $np profiles, $bad undecodable requests"; }
 lone=0
 for f in "$WORK"/out/*; do
   cmp -s "$f" "$PROF/goroutine.pb.gz" && lone=$((lone + 1))
+  cmp -s "$f" "$PROF/cpu.pb.gz" && lone=$((lone + 1))
 done
-[ "$lone" -eq 1 ] && pass "the lone profile left as it came" || fail "lone profile: $lone byte-identical outputs"
+[ "$lone" -eq 2 ] && pass "the lone profiles left as they came" || fail "lone profiles: $lone byte-identical outputs, want 2"
 
 "$PY" - "$CHECK" "$PROF/cpu.pb.gz" "$PROF/node_wall.pb.gz" "$PROF/heap.pb.gz" \
   "$PROF/goroutine.pb.gz" -- "$WORK"/out/* <<'PY' && pass "google/pprof reads every output; sums are 3x and 2x the inputs'" || fail "totals (above)"
@@ -104,7 +124,7 @@ for p in sys.argv[sep + 1:]:
         sys.exit("%s: sums %s are not a multiple of %s" % (p, t, base))
     seen.append((sig[-1], k))
 want = sorted([(s[-1], k) for s in inputs if "goroutine" not in s[-1] for k in (2, 3)]
-              + [("goroutine/count", 1)])
+              + [("goroutine/count", 1), ("cpu/nanoseconds", 1)])
 if sorted(seen) != want:
     sys.exit("outputs %s, want %s" % (sorted(seen), want))
 print("outputs:", sorted(seen))
