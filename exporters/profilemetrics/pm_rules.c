@@ -25,6 +25,7 @@
 #include "component/series.h"
 #include "model/pdata_iter.h"
 #include "model/pdata_merge.h"
+#include "telemetry/log.h"
 
 #define PM_MATCH_LIMIT 1000000
 #define PM_DEPTH_LIMIT 10000
@@ -413,7 +414,14 @@ static int add_group(struct pm_rules *r, struct pm_eval *ev, int64_t v)
         vals[g].len = (uint32_t)ev->text[g].len;
     }
     rc = pm_store_add(r->store, ev->fam, vals, (double)v * ev->scale);
-    /* Refused series are counted by the store: not an error here. */
+    /* Refused series are counted by the store (not an error here); the
+     * first one is logged. */
+    if (rc == PC_ETOOBIG && pm_store_refused(r->store) == 1) {
+        log_warn("profilemetrics",
+                 "max_series reached: new series are not "
+                 "created (counted in profcol_profilemetrics_series_refused)",
+                 "metric=%s", pm_store_family(r->store, ev->fam)->name);
+    }
     return rc == PC_ETOOBIG ? PC_OK : rc;
 }
 
