@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "core/assert.h"
+#include "core/intern.h"
 #include "component/matcher.h"
 #include "component/series.h"
 #include "model/pdata_iter.h"
@@ -333,29 +335,87 @@ static int label_groups(struct pm_eval *ev, const struct pm_family *f)
     return PC_OK;
 }
 
-/* Label values of one sample for the labels not found on the series. */
-static int sample_values(struct pm_eval *ev, const struct sample *s)
-{
-    uint32_t g, i;
-    int rc = PC_OK;
+/* Per-sample label groups of one profile: samples whose labels fill the
+ * groups from the same dictionary labels have the same label values, so
+ * their values are summed here first and the store sees each group once. */
+struct pm_groups {
+    uint32_t width; /* ids per group: the rule's group_by count */
+    int32_t *ids;   /* n * width label indices (0: no such label) */
+    int64_t *vals;
+    uint32_t n, cap;
+    struct itab idx;
+};
 
-    for (g = 0; g < ev->rule->ngroup; g++) {
-        if (ev->at_sample[g]) {
-            buf_reset(&ev->text[g]);
-        }
-    }
-    for (i = 0; i < s->nattrs && rc == PC_OK; i++) {
+static void groups_free(struct pm_groups *gs)
+{
+    free(gs->ids);
+    free(gs->vals);
+    itab_free(&gs->idx);
+}
+
+/* The dictionary labels that fill each per-sample group of s. */
+static void label_ids(const struct pm_eval *ev, const struct sample *s,
+                      int32_t *ids)
+{
+    uint32_t i;
+
+    memset(ids, 0, ev->rule->ngroup * sizeof(*ids));
+    for (i = 0; i < s->nattrs; i++) {
         int32_t a = s->attrs[i];
+        uint32_t g;
         if (a <= 0 || (uint32_t)a >= ev->d->nattrs || ev->attr_group[a] == 0) {
             continue;
         }
         g = ev->attr_group[a] - 1u;
         /* The first label of a key wins, as on the series. */
-        if (ev->text[g].len == 0) {
-            rc = series_value_text(&ev->d->attrs[a].value, &ev->text[g]);
+        if (ids[g] == 0) {
+            ids[g] = a;
         }
     }
-    return rc;
+}
+
+static int groups_grow(struct pm_groups *gs)
+{
+    uint32_t ncap = gs->cap != 0 ? gs->cap * 2 : 16;
+    int32_t *ids = realloc(gs->ids, (size_t)ncap * gs->width * sizeof(*ids));
+    int64_t *vals;
+
+    if (ids == NULL) {
+        return PC_ENOMEM;
+    }
+    gs->ids = ids;
+    vals = realloc(gs->vals, ncap * sizeof(*vals));
+    if (vals == NULL) {
+        return PC_ENOMEM;
+    }
+    gs->vals = vals;
+    gs->cap = ncap;
+    return PC_OK;
+}
+
+static int groups_add(struct pm_groups *gs, const int32_t *ids, int64_t v)
+{
+    size_t w = gs->width * sizeof(*ids);
+    struct itab_probe pr;
+    int32_t j;
+
+    itab_probe_start(&gs->idx, XXH3_64bits(ids, w), &pr);
+    while ((j = itab_probe_next(&gs->idx, &pr)) >= 0) {
+        if (memcmp(&gs->ids[(size_t)j * gs->width], ids, w) == 0) {
+            gs->vals[j] = (int64_t)((uint64_t)gs->vals[j] + (uint64_t)v);
+            return PC_OK;
+        }
+    }
+    if (gs->n == gs->cap && groups_grow(gs) != PC_OK) {
+        return PC_ENOMEM;
+    }
+    memcpy(&gs->ids[(size_t)gs->n * gs->width], ids, w);
+    gs->vals[gs->n] = v;
+    if (itab_insert(&gs->idx, &pr, (int32_t)gs->n) != PC_OK) {
+        return PC_ENOMEM;
+    }
+    gs->n++;
+    return PC_OK;
 }
 
 static int fn_matches(struct pm_eval *ev, int32_t fn)
@@ -425,15 +485,49 @@ static int add_group(struct pm_rules *r, struct pm_eval *ev, int64_t v)
     return rc == PC_ETOOBIG ? PC_OK : rc;
 }
 
-/* Sums per sample: a function filter or per-sample labels. */
-static int eval_samples(struct pm_rules *r, struct pm_eval *ev,
-                        const struct pm_family *f, const struct profile *p,
-                        int per_sample)
+/* Each group's label values (per-sample ones from its label indices) and
+ * its sum into the store. */
+static int groups_flush(struct pm_rules *r, struct pm_eval *ev,
+                        const struct pm_groups *gs)
 {
+    uint32_t k, g;
+    int rc = PC_OK;
+
+    for (k = 0; k < gs->n && rc == PC_OK; k++) {
+        const int32_t *ids = &gs->ids[(size_t)k * gs->width];
+        for (g = 0; g < ev->rule->ngroup && rc == PC_OK; g++) {
+            if (!ev->at_sample[g]) {
+                continue;
+            }
+            buf_reset(&ev->text[g]);
+            if (ids[g] != 0) {
+                rc = series_value_text(&ev->d->attrs[ids[g]].value,
+                                       &ev->text[g]);
+            }
+        }
+        if (rc == PC_OK && gs->vals[k] != 0) {
+            rc = add_group(r, ev, gs->vals[k]);
+        }
+    }
+    return rc;
+}
+
+/* Sums over the samples (those with a matching frame when the rule has a
+ * function regex): one total, or one per label group. */
+static int eval_samples(struct pm_rules *r, struct pm_eval *ev,
+                        const struct profile *p, int per_sample)
+{
+    struct pm_groups gs;
+    int32_t ids[PM_LABELS_MAX];
     int64_t total = 0;
     uint32_t i;
     int rc = PC_OK;
 
+    memset(&gs, 0, sizeof(gs));
+    gs.width = ev->rule->ngroup;
+    if (per_sample && itab_init(&gs.idx, 16) != PC_OK) {
+        return PC_ENOMEM;
+    }
     for (i = 0; i < p->nsamples && rc == PC_OK; i++) {
         const struct sample *s = &p->samples[i];
         int64_t v;
@@ -445,12 +539,14 @@ static int eval_samples(struct pm_rules *r, struct pm_eval *ev,
             total = (int64_t)((uint64_t)total + (uint64_t)v);
             continue;
         }
-        rc = sample_values(ev, s);
-        if (rc == PC_OK && v != 0) {
-            rc = add_group(r, ev, v);
-        }
+        label_ids(ev, s, ids);
+        rc = groups_add(&gs, ids, v);
     }
-    return per_sample || rc != PC_OK ? rc : add_group(r, ev, total);
+    if (rc == PC_OK) {
+        rc = per_sample ? groups_flush(r, ev, &gs) : add_group(r, ev, total);
+    }
+    groups_free(&gs);
+    return rc;
 }
 
 static int eval_rule(struct pm_rules *r, struct pm_eval *ev,
@@ -475,7 +571,7 @@ static int eval_rule(struct pm_rules *r, struct pm_eval *ev,
         rc = label_groups(ev, f);
     }
     if (rc == PC_OK) {
-        rc = eval_samples(r, ev, f, p, per_sample);
+        rc = eval_samples(r, ev, p, per_sample);
     }
     free(ev->attr_group);
     ev->attr_group = NULL;
