@@ -288,17 +288,34 @@ static int take_profile(struct agg_buckets *a, const struct item *it,
     return bucket_merge(a, kb, it, p);
 }
 
+/* Builds every profile's key before anything is merged, so that a key that
+ * cannot be built refuses the whole item and nothing of it is taken. */
+static int check_keys(const struct item *it, struct buf *key)
+{
+    const struct profile *p;
+    struct pdata_iter w;
+    int rc = PC_OK;
+
+    pdata_iter_init(&w, it->pd->pd, it->resource);
+    while (rc == PC_OK && (p = pdata_iter_next(&w)) != NULL) {
+        buf_reset(key);
+        rc = make_key(it, &it->pd->pd->dict, p, key);
+    }
+    return rc;
+}
+
 int agg_buckets_take(struct agg_buckets *a, struct batch *b, struct item *it,
-                     struct errctx *e)
+                     uint32_t *nlost, struct errctx *e)
 {
     const struct profile *p;
     struct pdata_iter w;
     struct buf key;
-    uint32_t n;
+    uint32_t n, taken = 0;
     uint64_t ns;
     size_t cost;
     int rc = batch_item_decode(b, it, e);
 
+    *nlost = 0;
     if (rc != PC_OK) {
         return rc;
     }
@@ -308,11 +325,20 @@ int agg_buckets_take(struct agg_buckets *a, struct batch *b, struct item *it,
     }
     pdata_count(it->pd->pd, it->resource, &n, &ns);
     buf_init(&key, AGG_KEY_MAX);
+    rc = check_keys(it, &key);
     pdata_iter_init(&w, it->pd->pd, it->resource);
     while (rc == PC_OK && (p = pdata_iter_next(&w)) != NULL) {
         rc = take_profile(a, it, p, n == 1 && a->drop->n == 0, cost, &key);
+        taken += rc == PC_OK;
     }
     buf_free(&key);
+    if (rc != PC_OK && taken > 0) {
+        /* Part of the item is merged already: passing it on too would send
+         * those profiles twice, so the rest is counted as lost instead. */
+        *nlost = n - taken;
+        err_set(e, rc, "aggregate: %s", pc_strerror(rc));
+        return PC_OK;
+    }
     return rc == PC_OK ? PC_OK
                        : err_set(e, rc, "aggregate: %s", pc_strerror(rc));
 }

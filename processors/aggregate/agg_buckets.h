@@ -36,9 +36,11 @@ void agg_buckets_free(struct agg_buckets *a);
 /* Takes the item's profiles into their buckets: PC_OK when taken (the
  * caller removes the item, dropping its references), PC_ETOOBIG when
  * max_bytes leaves no room (the item passes on unmerged), another code
- * when it cannot be decoded or merged (e says why; it passes on). */
+ * when it cannot be decoded or merged (e says why; it passes on). When a
+ * merge fails after other profiles of the item were merged, the item is
+ * taken and *nlost counts the profiles left out (e says why). */
 int agg_buckets_take(struct agg_buckets *a, struct batch *b, struct item *it,
-                     struct errctx *e);
+                     uint32_t *nlost, struct errctx *e);
 
 /* Moves everything held into out as items (merged profiles get time
  * window_start_ns and duration window_ns) and empties the buckets;

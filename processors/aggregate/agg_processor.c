@@ -56,6 +56,7 @@ struct agg_proc {
     struct event *timer;
     int64_t win_start_ns, win_ns; /* current window */
     struct mcounter *in, *out, *passed_bytes, *passed_error, *lost;
+    struct mcounter *lost_merge;
 };
 
 static void agg_metrics(struct agg_proc *ap)
@@ -79,6 +80,10 @@ static void agg_metrics(struct agg_proc *ap)
         m, "profcol_processor_aggregate_dropped_profiles",
         "Profiles the aggregate processor could not emit, by reason.",
         "reason", "emit_refused", NULL);
+    ap->lost_merge = mscope_counter(
+        m, "profcol_processor_aggregate_dropped_profiles",
+        "Profiles the aggregate processor could not emit, by reason.",
+        "reason", "merge_failed", NULL);
 }
 
 /* Whether attribute key is one group_by keeps (all when it is empty). */
@@ -191,11 +196,17 @@ static int agg_process(void *ctx, struct batch *b, struct errctx *e)
     for (i = 0; i < b->nitems; i++) {
         struct item *it = &b->items[i];
         struct errctx ie = {{0}};
+        uint32_t nlost;
         int rc;
         keep_attrs(ap->cfg, it);
-        rc = agg_buckets_take(&ap->buckets, b, it, &ie);
+        rc = agg_buckets_take(&ap->buckets, b, it, &nlost, &ie);
+        if (rc == PC_OK && nlost > 0) {
+            mcounter_add(ap->lost_merge, nlost);
+            log_error(ap->host->id, "profiles lost while merging",
+                      "profiles=%u error=%s", nlost, err_msg(&ie, PC_ENOMEM));
+        }
         if (rc == PC_OK) {
-            mcounter_add(ap->in, it->nprofiles);
+            mcounter_add(ap->in, it->nprofiles - nlost);
             blob_unref(it->raw);
             shared_pdata_unref(it->pd);
             continue;
