@@ -25,8 +25,11 @@ extern const struct component_factory attributes_processor_factory;
 extern const struct component_factory tracelink_processor_factory;
 extern const struct component_factory cardinality_processor_factory;
 extern const struct component_factory filter_processor_factory;
+extern const struct component_factory k8sattributes_processor_factory;
 extern const struct component_factory loadbalancing_exporter_factory;
 
+/* One per line (clang-format would pack them into columns). */
+/* clang-format off */
 static const struct component_factory *const builtin[] = {
     &file_receiver_factory,
     &otlp_receiver_factory,
@@ -43,9 +46,11 @@ static const struct component_factory *const builtin[] = {
     &tracelink_processor_factory,
     &cardinality_processor_factory,
     &filter_processor_factory,
+    &k8sattributes_processor_factory,
     &loadbalancing_exporter_factory,
     NULL, /* end marker; not counted */
 };
+/* clang-format on */
 
 #define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]) - 1)
 #define REGISTRY_MAX_EXTRA 32

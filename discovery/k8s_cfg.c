@@ -11,7 +11,7 @@ const char *const k8s_role_names[] = {"pod",     "endpoints", "endpointslice",
                                       "service", "node",      NULL};
 
 /* clang-format off */
-static const struct cfg_entry basic_auth_table[] = {
+const struct cfg_entry k8s_basic_auth_table[] = {
     {.key = "username", .type = CFG_STRING,
      .offset = offsetof(struct k8s_basic_auth_cfg, username)},
     {.key = "password", .type = CFG_STRING,
@@ -22,7 +22,7 @@ static const struct cfg_entry basic_auth_table[] = {
     {.key = NULL},
 };
 
-static const struct cfg_entry tls_table[] = {
+const struct cfg_entry k8s_tls_table[] = {
     {.key = "ca_file", .type = CFG_STRING,
      .offset = offsetof(struct k8s_tls_cfg, ca_file),
      .doc = "CA bundle that verifies the API server"},
@@ -73,49 +73,8 @@ static const struct cfg_entry attach_table[] = {
 };
 /* clang-format on */
 
-#define CLIENT_ENTRIES(base)                                                  \
-    {.key = "api_server",                                                     \
-     .type = CFG_STRING,                                                      \
-     .offset = (base) + offsetof(struct k8s_client_cfg, api_server),          \
-     .doc = "API server URL (unset: in-cluster or kubeconfig_file)"},         \
-        {.key = "kubeconfig_file",                                            \
-         .type = CFG_STRING,                                                  \
-         .offset = (base) + offsetof(struct k8s_client_cfg, kubeconfig_file), \
-         .doc = "kubeconfig whose current context is used"},                  \
-        {.key = "bearer_token",                                               \
-         .type = CFG_STRING,                                                  \
-         .offset = (base) + offsetof(struct k8s_client_cfg, bearer_token),    \
-         .doc = "Authorization: Bearer <token>"},                             \
-        {.key = "bearer_token_file",                                          \
-         .type = CFG_STRING,                                                  \
-         .offset = (base) +                                                   \
-                   offsetof(struct k8s_client_cfg, bearer_token_file),        \
-         .doc = "file holding the token (re-read every minute, after 401)"},  \
-        {.key = "basic_auth",                                                 \
-         .type = CFG_SECTION,                                                 \
-         .sub = basic_auth_table,                                             \
-         .offset = (base) + offsetof(struct k8s_client_cfg, basic_auth),      \
-         .doc = "username, password or password_file"},                       \
-        {.key = "tls_config",                                                 \
-         .type = CFG_SECTION,                                                 \
-         .sub = tls_table,                                                    \
-         .offset = (base) + offsetof(struct k8s_client_cfg, tls_config),      \
-         .doc = "ca_file, cert_file, key_file, server_name, "                 \
-                "insecure_skip_verify"},                                      \
-        {.key = "follow_redirects",                                           \
-         .type = CFG_BOOL,                                                    \
-         .def = "true",                                                       \
-         .offset = (base) +                                                   \
-                   offsetof(struct k8s_client_cfg, follow_redirects),         \
-         .doc = "follow HTTP redirects of the API server"},                   \
-    {                                                                         \
-        .key = "enable_http2", .type = CFG_BOOL, .def = "true",               \
-        .offset = (base) + offsetof(struct k8s_client_cfg, enable_http2),     \
-        .doc = "offer HTTP/2 to the API server"                               \
-    }
-
 const struct cfg_entry k8s_client_cfg_table[] = {
-    CLIENT_ENTRIES(0),
+    K8S_CLIENT_ENTRIES(0),
     {.key = NULL},
 };
 
@@ -125,7 +84,7 @@ const struct cfg_entry k8s_sd_cfg_table[] = {
      .enum_values = k8s_role_names,
      .offset = offsetof(struct k8s_sd_cfg, role),
      .doc = "pod, endpoints, endpointslice, service or node"},
-    CLIENT_ENTRIES(offsetof(struct k8s_sd_cfg, client)),
+    K8S_CLIENT_ENTRIES(offsetof(struct k8s_sd_cfg, client)),
     {.key = "namespaces", .type = CFG_SECTION, .sub = ns_table,
      .offset = offsetof(struct k8s_sd_cfg, namespaces),
      .doc = "own_namespace, names (default: every namespace)"},

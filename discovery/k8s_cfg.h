@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "config/cfg.h"
 
 enum k8s_role {
@@ -78,6 +80,52 @@ struct k8s_sd_cfg {
 extern const struct cfg_entry k8s_sd_cfg_table[];
 /* The client keys alone, for a component that embeds them as a section. */
 extern const struct cfg_entry k8s_client_cfg_table[];
+
+extern const struct cfg_entry k8s_basic_auth_table[];
+extern const struct cfg_entry k8s_tls_table[];
+
+/* The client keys as entries of a table whose struct holds a struct
+ * k8s_client_cfg at offset base (inline keys, as Prometheus has them). */
+#define K8S_CLIENT_ENTRIES(base)                                              \
+    {.key = "api_server",                                                     \
+     .type = CFG_STRING,                                                      \
+     .offset = (base) + offsetof(struct k8s_client_cfg, api_server),          \
+     .doc = "API server URL (unset: in-cluster or kubeconfig_file)"},         \
+        {.key = "kubeconfig_file",                                            \
+         .type = CFG_STRING,                                                  \
+         .offset = (base) + offsetof(struct k8s_client_cfg, kubeconfig_file), \
+         .doc = "kubeconfig whose current context is used"},                  \
+        {.key = "bearer_token",                                               \
+         .type = CFG_STRING,                                                  \
+         .offset = (base) + offsetof(struct k8s_client_cfg, bearer_token),    \
+         .doc = "Authorization: Bearer <token>"},                             \
+        {.key = "bearer_token_file",                                          \
+         .type = CFG_STRING,                                                  \
+         .offset = (base) +                                                   \
+                   offsetof(struct k8s_client_cfg, bearer_token_file),        \
+         .doc = "file holding the token (re-read every minute, after 401)"},  \
+        {.key = "basic_auth",                                                 \
+         .type = CFG_SECTION,                                                 \
+         .sub = k8s_basic_auth_table,                                         \
+         .offset = (base) + offsetof(struct k8s_client_cfg, basic_auth),      \
+         .doc = "username, password or password_file"},                       \
+        {.key = "tls_config",                                                 \
+         .type = CFG_SECTION,                                                 \
+         .sub = k8s_tls_table,                                                \
+         .offset = (base) + offsetof(struct k8s_client_cfg, tls_config),      \
+         .doc = "ca_file, cert_file, key_file, server_name, "                 \
+                "insecure_skip_verify"},                                      \
+        {.key = "follow_redirects",                                           \
+         .type = CFG_BOOL,                                                    \
+         .def = "true",                                                       \
+         .offset = (base) +                                                   \
+                   offsetof(struct k8s_client_cfg, follow_redirects),         \
+         .doc = "follow HTTP redirects of the API server"},                   \
+    {                                                                         \
+        .key = "enable_http2", .type = CFG_BOOL, .def = "true",               \
+        .offset = (base) + offsetof(struct k8s_client_cfg, enable_http2),     \
+        .doc = "offer HTTP/2 to the API server"                               \
+    }
 
 /* Prometheus's checks across keys; errors point at node (the entry). */
 void k8s_sd_cfg_check(const struct k8s_sd_cfg *c, const struct ynode *node,

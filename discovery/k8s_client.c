@@ -130,6 +130,12 @@ int k8s_client_new(const struct k8s_client_cfg *cfg, struct k8s_client **out,
     if (c == NULL) {
         return PC_ENOMEM;
     }
+    /* libcurl is loaded by its first user */
+    rc = curl_api_load(e);
+    if (rc != PC_OK) {
+        free(c);
+        return rc;
+    }
     pthread_mutex_init(&c->mu, NULL);
     c->follow_redirects = cfg->follow_redirects;
     c->http2 = cfg->enable_http2;

@@ -33,6 +33,8 @@ struct k8s_watch {
     char *kind;
     char *selectors; /* "&labelSelector=..&fieldSelector=.." or "" */
     char *log_id;
+    uint32_t max_objects;
+    json_t *(*trim)(json_t *obj);
     pthread_t th;
     atomic_int stop;
     pthread_mutex_t mu; /* store, gen, counts; cond for the stop wait */
@@ -117,6 +119,29 @@ static void failed(struct k8s_watch *w, const char *what, long status,
 
 /* ---- list ----------------------------------------------------------------------- */
 
+/* Stores obj (trimmed) under key, within max_objects; an object over the
+ * bound is refused (PC_ETOOBIG, logged; the caller counts it). Called with
+ * mu held or on a private store. */
+static int store_put(struct k8s_watch *w, json_t *store, const char *key,
+                     json_t *obj)
+{
+    json_t *v;
+    int rc;
+
+    if (w->max_objects > 0 && json_object_size(store) >= w->max_objects &&
+        json_object_get(store, key) == NULL) {
+        log_warn(w->log_id, "kubernetes object refused: store full",
+                 "path=\"%s\" max_objects=%u", w->path, w->max_objects);
+        return PC_ETOOBIG;
+    }
+    v = w->trim != NULL ? w->trim(obj) : json_incref(obj);
+    if (v == NULL) {
+        return PC_ETOOBIG;
+    }
+    rc = json_object_set_new(store, key, v) == 0 ? PC_OK : PC_ENOMEM;
+    return rc;
+}
+
 static int page_into(struct k8s_watch *w, json_t *store, struct k8s_page *p)
 {
     size_t i;
@@ -132,8 +157,11 @@ static int page_into(struct k8s_watch *w, json_t *store, struct k8s_page *p)
                      "path=\"%s\" error=\"%s\"", w->path, e.msg);
             continue;
         }
-        if (json_object_set(store, key, o) != 0) {
-            return PC_ENOMEM;
+        int rc = store_put(w, store, key, o);
+        if (rc == PC_ETOOBIG) {
+            count(w, &w->counts.bad_events);
+        } else if (rc != PC_OK) {
+            return rc;
         }
     }
     return PC_OK;
@@ -228,7 +256,9 @@ static void apply(struct k8s_watch *w, struct k8s_event *ev)
     if (ev->type == K8S_EV_DELETED) {
         (void)json_object_del(w->store, ev->key);
     } else {
-        (void)json_object_set(w->store, ev->key, ev->obj);
+        if (store_put(w, w->store, ev->key, ev->obj) == PC_ETOOBIG) {
+            w->counts.bad_events++;
+        }
     }
     w->gen++;
     w->counts.events++;
@@ -413,6 +443,8 @@ int k8s_watch_start(struct k8s_client *c, const struct k8s_watch_spec *spec,
     w->kind = strdup(spec->kind);
     w->log_id = strdup(spec->log_id != NULL ? spec->log_id : "kubernetes");
     w->rng = (uint64_t)clock_real_ns() | 1;
+    w->max_objects = spec->max_objects;
+    w->trim = spec->trim;
     atomic_init(&w->stop, 0);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);

@@ -32,6 +32,12 @@ struct k8s_watch_spec {
     const char *label_selector; /* NULL: none */
     const char *field_selector;
     const char *log_id; /* the component, for logs */
+    /* At most this many objects are kept (0: no bound); more are refused
+     * and counted as bad events. */
+    uint32_t max_objects;
+    /* When set, what is stored of each object: a new reference to a
+     * smaller copy (NULL: refused as bad). */
+    json_t *(*trim)(json_t *obj);
 };
 
 /* Counters since start; read with k8s_watch_counts. */

@@ -27,7 +27,7 @@
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-need_cmd openssl
+source "$(dirname "${BASH_SOURCE[0]}")/k8s_double.sh"
 
 echo "== fixtures"
 fixtures --skip-node
@@ -42,19 +42,7 @@ APORT=${A##*:}
 DPORT=${D##*:}
 echo "A=$A D=$D"
 
-echo "== test CA, API server certificate, service account"
-SA="$WORK/sa"
-mkdir -p "$SA"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=test-ca" \
-  -keyout "$WORK/ca.key" -out "$SA/ca.crt" >/dev/null 2>&1
-openssl req -newkey rsa:2048 -nodes -subj "/CN=kubernetes" \
-  -keyout "$WORK/srv.key" -out "$WORK/srv.csr" >/dev/null 2>&1
-printf 'subjectAltName=IP:127.0.0.1,DNS:kubernetes.default.svc\n' >"$WORK/san.ext"
-openssl x509 -req -in "$WORK/srv.csr" -CA "$SA/ca.crt" -CAkey "$WORK/ca.key" \
-  -CAcreateserial -days 2 -extfile "$WORK/san.ext" -out "$WORK/srv.crt" >/dev/null 2>&1
-printf 'token-one' >"$SA/token"
-printf 'shop' >"$SA/namespace"
-
+echo "== pods, and the API server double"
 "$PY" - "$WORK/objects.json" "$APORT" "$DPORT" <<'PY'
 import json, sys
 out, aport, dport = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -96,11 +84,7 @@ for i in range(1200):
 json.dump({"pods": pods}, open(out, "w"))
 PY
 
-start_listener api "$WORK/api.port" "$PY" "$HERE/k8s_apiserver.py" --port-file "$WORK/api.port" \
-  --cert "$WORK/srv.crt" --key "$WORK/srv.key" --token token-one --objects "$WORK/objects.json"
-API=$SINK_PORT
-ctl() { curl -sf --cacert "$SA/ca.crt" -X POST --data-binary "$1" "https://127.0.0.1:$API/_control" >/dev/null; }
-apilog() { curl -sf --cacert "$SA/ca.crt" "https://127.0.0.1:$API/_control/log"; }
+k8s_double "$WORK/objects.json"
 new_ports
 
 # The seed's configuration, verbatim (its relabel rules; profcol's job keys
@@ -169,8 +153,6 @@ service:
 EOF
 
 echo "== profcol (in-cluster configuration)"
-export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$API
-export PROFCOL_K8S_SERVICEACCOUNT_DIR=$SA
 timeout 60 "$PROFCOL" validate --config "$WORK/config.yaml"
 T0=$(date +%s%N)
 start_profcol profcol "$WORK/config.yaml"

@@ -486,13 +486,13 @@ struct lines_got {
 static int on_line(void *priv, const char *line, size_t len)
 {
     struct lines_got *g = priv;
+    size_t used = strlen(g->text);
 
     if (line == NULL) {
         g->dropped++;
         return PC_OK;
     }
-    strncat(g->text, line, len);
-    strcat(g->text, "|");
+    snprintf(g->text + used, sizeof(g->text) - used, "%.*s|", (int)len, line);
     g->n++;
     return PC_OK;
 }
