@@ -87,6 +87,7 @@ static int start_one(struct k8s_sd *sd, int res, const char *ns,
     int rc;
 
     k8s_res_path(res, ns, path, sizeof(path));
+    memset(&spec, 0, sizeof(spec));
     spec.path = path;
     spec.kind = res_info[res].kind;
     spec.label_selector = sel != NULL ? sel->label : NULL;
