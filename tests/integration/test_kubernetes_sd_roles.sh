@@ -11,6 +11,7 @@
 #   node           api_server + bearer_token_file + tls_config.ca_file
 #   endpoints      in-cluster: pod web-1's labels through the targetRef
 #   endpointslice  in-cluster: the service through kubernetes.io/service-name
+#   alloy-goroutine  Grafana Alloy's profiles.grafana.com/goroutine.* annotations
 # Each job relabels its meta labels into plain labels; the scraped profiles
 # must carry them, and the API requests must be the role's.
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
@@ -30,7 +31,9 @@ DPORT=${SINK_PORT##*:}
 "$PY" - "$WORK/objects.json" "$APORT" "$DPORT" <<'PY'
 import json, sys
 out, ap, dp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-pod = {"metadata": {"name": "web-1", "namespace": "shop", "uid": "u1", "labels": {"app": "web"}},
+pod = {"metadata": {"name": "web-1", "namespace": "shop", "uid": "u1", "labels": {"app": "web"},
+                    "annotations": {"profiles.grafana.com/goroutine.scrape": "true",
+                                    "profiles.grafana.com/goroutine.port": str(ap)}},
        "spec": {"nodeName": "node-a", "containers": [{"name": "web", "image": "w",
                 "ports": [{"name": "pprof", "containerPort": ap, "protocol": "TCP"}]}]},
        "status": {"phase": "Running", "podIP": "127.0.0.2"}}
@@ -124,6 +127,21 @@ mkdir -p "$WORK/json"
 "          - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
           - {source_labels: [__meta_kubernetes_service_name], target_label: svc}
           - {source_labels: [__meta_kubernetes_endpointslice_endpoint_conditions_ready], target_label: ready}"
+  # Grafana Alloy's annotations, the rules of docs/configuration.md for
+  # one profile type (goroutine), and the pod's container port rewritten to
+  # the annotated one.
+  job alloy-goroutine "          - role: pod
+            namespaces: {names: [shop]}" \
+"          - {source_labels: [__meta_kubernetes_pod_phase], regex: Pending|Succeeded|Failed|Completed, action: drop}
+          - {source_labels: [__meta_kubernetes_pod_annotation_profiles_grafana_com_goroutine_scrape], regex: 'true', action: keep}
+          - {source_labels: [__meta_kubernetes_pod_annotation_profiles_grafana_com_goroutine_port_name], regex: '', action: keep}
+          - {source_labels: [__meta_kubernetes_pod_annotation_profiles_grafana_com_goroutine_scheme], regex: '(https?)', target_label: __scheme__}
+          - {source_labels: [__meta_kubernetes_pod_annotation_profiles_grafana_com_goroutine_path], regex: '(.+)', target_label: __profile_path__}
+          - {source_labels: [__address__, __meta_kubernetes_pod_annotation_profiles_grafana_com_goroutine_port], regex: '(.+?)(?::\\d+)?;(\\d+)', replacement: '\$1:\$2', target_label: __address__}
+          - {action: labelmap, regex: __meta_kubernetes_pod_label_(.+)}
+          - {source_labels: [__meta_kubernetes_namespace], target_label: namespace}
+          - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+          - {source_labels: [__meta_kubernetes_pod_container_name], target_label: container}"
   cat <<EOF
 exporters:
   file/json:
@@ -148,7 +166,7 @@ timeout 60 "$PROFCOL" validate --config "$WORK/config.yaml"
 start_profcol profcol "$WORK/config.yaml"
 loops() { metric_sum profcol_scrape_targets; }
 # one goroutine loop per job
-if wait_until 20 equals 5 loops; then pass "5 jobs, one target each"; else fail "loops: $(loops)"; fi
+if wait_until 20 equals 6 loops; then pass "6 jobs, one target each"; else fail "loops: $(loops)"; fi
 sleep 5
 stop profcol || fail "profcol exited with $?"
 
@@ -175,6 +193,8 @@ has("services", {"svc": "web", "tier": "front"})
 has("nodes", {"node": "node-a", "internal_ip": "127.0.0.3"})
 has("endpoints", {"pod": "web-1", "ready": "true", "tier": "front"})
 has("slices", {"pod": "web-1", "svc": "web", "ready": "true"})
+has("alloy-goroutine", {"namespace": "shop", "pod": "web-1", "container": "web", "app": "web",
+                        "__name__": "goroutine"})
 check(not [a for a in items if a.get("job") == "pods" and a.get("pod") == "elsewhere"],
       "pods: namespace other not watched")
 log = json.load(open(os.path.join(work, "apilog.json")))
