@@ -11,7 +11,9 @@
 #   node           api_server + bearer_token_file + tls_config.ca_file
 #   endpoints      in-cluster: pod web-1's labels through the targetRef
 #   endpointslice  in-cluster: the service through kubernetes.io/service-name
-#   alloy-goroutine  Grafana Alloy's profiles.grafana.com/goroutine.* annotations
+#   alloy-goroutine  Grafana Alloy's profiles.grafana.com/goroutine.*
+#                  annotations; namespaces.own_namespace (the service
+#                  account's namespace file says shop)
 # Each job relabels its meta labels into plain labels; the scraped profiles
 # must carry them, and the API requests must be the role's.
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
@@ -131,7 +133,7 @@ mkdir -p "$WORK/json"
   # one profile type (goroutine), and the pod's container port rewritten to
   # the annotated one.
   job alloy-goroutine "          - role: pod
-            namespaces: {names: [shop]}" \
+            namespaces: {own_namespace: true}" \
 "          - {source_labels: [__meta_kubernetes_pod_phase], regex: Pending|Succeeded|Failed|Completed, action: drop}
           - {source_labels: [__meta_kubernetes_pod_annotation_profiles_grafana_com_goroutine_scrape], regex: 'true', action: keep}
           - {source_labels: [__meta_kubernetes_pod_annotation_profiles_grafana_com_goroutine_port_name], regex: '', action: keep}
