@@ -13,4 +13,9 @@ struct evhttp_request;
 /* Writes the address ("" when unknown) into out. Loop thread only. */
 void net_peer_addr(struct evhttp_request *ev, char *out, size_t len);
 
+/* The address in a gRPC peer string ("ipv4:10.0.0.5:4711",
+ * "ipv6:[fd00::7]:4711", also with %5B %5D): the bare IP, or "" for
+ * other forms (unix sockets). */
+void net_peer_from_grpc(const char *peer, char *out, size_t len);
+
 #endif

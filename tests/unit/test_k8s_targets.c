@@ -23,6 +23,7 @@
 #include "discovery/k8s_client.h"
 #include "discovery/k8s_event.h"
 #include "discovery/k8s_targets.h"
+#include "net/peer.h"
 #include "receivers/scrape/relabel.h"
 
 /* ---- an emitter collecting label sets ------------------------------------ */
@@ -524,6 +525,26 @@ static void test_lines(void **state)
     }
 }
 
+/* The connection's address as gRPC names it: what k8sattributes matches. */
+static void test_grpc_peer(void **state)
+{
+    char out[64];
+
+    (void)state;
+    net_peer_from_grpc("ipv4:10.244.1.7:51234", out, sizeof(out));
+    assert_string_equal(out, "10.244.1.7");
+    net_peer_from_grpc("ipv6:[fd00::7]:443", out, sizeof(out));
+    assert_string_equal(out, "fd00::7");
+    net_peer_from_grpc("ipv6:%5Bfd00::8%5D:443", out, sizeof(out));
+    assert_string_equal(out, "fd00::8");
+    net_peer_from_grpc("unix:/tmp/s", out, sizeof(out));
+    assert_string_equal(out, "");
+    net_peer_from_grpc("ipv6:[fd00::9", out, sizeof(out));
+    assert_string_equal(out, "");
+    net_peer_from_grpc(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+}
+
 /* ---- relabeling real pods ------------------------------------------------------- */
 
 struct rules_doc {
@@ -651,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_page),
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_relabel_big_pod),
+        cmocka_unit_test(test_grpc_peer),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
