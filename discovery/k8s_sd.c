@@ -77,6 +77,28 @@ static int role_needs(const struct k8s_sd_cfg *c, int res)
     }
 }
 
+/* What discovery keeps of an object: all of it but metadata.managedFields
+ * (server-side apply bookkeeping, often the largest part, never a label). */
+static json_t *drop_managed(json_t *obj)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    json_t *o, *m;
+
+    if (json_object_get(md, "managedFields") == NULL) {
+        return json_incref(obj);
+    }
+    o = json_copy(obj); /* shallow: values shared */
+    m = json_copy(md);
+    if (o == NULL || m == NULL) {
+        json_decref(o);
+        json_decref(m);
+        return NULL;
+    }
+    json_object_del(m, "managedFields");
+    json_object_set_new(o, "metadata", m);
+    return o;
+}
+
 static int start_one(struct k8s_sd *sd, int res, const char *ns,
                      const char *log_id)
 {
@@ -93,6 +115,7 @@ static int start_one(struct k8s_sd *sd, int res, const char *ns,
     spec.label_selector = sel != NULL ? sel->label : NULL;
     spec.field_selector = sel != NULL ? sel->field : NULL;
     spec.log_id = log_id;
+    spec.trim = drop_managed;
     rc = k8s_watch_start(sd->client, &spec, &sd->w[res][sd->nw[res]]);
     if (rc == PC_OK) {
         sd->nw[res]++;
