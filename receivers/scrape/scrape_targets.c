@@ -382,7 +382,9 @@ static void collect(struct scrape_job *job, struct cands *cs)
             }
         }
     }
-    qsort(cs->v, cs->n, sizeof(*cs->v), cand_cmp);
+    if (cs->n > 1) { /* none yet (discovery still listing): v is NULL */
+        qsort(cs->v, cs->n, sizeof(*cs->v), cand_cmp);
+    }
 }
 
 static struct scrape_loop *loop_from(struct scrape_job *job, struct cand *c)
