@@ -433,24 +433,51 @@ static int finish(struct k8s_client *c, struct xfer *x, CURLcode cc,
     return PC_OK;
 }
 
+/* tls_config.server_name: the URL names server_name (so TLS sends and
+ * verifies it) and curl connects to the configured host (CONNECT_TO). */
+static char *request_url(const struct k8s_client *c, const char *path,
+                         struct curl_slist **connect_to)
+{
+    const char *sn = c->conn.server_name;
+    const char *s = c->conn.server;
+    const char *host = strstr(s, "://");
+    const char *port;
+    char *url = NULL, *ct = NULL;
+
+    *connect_to = NULL;
+    host = host != NULL ? host + 3 : s;
+    port = strrchr(host, ':');
+    if (sn == NULL || port == NULL || strchr(port, ']') != NULL) {
+        return asprintf(&url, "%s%s", s, path) < 0 ? NULL : url;
+    }
+    if (asprintf(&url, "%.*s%s%s%s", (int)(host - s), s, sn, port, path) < 0) {
+        return NULL;
+    }
+    if (asprintf(&ct, "%s%s:%.*s%s", sn, port, (int)(port - host), host,
+                 port) >= 0) {
+        *connect_to = curl_slist_append(NULL, ct);
+        free(ct);
+    }
+    return url;
+}
+
 int k8s_client_get(struct k8s_client *c, const char *path, long timeout_s,
                    struct buf *body, k8s_line_fn fn, void *priv,
                    const atomic_int *stop, long *status, struct errctx *e)
 {
     struct xfer x;
-    struct curl_slist *hl;
-    char *url = NULL, *secret = NULL;
+    struct curl_slist *hl, *connect_to = NULL;
+    char *url, *secret = NULL;
     CURLcode cc;
     int rc;
 
     PC_ASSERT(path[0] == '/');
     memset(&x, 0, sizeof(x));
     *status = 0;
-    if (asprintf(&url, "%s%s", c->conn.server, path) < 0) {
-        return PC_ENOMEM;
-    }
-    x.easy = curl_easy_init();
+    url = request_url(c, path, &connect_to);
+    x.easy = url != NULL ? curl_easy_init() : NULL;
     if (x.easy == NULL) {
+        curl_slist_free_all(connect_to);
         free(url);
         return PC_ENOMEM;
     }
@@ -463,6 +490,9 @@ int k8s_client_get(struct k8s_client *c, const char *path, long timeout_s,
     setup(c, x.easy, url, timeout_s, &x);
     hl = headers(c, x.easy, &secret);
     curl_easy_setopt(x.easy, CURLOPT_HTTPHEADER, hl);
+    if (connect_to != NULL) {
+        curl_easy_setopt(x.easy, CURLOPT_CONNECT_TO, connect_to);
+    }
     cc = curl_easy_perform(x.easy);
     rc = finish(c, &x, cc, e);
     if (rc == PC_OK && fn != NULL && x.status >= 200 && x.status <= 299) {
@@ -475,6 +505,7 @@ int k8s_client_get(struct k8s_client *c, const char *path, long timeout_s,
     *status = x.status;
     curl_slist_free_all(hl);
     curl_easy_cleanup(x.easy);
+    curl_slist_free_all(connect_to);
     k8s_lines_free(&x.lines);
     buf_free(&x.err);
     free(secret);

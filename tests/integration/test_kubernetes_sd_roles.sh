@@ -8,7 +8,8 @@
 #   pod            in-cluster, namespaces.names [shop], attach_metadata.node
 #   service        kubeconfig_file (CA inline as certificate-authority-data,
 #                  token)
-#   node           api_server + bearer_token_file + tls_config.ca_file
+#   node           api_server + bearer_token_file + tls_config.ca_file and
+#                  server_name (the certificate does not name localhost)
 #   endpoints      in-cluster: pod web-1's labels through the targetRef
 #   endpointslice  in-cluster: the service through kubernetes.io/service-name
 #   alloy-goroutine  Grafana Alloy's profiles.grafana.com/goroutine.*
@@ -116,9 +117,9 @@ mkdir -p "$WORK/json"
           - {source_labels: [__meta_kubernetes_service_label_tier], target_label: tier}
           - {source_labels: [__meta_kubernetes_service_port_number], regex: '(.+)', replacement: '127.0.0.2:\$1', target_label: __address__}"
   job nodes "          - role: node
-            api_server: https://127.0.0.1:$API
+            api_server: https://localhost:$API
             bearer_token_file: $WORK/token
-            tls_config: {ca_file: $SA/ca.crt}" \
+            tls_config: {ca_file: $SA/ca.crt, server_name: kubernetes.default.svc}" \
 "          - {source_labels: [__meta_kubernetes_node_name], target_label: node}
           - {source_labels: [__meta_kubernetes_node_address_InternalIP], target_label: internal_ip}"
   job endpoints "          - role: endpoints" \
