@@ -403,17 +403,16 @@ static int slice_group(const void *obj, const struct k8s_emit *em)
 {
     const json_t *sl = obj;
     const char *ns = str_or(k8s_str(sl, "metadata.namespace"), "");
+    /* the label key has dots: looked up directly, not by path */
+    const json_t *svc = json_object_get(
+        json_object_get(json_object_get(sl, "metadata"), "labels"),
+        "kubernetes.io/service-name");
     int rc = k8s_put(em, "namespace", ns);
 
     rc = rc ? rc : k8s_put_meta(em, "endpointslice", sl, 1);
     rc = rc ? rc
             : k8s_put(em, "endpointslice_address_type",
                       k8s_str(sl, "addressType"));
-    /* the label key has dots: looked up directly, not by path */
-    const json_t *svc = json_object_get(
-        json_object_get(json_object_get(sl, "metadata"), "labels"),
-        "kubernetes.io/service-name");
-
     return rc ? rc : svc_meta(ep_snap, ns, json_string_value(svc), em);
 }
 
