@@ -6,79 +6,21 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "discovery/k8s_client.h"
 #include "discovery/k8s_pods.h"
 #include "discovery/k8s_sd.h"
+#include "discovery/k8s_share.h"
 #include "discovery/k8s_targets.h"
 
 #define REFRESH_MIN_NS 1000000000LL
 
 struct k8s_pods {
-    struct k8s_client *client;
-    struct k8s_watch *w;
-    json_t *snap;   /* the store as of the last refresh */
-    json_t *by_ip;  /* ip -> pod (borrowed from snap) */
-    json_t *by_uid; /* uid -> pod */
+    struct k8s_watch *w; /* from k8s_share */
+    json_t *snap;        /* the store as of the last refresh */
+    json_t *by_ip;       /* ip -> pod (borrowed from snap) */
+    json_t *by_uid;      /* uid -> pod */
     uint64_t gen;
     int64_t refreshed_ns;
 };
-
-static void copy_key(json_t *dst, const json_t *src, const char *key)
-{
-    json_t *v = json_object_get(src, key);
-
-    if (v != NULL) {
-        json_object_set(dst, key, v);
-    }
-}
-
-static json_t *trim_containers(const json_t *list)
-{
-    json_t *out = json_array();
-    size_t i;
-    json_t *c;
-
-    json_array_foreach((json_t *)list, i, c)
-    {
-        json_t *n = json_object();
-        copy_key(n, c, "name");
-        json_array_append_new(out, n);
-    }
-    return out;
-}
-
-json_t *k8s_pod_trim(json_t *pod)
-{
-    const json_t *md = json_object_get(pod, "metadata");
-    const json_t *spec = json_object_get(pod, "spec");
-    const json_t *st = json_object_get(pod, "status");
-    const char *mk[] = {"name",
-                        "namespace",
-                        "uid",
-                        "labels",
-                        "annotations",
-                        "ownerReferences",
-                        "creationTimestamp"};
-    const char *sk[] = {"podIP", "podIPs", "phase", "startTime"};
-    json_t *o = json_object(), *m = json_object(), *sp = json_object(),
-           *s = json_object();
-    size_t i;
-
-    for (i = 0; i < sizeof(mk) / sizeof(mk[0]); i++) {
-        copy_key(m, md, mk[i]);
-    }
-    for (i = 0; i < sizeof(sk) / sizeof(sk[0]); i++) {
-        copy_key(s, st, sk[i]);
-    }
-    copy_key(sp, spec, "nodeName");
-    copy_key(sp, spec, "hostNetwork");
-    json_object_set_new(sp, "containers",
-                        trim_containers(json_object_get(spec, "containers")));
-    json_object_set_new(o, "metadata", m);
-    json_object_set_new(o, "spec", sp);
-    json_object_set_new(o, "status", s);
-    return o;
-}
 
 int k8s_pods_start(const struct k8s_pods_cfg *cfg, struct k8s_pods **out,
                    struct errctx *e)
@@ -92,21 +34,20 @@ int k8s_pods_start(const struct k8s_pods_cfg *cfg, struct k8s_pods **out,
     if (p == NULL) {
         return PC_ENOMEM;
     }
-    rc = k8s_client_new(cfg->client, &p->client, e);
-    if (rc == PC_OK) {
-        k8s_res_path(K8S_RES_PODS, cfg->namespace_, path, sizeof(path));
-        snprintf(field, sizeof(field), "spec.nodeName=%s",
-                 cfg->node != NULL ? cfg->node : "");
-        memset(&spec, 0, sizeof(spec));
-        spec.path = path;
-        spec.kind = "Pod";
-        spec.label_selector = cfg->label_selector;
-        spec.field_selector = cfg->node != NULL ? field : NULL;
-        spec.log_id = cfg->log_id;
-        spec.max_objects = cfg->max_pods;
-        spec.trim = k8s_pod_trim;
-        rc = k8s_watch_start(p->client, &spec, &p->w);
-    }
+    k8s_res_path(K8S_RES_PODS, cfg->namespace_, path, sizeof(path));
+    snprintf(field, sizeof(field), "spec.nodeName=%s",
+             cfg->node != NULL ? cfg->node : "");
+    memset(&spec, 0, sizeof(spec));
+    spec.path = path;
+    spec.kind = "Pod";
+    spec.label_selector = cfg->label_selector;
+    spec.field_selector = cfg->node != NULL ? field : NULL;
+    spec.log_id = cfg->log_id;
+    spec.max_objects = cfg->max_pods;
+    /* as discovery stores them: the scrape receiver's pod watch with the
+     * same selector is this one */
+    spec.trim = k8s_drop_managed;
+    rc = k8s_share_get(cfg->client, &spec, &p->w, e);
     if (rc != PC_OK) {
         k8s_pods_stop(p);
         return rc;
@@ -120,8 +61,7 @@ void k8s_pods_stop(struct k8s_pods *p)
     if (p == NULL) {
         return;
     }
-    k8s_watch_stop(p->w);
-    k8s_client_free(p->client);
+    k8s_share_put(p->w);
     json_decref(p->snap);
     json_decref(p->by_ip);
     json_decref(p->by_uid);

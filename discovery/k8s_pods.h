@@ -1,15 +1,17 @@
 /*
  * k8s_pods.h: a cache of the pods of a cluster (or of one node, or one
  * namespace) for enriching what pods push (the k8sattributes processor):
- * one pods watch (k8s_watch.h) whose objects are trimmed to what
- * enrichment uses, and indexes by pod IP and by UID rebuilt on the event
- * loop when the store changed, at most once a second.
+ * one pods watch, shared with the scrape receiver's discovery when that
+ * watches the same pods through the same connection (k8s_share.h), and
+ * indexes by pod IP and by UID rebuilt on the event loop when the store
+ * changed, at most once a second.
  *
  * Memory is bounded: at most max_pods pods are kept (more are refused and
- * counted), each trimmed to its name, namespace, UID, labels, annotations,
- * owner references, node, container names, IPs and phase; what remains
- * is mostly the labels and annotations a pod carries (a few KiB typically,
- * 256 KiB of annotations at most by the API's own limit).
+ * counted), each as the API sends it less metadata.managedFields (5 to
+ * 20 KiB typically; annotations are at most 256 KiB by the API's own
+ * limit). A watch shared with discovery keeps the larger bound (none when
+ * discovery's has none): then the cache is discovery's store, not a second
+ * copy.
  */
 #ifndef PROFCOL_K8S_PODS_H
 #define PROFCOL_K8S_PODS_H
@@ -47,8 +49,5 @@ void k8s_pods_counts(struct k8s_pods *p, struct k8s_watch_counts *out);
 /* The Deployment owning pod (through its ReplicaSet, whose name is the
  * Deployment's plus "-<pod-template-hash>"), or NULL; written into out. */
 const char *k8s_pod_deployment(const json_t *pod, char *out, size_t len);
-
-/* The trimmed copy the cache stores (exposed for tests). */
-json_t *k8s_pod_trim(json_t *pod);
 
 #endif

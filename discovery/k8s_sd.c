@@ -8,6 +8,7 @@
 #include "core/assert.h"
 #include "discovery/k8s_client.h"
 #include "discovery/k8s_sd.h"
+#include "discovery/k8s_share.h"
 #include "telemetry/log.h"
 
 #define MAX_NS 64
@@ -31,7 +32,8 @@ static const struct {
 
 struct k8s_sd {
     const struct k8s_sd_cfg *cfg;
-    struct k8s_client *client;
+    struct k8s_client *client; /* resolves settings and own namespace; the
+                                  watches come from k8s_share */
     /* watches[res][ns]; one per namespace, or one cluster-wide */
     struct k8s_watch *w[K8S_NRES][MAX_NS];
     uint32_t nw[K8S_NRES];
@@ -77,30 +79,8 @@ static int role_needs(const struct k8s_sd_cfg *c, int res)
     }
 }
 
-/* What discovery keeps of an object: all of it but metadata.managedFields
- * (server-side apply bookkeeping, often the largest part, never a label). */
-static json_t *drop_managed(json_t *obj)
-{
-    json_t *md = json_object_get(obj, "metadata");
-    json_t *o, *m;
-
-    if (json_object_get(md, "managedFields") == NULL) {
-        return json_incref(obj);
-    }
-    o = json_copy(obj); /* shallow: values shared */
-    m = json_copy(md);
-    if (o == NULL || m == NULL) {
-        json_decref(o);
-        json_decref(m);
-        return NULL;
-    }
-    json_object_del(m, "managedFields");
-    json_object_set_new(o, "metadata", m);
-    return o;
-}
-
 static int start_one(struct k8s_sd *sd, int res, const char *ns,
-                     const char *log_id)
+                     const char *log_id, struct errctx *e)
 {
     const struct k8s_selector_cfg *sel = k8s_sd_selector(sd->cfg,
                                                          res_info[res].role);
@@ -115,8 +95,8 @@ static int start_one(struct k8s_sd *sd, int res, const char *ns,
     spec.label_selector = sel != NULL ? sel->label : NULL;
     spec.field_selector = sel != NULL ? sel->field : NULL;
     spec.log_id = log_id;
-    spec.trim = drop_managed;
-    rc = k8s_watch_start(sd->client, &spec, &sd->w[res][sd->nw[res]]);
+    spec.trim = k8s_drop_managed;
+    rc = k8s_share_get(&sd->cfg->client, &spec, &sd->w[res][sd->nw[res]], e);
     if (rc == PC_OK) {
         sd->nw[res]++;
     }
@@ -173,8 +153,8 @@ int k8s_sd_start(const struct k8s_sd_cfg *cfg, const char *log_id,
              i < (res_info[res].cluster_scoped ? 1 : nns) && rc == PC_OK;
              i++) {
             rc = start_one(sd, res,
-                           res_info[res].cluster_scoped ? NULL : ns[i],
-                           log_id);
+                           res_info[res].cluster_scoped ? NULL : ns[i], log_id,
+                           e);
         }
     }
     if (rc != PC_OK) {
@@ -198,7 +178,7 @@ void k8s_sd_stop(struct k8s_sd *sd)
     }
     for (res = 0; res < K8S_NRES; res++) {
         for (i = 0; i < sd->nw[res]; i++) {
-            k8s_watch_stop(sd->w[res][i]);
+            k8s_share_put(sd->w[res][i]);
         }
     }
     k8s_client_free(sd->client);

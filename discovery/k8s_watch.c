@@ -33,7 +33,7 @@ struct k8s_watch {
     char *kind;
     char *selectors; /* "&labelSelector=..&fieldSelector=.." or "" */
     char *log_id;
-    uint32_t max_objects;
+    atomic_uint max_objects; /* may grow when the watch is shared */
     json_t *(*trim)(json_t *obj);
     pthread_t th;
     atomic_int stop;
@@ -125,13 +125,14 @@ static void failed(struct k8s_watch *w, const char *what, long status,
 static int store_put(struct k8s_watch *w, json_t *store, const char *key,
                      json_t *obj)
 {
+    unsigned max = atomic_load(&w->max_objects);
     json_t *v;
     int rc;
 
-    if (w->max_objects > 0 && json_object_size(store) >= w->max_objects &&
+    if (max > 0 && json_object_size(store) >= max &&
         json_object_get(store, key) == NULL) {
         log_warn(w->log_id, "kubernetes object refused: store full",
-                 "path=\"%s\" max_objects=%u", w->path, w->max_objects);
+                 "path=\"%s\" max_objects=%u", w->path, max);
         return PC_ETOOBIG;
     }
     v = w->trim != NULL ? w->trim(obj) : json_incref(obj);
@@ -443,7 +444,7 @@ int k8s_watch_start(struct k8s_client *c, const struct k8s_watch_spec *spec,
     w->kind = strdup(spec->kind);
     w->log_id = strdup(spec->log_id != NULL ? spec->log_id : "kubernetes");
     w->rng = (uint64_t)clock_real_ns() | 1;
-    w->max_objects = spec->max_objects;
+    atomic_init(&w->max_objects, spec->max_objects);
     w->trim = spec->trim;
     atomic_init(&w->stop, 0);
     pthread_mutex_init(&w->mu, NULL);
@@ -481,6 +482,11 @@ void k8s_watch_stop(struct k8s_watch *w)
     free(w->kind);
     free(w->log_id);
     free(w);
+}
+
+void k8s_watch_set_max(struct k8s_watch *w, uint32_t max)
+{
+    atomic_store(&w->max_objects, max);
 }
 
 uint64_t k8s_watch_gen(struct k8s_watch *w)

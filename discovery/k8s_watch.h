@@ -56,6 +56,9 @@ int k8s_watch_start(struct k8s_client *c, const struct k8s_watch_spec *spec,
 /* Stops the thread (aborting a request in flight) and frees. */
 void k8s_watch_stop(struct k8s_watch *w);
 
+/* Changes the bound on objects (0: none) for what comes next. */
+void k8s_watch_set_max(struct k8s_watch *w, uint32_t max);
+
 /* Changes with every change of the store; 0 until the first list. */
 uint64_t k8s_watch_gen(struct k8s_watch *w);
 /* New reference to a copy of the store (key -> object), or NULL before the

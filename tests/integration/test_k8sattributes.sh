@@ -13,7 +13,9 @@
 #   (b) by a series attribute (pod_association on `pod_ip`);
 #   (c) a pod on another node is not watched: its push stays as it was;
 #   (d) a pod added while profcol runs is matched within seconds;
-#   (e) the watch asked the API server only for this node's pods.
+#   (e) the watch asked the API server only for this node's pods;
+#   (f) the scrape receiver's discovery of the same pods (same connection,
+#       same selector) shares that watch: the API server sees one list.
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
@@ -52,6 +54,17 @@ cat >"$WORK/config.yaml" <<EOF
 receivers:
   pyroscope:
     endpoint: 127.0.0.1:$PYRO
+  # The same pods of the same node: one watch serves both.
+  scrape:
+    scrape_configs:
+      - job_name: node-pods
+        kubernetes_sd_configs:
+          - role: pod
+            selectors:
+              - role: pod
+                field: spec.nodeName=\${env:KUBE_NODE_NAME}
+        relabel_configs:
+          - {source_labels: [__meta_kubernetes_pod_annotation_scrape_me], regex: "yes", action: keep}
 processors:
   k8sattributes:
     filter:
@@ -76,7 +89,7 @@ exporters:
 service:
   pipelines:
     profiles:
-      receivers: [pyroscope]
+      receivers: [pyroscope, scrape]
       processors: [k8sattributes]
       exporters: [file/json]
   telemetry:
@@ -146,6 +159,8 @@ log = json.load(open(os.path.join(work, "apilog.json")))
 pods = [e for e in log if e["path"] == "/api/v1/pods"]
 check(pods and all("fieldSelector=spec.nodeName%3Dnode-a" in e["query"] for e in pods),
       "(e) every pods request selects spec.nodeName=node-a")
+first = [e for e in pods if e.get("kind") == "list" and "resourceVersion=0" in e["query"]]
+check(len(first) == 1, "(f) k8sattributes and the scrape receiver's discovery share one pods watch: %d initial lists" % len(first))
 sys.exit(0 if ok else 1)
 PYEOF
 then pass "attributes"; else fail "attributes"; fi
