@@ -269,6 +269,7 @@ struct batch *batch_clone(const struct batch *b)
         return NULL;
     }
     c->limits = b->limits;
+    memcpy(c->peer, b->peer, sizeof(c->peer));
     for (i = 0; i < b->nitems; i++) {
         const struct item *src = &b->items[i];
         struct item *dst = batch_add_item(c);

@@ -82,7 +82,9 @@ struct batch {
     struct item *items;
     uint32_t nitems, cap;
     struct decode_limits limits;
-    char source[64];             /* receiver id, for logs and metrics */
+    char source[64]; /* receiver id, for logs and metrics */
+    char peer[64];   /* the sending connection's IP address ("" unknown;
+                      set by receivers, read by k8sattributes) */
     pthread_mutex_t decode_lock; /* exporters share a batch: one decodes */
 };
 

@@ -25,10 +25,12 @@ extern const struct component_factory attributes_processor_factory;
 extern const struct component_factory tracelink_processor_factory;
 extern const struct component_factory cardinality_processor_factory;
 extern const struct component_factory filter_processor_factory;
+extern const struct component_factory k8sattributes_processor_factory;
 extern const struct component_factory loadbalancing_exporter_factory;
 extern const struct component_factory profilemetrics_exporter_factory;
 extern const struct component_factory aggregate_processor_factory;
 
+/* One per line (clang-format would pack them into columns). */
 /* clang-format off */
 static const struct component_factory *const builtin[] = {
     &file_receiver_factory,
@@ -46,6 +48,7 @@ static const struct component_factory *const builtin[] = {
     &tracelink_processor_factory,
     &cardinality_processor_factory,
     &filter_processor_factory,
+    &k8sattributes_processor_factory,
     &loadbalancing_exporter_factory,
     &profilemetrics_exporter_factory,
     &aggregate_processor_factory,

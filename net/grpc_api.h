@@ -21,6 +21,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
 #include "core/err.h"
@@ -39,6 +40,7 @@
     X(grpc_call_cancel)                                                       \
     X(grpc_call_details_destroy)                                              \
     X(grpc_call_details_init)                                                 \
+    X(grpc_call_get_peer)                                                     \
     X(grpc_call_start_batch)                                                  \
     X(grpc_call_unref)                                                        \
     X(grpc_channel_create)                                                    \
@@ -90,6 +92,7 @@
 
 /* Functions of libgpr (gRPC's portability library). */
 #define PROFCOL_GPR_FUNCS(X)                                                  \
+    X(gpr_free)                                                               \
     X(gpr_inf_future)                                                         \
     X(gpr_now)                                                                \
     X(gpr_time_add)                                                           \
@@ -129,6 +132,7 @@ int grpc_api_load(struct errctx *e);
 #define grpc_call_cancel (grpc_api.grpc_call_cancel)
 #define grpc_call_details_destroy (grpc_api.grpc_call_details_destroy)
 #define grpc_call_details_init (grpc_api.grpc_call_details_init)
+#define grpc_call_get_peer (grpc_api.grpc_call_get_peer)
 #define grpc_call_start_batch (grpc_api.grpc_call_start_batch)
 #define grpc_call_unref (grpc_api.grpc_call_unref)
 #define grpc_channel_create (grpc_api.grpc_channel_create)
@@ -203,6 +207,7 @@ int grpc_api_load(struct errctx *e);
 #define gpr_inf_future (grpc_api.gpr_inf_future)
 #define gpr_now (grpc_api.gpr_now)
 #define gpr_time_add (grpc_api.gpr_time_add)
+#define gpr_free (grpc_api.gpr_free)
 #define gpr_time_from_millis (grpc_api.gpr_time_from_millis)
 #endif
 

@@ -11,7 +11,7 @@ PKGS=(
   uthash-dev libjansson-dev
   libcmocka-dev clang libclang-rt-14-dev clang-format
   python3 python3-grpcio python3-protobuf python3-grpc-tools
-  prometheus dnsmasq-base curl ca-certificates
+  prometheus dnsmasq-base curl ca-certificates openssl
   python3-yaml systemd
 )
 

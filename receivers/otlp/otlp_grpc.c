@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "codec/otlp.h"
 #include "net/grpc_api.h"
+#include "net/peer.h"
 #include "telemetry/log.h"
 #include "receivers/otlp/otlp_receiver.h"
 
@@ -286,6 +287,11 @@ static void gcall_decode(struct gcall *c, const char *tenant, size_t tlen)
         PC_OK) {
         res->outcome = OTLPRX_BUSY;
         snprintf(res->msg, sizeof(res->msg), "out of memory");
+    } else if (c->job.batch != NULL) {
+        char *peer = grpc_call_get_peer(c->call);
+        net_peer_from_grpc(peer, c->job.batch->peer,
+                           sizeof(c->job.batch->peer));
+        gpr_free(peer);
     }
 }
 

@@ -23,6 +23,7 @@
 #include "codec/otlp.h"
 #include "codec/pb.h"
 #include "telemetry/log.h"
+#include "net/peer.h"
 #include "receivers/otlp/otlp_receiver.h"
 
 #define CT_PROTOBUF "application/x-protobuf"
@@ -146,6 +147,10 @@ static void http_run(struct httpsrv_req *req, void *arg)
     struct http_job *hj = arg;
 
     hj->ev = req->ev;
+    if (hj->job.batch != NULL) {
+        net_peer_addr(req->ev, hj->job.batch->peer,
+                      sizeof(hj->job.batch->peer));
+    }
     otlprx_run_job(hj->rx, &hj->job);
 }
 

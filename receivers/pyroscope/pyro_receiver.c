@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "telemetry/log.h"
 #include "component/series.h"
+#include "net/peer.h"
 #include "receivers/pyroscope/pyro_recv.h"
 
 /* clang-format off */
@@ -162,6 +163,7 @@ static void job_run(struct httpsrv_req *req, void *arg)
     }
     j->ev = req->ev;
     if (j->b != NULL) {
+        net_peer_addr(req->ev, j->b->peer, sizeof(j->b->peer));
         /* The answer waits for the batch to be durable. */
         rc = host->consume_async(host, j->b, &e, job_consumed, j);
         j->b = NULL;

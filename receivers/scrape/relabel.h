@@ -20,9 +20,11 @@
 #include "core/err.h"
 #include "config/cfg.h"
 
-/* Bounds: a target with more labels, or a longer value, is refused. */
-#define LABELS_MAX 256
-#define LABEL_VALUE_MAX 16384
+/* Bounds: a target with more labels, or a longer value, is refused. Real
+ * pods carry hundreds of labels and annotations (node metadata, 256 KiB of
+ * kubectl.kubernetes.io/last-applied-configuration at most). */
+#define LABELS_MAX 4096
+#define LABEL_VALUE_MAX 262144
 
 struct label {
     char *name;

@@ -22,6 +22,7 @@
 
 #include "core/buf.h"
 #include "component/component.h"
+#include "discovery/k8s_sd.h"
 #include "net/curl_api.h"
 #include "receivers/scrape/delta.h"
 #include "receivers/scrape/relabel.h"
@@ -93,9 +94,11 @@ struct scrape_job_cfg {
     int64_t timeout_ms;
     int scheme; /* 0 http, 1 https */
     struct cfg_map params;
-    struct cfg_list static_configs;  /* struct scrape_static_cfg */
-    struct cfg_list file_sd_configs; /* struct scrape_filesd_cfg */
-    struct cfg_list relabel_configs; /* struct relabel_cfg */
+    struct cfg_list static_configs;        /* struct scrape_static_cfg */
+    struct cfg_list file_sd_configs;       /* struct scrape_filesd_cfg */
+    struct cfg_list kubernetes_sd_configs; /* struct k8s_sd_cfg */
+    char *service_name_label;              /* target label -> service.name */
+    struct cfg_list relabel_configs;       /* struct relabel_cfg */
     struct scrape_basic_auth_cfg basic_auth;
     char *bearer_token;
     char *bearer_token_file;
@@ -122,6 +125,8 @@ struct scrape_profile {
     int64_t seconds;  /* > 0: ?seconds=N added */
     int client_delta; /* cumulative: profcol computes the delta */
     int delta_label;  /* emitted profiles carry __delta__="false" */
+    int off;          /* disabled in the job: only a target's
+                         __profile_<name>_enabled="true" turns it on */
 };
 
 /* Enabled profiles of a job; returns the count (at most max). */
@@ -174,6 +179,21 @@ void scrape_sd_free(struct scrape_sd *sd);
 const struct scrape_group *scrape_sd_groups(const struct scrape_sd *sd,
                                             uint32_t i, uint32_t *n,
                                             const char **path);
+/* Kubernetes discovery of a job: one per kubernetes_sd_configs entry,
+ * with the targets last built from it (one group per target). */
+struct scrape_k8s {
+    const struct k8s_sd_cfg *cfg;
+    struct k8s_sd *sd;
+    struct scrape_group *groups;
+    uint32_t ngroups;
+    uint64_t dropped; /* targets over the label bounds */
+};
+
+/* Rebuilds sd's groups when its stores changed; *changed is set then. */
+void scrape_k8s_poll(struct scrape_k8s *k, const char *component,
+                     int *changed);
+void scrape_k8s_free(struct scrape_k8s *k);
+
 /* Parses a file_sd document (JSON when json, else YAML). */
 int scrape_sd_parse(const char *name, const char *text, size_t len, int json,
                     struct scrape_group **out, uint32_t *n, struct errctx *e);
@@ -228,6 +248,12 @@ struct scrape_job {
     uint32_t nstatic;
     struct scrape_sd *sds; /* one per file_sd_configs entry */
     uint32_t nsd;
+    struct scrape_k8s *k8s; /* one per kubernetes_sd_configs entry */
+    uint32_t nk8s;
+    struct mcounter *m_k8s_events;
+    struct mcounter *m_k8s_bad;
+    struct mcounter *m_k8s_failures;
+    struct k8s_watch_counts k8s_seen; /* already added to the counters */
     struct event *sd_timer;
     struct scrape_loop **loops; /* sorted by id */
     uint32_t nloops;

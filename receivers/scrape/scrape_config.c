@@ -190,6 +190,15 @@ static const struct cfg_entry job_table[] = {
      .sub_size = sizeof(struct scrape_filesd_cfg),
      .offset = offsetof(struct scrape_job_cfg, file_sd_configs),
      .doc = "[{files, refresh_interval}] (Prometheus file_sd format)"},
+    {.key = "kubernetes_sd_configs", .type = CFG_SECTION_LIST,
+     .sub = k8s_sd_cfg_table, .sub_size = sizeof(struct k8s_sd_cfg),
+     .offset = offsetof(struct scrape_job_cfg, kubernetes_sd_configs),
+     .doc = "[{role, api_server, kubeconfig_file, namespaces, selectors, "
+            "attach_metadata, ...}] (Prometheus kubernetes_sd)"},
+    {.key = "service_name_label", .type = CFG_STRING, .def = "service_name",
+     .offset = offsetof(struct scrape_job_cfg, service_name_label),
+     .doc = "target label whose value is service.name (__name__: Pyroscope "
+            "v0 configs, which put the application name there)"},
     {.key = "relabel_configs", .type = CFG_SECTION_LIST,
      .sub = relabel_cfg_table, .sub_size = sizeof(struct relabel_cfg),
      .offset = offsetof(struct scrape_job_cfg, relabel_configs),
@@ -288,11 +297,14 @@ uint32_t scrape_profiles(const struct scrape_job_cfg *jc,
                          i == SCRAPE_BLOCK;
         int godelta = i >= SCRAPE_GODELTAPROF_MEMORY &&
                       i <= SCRAPE_GODELTAPROF_BLOCK;
-        if (!b->enabled) {
+        /* The standard Go profiles stay listed when disabled so that a
+         * target's __profile_<name>_enabled="true" can turn them on. */
+        if (!b->enabled && i > SCRAPE_BLOCK) {
             continue;
         }
         fill_profile(&out[n], jc, builtin_names[i], b->path, b->delta,
                      b->seconds);
+        out[n].off = !b->enabled;
         out[n].client_delta = cumulative && !b->delta;
         out[n].delta_label = cumulative || godelta;
         n++;
@@ -419,6 +431,29 @@ static void check_discovery(const struct scrape_job_cfg *jc,
     }
 }
 
+static void check_k8s(const struct scrape_job_cfg *jc, const struct ynode *jn,
+                      struct cfg_diag *d)
+{
+    const struct ynode *list = ynode_get(jn, "kubernetes_sd_configs");
+    uint32_t i;
+
+    for (i = 0; i < jc->kubernetes_sd_configs.n; i++) {
+        const struct ynode *n = list;
+        if (list != NULL && list->kind == YNODE_SEQ && i < list->n) {
+            n = list->children[i];
+        }
+        k8s_sd_cfg_check(
+            &((const struct k8s_sd_cfg *)jc->kubernetes_sd_configs.items)[i],
+            n != NULL ? n : jn, d);
+    }
+    if (jc->service_name_label != NULL && jc->service_name_label[0] != '\0' &&
+        !label_name_valid(jc->service_name_label)) {
+        cfg_diag_error(d, at(jn, "service_name_label"),
+                       "service_name_label: invalid label name '%s'",
+                       jc->service_name_label);
+    }
+}
+
 static void check_auth(const struct scrape_job_cfg *jc, const struct ynode *jn,
                        struct cfg_diag *d)
 {
@@ -479,6 +514,7 @@ static void check_job(const struct scrape_cfg *cfg, uint32_t i,
     }
     check_profiles(jc, jn, d);
     check_discovery(jc, jn, d);
+    check_k8s(jc, jn, d);
     check_auth(jc, jn, d);
 }
 

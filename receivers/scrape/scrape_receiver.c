@@ -20,6 +20,9 @@
 #include "receivers/scrape/scrape.h"
 
 #define SD_WATCH_MAX_MS 5000
+/* Kubernetes stores are checked this often: targets follow pods within
+ * about a second. */
+#define K8S_POLL_MS 1000
 
 /* ---- static groups ---------------------------------------------------------- */
 
@@ -91,11 +94,45 @@ static void job_fini(struct scrape_job *job)
 
 /* ---- discovery timer ------------------------------------------------------------- */
 
+/* Adds what the watches counted since the last look to the counters. */
+static void job_k8s_counts(struct scrape_job *job)
+{
+    struct k8s_watch_counts sum = {0}, c;
+    uint32_t i;
+
+    for (i = 0; i < job->nk8s; i++) {
+        if (job->k8s[i].sd != NULL) {
+            k8s_sd_counts(job->k8s[i].sd, &c);
+            sum.events += c.events;
+            sum.bad_events += c.bad_events;
+            sum.failures += c.failures;
+        }
+    }
+    if (job->m_k8s_events != NULL && sum.events >= job->k8s_seen.events) {
+        mcounter_add(job->m_k8s_events, sum.events - job->k8s_seen.events);
+    }
+    if (job->m_k8s_bad != NULL && sum.bad_events >= job->k8s_seen.bad_events) {
+        mcounter_add(job->m_k8s_bad,
+                     sum.bad_events - job->k8s_seen.bad_events);
+    }
+    if (job->m_k8s_failures != NULL &&
+        sum.failures >= job->k8s_seen.failures) {
+        mcounter_add(job->m_k8s_failures,
+                     sum.failures - job->k8s_seen.failures);
+    }
+    job->k8s_seen = sum;
+}
+
 static void job_poll_sd(struct scrape_job *job, int force_full)
 {
     int64_t now = clock_real_ns();
     int changed = 0;
     uint32_t i;
+
+    for (i = 0; i < job->nk8s; i++) {
+        scrape_k8s_poll(&job->k8s[i], job->rcv->host->id, &changed);
+    }
+    job_k8s_counts(job);
 
     for (i = 0; i < job->nsd; i++) {
         struct scrape_sd *sd = &job->sds[i];
@@ -117,20 +154,69 @@ static void job_sd_tick(evutil_socket_t fd, short what, void *arg)
     job_poll_sd(arg, 0);
 }
 
+/* Starts the job's Kubernetes discovery; a failure (no cluster, a bad
+ * kubeconfig) is logged and leaves that entry without targets, as the
+ * other jobs go on. */
+static int job_k8s_start(struct scrape_job *job)
+{
+    const struct scrape_job_cfg *jc = job->cfg;
+    uint32_t i;
+
+    if (jc->kubernetes_sd_configs.n == 0) {
+        return PC_OK;
+    }
+    job->k8s = calloc(jc->kubernetes_sd_configs.n, sizeof(*job->k8s));
+    if (job->k8s == NULL) {
+        return PC_ENOMEM;
+    }
+    job->nk8s = jc->kubernetes_sd_configs.n;
+    job->m_k8s_events = mscope_counter(job->mscope,
+                                       "profcol_scrape_kubernetes_events",
+                                       "Kubernetes watch events applied",
+                                       NULL);
+    job->m_k8s_bad = mscope_counter(
+        job->mscope, "profcol_scrape_kubernetes_bad_events",
+        "Kubernetes events or list items refused (malformed, unknown "
+        "type or kind, too large)",
+        NULL);
+    job->m_k8s_failures = mscope_counter(
+        job->mscope, "profcol_scrape_kubernetes_request_failures",
+        "failed Kubernetes list and watch requests", NULL);
+    for (i = 0; i < job->nk8s; i++) {
+        struct errctx e = {{0}};
+        int rc;
+        job->k8s[i].cfg =
+            &((const struct k8s_sd_cfg *)jc->kubernetes_sd_configs.items)[i];
+        rc = k8s_sd_start(job->k8s[i].cfg, job->rcv->host->id, &job->k8s[i].sd,
+                          &e);
+        if (rc != PC_OK) {
+            log_error(job->rcv->host->id, "kubernetes discovery not started",
+                      "job=\"%s\" error=\"%s\"", jc->job_name,
+                      err_msg(&e, rc));
+        }
+    }
+    return PC_OK;
+}
+
 /* file_sd files are checked for changes every min(refresh_interval, 5s);
- * a full re-read happens every refresh_interval. */
+ * a full re-read happens every refresh_interval; Kubernetes stores every
+ * second. */
 static int job_sd_start(struct scrape_job *job)
 {
     const struct scrape_job_cfg *jc = job->cfg;
     int64_t watch = SD_WATCH_MAX_MS;
     struct timeval tv;
     uint32_t i;
+    int rc = job_k8s_start(job);
 
     job->nsd = jc->file_sd_configs.n;
-    if (job->nsd == 0) {
-        return PC_OK;
+    if (rc != PC_OK || (job->nsd == 0 && job->nk8s == 0)) {
+        return rc;
     }
-    job->sds = calloc(job->nsd, sizeof(*job->sds));
+    if (job->nk8s > 0) {
+        watch = K8S_POLL_MS;
+    }
+    job->sds = calloc(job->nsd + 1, sizeof(*job->sds));
     if (job->sds == NULL) {
         job->nsd = 0;
         return PC_ENOMEM;
@@ -176,6 +262,14 @@ static void job_stop(struct scrape_job *job)
     for (i = 0; i < job->nsd; i++) {
         scrape_sd_free(&job->sds[i]);
     }
+    for (i = 0; i < job->nk8s; i++) {
+        scrape_k8s_free(&job->k8s[i]);
+    }
+    free(job->k8s);
+    job->k8s = NULL;
+    job->nk8s = 0;
+    memset(&job->k8s_seen, 0, sizeof(job->k8s_seen));
+    job->m_k8s_events = job->m_k8s_bad = job->m_k8s_failures = NULL;
     free(job->sds);
     job->sds = NULL;
     job->nsd = 0;

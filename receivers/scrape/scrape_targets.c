@@ -205,12 +205,77 @@ static int cands_push(struct cands *cs, struct cand *c)
     return PC_OK;
 }
 
+/* Pyroscope v0's names of the profiles a per-target switch may use. */
+static const char *v0_alias(const char *name)
+{
+    if (strcmp(name, "process_cpu") == 0) {
+        return "cpu";
+    }
+    if (strcmp(name, "memory") == 0) {
+        return "mem";
+    }
+    if (strcmp(name, "goroutine") == 0) {
+        return "goroutines";
+    }
+    return NULL;
+}
+
+/* The target's switch for prof: `__profile_<name>_enabled[__]` (also under
+ * the v0 name) = "true" / "false"; -1 when it has none. */
+static int profile_switch(const struct labelset *ls,
+                          const struct scrape_profile *prof)
+{
+    const char *names[2] = {prof->name, v0_alias(prof->name)};
+    char key[128];
+    int i, tail;
+
+    for (i = 0; i < 2; i++) {
+        for (tail = 0; tail < 2 && names[i] != NULL; tail++) {
+            const char *v;
+            snprintf(key, sizeof(key), "__profile_%s_enabled%s", names[i],
+                     tail ? "__" : "");
+            v = labels_get(ls, key);
+            if (v != NULL && strcmp(v, "true") == 0) {
+                return 1;
+            }
+            if (v != NULL && strcmp(v, "false") == 0) {
+                return 0;
+            }
+        }
+    }
+    return -1;
+}
+
+/* service_name from the job's service_name_label; a label other than
+ * `service_name` is copied there, and `__name__` (where Pyroscope v0
+ * configs write the application name) gets the profile's name back. */
+static int service_name(struct scrape_job *job, struct labelset *ls,
+                        const struct scrape_profile *prof)
+{
+    const char *from = job->cfg->service_name_label;
+    const char *v;
+    int rc = PC_OK;
+
+    if (from == NULL || from[0] == '\0' || strcmp(from, "service_name") == 0) {
+        return PC_OK;
+    }
+    v = labels_get(ls, from);
+    if (v != NULL && v[0] != '\0') {
+        rc = labels_set(ls, "service_name", v);
+    }
+    if (rc == PC_OK && strcmp(from, "__name__") == 0) {
+        rc = labels_set(ls, "__name__", prof->name);
+    }
+    return rc;
+}
+
 static int relabeled(struct scrape_job *job, struct labelset *ls,
                      struct cand *c, const struct scrape_profile *prof)
 {
     const char *addr, *scheme;
     char shown[256];
     int rc = relabel_apply(&job->rules, ls);
+    int sw;
 
     if (rc < 0) {
         labels_format(ls, shown, sizeof(shown));
@@ -221,6 +286,13 @@ static int relabeled(struct scrape_job *job, struct labelset *ls,
         return 0;
     }
     if (rc == 0) {
+        return 0;
+    }
+    sw = profile_switch(ls, prof);
+    if (sw == 0 || (prof->off && sw != 1)) {
+        return 0;
+    }
+    if (service_name(job, ls, prof) != PC_OK) {
         return 0;
     }
     addr = labels_get(ls, "__address__");
@@ -295,6 +367,11 @@ static void collect(struct scrape_job *job, struct cands *cs)
     for (i = 0; i < job->nstatic; i++) {
         add_group(job, &job->static_groups[i], NULL, cs);
     }
+    for (i = 0; i < job->nk8s; i++) {
+        for (k = 0; k < job->k8s[i].ngroups; k++) {
+            add_group(job, &job->k8s[i].groups[k], NULL, cs);
+        }
+    }
     for (i = 0; i < job->nsd; i++) {
         for (k = 0; k < job->sds[i].nfiles; k++) {
             const struct scrape_group *g = scrape_sd_groups(&job->sds[i], k,
@@ -305,7 +382,9 @@ static void collect(struct scrape_job *job, struct cands *cs)
             }
         }
     }
-    qsort(cs->v, cs->n, sizeof(*cs->v), cand_cmp);
+    if (cs->n > 1) { /* none yet (discovery still listing): v is NULL */
+        qsort(cs->v, cs->n, sizeof(*cs->v), cand_cmp);
+    }
 }
 
 static struct scrape_loop *loop_from(struct scrape_job *job, struct cand *c)
@@ -341,11 +420,13 @@ static void merge_step(struct scrape_job *job, struct cands *cs,
                        struct merge *m)
 {
     uint32_t i = 0, j = 0;
+    uint64_t prev = 0; /* id of the candidate taken last (loop_from
+                          clears the candidate itself) */
 
     while (i < job->nloops || j < cs->n) {
         struct scrape_loop *old = i < job->nloops ? job->loops[i] : NULL;
         struct cand *c = j < cs->n ? &cs->v[j] : NULL;
-        if (c != NULL && j > 0 && cs->v[j - 1].id == c->id) {
+        if (c != NULL && j > 0 && prev == c->id) {
             cand_free(c); /* a duplicate target */
             j++;
         } else if (c == NULL || (old != NULL && old->id < c->id)) {
@@ -353,11 +434,14 @@ static void merge_step(struct scrape_job *job, struct cands *cs,
             i++;
         } else if (old != NULL && old->id == c->id) {
             m->keep[m->nkeep++] = old;
+            prev = c->id;
             cand_free(c);
             i++;
             j++;
         } else {
-            struct scrape_loop *l = loop_from(job, c);
+            struct scrape_loop *l;
+            prev = c->id;
+            l = loop_from(job, c);
             if (l != NULL) {
                 m->keep[m->nkeep++] = l;
             }
