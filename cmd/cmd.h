@@ -8,6 +8,23 @@ int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_components(int argc, char **argv);
+int cmd_flamegraph(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+
+/* Shared by flamegraph and diff (flamegraph.c, flamepage.c). */
+struct flame_tree;
+struct flame_render;
+struct buf;
+/* Non-zero when path ends in .html or .htm. */
+int cmd_wants_html(const char *path);
+/* A whole number of pixels, 100 to 100000, or -1. */
+int cmd_parse_width(const char *v, unsigned *w);
+/* t rendered to out (.html: a page, else SVG; "-": stdout); prints errors. */
+int cmd_write_flame(const struct flame_tree *t, const struct flame_render *r,
+                    const char *out, const char *cmd);
+/* t as a standalone HTML page with a search box. */
+int cmd_flame_page(const struct flame_tree *t, const struct flame_render *r,
+                   struct buf *b);
 
 /* Reads a whole file ("-" = stdin) into a malloc'd buffer of at most max
  * bytes. Returns 0 or a PC_E* code, with a message in err. */

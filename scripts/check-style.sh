@@ -62,6 +62,7 @@ BANNED=(
 LAYERS=(
     "core"
     "model"
+    "flame"
     "codec"
     "config telemetry"
     "component"
@@ -72,7 +73,7 @@ LAYERS=(
     "cmd"
 )
 # Folders whose C code the static checks read (the format check's list).
-SRC_DIRS=(core model codec config telemetry component exporterhelper net
+SRC_DIRS=(core model flame codec config telemetry component exporterhelper net
           pipeline receivers processors exporters cmd tests bench)
 
 if [ "${1:-}" = "--list-banned" ]; then

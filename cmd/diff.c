@@ -1,0 +1,339 @@
+/*
+ * diff.c: `profcol diff BASE NEW [--type T] [--select SELECTOR] [--top N]
+ * [--threshold PCT] [--json] [--svg OUT]`: what changed between two
+ * profiles. Prints the change of the total (in percent of the base's) and
+ * the functions whose share of the total changed most, flat (self) and
+ * cumulative, in percentage points. Exit code 1 when the total rose by
+ * more than PCT percent or any function's flat share rose by more than
+ * PCT points (default 10): a CI step fails on a regression. 2 on bad
+ * usage or unreadable input. --svg writes a differential flame graph
+ * (widths of NEW, red: self share grew, blue: shrank; .html: a page).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "cmd/flamesrc.h"
+#include "core/err.h"
+#include "core/jsonesc.h"
+#include "flame/flame.h"
+
+#define DIFF_TOP_DEFAULT 20
+#define DIFF_THRESHOLD_DEFAULT 10.0
+
+struct diff_opts {
+    const char *base, *new_, *type, *select, *svg;
+    unsigned top;
+    double threshold;
+    int json;
+};
+
+/* One function's shares of its side's total, in percent. */
+struct diff_row {
+    struct pstr name;
+    double flat[2], cum[2];
+};
+
+struct diff_result {
+    const struct flame_tree *t;
+    struct diff_row *rows;
+    uint32_t n;
+    int64_t total[2];
+    double total_change; /* percent of the base total */
+    int regression;
+    const char *type;
+};
+
+static int diff_usage(void)
+{
+    fprintf(stderr, "usage: profcol diff BASE NEW [--type T] [--select "
+                    "SELECTOR] [--top N] [--threshold PCT] [--json] "
+                    "[--svg OUT]\n");
+    return 2;
+}
+
+static int diff_number(const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    double d;
+
+    errno = 0;
+    d = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !(d >= lo && d <= hi)) {
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static int diff_opt(struct diff_opts *o, const char *a, const char *v)
+{
+    double d;
+
+    if (strcmp(a, "--type") == 0) {
+        o->type = v;
+    } else if (strcmp(a, "--select") == 0) {
+        o->select = v;
+    } else if (strcmp(a, "--svg") == 0) {
+        o->svg = v;
+    } else if (strcmp(a, "--top") == 0) {
+        if (diff_number(v, 0, 1000000, &d) != 0 || d != floor(d)) {
+            fprintf(stderr, "profcol diff: --top must be 0 to 1000000\n");
+            return -1;
+        }
+        o->top = (unsigned)d;
+    } else if (strcmp(a, "--threshold") == 0) {
+        if (diff_number(v, 0, 1e9, &o->threshold) != 0) {
+            fprintf(stderr, "profcol diff: --threshold must be a number of "
+                            "percent, at least 0\n");
+            return -1;
+        }
+    } else {
+        fprintf(stderr, "profcol diff: unknown option %s\n", a);
+        return -1;
+    }
+    return 0;
+}
+
+static int diff_parse(int argc, char **argv, struct diff_opts *o)
+{
+    int i, pos = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->top = DIFF_TOP_DEFAULT;
+    o->threshold = DIFF_THRESHOLD_DEFAULT;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else if (a[0] == '-' && a[1] == '-') {
+            if (i + 1 >= argc || diff_opt(o, a, argv[i + 1]) != 0) {
+                return -1;
+            }
+            i++;
+        } else if (pos == 0) {
+            o->base = a;
+            pos++;
+        } else if (pos == 1) {
+            o->new_ = a;
+            pos++;
+        } else {
+            return -1;
+        }
+    }
+    return o->base != NULL && o->new_ != NULL ? 0 : -1;
+}
+
+static double diff_pct(int64_t v, int64_t total)
+{
+    return total != 0 ? 100.0 * (double)v / (double)total : 0;
+}
+
+/* Largest change first: flat, then cumulative, then name for a stable
+ * order. */
+static int diff_by_change(const void *a, const void *b)
+{
+    const struct diff_row *x = a, *y = b;
+    double fx = fabs(x->flat[1] - x->flat[0]);
+    double fy = fabs(y->flat[1] - y->flat[0]);
+    double cx = fabs(x->cum[1] - x->cum[0]);
+    double cy = fabs(y->cum[1] - y->cum[0]);
+    size_t n = x->name.len < y->name.len ? x->name.len : y->name.len;
+    int c;
+
+    if (fx != fy) {
+        return fx < fy ? 1 : -1;
+    }
+    if (cx != cy) {
+        return cx < cy ? 1 : -1;
+    }
+    c = memcmp(x->name.ptr, y->name.ptr, n);
+    return c != 0 ? c
+                  : (x->name.len > y->name.len) - (x->name.len < y->name.len);
+}
+
+static int diff_compute(const struct flame_tree *t, double threshold,
+                        struct diff_result *r)
+{
+    struct flame_fn *fn;
+    uint32_t n, i;
+    int rc = flame_functions(t, &fn, &n);
+
+    if (rc != PC_OK) {
+        return rc;
+    }
+    r->t = t;
+    r->total[0] = t->nodes[FLAME_ROOT].total[0];
+    r->total[1] = t->nodes[FLAME_ROOT].total[1];
+    r->total_change = r->total[0] != 0
+                          ? diff_pct(r->total[1] - r->total[0], r->total[0])
+                      : r->total[1] != 0 ? INFINITY
+                                         : 0;
+    r->rows = calloc((size_t)n + 1, sizeof(*r->rows));
+    if (r->rows == NULL) {
+        free(fn);
+        return PC_ENOMEM;
+    }
+    r->n = 0;
+    r->regression = r->total_change > threshold;
+    for (i = 1; i < n; i++) { /* name 0 is the root's */
+        struct diff_row *row = &r->rows[r->n++];
+        int s;
+        row->name = flame_name_text(t, fn[i].name);
+        for (s = 0; s < 2; s++) {
+            row->flat[s] = diff_pct(fn[i].flat[s], r->total[s]);
+            row->cum[s] = diff_pct(fn[i].cum[s], r->total[s]);
+        }
+        if (row->flat[1] - row->flat[0] > threshold) {
+            r->regression = 1;
+        }
+    }
+    free(fn);
+    qsort(r->rows, r->n, sizeof(*r->rows), diff_by_change);
+    return PC_OK;
+}
+
+static void diff_print_text(const struct diff_result *r,
+                            const struct diff_opts *o)
+{
+    uint32_t i;
+
+    printf("type %s\n", r->type);
+    printf("total: base %lld, new %lld, change %+.2f%%\n",
+           (long long)r->total[0], (long long)r->total[1], r->total_change);
+    printf("%9s %9s %9s %9s %9s %9s  %s\n", "flat-base", "flat-new",
+           "flat-chg", "cum-base", "cum-new", "cum-chg", "function");
+    for (i = 0; i < r->n && i < o->top; i++) {
+        const struct diff_row *w = &r->rows[i];
+        printf("%8.2f%% %8.2f%% %+8.2f%% %8.2f%% %8.2f%% %+8.2f%%  %.*s\n",
+               w->flat[0], w->flat[1], w->flat[1] - w->flat[0], w->cum[0],
+               w->cum[1], w->cum[1] - w->cum[0], (int)w->name.len,
+               w->name.ptr);
+    }
+    printf("%s: threshold %.2f%% (total change, or a function's flat share "
+           "change)\n",
+           r->regression ? "REGRESSION" : "ok", o->threshold);
+}
+
+static int diff_json_row(struct buf *b, const struct diff_row *w, int first)
+{
+    int rc = buf_append_str(b, first ? "{\"function\":" : ",{\"function\":");
+
+    rc = rc == PC_OK ? jsonesc_quoted(b, w->name.ptr, w->name.len) : rc;
+    return rc == PC_OK
+               ? buf_printf(b,
+                            ",\"flat_base_pct\":%.4f,\"flat_new_pct\":%.4f,"
+                            "\"flat_change_pct\":%.4f,\"cum_base_pct\":%.4f,"
+                            "\"cum_new_pct\":%.4f,\"cum_change_pct\":%.4f}",
+                            w->flat[0], w->flat[1], w->flat[1] - w->flat[0],
+                            w->cum[0], w->cum[1], w->cum[1] - w->cum[0])
+               : rc;
+}
+
+static int diff_print_json(const struct diff_result *r,
+                           const struct diff_opts *o)
+{
+    struct buf b;
+    uint32_t i;
+    int rc;
+
+    buf_init(&b, 0);
+    rc = buf_append_str(&b, "{\"type\":");
+    rc = rc == PC_OK ? jsonesc_quoted(&b, r->type, strlen(r->type)) : rc;
+    rc = rc == PC_OK
+             ? buf_printf(&b,
+                          ",\"base_total\":%lld,\"new_total\":%lld,"
+                          "\"total_change_pct\":%.4f,"
+                          "\"threshold_pct\":%.4f,\"regression\":%s,"
+                          "\"functions\":[",
+                          (long long)r->total[0], (long long)r->total[1],
+                          isfinite(r->total_change) ? r->total_change : 1e308,
+                          o->threshold, r->regression ? "true" : "false")
+             : rc;
+    for (i = 0; i < r->n && i < o->top && rc == PC_OK; i++) {
+        rc = diff_json_row(&b, &r->rows[i], i == 0);
+    }
+    rc = rc == PC_OK ? buf_append_str(&b, "]}\n") : rc;
+    if (rc == PC_OK) {
+        fwrite(b.data, 1, b.len, stdout);
+    }
+    buf_free(&b);
+    return rc;
+}
+
+static int diff_load(const struct diff_opts *o, const struct matcher_set *sel,
+                     struct flame_tree *t, char *type, size_t typelen)
+{
+    struct flamesrc base, nw;
+    int rc;
+
+    memset(&base, 0, sizeof(base));
+    base.type = o->type;
+    base.sel = sel;
+    rc = flamesrc_load(o->base, &base, t, 0, "diff");
+    if (rc != PC_OK) {
+        return rc;
+    }
+    /* NEW is read as the type BASE was drawn with. */
+    memset(&nw, 0, sizeof(nw));
+    nw.type = base.chosen;
+    nw.sel = sel;
+    rc = flamesrc_load(o->new_, &nw, t, 1, "diff");
+    snprintf(type, typelen, "%s", base.chosen);
+    return rc;
+}
+
+static int diff_svg(const struct flame_tree *t, const struct diff_opts *o,
+                    const char *type)
+{
+    struct flame_render r;
+    char title[512];
+
+    snprintf(title, sizeof(title), "%s vs %s (%s): red grew, blue shrank",
+             o->new_, o->base, type);
+    memset(&r, 0, sizeof(r));
+    r.title = title;
+    r.diff = 1;
+    return cmd_write_flame(t, &r, o->svg, "diff");
+}
+
+int cmd_diff(int argc, char **argv)
+{
+    struct diff_opts o;
+    struct diff_result r;
+    struct matcher_set *sel = NULL;
+    struct flame_tree t;
+    char type[128] = "";
+    int rc;
+
+    if (diff_parse(argc, argv, &o) != 0) {
+        return diff_usage();
+    }
+    if (o.select != NULL && flamesrc_selector(o.select, &sel, "diff") != 0) {
+        return 2;
+    }
+    memset(&r, 0, sizeof(r));
+    rc = flame_init(&t, 0);
+    rc = rc == PC_OK ? diff_load(&o, sel, &t, type, sizeof(type)) : rc;
+    rc = rc == PC_OK ? diff_compute(&t, o.threshold, &r) : rc;
+    r.type = type;
+    if (rc == PC_OK) {
+        rc = o.json ? diff_print_json(&r, &o) : PC_OK;
+        if (!o.json) {
+            diff_print_text(&r, &o);
+        }
+    }
+    if (rc == PC_OK && o.svg != NULL) {
+        rc = diff_svg(&t, &o, type);
+    }
+    free(r.rows);
+    flame_free(&t);
+    matcher_free(sel);
+    if (rc != PC_OK) {
+        return 2;
+    }
+    return r.regression ? 1 : 0;
+}
