@@ -68,12 +68,13 @@ LAYERS=(
     "component"
     "exporterhelper"
     "net"
+    "ui"
     "pipeline"
     "receivers processors exporters"
     "cmd"
 )
 # Folders whose C code the static checks read (the format check's list).
-SRC_DIRS=(core model flame codec config telemetry component exporterhelper net
+SRC_DIRS=(core model flame codec config telemetry component exporterhelper net ui
           pipeline receivers processors exporters cmd tests bench)
 
 if [ "${1:-}" = "--list-banned" ]; then
