@@ -15,6 +15,8 @@ int cmd_diff(int argc, char **argv);
 struct flame_tree;
 struct flame_render;
 struct buf;
+/* The last part of a path (a title names no directories). */
+const char *cmd_base_name(const char *path);
 /* Non-zero when path ends in .html or .htm. */
 int cmd_wants_html(const char *path);
 /* A whole number of pixels, 100 to 100000, or -1. */

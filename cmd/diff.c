@@ -293,7 +293,7 @@ static int diff_svg(const struct flame_tree *t, const struct diff_opts *o,
     char title[512];
 
     snprintf(title, sizeof(title), "%s vs %s (%s): red grew, blue shrank",
-             o->new_, o->base, type);
+             cmd_base_name(o->new_), cmd_base_name(o->base), type);
     memset(&r, 0, sizeof(r));
     r.title = title;
     r.diff = 1;

@@ -96,6 +96,13 @@ static int flamegraph_parse(int argc, char **argv, struct flamegraph_opts *o)
     return o->in != NULL && o->out != NULL ? 0 : -1;
 }
 
+const char *cmd_base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash != NULL && slash[1] != '\0' ? slash + 1 : path;
+}
+
 int cmd_wants_html(const char *path)
 {
     size_t n = strlen(path);
@@ -154,7 +161,7 @@ int cmd_flamegraph(int argc, char **argv)
     }
     if (rc == PC_OK) {
         snprintf(title, sizeof(title), "%s (%s)",
-                 o.title != NULL ? o.title : o.in, src.chosen);
+                 o.title != NULL ? o.title : cmd_base_name(o.in), src.chosen);
         memset(&r, 0, sizeof(r));
         r.title = title;
         r.unit = src.unit;

@@ -298,7 +298,18 @@ static int flame_head(struct buf *b, const struct flame_render *r,
                                   r->width / 2)
                      : rc;
     if (rc == PC_OK && r->title != NULL) {
-        rc = flame_xml_escape(b, r->title, strlen(r->title));
+        /* Cut to the room between the buttons, between characters. */
+        size_t n = strlen(r->title), room = (r->width - 200) / 8;
+        if (n > room) {
+            while (room > 0 &&
+                   ((unsigned char)r->title[room] & 0xC0) == 0x80) {
+                room--;
+            }
+            rc = flame_xml_escape(b, r->title, room);
+            rc = rc == PC_OK ? buf_append_str(b, "..") : rc;
+        } else {
+            rc = flame_xml_escape(b, r->title, n);
+        }
     }
     return rc == PC_OK
                ? buf_printf(b,

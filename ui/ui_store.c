@@ -306,6 +306,7 @@ static void *ui_worker(void *arg)
 {
     struct ui_store *s = arg;
 
+    pthread_setname_np(pthread_self(), "profcol-ui");
     pthread_mutex_lock(&s->qmu);
     for (;;) {
         struct ui_job j;

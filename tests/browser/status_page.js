@@ -203,7 +203,7 @@ async function fileChecks(browser) {
     [...new Set(gs.filter((g) => g.querySelector('rect').getAttribute('fill') === 'rgb(255,55,55)')
       .map((g) => g.getAttribute('data-n')))]);
   check(red.length === 1 && red[0] === TOP, `profcol diff's SVG opens, ${TOP} fully red`);
-  await page.screenshot({ path: path.join(SHOTS, 'diff-flamegraph.png') });
+  await page.locator('svg').first().screenshot({ path: path.join(SHOTS, 'diff-flamegraph.png') });
   pass('screenshot ' + path.join(SHOTS, 'diff-flamegraph.png'));
   check(urls.every((u) => u.startsWith('file://')), 'the SVG files load nothing else');
   await page.close();
