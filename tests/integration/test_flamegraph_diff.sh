@@ -22,9 +22,8 @@ close() { "$PY" -c "import sys; sys.exit(abs($1 - $2) > $3)"; }
 
 echo "== fixtures"
 fixtures --skip-node
-TOP="$FIX/bin/pproftop"
-(cd "$SRC/tests/fixtures" && timeout 600 "$SRC/scripts/go.sh" build -o "$TOP" ./pproftop) \
-  >"$WORK/pproftop.log" 2>&1 || { cat "$WORK/pproftop.log"; die "building pproftop"; }
+build_pproftop
+TOP="$PPROFTOP"
 CPU="$PROF/cpu.pb.gz"
 
 echo "== (a) flamegraph"

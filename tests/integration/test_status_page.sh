@@ -24,9 +24,8 @@ pc() { timeout 120 "$PROFCOL" "$@"; }
 
 echo "== fixtures"
 fixtures --skip-node
-TOP="$FIX/bin/pproftop"
-(cd "$SRC/tests/fixtures" && timeout 600 "$SRC/scripts/go.sh" build -o "$TOP" ./pproftop) \
-  >"$WORK/pproftop.log" 2>&1 || { cat "$WORK/pproftop.log"; die "building pproftop"; }
+build_pproftop
+TOP="$PPROFTOP"
 CPU="$PROF/cpu.pb.gz"
 read -r top top_share < <("$TOP" -top "$CPU")
 echo "google/pprof: top function $top, flat $top_share%"

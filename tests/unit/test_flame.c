@@ -198,7 +198,7 @@ static struct pdata *two_samples(void)
     struct scope_profiles *sp;
     struct profile *p;
     struct function f = {0};
-    struct line lines[2];
+    static struct line lines[1]; /* the pdata keeps pointers to it */
     struct location l = {0};
     int32_t fmain, fwork, fhelp, lmain, lwork, st0, st1, locs[2];
     static struct value_type vt[2];
