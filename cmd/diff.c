@@ -244,13 +244,19 @@ static int diff_print_json(const struct diff_result *r,
     rc = buf_append_str(&b, "{\"type\":");
     rc = rc == PC_OK ? jsonesc_quoted(&b, r->type, strlen(r->type)) : rc;
     rc = rc == PC_OK
+             ? buf_printf(&b, ",\"base_total\":%lld,\"new_total\":%lld,",
+                          (long long)r->total[0], (long long)r->total[1])
+             : rc;
+    /* A base of 0 has no percentage of change: null. */
+    if (rc == PC_OK && isfinite(r->total_change)) {
+        rc = buf_printf(&b, "\"total_change_pct\":%.4f", r->total_change);
+    } else if (rc == PC_OK) {
+        rc = buf_append_str(&b, "\"total_change_pct\":null");
+    }
+    rc = rc == PC_OK
              ? buf_printf(&b,
-                          ",\"base_total\":%lld,\"new_total\":%lld,"
-                          "\"total_change_pct\":%.4f,"
-                          "\"threshold_pct\":%.4f,\"regression\":%s,"
+                          ",\"threshold_pct\":%.4f,\"regression\":%s,"
                           "\"functions\":[",
-                          (long long)r->total[0], (long long)r->total[1],
-                          isfinite(r->total_change) ? r->total_change : 1e308,
                           o->threshold, r->regression ? "true" : "false")
              : rc;
     for (i = 0; i < r->n && i < o->top && rc == PC_OK; i++) {

@@ -15,6 +15,8 @@ PKGS=(
   python3-yaml systemd
   chromium fonts-dejavu-core
 )
+# chromium: the browser tests (tests/browser: Playwright drives Debian's
+# /usr/bin/chromium; no browser is downloaded).
 
 missing=()
 for p in "${PKGS[@]}"; do
