@@ -159,7 +159,7 @@ static int ui_series_link(struct buf *b, const struct ui_series_info *s,
     rc = rc == PC_OK ? ui_esc(b, s->service) : rc;
     rc = rc == PC_OK ? buf_append_str(b, " · ") : rc;
     rc = rc == PC_OK ? ui_esc(b, s->type) : rc;
-    rc = rc == PC_OK ? buf_append_str(b, " <small>(") : rc;
+    rc = rc == PC_OK ? buf_append_str(b, " <small>(pipeline ") : rc;
     rc = rc == PC_OK ? ui_esc(b, s->pipeline) : rc;
     return rc == PC_OK ? buf_printf(b,
                                     ", %" PRIu64 " profiles)</small></a>"

@@ -96,9 +96,9 @@ async function pageChecks(browser) {
   check(await page.title() === 'profcol status', 'the page loads');
   const comps = await page.locator('svg.graph g.comp').evaluateAll(
     (gs) => gs.map((g) => g.getAttribute('data-id')).sort().join(','));
-  check(comps === 'debug,filter,pyroscope', 'the graph shows the configured components: ' + comps);
+  check(comps === 'debug,filter,otlphttp/down,pyroscope', 'the graph shows the configured components: ' + comps);
   const edges = await page.locator('svg.graph path.edge').count();
-  check(edges === 2, `the graph draws receiver -> processor -> exporter (${edges} edges)`);
+  check(edges === 3, `the graph draws receiver -> processor -> exporters (${edges} edges)`);
   const before = await counter(page, 'receiver/pyroscope/accepted');
   const sentBefore = await counter(page, 'exporter/debug/sent');
   await ingest(env('BASE_PROF'));
@@ -109,8 +109,16 @@ async function pageChecks(browser) {
   check(moved, `counters move without a reload: accepted ${before} -> ` +
     `${await counter(page, 'receiver/pyroscope/accepted')}, sent ${sentBefore} -> ` +
     `${await counter(page, 'exporter/debug/sent')}`);
+  const failedMoved = await until(async () =>
+    (await counter(page, 'exporter/otlphttp/down/failed')) >= 1, 15000);
+  check(failedMoved, 'the failing exporter\'s failed counter moves');
   await until(async () => (await api('/api/series')).series.length > 0, 10000);
   await page.goto(UI + '/');
+  const errs = await page.locator('#errors li.error').allTextContents();
+  const marked = await page.locator('svg.graph g.comp.has-errors').evaluateAll(
+    (gs) => gs.map((g) => g.getAttribute('data-id')).join(','));
+  check(errs.length >= 1 && errs[0].startsWith('otlphttp/down') && /dropped/.test(errs[0]) &&
+    marked === 'otlphttp/down', `the last error is listed (${errs[0]}) and its component marked (${marked})`);
   const frames = page.locator('#flame-main g.f');
   const n = await frames.count();
   check(n > 10, `the flame graph is drawn (${n} frames)`);

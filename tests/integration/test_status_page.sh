@@ -3,7 +3,8 @@
 # Debian's chromium driven by Playwright (tests/browser/status_page.js), and
 # its JSON API read by Python:
 #   (a) the page loads; its graph shows the configured components; counters
-#       move after a profile is sent (without a reload); the flame graph
+#       move after a profile is sent (without a reload); an exporter that
+#       cannot reach its backend shows its failures and last error; the flame graph
 #       holds google/pprof's top function with its flat share; a click zooms;
 #       search highlights; readable with JavaScript off; a diff of two time
 #       ranges draws the regressed function reddest; nothing is loaded from
@@ -54,6 +55,7 @@ echo "== profcol"
 new_ports
 UI_PORT=$(free_port)
 PYRO_PORT=$(free_port)
+DOWN_PORT=$(free_port) # nothing listens: otlphttp/down fails and logs it
 cat >"$WORK/profcol.yaml" <<YAML
 receivers:
   pyroscope:
@@ -64,12 +66,17 @@ processors:
 exporters:
   debug:
     verbosity: basic
+  otlphttp/down:
+    endpoint: http://127.0.0.1:$DOWN_PORT
+    timeout: 2s
+    retry_on_failure:
+      enabled: false
 service:
   pipelines:
     profiles:
       receivers: [pyroscope]
       processors: [filter]
-      exporters: [debug]
+      exporters: [debug, otlphttp/down]
   telemetry:
     metrics:
       address: 127.0.0.1:$METRICS_PORT
@@ -113,10 +120,14 @@ p = d["pipelines"][0]
 assert p["id"] == "profiles", p
 assert [c["id"] for c in p["receivers"]] == ["pyroscope"]
 assert [c["id"] for c in p["processors"]] == ["filter"]
-assert [c["id"] for c in p["exporters"]] == ["debug"]
+assert [c["id"] for c in p["exporters"]] == ["debug", "otlphttp/down"]
 assert p["receivers"][0]["accepted_profiles"] >= 3, p
 assert p["exporters"][0]["sent_profiles"] >= 3, p
 assert p["exporters"][0]["failed_profiles"] == 0
+down = p["exporters"][1]
+assert down["failed_profiles"] >= 1 and down["sent_profiles"] == 0, down
+assert down["errors"] and down["errors"][0]["level"] == "error", down
+assert "dropped" in down["errors"][0]["text"], down
 PYCHK
 curl -fsS "$UI/api/series" | "$PY" -c '
 import json, sys
