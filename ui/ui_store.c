@@ -31,6 +31,7 @@ struct ui_series {
 struct ui_job {
     char pipeline[UI_KEY_MAX];
     struct batch *b;
+    uint64_t bytes; /* its payloads' size as received */
 };
 
 struct ui_store {
@@ -45,6 +46,7 @@ struct ui_store {
     pthread_cond_t qcv;
     struct ui_job queue[UI_QUEUE];
     uint32_t qhead, qcount;
+    uint64_t qbytes, qmax_bytes; /* payload bytes the queue keeps alive */
     int busy, stop, started;
     pthread_t worker;
 
@@ -319,6 +321,7 @@ static void *ui_worker(void *arg)
         j = s->queue[s->qhead];
         s->qhead = (s->qhead + 1) % UI_QUEUE;
         s->qcount--;
+        s->qbytes -= j.bytes;
         s->busy = 1;
         pthread_mutex_unlock(&s->qmu);
         ui_take_batch(s, &j);
@@ -334,10 +337,14 @@ static void *ui_worker(void *arg)
 void ui_store_offer(struct ui_store *s, const char *pipeline, struct batch *b)
 {
     struct ui_job *j;
+    uint64_t bytes = batch_bytes(b);
 
     atomic_fetch_add(&s->offered, 1);
     pthread_mutex_lock(&s->qmu);
-    if (s->qcount == UI_QUEUE || s->stop) {
+    /* The queue keeps payloads alive past their export: it is bounded by
+     * bytes too, and one batch is always taken when it is empty. */
+    if (s->qcount == UI_QUEUE || s->stop ||
+        (s->qcount > 0 && s->qbytes + bytes > s->qmax_bytes)) {
         pthread_mutex_unlock(&s->qmu);
         atomic_fetch_add(&s->queue_full, 1);
         return;
@@ -345,6 +352,8 @@ void ui_store_offer(struct ui_store *s, const char *pipeline, struct batch *b)
     j = &s->queue[(s->qhead + s->qcount) % UI_QUEUE];
     snprintf(j->pipeline, sizeof(j->pipeline), "%s", pipeline);
     j->b = batch_ref(b);
+    j->bytes = bytes;
+    s->qbytes += bytes;
     s->qcount++;
     pthread_cond_signal(&s->qcv);
     pthread_mutex_unlock(&s->qmu);
@@ -372,6 +381,7 @@ int ui_store_new(int64_t retention_ms, size_t max_bytes, struct ui_store **out)
     }
     s->retention_ms = retention_ms;
     s->max_bytes = max_bytes;
+    s->qmax_bytes = max_bytes / 4;
     s->slot_ms = retention_ms / UI_SLOTS_PER_RETENTION;
     if (s->slot_ms < UI_SLOT_MIN_MS) {
         s->slot_ms = UI_SLOT_MIN_MS;

@@ -6,8 +6,9 @@
  * The pipeline hands batches over with ui_store_offer(), which only takes a
  * reference and puts it on a small queue (a bounded critical section, no
  * decoding, no allocation): a worker thread decodes and merges. When the
- * queue is full the batch is not taken (counted as dropped): the store
- * never holds the pipeline back. When the trees would pass max_bytes, the
+ * queue is full (UI_QUEUE batches, or payloads of max_bytes / 4 as
+ * received) the batch is not taken (counted as dropped): the store never
+ * holds the pipeline back, and never keeps more than that alive. When the trees would pass max_bytes, the
  * oldest slots go first; a profile that still does not fit is dropped and
  * counted.
  *
