@@ -35,7 +35,7 @@
 static atomic_int log_min_level = LOG_INFO;
 static atomic_int log_fmt = LOG_FORMAT_LOGFMT;
 
-static _Atomic(log_tap_fn) log_tap = NULL;
+static _Atomic(log_tap_fn) log_tap; /* zero: none */
 
 void log_set_tap(log_tap_fn fn)
 {
