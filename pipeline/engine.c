@@ -43,7 +43,7 @@
 #include "exporterhelper/exporter_helper.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
-#include "ui/ui.h"
+#include "pipeline/engine_ui.h"
 
 struct pl_inst;
 struct engine;
@@ -1203,8 +1203,6 @@ static void reload_failed(struct engine *en, const char *why,
               detail);
 }
 
-static void engine_ui_pipelines(struct engine *en);
-
 static void engine_reload(struct engine *en)
 {
     struct config cfg;
@@ -1235,7 +1233,7 @@ static void engine_reload(struct engine *en)
     graph_commit(g, old);
     en->g = g;
     apply_telemetry(&g->cfg);
-    engine_ui_pipelines(en);
+    ui_pipelines_of(en->ui, &g->cfg);
     /* What did not carry over drains and goes. */
     graph_free(old, drain_ms);
     mcounter_add(en->reloads_ok, 1);
@@ -1245,49 +1243,6 @@ static void engine_reload(struct engine *en)
 }
 
 /* ---- signals and main loop ---------------------------------------------- */
-
-/* The status page draws the pipelines of the running graph. */
-static void engine_ui_pipelines(struct engine *en)
-{
-    const struct config *cfg = &en->g->cfg;
-    struct ui_pipeline *v;
-    uint32_t i, k, n = 0;
-    const char **ids;
-
-    if (en->ui == NULL) {
-        return;
-    }
-    for (i = 0; i < cfg->npipelines; i++) {
-        const struct config_pipeline *p = &cfg->pipelines[i];
-        n += p->nreceivers + p->nprocessors + p->nexporters;
-    }
-    v = calloc((size_t)cfg->npipelines + 1, sizeof(*v));
-    ids = calloc((size_t)n + 1, sizeof(*ids));
-    for (i = 0, n = 0; v != NULL && ids != NULL && i < cfg->npipelines; i++) {
-        const struct config_pipeline *p = &cfg->pipelines[i];
-        v[i] = (struct ui_pipeline){p->id, ids + n, p->nreceivers, NULL, 0,
-                                    NULL,  0};
-        for (k = 0; k < p->nreceivers; k++) {
-            ids[n++] = p->receivers[k]->id;
-        }
-        v[i].processors = ids + n;
-        v[i].nprocessors = p->nprocessors;
-        for (k = 0; k < p->nprocessors; k++) {
-            ids[n++] = p->processors[k]->id;
-        }
-        v[i].exporters = ids + n;
-        v[i].nexporters = p->nexporters;
-        for (k = 0; k < p->nexporters; k++) {
-            ids[n++] = p->exporters[k]->id;
-        }
-    }
-    if (v == NULL || ids == NULL ||
-        ui_set_pipelines(en->ui, v, cfg->npipelines) != PC_OK) {
-        log_warn(ENGINE_LOG, "status page: out of memory", "%s", "");
-    }
-    free(v);
-    free(ids);
-}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -1314,21 +1269,6 @@ static void engine_metrics(struct engine *en)
     en->reloads_failed = mscope_counter(en->scope,
                                         "profcol_engine_reloads_total", help,
                                         "result", "failed", NULL);
-}
-
-/* The status page, when service.telemetry.ui.address is set. */
-static int engine_ui_start(struct engine *en, const struct config *cfg)
-{
-    const struct config_telemetry_ui *c = &cfg->telemetry.ui;
-    struct ui_config uc = {c->address, c->retention_ms, c->max_bytes};
-    struct errctx e = {{0}};
-
-    if (ui_start(en->base, &uc, en->metrics, &en->ui, &e) != PC_OK) {
-        log_error(ENGINE_LOG, "cannot start: cannot serve the status page",
-                  "error=\"%s\"", err_msg(&e, PC_EIO));
-        return PC_EIO;
-    }
-    return PC_OK;
 }
 
 /* Builds and starts the first graph; logs why not. */
@@ -1389,7 +1329,7 @@ int engine_run(const char *config_path)
                   "error=\"%s\"", err_msg(&e, PC_EIO));
         goto out;
     }
-    if (engine_ui_start(&en, &cfg) != PC_OK) {
+    if (ui_start_from(&cfg, en.base, en.metrics, &en.ui) != PC_OK) {
         goto out;
     }
     /* Signals before the graph starts: a SIGTERM during a slow start (a
@@ -1405,7 +1345,7 @@ int engine_run(const char *config_path)
     if (engine_first_graph(&en, &cfg) != PC_OK) {
         goto out;
     }
-    engine_ui_pipelines(&en);
+    ui_pipelines_of(en.ui, &en.g->cfg);
     admin_set_state(en.admin, ADMIN_STATE_RUNNING);
     log_info(ENGINE_LOG, "profcol is running",
              "version=%s pipelines=%u metrics=\"%s\" health=\"%s\"",
