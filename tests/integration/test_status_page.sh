@@ -14,6 +14,7 @@
 #   (c) /api/pipelines, /api/series, /api/store, /api/flamegraph (JSON and
 #       SVG), /api/diff; a bad time range is a 400, an unknown path a 404, a
 #       POST a 405
+#   (d) a reload (SIGHUP) redraws the pipelines
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
@@ -161,6 +162,19 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$UI/api/nosuch")
 [ "$code" = 404 ] && pass "unknown path: 404" || fail "unknown path: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$UI/")
 [ "$code" = 405 ] && pass "POST: 405" || fail "POST: $code"
+
+echo "== (d) a reload redraws the pipelines"
+sed -i 's/exporters: \[debug, otlphttp\/down\]/exporters: [debug]/' "$WORK/profcol.yaml"
+kill -HUP "$PC_PID"
+exps() { curl -fsS "$UI/api/pipelines" | "$PY" -c '
+import json, sys
+print(",".join(c["id"] for c in json.load(sys.stdin)["pipelines"][0]["exporters"]))'; }
+only_debug() { [ "$(exps)" = debug ]; }
+if wait_until 15 only_debug; then
+  pass "after SIGHUP the page draws the new pipeline (exporters: $(exps))"
+else
+  fail "after SIGHUP: exporters $(exps)"
+fi
 
 stop profcol || fail "profcol exited non-zero"
 finish
