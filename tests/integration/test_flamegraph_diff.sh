@@ -11,10 +11,15 @@
 #       change google/pprof computes; exit 1 over the threshold, 0 under it
 #       and for a profile against itself; --json parses; --svg draws that
 #       function red, and one whose share fell blue
+#   (c) a JFR recording made here by the JDK: the flame graph of each kind
+#       (cpu by default, --type alloc_sample_bytes) holds the top function
+#       google/pprof finds in `profcol convert --to pprof` of that kind
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_cmd java "the JDK records the JFR file drawn"
+need_cmd javac "the JDK compiles the recorded program"
 pc() { timeout 120 "$PROFCOL" "$@"; }
 fc() { "$PY" "$HERE/flame_check.py" "$@"; }
 # |A - B| <= TOL
@@ -137,5 +142,21 @@ pc diff "$CPU" 2>/dev/null || rc=$?
 rc=0
 pc diff "$CPU" "$WORK/junk" 2>/dev/null || rc=$?
 [ "$rc" -eq 2 ] && pass "junk NEW: exit 2" || fail "junk NEW: exit $rc"
+
+echo "== (c) JFR"
+javac -d "$WORK/classes" "$SRC/tests/fixtures/java/JfrWork.java"
+timeout 120 nice java "-XX:StartFlightRecording=filename=$WORK/rec.jfr,settings=profile" \
+  -cp "$WORK/classes" JfrWork 2 >/dev/null 2>&1 || die "recording JfrWork"
+pc convert --to pprof "$WORK/rec.jfr" "$WORK/kind%d.pb.gz" || die "convert JFR"
+for k in "0 cpu" "1 alloc_sample_bytes"; do
+  read -r idx ty <<<"$k"
+  read -r jtop jshare < <("$TOP" -top "$WORK/kind$idx.pb.gz")
+  args=()
+  [ "$idx" = 0 ] || args=(--type "$ty")
+  pc flamegraph "$WORK/rec.jfr" "$WORK/jfr$idx.svg" "${args[@]}" || die "flamegraph of JFR ($ty)"
+  got=$(fc self "$WORK/jfr$idx.svg" "$jtop")
+  close "$got" "$jshare" 0.02 && pass "JFR $ty: $jtop self $got% = google/pprof's $jshare%" \
+    || fail "JFR $ty: $jtop self $got%, google/pprof says $jshare%"
+done
 
 finish
