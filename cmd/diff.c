@@ -169,7 +169,9 @@ static int diff_compute(const struct flame_tree *t, double threshold,
     r->total[0] = t->nodes[FLAME_ROOT].total[0];
     r->total[1] = t->nodes[FLAME_ROOT].total[1];
     r->total_change = r->total[0] != 0
-                          ? diff_pct(r->total[1] - r->total[0], r->total[0])
+                          ? 100.0 *
+                                ((double)r->total[1] - (double)r->total[0]) /
+                                (double)r->total[0]
                       : r->total[1] != 0 ? INFINITY
                                          : 0;
     r->rows = calloc((size_t)n + 1, sizeof(*r->rows));

@@ -53,6 +53,14 @@ struct flame_tree {
     size_t max_bytes;
 };
 
+/* a + b wrapping around like unsigned numbers: values come from outside
+ * (a hostile profile may hold INT64_MAX twice), and signed overflow would
+ * be undefined. A profile that wraps draws nonsense, never a crash. */
+static inline int64_t flame_add64(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
 /* An empty tree (the root only) of at most max_bytes (0: 1 GiB). */
 int flame_init(struct flame_tree *t, size_t max_bytes);
 void flame_free(struct flame_tree *t);

@@ -31,9 +31,11 @@ int flame_functions(const struct flame_tree *t, struct flame_fn **out,
         const struct flame_node *nd = &t->nodes[cur];
         int s;
         for (s = 0; s < 2; s++) {
-            fn[nd->name].flat[s] += nd->self[s];
+            fn[nd->name].flat[s] = flame_add64(fn[nd->name].flat[s],
+                                               nd->self[s]);
             if (onpath[nd->name] == 0) {
-                fn[nd->name].cum[s] += nd->total[s];
+                fn[nd->name].cum[s] = flame_add64(fn[nd->name].cum[s],
+                                                  nd->total[s]);
             }
         }
         onpath[nd->name]++;

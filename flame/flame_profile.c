@@ -66,7 +66,7 @@ int64_t flame_sample_value(const struct profile *p, const struct sample *s,
         return (int64_t)s->nts;
     }
     for (i = 0; i < s->nvalues; i++) {
-        sum += s->values[i];
+        sum = flame_add64(sum, s->values[i]);
     }
     return sum;
 }

@@ -233,9 +233,11 @@ int flame_add_path(struct flame_tree *t, const uint32_t *names, uint32_t n,
         path[depth++] = cur;
     }
     for (i = 0; i < depth; i++) {
-        t->nodes[path[i]].total[side] += v;
+        struct flame_node *nd = &t->nodes[path[i]];
+        nd->total[side] = flame_add64(nd->total[side], v);
     }
-    t->nodes[path[depth - 1]].self[side] += v;
+    t->nodes[path[depth - 1]].self[side] =
+        flame_add64(t->nodes[path[depth - 1]].self[side], v);
     return rc;
 }
 
@@ -289,9 +291,11 @@ int flame_merge(struct flame_tree *dst, const struct flame_tree *src,
         }
         d = map[k];
         if (k == i) {
-            dst->nodes[d].total[dst_side] += src->nodes[i].total[src_side];
+            dst->nodes[d].total[dst_side] = flame_add64(
+                dst->nodes[d].total[dst_side], src->nodes[i].total[src_side]);
         }
-        dst->nodes[d].self[dst_side] += src->nodes[i].self[src_side];
+        dst->nodes[d].self[dst_side] = flame_add64(
+            dst->nodes[d].self[dst_side], src->nodes[i].self[src_side]);
     }
     free(map);
     return rc;
