@@ -2,7 +2,8 @@
 # test_engine_metrics.sh: a running profcol with config.example.yaml (on
 # free ports, temporary directories): /metrics passes `promtool check
 # metrics`, /health is 200, the receiver and exporter counters move as
-# real profiles flow, and the idle RSS stays under 10 MiB.
+# real profiles flow, and the idle RSS stays under 18 MiB (its OTLP
+# receiver loads gRPC); without the OTLP receiver, under 10 MiB.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 fixtures
@@ -12,9 +13,30 @@ new_ports
 mkdir -p "$WORK/in" "$WORK/out"
 # The example config as shipped, with its addresses and directories moved.
 sed -e "s|127.0.0.1:8888|127.0.0.1:$METRICS_PORT|; s|127.0.0.1:13133|127.0.0.1:$HEALTH_PORT|" \
+    -e "s|127.0.0.1:4317|127.0.0.1:$(free_port)|; s|127.0.0.1:4318|127.0.0.1:$(free_port)|" \
+    -e "s|127.0.0.1:4040|127.0.0.1:$(free_port)|; s|127.0.0.1:13134|127.0.0.1:$(free_port)|" \
     -e "s|directory: ./data/queue|directory: $WORK/queue|" \
     "$SRC/config.example.yaml" >"$WORK/config.yaml"
+if grep -Eq '127\.0\.0\.1:(8888|13133|13134|4317|4318|4040)$' "$WORK/config.yaml"; then
+  die "an address of config.example.yaml was not moved to a free port"
+fi
 export PROFCOL_INCOMING="$WORK/in" PROFCOL_OUT="$WORK/out"
+
+# The footprint without gRPC: the example without its OTLP receiver.
+"$PY" - "$WORK/config.yaml" "$WORK/nogrpc.yaml" <<'PYCFG'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+del c["receivers"]["otlp"]
+c["service"]["pipelines"]["profiles"]["receivers"].remove("otlp")
+yaml.safe_dump(c, open(sys.argv[2], "w"))
+PYCFG
+start_profcol small "$WORK/nogrpc.yaml"
+sleep 3
+rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$PC_PID/status")
+[ "$rss_kb" -lt 10240 ] && pass "idle RSS without gRPC ${rss_kb} KiB < 10 MiB" \
+  || fail "idle RSS without gRPC ${rss_kb} KiB >= 10 MiB"
+stop small || fail "the small configuration exited non-zero"
+
 start_profcol metrics "$WORK/config.yaml"
 
 [ "$(health_code)" = 200 ] && pass "/health 200 while running" || fail "/health $(health_code)"
@@ -22,7 +44,8 @@ start_profcol metrics "$WORK/config.yaml"
 sleep 3
 rss_kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$PC_PID/status")
 echo "idle RSS: ${rss_kb} KiB"
-[ "$rss_kb" -lt 10240 ] && pass "idle RSS ${rss_kb} KiB < 10 MiB" || fail "idle RSS ${rss_kb} KiB >= 10 MiB"
+[ "$rss_kb" -lt 18432 ] && pass "idle RSS ${rss_kb} KiB < 18 MiB (gRPC loaded)" \
+  || fail "idle RSS ${rss_kb} KiB >= 18 MiB"
 
 acc0=$(metric_first profcol_receiver_accepted_profiles_total 'receiver="file"')
 sent0=$(metric_first profcol_exporter_sent_profiles_total 'exporter="file"')
