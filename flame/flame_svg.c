@@ -192,11 +192,12 @@ static int flame_label(struct buf *b, struct pstr nm, double wpx)
     }
 }
 
+/* "name (value, shares)": nm is the name drawn ("all" for the root). */
 static int flame_tooltip(struct buf *b, const struct flame_tree *t,
-                         const struct flame_render *r, uint32_t i)
+                         const struct flame_render *r, uint32_t i,
+                         struct pstr nm)
 {
     const struct flame_node *nd = &t->nodes[i];
-    struct pstr nm = flame_name_text(t, nd->name);
     const char *unit = r->unit != NULL ? r->unit : "";
     int rc = flame_xml_escape(b, nm.ptr, nm.len);
 
@@ -247,12 +248,7 @@ static int flame_frame(struct buf *b, const struct flame_tree *t,
                     l->x[i], w, l->depth[i]);
     rc = rc == PC_OK ? flame_xml_escape(b, nm.ptr, nm.len) : rc;
     rc = rc == PC_OK ? buf_append_str(b, "\"><title>") : rc;
-    rc = rc == PC_OK ? (i == FLAME_ROOT ? buf_append_str(b, "all")
-                                        : flame_tooltip(b, t, r, i))
-                     : rc;
-    if (rc == PC_OK && i == FLAME_ROOT) {
-        rc = flame_tooltip(b, t, r, i);
-    }
+    rc = rc == PC_OK ? flame_tooltip(b, t, r, i, nm) : rc;
     rc = rc == PC_OK ? buf_printf(b,
                                   "</title><rect x=\"%.2f\" y=\"%u\" "
                                   "width=\"%.2f\" height=\"%u\" fill=\"%s\" "
@@ -299,7 +295,8 @@ static int flame_head(struct buf *b, const struct flame_render *r,
                      : rc;
     if (rc == PC_OK && r->title != NULL) {
         /* Cut to the room between the buttons, between characters. */
-        size_t n = strlen(r->title), room = (r->width - 200) / 8;
+        size_t n = strlen(r->title);
+        size_t room = r->width > 200 ? (r->width - 200) / 8 : 0;
         if (n > room) {
             while (room > 0 &&
                    ((unsigned char)r->title[room] & 0xC0) == 0x80) {
