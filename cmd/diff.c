@@ -18,7 +18,6 @@
 #include "cmd/cmd.h"
 #include "cmd/flamesrc.h"
 #include "core/err.h"
-#include "core/jsonesc.h"
 #include "flame/flame.h"
 
 #define DIFF_TOP_DEFAULT 20
@@ -29,22 +28,6 @@ struct diff_opts {
     unsigned top;
     double threshold;
     int json;
-};
-
-/* One function's shares of its side's total, in percent. */
-struct diff_row {
-    struct pstr name;
-    double flat[2], cum[2];
-};
-
-struct diff_result {
-    const struct flame_tree *t;
-    struct diff_row *rows;
-    uint32_t n;
-    int64_t total[2];
-    double total_change; /* percent of the base total */
-    int regression;
-    const char *type;
 };
 
 static int diff_usage(void)
@@ -127,89 +110,18 @@ static int diff_parse(int argc, char **argv, struct diff_opts *o)
     return o->base != NULL && o->new_ != NULL ? 0 : -1;
 }
 
-static double diff_pct(int64_t v, int64_t total)
-{
-    return total != 0 ? 100.0 * (double)v / (double)total : 0;
-}
-
-/* Largest change first: flat, then cumulative, then name for a stable
- * order. */
-static int diff_by_change(const void *a, const void *b)
-{
-    const struct diff_row *x = a, *y = b;
-    double fx = fabs(x->flat[1] - x->flat[0]);
-    double fy = fabs(y->flat[1] - y->flat[0]);
-    double cx = fabs(x->cum[1] - x->cum[0]);
-    double cy = fabs(y->cum[1] - y->cum[0]);
-    size_t n = x->name.len < y->name.len ? x->name.len : y->name.len;
-    int c;
-
-    if (fx != fy) {
-        return fx < fy ? 1 : -1;
-    }
-    if (cx != cy) {
-        return cx < cy ? 1 : -1;
-    }
-    c = memcmp(x->name.ptr, y->name.ptr, n);
-    return c != 0 ? c
-                  : (x->name.len > y->name.len) - (x->name.len < y->name.len);
-}
-
-static int diff_compute(const struct flame_tree *t, double threshold,
-                        struct diff_result *r)
-{
-    struct flame_fn *fn;
-    uint32_t n, i;
-    int rc = flame_functions(t, &fn, &n);
-
-    if (rc != PC_OK) {
-        return rc;
-    }
-    r->t = t;
-    r->total[0] = t->nodes[FLAME_ROOT].total[0];
-    r->total[1] = t->nodes[FLAME_ROOT].total[1];
-    r->total_change = r->total[0] != 0
-                          ? 100.0 *
-                                ((double)r->total[1] - (double)r->total[0]) /
-                                (double)r->total[0]
-                      : r->total[1] != 0 ? INFINITY
-                                         : 0;
-    r->rows = calloc((size_t)n + 1, sizeof(*r->rows));
-    if (r->rows == NULL) {
-        free(fn);
-        return PC_ENOMEM;
-    }
-    r->n = 0;
-    r->regression = r->total_change > threshold;
-    for (i = 1; i < n; i++) { /* name 0 is the root's */
-        struct diff_row *row = &r->rows[r->n++];
-        int s;
-        row->name = flame_name_text(t, fn[i].name);
-        for (s = 0; s < 2; s++) {
-            row->flat[s] = diff_pct(fn[i].flat[s], r->total[s]);
-            row->cum[s] = diff_pct(fn[i].cum[s], r->total[s]);
-        }
-        if (row->flat[1] - row->flat[0] > threshold) {
-            r->regression = 1;
-        }
-    }
-    free(fn);
-    qsort(r->rows, r->n, sizeof(*r->rows), diff_by_change);
-    return PC_OK;
-}
-
-static void diff_print_text(const struct diff_result *r,
+static void diff_print_text(const struct flame_diff *r, const char *type,
                             const struct diff_opts *o)
 {
     uint32_t i;
 
-    printf("type %s\n", r->type);
+    printf("type %s\n", type);
     printf("total: base %lld, new %lld, change %+.2f%%\n",
            (long long)r->total[0], (long long)r->total[1], r->total_change);
     printf("%9s %9s %9s %9s %9s %9s  %s\n", "flat-base", "flat-new",
            "flat-chg", "cum-base", "cum-new", "cum-chg", "function");
     for (i = 0; i < r->n && i < o->top; i++) {
-        const struct diff_row *w = &r->rows[i];
+        const struct flame_diff_row *w = &r->rows[i];
         printf("%8.2f%% %8.2f%% %+8.2f%% %8.2f%% %8.2f%% %+8.2f%%  %.*s\n",
                w->flat[0], w->flat[1], w->flat[1] - w->flat[0], w->cum[0],
                w->cum[1], w->cum[1] - w->cum[0], (int)w->name.len,
@@ -218,58 +130,6 @@ static void diff_print_text(const struct diff_result *r,
     printf("%s: threshold %.2f%% (total change, or a function's flat share "
            "change)\n",
            r->regression ? "REGRESSION" : "ok", o->threshold);
-}
-
-static int diff_json_row(struct buf *b, const struct diff_row *w, int first)
-{
-    int rc = buf_append_str(b, first ? "{\"function\":" : ",{\"function\":");
-
-    rc = rc == PC_OK ? jsonesc_quoted(b, w->name.ptr, w->name.len) : rc;
-    return rc == PC_OK
-               ? buf_printf(b,
-                            ",\"flat_base_pct\":%.4f,\"flat_new_pct\":%.4f,"
-                            "\"flat_change_pct\":%.4f,\"cum_base_pct\":%.4f,"
-                            "\"cum_new_pct\":%.4f,\"cum_change_pct\":%.4f}",
-                            w->flat[0], w->flat[1], w->flat[1] - w->flat[0],
-                            w->cum[0], w->cum[1], w->cum[1] - w->cum[0])
-               : rc;
-}
-
-static int diff_print_json(const struct diff_result *r,
-                           const struct diff_opts *o)
-{
-    struct buf b;
-    uint32_t i;
-    int rc;
-
-    buf_init(&b, 0);
-    rc = buf_append_str(&b, "{\"type\":");
-    rc = rc == PC_OK ? jsonesc_quoted(&b, r->type, strlen(r->type)) : rc;
-    rc = rc == PC_OK
-             ? buf_printf(&b, ",\"base_total\":%lld,\"new_total\":%lld,",
-                          (long long)r->total[0], (long long)r->total[1])
-             : rc;
-    /* A base of 0 has no percentage of change: null. */
-    if (rc == PC_OK && isfinite(r->total_change)) {
-        rc = buf_printf(&b, "\"total_change_pct\":%.4f", r->total_change);
-    } else if (rc == PC_OK) {
-        rc = buf_append_str(&b, "\"total_change_pct\":null");
-    }
-    rc = rc == PC_OK
-             ? buf_printf(&b,
-                          ",\"threshold_pct\":%.4f,\"regression\":%s,"
-                          "\"functions\":[",
-                          o->threshold, r->regression ? "true" : "false")
-             : rc;
-    for (i = 0; i < r->n && i < o->top && rc == PC_OK; i++) {
-        rc = diff_json_row(&b, &r->rows[i], i == 0);
-    }
-    rc = rc == PC_OK ? buf_append_str(&b, "]}\n") : rc;
-    if (rc == PC_OK) {
-        fwrite(b.data, 1, b.len, stdout);
-    }
-    buf_free(&b);
-    return rc;
 }
 
 static int diff_load(const struct diff_opts *o, const struct matcher_set *sel,
@@ -308,10 +168,27 @@ static int diff_svg(const struct flame_tree *t, const struct diff_opts *o,
     return cmd_write_flame(t, &r, o->svg, "diff");
 }
 
+/* --json: the report as flame_diff_json writes it, on stdout. */
+static int diff_print_json(const struct flame_diff *r, const char *type,
+                           const struct diff_opts *o)
+{
+    struct buf b;
+    int rc;
+
+    buf_init(&b, 0);
+    rc = flame_diff_json(r, type, o->threshold, o->top, &b);
+    rc = rc == PC_OK ? buf_putc(&b, '\n') : rc;
+    if (rc == PC_OK) {
+        fwrite(b.data, 1, b.len, stdout);
+    }
+    buf_free(&b);
+    return rc;
+}
+
 int cmd_diff(int argc, char **argv)
 {
     struct diff_opts o;
-    struct diff_result r;
+    struct flame_diff r;
     struct matcher_set *sel = NULL;
     struct flame_tree t;
     char type[128] = "";
@@ -326,18 +203,16 @@ int cmd_diff(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     rc = flame_init(&t, 0);
     rc = rc == PC_OK ? diff_load(&o, sel, &t, type, sizeof(type)) : rc;
-    rc = rc == PC_OK ? diff_compute(&t, o.threshold, &r) : rc;
-    r.type = type;
-    if (rc == PC_OK) {
-        rc = o.json ? diff_print_json(&r, &o) : PC_OK;
-        if (!o.json) {
-            diff_print_text(&r, &o);
-        }
+    rc = rc == PC_OK ? flame_diff(&t, o.threshold, &r) : rc;
+    if (rc == PC_OK && o.json) {
+        rc = diff_print_json(&r, type, &o);
+    } else if (rc == PC_OK) {
+        diff_print_text(&r, type, &o);
     }
     if (rc == PC_OK && o.svg != NULL) {
         rc = diff_svg(&t, &o, type);
     }
-    free(r.rows);
+    flame_diff_free(&r);
     flame_free(&t);
     matcher_free(sel);
     if (rc != PC_OK) {

@@ -126,6 +126,38 @@ struct flame_fn {
 int flame_functions(const struct flame_tree *t, struct flame_fn **out,
                     uint32_t *n);
 
+/* ---- two sides compared (flame_diff.c) ---------------------------------- */
+
+/* One function's shares of its side's total, in percent. */
+struct flame_diff_row {
+    struct pstr name; /* points into the tree */
+    double flat[2], cum[2];
+};
+
+struct flame_diff {
+    struct flame_diff_row *rows; /* largest flat change first */
+    uint32_t n;
+    int64_t total[2];
+    double total_change; /* percent of side 0's total; INFINITY from 0 */
+    int regression;      /* the total, or a flat share, rose past threshold */
+};
+
+/* Compares side 0 (base) with side 1 (new) of t, which must outlive d:
+ * the total's change in percent, every function's flat and cumulative
+ * share in percentage points. threshold: percent (total) and points (a
+ * function's flat share) above which it is a regression. */
+int flame_diff(const struct flame_tree *t, double threshold,
+               struct flame_diff *d);
+void flame_diff_free(struct flame_diff *d);
+
+/* d as JSON (type: "type:unit"; at most top functions): {"type",
+ * "base_total", "new_total", "total_change_pct" (null from 0),
+ * "threshold_pct", "regression", "functions": [{"function",
+ * "flat_base_pct", "flat_new_pct", "flat_change_pct", "cum_base_pct",
+ * "cum_new_pct", "cum_change_pct"}]} */
+int flame_diff_json(const struct flame_diff *d, const char *type,
+                    double threshold, uint32_t top, struct buf *out);
+
 /* ---- rendering (flame_svg.c, flame_json.c) ------------------------------ */
 
 struct flame_render {

@@ -6,10 +6,11 @@
  *   /api/series      the flame graph series held: pipeline, service, type
  *   /api/store       the store's bytes, bound and drop counts
  *   /api/flamegraph  one series over a time range: JSON tree or SVG
- *   /api/diff        one series, two time ranges: differential SVG or the
- *                    two JSON trees
+ *   /api/diff        one series, two time ranges: differential SVG, the
+ *                    two JSON trees, or the functions that changed most
  */
 #include <stdio.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,17 +223,77 @@ static int ui_flame_render(const struct flame_tree *t,
     return flame_svg(t, &r, b);
 }
 
+/* A number parameter within [lo, hi], or def when absent. */
+static int ui_num_param(const struct evkeyvalq *q, const char *key, double def,
+                        double lo, double hi, double *out, struct errctx *e)
+{
+    const char *v = ui_param(q, key);
+    char *end;
+
+    *out = def;
+    if (v == NULL || v[0] == '\0') {
+        return PC_OK;
+    }
+    errno = 0;
+    *out = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 ||
+        !(*out >= lo && *out <= hi)) {
+        return err_set(e, PC_EINVAL, "%s: want a number from %g to %g", key,
+                       lo, hi);
+    }
+    return PC_OK;
+}
+
+/* /api/diff?format=functions: what `profcol diff --json` prints. */
+static int ui_diff_functions(const struct flame_tree *t,
+                             const struct ui_series_info *info,
+                             const struct evkeyvalq *q, struct buf *b,
+                             struct errctx *e)
+{
+    struct flame_diff d;
+    double top, threshold;
+    int rc = ui_num_param(q, "top", 20, 0, 100000, &top, e);
+
+    rc = rc == PC_OK ? ui_num_param(q, "threshold", 10, 0, 1e9, &threshold, e)
+                     : rc;
+    rc = rc == PC_OK ? flame_diff(t, threshold, &d) : rc;
+    if (rc == PC_OK) {
+        rc = flame_diff_json(&d, info->type, threshold, (uint32_t)top, b);
+        rc = rc == PC_OK ? buf_putc(b, '\n') : rc;
+        flame_diff_free(&d);
+    }
+    return rc;
+}
+
+/* The tree(s) as JSON: one, or {"base":...,"new":...} for a diff. */
+static int ui_trees_json(const struct flame_tree *t, int diff, struct buf *b)
+{
+    int rc = buf_append_str(b, diff ? "{\"base\":" : "");
+
+    rc = rc == PC_OK ? flame_json(t, 0, 0, b) : rc;
+    if (diff && rc == PC_OK) {
+        rc = buf_append_str(b, ",\"new\":");
+        rc = rc == PC_OK ? flame_json(t, 1, 0, b) : rc;
+        rc = rc == PC_OK ? buf_putc(b, '}') : rc;
+    }
+    return rc == PC_OK ? buf_putc(b, '\n') : rc;
+}
+
 static int ui_api_flame(struct ui *u, const struct evkeyvalq *q, int diff,
                         struct buf *b, const char **ctype, struct errctx *e)
 {
     const char *fmt = ui_param(q, "format");
     int svg = fmt != NULL && strcmp(fmt, "svg") == 0;
+    int fns = diff && fmt != NULL && strcmp(fmt, "functions") == 0;
     struct ui_series_info info;
     struct flame_tree t;
     int rc;
 
-    if (fmt != NULL && !svg && strcmp(fmt, "json") != 0) {
-        return err_set(e, PC_EINVAL, "format: want json or svg");
+    if (fmt != NULL && !svg && !fns && strcmp(fmt, "json") != 0) {
+        return err_set(e, PC_EINVAL,
+                       diff ? "format: want json, svg or "
+                              "functions"
+                            : "format: want json or svg");
     }
     rc = flame_init(&t, UI_PAGE_MAX);
     if (rc != PC_OK) {
@@ -248,16 +309,10 @@ static int ui_api_flame(struct ui *u, const struct evkeyvalq *q, int diff,
     if (rc == PC_OK && svg) {
         *ctype = "image/svg+xml";
         rc = ui_flame_render(&t, &info, diff, b);
+    } else if (rc == PC_OK && fns) {
+        rc = ui_diff_functions(&t, &info, q, b, e);
     } else if (rc == PC_OK) {
-        *ctype = "application/json";
-        rc = buf_append_str(b, diff ? "{\"base\":" : "");
-        rc = rc == PC_OK ? flame_json(&t, 0, 0, b) : rc;
-        if (diff && rc == PC_OK) {
-            rc = buf_append_str(b, ",\"new\":");
-            rc = rc == PC_OK ? flame_json(&t, 1, 0, b) : rc;
-            rc = rc == PC_OK ? buf_putc(b, '}') : rc;
-        }
-        rc = rc == PC_OK ? buf_putc(b, '\n') : rc;
+        rc = ui_trees_json(&t, diff, b);
     }
     flame_free(&t);
     return rc;

@@ -184,6 +184,12 @@ async function diffChecks(browser) {
       .map((g) => g.getAttribute('data-n')))]);
   check(reddest.length === 1 && reddest[0] === TOP, `the regressed function is the reddest: ${reddest}`);
   await page.screenshot({ path: path.join(SHOTS, 'status-page-diff.png'), fullPage: true });
+  // The same two ranges for scripts: what `profcol diff --json` prints.
+  const fns = await api('/api/diff?' + q + '&format=functions&threshold=5&top=3');
+  const first = fns.functions[0];
+  check(fns.regression === true && first.function === TOP && first.flat_change_pct > 5 &&
+    fns.functions.length === 3,
+    `/api/diff?format=functions: ${first.function} first, flat ${first.flat_change_pct} points, regression`);
   pass('screenshot ' + path.join(SHOTS, 'status-page-diff.png'));
   await page.close();
 }

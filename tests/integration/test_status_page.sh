@@ -158,6 +158,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "$UI/api/diff?base_from=-30s&base_
 [ "$code" = 200 ] && pass "/api/diff: 200" || fail "/api/diff: $code"
 code=$(curl -s -o "$WORK/err" -w '%{http_code}' "$UI/api/flamegraph?from=yesterday")
 [ "$code" = 400 ] && grep -q '^from:' "$WORK/err" && pass "a bad range: 400 $(head -1 "$WORK/err")" || fail "a bad range: $code"
+code=$(curl -s -o "$WORK/err" -w '%{http_code}' "$UI/api/diff?format=functions&threshold=lots")
+[ "$code" = 400 ] && grep -q '^threshold:' "$WORK/err" && pass "a bad threshold: 400 $(head -1 "$WORK/err")" \
+  || fail "a bad threshold: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$UI/api/nosuch")
 [ "$code" = 404 ] && pass "unknown path: 404" || fail "unknown path: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$UI/")

@@ -3,7 +3,7 @@
  * values per side, merging trees, per function flat and cumulative values
  * (recursion counted once), the byte bound (refused, values consistent),
  * a model profile's samples (inlined frames, sample types), SVG and JSON
- * output and XML escaping.
+ * output and XML escaping, two sides compared per function.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -320,6 +320,60 @@ static void test_svg_json(void **state)
     flame_free(&t);
 }
 
+static void test_diff(void **state)
+{
+    struct flame_tree t;
+    struct flame_diff d;
+    struct buf b;
+
+    (void)state;
+    assert_int_equal(flame_init(&t, 0), PC_OK);
+    add(&t, "main;a", 0, 50);
+    add(&t, "main;b", 0, 50);
+    add(&t, "main;a", 1, 80);
+    add(&t, "main;b", 1, 20);
+    add(&t, "main;c;b", 1, 0);
+    assert_int_equal(flame_diff(&t, 10, &d), PC_OK);
+    assert_int_equal(d.total[0], 100);
+    assert_int_equal(d.total[1], 100);
+    assert_true(d.total_change == 0);
+    assert_true(d.regression); /* a's flat share: 50% -> 80% */
+    /* a and b changed by 30 points each: a first by name, then b */
+    assert_int_equal(d.rows[0].name.len, 1);
+    assert_memory_equal(d.rows[0].name.ptr, "a", 1);
+    assert_true(d.rows[0].flat[0] == 50 && d.rows[0].flat[1] == 80);
+    assert_memory_equal(d.rows[1].name.ptr, "b", 1);
+    assert_true(d.rows[1].cum[1] == 20);
+    buf_init(&b, 0);
+    assert_int_equal(flame_diff_json(&d, "cpu:ns", 10, 1, &b), PC_OK);
+    assert_int_equal(buf_putc(&b, 0), PC_OK);
+    assert_string_equal(
+        (char *)b.data,
+        "{\"type\":\"cpu:ns\",\"base_total\":100,\"new_total\":100,"
+        "\"total_change_pct\":0.0000,\"threshold_pct\":10.0000,"
+        "\"regression\":true,\"functions\":[{\"function\":\"a\","
+        "\"flat_base_pct\":50.0000,\"flat_new_pct\":80.0000,"
+        "\"flat_change_pct\":30.0000,\"cum_base_pct\":50.0000,"
+        "\"cum_new_pct\":80.0000,\"cum_change_pct\":30.0000}]}");
+    flame_diff_free(&d);
+    /* Under a 40 point threshold: no regression. From an empty base the
+     * total's change has no percentage: null, and a regression. */
+    assert_int_equal(flame_diff(&t, 40, &d), PC_OK);
+    assert_false(d.regression);
+    flame_diff_free(&d);
+    assert_int_equal(flame_reset(&t), PC_OK);
+    add(&t, "main", 1, 5);
+    assert_int_equal(flame_diff(&t, 40, &d), PC_OK);
+    assert_true(d.regression);
+    buf_reset(&b);
+    assert_int_equal(flame_diff_json(&d, "x", 40, 0, &b), PC_OK);
+    assert_int_equal(buf_putc(&b, 0), PC_OK);
+    assert_non_null(strstr((char *)b.data, "\"total_change_pct\":null"));
+    flame_diff_free(&d);
+    buf_free(&b);
+    flame_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_bound),
         cmocka_unit_test(test_profile),
         cmocka_unit_test(test_svg_json),
+        cmocka_unit_test(test_diff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
