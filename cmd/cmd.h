@@ -17,6 +17,14 @@ struct flame_render;
 struct buf;
 /* The last part of a path (a title names no directories). */
 const char *cmd_base_name(const char *path);
+/* An option of a subcommand: with v NULL, 1 when a is a flag it took, 0
+ * when a takes a value; then with the value, 0 when taken. -1: refused
+ * (the option prints why). */
+typedef int (*cmd_opt_fn)(void *ctx, const char *a, const char *v);
+/* argv[1..]: options ("--x" and "--x VALUE", through opt) and exactly two
+ * paths ("-" counts as one). -1 on a usage error. */
+int cmd_two_paths(int argc, char **argv, cmd_opt_fn opt, void *ctx,
+                  const char **p1, const char **p2);
 /* Non-zero when path ends in .html or .htm. */
 int cmd_wants_html(const char *path);
 /* A whole number of pixels, 100 to 100000, or -1. */

@@ -52,10 +52,19 @@ static int diff_number(const char *v, double lo, double hi, double *out)
     return 0;
 }
 
-static int diff_opt(struct diff_opts *o, const char *a, const char *v)
+/* --json is a flag (v NULL: 1); the others take a value. */
+static int diff_opt(void *ctx, const char *a, const char *v)
 {
+    struct diff_opts *o = ctx;
     double d;
 
+    if (v == NULL) {
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            return 1;
+        }
+        return 0;
+    }
     if (strcmp(a, "--type") == 0) {
         o->type = v;
     } else if (strcmp(a, "--select") == 0) {
@@ -83,31 +92,10 @@ static int diff_opt(struct diff_opts *o, const char *a, const char *v)
 
 static int diff_parse(int argc, char **argv, struct diff_opts *o)
 {
-    int i, pos = 0;
-
     memset(o, 0, sizeof(*o));
     o->top = DIFF_TOP_DEFAULT;
     o->threshold = DIFF_THRESHOLD_DEFAULT;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0) {
-            o->json = 1;
-        } else if (a[0] == '-' && a[1] == '-') {
-            if (i + 1 >= argc || diff_opt(o, a, argv[i + 1]) != 0) {
-                return -1;
-            }
-            i++;
-        } else if (pos == 0) {
-            o->base = a;
-            pos++;
-        } else if (pos == 1) {
-            o->new_ = a;
-            pos++;
-        } else {
-            return -1;
-        }
-    }
-    return o->base != NULL && o->new_ != NULL ? 0 : -1;
+    return cmd_two_paths(argc, argv, diff_opt, o, &o->base, &o->new_);
 }
 
 static void diff_print_text(const struct flame_diff *r, const char *type,

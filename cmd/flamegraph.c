@@ -49,9 +49,14 @@ int cmd_parse_width(const char *v, unsigned *w)
     return 0;
 }
 
-static int flamegraph_opt(struct flamegraph_opts *o, const char *a,
-                          const char *v)
+/* --type, --select, --title take a value; v NULL: none is a flag. */
+static int flamegraph_opt(void *ctx, const char *a, const char *v)
 {
+    struct flamegraph_opts *o = ctx;
+
+    if (v == NULL) {
+        return 0;
+    }
     if (strcmp(a, "--type") == 0) {
         o->type = v;
     } else if (strcmp(a, "--select") == 0) {
@@ -71,29 +76,36 @@ static int flamegraph_opt(struct flamegraph_opts *o, const char *a,
     return 0;
 }
 
-static int flamegraph_parse(int argc, char **argv, struct flamegraph_opts *o)
+int cmd_two_paths(int argc, char **argv, cmd_opt_fn opt, void *ctx,
+                  const char **p1, const char **p2)
 {
     int i, pos = 0;
 
-    memset(o, 0, sizeof(*o));
+    *p1 = *p2 = NULL;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] == '-' && a[1] == '-') {
-            if (i + 1 >= argc || flamegraph_opt(o, a, argv[i + 1]) != 0) {
+        int r;
+        if (a[0] != '-' || a[1] != '-') {
+            if (pos == 2) {
                 return -1;
             }
-            i++;
-        } else if (pos == 0) {
-            o->in = a;
-            pos++;
-        } else if (pos == 1) {
-            o->out = a;
-            pos++;
-        } else {
+            *(pos++ == 0 ? p1 : p2) = a;
+            continue;
+        }
+        r = opt(ctx, a, NULL);
+        if (r < 0 ||
+            (r == 0 && (i + 1 >= argc || opt(ctx, a, argv[i + 1]) != 0))) {
             return -1;
         }
+        i += r == 0;
     }
-    return o->in != NULL && o->out != NULL ? 0 : -1;
+    return *p1 != NULL && *p2 != NULL ? 0 : -1;
+}
+
+static int flamegraph_parse(int argc, char **argv, struct flamegraph_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    return cmd_two_paths(argc, argv, flamegraph_opt, o, &o->in, &o->out);
 }
 
 const char *cmd_base_name(const char *path)
