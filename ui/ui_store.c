@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/otlp.h"
+#include "codec/pprof.h"
 #include "component/batch.h"
 #include "core/assert.h"
 #include "core/clock.h"
@@ -284,21 +286,67 @@ static void ui_service_of(const struct item *it, char *out, size_t len)
     }
 }
 
+/*
+ * The item's decoded payload: the one it already has (shared, a reference
+ * taken), else a private decode of its original bytes, freed after use.
+ * A private decode leaves the item as the pipeline handed it over: a
+ * profile forwarded as its original bytes does not carry a decoded copy
+ * to its exporters because the page looked at it.
+ */
+static int ui_item_pdata(struct batch *b, const struct item *it,
+                         struct shared_pdata **shared, struct pdata **own)
+{
+    struct blob *raw = NULL;
+    uint8_t format;
+    int rc;
+
+    *shared = NULL;
+    *own = NULL;
+    pthread_mutex_lock(&b->decode_lock);
+    if (it->pd != NULL) {
+        *shared = shared_pdata_ref(it->pd);
+    } else if (it->raw != NULL) {
+        raw = blob_ref(it->raw);
+    }
+    format = it->format;
+    pthread_mutex_unlock(&b->decode_lock);
+    if (*shared != NULL) {
+        return PC_OK;
+    }
+    if (raw == NULL) {
+        return PC_EINVAL;
+    }
+    if (format == PAYLOAD_PPROF) {
+        rc = pprof_decode(raw->data, raw->len, &b->limits, own, NULL);
+    } else if (format == PAYLOAD_OTLP) {
+        rc = otlp_decode(raw->data, raw->len, &b->limits, own, NULL);
+    } else {
+        rc = PC_EFORMAT;
+    }
+    blob_unref(raw);
+    return rc;
+}
+
 static void ui_take_batch(struct ui_store *s, struct ui_job *j)
 {
     int64_t now_ms = clock_real_ns() / 1000000;
     uint32_t i;
 
     for (i = 0; i < j->b->nitems; i++) {
-        struct item *it = &j->b->items[i];
+        const struct item *it = &j->b->items[i];
+        struct shared_pdata *shared;
+        struct pdata *own;
         char service[UI_KEY_MAX];
-        if (batch_item_decode(j->b, it, NULL) != PC_OK || it->pd == NULL) {
+        if (ui_item_pdata(j->b, it, &shared, &own) != PC_OK) {
             atomic_fetch_add(&s->undecodable, 1);
             continue;
         }
         ui_service_of(it, service, sizeof(service));
-        ui_store_add_pdata(s, j->pipeline, service, it->pd->pd, it->resource,
+        ui_store_add_pdata(s, j->pipeline, service,
+                           shared != NULL ? shared->pd : own, it->resource,
                            now_ms);
+        shared_pdata_unref(shared);
+        pdata_free(own);
     }
 }
 

@@ -2,7 +2,8 @@
  * test_ui_store.c: the status page's store: time ranges from query
  * parameters, series per pipeline, service and type, slots over time and
  * their expiry, the byte bound (oldest slots go first, never above
- * max_bytes), and batches handed over by ui_store_offer to the worker.
+ * max_bytes), and batches handed over by ui_store_offer to the worker
+ * (decoded already, or only their original bytes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/pprof.h"
 #include "component/batch.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -225,6 +227,47 @@ static void test_offer(void **state)
     ui_store_free(s);
 }
 
+/* An item with only its original pprof bytes: the store decodes a copy of
+ * its own and leaves the item undecoded, as the pipeline handed it over. */
+static void test_offer_raw(void **state)
+{
+    struct ui_store *s;
+    struct ui_store_stats st;
+    struct pdata *pd = profile_of("r", 5);
+    struct batch *b = batch_new("test");
+    struct item *it = batch_add_item(b);
+    struct buf out;
+
+    (void)state;
+    assert_int_equal(ui_store_new(60000, 1 << 20, &s), PC_OK);
+    buf_init(&out, 0);
+    assert_int_equal(pprof_encode_gz(pd,
+                                     &pd->resources[0].scopes[0].profiles[0],
+                                     1, &out, NULL),
+                     PC_OK);
+    it->format = PAYLOAD_PPROF;
+    it->raw = blob_new(out.data, out.len);
+    it->nprofiles = 1;
+    ui_store_offer(s, "profiles", b);
+    ui_store_settle(s);
+    ui_store_stats(s, &st);
+    assert_int_equal(st.profiles, 1);
+    assert_int_equal(st.undecodable, 0);
+    assert_null(it->pd);
+    assert_int_equal(root_of(s, "unknown_service", 0, INT64_MAX), 50);
+    /* Bytes that are not a pprof are counted, not drawn. */
+    blob_unref(it->raw);
+    it->raw = blob_new("junk", 4);
+    ui_store_offer(s, "profiles", b);
+    ui_store_settle(s);
+    ui_store_stats(s, &st);
+    assert_int_equal(st.undecodable, 1);
+    batch_unref(b);
+    buf_free(&out);
+    pdata_free(pd);
+    ui_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_slots_and_expiry),
         cmocka_unit_test(test_bound),
         cmocka_unit_test(test_offer),
+        cmocka_unit_test(test_offer_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
