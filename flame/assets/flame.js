@@ -131,6 +131,8 @@
   function bindInputs() {
     var inputs = document.querySelectorAll('input.flame-search');
     Array.prototype.forEach.call(inputs, function (input) {
+      if (input.getAttribute('data-bound')) { return; }
+      input.setAttribute('data-bound', '1');
       input.addEventListener('input', function () {
         var id = input.getAttribute('data-for');
         var svgs = id ? [document.getElementById(id)]
