@@ -160,6 +160,19 @@ async function pageChecks(browser) {
   await page.close();
 }
 
+// The flame graph fills in without a reload: the script fetches it again.
+async function liveFlameCheck(browser) {
+  const page = await browser.newPage();
+  await page.goto(UI + '/');
+  const root = async () => parseInt(/\((\d+) /.exec(
+    await page.locator('#flame-main g.f[data-d="0"] title').textContent())[1], 10);
+  const before = await root();
+  await ingest(env('BASE_PROF'));
+  const grew = await until(async () => (await root()) === 2 * before, 25000);
+  check(grew, `the flame graph fills in without a reload: root ${before} -> ${await root()}`);
+  await page.close();
+}
+
 // A diff of two time ranges: the base profile in one slot, the regressed
 // one in a later slot.
 async function diffChecks(browser) {
@@ -229,6 +242,7 @@ async function fileChecks(browser) {
     browser = await launch();
     await pageChecks(browser);
     await noScriptChecks();
+    await liveFlameCheck(browser);
     await diffChecks(browser);
     await fileChecks(browser);
   } catch (e) {
