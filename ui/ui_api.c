@@ -88,6 +88,7 @@ static int ui_api_pipelines(struct ui *u, struct buf *b)
     buf_init(&m, UI_PAGE_MAX);
     rc = ui_metrics_text(u, &m);
     rc = rc == PC_OK ? buf_append_str(b, "{\"pipelines\":[") : rc;
+    pthread_mutex_lock(&u->pl_mu);
     for (i = 0; i < u->npl && rc == PC_OK; i++) {
         const struct ui_pipeline *p = &u->pl[i];
         rc = buf_append_str(b, i ? ",{\"id\":" : "{\"id\":");
@@ -103,6 +104,7 @@ static int ui_api_pipelines(struct ui *u, struct buf *b)
                          : rc;
         rc = rc == PC_OK ? buf_putc(b, '}') : rc;
     }
+    pthread_mutex_unlock(&u->pl_mu);
     buf_free(&m);
     return rc == PC_OK ? buf_append_str(b, "]}\n") : rc;
 }

@@ -1,7 +1,8 @@
 /*
  * ui_http.c: the status page's HTTP server (libevent's evhttp on the main
  * loop): GET / (the page), GET /api/... (ui_api.c); nothing else. Answers
- * are built in a bounded buffer; a bad query parameter is a 400 that says
+ * are built on the process's worker threads (net/workpool) in a bounded
+ * buffer and sent from the loop; a bad query parameter is a 400 that says
  * which.
  */
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "component/batch.h"
 #include "net/listen.h"
+#include "net/workpool.h"
 #include "ui/ui_int.h"
 
 /* Longest request URI taken (query parameters included). */
@@ -62,6 +64,88 @@ static void ui_reply_error(struct evhttp_request *req, int rc,
     }
 }
 
+/* A request on its way through a worker: the page or an /api/ answer is
+ * built there (merging flame graph slots and rendering take milliseconds
+ * to seconds, never on the loop), and sent from the loop. */
+struct ui_job {
+    struct workpool_job wj; /* first: the pool's job is this */
+    struct ui *u;
+    struct evhttp_request *req; /* loop only */
+    char *path;
+    struct evkeyvalq q;
+    struct buf out;
+    const char *ctype;
+    struct errctx e;
+    int rc;
+};
+
+static void ui_job_free(struct ui_job *j)
+{
+    evhttp_clear_headers(&j->q);
+    buf_free(&j->out);
+    free(j->path);
+    free(j);
+}
+
+/* Worker. */
+static void ui_job_run(struct workpool_job *wj)
+{
+    struct ui_job *j = (struct ui_job *)wj;
+
+    if (strcmp(j->path, "/") == 0) {
+        j->rc = ui_page(j->u, &j->q, &j->out, &j->e);
+    } else {
+        j->rc = ui_api(j->u, j->path + 5, &j->q, &j->out, &j->ctype, &j->e);
+    }
+}
+
+/* Loop: the answer is ready (or the job was dropped: stopping). */
+static void ui_job_done(struct workpool_job *wj)
+{
+    struct ui_job *j = (struct ui_job *)wj;
+
+    if (wj->cancelled) {
+        ui_reply(j->req, 503, "Service Unavailable", "text/plain",
+                 "stopping\n", 9);
+    } else if (j->rc == PC_OK) {
+        ui_reply(j->req, 200, "OK", j->ctype,
+                 j->out.data != NULL ? (const void *)j->out.data : "",
+                 j->out.len);
+    } else {
+        ui_reply_error(j->req, j->rc, &j->e);
+    }
+    ui_job_free(j);
+}
+
+/* Loop: a job for path with its query parsed, or NULL (*bad: the query
+ * is malformed). */
+static struct ui_job *ui_job_new(struct ui *u, struct evhttp_request *req,
+                                 const char *path, const char *query, int *bad)
+{
+    struct ui_job *j = calloc(1, sizeof(*j));
+
+    *bad = 0;
+    if (j == NULL) {
+        return NULL;
+    }
+    TAILQ_INIT(&j->q);
+    buf_init(&j->out, UI_PAGE_MAX);
+    j->u = u;
+    j->req = req;
+    j->ctype = "text/html; charset=utf-8";
+    j->wj.run = ui_job_run;
+    j->wj.done = ui_job_done;
+    j->path = strdup(path);
+    if (query != NULL && evhttp_parse_query_str(query, &j->q) != 0) {
+        *bad = 1;
+    }
+    if (j->path == NULL || *bad) {
+        ui_job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
 static void ui_handle(struct evhttp_request *req, void *arg)
 {
     struct ui *u = arg;
@@ -70,11 +154,8 @@ static void ui_handle(struct evhttp_request *req, void *arg)
     const char *path = pu != NULL ? evhttp_uri_get_path(pu) : NULL;
     const char *query = pu != NULL ? evhttp_uri_get_query(pu) : NULL;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const char *ctype = "text/html; charset=utf-8";
-    struct evkeyvalq q;
-    struct errctx e = {{0}};
-    struct buf out;
-    int rc;
+    struct ui_job *j;
+    int bad;
 
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
@@ -86,28 +167,24 @@ static void ui_handle(struct evhttp_request *req, void *arg)
         ui_reply(req, 414, "URI Too Long", "text/plain", "", 0);
         return;
     }
-    TAILQ_INIT(&q);
-    if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
-        ui_reply(req, 400, "Bad Request", "text/plain", "malformed query\n",
-                 16);
+    if (strcmp(path, "/") != 0 && strncmp(path, "/api/", 5) != 0) {
+        ui_reply(req, 404, "Not Found", "text/plain", "not found\n", 10);
         return;
     }
-    buf_init(&out, UI_PAGE_MAX);
-    if (strcmp(path, "/") == 0) {
-        rc = ui_page(u, &q, &out, &e);
-    } else if (strncmp(path, "/api/", 5) == 0) {
-        rc = ui_api(u, path + 5, &q, &out, &ctype, &e);
-    } else {
-        rc = err_set(&e, PC_ENOTFOUND, "not found");
+    j = ui_job_new(u, req, path, query, &bad);
+    if (j == NULL) {
+        ui_reply(req, bad ? 400 : 500, bad ? "Bad Request" : "Error",
+                 "text/plain", bad ? "malformed query\n" : "out of memory\n",
+                 bad ? 16 : 14);
+        return;
     }
-    if (rc == PC_OK) {
-        ui_reply(req, 200, "OK", ctype,
-                 out.data != NULL ? (const void *)out.data : "", out.len);
-    } else {
-        ui_reply_error(req, rc, &e);
+    if (workpool_submit(u->wp, &j->wj) != PC_OK) {
+        /* Every worker is taken and the backlog is full: retry. */
+        ui_job_free(j);
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Retry-After", "1");
+        ui_reply(req, 503, "Service Unavailable", "text/plain", "busy\n", 5);
     }
-    buf_free(&out);
-    evhttp_clear_headers(&q);
 }
 
 int ui_start(struct event_base *base, const struct ui_config *c,
@@ -126,10 +203,16 @@ int ui_start(struct event_base *base, const struct ui_config *c,
         return err_set(e, PC_ENOMEM, "ui: out of memory");
     }
     u->metrics = m;
+    pthread_mutex_init(&u->pl_mu, NULL);
     rc = ui_store_new(c->retention_ms, (size_t)c->max_bytes, &u->store);
     if (rc != PC_OK) {
         free(u);
         return err_set(e, rc, "ui: cannot start the flame graph store");
+    }
+    rc = workpool_open(base, &u->wp, e);
+    if (rc != PC_OK) {
+        ui_stop(u);
+        return rc;
     }
     rc = listen_open("ui", c->address, 128, &ls, e);
     if (rc != PC_OK) {
@@ -188,11 +271,15 @@ void ui_stop(struct ui *u)
         return;
     }
     log_set_tap(NULL);
+    /* Answers being built finish and are sent first: they use the store,
+     * the pipelines and their requests. */
+    workpool_close(u->wp);
     if (u->http != NULL) {
         evhttp_free(u->http);
     }
     ui_store_free(u->store);
     ui_free_pipelines(u);
+    pthread_mutex_destroy(&u->pl_mu);
     free(u);
 }
 
@@ -215,13 +302,28 @@ static const char *const *ui_copy_ids(const char *const *ids, uint32_t n)
     return (const char *const *)v;
 }
 
+static int ui_copy_pipelines(struct ui *u, const struct ui_pipeline *p,
+                             uint32_t n);
+
 int ui_set_pipelines(struct ui *u, const struct ui_pipeline *p, uint32_t n)
 {
-    uint32_t i;
+    int rc = PC_OK;
 
     if (u == NULL) {
         return PC_OK;
     }
+    pthread_mutex_lock(&u->pl_mu);
+    rc = ui_copy_pipelines(u, p, n);
+    pthread_mutex_unlock(&u->pl_mu);
+    return rc;
+}
+
+/* Replaces u's pipelines with copies of p[0..n) (pl_mu held). */
+static int ui_copy_pipelines(struct ui *u, const struct ui_pipeline *p,
+                             uint32_t n)
+{
+    uint32_t i;
+
     ui_free_pipelines(u);
     u->pl = calloc((size_t)n + 1, sizeof(*u->pl));
     if (u->pl == NULL) {

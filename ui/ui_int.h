@@ -3,6 +3,7 @@
 #define PROFCOL_UI_INT_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -12,14 +13,19 @@
 #define UI_PAGE_MAX ((size_t)64 << 20) /* largest answer */
 
 struct evhttp;
+struct workpool;
 struct evkeyvalq;
 
 struct ui {
     struct evhttp *http;
+    struct workpool *wp; /* answers are built off the loop */
     uint16_t port;
     struct metrics *metrics;
     struct ui_store *store;
-    struct ui_pipeline *pl; /* deep copies (ui_set_pipelines) */
+    /* The pipelines drawn: replaced on the loop (ui_set_pipelines), read
+     * by the workers that build answers; pl_mu guards both. */
+    pthread_mutex_t pl_mu;
+    struct ui_pipeline *pl; /* deep copies */
     uint32_t npl;
 };
 
@@ -51,10 +57,11 @@ int ui_query_tree(struct ui *u, const struct evkeyvalq *q,
                   struct flame_tree *t, int side, struct ui_series_info *info,
                   struct errctx *e);
 
-/* The pipelines as an SVG graph with counters and error marks. */
+/* The pipelines as an SVG graph with counters and error marks (the
+ * caller holds pl_mu). */
 int ui_graph_svg(struct ui *u, const struct buf *metrics, struct buf *out);
 
-/* The page (GET /). */
+/* The page (GET /). Runs on a worker thread, like ui_api. */
 int ui_page(struct ui *u, const struct evkeyvalq *q, struct buf *out,
             struct errctx *e);
 

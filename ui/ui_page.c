@@ -311,10 +311,12 @@ int ui_page(struct ui *u, const struct evkeyvalq *q, struct buf *out,
     rc = rc == PC_OK ? buf_append_str(out, "<section id=\"pipelines\"><h2>"
                                            "Pipelines</h2>\n")
                      : rc;
+    pthread_mutex_lock(&u->pl_mu);
     rc = rc == PC_OK ? ui_graph_svg(u, &m, out) : rc;
     rc = rc == PC_OK ? buf_append_str(out, "</section>\n") : rc;
-    buf_free(&m);
     rc = rc == PC_OK ? ui_errors_section(u, out) : rc;
+    pthread_mutex_unlock(&u->pl_mu);
+    buf_free(&m);
     rc = rc == PC_OK ? ui_flames_section(u, q, out, e) : rc;
     rc = rc == PC_OK ? buf_append_str(out, "<script>\n") : rc;
     rc = rc == PC_OK ? buf_append(out, flame_js, flame_js_len) : rc;

@@ -12,8 +12,9 @@
  * oldest slots go first; a profile that still does not fit is dropped and
  * counted.
  *
- * Queries (the HTTP handlers, on the main loop) take the store's lock
- * while they merge slots into a tree of their own.
+ * Queries (the page's answers, built on the HTTP workers, never on the
+ * main loop) take the store's lock while they merge slots into a tree of
+ * their own.
  */
 #ifndef PROFCOL_UI_STORE_H
 #define PROFCOL_UI_STORE_H
