@@ -11,7 +11,8 @@
  *           queue is drained between runs, so a refusal is never timed
  *   merge   the worker's merge of one decoded profile into its series'
  *           current slot (ui_store_add_pdata), the tree already warm
- *   render  a page's flame graph query: merging the slots and the SVG
+ *   render  a page's flame graph query (on an HTTP worker): merging the
+ *           slots and the SVG
  * Output: one line each, in microseconds.
  */
 #include <stdio.h>
