@@ -9,6 +9,33 @@ int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_components(int argc, char **argv);
+int cmd_flamegraph(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+
+/* Shared by flamegraph and diff (flamegraph.c, flamepage.c). */
+struct flame_tree;
+struct flame_render;
+struct buf;
+/* The last part of a path (a title names no directories). */
+const char *cmd_base_name(const char *path);
+/* An option of a subcommand: with v NULL, 1 when a is a flag it took, 0
+ * when a takes a value; then with the value, 0 when taken. -1: refused
+ * (the option prints why). */
+typedef int (*cmd_opt_fn)(void *ctx, const char *a, const char *v);
+/* argv[1..]: options ("--x" and "--x VALUE", through opt) and exactly two
+ * paths ("-" counts as one). -1 on a usage error. */
+int cmd_two_paths(int argc, char **argv, cmd_opt_fn opt, void *ctx,
+                  const char **p1, const char **p2);
+/* Non-zero when path ends in .html or .htm. */
+int cmd_wants_html(const char *path);
+/* A whole number of pixels, 100 to 100000, or -1. */
+int cmd_parse_width(const char *v, unsigned *w);
+/* t rendered to out (.html: a page, else SVG; "-": stdout); prints errors. */
+int cmd_write_flame(const struct flame_tree *t, const struct flame_render *r,
+                    const char *out, const char *cmd);
+/* t as a standalone HTML page with a search box. */
+int cmd_flame_page(const struct flame_tree *t, const struct flame_render *r,
+                   struct buf *b);
 
 /* Reads a whole file ("-" = stdin) into a malloc'd buffer of at most max
  * bytes. Returns 0 or a PC_E* code, with a message in err. */

@@ -15,6 +15,7 @@
 #include "cmd/load.h"
 #include "core/err.h"
 #include "core/intern.h"
+#include "flame/flame.h"
 
 #define INSPECT_MAX_INPUT ((size_t)1 << 30)
 #define INSPECT_TOP 10
@@ -61,43 +62,6 @@ static struct fn_total *fn_get(struct fn_table *t, struct pstr name)
     return &t->v[t->n++];
 }
 
-/* Value of sample s for sample type index vi (see profile.h rules). */
-static int64_t sample_value(const struct profile *p, const struct sample *s,
-                            uint32_t vi)
-{
-    int64_t sum = 0;
-    uint32_t i;
-
-    if (p->nsample_types > 1) {
-        return vi < s->nvalues ? s->values[vi] : 0;
-    }
-    if (s->nvalues == 0) {
-        return (int64_t)s->nts;
-    }
-    for (i = 0; i < s->nvalues; i++) {
-        sum += s->values[i];
-    }
-    return sum;
-}
-
-static uint32_t default_index(const struct dict *d, const struct profile *p)
-{
-    uint32_t i;
-
-    if (p->nsample_types == 0) {
-        return 0;
-    }
-    if (p->default_sample_type > 0) {
-        struct pstr want = dict_str(d, p->default_sample_type);
-        for (i = 0; i < p->nsample_types; i++) {
-            if (pstr_eqp(dict_str(d, p->sample_types[i].type), want)) {
-                return i;
-            }
-        }
-    }
-    return p->nsample_types - 1;
-}
-
 static struct pstr frame_name(const struct dict *d, int32_t loc, uint32_t line)
 {
     static const struct pstr unknown = {"<unknown>", 9};
@@ -122,7 +86,7 @@ static int accumulate(const struct dict *d, const struct profile *p,
     for (si = 0; si < p->nsamples; si++) {
         const struct sample *s = &p->samples[si];
         const struct stack *st;
-        int64_t v = sample_value(p, s, vi);
+        int64_t v = flame_sample_value(p, s, vi);
         int leaf = 1;
         if (s->stack <= 0 || (uint32_t)s->stack >= d->nstacks) {
             continue;
@@ -199,10 +163,12 @@ static int inspect_profile(const struct dict *d, const struct profile *p,
                            uint32_t index)
 {
     struct fn_table t;
-    uint32_t i, vi = default_index(d, p);
+    uint32_t i, vi = 0;
     struct pstr dt = {"", 0}, du = {"", 0};
     int rc;
 
+    /* pprof's rule; a profile without sample types keeps index 0. */
+    (void)flame_type_index(d, p, NULL, &vi);
     printf("profile %u\n  sample types:", index);
     for (i = 0; i < p->nsample_types; i++) {
         struct pstr ty = dict_str(d, p->sample_types[i].type);

@@ -7,6 +7,8 @@
  *   profcol inspect FILE
  *   profcol version
  *   profcol components
+ *   profcol flamegraph IN OUT [--type T] [--select SELECTOR]
+ *   profcol diff BASE NEW [--type T] [--top N] [--threshold PCT] [--json]
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +25,10 @@ static void usage(FILE *f)
         "       profcol merge [--to pprof|otlp] [--drop-label KEY]... IN... OUT\n"
         "       profcol inspect FILE\n"
         "       profcol version\n"
-        "       profcol components\n");
+        "       profcol components\n"
+        "       profcol flamegraph IN OUT [--type T] [--select SELECTOR]\n"
+        "       profcol diff BASE NEW [--type T] [--top N] [--threshold PCT] "
+        "[--json] [--svg OUT]\n");
 }
 
 int main(int argc, char **argv)
@@ -55,6 +60,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(sub, "components") == 0) {
         return cmd_components(argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "flamegraph") == 0) {
+        return cmd_flamegraph(argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "diff") == 0) {
+        return cmd_diff(argc - 1, argv + 1);
     }
     if (strcmp(sub, "--config") == 0 || strncmp(sub, "--config=", 9) == 0) {
         return cmd_run(argc, argv);

@@ -65,6 +65,23 @@ static const struct cfg_entry logs_table[] = {
 /* clang-format on */
 
 /* clang-format off */
+static const struct cfg_entry ui_table[] = {
+    {.key = "address", .type = CFG_STRING,
+     .offset = offsetof(struct config_telemetry_ui, address), .def = "",
+     .doc = "host:port of the status page (empty: off)"},
+    {.key = "retention", .type = CFG_DURATION,
+     .offset = offsetof(struct config_telemetry_ui, retention_ms),
+     .def = "15m", .min = 1000, .max = 7LL * 24 * 3600 * 1000,
+     .doc = "how far back the page's flame graphs reach"},
+    {.key = "max_bytes", .type = CFG_SIZE,
+     .offset = offsetof(struct config_telemetry_ui, max_bytes),
+     .def = "64MiB", .min = 1 << 20, .max = (int64_t)1 << 40,
+     .doc = "memory the page's flame graphs may hold in all"},
+    {0},
+};
+/* clang-format on */
+
+/* clang-format off */
 static const struct cfg_entry telemetry_table[] = {
     {.key = "metrics", .type = CFG_SECTION,
      .offset = offsetof(struct config_telemetry, metrics), .sub = metrics_table,
@@ -75,6 +92,9 @@ static const struct cfg_entry telemetry_table[] = {
     {.key = "logs", .type = CFG_SECTION,
      .offset = offsetof(struct config_telemetry, logs), .sub = logs_table,
      .doc = "own logs"},
+    {.key = "ui", .type = CFG_SECTION,
+     .offset = offsetof(struct config_telemetry, ui), .sub = ui_table,
+     .doc = "status page: pipelines, counters, flame graphs"},
     {0},
 };
 /* clang-format on */

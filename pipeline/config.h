@@ -4,7 +4,8 @@
  *   receivers: / processors: / exporters:   id -> component config
  *   service:
  *     pipelines:  profiles[/name] -> {receivers, processors, exporters}
- *     telemetry:  metrics.address, health.address, logs.level, logs.format
+ *     telemetry:  metrics.address, health.address, logs.level, logs.format,
+ *                 ui.address, ui.retention, ui.max_bytes
  *     shutdown_timeout: 30s
  *
  * config_load() decodes every component's section with its factory's table,
@@ -66,10 +67,16 @@ struct config_telemetry_logs {
     int level;  /* enum log_level, default info */
     int format; /* enum log_format, default logfmt */
 };
+struct config_telemetry_ui {
+    char *address;        /* default "" (off) */
+    int64_t retention_ms; /* default 15m */
+    uint64_t max_bytes;   /* default 64MiB */
+};
 struct config_telemetry {
     struct config_telemetry_metrics metrics;
     struct config_telemetry_health health;
     struct config_telemetry_logs logs;
+    struct config_telemetry_ui ui;
 };
 
 struct config {

@@ -43,6 +43,7 @@
 #include "exporterhelper/exporter_helper.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
+#include "pipeline/engine_ui.h"
 
 struct pl_inst;
 struct engine;
@@ -79,6 +80,7 @@ struct px_inst {
     struct mcounter *dropped;
     struct pl_inst *pl; /* its pipeline, and its place in it (emit) */
     uint32_t pos;
+    struct engine *en;
 };
 
 struct ex_inst {
@@ -150,6 +152,7 @@ struct engine {
     struct metrics *metrics;
     struct mscope *scope; /* the engine's own series */
     struct admin *admin;
+    struct ui *ui; /* the status page; NULL when off */
     struct graph *g;
     const char *config_path;
     struct mcounter *reloads_ok, *reloads_failed;
@@ -325,10 +328,11 @@ static int submit_one(struct ex_inst *ex, struct batch *b,
 }
 
 /* Runs b through pl's processors from the first-th on, then hands it to
- * pl's exporters. */
+ * pl's exporters (and offers it to the status page). */
 static int run_pipeline_from(struct pl_inst *pl, uint32_t first,
                              struct batch *b, struct errctx *e,
-                             struct consume_op *op, uint32_t *npending)
+                             struct consume_op *op, uint32_t *npending,
+                             struct ui *ui)
 {
     uint32_t i;
     int rc = PC_OK;
@@ -348,6 +352,9 @@ static int run_pipeline_from(struct pl_inst *pl, uint32_t first,
         }
     }
     if (b->nitems > 0) {
+        /* The status page sees what passed the processors; it takes a
+         * reference or nothing, and never waits. */
+        ui_offer(ui, pl->id, b);
         for (i = 0; i < pl->nexps; i++) {
             /* submit consumes a reference: each exporter gets its own. */
             int r = submit_one(pl->exps[i], batch_ref(b), op, npending);
@@ -364,9 +371,10 @@ static int run_pipeline_from(struct pl_inst *pl, uint32_t first,
 }
 
 static int run_pipeline(struct pl_inst *pl, struct batch *b, struct errctx *e,
-                        struct consume_op *op, uint32_t *npending)
+                        struct consume_op *op, uint32_t *npending,
+                        struct ui *ui)
 {
-    return run_pipeline_from(pl, 0, b, e, op, npending);
+    return run_pipeline_from(pl, 0, b, e, op, npending, ui);
 }
 
 /* A processor's batch into the rest of its pipeline; nobody waits for
@@ -385,7 +393,8 @@ static int engine_emit(struct component_host *host, struct batch *b,
     }
     atomic_init(&op->refs, 1);
     atomic_init(&op->rc, PC_OK);
-    rc = run_pipeline_from(px->pl, px->pos + 1, b, e, op, &npending);
+    rc = run_pipeline_from(px->pl, px->pos + 1, b, e, op, &npending,
+                           px->en->ui);
     op_put(op);
     return rc;
 }
@@ -432,7 +441,8 @@ static int consume_all(struct rx_inst *rx, struct batch *b, struct errctx *e,
             continue;
         }
         {
-            int r = run_pipeline(rx->pipelines[i], copies[i], e, op, npending);
+            int r = run_pipeline(rx->pipelines[i], copies[i], e, op, npending,
+                                 rx->en->ui);
             if (r == PC_EBUSY || (r != PC_OK && rc == PC_OK)) {
                 rc = r;
             }
@@ -956,6 +966,7 @@ static int build_pipeline(struct engine *en, struct graph *g,
         }
         px->pl = pl;
         px->pos = pl->nprocs;
+        px->en = en;
         pl->procs[pl->nprocs++] = px;
     }
     for (j = 0; j < cp->nexporters; j++) {
@@ -1169,7 +1180,8 @@ static void warn_telemetry_change(const struct config *now,
     if (str_differs(now->telemetry.metrics.address,
                     next->telemetry.metrics.address) ||
         str_differs(now->telemetry.health.address,
-                    next->telemetry.health.address)) {
+                    next->telemetry.health.address) ||
+        str_differs(now->telemetry.ui.address, next->telemetry.ui.address)) {
         log_warn(ENGINE_LOG, "telemetry addresses change on restart only",
                  "metrics=\"%s\" health=\"%s\"",
                  now->telemetry.metrics.address,
@@ -1280,6 +1292,7 @@ static void engine_reload(struct engine *en)
     graph_commit(g, old);
     en->g = g;
     apply_telemetry(&g->cfg);
+    ui_pipelines_of(en->ui, &g->cfg);
     /* What did not carry over drains and goes. */
     graph_free(old, drain_ms);
     mcounter_add(en->reloads_ok, 1);
@@ -1375,6 +1388,9 @@ int engine_run(const char *config_path)
                   "error=\"%s\"", err_msg(&e, PC_EIO));
         goto out;
     }
+    if (ui_start_from(&cfg, en.base, en.metrics, &en.ui) != PC_OK) {
+        goto out;
+    }
     /* Signals before the graph starts: a SIGTERM during a slow start (a
      * large persistent queue to scan) is not lost. */
     for (i = 0; i < 3; i++) {
@@ -1388,6 +1404,7 @@ int engine_run(const char *config_path)
     if (engine_first_graph(&en, &cfg) != PC_OK) {
         goto out;
     }
+    ui_pipelines_of(en.ui, &en.g->cfg);
     admin_set_state(en.admin, ADMIN_STATE_RUNNING);
     log_info(ENGINE_LOG, "profcol is running",
              "version=%s pipelines=%u metrics=\"%s\" health=\"%s\"",
@@ -1410,6 +1427,7 @@ out:
         }
     }
     admin_stop(en.admin);
+    ui_stop(en.ui);
     mscope_free(en.scope);
     metrics_free(en.metrics);
     completions_free(&en.done);

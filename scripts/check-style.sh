@@ -62,18 +62,20 @@ BANNED=(
 LAYERS=(
     "core"
     "model"
+    "flame"
     "codec"
     "config telemetry"
     "component"
     "exporterhelper"
     "net"
     "discovery"
+    "ui"
     "pipeline"
     "receivers processors exporters"
     "cmd"
 )
 # Folders whose C code the static checks read (the format check's list).
-SRC_DIRS=(core model codec config telemetry component exporterhelper net discovery
+SRC_DIRS=(core model flame codec config telemetry component exporterhelper net discovery ui
           pipeline receivers processors exporters cmd tests bench)
 
 if [ "${1:-}" = "--list-banned" ]; then

@@ -13,7 +13,10 @@ PKGS=(
   python3 python3-grpcio python3-protobuf python3-grpc-tools
   prometheus dnsmasq-base curl ca-certificates openssl
   python3-yaml systemd
+  chromium fonts-dejavu-core
 )
+# chromium: the browser tests (tests/browser: Playwright drives Debian's
+# /usr/bin/chromium; no browser is downloaded).
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -35,6 +35,13 @@
 static atomic_int log_min_level = LOG_INFO;
 static atomic_int log_fmt = LOG_FORMAT_LOGFMT;
 
+static _Atomic(log_tap_fn) log_tap; /* zero: none */
+
+void log_set_tap(log_tap_fn fn)
+{
+    atomic_store(&log_tap, fn);
+}
+
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 /* A line under construction. Once `truncated` is set every append is
@@ -385,6 +392,9 @@ void log_write(enum log_level level, const char *component, const char *msg,
         va_start(ap, fields_fmt);
         n = vsnprintf(fields, sizeof(fields), fields_fmt, ap);
         va_end(ap);
+        if (n < 0) {
+            fields[0] = '\0';
+        }
         if (n > 0) {
             line_fields(&l, fields);
         }
@@ -394,4 +404,10 @@ void log_write(enum log_level level, const char *component, const char *msg,
     }
     line_finish(&l);
     write_all(l.buf, l.len);
+    if (level >= LOG_WARN) {
+        log_tap_fn tap = atomic_load(&log_tap);
+        if (tap != NULL) {
+            tap(level, component, msg, fields_fmt != NULL ? fields : "");
+        }
+    }
 }

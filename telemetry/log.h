@@ -39,6 +39,14 @@ void log_write(enum log_level level, const char *component, const char *msg,
 #define log_error(c, m, ...) log_write(LOG_ERROR, (c), (m), __VA_ARGS__)
 
 /* Parses "debug|info|warn|error" / "logfmt|json"; -1 when unknown. */
+/* A function that sees every warning and error written (the status page
+ * keeps each component's last ones): component and msg as given, fields
+ * formatted. It runs on the logging thread and must not log. NULL turns
+ * it off. */
+typedef void (*log_tap_fn)(enum log_level level, const char *component,
+                           const char *msg, const char *fields);
+void log_set_tap(log_tap_fn fn);
+
 int log_level_parse(const char *s);
 int log_format_parse(const char *s);
 

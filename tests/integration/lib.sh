@@ -4,6 +4,7 @@
 # Paths      HERE (this directory), SRC, BUILD, PROFCOL, PY (python3 with the
 #            Debian modules); WORK, a scratch directory removed at exit.
 # Inputs     fixtures [--skip-node]   tests/fixtures/build.sh; sets FIX PROF CHECK
+#            build_pproftop           google/pprof's answers; sets PPROFTOP
 #            build_gotarget           the scrape target (built by fixtures); sets GOTARGET
 #            gen_pb                   OTLP, Parca, pprof Python modules in $WORK/pb
 #            gen_pyro_pb              Pyroscope Python modules in $WORK/pbpy
@@ -131,6 +132,15 @@ fixtures() { # [--skip-node]
   FIX="$BUILD/fixtures"
   PROF="$FIX/profiles"
   CHECK="$FIX/bin/pprofcheck"
+}
+
+# google/pprof's answers about a pprof (tests/fixtures/pproftop: top
+# function, a function's flat share, a regression injected); sets PPROFTOP.
+# Call after fixtures.
+build_pproftop() {
+  PPROFTOP="$FIX/bin/pproftop"
+  (cd "$SRC/tests/fixtures" && timeout 600 "$SRC/scripts/go.sh" build -o "$PPROFTOP" ./pproftop) \
+    >"$WORK/pproftop.log" 2>&1 || { cat "$WORK/pproftop.log"; die "building pproftop"; }
 }
 
 # The scrape target (net/http/pprof with known work); rebuilt when stale.
