@@ -193,7 +193,8 @@ static int thread_state(struct conv_state *st, struct jfr_chunk *c,
     int64_t cached;
 
     *out = TS_UNKNOWN;
-    if (i < 0 || v[i].kind != JV_REF || v[i].u == 0) {
+    /* Key 0 is an entry too: async-profiler's STATE_DEFAULT. */
+    if (i < 0 || v[i].kind != JV_REF) {
         return PC_OK;
     }
     if (jfr_map_get(&st->states, v[i].u, &cached)) {

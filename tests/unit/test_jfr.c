@@ -84,6 +84,7 @@ struct mk {
     uint64_t context;    /* contextId of the samples */
     uint32_t string_enc; /* encoding of "work" (3) */
     uint64_t string_len; /* claimed length of "work" (4) */
+    uint64_t state_key;  /* key of the samples' ThreadState entry (1) */
 };
 
 static void mk_default(struct mk *m)
@@ -94,6 +95,7 @@ static void mk_default(struct mk *m)
     m->pool_count = 3;
     m->string_enc = 3;
     m->string_len = 4;
+    m->state_key = 1;
 }
 
 /* Metadata string table. */
@@ -256,7 +258,7 @@ static void w_checkpoint(struct buf *out, const struct mk *m)
     w_var(&b, 5);
     w_var(&b, 25); /* ThreadState */
     w_var(&b, 1);
-    w_var(&b, 1);
+    w_var(&b, m->state_key);
     w_str(&b, "STATE_RUNNABLE");
     w_var(&b, 12); /* String pool, unused */
     w_var(&b, 0);
@@ -271,9 +273,9 @@ static void w_samples(struct buf *out, const struct mk *m)
 
     for (i = 0; i < 3; i++) {
         buf_init(&b, 0);
-        w_var(&b, 100 + i); /* startTime */
-        w_var(&b, 1);       /* stackTrace */
-        w_var(&b, 1);       /* state */
+        w_var(&b, 100 + i);      /* startTime */
+        w_var(&b, 1);            /* stackTrace */
+        w_var(&b, m->state_key); /* state */
         w_var(&b, m->context);
         w_event(out, 30, &b);
         buf_free(&b);
@@ -400,6 +402,32 @@ static void test_convert(void **state)
     assert_int_equal(p->nsample_types, 2);
     assert_int_equal(p->samples[0].values[0], 1);
     assert_int_equal(p->samples[0].values[1], 5000);
+    pdata_free(res.pd);
+    buf_free(&b);
+}
+
+/* async-profiler numbers its thread states from 0 (STATE_DEFAULT is key 0
+ * in its recordings): key 0 is an entry like any other, not a null
+ * reference, and its samples count. */
+static void test_state_key_zero(void **state)
+{
+    struct mk m;
+    struct jfr_result res;
+    struct errctx e;
+    struct buf b;
+    const struct profile *p;
+
+    (void)state;
+    mk_default(&m);
+    m.state_key = 0;
+    buf_init(&b, 0);
+    mk_chunk(&b, &m);
+    assert_int_equal(convert(&b, NULL, &res, &e), PC_OK);
+    assert_int_equal(res.nprofiles, 2);
+    assert_int_equal(res.kind[0], JFR_CPU);
+    p = &res.pd->resources[0].scopes[0].profiles[0];
+    assert_int_equal(p->nsamples, 1);
+    assert_int_equal(p->samples[0].values[0], 30000000);
     pdata_free(res.pd);
     buf_free(&b);
 }
@@ -657,6 +685,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_convert),
+        cmocka_unit_test(test_state_key_zero),
         cmocka_unit_test(test_two_chunks),
         cmocka_unit_test(test_sample_rate_and_labels),
         cmocka_unit_test(test_truncated),
