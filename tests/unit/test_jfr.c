@@ -410,30 +410,40 @@ static void test_convert(void **state)
     buf_free(&b);
 }
 
+/* Converts b: nchunks chunks, unresolved samples dropped, and a first
+ * profile of kind cpu with one sample of value cpu_ns. Frees b. */
+static void cpu_is(struct buf *b, uint32_t nchunks, uint64_t unresolved,
+                   int64_t cpu_ns)
+{
+    struct jfr_result res;
+    struct errctx e;
+    const struct profile *p;
+
+    assert_int_equal(convert(b, NULL, &res, &e), PC_OK);
+    assert_int_equal(res.nchunks, nchunks);
+    assert_int_equal(res.unresolved, unresolved);
+    assert_int_equal(res.kind[0], JFR_CPU);
+    p = &res.pd->resources[0].scopes[0].profiles[0];
+    assert_int_equal(p->nsamples, 1);
+    assert_int_equal(p->samples[0].values[0], cpu_ns);
+    pdata_free(res.pd);
+    buf_free(b);
+}
+
 /* async-profiler numbers its thread states from 0 (STATE_DEFAULT is key 0
  * in its recordings): key 0 is an entry like any other, not a null
  * reference, and its samples count. */
 static void test_state_key_zero(void **state)
 {
     struct mk m;
-    struct jfr_result res;
-    struct errctx e;
     struct buf b;
-    const struct profile *p;
 
     (void)state;
     mk_default(&m);
     m.state_key = 0;
     buf_init(&b, 0);
     mk_chunk(&b, &m);
-    assert_int_equal(convert(&b, NULL, &res, &e), PC_OK);
-    assert_int_equal(res.nprofiles, 2);
-    assert_int_equal(res.kind[0], JFR_CPU);
-    p = &res.pd->resources[0].scopes[0].profiles[0];
-    assert_int_equal(p->nsamples, 1);
-    assert_int_equal(p->samples[0].values[0], 30000000);
-    pdata_free(res.pd);
-    buf_free(&b);
+    cpu_is(&b, 1, 0, 30000000);
 }
 
 /* Constant pools belong to their chunk: a stack trace key missing from
@@ -443,10 +453,7 @@ static void test_state_key_zero(void **state)
 static void test_key_of_previous_chunk(void **state)
 {
     struct mk m;
-    struct jfr_result res;
-    struct errctx e;
     struct buf b;
-    const struct profile *p;
 
     (void)state;
     mk_default(&m);
@@ -457,38 +464,21 @@ static void test_key_of_previous_chunk(void **state)
     mk_default(&m);
     m.exec_stack = 7; /* only the chunk before has key 7 */
     mk_chunk(&b, &m);
-    assert_int_equal(convert(&b, NULL, &res, &e), PC_OK);
-    assert_int_equal(res.nchunks, 2);
-    assert_int_equal(res.unresolved, 3);
-    assert_int_equal(res.kind[0], JFR_CPU);
-    p = &res.pd->resources[0].scopes[0].profiles[0];
-    assert_int_equal(p->nsamples, 1);
-    assert_int_equal(p->samples[0].values[0], 30000000); /* chunk 1 only */
-    pdata_free(res.pd);
-    buf_free(&b);
+    cpu_is(&b, 2, 3, 30000000); /* the first chunk's samples only */
 }
 
 /* Chunks back to back; equal stacks from both merge. */
 static void test_two_chunks(void **state)
 {
     struct mk m;
-    struct jfr_result res;
-    struct errctx e;
     struct buf b;
-    const struct profile *p;
 
     (void)state;
     mk_default(&m);
     buf_init(&b, 0);
     mk_chunk(&b, &m);
     mk_chunk(&b, &m);
-    assert_int_equal(convert(&b, NULL, &res, &e), PC_OK);
-    assert_int_equal(res.nchunks, 2);
-    p = &res.pd->resources[0].scopes[0].profiles[0];
-    assert_int_equal(p->nsamples, 1);
-    assert_int_equal(p->samples[0].values[0], 60000000);
-    pdata_free(res.pd);
-    buf_free(&b);
+    cpu_is(&b, 2, 0, 60000000);
 }
 
 static void test_sample_rate_and_labels(void **state)
