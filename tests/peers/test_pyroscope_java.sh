@@ -28,6 +28,7 @@ set -euo pipefail
 
 PEERS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$PEERS/../integration/lib.sh"
+source "$PEERS/pyroscope_pipeline.sh"
 need_py grpc grpc_tools google.protobuf
 need_cmd java
 need_cmd javac
@@ -70,7 +71,7 @@ run() {
   if env PYROSCOPE_APPLICATION_NAME=$APP PYROSCOPE_SERVER_ADDRESS="http://127.0.0.1:$port" \
        PYROSCOPE_UPLOAD_INTERVAL=2s PYROSCOPE_LOG_LEVEL=debug PYROSCOPE_LABELS="$LABELS" \
        PYROSCOPE_INGEST_MAX_TRIES=1 "$@" \
-       timeout 120 java -javaagent:"$JAR" -cp "$JAR:$WORK/classes" PeerWork "$secs" \
+       timeout 120 java -javaagent:"$JAR" -cp "$JAR:$WORK/classes" PeerWork "$secs" 3 \
        >"$WORK/$name.log" 2>&1; then
     pass "($name) PeerWork ran $secs s under the agent: $(grep -m1 -o 'Profiling started' "$WORK/$name.log" || echo 'no "Profiling started" line')"
   else
@@ -97,36 +98,10 @@ wait_exported() {
   echo "$acc"
 }
 
-start_sink otlp_grpc otlp
-OTLP=$SINK_PORT
-start_pyro_sink pyro
-PYRO=$SINK_PORT
-PPORT=$(free_port)
-HPORT=$(free_port)
-new_ports
-cat >"$WORK/profcol.yaml" <<EOF2
-receivers:
-  pyroscope: {endpoint: 127.0.0.1:$PPORT}
-  otlp:
-    protocols:
-      http: {endpoint: 127.0.0.1:$HPORT}
-exporters:
-  pyroscope:
-    endpoint: http://127.0.0.1:$PYRO
-  otlp:
-    endpoint: 127.0.0.1:$OTLP
-    insecure: true
-service:
-  pipelines:
-    profiles: {receivers: [pyroscope, otlp], exporters: [pyroscope, otlp]}
-  telemetry:
-    metrics: {address: 127.0.0.1:$METRICS_PORT}
-    health: {address: 127.0.0.1:$HEALTH_PORT}
-EOF2
-start_profcol profcol "$WORK/profcol.yaml"
+start_pyroscope_pipeline
 
 echo "== (a) format jfr"
-run jfr "$PPORT" 9 PYROSCOPE_PROFILER_ALLOC=256k PYROSCOPE_PROFILER_LOCK=1ms
+run jfr "$PPORT" 8 PYROSCOPE_PROFILER_ALLOC=256k PYROSCOPE_PROFILER_LOCK=1ms
 acc=$(wait_exported)
 sent_p=$(metric_sum profcol_exporter_sent_profiles_total 'exporter="pyroscope"')
 sent_o=$(metric_sum profcol_exporter_sent_profiles_total 'exporter="otlp"')
@@ -149,26 +124,25 @@ bad=$(jq -c --arg app "$APP" --arg v "$AGENTV" 'select(.service_name != $app or 
 # The context labels (the upload's `labels` part) as pprof sample labels:
 # the CPU work runs in LabelsWrapper (wrapped) and ScopedContext (scoped);
 # only the ScopedContext threads contend for the monitor (holdLock).
-# labels_of NAME: the handler values of every pprof of that __name__, and
-# whether the wanted function is in it (profcol inspect's top table).
+# labels_of NAME FUNCTION: over the pprofs of that __name__, the values of
+# handler (all of them, sorted, comma-separated), then how many of the
+# pprofs hold FUNCTION (profcol inspect's top table).
 labels_of() {
-  local f
+  local f vals="" has=0
   for f in $(jq -r --arg n "$1" 'select(.__name__ == $n) | ._file' "$WORK/pyro.jsonl"); do
-    "$PY" "$PEERS/pyroscope_check.py" pprof "$WORK/pb" "$WORK/pyro/$f" handler | sed -n 2p
-    "$PROFCOL" inspect "$WORK/pyro/$f" 2>&1 | grep -q "JfrWork\.$2" && echo "has:$2"
-  done | sort | uniq -c | xargs
+    vals="$vals,$("$PY" "$PEERS/pyroscope_check.py" pprof "$WORK/pb" "$WORK/pyro/$f" handler | sed -n 2p)"
+    if "$PROFCOL" inspect "$WORK/pyro/$f" 2>&1 | grep -q "JfrWork\.$2"; then has=$((has + 1)); fi
+  done
+  echo "$(tr , '\n' <<<"$vals" | sed '/^$/d' | sort -u | paste -sd, -) $has"
 }
-cpu=$(labels_of process_cpu burnCpu)
-mutex=$(labels_of mutex holdLock)
-echo "process_cpu: $cpu; mutex: $mutex"
-[[ " $cpu " == *" scoped,wrapped "* && " $cpu " == *" has:burnCpu "* ]] &&
-  [ -z "$(sed 's/[0-9]* scoped,wrapped//g; s/[0-9]* has:burnCpu//g' <<<"$cpu" | xargs)" ] &&
-  pass "(a) Pyroscope: the CPU pprofs hold JfrWork.burnCpu and the labels handler=wrapped and handler=scoped, nothing else" ||
-  fail "(a) Pyroscope: CPU pprof labels and functions: $cpu"
-[[ " $mutex " == *" has:holdLock "* ]] &&
-  [ -z "$(sed 's/[0-9]* scoped\b//g; s/[0-9]* has:holdLock//g' <<<"$mutex" | xargs)" ] &&
-  pass "(a) Pyroscope: the mutex pprofs hold JfrWork.holdLock, every one with the label handler=scoped only" ||
-  fail "(a) Pyroscope: mutex pprof labels and functions: $mutex"
+read -r cpu ncpu <<<"$(labels_of process_cpu burnCpu)"
+read -r mutex nmutex <<<"$(labels_of mutex holdLock)"
+[ "$cpu" = scoped,wrapped ] && [ "$ncpu" -ge 1 ] &&
+  pass "(a) Pyroscope: $ncpu CPU pprofs hold JfrWork.burnCpu; the values of handler are wrapped and scoped" ||
+  fail "(a) Pyroscope: CPU pprofs: handler values '$cpu' (want scoped,wrapped), $ncpu with JfrWork.burnCpu"
+[ "$mutex" = scoped ] && [ "$nmutex" -ge 1 ] &&
+  pass "(a) Pyroscope: $nmutex mutex pprofs hold JfrWork.holdLock; the only value of handler is scoped" ||
+  fail "(a) Pyroscope: mutex pprofs: handler values '$mutex' (want scoped), $nmutex with JfrWork.holdLock"
 
 echo "== (a) what the OTLP sink got"
 [ "$(stat_of otlp invalid)" = 0 ] && [ "$(stat_of otlp accepted_requests)" -ge 1 ] &&
@@ -190,7 +164,7 @@ echo "== (b) format otlp"
 for d in pyro otlp; do mv "$WORK/$d" "$WORK/$d.a" && mkdir "$WORK/$d"; done
 acc0=$(metric_sum profcol_receiver_accepted_profiles_total)
 for ev in itimer alloc lock; do
-  run "otlp-$ev" "$HPORT" 6 PYROSCOPE_FORMAT=otlp PYROSCOPE_PROFILER_EVENT=$ev
+  run "otlp-$ev" "$HPORT" 7 PYROSCOPE_FORMAT=otlp PYROSCOPE_PROFILER_EVENT=$ev
 done
 # The agent says so itself: its OTLP export carries neither the application
 # name nor the labels (no resource, no sample labels from the context).

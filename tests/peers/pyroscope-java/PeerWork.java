@@ -4,6 +4,9 @@
 // allocates inside Pyroscope.LabelsWrapper (label handler=wrapped), two
 // contend for JfrWork's monitor and allocate inside a ScopedContext (label
 // handler=scoped). The labels reach profcol in the upload's `labels` part.
+// Then it idles LINGER seconds: the agent does not upload at exit, so the
+// last period's upload needs the JVM alive.
+//   java -javaagent:agent.jar -cp agent.jar:. PeerWork SECONDS LINGER
 import io.pyroscope.labels.v2.LabelsSet;
 import io.pyroscope.labels.v2.Pyroscope;
 import io.pyroscope.labels.v2.ScopedContext;
@@ -35,6 +38,7 @@ public class PeerWork {
         for (Thread t : ts) {
             t.join();
         }
+        Thread.sleep(Long.parseLong(args[1]) * 1000L);
         System.out.println("PeerWork done after " + seconds + " s");
     }
 }
