@@ -99,6 +99,10 @@ struct otlp_item {
      * the first OTLP profile of its group). Ignored unless the item's
      * view holds exactly one profile. */
     struct pstr original_pprof;
+    /* Non-empty: every scope of the item is written with this name (and a
+     * scope message where the pdata has none): Parca names a profile after
+     * its scope and needs the message. */
+    struct pstr scope_name;
 };
 
 /* Appends the request to out (bounded by out->max: PC_ETOOBIG when it does

@@ -45,9 +45,26 @@ static void items_original(const struct otlp_item *it,
     rp->scopes = &s->sp;
 }
 
-/* Fills view v for item it; rps has room for every resource of it->pd. */
+/* rp's scopes, copied to sps, named name. */
+static void items_scope_name(struct pstr name, struct resource_profiles *rp,
+                             struct scope_profiles *sps)
+{
+    uint32_t j;
+
+    for (j = 0; j < rp->nscopes; j++) {
+        sps[j] = rp->scopes[j];
+        sps[j].has_scope = 1;
+        sps[j].scope.name = name;
+    }
+    rp->scopes = sps;
+}
+
+/* Fills view v for item it; rps has room for every resource of it->pd,
+ * *sps for every scope of theirs when it->scope_name is set (advanced past
+ * those used). */
 static int items_view(const struct otlp_item *it, struct pdata *v,
-                      struct resource_profiles *rps, struct view_scratch *s)
+                      struct resource_profiles *rps,
+                      struct scope_profiles **sps, struct view_scratch *s)
 {
     const struct pdata *pd = it->pd;
     uint32_t i, n = 0;
@@ -66,6 +83,10 @@ static int items_view(const struct otlp_item *it, struct pdata *v,
             rps[n].resource.attrs = (struct keyvalue *)it->attrs;
             rps[n].resource.nattrs = it->nattrs;
         }
+        if (it->scope_name.len > 0) {
+            items_scope_name(it->scope_name, &rps[n], *sps);
+            *sps += rps[n].nscopes;
+        }
         n++;
     }
     if (n == 1) {
@@ -77,11 +98,13 @@ static int items_view(const struct otlp_item *it, struct pdata *v,
 }
 
 static int items_check(const struct otlp_item *items, size_t n, size_t *nres,
-                       struct errctx *e)
+                       size_t *nscopes, struct errctx *e)
 {
     size_t i;
+    uint32_t j;
 
     *nres = 0;
+    *nscopes = 0;
     for (i = 0; i < n; i++) {
         const struct otlp_item *it = &items[i];
         if (it->pd == NULL) {
@@ -94,6 +117,11 @@ static int items_check(const struct otlp_item *items, size_t n, size_t *nres,
                            (int)it->resource, it->pd->nresources);
         }
         *nres += it->resource >= 0 ? 1 : it->pd->nresources;
+        for (j = 0; it->scope_name.len > 0 && j < it->pd->nresources; j++) {
+            if (it->resource < 0 || (uint32_t)it->resource == j) {
+                *nscopes += it->pd->resources[j].nscopes;
+            }
+        }
     }
     return PC_OK;
 }
@@ -104,9 +132,10 @@ int otlp_encode_items(const struct otlp_item *items, size_t n, struct buf *out,
     struct pdata *views;
     const struct pdata **ptrs;
     struct resource_profiles *rps;
+    struct scope_profiles *sps, *sp_next;
     struct view_scratch *scratch;
-    size_t i, nres, used = 0;
-    int rc = items_check(items, n, &nres, e);
+    size_t i, nres, nscopes, used = 0;
+    int rc = items_check(items, n, &nres, &nscopes, e);
 
     if (rc != PC_OK) {
         return rc;
@@ -115,19 +144,24 @@ int otlp_encode_items(const struct otlp_item *items, size_t n, struct buf *out,
     ptrs = calloc(n ? n : 1, sizeof(*ptrs));
     rps = calloc(nres ? nres : 1, sizeof(*rps));
     scratch = calloc(n ? n : 1, sizeof(*scratch));
-    if (views == NULL || ptrs == NULL || rps == NULL || scratch == NULL) {
+    sps = calloc(nscopes ? nscopes : 1, sizeof(*sps));
+    sp_next = sps;
+    if (views == NULL || ptrs == NULL || rps == NULL || scratch == NULL ||
+        sps == NULL) {
         rc = err_set(e, PC_ENOMEM, "otlp: encode: out of memory");
     }
     for (i = 0; rc == PC_OK && i < n; i++) {
-        rc = items_view(&items[i], &views[i], rps + used, &scratch[i]);
+        rc = items_view(&items[i], &views[i], rps + used, &sp_next,
+                        &scratch[i]);
         used += views[i].nresources;
         /* items_check counted the room every view takes. */
-        PC_ASSERT(used <= nres);
+        PC_ASSERT(used <= nres && (size_t)(sp_next - sps) <= nscopes);
         ptrs[i] = &views[i];
     }
     if (rc == PC_OK) {
         rc = otlp_encode(ptrs, n, out, e);
     }
+    free(sps);
     free(scratch);
     free(rps);
     free(ptrs);

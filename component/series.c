@@ -32,8 +32,16 @@ static const char *name_for_type(struct pstr t)
     if (pstr_eq(t, "wall")) {
         return "wall";
     }
-    if (pstr_contains(t, "cpu")) {
+    /* async-profiler's OTLP writer names a sample type after the engine
+     * that took it (the Pyroscope Java agent's format=otlp). */
+    if (pstr_contains(t, "cpu") || pstr_eq(t, "itimer")) {
         return "process_cpu";
+    }
+    if (pstr_eq(t, "object_sampler")) {
+        return "memory";
+    }
+    if (pstr_eq(t, "lock_tracer")) {
+        return "mutex";
     }
     if (pstr_prefix(t, "alloc_") || pstr_prefix(t, "inuse_") ||
         pstr_eq(t, "space") || pstr_eq(t, "objects")) {

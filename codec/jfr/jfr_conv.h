@@ -37,7 +37,6 @@ struct jfr_conv {
     int32_t mapping;
     int32_t *frames; /* scratch, max_stack_depth */
     /* per chunk */
-    struct jfr_chunk *cur;       /* the chunk being converted */
     uint64_t unresolved;         /* samples whose stack is in no pool */
     struct jfr_map stack_cache;  /* stackTrace key -> stack index (-1 none) */
     struct jfr_map method_cache; /* method key -> function index */

@@ -193,7 +193,8 @@ static int thread_state(struct conv_state *st, struct jfr_chunk *c,
     int64_t cached;
 
     *out = TS_UNKNOWN;
-    if (i < 0 || v[i].kind != JV_REF || v[i].u == 0) {
+    /* Key 0 is an entry too: async-profiler's STATE_DEFAULT. */
+    if (i < 0 || v[i].kind != JV_REF) {
         return PC_OK;
     }
     if (jfr_map_get(&st->states, v[i].u, &cached)) {
@@ -428,47 +429,31 @@ static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
     return PC_OK;
 }
 
-/* Chunks in order; the previous one stays loaded for the references the
- * JDK makes into it after a rotation, so two chunks are held at most. */
+/* Chunks in order, one loaded at a time: constant pools belong to their
+ * chunk. */
 static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
 {
     const struct jfr_limits *lim = st->cv.lim;
-    struct jfr_chunk ch[2];
-    int loaded[2] = {0, 0};
+    struct jfr_chunk c;
     size_t off = 0;
     uint32_t i;
     int rc = PC_OK;
 
     for (i = 0; off < len && rc == PC_OK; i++) {
-        struct jfr_chunk *c = &ch[i & 1];
         if (i >= lim->max_chunks) {
             rc = err_set(st->cv.e, PC_ETOOBIG, "jfr: more than %u chunks",
                          lim->max_chunks);
             break;
         }
-        if (loaded[i & 1]) {
-            jfr_chunk_close(c);
-        }
-        rc = jfr_chunk_open(c, data, len, off, i, lim, st->cv.e);
-        loaded[i & 1] = 1;
-        c->prev = NULL;
-        if (i > 0) {
-            ch[(i - 1) & 1].prev = NULL; /* one level back only */
-            c->prev = &ch[(i - 1) & 1];
-        }
+        rc = jfr_chunk_open(&c, data, len, off, i, lim, st->cv.e);
         if (rc == PC_OK) {
-            st->cv.cur = c;
-            rc = convert_chunk(st, c);
+            rc = convert_chunk(st, &c);
         }
-        off += c->len;
+        off += c.len;
+        jfr_chunk_close(&c);
     }
     st->res->nchunks = i;
     st->res->unresolved = st->cv.unresolved;
-    for (i = 0; i < 2; i++) {
-        if (loaded[i]) {
-            jfr_chunk_close(&ch[i]);
-        }
-    }
     return rc;
 }
 

@@ -88,9 +88,6 @@ struct jfr_chunk {
     uint32_t npool, cap_pool;
     struct itab pool_idx; /* by (type, key) */
     int32_t string_cls;   /* java.lang.String, -1 = none */
-    /* The chunk before, still loaded: the JDK refers to constants of the
-     * previous chunk of a recording after a rotation (observed). */
-    struct jfr_chunk *prev;
 };
 
 struct jfr_cur {
@@ -175,8 +172,6 @@ int jfr_meta_parse(struct jfr_chunk *c);
 const struct jfr_class *jfr_class_by_id(const struct jfr_chunk *c,
                                         uint64_t id);
 int jfr_field_index(const struct jfr_class *cls, const char *name);
-const struct jfr_class *jfr_class_by_name(const struct jfr_chunk *c,
-                                          const char *name);
 
 /* ---- jfr_pool.c: constant pools -------------------------------------- */
 
@@ -184,12 +179,12 @@ int jfr_pools_load(struct jfr_chunk *c);
 /* PC_ENOTFOUND when (type, key) is in no pool of the chunk. */
 int jfr_pool_find(const struct jfr_chunk *c, uint64_t type, uint64_t key,
                   size_t *off);
-/* Finds (type, key) in *c, else in the previous chunk (by the type's name,
- * ids may differ); *c becomes the chunk holding it. PC_ENOTFOUND if none. */
+/* Finds (type, key) in the pools of *c and its class: pools belong to
+ * their chunk, never to another. PC_ENOTFOUND if absent. */
 int jfr_pool_locate(struct jfr_chunk **c, uint64_t type, uint64_t key,
                     const struct jfr_class **cls, size_t *off);
-/* Decodes the entry (type, key) into v (JFR_MAXV entries) and its class;
- * *c becomes the chunk it was found in, which its values belong to. */
+/* Decodes the entry (type, key) of chunk *c into v (JFR_MAXV entries) and
+ * its class; its values belong to that chunk. */
 int jfr_pool_read(struct jfr_chunk **c, uint64_t type, uint64_t key,
                   const struct jfr_class **cls, struct jfr_val *v, int depth);
 

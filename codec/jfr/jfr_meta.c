@@ -410,19 +410,6 @@ const struct jfr_class *jfr_class_by_id(const struct jfr_chunk *c, uint64_t id)
     return NULL;
 }
 
-const struct jfr_class *jfr_class_by_name(const struct jfr_chunk *c,
-                                          const char *name)
-{
-    uint32_t i;
-
-    for (i = 0; i < c->nclasses; i++) {
-        if (strcmp(c->classes[i].name, name) == 0) {
-            return &c->classes[i];
-        }
-    }
-    return NULL;
-}
-
 int jfr_field_index(const struct jfr_class *cls, const char *name)
 {
     uint32_t i;

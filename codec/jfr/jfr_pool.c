@@ -184,8 +184,7 @@ int jfr_pool_find(const struct jfr_chunk *c, uint64_t type, uint64_t key,
 int jfr_pool_locate(struct jfr_chunk **c, uint64_t type, uint64_t key,
                     const struct jfr_class **cls, size_t *off)
 {
-    struct jfr_chunk *p = (*c)->prev;
-    const struct jfr_class *k = jfr_class_by_id(*c, type), *pk;
+    const struct jfr_class *k = jfr_class_by_id(*c, type);
 
     if (k == NULL) {
         return jfr_fail(*c, 0, PC_ECORRUPT,
@@ -193,17 +192,11 @@ int jfr_pool_locate(struct jfr_chunk **c, uint64_t type, uint64_t key,
                         "%llu",
                         (unsigned long long)type);
     }
-    if (jfr_pool_find(*c, type, key, off) == PC_OK) {
-        *cls = k;
-        return PC_OK;
+    if (jfr_pool_find(*c, type, key, off) != PC_OK) {
+        return PC_ENOTFOUND;
     }
-    pk = p != NULL ? jfr_class_by_name(p, k->name) : NULL;
-    if (pk != NULL && jfr_pool_find(p, pk->id, key, off) == PC_OK) {
-        *c = p;
-        *cls = pk;
-        return PC_OK;
-    }
-    return PC_ENOTFOUND;
+    *cls = k;
+    return PC_OK;
 }
 
 int jfr_pool_read(struct jfr_chunk **c, uint64_t type, uint64_t key,

@@ -323,13 +323,13 @@ static int method_name(struct jfr_conv *cv, struct jfr_chunk *c, uint64_t type,
 static int method_function(struct jfr_conv *cv, struct jfr_chunk *c,
                            uint64_t type, uint64_t key, int32_t *fn)
 {
-    /* Keys are only unique within a chunk: cache the current one's. */
-    int cache = c == cv->cur;
+    /* Keys are only unique within a chunk: the cache is the current
+     * chunk's (cleared for each). */
     int64_t cached;
     int32_t name;
     int rc;
 
-    if (cache && jfr_map_get(&cv->method_cache, key, &cached)) {
+    if (jfr_map_get(&cv->method_cache, key, &cached)) {
         *fn = (int32_t)cached;
         return PC_OK;
     }
@@ -342,7 +342,7 @@ static int method_function(struct jfr_conv *cv, struct jfr_chunk *c,
         (rc = intern_function(cv, name, fn)) != PC_OK) {
         return rc;
     }
-    return cache ? jfr_map_put(&cv->method_cache, key, *fn) : PC_OK;
+    return jfr_map_put(&cv->method_cache, key, *fn);
 }
 
 /* One frame (StackFrame fields in fv, read in c) to a location. */

@@ -374,19 +374,54 @@ static int parca_export_writeraw(struct parca_exporter *x, struct batch *b,
 
 /* ---- OTLP -------------------------------------------------------------------- */
 
-/* The item's labels as string resource attributes, in arena a
- * (batch_otlp_attrs_fn). */
+/* The `__name__` of the profiles of oi's view when they all have the same,
+ * else "unknown" (as Parca calls a profile whose scope has no name). */
+static void otlp_item_name(const struct item *it, const struct otlp_item *oi,
+                           char *name, size_t len)
+{
+    const struct pdata *pd = oi->pd;
+    char n[PARCA_LABEL_NAME_MAX];
+    uint32_t r, s, j;
+
+    name[0] = '\0';
+    for (r = 0; r < pd->nresources; r++) {
+        if (oi->resource >= 0 && (uint32_t)oi->resource != r) {
+            continue;
+        }
+        for (s = 0; s < pd->resources[r].nscopes; s++) {
+            const struct scope_profiles *sp = &pd->resources[r].scopes[s];
+            for (j = 0; j < sp->nprofiles; j++) {
+                parca_profile_name(it, &pd->dict, &sp->profiles[j], n,
+                                   sizeof(n));
+                if (name[0] != '\0' && strcmp(name, n) != 0) {
+                    snprintf(name, len, "unknown");
+                    return;
+                }
+                snprintf(name, len, "%s", n);
+            }
+        }
+    }
+    if (name[0] == '\0') {
+        snprintf(name, len, "unknown");
+    }
+}
+
+/* The item's labels as string resource attributes, and its `__name__` as
+ * the name of its scopes: Parca names an OTLP profile after its scope (and
+ * needs the scope message). In arena a (batch_otlp_attrs_fn). */
 static int otlp_item_attrs(void *arg, const struct item *it, struct arena *a,
                            struct otlp_item *oi)
 {
     struct parca_exporter *x = arg;
     struct parca_labelset ls;
     struct keyvalue *kv;
+    char name[PARCA_LABEL_NAME_MAX];
     uint32_t i, k = 0;
     int rc;
 
+    otlp_item_name(it, oi, name, sizeof(name));
     parca_labelset_init(&ls);
-    rc = parca_labels_build(&ls, it, "unknown", &x->cfg->external_labels);
+    rc = parca_labels_build(&ls, it, name, &x->cfg->external_labels);
     kv = arena_calloc(a, ls.n + 1, sizeof(*kv));
     if (rc != PC_OK || kv == NULL) {
         parca_labelset_free(&ls);
@@ -394,8 +429,14 @@ static int otlp_item_attrs(void *arg, const struct item *it, struct arena *a,
     }
     for (i = 0; i < ls.n; i++) {
         const struct parca_label *l = &ls.l[i];
-        /* __name__ comes from the OTLP scope name on Parca's side. */
         if (strcmp(l->name, "__name__") == 0) {
+            oi->scope_name.ptr = arena_memdup(a, ls.text.data + l->voff,
+                                              l->vlen);
+            oi->scope_name.len = (uint32_t)l->vlen;
+            if (oi->scope_name.ptr == NULL) {
+                rc = PC_ENOMEM;
+                break;
+            }
             continue;
         }
         kv[k].key.ptr = arena_strndup(a, l->name, strlen(l->name));

@@ -21,6 +21,7 @@ set -euo pipefail
 
 PEERS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$PEERS/../integration/lib.sh"
+source "$PEERS/pyroscope_pipeline.sh"
 need_py grpc grpc_tools google.protobuf
 SDK=github.com/grafana/pyroscope-go
 SDKV=v1.5.0
@@ -41,29 +42,7 @@ grep -qx "$SDK $SDKV" <<<"$deps" && grep -qx "$SDK/godeltaprof v0.1.12" <<<"$dep
   pass "the program links $SDK $SDKV and godeltaprof v0.1.12" || die "the program does not link $SDK $SDKV: $deps"
 
 echo "== run"
-start_sink otlp_grpc otlp
-OTLP=$SINK_PORT
-start_pyro_sink pyro
-PYRO=$SINK_PORT
-PPORT=$(free_port)
-new_ports
-cat >"$WORK/profcol.yaml" <<EOF2
-receivers:
-  pyroscope: {endpoint: 127.0.0.1:$PPORT}
-exporters:
-  pyroscope:
-    endpoint: http://127.0.0.1:$PYRO
-  otlp:
-    endpoint: 127.0.0.1:$OTLP
-    insecure: true
-service:
-  pipelines:
-    profiles: {receivers: [pyroscope], exporters: [pyroscope, otlp]}
-  telemetry:
-    metrics: {address: 127.0.0.1:$METRICS_PORT}
-    health: {address: 127.0.0.1:$HEALTH_PORT}
-EOF2
-start_profcol profcol "$WORK/profcol.yaml"
+start_pyroscope_pipeline
 if timeout 120 "$PEER" "http://127.0.0.1:$PPORT" "$APP" 6 >"$WORK/sdk.log" 2>&1; then
   pass "$SDK $SDKV ran 6 s and stopped (final upload flushed): $(head -n 1 "$WORK/sdk.log")"
 else

@@ -84,6 +84,9 @@ struct mk {
     uint64_t context;    /* contextId of the samples */
     uint32_t string_enc; /* encoding of "work" (3) */
     uint64_t string_len; /* claimed length of "work" (4) */
+    uint64_t state_key;  /* key of the samples' ThreadState entry (1) */
+    uint64_t stack_key;  /* key of the StackTrace entry in the pool (1) */
+    uint64_t exec_stack; /* stackTrace the execution samples refer to (1) */
 };
 
 static void mk_default(struct mk *m)
@@ -94,6 +97,9 @@ static void mk_default(struct mk *m)
     m->pool_count = 3;
     m->string_enc = 3;
     m->string_len = 4;
+    m->state_key = 1;
+    m->stack_key = 1;
+    m->exec_stack = 1;
 }
 
 /* Metadata string table. */
@@ -245,9 +251,9 @@ static void w_checkpoint(struct buf *out, const struct mk *m)
     w_var(&b, 2);
     w_var(&b, 1);
     w_var(&b, 3);
-    w_var(&b, 24); /* StackTrace 1: work (line 10) <- run (5) */
+    w_var(&b, 24); /* StackTrace: work (line 10) <- run (5) */
     w_var(&b, 1);
-    w_var(&b, 1);
+    w_var(&b, m->stack_key);
     w_u8(&b, 0);
     w_var(&b, 2);
     w_var(&b, 2);
@@ -256,7 +262,7 @@ static void w_checkpoint(struct buf *out, const struct mk *m)
     w_var(&b, 5);
     w_var(&b, 25); /* ThreadState */
     w_var(&b, 1);
-    w_var(&b, 1);
+    w_var(&b, m->state_key);
     w_str(&b, "STATE_RUNNABLE");
     w_var(&b, 12); /* String pool, unused */
     w_var(&b, 0);
@@ -271,9 +277,9 @@ static void w_samples(struct buf *out, const struct mk *m)
 
     for (i = 0; i < 3; i++) {
         buf_init(&b, 0);
-        w_var(&b, 100 + i); /* startTime */
-        w_var(&b, 1);       /* stackTrace */
-        w_var(&b, 1);       /* state */
+        w_var(&b, 100 + i);       /* startTime */
+        w_var(&b, m->exec_stack); /* stackTrace */
+        w_var(&b, m->state_key);  /* state */
         w_var(&b, m->context);
         w_event(out, 30, &b);
         buf_free(&b);
@@ -281,7 +287,7 @@ static void w_samples(struct buf *out, const struct mk *m)
     buf_init(&b, 0);
     w_var(&b, 200);
     w_var(&b, 5000); /* duration, ticks = ns */
-    w_var(&b, 1);
+    w_var(&b, m->stack_key);
     w_event(out, 31, &b);
     buf_free(&b);
     buf_init(&b, 0);
@@ -404,27 +410,75 @@ static void test_convert(void **state)
     buf_free(&b);
 }
 
+/* Converts b: nchunks chunks, unresolved samples dropped, and a first
+ * profile of kind cpu with one sample of value cpu_ns. Frees b. */
+static void cpu_is(struct buf *b, uint32_t nchunks, uint64_t unresolved,
+                   int64_t cpu_ns)
+{
+    struct jfr_result res;
+    struct errctx e;
+    const struct profile *p;
+
+    assert_int_equal(convert(b, NULL, &res, &e), PC_OK);
+    assert_int_equal(res.nchunks, nchunks);
+    assert_int_equal(res.unresolved, unresolved);
+    assert_int_equal(res.kind[0], JFR_CPU);
+    p = &res.pd->resources[0].scopes[0].profiles[0];
+    assert_int_equal(p->nsamples, 1);
+    assert_int_equal(p->samples[0].values[0], cpu_ns);
+    pdata_free(res.pd);
+    buf_free(b);
+}
+
+/* async-profiler numbers its thread states from 0 (STATE_DEFAULT is key 0
+ * in its recordings): key 0 is an entry like any other, not a null
+ * reference, and its samples count. */
+static void test_state_key_zero(void **state)
+{
+    struct mk m;
+    struct buf b;
+
+    (void)state;
+    mk_default(&m);
+    m.state_key = 0;
+    buf_init(&b, 0);
+    mk_chunk(&b, &m);
+    cpu_is(&b, 1, 0, 30000000);
+}
+
+/* Constant pools belong to their chunk: a stack trace key missing from
+ * the chunk is not looked up in the chunk before, where the same key may
+ * name another stack (the JDK numbers stack traces anew in some chunks).
+ * Its samples are dropped and counted. */
+static void test_key_of_previous_chunk(void **state)
+{
+    struct mk m;
+    struct buf b;
+
+    (void)state;
+    mk_default(&m);
+    m.stack_key = 7;
+    m.exec_stack = 7;
+    buf_init(&b, 0);
+    mk_chunk(&b, &m);
+    mk_default(&m);
+    m.exec_stack = 7; /* only the chunk before has key 7 */
+    mk_chunk(&b, &m);
+    cpu_is(&b, 2, 3, 30000000); /* the first chunk's samples only */
+}
+
 /* Chunks back to back; equal stacks from both merge. */
 static void test_two_chunks(void **state)
 {
     struct mk m;
-    struct jfr_result res;
-    struct errctx e;
     struct buf b;
-    const struct profile *p;
 
     (void)state;
     mk_default(&m);
     buf_init(&b, 0);
     mk_chunk(&b, &m);
     mk_chunk(&b, &m);
-    assert_int_equal(convert(&b, NULL, &res, &e), PC_OK);
-    assert_int_equal(res.nchunks, 2);
-    p = &res.pd->resources[0].scopes[0].profiles[0];
-    assert_int_equal(p->nsamples, 1);
-    assert_int_equal(p->samples[0].values[0], 60000000);
-    pdata_free(res.pd);
-    buf_free(&b);
+    cpu_is(&b, 2, 0, 60000000);
 }
 
 static void test_sample_rate_and_labels(void **state)
@@ -657,7 +711,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_convert),
+        cmocka_unit_test(test_state_key_zero),
         cmocka_unit_test(test_two_chunks),
+        cmocka_unit_test(test_key_of_previous_chunk),
         cmocka_unit_test(test_sample_rate_and_labels),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_magic),

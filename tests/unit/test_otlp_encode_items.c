@@ -152,8 +152,8 @@ static void test_merge_dedup(void **state)
 {
     struct pdata *a = build("svc-a", "main.work", 5);
     struct pdata *b = build("svc-b", "main.other", 7);
-    struct otlp_item it[2] = {{a, -1, NULL, 0, {"", 0}},
-                              {b, -1, NULL, 0, {"", 0}}};
+    struct otlp_item it[2] = {{a, -1, NULL, 0, {"", 0}, {"", 0}},
+                              {b, -1, NULL, 0, {"", 0}, {"", 0}}};
     struct buf out;
     Req *r;
     size_t i, j;
@@ -194,8 +194,8 @@ static void test_resource_selection_and_override(void **state)
     memset(ov, 0, sizeof(ov));
     ov[0] = *kv1(pd, "service.name", "renamed");
     ov[1] = *kv1(pd, "env", "prod");
-    it[0] = (struct otlp_item){pd, 1, NULL, 0, {"", 0}};
-    it[1] = (struct otlp_item){pd, 0, ov, 2, {"", 0}};
+    it[0] = (struct otlp_item){pd, 1, NULL, 0, {"", 0}, {"", 0}};
+    it[1] = (struct otlp_item){pd, 0, ov, 2, {"", 0}, {"", 0}};
     r = encode(it, 2, &out);
     assert_int_equal(r->n_resource_profiles, 2);
     /* Item 0 is resource 1 only, attributes as they were. */
@@ -226,7 +226,7 @@ static void test_empty_override_and_all(void **state)
 {
     struct pdata *pd = build("first", "main.one", 1);
     static const struct keyvalue none;
-    struct otlp_item it = {pd, -1, &none, 0, {"", 0}};
+    struct otlp_item it = {pd, -1, &none, 0, {"", 0}, {"", 0}};
     struct buf out;
     Req *r;
 
@@ -246,8 +246,8 @@ static void test_decode_back(void **state)
 {
     struct pdata *a = build("svc-a", "main.work", 5);
     struct pdata *b = build("svc-b", "main.other", 7);
-    struct otlp_item it[2] = {{a, 0, NULL, 0, {"", 0}},
-                              {b, -1, NULL, 0, {"", 0}}};
+    struct otlp_item it[2] = {{a, 0, NULL, 0, {"", 0}, {"", 0}},
+                              {b, -1, NULL, 0, {"", 0}, {"", 0}}};
     struct pdata *d = NULL;
     struct errctx e = {{0}};
     struct buf out;
@@ -279,6 +279,30 @@ static void test_decode_back(void **state)
     pdata_free(b);
 }
 
+/* An item's scope_name names every scope of its view, with a scope
+ * message even where the pdata has none; the input is left as it was. */
+static void test_scope_name(void **state)
+{
+    struct pdata *pd = build("svc", "main.work", 5);
+    struct otlp_item it[2] = {{pd, -1, NULL, 0, {"", 0}, {"memory", 6}},
+                              {pd, -1, NULL, 0, {"", 0}, {"", 0}}};
+    struct buf out;
+    Req *r;
+
+    (void)state;
+    pd->resources[0].scopes[0].has_scope = 0;
+    r = encode(it, 2, &out);
+    assert_int_equal(r->n_resource_profiles, 2);
+    assert_non_null(r->resource_profiles[0]->scope_profiles[0]->scope);
+    assert_string_equal(
+        r->resource_profiles[0]->scope_profiles[0]->scope->name, "memory");
+    assert_null(r->resource_profiles[1]->scope_profiles[0]->scope);
+    assert_false(pd->resources[0].scopes[0].has_scope);
+    REQ_FREE(r, NULL);
+    buf_free(&out);
+    pdata_free(pd);
+}
+
 /* An item's original pprof goes on the first OTLP profile of its group
  * only (passing otlp_validate), decoding joins the group back with it, and
  * the input pdata is left as it was. */
@@ -289,7 +313,7 @@ static void test_original_pprof(void **state)
     struct profile *p = &pd->resources[0].scopes[0].profiles[0];
     struct value_type *vt = arena_calloc(&pd->arena, 2, sizeof(*vt));
     int64_t *v = arena_calloc(&pd->arena, 2, sizeof(*v));
-    struct otlp_item it = {pd, -1, NULL, 0, {orig, sizeof(orig) - 1}};
+    struct otlp_item it = {pd, -1, NULL, 0, {orig, sizeof(orig) - 1}, {"", 0}};
     struct pdata *d = NULL;
     struct errctx e = {{0}};
     const struct profile *q;
@@ -336,8 +360,8 @@ static void test_original_pprof(void **state)
 static void test_errors(void **state)
 {
     struct pdata *pd = build("x", "main.x", 1);
-    struct otlp_item bad = {pd, 3, NULL, 0, {"", 0}};
-    struct otlp_item ok = {pd, -1, NULL, 0, {"", 0}};
+    struct otlp_item bad = {pd, 3, NULL, 0, {"", 0}, {"", 0}};
+    struct otlp_item ok = {pd, -1, NULL, 0, {"", 0}, {"", 0}};
     struct errctx e = {{0}};
     struct buf out;
 
@@ -500,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_empty_override_and_all),
         cmocka_unit_test(test_decode_back),
         cmocka_unit_test(test_original_pprof),
+        cmocka_unit_test(test_scope_name),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_batch_otlp_build),
         cmocka_unit_test(test_batch_otlp_select),

@@ -108,6 +108,30 @@ static void test_profile_name(void **state)
     batch_unref(b);
 }
 
+/* The sample types async-profiler's OTLP writer uses (the Pyroscope Java
+ * agent, format otlp) name the profile as its JFR events would. */
+static void test_profile_name_async_profiler(void **state)
+{
+    static const char *const types[][2] = {{"itimer", "process_cpu"},
+                                           {"object_sampler", "memory"},
+                                           {"lock_tracer", "mutex"}};
+    struct batch *b = batch_new("t");
+    struct item *it = new_item(b);
+    char name[PARCA_LABEL_NAME_MAX];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        struct pdata *pd = pd_with_types(types[i][0], NULL);
+        parca_profile_name(it, &pd->dict,
+                           &pd->resources[0].scopes[0].profiles[0], name,
+                           sizeof(name));
+        assert_string_equal(name, types[i][1]);
+        pdata_free(pd);
+    }
+    batch_unref(b);
+}
+
 static void test_labels(void **state)
 {
     struct batch *b = batch_new("t");
@@ -244,8 +268,11 @@ static void test_forwardable(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_profile_name), cmocka_unit_test(test_labels),
-        cmocka_unit_test(test_no_service),   cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_profile_name),
+        cmocka_unit_test(test_profile_name_async_profiler),
+        cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_no_service),
+        cmocka_unit_test(test_encode),
         cmocka_unit_test(test_forwardable),
     };
 
