@@ -321,7 +321,11 @@ int jfr_read_fields(struct jfr_cur *r, const struct jfr_class *cls,
     uint32_t i;
     int rc;
 
-    memset(v, 0, sizeof(*v) * JFR_MAXV);
+    /* Every field read sets its kind; the slots past the class's fields
+     * read as JV_NONE, without clearing all JFR_MAXV values per event. */
+    for (i = cls->nfields; i < JFR_MAXV; i++) {
+        v[i].kind = JV_NONE;
+    }
     for (i = 0; i < cls->nfields; i++) {
         struct jfr_val *dst = i < JFR_MAXV ? &v[i] : &tmp;
         if ((rc = read_field(r, &cls->fields[i], dst, depth)) != PC_OK) {
