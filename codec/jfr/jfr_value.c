@@ -97,11 +97,21 @@ static int utf16_to_utf8(struct jfr_chunk *c, const struct jfr_str *s,
     uint64_t u;
     int rc;
 
+    /* Room for the ASCII units, written in place: the JDK's metadata
+     * strings (every class and field name) are UTF-16 and nearly all
+     * ASCII, thousands of them per metadata event. */
+    if ((rc = buf_reserve(out, s->len)) != PC_OK) {
+        return rc;
+    }
     for (i = 0; i < s->len; i++) {
         if ((rc = jfr_int(&r, 2, &u)) != PC_OK) {
             return rc;
         }
         u &= 0xffff;
+        if (u < 0x80 && hi == 0 && out->len < out->cap) {
+            out->data[out->len++] = (uint8_t)u;
+            continue;
+        }
         if (u >= 0xdc00 && u < 0xe000 && hi != 0) {
             rc = put_utf8(out, 0x10000 + ((hi - 0xd800) << 10) +
                                    ((uint32_t)u - 0xdc00));
