@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "codec/jfr/jfr.h"
 #include "core/arena.h"
@@ -170,6 +171,13 @@ struct jfr_val {
     struct jfr_str s;
     size_t off;
 };
+
+/* strcmp(a, b) == 0 with the first bytes compared inline: the metadata
+ * parser compares thousands of names, which mostly differ there. */
+static inline int jfr_streq(const char *a, const char *b)
+{
+    return a[0] == b[0] && strcmp(a, b) == 0;
+}
 
 /* A 64-bit mix for the hash indexes (splitmix64's finaliser). */
 static inline uint64_t jfr_mix64(uint64_t x)

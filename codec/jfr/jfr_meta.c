@@ -127,17 +127,17 @@ static int read_attrs(struct meta_ctx *m, struct meta_attrs *a)
             (rc = read_index(m, &v)) != PC_OK) {
             return rc;
         }
-        if (strcmp(k, "name") == 0) {
+        if (jfr_streq(k, "name")) {
             a->name = v;
-        } else if (strcmp(k, "id") == 0) {
+        } else if (jfr_streq(k, "id")) {
             a->id = v;
-        } else if (strcmp(k, "superType") == 0) {
+        } else if (jfr_streq(k, "superType")) {
             a->super = v;
-        } else if (strcmp(k, "class") == 0) {
+        } else if (jfr_streq(k, "class")) {
             a->cls = v;
-        } else if (strcmp(k, "constantPool") == 0) {
+        } else if (jfr_streq(k, "constantPool")) {
             a->pool = v;
-        } else if (strcmp(k, "dimension") == 0) {
+        } else if (jfr_streq(k, "dimension")) {
             a->dim = v;
         }
     }
@@ -227,9 +227,9 @@ static int read_element(struct meta_ctx *m, int depth, int32_t cls)
         (rc = read_attrs(m, &a)) != PC_OK) {
         return rc;
     }
-    if (strcmp(name, "class") == 0) {
+    if (jfr_streq(name, "class")) {
         rc = add_class(m, &a, at, &inner);
-    } else if (strcmp(name, "field") == 0 && cls >= 0) {
+    } else if (jfr_streq(name, "field") && cls >= 0) {
         rc = add_field(m, cls, &a, at);
     }
     if (rc != PC_OK || (rc = jfr_int(&m->r, 4, &n)) != PC_OK) {
@@ -268,7 +268,7 @@ static uint8_t prim_of(const char *name)
     size_t i;
 
     for (i = 0; i < sizeof(prims) / sizeof(prims[0]); i++) {
-        if (strcmp(name, prims[i].name) == 0) {
+        if (jfr_streq(name, prims[i].name)) {
             return prims[i].prim;
         }
     }
@@ -368,8 +368,7 @@ static void layout_class(struct jfr_class *k)
     memset(k->layout, -1, sizeof(k->layout));
     for (j = 0; j < k->nfields && j < JFR_MAXV; j++) {
         for (n = 0; n < JF_NFNAMES; n++) {
-            if (k->layout[n] < 0 &&
-                strcmp(k->fields[j].name, fnames[n]) == 0) {
+            if (k->layout[n] < 0 && jfr_streq(k->fields[j].name, fnames[n])) {
                 k->layout[n] = (int8_t)j;
                 break;
             }
