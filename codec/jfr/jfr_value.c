@@ -337,8 +337,19 @@ int jfr_read_fields(struct jfr_cur *r, const struct jfr_class *cls,
         v[i].kind = JV_NONE;
     }
     for (i = 0; i < cls->nfields; i++) {
+        const struct jfr_field *f = &cls->fields[i];
         struct jfr_val *dst = i < JFR_MAXV ? &v[i] : &tmp;
-        if ((rc = read_field(r, &cls->fields[i], dst, depth)) != PC_OK) {
+        uint8_t prim = r->c->classes[f->cls].prim;
+        if (!f->array && r->c->compressed &&
+            (f->pool || prim == JP_LONG || prim == JP_INT)) {
+            /* Most fields of an event, inline: a constant-pool key, a
+             * time, a size (read_one reads them alike). */
+            dst->kind = f->pool ? JV_REF : JV_NUM;
+            rc = jfr_varint(r, &dst->u);
+        } else {
+            rc = read_field(r, f, dst, depth);
+        }
+        if (rc != PC_OK) {
             return rc;
         }
     }
