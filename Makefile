@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CONFIG     ?= config.example.yaml
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build run test style format unit-asan fuzz bench clean
+.PHONY: all deps build run test style format unit-asan fuzz bench bench-check clean
 
 all: build
 
@@ -54,6 +54,10 @@ fuzz: deps
 
 bench: build
 	@bench/run.sh $(BUILD)
+
+# The codec's ratios against the gzip floors, compared with the README's.
+bench-check: build
+	@bench/check.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -12,9 +12,12 @@
  *       once when the previous answer came late) for SECONDS and prints
  *       the latency distribution (n, p50, p99, max, errors): how long a
  *       cheap request waits for the server's event loop.
- *   bench_loadgen grpc HOST:PORT METHOD FILE INFLIGHT SECONDS [CHANNELS]
+ *   bench_loadgen grpc HOST:PORT METHOD FILE INFLIGHT SECONDS [CHANNELS
+ *                 [RATE]]
  *       unary calls of METHOD with FILE as the message, INFLIGHT calls kept
  *       in flight over CHANNELS connections, one completion-queue thread.
+ *       With RATE > 0, calls start at RATE per second instead (at most
+ *       INFLIGHT at once): a load below saturation.
  *   bench_loadgen http-sink PORT      answers every request 200, empty body
  *   bench_loadgen grpc-sink PORT      answers every call OK, empty message
  *
@@ -555,9 +558,66 @@ static grpc_channel *grpc_channel_for(const char *target)
     return ch;
 }
 
+/* Classifies a finished call: 0 ok, 1 back-pressure, 2 error. */
+static int gcall_outcome(const grpc_event *ev, const struct gcall *c)
+{
+    if (!ev->success) {
+        return 2;
+    }
+    if (c->status == GRPC_STATUS_OK) {
+        return 0;
+    }
+    return c->status == GRPC_STATUS_UNAVAILABLE ||
+                   c->status == GRPC_STATUS_RESOURCE_EXHAUSTED
+               ? 1
+               : 2;
+}
+
+/* Paced calls (RATE > 0): a call starts every 1/RATE s on a free slot;
+ * without a free slot the start waits (the server is saturated). */
+struct pace {
+    double rate;
+    int64_t t_start, started;
+    struct gcall **idle;
+    int nidle;
+};
+
+static int64_t pace_next(const struct pace *p)
+{
+    return p->t_start + (int64_t)((double)p->started * 1e9 / p->rate);
+}
+
+static gpr_timespec pace_deadline(const struct pace *p)
+{
+    int64_t wait;
+
+    if (p->rate <= 0 || p->nidle == 0) {
+        return gpr_inf_future(GPR_CLOCK_REALTIME);
+    }
+    wait = pace_next(p) - now_ns();
+    return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                        gpr_time_from_nanos(wait > 0 ? wait : 0,
+                                            GPR_TIMESPAN));
+}
+
+/* Starts the paced calls that are due; returns how many. */
+static int pace_start_due(struct grpc_gen *g, struct pace *p, int64_t stop_at)
+{
+    int n = 0;
+    int64_t t = now_ns();
+
+    while (p->rate > 0 && p->nidle > 0 && t >= pace_next(p) && t < stop_at) {
+        gcall_start(g, p->idle[--p->nidle]);
+        p->started++;
+        n++;
+    }
+    return n;
+}
+
 static int cmd_grpc(int argc, char **argv)
 {
     struct grpc_gen g = {0};
+    struct pace pc = {0};
     struct gcall *calls;
     int inflight, i;
     double secs, cpu0, wall;
@@ -567,7 +627,7 @@ static int cmd_grpc(int argc, char **argv)
 
     if (argc < 7) {
         fprintf(stderr, "usage: bench_loadgen grpc HOST:PORT METHOD FILE "
-                        "INFLIGHT SECONDS [CHANNELS]\n");
+                        "INFLIGHT SECONDS [CHANNELS [RATE]]\n");
         return 2;
     }
     grpc_init();
@@ -577,6 +637,7 @@ static int cmd_grpc(int argc, char **argv)
     inflight = (int)strtol(argv[5], NULL, 10);
     secs = strtod(argv[6], NULL);
     g.nch = argc > 7 ? (int)strtol(argv[7], NULL, 10) : 1;
+    pc.rate = argc > 8 ? strtod(argv[8], NULL) : 0;
     g.ch = calloc((size_t)g.nch, sizeof(*g.ch));
     for (i = 0; i < g.nch; i++) {
         g.ch[i] = grpc_channel_for(argv[2]);
@@ -584,30 +645,36 @@ static int cmd_grpc(int argc, char **argv)
     g.cq = grpc_completion_queue_create_for_next(NULL);
     g.st.lat_us = malloc(MAX_LAT * sizeof(uint32_t));
     calls = calloc((size_t)inflight, sizeof(*calls));
+    pc.idle = calloc((size_t)inflight, sizeof(*pc.idle));
     cpu0 = cpu_seconds();
     t_start = now_ns();
+    pc.t_start = t_start;
     measure_from = t_start + WARMUP_NS;
     stop_at = measure_from + (int64_t)(secs * 1e9);
     for (i = 0; i < inflight; i++) {
-        gcall_start(&g, &calls[i]);
+        if (pc.rate > 0) {
+            pc.idle[pc.nidle++] = &calls[i];
+        } else {
+            gcall_start(&g, &calls[i]);
+        }
     }
-    live = inflight;
-    while (live > 0) {
-        grpc_event ev = grpc_completion_queue_next(
-            g.cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    live = pc.rate > 0 ? 0 : inflight;
+    live += pace_start_due(&g, &pc, stop_at);
+    while (live > 0 || (pc.rate > 0 && now_ns() < stop_at)) {
+        grpc_event ev = grpc_completion_queue_next(g.cq, pace_deadline(&pc),
+                                                   NULL);
         struct gcall *c = ev.tag;
         int64_t t1 = now_ns();
         int outcome;
 
+        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+            live += pace_start_due(&g, &pc, stop_at);
+            continue;
+        }
         if (ev.type != GRPC_OP_COMPLETE) {
             break;
         }
-        outcome = !ev.success                   ? 2
-                  : c->status == GRPC_STATUS_OK ? 0
-                  : (c->status == GRPC_STATUS_UNAVAILABLE ||
-                     c->status == GRPC_STATUS_RESOURCE_EXHAUSTED)
-                      ? 1
-                      : 2;
+        outcome = gcall_outcome(&ev, c);
         if (outcome == 2 && g.st.errors == 0 && t1 >= measure_from) {
             char *d = grpc_slice_to_c_string(c->details);
             fprintf(stderr, "bench_loadgen: call failed: status %d %s\n",
@@ -616,7 +683,11 @@ static int cmd_grpc(int argc, char **argv)
         }
         stats_add(&g.st, outcome, c->t0, t1, measure_from);
         gcall_finish(c);
-        if (t1 < stop_at) {
+        if (pc.rate > 0) {
+            pc.idle[pc.nidle++] = c;
+            live--;
+            live += pace_start_due(&g, &pc, stop_at);
+        } else if (t1 < stop_at) {
             if (outcome != 0) {
                 usleep(1000); /* back-pressure or failure: a client waits */
             }

@@ -7,7 +7,8 @@
 # the queue's disk is what is measured.
 #
 #   bench/bench_persist.sh [BUILD_DIR] [PROFILE]
-#   env: BENCH_SECONDS (5), BENCH_CONNS ("1 4 8 16"), BENCH_FSYNC (always)
+#   env: BENCH_SECONDS (5), BENCH_CONNS ("1 4 8 16"), BENCH_FSYNC (always;
+#        "memory": the in-memory queue, no storage, the path to compare with)
 #
 # Prints one line per connection count: bench_loadgen's numbers (ok/s is
 # acknowledged profiles per second), profcol's CPU and the group commits.
@@ -76,6 +77,12 @@ metric() { # NAME: sum of its series
 run_one() { # CONNS
   MPORT=$(free_port); PPORT=$(free_port)
   rm -rf "$WORK/queue" "$SINK/out"
+  local storage="
+      storage:
+        directory: $WORK/queue
+        max_size: 8GiB
+        fsync: $FSYNC"
+  [ "$FSYNC" = memory ] && storage=""
   cat >"$WORK/profcol.yaml" <<YAML
 receivers:
   pyroscope:
@@ -85,11 +92,7 @@ exporters:
     path: $SINK/out
     rotation: {max_files: 20, max_bytes: 64MiB}
     sending_queue:
-      queue_size: 100000
-      storage:
-        directory: $WORK/queue
-        max_size: 8GiB
-        fsync: $FSYNC
+      queue_size: 100000$storage
 service:
   pipelines:
     profiles: {receivers: [pyroscope], exporters: [file]}

@@ -7,6 +7,7 @@
 #   BENCH_ITERS_CPU    iterations per operation on the 10 s CPU profile (101)
 #   BENCH_ITERS_LARGE  iterations per operation on the 200k profile (7)
 #   BENCH_FRESH=1      regenerate the input profiles even if present
+#   BENCH_INPUTS_ONLY=1  make the inputs and stop (bench/check.sh uses it)
 #   PROFCOL_GO         a go binary to use (default: see scripts/go.sh)
 set -euo pipefail
 
@@ -45,6 +46,7 @@ build_tools() {
             gobuild "$BIN/$tool" "$SRC/tests/fixtures/$tool"
         fi
     done
+    [ "${BENCH_INPUTS_ONLY:-0}" = 1 ] && return
     log "building the Go reference (bench/goref)"
     gobuild "$OUT/goref" "$SRC/bench/goref"
 }
@@ -91,6 +93,7 @@ bench_input() {  # bench_input LABEL FILE ITERS
 
 build_tools
 make_inputs
+[ "${BENCH_INPUTS_ONLY:-0}" = 1 ] && exit 0
 # Other load skews the medians: record it next to the tables.
 MACHINE="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), \
 $(nproc) CPUs, load average before the run $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,6 +25,7 @@
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 #include "exporterhelper/pqueue.h"
+#include "exporterhelper/pwriter.h"
 #include "exporterhelper/queue.h"
 
 /* ---- configuration tables ----------------------------------------------- */
@@ -155,8 +156,9 @@ struct exphelper {
     char id[128];
     struct mscope *scope; /* the helper's series */
     struct exphelper_metrics mx;
-    struct queue *q;   /* in-memory queue, or NULL */
-    struct pqueue *pq; /* persistent queue, or NULL */
+    struct queue *q;    /* in-memory queue, or NULL */
+    struct pqueue *pq;  /* persistent queue, or NULL */
+    struct pwriter *pw; /* stores asynchronous submits into pq */
     pthread_t *threads;
     uint32_t nthreads;
     pthread_mutex_t mu;
@@ -457,6 +459,29 @@ static int open_persistent(struct exphelper *h, struct errctx *e)
     return pqueue_open(&o, &h->pq, e);
 }
 
+/* The writer thread could not store b (pwriter.h). */
+static void persist_failed(void *ctx, const struct batch *b, int rc)
+{
+    struct exphelper *h = ctx;
+
+    if (rc != PC_EBUSY && rc != PC_ECLOSED) {
+        log_once(h, "cannot store batch in the persistent queue",
+                 pc_strerror(rc));
+    }
+    cadd(&h->c_enqueue_failed, h->mx.enqueue_failed, batch_profile_count(b));
+}
+
+static int start_persistent(struct exphelper *h, struct errctx *e)
+{
+    int rc = open_persistent(h, e);
+
+    if (rc == PC_OK &&
+        (rc = pwriter_start(h->pq, persist_failed, h, &h->pw)) != PC_OK) {
+        rc = err_set(e, rc, "%s: cannot start the queue writer", h->id);
+    }
+    return rc;
+}
+
 static int init_queue(struct exphelper *h, struct errctx *e)
 {
     const struct exphelper_queue_cfg *qc = &h->cfg->queue;
@@ -471,7 +496,7 @@ static int init_queue(struct exphelper *h, struct errctx *e)
                        h->id);
     }
     if (qc->storage.directory != NULL && qc->storage.directory[0] != '\0') {
-        return open_persistent(h, e);
+        return start_persistent(h, e);
     }
     return queue_new((uint32_t)qc->queue_size, &h->q);
 }
@@ -540,13 +565,22 @@ int exphelper_start(struct exphelper *h)
     return h->nthreads != 0 ? PC_OK : PC_ENOMEM;
 }
 
-/* done == NULL: a synchronous put (durable per the policy on return). */
+/* done == NULL: a synchronous put (durable per the policy on return).
+ * Otherwise the writer thread serializes and stores b: the submitter (a
+ * receiver on the main loop) only hands it over. */
 static int submit_persistent(struct exphelper *h, struct batch *b,
                              int64_t wait, exphelper_done_fn done, void *arg)
 {
     struct buf ser;
     int rc;
 
+    if (done != NULL && h->pw != NULL) {
+        rc = pwriter_submit(h->pw, batch_ref(b), wait, done, arg);
+        if (rc != PC_EINPROGRESS) {
+            batch_unref(b); /* the writer did not take it */
+        }
+        return rc;
+    }
     buf_init(&ser, PQUEUE_MAX_RECORD);
     rc = batch_serialize(b, &ser);
     if (rc == PC_OK) {
@@ -653,6 +687,9 @@ int exphelper_stop(struct exphelper *h, int64_t deadline_ms)
     if (h->q != NULL) {
         queue_close(h->q);
     }
+    if (h->pw != NULL) {
+        pwriter_stop(h->pw); /* stores what it holds: consumers still run */
+    }
     if (h->pq != NULL) {
         pqueue_shutdown(h->pq);
     }
@@ -694,6 +731,7 @@ void exphelper_free(struct exphelper *h)
     /* The queue-size gauge calls back into h: it must go first. */
     mscope_free(h->scope);
     queue_free(h->q);
+    pwriter_free(h->pw);
     pqueue_close(h->pq);
     free(h->threads);
     pthread_cond_destroy(&h->cv);

@@ -161,7 +161,7 @@ static int add_sample(struct conv_state *st, enum jfr_kind k, int32_t stack,
 }
 
 static int field(const struct jfr_class *cls, const struct jfr_val *v,
-                 const char *name, uint64_t *out)
+                 enum jfr_fname name, uint64_t *out)
 {
     int i = jfr_field_index(cls, name);
 
@@ -173,7 +173,7 @@ static int field(const struct jfr_class *cls, const struct jfr_val *v,
 }
 
 static uint64_t field_or(const struct jfr_class *cls, const struct jfr_val *v,
-                         const char *name, uint64_t dflt)
+                         enum jfr_fname name, uint64_t dflt)
 {
     uint64_t x;
 
@@ -189,7 +189,7 @@ static int thread_state(struct conv_state *st, struct jfr_chunk *c,
     struct jfr_val sv[JFR_MAXV];
     struct buf *b = &st->cv.tmp;
     struct jfr_chunk *sch = c;
-    int i = jfr_field_index(cls, "state"), ni, rc;
+    int i = jfr_field_index(cls, JF_STATE), ni, rc;
     int64_t cached;
 
     *out = TS_UNKNOWN;
@@ -202,7 +202,7 @@ static int thread_state(struct conv_state *st, struct jfr_chunk *c,
         return PC_OK;
     }
     rc = jfr_pool_read(&sch, cls->fields[i].cls_id, v[i].u, &sc, sv, 1);
-    if (rc == PC_OK && (ni = jfr_field_index(sc, "name")) >= 0 &&
+    if (rc == PC_OK && (ni = jfr_field_index(sc, JF_NAME)) >= 0 &&
         sv[ni].kind == JV_STR) {
         buf_reset(b);
         if ((rc = jfr_str_utf8(sch, &sv[ni].s, 0, b)) != PC_OK) {
@@ -233,7 +233,8 @@ static int on_setting(struct conv_state *st, struct jfr_chunk *c,
                       const struct jfr_class *cls, const struct jfr_val *v)
 {
     struct buf *b = &st->cv.tmp;
-    int ni = jfr_field_index(cls, "name"), vi = jfr_field_index(cls, "value");
+    int ni = jfr_field_index(cls, JF_NAME),
+        vi = jfr_field_index(cls, JF_VALUE);
     size_t n;
     int rc;
 
@@ -286,34 +287,34 @@ static int event_values(struct conv_state *st, struct jfr_chunk *c, int ev,
         if ((rc = thread_state(st, c, cls, v, &state)) != PC_OK) {
             return rc;
         }
-        n = field_or(cls, v, "samples", 1);
+        n = field_or(cls, v, JF_SAMPLES, 1);
         *k = JFR_WALL;
         val[0] = (int64_t)n * st->period_ns;
         *also_cpu = state == TS_RUNNABLE && st->wall_mode;
         return PC_OK;
     case EV_TLAB:
         *k = JFR_ALLOC_TLAB;
-        val[1] = (int64_t)field_or(cls, v, "tlabSize", 0);
+        val[1] = (int64_t)field_or(cls, v, JF_TLAB_SIZE, 0);
         return PC_OK;
     case EV_OUTSIDE:
         *k = JFR_ALLOC_OUTSIDE;
-        val[1] = (int64_t)field_or(cls, v, "allocationSize", 0);
+        val[1] = (int64_t)field_or(cls, v, JF_ALLOCATION_SIZE, 0);
         return PC_OK;
     case EV_ASAMPLE:
         *k = JFR_ALLOC_SAMPLE;
-        val[1] = (int64_t)field_or(cls, v, "weight", 0);
+        val[1] = (int64_t)field_or(cls, v, JF_WEIGHT, 0);
         return PC_OK;
     case EV_MONITOR:
     case EV_PARK:
         *k = ev == EV_MONITOR ? JFR_LOCK : JFR_PARK;
-        val[1] = ticks_to_ns(c, field_or(cls, v, "duration", 0));
+        val[1] = ticks_to_ns(c, field_or(cls, v, JF_DURATION, 0));
         return PC_OK;
     case EV_LIVE:
         *k = JFR_LIVE;
         return PC_OK;
     case EV_MALLOC:
         *k = JFR_MALLOC;
-        val[1] = (int64_t)field_or(cls, v, "size", 0);
+        val[1] = (int64_t)field_or(cls, v, JF_SIZE, 0);
         return PC_OK;
     default:
         return PC_OK;
@@ -329,9 +330,9 @@ static int on_sample(struct conv_state *st, struct jfr_chunk *c, int ev,
     int32_t stack, *attrs;
     uint32_t nattrs;
     uint64_t skey;
-    int si = jfr_field_index(cls, "stackTrace"), also_cpu, rc;
+    int si = jfr_field_index(cls, JF_STACK_TRACE), also_cpu, rc;
 
-    if (si < 0 || !field(cls, v, "stackTrace", &skey) || skey == 0) {
+    if (si < 0 || !field(cls, v, JF_STACK_TRACE, &skey) || skey == 0) {
         return PC_OK; /* no stack: Pyroscope drops it too */
     }
     if ((rc = event_values(st, c, ev, cls, v, &k, val, &also_cpu)) != PC_OK ||
@@ -342,11 +343,11 @@ static int on_sample(struct conv_state *st, struct jfr_chunk *c, int ev,
     if (rc != PC_OK || stack == 0) {
         return rc;
     }
-    ck.context = field_or(cls, v, "contextId", 0);
-    ck.span = field_or(cls, v, "spanId", 0);
-    ck.span_name = field_or(cls, v, "spanName", 0);
-    ck.trace_hi = field_or(cls, v, "traceIdHi", 0);
-    ck.trace_lo = field_or(cls, v, "traceIdLo", 0);
+    ck.context = field_or(cls, v, JF_CONTEXT_ID, 0);
+    ck.span = field_or(cls, v, JF_SPAN_ID, 0);
+    ck.span_name = field_or(cls, v, JF_SPAN_NAME, 0);
+    ck.trace_hi = field_or(cls, v, JF_TRACE_ID_HI, 0);
+    ck.trace_lo = field_or(cls, v, JF_TRACE_ID_LO, 0);
     if ((rc = jfr_labels_attrs(&st->cv, &ck, &attrs, &nattrs)) != PC_OK ||
         (rc = add_sample(st, k, stack, attrs, nattrs, val[0], val[1])) !=
             PC_OK) {
@@ -430,10 +431,12 @@ static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
 }
 
 /* Chunks in order, one loaded at a time: constant pools belong to their
- * chunk. */
+ * chunk. Only the class tree of the chunk before is kept, for the next
+ * chunk to share when its metadata bytes are the same. */
 static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
 {
     const struct jfr_limits *lim = st->cv.lim;
+    struct jfr_meta *last = NULL;
     struct jfr_chunk c;
     size_t off = 0;
     uint32_t i;
@@ -446,12 +449,17 @@ static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
             break;
         }
         rc = jfr_chunk_open(&c, data, len, off, i, lim, st->cv.e);
+        c.prev_meta = last;
         if (rc == PC_OK) {
             rc = convert_chunk(st, &c);
         }
+        jfr_meta_release(last);
+        last = c.meta;
+        jfr_meta_retain(last);
         off += c.len;
         jfr_chunk_close(&c);
     }
+    jfr_meta_release(last);
     st->res->nchunks = i;
     st->res->unresolved = st->cv.unresolved;
     return rc;

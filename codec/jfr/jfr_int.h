@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "codec/jfr/jfr.h"
 #include "core/arena.h"
@@ -20,6 +21,8 @@
 #define JFR_HEADER_LEN 68
 #define JFR_EV_METADATA 0
 #define JFR_EV_CHECKPOINT 1
+/* Class ids below this are found through an array (jfr_meta.dense). */
+#define JFR_DENSE_IDS 65536
 /* Fields past this index of a class are read but not kept (jfr_read_fields). */
 #define JFR_MAXV 32
 
@@ -44,6 +47,33 @@ struct jfr_field {
     uint8_t array; /* dimension="1": count + elements */
 };
 
+/* The fields the conversion reads by name. Each class resolves them to
+ * field indexes once, when its metadata is parsed (jfr_class.layout), so
+ * that an event costs no string compare per field it reads. */
+enum jfr_fname {
+    JF_STACK_TRACE = 0,
+    JF_STATE,
+    JF_NAME,
+    JF_VALUE,
+    JF_SAMPLES,
+    JF_TLAB_SIZE,
+    JF_ALLOCATION_SIZE,
+    JF_WEIGHT,
+    JF_DURATION,
+    JF_SIZE,
+    JF_CONTEXT_ID,
+    JF_SPAN_ID,
+    JF_SPAN_NAME,
+    JF_TRACE_ID_HI,
+    JF_TRACE_ID_LO,
+    JF_TYPE,
+    JF_STRING,
+    JF_METHOD,
+    JF_LINE_NUMBER,
+    JF_FRAMES,
+    JF_NFNAMES
+};
+
 struct jfr_class {
     uint64_t id;
     const char *name;
@@ -52,6 +82,28 @@ struct jfr_class {
     uint8_t zero; /* struct of zero bytes: never descended */
     uint32_t nfields, cap_fields;
     struct jfr_field *fields;
+    /* Index of the field named jfr_fname (among the first JFR_MAXV), or
+     * -1 when the class has none. */
+    int8_t layout[JF_NFNAMES];
+};
+
+/* The class tree of a metadata event. Chunks whose metadata bytes are the
+ * same (a recording repeats its metadata in every chunk) share one, parsed
+ * once; the last chunk to let go of it frees it. */
+struct jfr_meta {
+    struct arena arena; /* strings, classes, fields; limit max_alloc */
+    struct jfr_class *classes;
+    uint32_t nclasses, cap_classes;
+    struct itab class_idx; /* by id */
+    /* By id again, as an array, when every id is below JFR_DENSE_IDS (the
+     * JDK numbers its classes from 1 up): each event looks its type up. */
+    int32_t *dense;
+    uint32_t ndense;
+    int32_t string_cls;   /* java.lang.String, -1 = none */
+    const uint8_t *bytes; /* what it was parsed from: strings and */
+    size_t len;           /* elements, in the chunk (the file) */
+    int compressed;       /* the integers of those bytes were varints */
+    uint32_t refs;
 };
 
 /* A string as found in the chunk; decoded by jfr_str_utf8. */
@@ -80,14 +132,19 @@ struct jfr_chunk {
     uint64_t start_nanos, duration_nanos, start_ticks, ticks_per_sec;
     const struct jfr_limits *lim;
     struct errctx *e;
-    struct arena arena; /* metadata and pool tables; limit max_alloc */
+    struct arena arena;    /* pool tables; limit max_alloc */
+    struct jfr_meta *meta; /* one reference, or NULL before the load */
+    /* Borrowed from meta, for the readers: the classes and String's. */
     struct jfr_class *classes;
-    uint32_t nclasses, cap_classes;
-    struct itab class_idx; /* by id */
+    uint32_t nclasses;
+    int32_t string_cls; /* java.lang.String, -1 = none */
     struct jfr_pool_ent *pool;
     uint32_t npool, cap_pool;
     struct itab pool_idx; /* by (type, key) */
-    int32_t string_cls;   /* java.lang.String, -1 = none */
+    /* The class tree of the chunk before, shared when this chunk's metadata
+     * bytes are the same; constant pools are never shared: they belong to
+     * their chunk. Borrowed, may be NULL. */
+    struct jfr_meta *prev_meta;
 };
 
 struct jfr_cur {
@@ -116,6 +173,13 @@ struct jfr_val {
     size_t off;
 };
 
+/* strcmp(a, b) == 0 with the first bytes compared inline: the metadata
+ * parser compares thousands of names, which mostly differ there. */
+static inline int jfr_streq(const char *a, const char *b)
+{
+    return a[0] == b[0] && strcmp(a, b) == 0;
+}
+
 /* A 64-bit mix for the hash indexes (splitmix64's finaliser). */
 static inline uint64_t jfr_mix64(uint64_t x)
 {
@@ -132,10 +196,54 @@ static inline uint64_t jfr_mix64(uint64_t x)
 int jfr_fail(const struct jfr_chunk *c, size_t pos, int code, const char *fmt,
              ...) __attribute__((format(printf, 4, 5)));
 int jfr_u8(struct jfr_cur *r, uint8_t *v);
-int jfr_varint(struct jfr_cur *r, uint64_t *v);
-/* An integer of `size` bytes: varint when the chunk is compressed. */
-int jfr_int(struct jfr_cur *r, unsigned size, uint64_t *v);
+/* jfr_varint near the end of r, where each byte is checked. */
+int jfr_varint_slow(struct jfr_cur *r, uint64_t *v);
 int jfr_fixed(struct jfr_cur *r, unsigned size, uint64_t *v);
+
+/* Unsigned LEB128 of at most 9 bytes, the 9th carrying 8 bits. Padded
+ * (non-minimal) forms are valid: writers pad sizes they patch later.
+ * Inline: every integer of a compressed chunk is one, so this is the
+ * reader's innermost loop; with 9 bytes left no byte needs a check. */
+static inline int jfr_varint(struct jfr_cur *r, uint64_t *v)
+{
+    const uint8_t *p = r->c->p + r->pos;
+    uint64_t x = 0;
+    unsigned i;
+
+    if (r->pos < r->end && p[0] < 0x80) { /* most are one byte */
+        r->pos++;
+        *v = p[0];
+        return PC_OK;
+    }
+    /* The chunk's end, not r's: an event is often shorter than 9 bytes
+     * from its last integer. Past r->end, the slow path says where. */
+    if (r->c->len - r->pos < 9) {
+        return jfr_varint_slow(r, v);
+    }
+    for (i = 0; i < 8 && p[i] >= 0x80; i++) {
+        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+    }
+    if (i < 8) {
+        x |= (uint64_t)p[i] << (7 * i);
+    } else {
+        x |= (uint64_t)p[8] << 56;
+    }
+    if (i + 1 > r->end - r->pos) {
+        return jfr_varint_slow(r, v); /* runs past r: the error */
+    }
+    r->pos += i + 1;
+    *v = x;
+    return PC_OK;
+}
+
+/* An integer of `size` bytes: varint when the chunk is compressed. */
+static inline int jfr_int(struct jfr_cur *r, unsigned size, uint64_t *v)
+{
+    if (r->c->compressed) {
+        return jfr_varint(r, v);
+    }
+    return jfr_fixed(r, size, v);
+}
 
 /* Parses the header of the chunk at off of the file into c. */
 int jfr_chunk_open(struct jfr_chunk *c, const uint8_t *file, size_t flen,
@@ -168,10 +276,39 @@ int jfr_skip_value(struct jfr_cur *r, int32_t cls, int array, int pool,
 
 /* ---- jfr_meta.c: the class tree -------------------------------------- */
 
+/* Parses the chunk's metadata event into c->meta, or takes a reference to
+ * the previous chunk's when the bytes are the same. */
 int jfr_meta_parse(struct jfr_chunk *c);
-const struct jfr_class *jfr_class_by_id(const struct jfr_chunk *c,
-                                        uint64_t id);
-int jfr_field_index(const struct jfr_class *cls, const char *name);
+/* Drops one reference to m; frees it with the last. NULL is allowed. */
+void jfr_meta_release(struct jfr_meta *m);
+/* Takes one more reference to m. NULL is allowed. */
+void jfr_meta_retain(struct jfr_meta *m);
+/* jfr_class_by_id without the dense index: the hash table. */
+const struct jfr_class *jfr_class_by_id_hashed(const struct jfr_chunk *c,
+                                               uint64_t id);
+/* The class of a type id, NULL if the metadata has none. Inline: every
+ * event looks up its type. */
+static inline const struct jfr_class *
+jfr_class_by_id(const struct jfr_chunk *c, uint64_t id)
+{
+    const struct jfr_meta *md = c->meta;
+
+    if (md == NULL || md->dense == NULL) {
+        return jfr_class_by_id_hashed(c, id);
+    }
+    if (id >= md->ndense || md->dense[id] < 0) {
+        return NULL;
+    }
+    return &md->classes[md->dense[id]];
+}
+/* The index of field f in cls (among the first JFR_MAXV), or -1. */
+static inline int jfr_field_index(const struct jfr_class *cls,
+                                  enum jfr_fname f)
+{
+    return cls->layout[f];
+}
+/* The name of field f, for messages. */
+const char *jfr_fname_str(enum jfr_fname f);
 
 /* ---- jfr_pool.c: constant pools -------------------------------------- */
 

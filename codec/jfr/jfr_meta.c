@@ -3,9 +3,11 @@
  * gives the chunk's type ids their meaning (type ids are not fixed: each
  * writer numbers its classes as it likes).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec/jfr/jfr_int.h"
+#include "core/assert.h"
 
 /* The attributes of one element that the reader uses. */
 struct meta_attrs {
@@ -14,6 +16,7 @@ struct meta_attrs {
 
 struct meta_ctx {
     struct jfr_chunk *c;
+    struct jfr_meta *md; /* being parsed */
     struct jfr_cur r;
     char **strings;
     uint32_t nstrings;
@@ -54,7 +57,7 @@ static int read_strings(struct meta_ctx *m)
                         "large",
                         (unsigned long long)n);
     }
-    m->strings = arena_calloc(&c->arena, (size_t)n + 1, sizeof(char *));
+    m->strings = arena_calloc(&m->md->arena, (size_t)n + 1, sizeof(char *));
     if (m->strings == NULL) {
         return jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
     }
@@ -73,7 +76,7 @@ static int read_strings(struct meta_ctx *m)
             rc = jfr_str_utf8(c, &s, 0, &b);
         }
         if (rc == PC_OK) {
-            m->strings[i] = arena_strndup(&c->arena, (const char *)b.data,
+            m->strings[i] = arena_strndup(&m->md->arena, (const char *)b.data,
                                           b.len);
             if (m->strings[i] == NULL) {
                 rc = jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
@@ -124,17 +127,17 @@ static int read_attrs(struct meta_ctx *m, struct meta_attrs *a)
             (rc = read_index(m, &v)) != PC_OK) {
             return rc;
         }
-        if (strcmp(k, "name") == 0) {
+        if (jfr_streq(k, "name")) {
             a->name = v;
-        } else if (strcmp(k, "id") == 0) {
+        } else if (jfr_streq(k, "id")) {
             a->id = v;
-        } else if (strcmp(k, "superType") == 0) {
+        } else if (jfr_streq(k, "superType")) {
             a->super = v;
-        } else if (strcmp(k, "class") == 0) {
+        } else if (jfr_streq(k, "class")) {
             a->cls = v;
-        } else if (strcmp(k, "constantPool") == 0) {
+        } else if (jfr_streq(k, "constantPool")) {
             a->pool = v;
-        } else if (strcmp(k, "dimension") == 0) {
+        } else if (jfr_streq(k, "dimension")) {
             a->dim = v;
         }
     }
@@ -145,6 +148,7 @@ static int add_class(struct meta_ctx *m, const struct meta_attrs *a, size_t at,
                      int32_t *out)
 {
     struct jfr_chunk *c = m->c;
+    struct jfr_meta *md = m->md;
     struct jfr_class *k;
     uint64_t id;
 
@@ -153,20 +157,20 @@ static int add_class(struct meta_ctx *m, const struct meta_attrs *a, size_t at,
                         "class without name or numeric "
                         "id");
     }
-    if (c->nclasses >= c->lim->max_classes) {
+    if (md->nclasses >= c->lim->max_classes) {
         return jfr_fail(c, at, PC_ETOOBIG, "more than %u classes",
                         c->lim->max_classes);
     }
-    if (arena_grow_array(&c->arena, (void **)&c->classes, &c->cap_classes,
-                         c->nclasses + 1, sizeof(*k)) != PC_OK) {
+    if (arena_grow_array(&md->arena, (void **)&md->classes, &md->cap_classes,
+                         md->nclasses + 1, sizeof(*k)) != PC_OK) {
         return jfr_fail(c, at, PC_ENOMEM, "out of memory (classes)");
     }
-    k = &c->classes[c->nclasses];
+    k = &md->classes[md->nclasses];
     memset(k, 0, sizeof(*k));
     k->id = id;
     k->name = a->name;
     k->super = a->super;
-    *out = (int32_t)c->nclasses++;
+    *out = (int32_t)md->nclasses++;
     return PC_OK;
 }
 
@@ -174,7 +178,7 @@ static int add_field(struct meta_ctx *m, int32_t ci,
                      const struct meta_attrs *a, size_t at)
 {
     struct jfr_chunk *c = m->c;
-    struct jfr_class *k = &c->classes[ci];
+    struct jfr_class *k = &m->md->classes[ci];
     struct jfr_field *f;
 
     if (a->name == NULL || parse_u64(a->cls, &(uint64_t){0}) != PC_OK) {
@@ -189,7 +193,7 @@ static int add_field(struct meta_ctx *m, int32_t ci,
                         "fields",
                         k->name, c->lim->max_fields);
     }
-    if (arena_grow_array(&c->arena, (void **)&k->fields, &k->cap_fields,
+    if (arena_grow_array(&m->md->arena, (void **)&k->fields, &k->cap_fields,
                          k->nfields + 1, sizeof(*f)) != PC_OK) {
         return jfr_fail(c, at, PC_ENOMEM, "out of memory (fields)");
     }
@@ -223,9 +227,9 @@ static int read_element(struct meta_ctx *m, int depth, int32_t cls)
         (rc = read_attrs(m, &a)) != PC_OK) {
         return rc;
     }
-    if (strcmp(name, "class") == 0) {
+    if (jfr_streq(name, "class")) {
         rc = add_class(m, &a, at, &inner);
-    } else if (strcmp(name, "field") == 0 && cls >= 0) {
+    } else if (jfr_streq(name, "field") && cls >= 0) {
         rc = add_field(m, cls, &a, at);
     }
     if (rc != PC_OK || (rc = jfr_int(&m->r, 4, &n)) != PC_OK) {
@@ -264,49 +268,120 @@ static uint8_t prim_of(const char *name)
     size_t i;
 
     for (i = 0; i < sizeof(prims) / sizeof(prims[0]); i++) {
-        if (strcmp(name, prims[i].name) == 0) {
+        if (jfr_streq(name, prims[i].name)) {
             return prims[i].prim;
         }
     }
     return JP_STRUCT;
 }
 
-static int index_classes(struct jfr_chunk *c)
+static int index_classes(struct jfr_chunk *c, struct jfr_meta *md)
 {
     struct itab_probe pr;
     uint32_t i;
     int32_t j;
 
-    if (itab_init(&c->class_idx, c->nclasses) != PC_OK) {
+    if (itab_init(&md->class_idx, md->nclasses) != PC_OK) {
         return jfr_fail(c, c->meta_off, PC_ENOMEM, "out of memory");
     }
-    for (i = 0; i < c->nclasses; i++) {
-        itab_probe_start(&c->class_idx, jfr_mix64(c->classes[i].id), &pr);
-        while ((j = itab_probe_next(&c->class_idx, &pr)) >= 0) {
-            if (c->classes[j].id == c->classes[i].id) {
+    for (i = 0; i < md->nclasses; i++) {
+        struct jfr_class *k = &md->classes[i];
+        itab_probe_start(&md->class_idx, jfr_mix64(k->id), &pr);
+        while ((j = itab_probe_next(&md->class_idx, &pr)) >= 0) {
+            if (md->classes[j].id == k->id) {
                 return jfr_fail(c, c->meta_off, PC_ECORRUPT,
                                 "class id %llu "
                                 "declared twice",
-                                (unsigned long long)c->classes[i].id);
+                                (unsigned long long)k->id);
             }
         }
-        if (itab_insert(&c->class_idx, &pr, (int32_t)i) != PC_OK) {
+        if (itab_insert(&md->class_idx, &pr, (int32_t)i) != PC_OK) {
             return jfr_fail(c, c->meta_off, PC_ENOMEM, "out of memory");
         }
-        c->classes[i].prim = prim_of(c->classes[i].name);
-        if (c->classes[i].prim == JP_STRING) {
-            c->string_cls = (int32_t)i;
+        k->prim = prim_of(k->name);
+        if (k->prim == JP_STRING) {
+            md->string_cls = (int32_t)i;
         }
     }
     return PC_OK;
 }
 
-static int resolve_fields(struct jfr_chunk *c)
+/* The dense index, when every class id is small enough for one. */
+static int index_dense(struct jfr_chunk *c, struct jfr_meta *md)
+{
+    uint64_t max = 0;
+    uint32_t i;
+
+    for (i = 0; i < md->nclasses; i++) {
+        if (md->classes[i].id >= JFR_DENSE_IDS) {
+            return PC_OK;
+        }
+        max = md->classes[i].id > max ? md->classes[i].id : max;
+    }
+    md->ndense = (uint32_t)max + 1;
+    md->dense = arena_alloc(&md->arena, md->ndense * sizeof(int32_t));
+    if (md->dense == NULL) {
+        return jfr_fail(c, c->meta_off, PC_ENOMEM, "out of memory");
+    }
+    memset(md->dense, -1, md->ndense * sizeof(int32_t));
+    for (i = 0; i < md->nclasses; i++) {
+        md->dense[md->classes[i].id] = (int32_t)i;
+    }
+    return PC_OK;
+}
+
+static const char *const fnames[JF_NFNAMES] = {
+    [JF_STACK_TRACE] = "stackTrace",
+    [JF_STATE] = "state",
+    [JF_NAME] = "name",
+    [JF_VALUE] = "value",
+    [JF_SAMPLES] = "samples",
+    [JF_TLAB_SIZE] = "tlabSize",
+    [JF_ALLOCATION_SIZE] = "allocationSize",
+    [JF_WEIGHT] = "weight",
+    [JF_DURATION] = "duration",
+    [JF_SIZE] = "size",
+    [JF_CONTEXT_ID] = "contextId",
+    [JF_SPAN_ID] = "spanId",
+    [JF_SPAN_NAME] = "spanName",
+    [JF_TRACE_ID_HI] = "traceIdHi",
+    [JF_TRACE_ID_LO] = "traceIdLo",
+    [JF_TYPE] = "type",
+    [JF_STRING] = "string",
+    [JF_METHOD] = "method",
+    [JF_LINE_NUMBER] = "lineNumber",
+    [JF_FRAMES] = "frames",
+};
+
+const char *jfr_fname_str(enum jfr_fname f)
+{
+    PC_ASSERT(f < JF_NFNAMES);
+    return fnames[f];
+}
+
+/* The first field of each name the conversion reads, as an index. */
+static void layout_class(struct jfr_class *k)
+{
+    uint32_t j;
+    int n;
+
+    memset(k->layout, -1, sizeof(k->layout));
+    for (j = 0; j < k->nfields && j < JFR_MAXV; j++) {
+        for (n = 0; n < JF_NFNAMES; n++) {
+            if (k->layout[n] < 0 && jfr_streq(k->fields[j].name, fnames[n])) {
+                k->layout[n] = (int8_t)j;
+                break;
+            }
+        }
+    }
+}
+
+static int resolve_fields(struct jfr_chunk *c, struct jfr_meta *md)
 {
     uint32_t i, j;
 
-    for (i = 0; i < c->nclasses; i++) {
-        struct jfr_class *k = &c->classes[i];
+    for (i = 0; i < md->nclasses; i++) {
+        struct jfr_class *k = &md->classes[i];
         for (j = 0; j < k->nfields; j++) {
             const struct jfr_class *t = jfr_class_by_id(c,
                                                         k->fields[j].cls_id);
@@ -317,8 +392,9 @@ static int resolve_fields(struct jfr_chunk *c)
                                 k->name, k->fields[j].name,
                                 (unsigned long long)k->fields[j].cls_id);
             }
-            k->fields[j].cls = (int32_t)(t - c->classes);
+            k->fields[j].cls = (int32_t)(t - md->classes);
         }
+        layout_class(k);
     }
     return PC_OK;
 }
@@ -326,19 +402,19 @@ static int resolve_fields(struct jfr_chunk *c)
 /* A struct whose every field is an inline zero-size struct takes no bytes;
  * marking those lets the value reader skip them without descending, so a
  * hostile class tree cannot make it work without consuming input. */
-static void mark_zero_size(struct jfr_chunk *c)
+static void mark_zero_size(struct jfr_chunk *c, struct jfr_meta *md)
 {
     uint32_t round, i, j;
     int changed = 1;
 
     for (round = 0; changed && round <= c->lim->max_nesting; round++) {
         changed = 0;
-        for (i = 0; i < c->nclasses; i++) {
-            struct jfr_class *k = &c->classes[i];
+        for (i = 0; i < md->nclasses; i++) {
+            struct jfr_class *k = &md->classes[i];
             int zero = k->prim == JP_STRUCT;
             for (j = 0; j < k->nfields && zero; j++) {
                 const struct jfr_field *f = &k->fields[j];
-                zero = !f->pool && !f->array && c->classes[f->cls].zero;
+                zero = !f->pool && !f->array && md->classes[f->cls].zero;
             }
             if (zero && !k->zero) {
                 k->zero = 1;
@@ -348,12 +424,97 @@ static void mark_zero_size(struct jfr_chunk *c)
     }
 }
 
+void jfr_meta_retain(struct jfr_meta *m)
+{
+    if (m != NULL) {
+        m->refs++;
+    }
+}
+
+void jfr_meta_release(struct jfr_meta *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    PC_ASSERT(m->refs > 0);
+    if (--m->refs > 0) {
+        return;
+    }
+    itab_free(&m->class_idx);
+    arena_free_all(&m->arena);
+    free(m);
+}
+
+/* c borrows md's classes (again: a growing array may have moved). */
+static void meta_borrow(struct jfr_chunk *c, const struct jfr_meta *md)
+{
+    c->classes = md->classes;
+    c->nclasses = md->nclasses;
+    c->string_cls = md->string_cls;
+}
+
+/* c takes a reference to md: closing c lets go of it. */
+static void meta_attach(struct jfr_chunk *c, struct jfr_meta *md)
+{
+    md->refs++;
+    c->meta = md;
+    meta_borrow(c, md);
+}
+
+/* The previous chunk's class tree when it was parsed from the same bytes
+ * (the same bytes parse to the same tree: the metadata strings never refer
+ * to a constant pool). Only the event header before them may differ. */
+static struct jfr_meta *meta_same(const struct jfr_chunk *c, const uint8_t *p,
+                                  size_t len)
+{
+    struct jfr_meta *md = c->prev_meta;
+
+    if (md == NULL || md->bytes == NULL || md->len != len ||
+        md->compressed != c->compressed || memcmp(md->bytes, p, len) != 0) {
+        return NULL;
+    }
+    return md;
+}
+
+/* Parses the strings and elements at m->r into a new class tree. */
+static int meta_build(struct meta_ctx *m)
+{
+    struct jfr_chunk *c = m->c;
+    struct jfr_meta *md = calloc(1, sizeof(*md));
+    size_t start = m->r.pos;
+    int rc;
+
+    if (md == NULL) {
+        return jfr_fail(c, c->meta_off, PC_ENOMEM, "out of memory");
+    }
+    arena_init(&md->arena, c->lim->max_alloc);
+    md->string_cls = -1;
+    m->md = md;
+    meta_attach(c, md); /* from here on, closing c frees md */
+    if ((rc = read_strings(m)) != PC_OK ||
+        (rc = read_element(m, 0, -1)) != PC_OK ||
+        (rc = index_classes(c, md)) != PC_OK ||
+        (rc = index_dense(c, md)) != PC_OK ||
+        (rc = resolve_fields(c, md)) != PC_OK) {
+        return rc;
+    }
+    mark_zero_size(c, md);
+    meta_borrow(c, md);
+    /* Complete: the next chunk may share it (meta_same). */
+    md->bytes = c->p + start;
+    md->len = m->r.end - start;
+    md->compressed = c->compressed;
+    return PC_OK;
+}
+
 int jfr_meta_parse(struct jfr_chunk *c)
 {
     struct meta_ctx m;
+    struct jfr_meta *same;
     uint64_t size, type, skip;
     int rc, i;
 
+    PC_ASSERT(c->meta == NULL);
     memset(&m, 0, sizeof(m));
     m.c = c;
     m.r.c = c;
@@ -383,41 +544,31 @@ int jfr_meta_parse(struct jfr_chunk *c)
             return rc;
         }
     }
-    if ((rc = read_strings(&m)) != PC_OK ||
-        (rc = read_element(&m, 0, -1)) != PC_OK ||
-        (rc = index_classes(c)) != PC_OK ||
-        (rc = resolve_fields(c)) != PC_OK) {
-        return rc;
+    same = meta_same(c, c->p + m.r.pos, m.r.end - m.r.pos);
+    if (same != NULL) {
+        meta_attach(c, same);
+        return PC_OK;
     }
-    mark_zero_size(c);
-    return PC_OK;
+    return meta_build(&m);
 }
 
-const struct jfr_class *jfr_class_by_id(const struct jfr_chunk *c, uint64_t id)
+const struct jfr_class *jfr_class_by_id_hashed(const struct jfr_chunk *c,
+                                               uint64_t id)
 {
+    const struct jfr_meta *md = c->meta;
     struct itab_probe pr;
     int32_t j;
 
-    if (c->class_idx.mask == 0 && c->class_idx.hashes == NULL) {
+    if (md == NULL ||
+        (md->class_idx.mask == 0 && md->class_idx.hashes == NULL)) {
         return NULL;
     }
-    itab_probe_start(&c->class_idx, jfr_mix64(id), &pr);
-    while ((j = itab_probe_next(&c->class_idx, &pr)) >= 0) {
-        if (c->classes[j].id == id) {
-            return &c->classes[j];
+
+    itab_probe_start(&md->class_idx, jfr_mix64(id), &pr);
+    while ((j = itab_probe_next(&md->class_idx, &pr)) >= 0) {
+        if (md->classes[j].id == id) {
+            return &md->classes[j];
         }
     }
     return NULL;
-}
-
-int jfr_field_index(const struct jfr_class *cls, const char *name)
-{
-    uint32_t i;
-
-    for (i = 0; i < cls->nfields && i < JFR_MAXV; i++) {
-        if (strcmp(cls->fields[i].name, name) == 0) {
-            return (int)i;
-        }
-    }
-    return -1;
 }

@@ -48,9 +48,7 @@ int jfr_u8(struct jfr_cur *r, uint8_t *v)
     return PC_OK;
 }
 
-/* Unsigned LEB128 of at most 9 bytes, the 9th carrying 8 bits. Padded
- * (non-minimal) forms are valid: writers pad sizes they patch later. */
-int jfr_varint(struct jfr_cur *r, uint64_t *v)
+int jfr_varint_slow(struct jfr_cur *r, uint64_t *v)
 {
     const uint8_t *p = r->c->p;
     uint64_t x = 0;
@@ -89,14 +87,6 @@ int jfr_fixed(struct jfr_cur *r, unsigned size, uint64_t *v)
     }
     *v = x;
     return PC_OK;
-}
-
-int jfr_int(struct jfr_cur *r, unsigned size, uint64_t *v)
-{
-    if (r->c->compressed) {
-        return jfr_varint(r, v);
-    }
-    return jfr_fixed(r, size, v);
 }
 
 static uint64_t be64(const uint8_t *p)
@@ -202,7 +192,8 @@ int jfr_chunk_load(struct jfr_chunk *c)
 
 void jfr_chunk_close(struct jfr_chunk *c)
 {
-    itab_free(&c->class_idx);
+    jfr_meta_release(c->meta);
+    c->meta = NULL;
     itab_free(&c->pool_idx);
     arena_free_all(&c->arena);
 }

@@ -249,7 +249,7 @@ static int missing(struct jfr_chunk *c, const char *what, uint64_t key)
 /* Reads the entry a reference field `name` of cls (values v, read in *c)
  * points to; *c becomes the chunk that entry is in. */
 static int follow(struct jfr_chunk **c, const struct jfr_class *cls,
-                  const struct jfr_val *v, const char *name,
+                  const struct jfr_val *v, enum jfr_fname name,
                   const struct jfr_class **out, struct jfr_val *ov)
 {
     int i = jfr_field_index(cls, name);
@@ -260,14 +260,14 @@ static int follow(struct jfr_chunk **c, const struct jfr_class *cls,
     }
     rc = jfr_pool_read(c, cls->fields[i].cls_id, v[i].u, out, ov, 1);
     if (rc == PC_ENOTFOUND) {
-        return missing(*c, name, v[i].u);
+        return missing(*c, jfr_fname_str(name), v[i].u);
     }
     return rc;
 }
 
 /* Appends the text of Symbol field `name` of cls to out (nothing if null). */
 static int append_symbol(struct jfr_chunk *c, const struct jfr_class *cls,
-                         const struct jfr_val *v, const char *name,
+                         const struct jfr_val *v, enum jfr_fname name,
                          struct buf *out)
 {
     const struct jfr_class *sc;
@@ -284,7 +284,7 @@ static int append_symbol(struct jfr_chunk *c, const struct jfr_class *cls,
     if (rc != PC_OK) {
         return rc;
     }
-    si = jfr_field_index(sc, "string");
+    si = jfr_field_index(sc, JF_STRING);
     if (si < 0 || sv[si].kind != JV_STR) {
         return PC_OK;
     }
@@ -308,16 +308,16 @@ static int method_name(struct jfr_conv *cv, struct jfr_chunk *c, uint64_t type,
     }
     buf_reset(&cv->tmp);
     kch = c;
-    rc = follow(&kch, mc, mv, "type", &kc, kv);
+    rc = follow(&kch, mc, mv, JF_TYPE, &kc, kv);
     if (rc == PC_OK) {
-        rc = append_symbol(kch, kc, kv, "name", &cv->tmp);
+        rc = append_symbol(kch, kc, kv, JF_NAME, &cv->tmp);
         if (rc == PC_OK) {
             rc = buf_putc(&cv->tmp, '.');
         }
     } else if (rc == PC_ENOTFOUND) {
         rc = PC_OK;
     }
-    return rc == PC_OK ? append_symbol(c, mc, mv, "name", &cv->tmp) : rc;
+    return rc == PC_OK ? append_symbol(c, mc, mv, JF_NAME, &cv->tmp) : rc;
 }
 
 static int method_function(struct jfr_conv *cv, struct jfr_chunk *c,
@@ -350,8 +350,8 @@ static int frame_location(struct jfr_conv *cv, struct jfr_chunk *c,
                           const struct jfr_class *fc, const struct jfr_val *fv,
                           int32_t *loc)
 {
-    int mi = jfr_field_index(fc, "method");
-    int li = jfr_field_index(fc, "lineNumber");
+    int mi = jfr_field_index(fc, JF_METHOD);
+    int li = jfr_field_index(fc, JF_LINE_NUMBER);
     int64_t line = 0;
     int32_t fn = 0;
     int rc;
@@ -376,7 +376,7 @@ static int read_frames(struct jfr_conv *cv, struct jfr_chunk *c,
                        const struct jfr_class *sc, const struct jfr_val *sv,
                        uint32_t *n)
 {
-    int fi = jfr_field_index(sc, "frames");
+    int fi = jfr_field_index(sc, JF_FRAMES);
     const struct jfr_field *f;
     const struct jfr_class *fc;
     struct jfr_val fv[JFR_MAXV];

@@ -97,11 +97,21 @@ static int utf16_to_utf8(struct jfr_chunk *c, const struct jfr_str *s,
     uint64_t u;
     int rc;
 
+    /* Room for the ASCII units, written in place: the JDK's metadata
+     * strings (every class and field name) are UTF-16 and nearly all
+     * ASCII, thousands of them per metadata event. */
+    if ((rc = buf_reserve(out, s->len)) != PC_OK) {
+        return rc;
+    }
     for (i = 0; i < s->len; i++) {
         if ((rc = jfr_int(&r, 2, &u)) != PC_OK) {
             return rc;
         }
         u &= 0xffff;
+        if (u < 0x80 && hi == 0 && out->len < out->cap) {
+            out->data[out->len++] = (uint8_t)u;
+            continue;
+        }
         if (u >= 0xdc00 && u < 0xe000 && hi != 0) {
             rc = put_utf8(out, 0x10000 + ((hi - 0xd800) << 10) +
                                    ((uint32_t)u - 0xdc00));
@@ -321,10 +331,25 @@ int jfr_read_fields(struct jfr_cur *r, const struct jfr_class *cls,
     uint32_t i;
     int rc;
 
-    memset(v, 0, sizeof(*v) * JFR_MAXV);
+    /* Every field read sets its kind; the slots past the class's fields
+     * read as JV_NONE, without clearing all JFR_MAXV values per event. */
+    for (i = cls->nfields; i < JFR_MAXV; i++) {
+        v[i].kind = JV_NONE;
+    }
     for (i = 0; i < cls->nfields; i++) {
+        const struct jfr_field *f = &cls->fields[i];
         struct jfr_val *dst = i < JFR_MAXV ? &v[i] : &tmp;
-        if ((rc = read_field(r, &cls->fields[i], dst, depth)) != PC_OK) {
+        uint8_t prim = r->c->classes[f->cls].prim;
+        if (!f->array && r->c->compressed &&
+            (f->pool || prim == JP_LONG || prim == JP_INT)) {
+            /* Most fields of an event, inline: a constant-pool key, a
+             * time, a size (read_one reads them alike). */
+            dst->kind = f->pool ? JV_REF : JV_NUM;
+            rc = jfr_varint(r, &dst->u);
+        } else {
+            rc = read_field(r, f, dst, depth);
+        }
+        if (rc != PC_OK) {
             return rc;
         }
     }

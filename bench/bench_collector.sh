@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# bench_collector.sh BUILD_DIR: profcol and the OpenTelemetry Collector side
+# by side on the same OTLP relay work, in the same run: OTLP gRPC in, OTLP
+# gRPC out (gzip, each daemon's default) to a sink that only acknowledges.
+# Not part of `make test`. See bench/README.md, "Side by side with the
+# Collector".
+#
+# The Collector is the pinned OCB build of tests/peers/collector (v0.161.0,
+# --feature-gates=+service.profilesSupport). Inputs: the bench inputs of
+# bench/run.sh (a real Go CPU profile and the 200k-sample profile), each
+# made an ExportProfilesServiceRequest by `profcol convert --to otlp`.
+#
+# CPU pinning: the daemon under test runs alone on CPU 0 (taskset), the load
+# generator and the sink share CPU 1, so throughput per core is the
+# daemon's rate on one core. Per input and daemon, BENCH_REPEAT rounds
+# alternating profcol and Collector. A round starts a fresh daemon, reads
+# its idle RSS after BENCH_IDLE seconds, keeps BENCH_INFLIGHT calls in
+# flight for BENCH_SECONDS (bench_loadgen grpc): accepted calls per second
+# (saturation), the daemon's CPU seconds per profile, p99 latency. Then a
+# fresh daemon again gets calls paced at 70 % of that saturation rate for
+# BENCH_SECONDS: its p99 latency and peak RSS (VmHWM) there. (At
+# saturation the peak RSS mostly measures how much a daemon lets queue up.)
+#
+# Environment: BENCH_SECONDS (10), BENCH_REPEAT (3), BENCH_INFLIGHT (16;
+# BENCH_INFLIGHT_LARGE, 4, for the 200k profile), BENCH_IDLE (2),
+# BENCH_NO_BUILD=1.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$(cd "${1:-$SRC/build}" && pwd)
+SECS=${BENCH_SECONDS:-10}
+REPEAT=${BENCH_REPEAT:-3}
+INFLIGHT=${BENCH_INFLIGHT:-16}
+# 18 MB calls: a few in flight saturate a core (more only wait in queues).
+INFLIGHT_LARGE=${BENCH_INFLIGHT_LARGE:-4}
+IDLE=${BENCH_IDLE:-2}
+OUT=$BUILD/bench/collector
+METHOD=/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export
+mkdir -p "$OUT"
+log() { echo "bench_collector: $*" >&2; }
+
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+  log "building profcol and bench_loadgen"
+  cmake --build "$BUILD" --target profcol bench_loadgen -j2 \
+    >"$OUT/build.log" 2>&1 || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
+fi
+log "building the Collector (tests/peers/collector/build.sh)"
+COL=$("$SRC/tests/peers/collector/build.sh" "$BUILD")
+CPU_IN=$BUILD/bench/inputs/cpu/cpu.pb.gz
+LARGE_IN=$BUILD/bench/inputs/large/large_200k.pb.gz
+if [ ! -s "$CPU_IN" ] || [ ! -s "$LARGE_IN" ]; then
+  BENCH_INPUTS_ONLY=1 "$SRC/bench/run.sh" "$BUILD"
+fi
+"$BUILD/profcol" convert --to otlp "$CPU_IN" "$OUT/cpu.otlp"
+"$BUILD/profcol" convert --to otlp "$LARGE_IN" "$OUT/large.otlp"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+wait_port() { # PORT PID LOG
+  local i
+  for i in $(seq 200); do
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" \
+      2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -n 20 "$3" >&2
+  exit 1
+}
+
+SINK=$(free_port)
+taskset -c 1 "$BUILD/bench_loadgen" grpc-sink "$SINK" >"$OUT/sink.out" 2>&1 &
+PIDS+=("$!")
+sleep 0.5
+
+config() { # DAEMON PORT: writes its configuration, prints the path
+  local f=$OUT/$1.yaml
+  if [ "$1" = profcol ]; then
+    cat >"$f" <<EOF
+receivers:
+  otlp:
+    protocols: {grpc: {endpoint: 127.0.0.1:$2, max_recv_msg_size_mib: 64}}
+exporters:
+  otlp:
+    endpoint: 127.0.0.1:$SINK
+    insecure: true
+service:
+  pipelines:
+    profiles: {receivers: [otlp], exporters: [otlp]}
+  telemetry:
+    logs: {level: warn}
+EOF
+  else
+    cat >"$f" <<EOF
+receivers:
+  otlp:
+    protocols: {grpc: {endpoint: 127.0.0.1:$2, max_recv_msg_size_mib: 64}}
+exporters:
+  otlp_grpc:
+    endpoint: 127.0.0.1:$SINK
+    tls: {insecure: true}
+service:
+  telemetry:
+    metrics: {level: none}
+    logs: {level: warn}
+  pipelines:
+    profiles: {receivers: [otlp], exporters: [otlp_grpc]}
+EOF
+  fi
+  echo "$f"
+}
+
+RESULTS=$OUT/results.txt
+: >"$RESULTS"
+TICK=$(getconf CLK_TCK)
+
+run_one() { # DAEMON INPUT RATE (0: saturation)
+  local port cfg pid idle c0 c1 t0 t1 line hwm
+  local n=$INFLIGHT
+  [ "$2" = large ] && n=$INFLIGHT_LARGE
+  port=$(free_port)
+  cfg=$(config "$1" "$port")
+  if [ "$1" = profcol ]; then
+    taskset -c 0 "$BUILD/profcol" --config "$cfg" 2>"$OUT/$1.log" &
+  else
+    taskset -c 0 "$COL" --config "$cfg" \
+      --feature-gates=+service.profilesSupport >"$OUT/$1.log" 2>&1 &
+  fi
+  pid=$!
+  PIDS+=("$pid")
+  wait_port "$port" "$pid" "$OUT/$1.log"
+  sleep "$IDLE"
+  idle=$(rss_kib "$pid" VmRSS)
+  c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
+  line=$(taskset -c 1 "$BUILD/bench_loadgen" grpc "127.0.0.1:$port" "$METHOD" \
+    "$OUT/$2.otlp" "$n" "$SECS" 1 "$3")
+  c1=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
+  hwm=$(rss_kib "$pid" VmHWM)
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "daemon=$1 input=$2 rate=$3 $line idle_rss_kib=$idle peak_rss_kib=$hwm" \
+    "cpu_s=$(awk -v a="$c0" -v b="$c1" -v t="$TICK" 'BEGIN {printf "%.2f", (b - a) / t}')" \
+    "wall_s=$(awk -v x="$t0" -v y="$t1" 'BEGIN {printf "%.2f", y - x}')" >>"$RESULTS"
+  log "$1 $2 rate $3: $line idle_rss_kib=$idle peak_rss_kib=$hwm"
+  RATE=$(echo "$line" | tr ' ' '\n' | sed -n 's/^ok_per_s=//p')
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+for input in cpu large; do
+  for r in $(seq "$REPEAT"); do
+    for d in profcol collector; do
+      run_one "$d" "$input" 0
+      run_one "$d" "$input" "$(awk -v r="$RATE" 'BEGIN {printf "%.2f", 0.7 * r}')"
+    done
+  done
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+python3 - "$RESULTS" "$LOAD_BEFORE" "$LOAD_AFTER" "$SECS" "$INFLIGHT" \
+  "$INFLIGHT_LARGE" <<'PY'
+import statistics as st
+import sys
+
+path, before, after, secs, inflight, inflight_large = sys.argv[1:7]
+rows, paced = {}, {}
+for line in open(path):
+    kv = dict(f.split("=", 1) for f in line.split())
+    into = rows if float(kv["rate"]) == 0 else paced
+    into.setdefault((kv["input"], kv["daemon"]), []).append(kv)
+
+
+def med(rs, key, f=float):
+    return st.median(f(r[key]) for r in rs)
+
+
+print("Load average before %s, after %s; %s s per run, %s calls in flight "
+      "(cpu), %s (large); daemon on CPU 0, load generator and sink on CPU 1; "
+      "median of %d runs."
+      % (before, after, secs, inflight, inflight_large,
+         len(next(iter(rows.values())))))
+print()
+print("| input | daemon | saturation profiles/s (one core) | CPU ms per "
+      "profile | p99 ms at saturation | idle RSS MiB | at 70 %: p99 ms | "
+      "at 70 %: peak RSS MiB |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+summary = []
+for inp in ("cpu", "large"):
+    got = {}
+    for d in ("profcol", "collector"):
+        rs = rows.get((inp, d), [])
+        if not rs:
+            continue
+        # The generator counts after its 1 s warm-up; the CPU time spans
+        # the whole run: profiles over the run = rate x wall time.
+        done = sum(float(r["ok_per_s"]) * float(r["wall_s"]) for r in rs)
+        rate = med(rs, "ok_per_s")
+        cpu_ms = 1000 * sum(float(r["cpu_s"]) for r in rs) / max(done, 1)
+        ps = paced.get((inp, d), rs)
+        got[d] = (rate, med(ps, "peak_rss_kib") / 1024, cpu_ms)
+        print("| %s | %s | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f |"
+              % (inp, d, rate, cpu_ms, med(rs, "p99_us") / 1000,
+                 med(rs, "idle_rss_kib") / 1024, med(ps, "p99_us") / 1000,
+                 got[d][1]))
+    if len(got) == 2:
+        summary.append("%s: throughput %.2fx the Collector's (CPU per profile "
+                       "%.2fx less), peak RSS at 70 %% %.2fx of it (target "
+                       ">= 3x at <= 0.2x)" % (inp, got["profcol"][0] / got["collector"][0],
+                                     got["collector"][2] / got["profcol"][2],
+                                     got["profcol"][1] / got["collector"][1]))
+print()
+for s in summary:
+    print("- " + s)
+PY
