@@ -26,6 +26,7 @@ extern const struct component_factory tracelink_processor_factory;
 extern const struct component_factory cardinality_processor_factory;
 extern const struct component_factory filter_processor_factory;
 extern const struct component_factory loadbalancing_exporter_factory;
+extern const struct component_factory datadog_receiver_factory;
 
 static const struct component_factory *const builtin[] = {
     &file_receiver_factory,
@@ -44,7 +45,8 @@ static const struct component_factory *const builtin[] = {
     &cardinality_processor_factory,
     &filter_processor_factory,
     &loadbalancing_exporter_factory,
-    NULL, /* end marker; not counted */
+    &datadog_receiver_factory, /* receivers/datadog */
+    NULL,                      /* end marker; not counted */
 };
 
 #define NBUILTIN (sizeof(builtin) / sizeof(builtin[0]) - 1)

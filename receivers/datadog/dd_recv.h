@@ -1,0 +1,48 @@
+/*
+ * dd_recv.h: the `datadog` receiver instance, shared by its factory
+ * (dd_receiver.c) and its upload endpoint (dd_upload.c).
+ *
+ * Threads: the upload handler runs on an HTTP decode worker; what needs the
+ * main loop (counting refusals, handing the batch to the pipeline,
+ * answering once the pipeline answered) travels as a struct dd_job.
+ */
+#ifndef PROFCOL_DD_RECV_H
+#define PROFCOL_DD_RECV_H
+
+#include "component/batch.h"
+#include "component/component.h"
+#include "net/httpsrv.h"
+
+struct dd_cfg {
+    struct httpsrv_cfg http;
+    char *api_key; /* set: uploads need a DD-API-KEY header equal to it */
+};
+
+struct dd_recv {
+    const struct dd_cfg *cfg;
+    struct component_host *host;
+    struct httpsrv *srv;
+};
+
+/*
+ * What the worker decided, carried out on the loop: count refused
+ * profiles, hand b (if any) to the pipeline, then answer: the pipeline's
+ * refusal if it refused, else status with msg (200 with an empty body
+ * when status is 200).
+ */
+struct dd_job {
+    struct dd_recv *r;
+    struct evhttp_request *ev; /* set on the loop */
+    uint32_t refused_profiles;
+    uint64_t refused_bytes;
+    int status;
+    char msg[1024];
+    struct batch *b;
+};
+
+/* Worker: hands j (taken) to the loop. */
+void dd_job_submit(struct httpsrv_req *req, struct dd_job *j);
+
+void dd_upload_handler(struct httpsrv_req *req, void *arg);
+
+#endif
