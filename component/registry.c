@@ -27,6 +27,7 @@ extern const struct component_factory cardinality_processor_factory;
 extern const struct component_factory filter_processor_factory;
 extern const struct component_factory loadbalancing_exporter_factory;
 extern const struct component_factory datadog_receiver_factory;
+extern const struct component_factory datadog_exporter_factory;
 
 static const struct component_factory *const builtin[] = {
     &file_receiver_factory,
@@ -46,6 +47,7 @@ static const struct component_factory *const builtin[] = {
     &filter_processor_factory,
     &loadbalancing_exporter_factory,
     &datadog_receiver_factory, /* receivers/datadog */
+    &datadog_exporter_factory, /* exporters/datadog */
     NULL,                      /* end marker; not counted */
 };
 

@@ -130,11 +130,13 @@ static void default_times(struct upload *u, struct pdata *pd)
         return;
     }
     p = &pd->resources[0].scopes[0].profiles[0];
+    /* A duration of 0 is the profiler's choice (Node's heap snapshot):
+     * only a profile without a time gets the window. */
     if (p->time_nanos <= 0) {
         p->time_nanos = u->ev.start_ns;
-    }
-    if (p->duration_nanos <= 0 && u->ev.end_ns > u->ev.start_ns) {
-        p->duration_nanos = u->ev.end_ns - u->ev.start_ns;
+        if (p->duration_nanos <= 0 && u->ev.end_ns > u->ev.start_ns) {
+            p->duration_nanos = u->ev.end_ns - u->ev.start_ns;
+        }
     }
 }
 

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The datadog receiver on hand-made uploads (tests/integration/
+# datadog_upload.py): the forms the Agent forwards (v4 with gzip, zstd and
+# plain attachments in any order, v3, v1/v2), and bad input: each refusal is
+# 400 naming what is wrong, and the whole attachments of the same upload are
+# still delivered. Also: the api_key check (403), other Agent paths (404),
+# and that what arrives has the Datadog tags as series attributes and the
+# span ids as hex labels (file exporter, profcol convert, pprofcheck).
+# Loopback only, bounded waits.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+need_cmd zstd "zstd attachments"
+fixtures --skip-node
+gen_pb
+
+P=$(free_port)
+K=$(free_port)
+new_ports
+mkdir -p "$WORK/out"
+cat >"$WORK/profcol.yaml" <<EOF2
+receivers:
+  datadog: {endpoint: 127.0.0.1:$P}
+  datadog/keyed: {endpoint: 127.0.0.1:$K, api_key: s3cret}
+exporters:
+  file: {path: $WORK/out, format: json}
+service:
+  pipelines:
+    profiles: {receivers: [datadog, datadog/keyed], exporters: [file]}
+  telemetry:
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
+EOF2
+start_profcol profcol "$WORK/profcol.yaml"
+URL="http://127.0.0.1:$P/profiling/v1/input"
+UP=("$PY" "$HERE/datadog_upload.py")
+ev() { # ATTACHMENTS-JSON-LIST
+  printf '{"attachments":[%s],"start":"2026-12-06T01:00:00.5Z","end":"2026-12-06T01:01:00.5Z","family":"go","version":"4","tags_profiler":"runtime:go,service:dd-svc,env:staging,version:9.9,host:h1,runtime-id:abc,team:core,url:http://x:1/y"}' "$1"
+}
+accepted() { metric_sum profcol_receiver_accepted_profiles_total; }
+refused() { metric_sum profcol_receiver_refused_profiles_total; }
+expect() { # NAME STATUS PATTERN DELTA_ACCEPTED DELTA_REFUSED -- CMD...
+  local name=$1 st=$2 pat=$3 da=$4 dr=$5 a0 r0 out
+  shift 6
+  a0=$(accepted) r0=$(refused)
+  out=$("$@")
+  if [ "${out%% *}" = "$st" ] && grep -Eq -- "$pat" <<<"$out" &&
+     wait_until 5 equals $((a0 + da)) accepted && [ "$(refused)" = $((r0 + dr)) ]; then
+    pass "$name: $st, +$da delivered, +$dr refused${pat:+ ($(grep -Eo -- "$pat" <<<"$out" | head -n 1))}"
+  else
+    fail "$name: got '$out', accepted +$(($(accepted) - a0)), refused +$(($(refused) - r0)); want $st /$pat/ +$da +$dr"
+  fi
+}
+
+echo "== good uploads"
+expect "v4, Go (zstd, gzip, plain; event last is fine too)" 200 "" 3 0 -- "${UP[@]}" "$URL" \
+  --event "$(ev '"cpu.pprof","delta-heap.pprof","goroutines.pprof","metrics.json"')" \
+  --part cpu.pprof="$PROF/cpu_spans.pb.gz:zstd" --part delta-heap.pprof="$PROF/heap.pb.gz:gzip" \
+  --part goroutines.pprof="$PROF/goroutine.pb.gz" --part metrics.json="$PROF/rich.pb"
+expect "v4 on the intake route /api/v2/profile" 200 "" 1 0 -- "${UP[@]}" "http://127.0.0.1:$P/api/v2/profile" \
+  --event "$(ev '"delta-mutex.pprof"')" --part delta-mutex.pprof="$PROF/mutex.pb.gz:zstd"
+expect "v3 (form fields, data[cpu.pprof])" 200 "" 1 0 -- "${UP[@]}" "$URL" --no-event \
+  --field version=3 --field family=go --field start=2026-12-06T01:00:00Z --field end=2026-12-06T01:01:00Z \
+  --field 'tags[]=service:old-go' --field 'tags[]=env:prod' --part "data[cpu.pprof]=$PROF/cpu.pb.gz:gzip"
+expect "v1/v2 (recording-start, data[0])" 200 "" 1 0 -- "${UP[@]}" "$URL" --no-event \
+  --field recording-start=2026-12-06T01:00:00Z --field recording-end=2026-12-06T01:01:00Z \
+  --field format=pprof --field runtime=nodejs --field 'tags[]=service:old-node' --part "data[0]@wall.pb.gz=$PROF/node_wall.pb.gz:gzip"
+
+echo "== bad uploads"
+expect "bad event JSON" 400 "event: bad JSON" 0 0 -- "${UP[@]}" "$URL" \
+  --event '{"attachments":["cpu.pprof"' --part cpu.pprof="$PROF/cpu.pb.gz:gzip"
+expect "event without start" 400 'start.*required' 0 0 -- "${UP[@]}" "$URL" \
+  --event '{"attachments":["cpu.pprof"],"end":"2026-12-06T01:01:00Z","family":"go","version":"4"}' \
+  --part cpu.pprof="$PROF/cpu.pb.gz:gzip"
+expect "missing attachment (the other one kept)" 400 "wall.pprof: listed in the event, missing" 1 1 -- \
+  "${UP[@]}" "$URL" --event "$(ev '"cpu.pprof","wall.pprof"')" --part cpu.pprof="$PROF/cpu.pb.gz:zstd"
+expect "unknown compression LZ4 (the other one kept)" 400 "delta-heap.pprof: LZ4 compression is not supported" 1 1 -- \
+  "${UP[@]}" "$URL" --event "$(ev '"cpu.pprof","delta-heap.pprof"')" \
+  --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --part delta-heap.pprof="$PROF/heap.pb.gz:lz4"
+expect "corrupt zstd (the other one kept)" 400 "delta-heap.pprof: zstd" 1 1 -- \
+  "${UP[@]}" "$URL" --event "$(ev '"cpu.pprof","delta-heap.pprof"')" \
+  --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --part delta-heap.pprof="$PROF/heap.pb.gz:badzstd"
+# Cut inside the last attachment: the whole parts before it are kept.
+expect "truncated part (the whole one kept)" 400 "multipart: unexpected end" 1 1 -- \
+  "${UP[@]}" "$URL" --event "$(ev '"cpu.pprof","delta-heap.pprof"')" \
+  --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --part delta-heap.pprof="$PROF/heap.pb.gz:gzip" --truncate 200
+expect "not a pprof" 400 "goroutines.pprof: not a pprof" 0 1 -- "${UP[@]}" "$URL" \
+  --event "$(ev '"goroutines.pprof"')" --part goroutines.pprof="$HERE/datadog_upload.py"
+expect "not multipart" 400 "not multipart/form-data" 0 0 -- "${UP[@]}" "$URL" --content-type application/json
+expect "no event, no old fields" 400 "no \\\\\"event\\\\\" part" 0 0 -- "${UP[@]}" "$URL" --no-event \
+  --part cpu.pprof="$PROF/cpu.pb.gz:gzip"
+
+echo "== api_key, other Agent paths"
+KURL="http://127.0.0.1:$K/profiling/v1/input"
+expect "api_key set, no DD-API-KEY" 403 "no DD-API-KEY" 0 0 -- "${UP[@]}" "$KURL" \
+  --event "$(ev '"cpu.pprof"')" --part cpu.pprof="$PROF/cpu.pb.gz:gzip"
+expect "api_key set, wrong DD-API-KEY" 403 "bad DD-API-KEY" 0 0 -- "${UP[@]}" "$KURL" \
+  --event "$(ev '"cpu.pprof"')" --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --header 'DD-API-KEY: nope'
+expect "api_key set, right DD-API-KEY" 200 "" 1 0 -- "${UP[@]}" "$KURL" \
+  --event "$(ev '"cpu.pprof"')" --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --header 'DD-API-KEY: s3cret'
+for path in /v0.4/traces /v0.6/stats /telemetry/proxy/api/v2/apmtelemetry; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST --data x "http://127.0.0.1:$P$path")
+  [ "$code" = 404 ] && pass "POST $path: 404 (no forward_to)" || fail "POST $path: $code, want 404"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P/info")
+[ "$code" = 404 ] && pass "GET /info: 404" || fail "GET /info: $code, want 404"
+
+echo "== what was delivered"
+stop profcol >/dev/null || true
+"$PY" - "$WORK/out" >"$WORK/items.jsonl" <<'PYEOF'
+import glob, json, os, sys
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "**", "*.jsonl"), recursive=True)):
+    for line in open(f):
+        d = json.loads(line)
+        print(json.dumps(d["attributes"], sort_keys=True))
+PYEOF
+n=$(wc -l <"$WORK/items.jsonl")
+[ "$n" = 11 ] && pass "11 items written (6 good uploads, 4 whole attachments of bad ones, 1 keyed)" ||
+  fail "$n items written, want 11"
+bad=$(jq -c 'select(.["service.name"] == "dd-svc") | select(.["deployment.environment.name"] != "staging"
+  or .["service.version"] != "9.9" or .["host.name"] != "h1" or .["service.instance.id"] != "abc"
+  or .["process.runtime.name"] != "go" or .["telemetry.sdk.language"] != "go" or .team != "core"
+  or .url != "http://x:1/y" or has("env") or has("service"))' "$WORK/items.jsonl" | head -n 2)
+m=$(jq -c 'select(.["service.name"] == "dd-svc")' "$WORK/items.jsonl" | wc -l)
+[ -z "$bad" ] && [ "$m" -ge 8 ] &&
+  pass "tags -> attributes: service.name, deployment.environment.name, service.version, host.name, service.instance.id, process.runtime.name, telemetry.sdk.language; others kept ($m items)" ||
+  fail "tag mapping: $bad ($m items)"
+names=$(jq -r 'select(.["service.name"] == "dd-svc") | .__name__' "$WORK/items.jsonl" | sort -u | xargs)
+[ "$names" = "goroutine memory mutex process_cpu" ] && pass "__name__ per attachment: $names" ||
+  fail "__name__: '$names', want 'goroutine memory mutex process_cpu'"
+jq -c 'select(.["service.name"] == "old-go" and .["deployment.environment.name"] == "prod" and .["telemetry.sdk.language"] == "go")' \
+  "$WORK/items.jsonl" | grep -q . && pass "v3: tags[] and family" || fail "v3 attributes"
+jq -c 'select(.["service.name"] == "old-node" and .["telemetry.sdk.language"] == "nodejs")' \
+  "$WORK/items.jsonl" | grep -q . && pass "v1/v2: tags[] and runtime nodejs" || fail "v1/v2 attributes"
+
+finish
