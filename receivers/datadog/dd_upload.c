@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/jfr/jfr.h"
 #include "codec/pprof.h"
+#include "model/limits.h"
 #include "core/clock.h"
 #include "component/series.h"
 #include "telemetry/log.h"
@@ -94,30 +96,40 @@ static int item_attrs(struct upload *u, struct item *it, const char *name)
     return rc;
 }
 
-/* One item for pd (taken). */
-static int add_item(struct upload *u, struct pdata *pd, const char *name)
+/* One item viewing resource `resource` (-1: all) of sp (a reference is
+ * taken). */
+static int add_view(struct upload *u, struct shared_pdata *sp,
+                    int32_t resource, const char *name)
 {
-    struct shared_pdata *sp;
     struct item *it;
 
     if (u->b == NULL && (u->b = batch_new(u->r->host->id)) == NULL) {
-        pdata_free(pd);
         return PC_ENOMEM;
     }
-    sp = shared_pdata_new(pd);
-    it = sp != NULL ? batch_add_item(u->b) : NULL;
-    if (it == NULL) {
-        if (sp != NULL) {
-            shared_pdata_unref(sp);
-        }
+    if ((it = batch_add_item(u->b)) == NULL) {
         return PC_ENOMEM;
     }
     it->format = PAYLOAD_PPROF;
-    it->pd = sp;
-    it->resource = -1;
-    pdata_count(sp->pd, -1, &it->nprofiles, &it->nsamples);
+    it->pd = shared_pdata_ref(sp);
+    it->resource = resource;
+    pdata_count(sp->pd, resource, &it->nprofiles, &it->nsamples);
     it->received_ns = (uint64_t)clock_real_ns();
     return item_attrs(u, it, name);
+}
+
+/* One item for pd (taken). */
+static int add_item(struct upload *u, struct pdata *pd, const char *name)
+{
+    struct shared_pdata *sp = shared_pdata_new(pd);
+    int rc;
+
+    if (sp == NULL) {
+        pdata_free(pd);
+        return PC_ENOMEM;
+    }
+    rc = add_view(u, sp, -1, name);
+    shared_pdata_unref(sp);
+    return rc;
 }
 
 /* The window of the upload where the profile has none. */
@@ -176,6 +188,57 @@ static void take_pprof(struct upload *u, const char *name, const uint8_t *p,
     }
 }
 
+/* Java's main.jfr: one item per profile kind, all viewing one pdata. */
+static void take_jfr(struct upload *u, const char *name, const uint8_t *p,
+                     size_t n)
+{
+    size_t max = (size_t)u->r->cfg->http.max_decompressed_size;
+    struct jfr_options o = {0};
+    struct jfr_limits lim;
+    struct jfr_result res;
+    struct shared_pdata *sp;
+    struct errctx e = {{0}};
+    struct buf b;
+    uint32_t i;
+    int rc;
+
+    jfr_limits_default(&lim);
+    lim.max_alloc = max * LIMIT_ARENA_FACTOR;
+    o.limits = &lim;
+    buf_init(&b, max);
+    rc = dd_attach_inflate(p, n, max, &b, &e);
+    if (rc == PC_OK) {
+        rc = jfr_convert(b.data, b.len, &o, &res, &e);
+    }
+    buf_free(&b);
+    if (rc == PC_OK && res.nprofiles == 0 && res.nevents > 0) {
+        pdata_free(res.pd);
+        rc = err_set(&e, PC_EFORMAT,
+                     "no event profcol converts among %llu (datadog.* "
+                     "events of the ddprof engine are not read)",
+                     (unsigned long long)res.nevents);
+    } else if (rc == PC_OK && (rc = jfr_split_kinds(&res)) != PC_OK) {
+        pdata_free(res.pd);
+    }
+    if (rc != PC_OK) {
+        refuse(u, 1, "attachment %s: %s", name, err_msg(&e, rc));
+        return;
+    }
+    if ((sp = shared_pdata_new(res.pd)) == NULL) {
+        pdata_free(res.pd);
+        refuse(u, 1, "attachment %s: out of memory", name);
+        return;
+    }
+    for (i = 0; i < res.nprofiles; i++) {
+        if (add_view(u, sp, (int32_t)i, jfr_kind_metric(res.kind[i])) !=
+            PC_OK) {
+            refuse(u, 1, "attachment %s: out of memory", name);
+            break;
+        }
+    }
+    shared_pdata_unref(sp);
+}
+
 /* Every listed attachment must be there; each one there is converted. */
 static void take_attachments(struct upload *u)
 {
@@ -208,7 +271,7 @@ static void take_attachments(struct upload *u)
             take_pprof(u, name, p->data, p->len);
             break;
         case DD_ATT_JFR:
-            refuse(u, 1, "attachment %s: JFR is not supported yet", name);
+            take_jfr(u, name, p->data, p->len);
             break;
         default:
             break; /* metrics.json, go.trace, code-provenance.json */

@@ -10,6 +10,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_cmd zstd "zstd attachments"
+need_cmd java "the JDK records main.jfr"
+need_cmd javac "the JDK records main.jfr"
 fixtures --skip-node
 gen_pb
 
@@ -65,6 +67,17 @@ expect "v1/v2 (recording-start, data[0])" 200 "" 1 0 -- "${UP[@]}" "$URL" --no-e
   --field recording-start=2026-12-06T01:00:00Z --field recording-end=2026-12-06T01:01:00Z \
   --field format=pprof --field runtime=nodejs --field 'tags[]=service:old-node' --part "data[0]@wall.pb.gz=$PROF/node_wall.pb.gz:gzip"
 
+# Java: main.jfr (a recording of the JDK's own profile settings), gzip.
+javac -d "$WORK/classes" "$SRC/tests/fixtures/java/JfrWork.java"
+timeout 120 nice java "-XX:StartFlightRecording=filename=$WORK/main.jfr,settings=profile" \
+  -cp "$WORK/classes" JfrWork 2 >/dev/null 2>&1 || die "java did not record $WORK/main.jfr"
+a0=$(accepted)
+out=$("${UP[@]}" "$URL" --event "$(ev '"main.jfr"' | sed 's/"family":"go"/"family":"java"/; s/runtime:go,service:dd-svc/runtime:jvm,service:java-svc/')" \
+  --part main.jfr="$WORK/main.jfr:gzip")
+njfr=$(($(accepted) - a0))
+[ "${out%% *}" = 200 ] && [ "$njfr" -ge 2 ] && pass "v4, Java main.jfr (gzip): 200, $njfr profile kinds" ||
+  fail "Java main.jfr: '$out', $njfr profiles"
+
 echo "== bad uploads"
 expect "bad event JSON" 400 "event: bad JSON" 0 0 -- "${UP[@]}" "$URL" \
   --event '{"attachments":["cpu.pprof"' --part cpu.pprof="$PROF/cpu.pb.gz:gzip"
@@ -114,8 +127,8 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "**", "*.jsonl"), recursive=
         print(json.dumps(d["attributes"], sort_keys=True))
 PYEOF
 n=$(wc -l <"$WORK/items.jsonl")
-[ "$n" = 11 ] && pass "11 items written (6 good uploads, 4 whole attachments of bad ones, 1 keyed)" ||
-  fail "$n items written, want 11"
+[ "$n" = $((11 + njfr)) ] && pass "$n items written (6 good uploads, $njfr JFR kinds, 4 whole attachments of bad ones, 1 keyed)" ||
+  fail "$n items written, want $((11 + njfr))"
 bad=$(jq -c 'select(.["service.name"] == "dd-svc") | select(.["deployment.environment.name"] != "staging"
   or .["service.version"] != "9.9" or .["host.name"] != "h1" or .["service.instance.id"] != "abc"
   or .["process.runtime.name"] != "go" or .["telemetry.sdk.language"] != "go" or .team != "core"
@@ -124,9 +137,12 @@ m=$(jq -c 'select(.["service.name"] == "dd-svc")' "$WORK/items.jsonl" | wc -l)
 [ -z "$bad" ] && [ "$m" -ge 8 ] &&
   pass "tags -> attributes: service.name, deployment.environment.name, service.version, host.name, service.instance.id, process.runtime.name, telemetry.sdk.language; others kept ($m items)" ||
   fail "tag mapping: $bad ($m items)"
-names=$(jq -r 'select(.["service.name"] == "dd-svc") | .__name__' "$WORK/items.jsonl" | sort -u | xargs)
+names=$(jq -r 'select(.["service.name"] == "dd-svc" and .["telemetry.sdk.language"] == "go") | .__name__' "$WORK/items.jsonl" | sort -u | xargs)
 [ "$names" = "goroutine memory mutex process_cpu" ] && pass "__name__ per attachment: $names" ||
   fail "__name__: '$names', want 'goroutine memory mutex process_cpu'"
+names=$(jq -r 'select(.["telemetry.sdk.language"] == "java") | .__name__' "$WORK/items.jsonl" | sort -u | xargs)
+grep -qw process_cpu <<<"$names" && grep -qw memory <<<"$names" && pass "main.jfr kinds: $names" ||
+  fail "main.jfr kinds: '$names', want process_cpu and memory among them"
 jq -c 'select(.["service.name"] == "old-go" and .["deployment.environment.name"] == "prod" and .["telemetry.sdk.language"] == "go")' \
   "$WORK/items.jsonl" | grep -q . && pass "v3: tags[] and family" || fail "v3 attributes"
 jq -c 'select(.["service.name"] == "old-node" and .["telemetry.sdk.language"] == "nodejs")' \
