@@ -65,7 +65,7 @@ expect "v3 (form fields, data[cpu.pprof])" 200 "" 1 0 -- "${UP[@]}" "$URL" --no-
   --field 'tags[]=service:old-go' --field 'tags[]=env:prod' --part "data[cpu.pprof]=$PROF/cpu.pb.gz:gzip"
 expect "v1/v2 (recording-start, data[0])" 200 "" 1 0 -- "${UP[@]}" "$URL" --no-event \
   --field recording-start=2026-12-06T01:00:00Z --field recording-end=2026-12-06T01:01:00Z \
-  --field format=pprof --field runtime=nodejs --field 'tags[]=service:old-node' --part "data[0]@wall.pb.gz=$PROF/node_wall.pb.gz:gzip"
+  --field format=pprof --field runtime=nodejs --field 'tags[]=service:old-node' --part "data[0]@wall.pb.gz=$PROF/cpu.pb.gz:gzip"
 
 # Java: main.jfr (a recording of the JDK's own profile settings), gzip.
 javac -d "$WORK/classes" "$SRC/tests/fixtures/java/JfrWork.java"
