@@ -13,6 +13,9 @@
 #   version, language go) -> datadog/intake (api_key, tags) -> intake double
 #                          -> datadog/agent -> profcol B: datadog receiver
 #                                                  -> file exporter (pprof)
+#   a 3-attachment Go upload -> profcol B: datadog/relay receiver
+#                            -> datadog/relay exporter -> intake double
+#                               (one upload out, tags as they came in)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_cmd zstd "the intake double reads zstd attachments"
@@ -24,16 +27,22 @@ start_listener intake "$WORK/intake.port" "$PY" "$HERE/sinks/datadog_intake_sink
   "$WORK/pb" "$WORK/intake" "$WORK/intake.port" --api-key k-123
 INTAKE=$SINK_PORT
 BPORT=$(free_port)
+RPORT=$(free_port)
 new_ports
 B_METRICS=$METRICS_PORT
 cat >"$WORK/b.yaml" <<EOF2
 receivers:
   datadog: {endpoint: 127.0.0.1:$BPORT}
+  datadog/relay: {endpoint: 127.0.0.1:$RPORT}
 exporters:
   file: {path: $WORK/back, format: pprof}
+  datadog/relay:
+    endpoint: http://127.0.0.1:$INTAKE/profiling/v1/input
+    api_key: k-123
 service:
   pipelines:
     profiles: {receivers: [datadog], exporters: [file]}
+    profiles/relay: {receivers: [datadog/relay], exporters: [datadog/relay]}
   telemetry:
     metrics: {address: 127.0.0.1:$METRICS_PORT}
     health: {address: 127.0.0.1:$HEALTH_PORT}
@@ -103,12 +112,32 @@ for f in $INPUTS; do
     fail "round trip: nothing in $WORK/back equals $f ($(nfiles "$WORK/back") files)"
 done
 
+echo "== a dd-trace-shaped upload relayed: one upload in, one upload out"
+acc0=$(stat_of intake accepted)
+out=$("$PY" "$HERE/datadog_upload.py" "http://127.0.0.1:$RPORT/profiling/v1/input" \
+  --event '{"attachments":["cpu.pprof","delta-heap.pprof","goroutines.pprof"],"start":"2026-12-06T01:00:00Z","end":"2026-12-06T01:01:00Z","family":"go","version":"4","tags_profiler":"runtime:go,service:relay-svc,env:prod,version:7,runtime-id:r1,profiler_version:v2.12.0"}' \
+  --part cpu.pprof="$PROF/cpu.pb.gz:zstd" --part delta-heap.pprof="$PROF/heap.pb.gz:zstd" \
+  --part goroutines.pprof="$PROF/goroutine.pb.gz:gzip")
+[ "${out%% *}" = 200 ] || fail "relay receiver answered $out"
+wait_until 30 equals $((acc0 + 1)) stat_of intake accepted &&
+  pass "three attachments of one series went out as one upload" ||
+  fail "intake double: accepted $(($(stat_of intake accepted) - acc0)) uploads for the relayed one, want 1"
+last=$(ls "$WORK"/intake/*.event.json | sort | tail -n 1)
+jq -c . "$last"
+[ "$(jq -r '.attachments | sort | join(" ")' "$last")" = "cpu.pprof delta-heap.pprof goroutines.pprof" ] &&
+  [ "$(jq -r .family "$last")" = go ] && [ "$(jq -r .start "$last")" != null ] &&
+  pass "relayed upload: family go, attachments cpu.pprof delta-heap.pprof goroutines.pprof" ||
+  fail "relayed upload: $(cat "$last")"
+tags=$(jq -r .tags_profiler "$last" | tr ',' '\n' | sort | xargs)
+[ "$tags" = "env:prod language:go profiler_version:v2.12.0 runtime-id:r1 runtime:go service:relay-svc version:7" ] &&
+  pass "relayed tags as sent: $tags" || fail "relayed tags: $tags"
+
 echo "== 503 is retried, without resending"
 http_control "$INTAKE" '{"status": 503, "count": 2}'
 drop "$PROF/block.pb.gz" block.pb.gz
 wait_until 30 equals 5 sent datadog/intake || fail "datadog/intake sent $(sent datadog/intake) of 5 after 503s"
-[ "$(stat_of intake faulted)" = 2 ] && [ "$(stat_of intake accepted)" = 5 ] &&
-  pass "two 503s, then accepted once (5 uploads in all, none twice)" ||
+[ "$(stat_of intake faulted)" = 2 ] && [ "$(stat_of intake accepted)" = 6 ] &&
+  pass "two 503s, then accepted once (6 uploads in all with the relayed one, none twice)" ||
   fail "faulted $(stat_of intake faulted), accepted $(stat_of intake accepted)"
 
 echo "== 403 and 413 are permanent, counted by status"
@@ -120,8 +149,8 @@ http_control "$INTAKE" '{"status": 413, "count": 1}'
 drop "$PROF/threadcreate.pb.gz" threadcreate.pb.gz
 wait_until 30 equals 1 refused 413 && pass "413: dropped, counted (status=\"413\")" || fail "413 not counted: $(refused 413)"
 sleep 1
-[ "$(stat_of intake faulted)" = 4 ] && [ "$(stat_of intake accepted)" = 5 ] &&
-  pass "permanent refusals were not retried (4 faulted in all, 5 accepted)" ||
+[ "$(stat_of intake faulted)" = 4 ] && [ "$(stat_of intake accepted)" = 6 ] &&
+  pass "permanent refusals were not retried (4 faulted in all, 6 accepted)" ||
   fail "faulted $(stat_of intake faulted), accepted $(stat_of intake accepted)"
 grep -q 'intake refused an upload' "$WORK/a.log" && pass "the refusal is logged with its status" ||
   fail "no log line for the refused upload"
