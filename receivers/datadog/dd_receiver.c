@@ -19,6 +19,10 @@ static const struct cfg_entry dd_cfg_table[] = {
      .offset = offsetof(struct dd_cfg, api_key),
      .doc = "when set, uploads need a DD-API-KEY header with this value "
             "(403 otherwise)"},
+    {.key = "forward_to", .type = CFG_STRING, .def = "",
+     .offset = offsetof(struct dd_cfg, forward_to),
+     .doc = "Datadog Agent URL (http://host:8126) the other Agent routes "
+            "(traces, stats, /info, ...) are relayed to; empty: 404"},
     {.key = NULL},
 };
 /* clang-format on */
@@ -84,6 +88,20 @@ void dd_job_submit(struct httpsrv_req *req, struct dd_job *j)
     httpsrv_then(req, job_run, j);
 }
 
+static void dd_validate(const void *cfgp, const struct ynode *node,
+                        struct cfg_diag *d)
+{
+    const struct dd_cfg *c = cfgp;
+
+    if (c->forward_to[0] != '\0' &&
+        strncmp(c->forward_to, "http://", 7) != 0 &&
+        strncmp(c->forward_to, "https://", 8) != 0) {
+        cfg_diag_error(d, ynode_get(node, "forward_to"),
+                       "forward_to: want an http:// or https:// URL of a "
+                       "Datadog Agent");
+    }
+}
+
 static int dd_create(const void *cfg, struct component_host *host, void **ctx,
                      struct errctx *e)
 {
@@ -98,9 +116,9 @@ static int dd_create(const void *cfg, struct component_host *host, void **ctx,
     return PC_OK;
 }
 
-/* The Agent's profile route and the intake's; anything else (traces,
- * stats, /info, telemetry) is 404, which the tracers take as "no Agent
- * feature here" and carry on profiling. */
+/* The Agent's profile route and the intake's; the Agent's other routes go
+ * to dd_proxy.c (relayed to forward_to, or 404, which the tracers take as
+ * "no Agent feature here" and carry on profiling). */
 static const char *const dd_routes[] = {
     "/profiling/v1/input",
     "/api/v2/profile",
@@ -120,13 +138,22 @@ static int dd_start(void *ctx)
                   err_msg(&e, rc));
         return rc;
     }
-    for (i = 0; dd_routes[i] != NULL; i++) {
-        if (httpsrv_route(r->srv, dd_routes[i], 0, dd_upload_handler, r) !=
-            PC_OK) {
-            httpsrv_stop(r->srv);
-            r->srv = NULL;
-            return PC_ENOMEM;
-        }
+    rc = dd_proxy_open(r);
+    for (i = 0; rc == PC_OK && dd_routes[i] != NULL; i++) {
+        rc = httpsrv_route(r->srv, dd_routes[i], 0, dd_upload_handler, r);
+    }
+    for (i = 0; rc == PC_OK && dd_proxy_routes[i] != NULL; i++) {
+        rc = httpsrv_route(r->srv, dd_proxy_routes[i],
+                           HTTPSRV_ANY_METHOD | HTTPSRV_RAW_BODY,
+                           dd_proxy_handler, r);
+    }
+    if (rc != PC_OK) {
+        log_error(r->host->id, "cannot start", "error=\"routes: %s\"",
+                  pc_strerror(rc));
+        httpsrv_stop(r->srv);
+        r->srv = NULL;
+        dd_proxy_close(r);
+        return rc;
     }
     return PC_OK;
 }
@@ -141,11 +168,13 @@ static void dd_stop(void *ctx)
     /* Uploads being decoded reach the pipeline now, and their answers are
      * settled while the server still has the requests. */
     httpsrv_drain(r->srv);
+    dd_proxy_drain(r);
     if (r->host->settle != NULL) {
         r->host->settle(r->host);
     }
     httpsrv_stop(r->srv);
     r->srv = NULL;
+    dd_proxy_close(r);
 }
 
 static void dd_destroy(void *ctx)
@@ -166,6 +195,7 @@ const struct component_factory datadog_receiver_factory = {
                    "profilers' multipart uploads (v4, v3, v1/v2)",
     .config_size = sizeof(struct dd_cfg),
     .config = dd_cfg_table,
+    .validate = dd_validate,
     .create = dd_create,
     .destroy = dd_destroy,
     .ops.receiver = {.start = dd_start, .stop = dd_stop},

@@ -15,13 +15,20 @@
 
 struct dd_cfg {
     struct httpsrv_cfg http;
-    char *api_key; /* set: uploads need a DD-API-KEY header equal to it */
+    char *api_key;    /* set: uploads need a DD-API-KEY header equal to it */
+    char *forward_to; /* set: the Agent the other routes are relayed to */
 };
+
+struct event;
 
 struct dd_recv {
     const struct dd_cfg *cfg;
     struct component_host *host;
     struct httpsrv *srv;
+    /* forward_to (dd_proxy.c), loop only */
+    int proxy_pipe[2];
+    struct event *proxy_ev;
+    int proxy_inflight;
 };
 
 /*
@@ -44,5 +51,14 @@ struct dd_job {
 void dd_job_submit(struct httpsrv_req *req, struct dd_job *j);
 
 void dd_upload_handler(struct httpsrv_req *req, void *arg);
+
+/* The Agent's other routes, NULL-terminated, and their handler. */
+extern const char *const dd_proxy_routes[];
+void dd_proxy_handler(struct httpsrv_req *req, void *arg);
+/* Loop: the relay's pipe and event (start); answers every relay under
+ * way, waiting for them (stop, before the server goes); releases. */
+int dd_proxy_open(struct dd_recv *r);
+void dd_proxy_drain(struct dd_recv *r);
+void dd_proxy_close(struct dd_recv *r);
 
 #endif

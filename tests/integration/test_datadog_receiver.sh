@@ -15,19 +15,54 @@ need_cmd javac "the JDK records main.jfr"
 fixtures --skip-node
 gen_pb
 
+# A stand-in Datadog Agent for forward_to: records what it gets, answers
+# like the Agent (/info JSON, traces {"rate_by_service":...}).
+cat >"$WORK/agent.py" <<'PYEOF'
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+out, port_file = sys.argv[1], sys.argv[2]
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def handle_any(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        rec = {"method": self.command, "path": self.path, "body": body.hex(),
+               "headers": {k.lower(): v for k, v in self.headers.items()}}
+        with open(out, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        if self.path.split("?")[0] == "/info":
+            data, ct = b'{"version":"7.99.0","endpoints":["/v0.4/traces"]}', "application/json"
+        else:
+            data, ct = b'{"rate_by_service":{"service:,env:":1}}', "application/json"
+        self.send_response(202 if self.path == "/v0.6/stats" else 200)
+        self.send_header("Content-Type", ct)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    do_GET = do_PUT = do_POST = handle_any
+s = ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(port_file + ".tmp", "w") as f: f.write(str(s.server_address[1]))
+os.replace(port_file + ".tmp", port_file)
+s.serve_forever()
+PYEOF
+start_listener agent "$WORK/agent.port" "$PY" "$WORK/agent.py" "$WORK/agent.jsonl" "$WORK/agent.port"
+AGENT=$SINK_PORT
 P=$(free_port)
 K=$(free_port)
+F=$(free_port)
+DOWN=$(free_port)
 new_ports
 mkdir -p "$WORK/out"
 cat >"$WORK/profcol.yaml" <<EOF2
 receivers:
   datadog: {endpoint: 127.0.0.1:$P}
   datadog/keyed: {endpoint: 127.0.0.1:$K, api_key: s3cret}
+  datadog/fwd: {endpoint: 127.0.0.1:$F, forward_to: "http://127.0.0.1:$AGENT/"}
+  datadog/down: {endpoint: 127.0.0.1:$DOWN, forward_to: "http://127.0.0.1:$(free_port)"}
 exporters:
   file: {path: $WORK/out, format: json}
 service:
   pipelines:
-    profiles: {receivers: [datadog, datadog/keyed], exporters: [file]}
+    profiles: {receivers: [datadog, datadog/keyed, datadog/fwd, datadog/down], exporters: [file]}
   telemetry:
     metrics: {address: 127.0.0.1:$METRICS_PORT}
     health: {address: 127.0.0.1:$HEALTH_PORT}
@@ -110,12 +145,32 @@ expect "api_key set, wrong DD-API-KEY" 403 "bad DD-API-KEY" 0 0 -- "${UP[@]}" "$
   --event "$(ev '"cpu.pprof"')" --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --header 'DD-API-KEY: nope'
 expect "api_key set, right DD-API-KEY" 200 "" 1 0 -- "${UP[@]}" "$KURL" \
   --event "$(ev '"cpu.pprof"')" --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --header 'DD-API-KEY: s3cret'
-for path in /v0.4/traces /v0.6/stats /telemetry/proxy/api/v2/apmtelemetry; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST --data x "http://127.0.0.1:$P$path")
-  [ "$code" = 404 ] && pass "POST $path: 404 (no forward_to)" || fail "POST $path: $code, want 404"
+for path in /v0.4/traces /v0.6/stats /telemetry/proxy/api/v2/apmtelemetry /no/such/path; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PUT --data x "http://127.0.0.1:$P$path")
+  [ "$code" = 404 ] && pass "PUT $path: 404 (no forward_to)" || fail "PUT $path: $code, want 404"
 done
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P/info")
 [ "$code" = 404 ] && pass "GET /info: 404" || fail "GET /info: $code, want 404"
+
+echo "== forward_to: the other Agent routes relayed"
+out=$(curl -s --max-time 20 -X PUT -H 'Content-Type: application/msgpack' -H 'X-Datadog-Trace-Count: 1' \
+  -H 'Datadog-Meta-Lang: go' --data-binary $'\x91\x90' -w ' %{http_code}' "http://127.0.0.1:$F/v0.4/traces")
+[ "$out" = '{"rate_by_service":{"service:,env:":1}} 200' ] && pass "PUT /v0.4/traces: the Agent's answer relayed" ||
+  fail "PUT /v0.4/traces: '$out'"
+got=$(jq -c 'select(.path == "/v0.4/traces") | [.method, .body, .headers["content-type"], .headers["x-datadog-trace-count"], .headers["datadog-meta-lang"]]' "$WORK/agent.jsonl")
+[ "$got" = '["PUT","9190","application/msgpack","1","go"]' ] &&
+  pass "the Agent got the PUT with its body and headers" || fail "the Agent got: $got"
+out=$(curl -s --max-time 20 -w ' %{http_code}' "http://127.0.0.1:$F/info?x=1")
+[ "$out" = '{"version":"7.99.0","endpoints":["/v0.4/traces"]} 200' ] && pass "GET /info: relayed" || fail "GET /info: '$out'"
+jq -e 'select(.path == "/info?x=1" and .method == "GET")' "$WORK/agent.jsonl" >/dev/null &&
+  pass "the Agent got GET /info with its query" || fail "the Agent did not get GET /info?x=1"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X POST --data x "http://127.0.0.1:$F/v0.6/stats")
+[ "$code" = 202 ] && pass "POST /v0.6/stats: the Agent's 202 relayed" || fail "POST /v0.6/stats: $code"
+out=$(curl -s --max-time 30 -X PUT --data x -w ' %{http_code}' "http://127.0.0.1:$DOWN/v0.4/traces")
+[ "${out##* }" = 502 ] && pass "forward_to down: 502 ($(jq -r .message <<<"${out% *}" | head -c 80))" ||
+  fail "forward_to down: '$out'"
+expect "profiles still taken where forward_to is set" 200 "" 1 0 -- "${UP[@]}" "http://127.0.0.1:$F/profiling/v1/input" \
+  --event "$(ev '"cpu.pprof"')" --part cpu.pprof="$PROF/cpu.pb.gz:gzip"
 
 echo "== what was delivered"
 stop profcol >/dev/null || true
@@ -127,8 +182,8 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "**", "*.jsonl"), recursive=
         print(json.dumps(d["attributes"], sort_keys=True))
 PYEOF
 n=$(wc -l <"$WORK/items.jsonl")
-[ "$n" = $((11 + njfr)) ] && pass "$n items written (6 good uploads, $njfr JFR kinds, 4 whole attachments of bad ones, 1 keyed)" ||
-  fail "$n items written, want $((11 + njfr))"
+[ "$n" = $((12 + njfr)) ] && pass "$n items written (6 good uploads, $njfr JFR kinds, 4 whole attachments of bad ones, 1 keyed, 1 forwarding)" ||
+  fail "$n items written, want $((12 + njfr))"
 bad=$(jq -c 'select(.["service.name"] == "dd-svc") | select(.["deployment.environment.name"] != "staging"
   or .["service.version"] != "9.9" or .["host.name"] != "h1" or .["service.instance.id"] != "abc"
   or .["process.runtime.name"] != "go" or .["telemetry.sdk.language"] != "go" or .team != "core"
