@@ -96,11 +96,7 @@ struct ddexp {
 
 /* Where this consumer thread's current batch stands (see the top). */
 struct ddexp_progress {
-    const void *exporter;
-    const struct batch *b;
-    const struct item *items;
-    uint32_t nitems;
-    uint64_t first_ns;
+    struct exphelper_batch_id id;
     uint32_t done; /* uploads the server accepted */
 };
 
@@ -269,23 +265,6 @@ static int send_upload(struct ddexp *x, const struct ddexp_upload *u,
     return rc;
 }
 
-static void progress_begin(struct ddexp *x, struct batch *b)
-{
-    struct ddexp_progress *p = &ddexp_tl;
-    uint64_t first = b->nitems ? b->items[0].received_ns : 0;
-
-    if (p->exporter == x && p->b == b && p->items == b->items &&
-        p->nitems == b->nitems && p->first_ns == first) {
-        return; /* a retry of the same batch */
-    }
-    memset(p, 0, sizeof(*p));
-    p->exporter = x;
-    p->b = b;
-    p->items = b->items;
-    p->nitems = b->nitems;
-    p->first_ns = first;
-}
-
 static int ddexp_export(void *ctx, struct batch *b, int64_t timeout_ms,
                         struct export_result *r)
 {
@@ -295,7 +274,9 @@ static int ddexp_export(void *ctx, struct batch *b, int64_t timeout_ms,
     uint32_t bad = 0, i;
     int rc, permanent = 0;
 
-    progress_begin(x, b);
+    if (!exphelper_same_batch(&ddexp_tl.id, x, b)) {
+        ddexp_tl.done = 0;
+    }
     rc = ddexp_group(b, x->cfg->compression, (size_t)x->cfg->max_upload_bytes,
                      &us, &bad, &e);
     if (rc != PC_OK) {
