@@ -50,6 +50,7 @@ P=$(free_port)
 K=$(free_port)
 F=$(free_port)
 DOWN=$(free_port)
+BUSY=$(free_port)
 new_ports
 mkdir -p "$WORK/out"
 cat >"$WORK/profcol.yaml" <<EOF2
@@ -58,11 +59,15 @@ receivers:
   datadog/keyed: {endpoint: 127.0.0.1:$K, api_key: s3cret}
   datadog/fwd: {endpoint: 127.0.0.1:$F, forward_to: "http://127.0.0.1:$AGENT/"}
   datadog/down: {endpoint: 127.0.0.1:$DOWN, forward_to: "http://127.0.0.1:$(free_port)"}
+  datadog/busy: {endpoint: 127.0.0.1:$BUSY}
+processors:
+  memory_limiter: {check_interval: 100ms, limit_mib: 1}
 exporters:
   file: {path: $WORK/out, format: json}
 service:
   pipelines:
     profiles: {receivers: [datadog, datadog/keyed, datadog/fwd, datadog/down], exporters: [file]}
+    profiles/busy: {receivers: [datadog/busy], processors: [memory_limiter], exporters: [file]}
   telemetry:
     metrics: {address: 127.0.0.1:$METRICS_PORT}
     health: {address: 127.0.0.1:$HEALTH_PORT}
@@ -136,6 +141,15 @@ expect "not a pprof" 400 "goroutines.pprof: not a pprof" 0 1 -- "${UP[@]}" "$URL
 expect "not multipart" 400 "not multipart/form-data" 0 0 -- "${UP[@]}" "$URL" --content-type application/json
 expect "no event, no old fields" 400 "no \\\\\"event\\\\\" part" 0 0 -- "${UP[@]}" "$URL" --no-event \
   --part cpu.pprof="$PROF/cpu.pb.gz:gzip"
+
+echo "== back-pressure"
+# memory_limiter below profcol's RSS refuses every batch: the tracer is told
+# 503 (it retries), and nothing is delivered.
+a0=$(accepted)
+out=$("${UP[@]}" "http://127.0.0.1:$BUSY/profiling/v1/input" --event "$(ev '"cpu.pprof"')" \
+  --part cpu.pprof="$PROF/cpu.pb.gz:gzip")
+[ "${out%% *}" = 503 ] && grep -q "over its limits" <<<"$out" && [ "$(accepted)" = "$a0" ] &&
+  pass "back-pressure: 503 ($(jq -r .message <<<"${out#* }" | head -c 90))" || fail "back-pressure: '$out'"
 
 echo "== api_key, other Agent paths"
 KURL="http://127.0.0.1:$K/profiling/v1/input"
