@@ -114,8 +114,8 @@ static void proxy_reply(struct proxy_job *j)
     memset(&req, 0, sizeof(req));
     req.ev = j->ev;
     if (j->resp.status == 0) {
-        httpsrv_reply_json_error(&req, 502, "unavailable", "forward_to %s: %s",
-                                 j->url, j->resp.err);
+        httpsrv_reply_json_error(&req, 502, "unavailable", "forward_to: %s",
+                                 j->resp.err);
     } else {
         httpsrv_reply(&req, (int)j->resp.status,
                       j->resp.content_type[0] ? j->resp.content_type : NULL,
