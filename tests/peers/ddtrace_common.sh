@@ -1,16 +1,20 @@
 # ddtrace_common.sh: what the dd-trace peer tests (test_ddtrace_*.sh) share.
 # Sourced after tests/integration/lib.sh, never run on its own.
 #
-#   dd_start_profcol       sinks (Pyroscope, OTLP gRPC) and a profcol with a
-#                          datadog receiver on $DD_PORT -> tracelink ->
-#                          pyroscope + otlp exporters
+#   dd_start_profcol       sinks (Pyroscope, OTLP gRPC, the Datadog intake
+#                          double) and a profcol with a datadog receiver on
+#                          $DD_PORT -> tracelink -> pyroscope + otlp +
+#                          datadog exporters
 #   dd_await_exported MIN  waits until MIN or more profiles were received and
-#                          every one was exported both ways; stops profcol
+#                          every one was exported three ways; stops profcol
 #   dd_check_pyroscope SERVICE NAME...  the Pyroscope side: series named NAME
 #                          each, every one with service_name, env, version
 #   dd_check_spans NAME    pprofs of series NAME carry span_id labels of 16
 #                          hex digits (the tracer's span ids)
 #   dd_check_otlp SERVICE  the OTLP side: resource attributes
+#   dd_check_intake FAMILY ATTACHMENT...  the datadog exporter's uploads met
+#                          the intake contract, with the tracer's family and
+#                          attachment names, service, env and version
 # The tracer is started with env peer-test and version 1.2.3.
 
 dd_start_profcol() {
@@ -20,6 +24,10 @@ dd_start_profcol() {
   DD_OTLP=$SINK_PORT
   start_pyro_sink pyro
   DD_PYRO=$SINK_PORT
+  mkdir -p "$WORK/intake"
+  start_listener intake "$WORK/intake.port" "$PY" "$HERE/sinks/datadog_intake_sink.py" \
+    "$WORK/pb" "$WORK/intake" "$WORK/intake.port" --api-key peer-key
+  DD_INTAKE=$SINK_PORT
   DD_PORT=$(free_port)
   new_ports
   cat >"$WORK/profcol.yaml" <<EOF2
@@ -33,9 +41,12 @@ exporters:
   otlp:
     endpoint: 127.0.0.1:$DD_OTLP
     insecure: true
+  datadog:
+    endpoint: http://127.0.0.1:$DD_INTAKE/api/v2/profile
+    api_key: peer-key
 service:
   pipelines:
-    profiles: {receivers: [datadog], processors: [tracelink], exporters: [pyroscope, otlp]}
+    profiles: {receivers: [datadog], processors: [tracelink], exporters: [pyroscope, otlp, datadog]}
   telemetry:
     metrics: {address: 127.0.0.1:$METRICS_PORT}
     health: {address: 127.0.0.1:$HEALTH_PORT}
@@ -44,18 +55,19 @@ EOF2
 }
 
 dd_await_exported() {
-  local min=$1 acc end sent_p sent_o refused
+  local min=$1 acc end sent_p sent_o sent_d refused
   acc=$(metric_sum profcol_receiver_accepted_profiles_total)
   end=$((SECONDS + 30))
-  while [ $SECONDS -lt $end ] && [ "$(metric_sum profcol_exporter_sent_profiles_total)" -lt $((2 * acc)) ]; do
+  while [ $SECONDS -lt $end ] && [ "$(metric_sum profcol_exporter_sent_profiles_total)" -lt $((3 * acc)) ]; do
     sleep 0.2
   done
   sent_p=$(metric_sum profcol_exporter_sent_profiles_total 'exporter="pyroscope"')
   sent_o=$(metric_sum profcol_exporter_sent_profiles_total 'exporter="otlp"')
+  sent_d=$(metric_sum profcol_exporter_sent_profiles_total 'exporter="datadog"')
   refused=$(metric_sum profcol_receiver_refused_profiles_total)
-  [ "$acc" -ge "$min" ] && [ "$sent_p" = "$acc" ] && [ "$sent_o" = "$acc" ] &&
-    pass "$acc profiles received, $sent_p exported to Pyroscope, $sent_o over OTLP" ||
-    fail "received $acc, exported $sent_p to Pyroscope and $sent_o over OTLP (want $min or more, all of them)"
+  [ "$acc" -ge "$min" ] && [ "$sent_p" = "$acc" ] && [ "$sent_o" = "$acc" ] && [ "$sent_d" = "$acc" ] &&
+    pass "$acc profiles received, $sent_p exported to Pyroscope, $sent_o over OTLP, $sent_d to the Datadog intake double" ||
+    fail "received $acc, exported $sent_p to Pyroscope, $sent_o over OTLP, $sent_d to Datadog (want $min or more, all of them)"
   [ "$refused" = 0 ] && pass "no attachment refused" ||
     { grep -i refused "$WORK/profcol.log" | tail -n 3; fail "$refused profiles refused"; }
   stop profcol >/dev/null || true
@@ -103,4 +115,21 @@ dd_check_otlp() {
   [ -z "$bad" ] && [ -s "$WORK/otlp.jsonl" ] &&
     pass "OTLP: every profile has service.name=$svc, deployment.environment.name, service.version, telemetry.sdk.language" ||
     fail "OTLP: profiles without the service attributes: $bad"
+}
+
+dd_check_intake() {
+  local fam=$1 svc=$2 names want bad
+  shift 2
+  [ "$(stat_of intake invalid)" = 0 ] && [ "$(stat_of intake accepted)" -ge 1 ] &&
+    pass "Datadog intake double: $(stat_of intake accepted) uploads, every one met the intake contract" ||
+    fail "Datadog intake double: accepted $(stat_of intake accepted), invalid $(stat_of intake invalid): $(stat_of intake errors)"
+  names=$(cat "$WORK"/intake/*.event.json | jq -r '.attachments[]' | sort -u | xargs)
+  want=$(printf '%s\n' "$@" | sort -u | xargs)
+  [ "$names" = "$want" ] && pass "Datadog: attachments named as the tracer names them: $names" ||
+    fail "Datadog: attachments '$names', want '$want'"
+  bad=$(cat "$WORK"/intake/*.event.json | jq -c --arg f "$fam" --arg s "$svc" 'select(.family != $f or
+    (.tags_profiler | split(",") | (index("service:" + $s) == null or index("env:peer-test") == null
+     or index("version:1.2.3") == null)))' | head -n 2)
+  [ -z "$bad" ] && pass "Datadog: family $fam; service, env and version in tags_profiler" ||
+    fail "Datadog: uploads without the family or tags: $bad"
 }

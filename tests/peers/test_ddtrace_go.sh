@@ -10,6 +10,9 @@
 #   -> POST /profiling/v1/input -> profcol datadog receiver -> tracelink
 #     -> pyroscope exporter -> Pyroscope sink
 #     -> otlp exporter (gRPC) -> OTLP sink
+#     -> datadog exporter -> Datadog intake double (the real intake cannot
+#        be reached: tests/integration/sinks/datadog_intake_sink.py checks
+#        the documented contract)
 #
 # Checked: every upload accepted and exported; the Pyroscope series are named
 # process_cpu, memory, mutex, block and goroutine, with service_name, env and
@@ -61,5 +64,8 @@ dd_check_spans process_cpu
 
 echo "== what the OTLP sink got"
 dd_check_otlp "$SVC"
+
+echo "== what the Datadog intake double got (datadog exporter)"
+dd_check_intake go "$SVC" cpu.pprof delta-heap.pprof delta-mutex.pprof delta-block.pprof goroutines.pprof
 
 finish

@@ -9,6 +9,7 @@
 #   peer-test, version 1.2.3) -> POST /profiling/v1/input -> profcol
 #   datadog receiver -> tracelink -> pyroscope exporter -> Pyroscope sink
 #                                 -> otlp exporter (gRPC)  -> OTLP sink
+#                                 -> datadog exporter -> Datadog intake double
 #
 # Checked: every upload accepted (dd-trace logs no failed upload, profcol
 # refuses nothing) and exported; on the Pyroscope side series named wall
@@ -66,5 +67,8 @@ dd_check_spans wall
 
 echo "== what the OTLP sink got"
 dd_check_otlp "$SVC"
+
+echo "== what the Datadog intake double got (datadog exporter)"
+dd_check_intake node "$SVC" wall.pprof space.pprof events.pprof
 
 finish

@@ -10,6 +10,7 @@
 #   -> POST /profiling/v1/input (libdatadog: one profile.pprof, zstd)
 #   -> profcol datadog receiver -> tracelink -> pyroscope exporter -> sink
 #                                            -> otlp exporter (gRPC) -> sink
+#                                            -> datadog exporter -> intake double
 #
 # Checked: every upload accepted and exported; the Pyroscope series (one
 # pprof with every sample type: named process_cpu) carry service_name, env
@@ -60,5 +61,8 @@ grep -q 'cpu-time:nanoseconds' <<<"$types" && grep -q 'wall-time:nanoseconds' <<
 
 echo "== what the OTLP sink got"
 dd_check_otlp "$SVC"
+
+echo "== what the Datadog intake double got (datadog exporter)"
+dd_check_intake python "$SVC" profile.pprof
 
 finish
