@@ -73,6 +73,14 @@ int ddexp_tags(const struct item *it, const char *family,
 int ddexp_body(const struct ddexp_upload *u, const char *tags,
                const char *boundary, struct buf *out);
 
+/* Whether pd has labels Datadog names otherwise (span_id,
+ * local_root_span_id, thread_name, trace_endpoint, ...). */
+int ddexp_labels_wanted(const struct pdata *pd);
+
+/* Renames them in pd (a private copy) to Datadog's names, span ids as
+ * decimal strings; PC_OK or a PC_E* code. */
+int ddexp_labels_rewrite(struct pdata *pd);
+
 /* RFC 3339 UTC with nanoseconds, as dd-trace-go writes times. */
 void ddexp_time(int64_t ns, char *out, size_t size);
 

@@ -175,6 +175,47 @@ static int add_profile(struct ddexp_uploads *us, const struct item *it,
     return PC_OK;
 }
 
+/* The payload of it as Datadog names its labels: the shared one, or a
+ * rewritten copy in *copy (the caller frees it). */
+static int payload(const struct item *it, const struct pdata **pd,
+                   struct pdata **copy)
+{
+    *pd = it->pd->pd;
+    *copy = NULL;
+    if (!ddexp_labels_wanted(*pd)) {
+        return PC_OK;
+    }
+    if ((*copy = pdata_clone(*pd)) == NULL) {
+        return PC_ENOMEM;
+    }
+    *pd = *copy;
+    return ddexp_labels_rewrite(*copy);
+}
+
+/* Every profile of one item into out; *bad counts those not encodable. */
+static int add_item(struct ddexp_uploads *out, const struct item *it,
+                    int compression, size_t max, uint32_t *bad,
+                    struct errctx *e)
+{
+    const struct pdata *pd;
+    struct pdata *copy;
+    const struct profile *p;
+    struct pdata_iter w;
+    int rc = payload(it, &pd, &copy);
+
+    if (rc == PC_OK) {
+        pdata_iter_init(&w, pd, it->resource);
+        while (rc != PC_ENOMEM && (p = pdata_iter_next(&w)) != NULL) {
+            rc = add_profile(out, it, pd, p, compression, max, e);
+            *bad += rc != PC_OK;
+        }
+    } else {
+        rc = err_set(e, rc, "out of memory");
+    }
+    pdata_free(copy);
+    return rc == PC_ENOMEM ? rc : PC_OK;
+}
+
 int ddexp_group(struct batch *b, int compression, size_t max,
                 struct ddexp_uploads *out, uint32_t *bad, struct errctx *e)
 {
@@ -184,20 +225,13 @@ int ddexp_group(struct batch *b, int compression, size_t max,
     *bad = 0;
     for (i = 0; i < b->nitems; i++) {
         struct item *it = &b->items[i];
-        struct pdata_iter w;
-        const struct profile *p;
         rc = batch_item_decode(b, it, e);
         if (rc != PC_OK) {
             *bad += it->nprofiles;
             continue;
         }
-        pdata_iter_init(&w, it->pd->pd, it->resource);
-        while ((p = pdata_iter_next(&w)) != NULL) {
-            rc = add_profile(out, it, it->pd->pd, p, compression, max, e);
-            if (rc == PC_ENOMEM) {
-                return rc;
-            }
-            *bad += rc != PC_OK;
+        if ((rc = add_item(out, it, compression, max, bad, e)) != PC_OK) {
+            return rc;
         }
     }
     return PC_OK;

@@ -79,22 +79,22 @@ start_profcol a "$WORK/a.yaml"
 sent() { metric_sum profcol_exporter_sent_profiles_total "exporter=\"$1\""; }
 
 echo "== uploads to the intake double and round trip"
-INPUTS="cpu heap mutex goroutine"
+INPUTS="cpu heap mutex goroutine cpu_spans"
 for f in $INPUTS; do drop "$PROF/$f.pb.gz" "$f.pb.gz"; done
-wait_until 30 equals 4 sent datadog/intake || fail "datadog/intake sent $(sent datadog/intake) of 4"
-wait_until 30 equals 4 sent datadog/agent || fail "datadog/agent sent $(sent datadog/agent) of 4"
-[ "$(stat_of intake invalid)" = 0 ] && [ "$(stat_of intake accepted)" = 4 ] &&
-  pass "intake double: 4 uploads, every one met the contract" ||
+wait_until 30 equals 5 sent datadog/intake || fail "datadog/intake sent $(sent datadog/intake) of 5"
+wait_until 30 equals 5 sent datadog/agent || fail "datadog/agent sent $(sent datadog/agent) of 5"
+[ "$(stat_of intake invalid)" = 0 ] && [ "$(stat_of intake accepted)" = 5 ] &&
+  pass "intake double: 5 uploads, every one met the contract" ||
   fail "intake double: accepted $(stat_of intake accepted), invalid $(stat_of intake invalid): $(stat_of intake errors)"
 names=$(cat "$WORK"/intake/*.event.json | jq -r '.attachments[]' | sort | xargs)
-[ "$names" = "cpu.pprof delta-heap.pprof delta-mutex.pprof goroutines.pprof" ] &&
+[ "$names" = "cpu.pprof cpu.pprof delta-heap.pprof delta-mutex.pprof goroutines.pprof" ] &&
   pass "attachments named as dd-trace-go names them: $names" || fail "attachment names: $names"
 bad=$(cat "$WORK"/intake/*.event.json | jq -c 'select(.family != "go" or (.tags_profiler | split(",") |
   (index("service:rt-svc") == null or index("env:override") == null or index("team:core") == null
    or index("version:4.5.6") == null or index("language:go") == null or index("env:staging") != null)))' | head -n 2)
 [ -z "$bad" ] && pass "family go; tags_profiler has service, version, language, the configured tags (env replaced)" ||
   fail "event: $bad"
-for f in $INPUTS; do
+for f in cpu heap mutex goroutine; do
   ok=""
   for g in "$WORK"/intake/*.pprof; do
     "$CHECK" "$PROF/$f.pb.gz" "$g" >/dev/null 2>&1 && ok=$g && break
@@ -102,7 +102,18 @@ for f in $INPUTS; do
   [ -n "$ok" ] && pass "intake double got $f equal to the input (pprofcheck): $(basename "$ok")" ||
     fail "no attachment at the intake double equals $f"
 done
-wait_until 15 equals 4 nfiles "$WORK/back" || true
+# Span ids go to Datadog as Datadog names them: `span id`, decimal (the
+# one that is no hex id keeps its name and value).
+dec="" hex=""
+for g in "$WORK"/intake/*.pprof; do
+  dec+=$("$PY" "$HERE/../peers/pyroscope_check.py" pprof "$WORK/pb" "$g" "span id" | sed -n 2p)
+  hex+=$("$PY" "$HERE/../peers/pyroscope_check.py" pprof "$WORK/pb" "$g" span_id | sed -n 2p)
+done
+ndec=$(tr ',' '\n' <<<"$dec" | grep -c '^[0-9]\+$' || true)
+[ "$ndec" -ge 4 ] && [ "$(tr ',' '\n' <<<"$dec" | grep -vc '^[0-9]\+$' || true)" = 0 ] && [ "$hex" = "not-a-span-id!!!" ] &&
+  pass "cpu_spans at the intake double: $ndec hex span_id values became decimal \`span id\` labels (4096 = 1000 hex: $(tr ',' ' ' <<<"$dec"))" ||
+  fail "span labels at the intake double: \`span id\` '$dec', span_id '$hex'"
+wait_until 15 equals 5 nfiles "$WORK/back" || true
 for f in $INPUTS; do
   ok=""
   for g in "$WORK"/back/*; do
@@ -135,9 +146,9 @@ tags=$(jq -r .tags_profiler "$last" | tr ',' '\n' | sort | xargs)
 echo "== 503 is retried, without resending"
 http_control "$INTAKE" '{"status": 503, "count": 2}'
 drop "$PROF/block.pb.gz" block.pb.gz
-wait_until 30 equals 5 sent datadog/intake || fail "datadog/intake sent $(sent datadog/intake) of 5 after 503s"
-[ "$(stat_of intake faulted)" = 2 ] && [ "$(stat_of intake accepted)" = 6 ] &&
-  pass "two 503s, then accepted once (6 uploads in all with the relayed one, none twice)" ||
+wait_until 30 equals 6 sent datadog/intake || fail "datadog/intake sent $(sent datadog/intake) of 6 after 503s"
+[ "$(stat_of intake faulted)" = 2 ] && [ "$(stat_of intake accepted)" = 7 ] &&
+  pass "two 503s, then accepted once (7 uploads in all with the relayed one, none twice)" ||
   fail "faulted $(stat_of intake faulted), accepted $(stat_of intake accepted)"
 
 echo "== 403 and 413 are permanent, counted by status"
@@ -149,8 +160,8 @@ http_control "$INTAKE" '{"status": 413, "count": 1}'
 drop "$PROF/threadcreate.pb.gz" threadcreate.pb.gz
 wait_until 30 equals 1 refused 413 && pass "413: dropped, counted (status=\"413\")" || fail "413 not counted: $(refused 413)"
 sleep 1
-[ "$(stat_of intake faulted)" = 4 ] && [ "$(stat_of intake accepted)" = 6 ] &&
-  pass "permanent refusals were not retried (4 faulted in all, 6 accepted)" ||
+[ "$(stat_of intake faulted)" = 4 ] && [ "$(stat_of intake accepted)" = 7 ] &&
+  pass "permanent refusals were not retried (4 faulted in all, 7 accepted)" ||
   fail "faulted $(stat_of intake faulted), accepted $(stat_of intake accepted)"
 grep -q 'intake refused an upload' "$WORK/a.log" && pass "the refusal is logged with its status" ||
   fail "no log line for the refused upload"

@@ -12,9 +12,12 @@
 #   dd_check_spans NAME    pprofs of series NAME carry span_id labels of 16
 #                          hex digits (the tracer's span ids)
 #   dd_check_otlp SERVICE  the OTLP side: resource attributes
-#   dd_check_intake FAMILY ATTACHMENT...  the datadog exporter's uploads met
-#                          the intake contract, with the tracer's family and
-#                          attachment names, service, env and version
+#   dd_check_intake FAMILY SERVICE SPAN_ATTACHMENT ATTACHMENT...  the
+#                          datadog exporter's uploads met the intake
+#                          contract, with the tracer's family and attachment
+#                          names, service, env and version; SPAN_ATTACHMENT
+#                          carries the span ids as Datadog writes them
+#                          (`span id`, decimal)
 # The tracer is started with env peer-test and version 1.2.3.
 
 dd_start_profcol() {
@@ -118,8 +121,8 @@ dd_check_otlp() {
 }
 
 dd_check_intake() {
-  local fam=$1 svc=$2 names want bad
-  shift 2
+  local fam=$1 svc=$2 spanatt=$3 names want bad g vals n=0 nbad=0
+  shift 3
   [ "$(stat_of intake invalid)" = 0 ] && [ "$(stat_of intake accepted)" -ge 1 ] &&
     pass "Datadog intake double: $(stat_of intake accepted) uploads, every one met the intake contract" ||
     fail "Datadog intake double: accepted $(stat_of intake accepted), invalid $(stat_of intake invalid): $(stat_of intake errors)"
@@ -132,4 +135,13 @@ dd_check_intake() {
      or index("version:1.2.3") == null)))' | head -n 2)
   [ -z "$bad" ] && pass "Datadog: family $fam; service, env and version in tags_profiler" ||
     fail "Datadog: uploads without the family or tags: $bad"
+  for g in "$WORK"/intake/*."$spanatt"; do
+    [ -e "$g" ] || continue
+    vals=$("$PY" "$PEERS/pyroscope_check.py" pprof "$WORK/pb" "$g" "span id" | sed -n 2p)
+    [ -n "$vals" ] || continue
+    n=$((n + 1))
+    nbad=$((nbad + $(tr ',' '\n' <<<"$vals" | grep -vc '^[0-9]\+$' || true)))
+  done
+  [ "$n" -ge 1 ] && [ "$nbad" = 0 ] && pass "Datadog: $n $spanatt attachments carry decimal \`span id\` labels, as the tracer wrote them" ||
+    fail "Datadog: $n $spanatt attachments with \`span id\`, $nbad values not decimal"
 }

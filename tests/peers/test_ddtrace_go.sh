@@ -66,6 +66,6 @@ echo "== what the OTLP sink got"
 dd_check_otlp "$SVC"
 
 echo "== what the Datadog intake double got (datadog exporter)"
-dd_check_intake go "$SVC" cpu.pprof delta-heap.pprof delta-mutex.pprof delta-block.pprof goroutines.pprof
+dd_check_intake go "$SVC" cpu.pprof cpu.pprof delta-heap.pprof delta-mutex.pprof delta-block.pprof goroutines.pprof
 
 finish

@@ -69,6 +69,6 @@ echo "== what the OTLP sink got"
 dd_check_otlp "$SVC"
 
 echo "== what the Datadog intake double got (datadog exporter)"
-dd_check_intake node "$SVC" wall.pprof space.pprof events.pprof
+dd_check_intake node "$SVC" wall.pprof wall.pprof space.pprof events.pprof
 
 finish

@@ -63,6 +63,6 @@ echo "== what the OTLP sink got"
 dd_check_otlp "$SVC"
 
 echo "== what the Datadog intake double got (datadog exporter)"
-dd_check_intake python "$SVC" profile.pprof
+dd_check_intake python "$SVC" profile.pprof profile.pprof
 
 finish

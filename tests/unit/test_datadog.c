@@ -255,6 +255,20 @@ static void test_labels(void **state)
     assert_string_equal(str_of(pd, bad, b), "0000000000000000");
     assert_int_equal(pd->dict.attrs[go].key, pd->dict.attrs[node].key);
     assert_int_equal(dd_labels_normalize(pd), 0); /* idempotent */
+
+    /* The exporter's inverse, and back: the same ids. */
+    assert_true(ddexp_labels_wanted(pd));
+    assert_int_equal(ddexp_labels_rewrite(pd), PC_OK);
+    assert_string_equal(key_of(pd, go, b), "span id");
+    assert_string_equal(str_of(pd, go, b), "1311768467463790320");
+    assert_string_equal(key_of(pd, dd, b), "local root span id");
+    assert_string_equal(str_of(pd, dd, b), "18446744073709551614");
+    assert_string_equal(key_of(pd, thr, b), "thread name");
+    assert_string_equal(key_of(pd, plain, b), "trace endpoint");
+    assert_false(ddexp_labels_wanted(pd));
+    assert_int_equal(dd_labels_normalize(pd), 7); /* trace_endpoint too */
+    assert_string_equal(str_of(pd, go, b), "123456789abcdef0");
+    assert_string_equal(str_of(pd, dd, b), "fffffffffffffffe");
     pdata_free(pd);
 }
 
