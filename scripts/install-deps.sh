@@ -13,7 +13,7 @@ PKGS=(
   python3 python3-grpcio python3-protobuf python3-grpc-tools
   prometheus dnsmasq-base curl ca-certificates
   python3-yaml systemd
-  jq zstd openjdk-17-jdk-headless
+  jq zstd lz4 openjdk-17-jdk-headless
 )
 
 missing=()

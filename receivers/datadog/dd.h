@@ -95,9 +95,9 @@ enum dd_kind {
 enum dd_kind dd_attach_kind(const char *filename);
 
 /*
- * Decompresses an attachment (gzip, zstd, or plain; LZ4 is refused) into
- * out, at most max bytes. PC_EFORMAT for LZ4, PC_ECORRUPT / PC_ETOOBIG
- * with the reason in e.
+ * Decompresses an attachment (gzip, zstd, LZ4 frames, or plain) into out,
+ * at most max bytes. PC_ECORRUPT / PC_ETOOBIG / PC_EUNSUPPORTED with the
+ * reason in e.
  */
 int dd_attach_inflate(const uint8_t *p, size_t n, size_t max, struct buf *out,
                       struct errctx *e);

@@ -12,15 +12,13 @@
 
 enum dd_codec dd_codec_sniff(const uint8_t *p, size_t n)
 {
-    static const uint8_t lz4[4] = {0x04, 0x22, 0x4d, 0x18};
-
     if (gz_is_gzip(p, n)) {
         return DD_GZIP;
     }
     if (zstd_is_zstd(p, n)) {
         return DD_ZSTD;
     }
-    if (n >= 4 && memcmp(p, lz4, 4) == 0) {
+    if (lz4_is_lz4(p, n)) {
         return DD_LZ4;
     }
     return DD_PLAIN;
@@ -49,9 +47,11 @@ enum dd_kind dd_attach_kind(const char *filename)
 int dd_attach_inflate(const uint8_t *p, size_t n, size_t max, struct buf *out,
                       struct errctx *e)
 {
+    static const char *const names[] = {"plain", "gzip", "zstd", "lz4"};
+    enum dd_codec c = dd_codec_sniff(p, n);
     int rc;
 
-    switch (dd_codec_sniff(p, n)) {
+    switch (c) {
     case DD_GZIP:
         rc = gz_decompress(p, n, out, max);
         break;
@@ -59,9 +59,8 @@ int dd_attach_inflate(const uint8_t *p, size_t n, size_t max, struct buf *out,
         rc = zstd_decompress(p, n, out, max);
         break;
     case DD_LZ4:
-        return err_set(e, PC_EFORMAT,
-                       "LZ4 compression is not supported (send gzip, "
-                       "zstd or plain)");
+        rc = lz4_decompress(p, n, out, max);
+        break;
     default:
         if (n > max) {
             return err_set(e, PC_ETOOBIG, "%zu bytes, more than %zu", n, max);
@@ -69,10 +68,12 @@ int dd_attach_inflate(const uint8_t *p, size_t n, size_t max, struct buf *out,
         return buf_append(out, p, n);
     }
     if (rc != PC_OK) {
-        return err_set(e, rc, "%s: %s",
-                       dd_codec_sniff(p, n) == DD_GZIP ? "gzip" : "zstd",
-                       rc == PC_ETOOBIG ? "decompressed size over the limit"
-                                        : "corrupt or truncated data");
+        return err_set(e, rc, "%s: %s", names[c],
+                       rc == PC_ETOOBIG        ? "decompressed size over the "
+                                                 "limit"
+                       : rc == PC_EUNSUPPORTED ? "a frame with a preset "
+                                                 "dictionary"
+                                               : "corrupt or truncated data");
     }
     return PC_OK;
 }

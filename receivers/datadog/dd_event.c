@@ -4,6 +4,7 @@
  * tracers, still forwarded by the Agent) send form fields instead.
  */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,10 @@ int64_t dd_time_parse(const char *s)
     }
     t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec +
         oh * 3600 + om * 60;
+    /* Unix nanoseconds in an int64: 1970 up to 2262. */
+    if (t < 0 || t >= INT64_MAX / 1000000000LL) {
+        return -1;
+    }
     return t * 1000000000LL + ns;
 }
 

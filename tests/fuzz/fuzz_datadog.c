@@ -3,7 +3,9 @@
  * multipart reader (boundary "XyZ", form fields on), the event (v4 JSON or
  * the old forms' fields), the tags, then each attachment: decompression
  * under a cap, pprof decoding, the label rewrite and the profile name.
- * Failures must name their cause; rewritten span ids are 16 hex digits.
+ * The whole input also goes through the attachment path on its own, so
+ * the decompressors (LZ4 frames among them) see raw bytes too. Failures
+ * must name their cause; no label key keeps a space.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t n = 0, i;
     int rc;
 
+    attachment(data, size, "raw.pprof");
     rc = mpart_parse(data, size, "XyZ", MPART_FIELDS, parts, MPART_MAX, &n,
                      &e);
     if (rc != PC_OK && e.msg[0] == '\0') {

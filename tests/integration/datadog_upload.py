@@ -2,15 +2,14 @@
 """Sends one hand-made Datadog profile upload, for test_datadog*.sh.
 
     datadog_upload.py URL [--event JSON | --no-event] [--field NAME=VALUE]...
-                      [--part NAME[@FILENAME]=FILE[:gzip|zstd|badzstd|lz4|plain]]...
+                      [--part NAME[@FILENAME]=FILE[:gzip|zstd|badzstd|lz4|badlz4|plain]]...
                       [--truncate N] [--header 'K: V']... [--content-type T]
 
 Builds a multipart/form-data body: the `event` part (filename event.json)
 first unless --no-event, then plain form fields, then each part (form name
 and file name NAME (or FILENAME), FILE's bytes compressed as asked;
-`badzstd` is a zstd frame cut in half; `lz4` prepends the LZ4
-frame magic to the bytes, as no LZ4 library is at hand: the receiver must
-refuse it by its magic alone). --truncate N cuts the body N bytes before its
+`badzstd` / `badlz4` are a zstd / LZ4 frame cut in half; zstd and lz4 by
+their command-line tools). --truncate N cuts the body N bytes before its
 end. Prints the status, a space, and the response body.
 """
 import argparse
@@ -53,7 +52,10 @@ def compress(data, how):
         z = compress(data, "zstd")
         return z[:len(z) // 2]
     if how == "lz4":
-        return b"\x04\x22\x4d\x18" + data
+        return subprocess.run(["lz4", "-cq"], input=data, stdout=subprocess.PIPE, check=True).stdout
+    if how == "badlz4":
+        z = compress(data, "lz4")
+        return z[:len(z) // 2]
     return data
 
 

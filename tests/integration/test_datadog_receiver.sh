@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The datadog receiver on hand-made uploads (tests/integration/
-# datadog_upload.py): the forms the Agent forwards (v4 with gzip, zstd and
-# plain attachments in any order, v3, v1/v2), and bad input: each refusal is
+# datadog_upload.py): the forms the Agent forwards (v4 with gzip, zstd, LZ4
+# and plain attachments in any order, v3, v1/v2), and bad input: each refusal is
 # 400 naming what is wrong, and the whole attachments of the same upload are
 # still delivered. Also: the api_key check (403), other Agent paths (404),
 # and that what arrives has the Datadog tags as series attributes and the
@@ -10,6 +10,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_cmd zstd "zstd attachments"
+need_cmd lz4 "LZ4 attachments"
 need_cmd java "the JDK records main.jfr"
 need_cmd javac "the JDK records main.jfr"
 fixtures --skip-node
@@ -98,8 +99,8 @@ expect "v4, Go (zstd, gzip, plain; event last is fine too)" 200 "" 3 0 -- "${UP[
   --event "$(ev '"cpu.pprof","delta-heap.pprof","goroutines.pprof","metrics.json"')" \
   --part cpu.pprof="$PROF/cpu_spans.pb.gz:zstd" --part delta-heap.pprof="$PROF/heap.pb.gz:gzip" \
   --part goroutines.pprof="$PROF/goroutine.pb.gz" --part metrics.json="$PROF/rich.pb"
-expect "v4 on the intake route /api/v2/profile" 200 "" 1 0 -- "${UP[@]}" "http://127.0.0.1:$P/api/v2/profile" \
-  --event "$(ev '"delta-mutex.pprof"')" --part delta-mutex.pprof="$PROF/mutex.pb.gz:zstd"
+expect "v4 on the intake route /api/v2/profile, LZ4 frame" 200 "" 1 0 -- "${UP[@]}" "http://127.0.0.1:$P/api/v2/profile" \
+  --event "$(ev '"delta-mutex.pprof"')" --part delta-mutex.pprof="$PROF/mutex.pb.gz:lz4"
 expect "v3 (form fields, data[cpu.pprof])" 200 "" 1 0 -- "${UP[@]}" "$URL" --no-event \
   --field version=3 --field family=go --field start=2026-12-06T01:00:00Z --field end=2026-12-06T01:01:00Z \
   --field 'tags[]=service:old-go' --field 'tags[]=env:prod' --part "data[cpu.pprof]=$PROF/cpu.pb.gz:gzip"
@@ -126,9 +127,9 @@ expect "event without start" 400 'start.*required' 0 0 -- "${UP[@]}" "$URL" \
   --part cpu.pprof="$PROF/cpu.pb.gz:gzip"
 expect "missing attachment (the other one kept)" 400 "wall.pprof: listed in the event, missing" 1 1 -- \
   "${UP[@]}" "$URL" --event "$(ev '"cpu.pprof","wall.pprof"')" --part cpu.pprof="$PROF/cpu.pb.gz:zstd"
-expect "unknown compression LZ4 (the other one kept)" 400 "delta-heap.pprof: LZ4 compression is not supported" 1 1 -- \
+expect "truncated LZ4 frame (the other one kept)" 400 "delta-heap.pprof: lz4: corrupt or truncated" 1 1 -- \
   "${UP[@]}" "$URL" --event "$(ev '"cpu.pprof","delta-heap.pprof"')" \
-  --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --part delta-heap.pprof="$PROF/heap.pb.gz:lz4"
+  --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --part delta-heap.pprof="$PROF/heap.pb.gz:badlz4"
 expect "corrupt zstd (the other one kept)" 400 "delta-heap.pprof: zstd" 1 1 -- \
   "${UP[@]}" "$URL" --event "$(ev '"cpu.pprof","delta-heap.pprof"')" \
   --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --part delta-heap.pprof="$PROF/heap.pb.gz:badzstd"
@@ -138,6 +139,12 @@ expect "truncated part (the whole one kept)" 400 "multipart: unexpected end" 1 1
   --part cpu.pprof="$PROF/cpu.pb.gz:gzip" --part delta-heap.pprof="$PROF/heap.pb.gz:gzip" --truncate 200
 expect "not a pprof" 400 "goroutines.pprof: not a pprof" 0 1 -- "${UP[@]}" "$URL" \
   --event "$(ev '"goroutines.pprof"')" --part goroutines.pprof="$HERE/datadog_upload.py"
+# Compressed by nothing profcol knows: read as plain bytes, which are no
+# pprof, so the reason names the attachment.
+printf '\x5d\x00\x00\x80\x00\xff\xff\xff' >"$WORK/unknown.bin"
+expect "unknown compression (the other one kept)" 400 "delta-heap.pprof: " 1 1 -- \
+  "${UP[@]}" "$URL" --event "$(ev '"cpu.pprof","delta-heap.pprof"')" \
+  --part cpu.pprof="$PROF/cpu.pb.gz:zstd" --part delta-heap.pprof="$WORK/unknown.bin"
 expect "not multipart" 400 "not multipart/form-data" 0 0 -- "${UP[@]}" "$URL" --content-type application/json
 expect "no event, no old fields" 400 "no \\\\\"event\\\\\" part" 0 0 -- "${UP[@]}" "$URL" --no-event \
   --part cpu.pprof="$PROF/cpu.pb.gz:gzip"
@@ -196,8 +203,8 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "**", "*.jsonl"), recursive=
         print(json.dumps(d["attributes"], sort_keys=True))
 PYEOF
 n=$(wc -l <"$WORK/items.jsonl")
-[ "$n" = $((12 + njfr)) ] && pass "$n items written (6 good uploads, $njfr JFR kinds, 4 whole attachments of bad ones, 1 keyed, 1 forwarding)" ||
-  fail "$n items written, want $((12 + njfr))"
+[ "$n" = $((13 + njfr)) ] && pass "$n items written (6 good uploads, $njfr JFR kinds, 5 whole attachments of bad ones, 1 keyed, 1 forwarding)" ||
+  fail "$n items written, want $((13 + njfr))"
 bad=$(jq -c 'select(.["service.name"] == "dd-svc") | select(.["deployment.environment.name"] != "staging"
   or .["service.version"] != "9.9" or .["host.name"] != "h1" or .["service.instance.id"] != "abc"
   or .["process.runtime.name"] != "go" or .["telemetry.sdk.language"] != "go" or .team != "core"

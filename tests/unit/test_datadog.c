@@ -35,6 +35,8 @@ static void test_time(void **state)
     assert_int_equal(dd_time_parse("2026-13-05T23:06:29Z"), -1);
     assert_int_equal(dd_time_parse("yesterday"), -1);
     assert_int_equal(dd_time_parse("2026-12-05T23:06:29Zjunk"), -1);
+    assert_int_equal(dd_time_parse("4052-12-05T23:06:29Z"), -1); /* > int64 */
+    assert_int_equal(dd_time_parse("1969-12-31T23:59:59Z"), -1);
 }
 
 static void test_tags(void **state)
@@ -155,8 +157,17 @@ static void test_event_old_forms(void **state)
 
 static void test_attachments(void **state)
 {
-    static const uint8_t lz4[] = {0x04, 0x22, 0x4d, 0x18, 0x64, 0x40};
+    /* `lz4` of "plain bytes, plain bytes, plain bytes!": one compressed
+     * block with an overlapping match, content checksum on. */
+    static const uint8_t lz4[] = {0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7,
+                                  0x17, 0x00, 0x00, 0x00, 0xdf, 0x70, 0x6c,
+                                  0x61, 0x69, 0x6e, 0x20, 0x62, 0x79, 0x74,
+                                  0x65, 0x73, 0x2c, 0x20, 0x0d, 0x00, 0x01,
+                                  0x50, 0x79, 0x74, 0x65, 0x73, 0x21, 0x00,
+                                  0x00, 0x00, 0x00, 0x51, 0x0e, 0x87, 0x37};
+    const char *lz4_text = "plain bytes, plain bytes, plain bytes!";
     const char *text = "plain bytes";
+    uint8_t bad[sizeof(lz4)];
     struct errctx e = {{0}};
     struct buf gz, out;
 
@@ -180,9 +191,30 @@ static void test_attachments(void **state)
     assert_int_equal(dd_attach_inflate(gz.data, gz.len - 3, 100, &out, &e),
                      PC_ECORRUPT);
     assert_non_null(strstr(e.msg, "gzip"));
+
+    out.len = 0;
     assert_int_equal(dd_attach_inflate(lz4, sizeof(lz4), 100, &out, &e),
-                     PC_EFORMAT);
-    assert_non_null(strstr(e.msg, "LZ4"));
+                     PC_OK);
+    assert_int_equal(out.len, strlen(lz4_text));
+    assert_memory_equal(out.data, lz4_text, out.len);
+    out.len = 0;
+    assert_int_equal(dd_attach_inflate(lz4, sizeof(lz4), 20, &out, &e),
+                     PC_ETOOBIG);
+    memcpy(bad, lz4, sizeof(bad));
+    bad[sizeof(bad) - 1] ^= 1; /* content checksum */
+    out.len = 0;
+    assert_int_equal(dd_attach_inflate(bad, sizeof(bad), 100, &out, &e),
+                     PC_ECORRUPT);
+    assert_non_null(strstr(e.msg, "lz4"));
+    memcpy(bad, lz4, sizeof(bad));
+    bad[25] = 0xff; /* match offset 255: before the start */
+    bad[26] = 0x00;
+    out.len = 0;
+    assert_int_equal(dd_attach_inflate(bad, sizeof(bad), 100, &out, &e),
+                     PC_ECORRUPT);
+    out.len = 0;
+    assert_int_equal(dd_attach_inflate(lz4, 20, 100, &out, &e), PC_ECORRUPT);
+
     out.len = 0;
     assert_int_equal(dd_attach_inflate((const uint8_t *)text, strlen(text),
                                        100, &out, &e),
