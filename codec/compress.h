@@ -50,6 +50,14 @@ int gz_compress_zlib(const uint8_t *in, size_t n, struct buf *out, int level);
 
 int zstd_decompress(const uint8_t *in, size_t n, struct buf *out,
                     size_t max_out);
+
+/* LZ4 frames (lz4.c, no library): true when p starts with their magic
+ * 04 22 4d 18; decompression appends to out, one frame or several, with
+ * the same cap as gz_decompress. PC_ECORRUPT on bad data or a checksum
+ * that does not match, PC_EUNSUPPORTED for a frame needing a dictionary. */
+int lz4_is_lz4(const uint8_t *p, size_t n);
+int lz4_decompress(const uint8_t *in, size_t n, struct buf *out,
+                   size_t max_out);
 int zstd_compress(const uint8_t *in, size_t n, struct buf *out, int level);
 
 #endif

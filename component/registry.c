@@ -29,6 +29,8 @@ extern const struct component_factory k8sattributes_processor_factory;
 extern const struct component_factory loadbalancing_exporter_factory;
 extern const struct component_factory profilemetrics_exporter_factory;
 extern const struct component_factory aggregate_processor_factory;
+extern const struct component_factory datadog_receiver_factory;
+extern const struct component_factory datadog_exporter_factory;
 
 /* One per line (clang-format would pack them into columns). */
 /* clang-format off */
@@ -52,6 +54,8 @@ static const struct component_factory *const builtin[] = {
     &loadbalancing_exporter_factory,
     &profilemetrics_exporter_factory,
     &aggregate_processor_factory,
+    &datadog_receiver_factory,
+    &datadog_exporter_factory,
     NULL, /* end marker; not counted */
 };
 /* clang-format on */

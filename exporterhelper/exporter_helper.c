@@ -762,3 +762,22 @@ void exphelper_get_stats(struct exphelper *h, struct exphelper_stats *st)
     st->dropped_corrupt = atomic_load(&h->c_dropped[DROP_CORRUPT]);
     st->dropped_rejected = atomic_load(&h->c_dropped[DROP_REJECTED]);
 }
+
+int exphelper_same_batch(struct exphelper_batch_id *id, const void *exporter,
+                         const struct batch *b)
+{
+    uint64_t first = b->nitems ? b->items[0].received_ns : 0;
+
+    /* The items pointer and the first item's time tell a new batch at a
+     * reused address from the same one. */
+    if (id->exporter == exporter && id->b == b && id->items == b->items &&
+        id->nitems == b->nitems && id->first_ns == first) {
+        return 1;
+    }
+    id->exporter = exporter;
+    id->b = b;
+    id->items = b->items;
+    id->nitems = b->nitems;
+    id->first_ns = first;
+    return 0;
+}

@@ -166,6 +166,26 @@ int exphelper_stop(struct exphelper *h, int64_t deadline_ms);
 /* Stops (at once) if needed and frees. */
 void exphelper_free(struct exphelper *h);
 
+/*
+ * Resuming a retried batch: retries of one batch run on the consumer
+ * thread that started it, back to back, so an exporter that sends a batch
+ * in several requests keeps (thread-local) the identity of its current
+ * batch beside how far it got, and a retry starts after what the backend
+ * already took. exphelper_same_batch returns 1 when b (for exporter) is
+ * the batch id names; otherwise it makes id name b and returns 0 (the
+ * caller then resets its progress).
+ */
+struct exphelper_batch_id {
+    const void *exporter;
+    const struct batch *b;
+    const struct item *items;
+    uint32_t nitems;
+    uint64_t first_ns;
+};
+
+int exphelper_same_batch(struct exphelper_batch_id *id, const void *exporter,
+                         const struct batch *b);
+
 /* Batches queued (in memory) or records unacknowledged (on disk). */
 uint32_t exphelper_queue_size(struct exphelper *h);
 

@@ -47,6 +47,7 @@ extern const struct cfg_entry httpcli_basic_auth_table[];
 int httpcli_tls_check(const struct httpcli_tls_cfg *tls, struct errctx *e);
 
 struct httpcli_req {
+    const char *method; /* NULL = POST; "GET", "PUT", ... (a proxy's) */
     const char *url;
     const char *const *headers; /* "Name: value" lines */
     size_t nheaders;

@@ -52,7 +52,7 @@
 #include "net/workpool.h"
 #include "telemetry/log.h"
 
-#define HTTPSRV_MAX_ROUTES 16
+#define HTTPSRV_MAX_ROUTES 32
 #define HTTPSRV_HEADERS_MAX 65536
 #define HTTPSRV_TIMEOUT_S 60
 #define HTTPSRV_PATH_MAX 2048
@@ -107,7 +107,8 @@ struct httpsrv_job {
     struct httpsrv *s;
     const struct httpsrv_route_ent *r;
     struct evhttp_request *ev; /* loop only */
-    struct evbuffer *wire;     /* the body as received; worker frees */
+    enum evhttp_cmd_type cmd;
+    struct evbuffer *wire; /* the body as received; worker frees */
     size_t wire_len;
     char *path, *query;
     struct evkeyvalq in_headers;
@@ -412,11 +413,31 @@ static int split_uri(struct evhttp_request *ev, char *path, size_t plen,
 
 static int method_ok(enum evhttp_cmd_type cmd, int flags)
 {
-    if (cmd == EVHTTP_REQ_POST) {
+    if (cmd == EVHTTP_REQ_POST || (flags & HTTPSRV_ANY_METHOD)) {
         return 1;
     }
     return (flags & HTTPSRV_ALLOW_GET) &&
            (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD);
+}
+
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    default:
+        return "POST";
+    }
 }
 
 static void job_free(struct httpsrv_job *j)
@@ -444,6 +465,7 @@ static void job_run(struct workpool_job *wj)
 
     memset(&req, 0, sizeof(req));
     req.job = j;
+    req.method = method_name(j->cmd);
     req.path = j->path;
     req.query = j->query;
     req.content_type = ct != NULL ? ct : "";
@@ -540,6 +562,7 @@ static struct httpsrv_job *job_new(struct httpsrv *s,
     j->s = s;
     j->r = r;
     j->ev = ev;
+    j->cmd = evhttp_request_get_command(ev);
     j->path = strdup(path);
     j->query = strdup(query);
     j->wire = evbuffer_new();

@@ -107,6 +107,9 @@ extern const struct cfg_entry httpsrv_tls_cfg_table[];
 /* Hand the body over as received: no Content-Encoding decompression (for
  * protocols that sniff compression themselves, like Pyroscope /ingest). */
 #define HTTPSRV_RAW_BODY 2
+/* Any method (GET, HEAD, POST, PUT, DELETE, ...): for a proxy; the handler
+ * reads req->method. */
+#define HTTPSRV_ANY_METHOD 4
 
 struct httpsrv_job;
 
@@ -115,6 +118,7 @@ struct httpsrv_job;
 struct httpsrv_req {
     struct evhttp_request *ev; /* loop thread only */
     struct httpsrv_job *job;   /* the server's; NULL in deferred replies */
+    const char *method;        /* "GET", "POST", ...; handler only */
     const char *path;          /* without the query */
     const char *query;         /* raw query string or "" */
     const char *content_type;  /* "" when absent */

@@ -14,6 +14,7 @@ PKGS=(
   prometheus dnsmasq-base curl ca-certificates openssl
   python3-yaml systemd
   chromium fonts-dejavu-core
+  jq zstd lz4 openjdk-17-jdk-headless
 )
 # chromium: the browser tests (tests/browser: Playwright drives Debian's
 # /usr/bin/chromium; no browser is downloaded).

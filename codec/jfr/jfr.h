@@ -83,6 +83,11 @@ struct jfr_result {
 int jfr_convert(const uint8_t *data, size_t len, const struct jfr_options *o,
                 struct jfr_result *res, struct errctx *e);
 
+/* Makes profile i of res->pd its resource i (same resource attributes,
+ * shared tables; nothing is copied), so a receiver can make one item per
+ * kind. PC_ENOMEM leaves res->pd as it was. */
+int jfr_split_kinds(struct jfr_result *res);
+
 /* Per-type event counts of a file, for `profcol inspect`: calls fn once per
  * event type seen (name, count), summed over chunks, in first-seen order. */
 typedef void (*jfr_count_fn)(void *arg, const char *type, uint64_t count);

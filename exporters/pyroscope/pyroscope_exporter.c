@@ -140,18 +140,10 @@ struct pyro_exporter {
     _Atomic uint64_t oversized_total;
 };
 
-/*
- * Where the current batch of this consumer thread stands: retries of one
- * batch run on the thread that started it, back to back, so a thread-local
- * record of the batch's identity and of the series the server already
- * took is enough to resume without duplicates.
- */
+/* Where the current batch of this consumer thread stands (see
+ * exphelper_same_batch): enough to resume a retry without duplicates. */
 struct pyro_progress {
-    const void *exporter;
-    const struct batch *b;
-    const struct item *items;
-    uint32_t nitems;
-    uint64_t first_ns;
+    struct exphelper_batch_id id;
     uint64_t done;     /* series the server accepted */
     uint64_t seen;     /* series checked against the limits */
     uint32_t rejected; /* profiles not sent (limits, 4xx) */
@@ -729,18 +721,13 @@ static int item_series(struct pyro_run *run, struct item *it)
 static void progress_begin(struct pyro_exporter *px, struct batch *b)
 {
     struct pyro_progress *p = &pyro_tl;
-    uint64_t first = b->nitems ? b->items[0].received_ns : 0;
 
-    if (p->exporter == px && p->b == b && p->items == b->items &&
-        p->nitems == b->nitems && p->first_ns == first) {
+    if (exphelper_same_batch(&p->id, px, b)) {
         return; /* a retry of the same batch */
     }
-    memset(p, 0, sizeof(*p));
-    p->exporter = px;
-    p->b = b;
-    p->items = b->items;
-    p->nitems = b->nitems;
-    p->first_ns = first;
+    p->done = 0;
+    p->seen = 0;
+    p->rejected = 0;
 }
 
 static int run_group(struct pyro_run *run, const uint32_t *order,

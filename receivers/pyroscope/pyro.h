@@ -57,36 +57,6 @@ const char *pyro_name_get(const struct pyro_name *n, const char *name);
  */
 int64_t pyro_attime(const char *s, int64_t now_ns);
 
-/* ---- multipart/form-data (pyro_multipart.c) ----------------------------- */
-
-#define PYRO_MAX_PARTS 64
-
-struct pyro_part {
-    char name[128]; /* form field name */
-    char content_type[128];
-    const uint8_t *data; /* points into the body */
-    size_t len;
-};
-
-/* The boundary parameter of a multipart/form-data Content-Type into out;
- * PC_EINVAL when the type is not multipart or has no usable boundary. */
-int pyro_multipart_boundary(const char *content_type, char *out,
-                            size_t outlen);
-
-/*
- * The file parts (a filename= present and non-empty) of body, in order, as
- * Go's multipart.Reader.ReadForm sees them; other parts are skipped. CRLF or
- * bare LF line ends. PC_ECORRUPT (message in e) on a body that does not
- * parse, PC_ETOOBIG past PYRO_MAX_PARTS parts.
- */
-int pyro_multipart_parse(const uint8_t *body, size_t len, const char *boundary,
-                         struct pyro_part *parts, uint32_t max,
-                         uint32_t *nparts, struct errctx *e);
-
-/* The first part named name, or NULL. */
-const struct pyro_part *pyro_multipart_get(const struct pyro_part *parts,
-                                           uint32_t n, const char *name);
-
 /* ---- folded / lines text and profile types (pyro_folded.c) ------------- */
 
 /* What a folded app-name suffix ("cpu", "alloc_space", ...) means. */

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "core/clock.h"
+#include "codec/multipart.h"
 #include "codec/pprof.h"
 #include "telemetry/log.h"
 #include "component/series.h"
@@ -378,32 +379,32 @@ static void ingest_jfr(struct ingest *in, const uint8_t *jfr, size_t jlen,
 
 static void ingest_multipart(struct ingest *in)
 {
-    struct pyro_part parts[PYRO_MAX_PARTS];
+    struct mpart parts[MPART_MAX];
     struct pyro_stc stc[PYRO_MAX_STC];
-    const struct pyro_part *p;
+    const struct mpart *p;
     struct errctx e = {{0}};
     char boundary[256];
     uint32_t n, nstc = 0;
     int have_stc = 0;
 
-    if (pyro_multipart_boundary(in->req->content_type, boundary,
-                                sizeof(boundary)) != PC_OK) {
+    if (mpart_boundary(in->req->content_type, boundary, sizeof(boundary)) !=
+        PC_OK) {
         refuse(in, 422, "unknown", "multipart: no boundary in Content-Type");
         return;
     }
-    if (pyro_multipart_parse(in->req->body, in->req->body_len, boundary, parts,
-                             PYRO_MAX_PARTS, &n, &e) != PC_OK) {
+    if (mpart_parse(in->req->body, in->req->body_len, boundary, 0, parts,
+                    MPART_MAX, &n, &e) != PC_OK) {
         refuse(in, 422, "unknown", e.msg);
         return;
     }
-    p = pyro_multipart_get(parts, n, "prev_profile");
+    p = mpart_get(parts, n, "prev_profile");
     if (p != NULL && p->len > 0) {
         refuse(in, 422, "unknown",
                "unsupported client version. Please "
                "update github.com/grafana/pyroscope-go");
         return;
     }
-    p = pyro_multipart_get(parts, n, "sample_type_config");
+    p = mpart_get(parts, n, "sample_type_config");
     if (p != NULL) {
         if (pyro_stc_parse(p->data, p->len, stc, PYRO_MAX_STC, &nstc, &e) !=
             PC_OK) {
@@ -412,9 +413,9 @@ static void ingest_multipart(struct ingest *in)
         }
         have_stc = 1;
     }
-    p = pyro_multipart_get(parts, n, "profile");
-    if (p == NULL && (p = pyro_multipart_get(parts, n, "jfr")) != NULL) {
-        const struct pyro_part *l = pyro_multipart_get(parts, n, "labels");
+    p = mpart_get(parts, n, "profile");
+    if (p == NULL && (p = mpart_get(parts, n, "jfr")) != NULL) {
+        const struct mpart *l = mpart_get(parts, n, "labels");
         ingest_jfr(in, p->data, p->len, l != NULL ? l->data : NULL,
                    l != NULL ? l->len : 0);
         return;

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "codec/compress.h"
-#include "core/assert.h"
 #include "model/limits.h"
 #include "receivers/pyroscope/pyro.h"
 #include "receivers/pyroscope/pyro_jfr.h"
@@ -29,39 +28,20 @@ static int maybe_gunzip(const uint8_t **data, size_t *len, size_t max,
     return PC_OK;
 }
 
-/* One resource per profile, in place: the tables are not copied, only the
- * resource and scope records (from pd's arena). */
+/* One item per kind: each profile a resource of the shared pdata. */
 static int split(struct jfr_result *res, struct pyro_jfr_items *out)
 {
-    struct pdata *pd = res->pd;
-    struct resource_profiles *src = &pd->resources[0], *rs;
-    struct scope_profiles *ss;
-    uint32_t i, n = res->nprofiles;
+    uint32_t i;
+    int rc = jfr_split_kinds(res);
 
-    out->pd = pd;
-    if (n == 0) {
-        return PC_OK;
+    if (rc != PC_OK) {
+        return rc;
     }
-    PC_ASSERT(pd->nresources == 1 && src->nscopes == 1 &&
-              src->scopes[0].nprofiles == n && n <= JFR_NKINDS);
-    rs = arena_calloc(&pd->arena, n, sizeof(*rs));
-    ss = arena_calloc(&pd->arena, n, sizeof(*ss));
-    if (rs == NULL || ss == NULL) {
-        out->pd = NULL;
-        return PC_ENOMEM;
-    }
-    for (i = 0; i < n; i++) {
-        ss[i] = src->scopes[0];
-        ss[i].profiles = &src->scopes[0].profiles[i];
-        ss[i].nprofiles = 1;
-        rs[i] = *src;
-        rs[i].scopes = &ss[i];
-        rs[i].nscopes = 1;
+    out->pd = res->pd;
+    for (i = 0; i < res->nprofiles; i++) {
         out->metric[i] = jfr_kind_metric(res->kind[i]);
     }
-    pd->resources = rs;
-    pd->nresources = n;
-    out->n = n;
+    out->n = res->nprofiles;
     return PC_OK;
 }
 

@@ -7,17 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "receivers/pyroscope/pyro.h"
+#include "codec/multipart.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check(const uint8_t *data, size_t size, const char *boundary)
 {
-    struct pyro_part parts[PYRO_MAX_PARTS];
+    struct mpart parts[MPART_MAX];
     struct errctx e = {{0}};
     uint32_t n = 0, i;
-    int rc = pyro_multipart_parse(data, size, boundary, parts, PYRO_MAX_PARTS,
-                                  &n, &e);
+    int rc = mpart_parse(data, size, boundary, 0, parts, MPART_MAX, &n, &e);
 
     if (rc != PC_OK && e.msg[0] == '\0') {
         abort();
@@ -41,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(ct, "multipart/form-data; boundary=", 30);
         memcpy(ct + 30, data, n);
         ct[30 + n] = '\0';
-        if (pyro_multipart_boundary(ct, b, sizeof(b)) == PC_OK) {
+        if (mpart_boundary(ct, b, sizeof(b)) == PC_OK) {
             check(nl + 1, size - n - 1, b);
         }
     }

@@ -9,6 +9,7 @@
 #            gen_pb                   OTLP, Parca, pprof Python modules in $WORK/pb
 #            gen_pyro_pb              Pyroscope Python modules in $WORK/pbpy
 #            sdk_install VERSION [PKG...]  @pyroscope/nodejs; sets SDK_DIR
+#            peer_venv NAME REQUIREMENTS  Python 3.11 venv for a peer; prints python
 #            need_py MODULE...  need_cmd CMD [WHY]
 # Checks     pass MSG, fail MSG; die MSG (fail and stop now); finish (last
 #            command: prints "N passed, N failed", non-zero when a check
@@ -196,6 +197,31 @@ sdk_install() {
     touch "$SDK_DIR/.installed"
   fi
   exec {fd}>&-
+}
+
+# peer_venv NAME REQUIREMENTS: a venv of Python 3.11 (PROFCOL_PYTHON311,
+# default python3.11) in $BUILD/peers/NAME with exactly those wheels
+# (binary only, hashes required; pip's cache kept), made again when the
+# requirements file changes; prints its python.
+peer_venv() {
+  local dir="$BUILD/peers/$1" req=$2 py key fd
+  py=${PROFCOL_PYTHON311:-python3.11}
+  command -v "$py" >/dev/null || { echo "no $py" >&2; return 1; }
+  "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ||
+    { echo "$py is not Python 3.11" >&2; return 1; }
+  key=$(sha256sum "$req" | cut -c1-16)
+  mkdir -p "$BUILD/peers"
+  exec {fd}>"$dir.lock"
+  flock "$fd"
+  if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$key" ]; then
+    rm -rf "$dir"
+    "$py" -m venv "$dir" >&2 || return 1
+    timeout 600 "$dir/bin/pip" install --disable-pip-version-check --only-binary=:all: \
+      --require-hashes -r "$req" >&2 || return 1
+    echo "$key" >"$dir/.installed"
+  fi
+  exec {fd}>&-
+  echo "$dir/bin/python"
 }
 
 # ---- ports --------------------------------------------------------------------

@@ -38,31 +38,9 @@ fixtures --skip-node
 gen_pb
 gen_pyro_pb
 
-# venv NAME REQUIREMENTS: a venv in $BUILD/peers/NAME with exactly those
-# wheels, made again when the requirements file changes; prints its python.
-venv() {
-  local dir="$BUILD/peers/$1" req=$2 py key fd
-  py=${PROFCOL_PYTHON311:-python3.11}
-  command -v "$py" >/dev/null || { echo "no $py" >&2; return 1; }
-  "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ||
-    { echo "$py is not Python 3.11" >&2; return 1; }
-  key=$(sha256sum "$req" | cut -c1-16)
-  mkdir -p "$BUILD/peers"
-  exec {fd}>"$dir.lock"
-  flock "$fd"
-  if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$key" ]; then
-    rm -rf "$dir"
-    "$py" -m venv "$dir" >&2 || return 1
-    timeout 600 "$dir/bin/pip" install --disable-pip-version-check --only-binary=:all: \
-      --require-hashes -r "$req" >&2 || return 1
-    echo "$key" >"$dir/.installed"
-  fi
-  exec {fd}>&-
-  echo "$dir/bin/python"
-}
-PY1=$(venv pyvenv "$REQ/requirements.txt") ||
+PY1=$(peer_venv pyvenv "$REQ/requirements.txt") ||
   die "pyroscope-io 1.4.0 did not install (tests/peers/pyroscope-python/requirements.txt)"
-PY08=$(venv pyvenv-0.8 "$REQ/requirements-0.8.txt") ||
+PY08=$(peer_venv pyvenv-0.8 "$REQ/requirements-0.8.txt") ||
   die "pyroscope-io 0.8.16 did not install (tests/peers/pyroscope-python/requirements-0.8.txt)"
 for v in "$PY1 1.4.0" "$PY08 0.8.16"; do
   set -- $v

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/multipart.h"
 #include "codec/pprof.h"
 #include "receivers/pyroscope/pyro.h"
 
@@ -140,40 +141,37 @@ static const char mp_body[] =
 
 static void test_multipart(void **state)
 {
-    struct pyro_part parts[8];
+    struct mpart parts[8];
     struct errctx e = {{0}};
     char b[64];
     uint32_t n;
-    const struct pyro_part *p;
+    const struct mpart *p;
 
     (void)state;
-    assert_int_equal(pyro_multipart_boundary(
-                         "multipart/form-data; boundary=XyZ", b, sizeof(b)),
+    assert_int_equal(mpart_boundary("multipart/form-data; boundary=XyZ", b,
+                                    sizeof(b)),
                      0);
     assert_string_equal(b, "XyZ");
-    assert_int_equal(pyro_multipart_boundary(
-                         "multipart/form-data; charset=x; boundary=\"a;b c\"",
-                         b, sizeof(b)),
-                     0);
+    assert_int_equal(
+        mpart_boundary("multipart/form-data; charset=x; boundary=\"a;b c\"", b,
+                       sizeof(b)),
+        0);
     assert_string_equal(b, "a;b c");
-    assert_int_not_equal(pyro_multipart_boundary("text/plain", b, sizeof(b)),
-                         0);
-    assert_int_not_equal(pyro_multipart_boundary("multipart/form-data", b,
-                                                 sizeof(b)),
+    assert_int_not_equal(mpart_boundary("text/plain", b, sizeof(b)), 0);
+    assert_int_not_equal(mpart_boundary("multipart/form-data", b, sizeof(b)),
                          0);
 
-    assert_int_equal(pyro_multipart_parse((const uint8_t *)mp_body,
-                                          strlen(mp_body), "XyZ", parts, 8, &n,
-                                          &e),
+    assert_int_equal(mpart_parse((const uint8_t *)mp_body, strlen(mp_body),
+                                 "XyZ", 0, parts, 8, &n, &e),
                      0);
     assert_int_equal(n, 2); /* the part without filename is invisible */
-    assert_null(pyro_multipart_get(parts, n, "field"));
-    p = pyro_multipart_get(parts, n, "profile");
+    assert_null(mpart_get(parts, n, "field"));
+    p = mpart_get(parts, n, "profile");
     assert_non_null(p);
     assert_int_equal(p->len, strlen("AB\r\n--XyZnot-a-boundary\r\nCD"));
     assert_memory_equal(p->data, "AB\r\n--XyZnot-a-boundary\r\nCD", p->len);
     assert_string_equal(p->content_type, "application/octet-stream");
-    p = pyro_multipart_get(parts, n, "sample_type_config");
+    p = mpart_get(parts, n, "sample_type_config");
     assert_non_null(p);
     assert_int_equal(p->len, 2);
 }
@@ -187,33 +185,32 @@ static void test_multipart_edges(void **state)
     const char *open = "--b\r\nContent-Disposition: form-data; name=\"p\"; "
                        "filename=\"x\"\r\n\r\nDATA";
     const char *none = "--b--\r\n";
-    struct pyro_part parts[2];
+    struct mpart parts[2];
     struct errctx e = {{0}};
     uint32_t n;
 
     (void)state;
-    assert_int_equal(pyro_multipart_parse((const uint8_t *)lf, strlen(lf), "b",
-                                          parts, 2, &n, &e),
+    assert_int_equal(mpart_parse((const uint8_t *)lf, strlen(lf), "b", 0,
+                                 parts, 2, &n, &e),
                      0);
     assert_int_equal(n, 1);
     assert_int_equal(parts[0].len, 4);
     assert_memory_equal(parts[0].data, "DATA", 4);
-    assert_int_equal(pyro_multipart_parse((const uint8_t *)empty,
-                                          strlen(empty), "b", parts, 2, &n,
-                                          &e),
+    assert_int_equal(mpart_parse((const uint8_t *)empty, strlen(empty), "b", 0,
+                                 parts, 2, &n, &e),
                      0);
     assert_int_equal(n, 1);
     assert_int_equal(parts[0].len, 0);
-    assert_int_equal(pyro_multipart_parse((const uint8_t *)open, strlen(open),
-                                          "b", parts, 2, &n, &e),
+    assert_int_equal(mpart_parse((const uint8_t *)open, strlen(open), "b", 0,
+                                 parts, 2, &n, &e),
                      PC_ECORRUPT);
     assert_non_null(strstr(e.msg, "closing boundary"));
-    assert_int_equal(pyro_multipart_parse((const uint8_t *)none, strlen(none),
-                                          "b", parts, 2, &n, &e),
+    assert_int_equal(mpart_parse((const uint8_t *)none, strlen(none), "b", 0,
+                                 parts, 2, &n, &e),
                      0);
     assert_int_equal(n, 0);
-    assert_int_equal(pyro_multipart_parse((const uint8_t *)"junk", 4, "b",
-                                          parts, 2, &n, &e),
+    assert_int_equal(mpart_parse((const uint8_t *)"junk", 4, "b", 0, parts, 2,
+                                 &n, &e),
                      PC_ECORRUPT);
 }
 

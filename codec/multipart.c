@@ -1,19 +1,20 @@
 /*
- * pyro_multipart.c: multipart/form-data bodies of /ingest, read the way Go's
- * mime/multipart (which the Pyroscope server uses) reads them: a preamble
+ * multipart.c: multipart/form-data bodies (Pyroscope /ingest, Datadog
+ * profile uploads), read the way Go's mime/multipart (which the Pyroscope
+ * server and the Datadog Agent use) reads them: a preamble
  * before the first delimiter line is skipped, a delimiter line may carry
  * trailing spaces or tabs, the line end of the first delimiter (CRLF or
  * bare LF) is the one used for the rest, a part ends before
  * "<nl>--boundary" followed by "--" or the end of the line, and a body
  * without its closing delimiter is an error. Only parts with a non-empty
- * filename are files; Pyroscope reads nothing else, so neither do we. Parts
- * are views into the body, nothing is copied.
+ * filename are files (all Pyroscope reads); MPART_FIELDS adds the named
+ * parts without one. Parts are views into the body, nothing is copied.
  */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "receivers/pyroscope/pyro.h"
+#include "codec/multipart.h"
 
 #define MP_BOUNDARY_MAX 200
 #define MP_HEADER_LINE_MAX 8192
@@ -90,7 +91,7 @@ static int header_param(const char *v, const char *name, char *out,
     return 0;
 }
 
-int pyro_multipart_boundary(const char *content_type, char *out, size_t outlen)
+int mpart_boundary(const char *content_type, char *out, size_t outlen)
 {
     if (content_type == NULL ||
         strncasecmp(content_type, "multipart/", 10) != 0 ||
@@ -173,8 +174,7 @@ static int first_delimiter(struct mp *m, struct errctx *e)
 }
 
 /* Reads the part headers we need; pos ends after the blank line. */
-static int part_headers(struct mp *m, struct pyro_part *pt, char *filename,
-                        size_t fnlen, struct errctx *e)
+static int part_headers(struct mp *m, struct mpart *pt, struct errctx *e)
 {
     char line[MP_HEADER_LINE_MAX];
     const uint8_t *s;
@@ -183,7 +183,7 @@ static int part_headers(struct mp *m, struct pyro_part *pt, char *filename,
 
     pt->name[0] = '\0';
     pt->content_type[0] = '\0';
-    filename[0] = '\0';
+    pt->filename[0] = '\0';
     for (;;) {
         if (next_line(m, &s, &n, &crlf) != 0 || ++lines > 100) {
             return err_set(e, PC_ECORRUPT,
@@ -199,8 +199,10 @@ static int part_headers(struct mp *m, struct pyro_part *pt, char *filename,
         line[n] = '\0';
         if (strncasecmp(line, "Content-Disposition:", 20) == 0) {
             header_param(line + 20, "name", pt->name, sizeof(pt->name));
-            if (!header_param(line + 20, "filename", filename, fnlen)) {
-                header_param(line + 20, "filename*", filename, fnlen);
+            if (!header_param(line + 20, "filename", pt->filename,
+                              sizeof(pt->filename))) {
+                header_param(line + 20, "filename*", pt->filename,
+                             sizeof(pt->filename));
             }
         } else if (strncasecmp(line, "Content-Type:", 13) == 0) {
             const char *v = line + 13;
@@ -282,12 +284,11 @@ static int part_body(struct mp *m, const uint8_t **data, size_t *len,
     }
 }
 
-int pyro_multipart_parse(const uint8_t *body, size_t len, const char *boundary,
-                         struct pyro_part *parts, uint32_t max,
-                         uint32_t *nparts, struct errctx *e)
+int mpart_parse(const uint8_t *body, size_t len, const char *boundary,
+                int flags, struct mpart *parts, uint32_t max, uint32_t *nparts,
+                struct errctx *e)
 {
     struct mp m;
-    char filename[256];
     int kind, rc, seen = 0;
 
     *nparts = 0;
@@ -303,24 +304,23 @@ int pyro_multipart_parse(const uint8_t *body, size_t len, const char *boundary,
         return kind;
     }
     while (kind == 1) {
-        struct pyro_part pt;
+        struct mpart pt;
         if (++seen > 1000) {
             return err_set(e, PC_ETOOBIG, "multipart: too many parts");
         }
-        rc = part_headers(&m, &pt, filename, sizeof(filename), e);
+        rc = part_headers(&m, &pt, e);
         if (rc == PC_OK) {
             rc = part_body(&m, &pt.data, &pt.len, &kind, e);
         }
         if (rc != PC_OK) {
             return rc;
         }
-        if (pt.name[0] == '\0' || filename[0] == '\0') {
+        if (pt.name[0] == '\0' ||
+            (pt.filename[0] == '\0' && !(flags & MPART_FIELDS))) {
             continue; /* not a file part: invisible to Pyroscope */
         }
         if (*nparts == max) {
-            return err_set(e, PC_ETOOBIG,
-                           "multipart: more than %u file "
-                           "parts",
+            return err_set(e, PC_ETOOBIG, "multipart: more than %u parts",
                            max);
         }
         parts[(*nparts)++] = pt;
@@ -328,8 +328,8 @@ int pyro_multipart_parse(const uint8_t *body, size_t len, const char *boundary,
     return PC_OK;
 }
 
-const struct pyro_part *pyro_multipart_get(const struct pyro_part *parts,
-                                           uint32_t n, const char *name)
+const struct mpart *mpart_get(const struct mpart *parts, uint32_t n,
+                              const char *name)
 {
     uint32_t i;
 
