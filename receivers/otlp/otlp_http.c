@@ -30,6 +30,7 @@
 
 /* google.rpc.Code values used in Status bodies. */
 #define RPC_INVALID_ARGUMENT 3
+#define RPC_RESOURCE_EXHAUSTED 8
 #define RPC_UNAVAILABLE 14
 #define RPC_UNAUTHENTICATED 16
 
@@ -105,6 +106,9 @@ static void reply_result(struct otlprx *rx, struct httpsrv_req *req,
         return;
     case OTLPRX_UNAUTHENTICATED:
         reply_status(req, kind, 401, RPC_UNAUTHENTICATED, res->msg);
+        return;
+    case OTLPRX_TOOBIG:
+        reply_status(req, kind, 413, RPC_RESOURCE_EXHAUSTED, res->msg);
         return;
     case OTLPRX_INVALID:
     default:
