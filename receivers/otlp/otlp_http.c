@@ -289,6 +289,7 @@ int otlprx_http_start(struct otlprx *rx, struct errctx *e)
     if (rc != PC_OK) {
         return rc;
     }
+    httpsrv_metrics(rx->http, rx->host->metrics);
     rc = httpsrv_route(rx->http, OTLPRX_HTTP_PATH, 0, http_export, rx);
     if (rc != PC_OK) {
         httpsrv_stop(rx->http);
