@@ -118,7 +118,8 @@ static int parse_query(struct ingest *in)
         return -1;
     }
     if (pyro_name_parse(v != NULL ? v : "", v != NULL ? strlen(v) : 0,
-                        &in->name, &e) != PC_OK) {
+                        &in->name, &e) != PC_OK ||
+        pyro_labels_check(in->name.labels, in->name.nlabels, &e) != PC_OK) {
         httpsrv_reply_json_error(in->req, 400, "invalid_argument", "%s",
                                  e.msg);
         return -1;
