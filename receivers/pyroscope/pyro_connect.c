@@ -112,6 +112,9 @@ static int one_sample(struct push_state *st, const struct pyro_push_series *s,
     int rc;
 
     rc = pprof_decode(smp->raw, smp->len, &lim, &pd, &e);
+    if (rc == PC_OK && (rc = pdata_check_text(pd, &e)) != PC_OK) {
+        pdata_free(pd); /* a backend would refuse it later */
+    }
     if (rc != PC_OK) {
         note_refused(st, si, ji, smp->len, err_msg(&e, rc));
         return PC_OK;

@@ -271,6 +271,9 @@ static void ingest_pprof(struct ingest *in, const uint8_t *data, size_t len,
         return;
     }
     rc = pprof_decode(data, len, &lim, &pd, &e);
+    if (rc == PC_OK && (rc = pdata_check_text(pd, &e)) != PC_OK) {
+        pdata_free(pd); /* a backend would refuse it later */
+    }
     if (rc != PC_OK) {
         /* Pyroscope answers 422 for every pprof failure, a decompressed
          * size over its limit included. */
@@ -340,6 +343,9 @@ static void ingest_jfr(struct ingest *in, const uint8_t *jfr, size_t jlen,
     rc = pyro_jfr_convert(jfr, jlen, labels, llen, in->sample_rate,
                           (size_t)in->r->cfg->http.max_decompressed_size, &it,
                           &e);
+    if (rc == PC_OK && (rc = pdata_check_text(it.pd, &e)) != PC_OK) {
+        pyro_jfr_items_free(&it);
+    }
     if (rc != PC_OK) {
         snprintf(msg, sizeof(msg), "%s", err_msg(&e, rc));
         refuse(in, rc == PC_ETOOBIG || rc == PC_ENOMEM ? 413 : 422,
@@ -455,6 +461,11 @@ static void ingest_text(struct ingest *in, enum pyro_text_format fmt)
                            (size_t)in->r->cfg->http.max_decompressed_size *
                                LIMIT_ARENA_FACTOR,
                            &pd, &e);
+    if (rc == PC_OK && pd != NULL &&
+        (rc = pdata_check_text(pd, &e)) != PC_OK) {
+        pdata_free(pd); /* a backend would refuse it later */
+        pd = NULL;
+    }
     if (rc != PC_OK) {
         snprintf(msg, sizeof(msg), "%s", err_msg(&e, rc));
         refuse(in, rc == PC_ETOOBIG || rc == PC_ENOMEM ? 413 : 422,
