@@ -27,6 +27,9 @@ void grpcmsg_server_args(grpc_arg *args, grpc_channel_args *ca, size_t max_msg,
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = (char *)GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION;
     args[n++].value.integer = 0;
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = (char *)GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
+    args[n++].value.integer = GRPCMSG_HANDSHAKE_MS;
     if (max_streams > 0) {
         args[n].type = GRPC_ARG_INTEGER;
         args[n].key = (char *)GRPC_ARG_MAX_CONCURRENT_STREAMS;

@@ -20,9 +20,12 @@
 #include "net/grpc_api.h"
 
 /* Channel args for grpc_server_create: receive limit max_msg (bytes, as
- * received), per-message decompression off, and when max_streams > 0 the
- * concurrent streams per connection. args must hold GRPCMSG_NARGS. */
-#define GRPCMSG_NARGS 3
+ * received), per-message decompression off, a connection's handshake
+ * (HTTP/2 preface, TLS) bounded by GRPCMSG_HANDSHAKE_MS instead of gRPC's
+ * 120 s, and when max_streams > 0 the concurrent streams per connection.
+ * args must hold GRPCMSG_NARGS. */
+#define GRPCMSG_NARGS 4
+#define GRPCMSG_HANDSHAKE_MS 10000
 void grpcmsg_server_args(grpc_arg *args, grpc_channel_args *ca, size_t max_msg,
                          int max_streams);
 
