@@ -158,14 +158,16 @@ static void blob_unref_cb(void *p)
     blob_unref(p);
 }
 
-/* The request body as protobuf bytes in a blob (JSON transcoded). */
+/* The request body as protobuf bytes in a blob (JSON transcoded); NULL
+ * with *rc set on failure. */
 static struct blob *body_pb(struct otlprx *rx, struct httpsrv_req *req,
-                            enum body_kind kind, struct errctx *e)
+                            enum body_kind kind, struct errctx *e, int *rc)
 {
     struct buf pb;
     uint8_t *data;
     size_t n;
 
+    *rc = PC_ENOMEM;
     if (kind == BODY_PROTOBUF) {
         struct blob *b = blob_new(req->body, req->body_len);
         if (b == NULL) {
@@ -174,11 +176,13 @@ static struct blob *body_pb(struct otlprx *rx, struct httpsrv_req *req,
         return b;
     }
     buf_init(&pb, (size_t)rx->http_cfg.max_decompressed_size);
-    if (otlp_json_to_pb(OTLP_JSON_REQUEST, (const char *)req->body,
-                        req->body_len, &pb, e) != PC_OK) {
+    *rc = otlp_json_to_pb(OTLP_JSON_REQUEST, (const char *)req->body,
+                          req->body_len, &pb, e);
+    if (*rc != PC_OK) {
         buf_free(&pb);
         return NULL;
     }
+    *rc = PC_ENOMEM;
     data = buf_take(&pb, &n);
     if (data == NULL) {
         data = malloc(1);
@@ -191,11 +195,15 @@ static int http_decode(struct otlprx *rx, struct httpsrv_req *req,
                        enum body_kind kind, struct pdata **pd,
                        struct blob **raw, struct errctx *e)
 {
-    struct blob *b = body_pb(rx, req, kind, e);
     int rc;
+    struct blob *b = body_pb(rx, req, kind, e, &rc);
 
     if (b == NULL) {
-        return e->msg[0] != '\0' ? PC_ECORRUPT : PC_ENOMEM;
+        /* A body past a cap is 413; any other failure with a message is
+         * the client's bytes. */
+        return rc == PC_ETOOBIG || rc == PC_ENOMEM || e->msg[0] == '\0'
+                   ? (rc == PC_ETOOBIG ? rc : PC_ENOMEM)
+                   : PC_ECORRUPT;
     }
     rc = otlp_decode_borrow(b->data, b->len, NULL, pd, e);
     if (rc != PC_OK) {
@@ -232,7 +240,7 @@ static void http_build(struct http_job *hj, struct httpsrv_req *req)
     }
     if (rc != PC_OK) {
         hj->job.refused_bytes = req->wire_len;
-        res->outcome = OTLPRX_INVALID;
+        res->outcome = rc == PC_ETOOBIG ? OTLPRX_TOOBIG : OTLPRX_INVALID;
         snprintf(res->msg, sizeof(res->msg), "%s", err_msg(&e, rc));
         return;
     }

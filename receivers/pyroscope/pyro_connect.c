@@ -258,7 +258,10 @@ void pyro_connect_handler(struct httpsrv_req *req, void *arg)
              ? pyro_push_decode_proto(req->body, req->body_len, &p, &e)
              : pyro_push_decode_json(req->body, req->body_len, &p, &e);
     if (rc != PC_OK) {
-        pyro_refuse(st.r, req, 1, 400, "invalid_argument", err_msg(&e, rc));
+        pyro_refuse(st.r, req, 1, rc == PC_ETOOBIG ? 413 : 400,
+                    rc == PC_ETOOBIG ? "resource_exhausted"
+                                     : "invalid_argument",
+                    err_msg(&e, rc));
         return;
     }
     rc = push_labels_check(&p, &e);

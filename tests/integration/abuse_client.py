@@ -15,7 +15,12 @@ test's choice. Commands (each prints one result line):
                                label a=VALUE (hex bytes) and one pprof
   otlp-strings OUT STR_HEX     an ExportProfilesServiceRequest whose
                                dictionary string_table is ["", STR]
+  json OUT KIND MIB            OTLP/JSON of about MIB MiB, gzipped: KIND
+                               numbers (a sample of MIB/2 Mi values "1,",
+                               a tree ~20x the text) or string (one long
+                               attribute value, a tree ~1x the text)
 """
+import gzip
 import socket
 import struct
 import sys
@@ -141,6 +146,19 @@ def hold(port, n, seconds):
         s.close()
 
 
+def json_body(out, kind, mib):
+    n = mib << 20
+    if kind == "numbers":
+        body = ('{"resourceProfiles":[{"scopeProfiles":[{"profiles":[{"samples":'
+                '[{"values":[' + "1," * (n // 2 - 1) + '1]}]}]}]}]}')
+    else:
+        body = ('{"resourceProfiles":[{"resource":{"attributes":[{"key":"a",'
+                '"value":{"stringValue":"' + "x" * n + '"}}]}}]}')
+    with open(out, "wb") as f:
+        f.write(gzip.compress(body.encode(), 6))
+    print(len(body))
+
+
 def main():
     cmd = sys.argv[1]
     a = sys.argv[2:]
@@ -156,6 +174,8 @@ def main():
         push_proto(a[0], a[1])
     elif cmd == "otlp-strings":
         otlp_strings(a[0], a[1])
+    elif cmd == "json":
+        json_body(a[0], a[1], int(a[2]))
     else:
         raise SystemExit("unknown command " + cmd)
 

@@ -16,6 +16,9 @@
 #       once the connections close.
 #   (7) Invalid UTF-8 labels and strings are refused at the receiver with
 #       400 naming the problem (the control, valid, is accepted).
+#   (8) OTLP/JSON amplification: 16 MiB of JSON numbers (a tree ~20x the
+#       text) is refused with 413 at 12x, peak RSS bounded, /health
+#       answering meanwhile; 16 MiB of one long string (a tree ~1x) is 200.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_cmd python3
@@ -175,6 +178,38 @@ body=$(otlp "$WORK/otlp_bad.pb")
   && pass "(7) OTLP string_table entry app\\x80\\x81: 400" || fail "(7) OTLP: $body"
 body=$(otlp "$WORK/otlp_ok.pb")
 [ "${body##* }" = 200 ] && pass "(7) control OTLP: 200" || fail "(7) control OTLP: $body"
+echo "== (8) OTLP/JSON amplification"
+python3 "$CLIENT" json "$WORK/numbers.json.gz" numbers 16 >/dev/null
+python3 "$CLIENT" json "$WORK/string.json.gz" string 16 >/dev/null
+post_json() { # FILE: prints "code seconds"
+  curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 60 \
+    -H 'Content-Type: application/json' -H 'Content-Encoding: gzip' \
+    --data-binary @"$1" "http://127.0.0.1:$HTTP_PORT/v1development/profiles" || true
+}
+base=$(awk '/^VmRSS/ { print $2 }' "/proc/$PC_PID/status")
+post_json "$WORK/numbers.json.gz" >"$WORK/numbers.out" &
+jp=$!
+: >"$WORK/jhealth"
+while kill -0 "$jp" 2>/dev/null; do
+  curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 10 \
+    "http://127.0.0.1:$HEALTH_PORT/health" >>"$WORK/jhealth" || true
+  sleep 0.05
+done
+wait "$jp" || true
+read -r jc jt <"$WORK/numbers.out"
+hwm=$(hwm_kb)
+hmax=$(awk '{ if ($2 > m) m = $2 } END { printf "%.3f", m + 0 }' "$WORK/jhealth")
+hbad=$(awk '$1 != 200' "$WORK/jhealth" | wc -l)
+echo "numbers: $jc in ${jt}s; RSS before ${base} kB, peak ${hwm} kB; /health: $(wc -l <"$WORK/jhealth") probes, slowest ${hmax}s"
+[ "$jc" = 413 ] && pass "(8) 16 MiB of JSON numbers: 413" || fail "(8) numbers: $jc"
+# 12 x 16 MiB for the tree, headroom for the rest: before the cap the
+# same body took about 22 x.
+[ "$hwm" -lt 320000 ] && pass "(8) peak RSS ${hwm} kB (< 320 MB; without the cap ~380 MB)" \
+  || fail "(8) peak RSS ${hwm} kB"
+[ "$hbad" -eq 0 ] && awk -v h="$hmax" 'BEGIN { exit !(h < 1) }' \
+  && pass "(8) /health kept answering (slowest ${hmax}s)" || fail "(8) /health: $hbad bad, slowest ${hmax}s"
+read -r sc st < <(post_json "$WORK/string.json.gz")
+[ "$sc" = 200 ] && pass "(8) 16 MiB of JSON in one string: 200" || fail "(8) string: $sc"
 if stop abuse; then pass "clean exit"; else fail "exit status $? after SIGTERM"; fi
 
 echo "== (6) descriptors run out (ulimit -n 256)"
