@@ -19,6 +19,10 @@
 #   (8) OTLP/JSON amplification: 16 MiB of JSON numbers (a tree ~20x the
 #       text) is refused with 413 at 12x, peak RSS bounded, /health
 #       answering meanwhile; 16 MiB of one long string (a tree ~1x) is 200.
+#   (9) sending_queue.max_bytes: behind a backend that fails (retried), the
+#       in-memory queue stops at its byte cap long before queue_size; the
+#       client gets back-pressure (429/503), and once the backend is back
+#       everything accepted is delivered.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_cmd python3
@@ -254,4 +258,54 @@ sleep 1
 r=$(post_empty "$HTTP2_PORT")
 [ "$r" = 200 ] && pass "(6) once they closed, a request succeeds" || fail "(6) after: $r"
 if stop fds; then pass "clean exit"; else fail "exit status $? after SIGTERM"; fi
+echo "== (9) sending_queue.max_bytes"
+new_ports
+PYRO2_PORT=$(free_port)
+OUT="$WORK/out"
+mkdir -p "$OUT"
+cat >"$WORK/config3.yaml" <<YAML
+receivers:
+  pyroscope: {endpoint: "127.0.0.1:$PYRO2_PORT"}
+exporters:
+  file:
+    path: $OUT
+    rotation: {max_files: 0, max_bytes: 0}
+    retry_on_failure: {initial_interval: 100ms, max_interval: 200ms, max_elapsed_time: 0s}
+    sending_queue: {queue_size: 1000, num_consumers: 1, max_bytes: 4MiB}
+service:
+  pipelines:
+    profiles: {receivers: [pyroscope], exporters: [file]}
+  telemetry:
+    metrics: {address: "127.0.0.1:$METRICS_PORT"}
+    health: {address: "127.0.0.1:$HEALTH_PORT"}
+  shutdown_timeout: 5s
+YAML
+start_profcol qbytes "$WORK/config3.yaml"
+rm -rf "$OUT"; touch "$OUT"   # the backend fails: batches stay queued
+python3 -c 'print("\n".join("main;f%d;g%d 1" % (i, i) for i in range(300)))' >"$WORK/stacks.txt"
+: >"$WORK/codes"
+for i in $(seq 120); do
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 --data-binary @"$WORK/stacks.txt" \
+    "http://127.0.0.1:$PYRO2_PORT/ingest?name=qb.cpu&format=folded&from=$((1700000000 + i))" >>"$WORK/codes" || true
+done
+ok=$(grep -c '^200$' "$WORK/codes" || true)
+busy=$(grep -c -E '^(429|503)$' "$WORK/codes" || true)
+qb=$(metric_first profcol_exporter_queue_bytes 'exporter="file"')
+qn=$(metric_first profcol_exporter_queue_size 'exporter="file"')
+echo "120 requests: $ok accepted, $busy back-pressure; queue: $qn batches, $qb bytes"
+[ "$busy" -ge 1 ] && [ "$ok" -ge 1 ] && [ $((ok + busy)) -eq 120 ] \
+  && pass "(9) past max_bytes the client gets 429/503 ($busy of 120)" \
+  || fail "(9) answers: $ok 200, $busy 429/503 of 120"
+[ "$qn" -lt 1000 ] && [ "$qb" -le $((4 * 1048576)) ] \
+  && pass "(9) queue held $qn batches in $qb bytes (cap 4 MiB; queue_size 1000)" \
+  || fail "(9) queue $qn batches, $qb bytes"
+rm -f "$OUT"; mkdir -p "$OUT"   # the backend is back
+sent() { metric_first profcol_exporter_sent_profiles_total 'exporter="file"'; }
+acc=$(metric_first profcol_receiver_accepted_profiles_total 'receiver="pyroscope"')
+if wait_until 60 equals "$acc" sent; then
+  pass "(9) every accepted profile delivered ($acc)"
+else
+  fail "(9) accepted $acc, sent $(sent)"
+fi
+if stop qbytes; then pass "clean exit"; else fail "exit status $? after SIGTERM"; fi
 finish
