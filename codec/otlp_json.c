@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/json_budget.h"
 #include "codec/pb.h"
 #include "core/base64.h"
 #include "core/hex.h"
@@ -730,12 +731,18 @@ int otlp_json_to_pb(enum otlp_json_msg which, const char *json, size_t len,
     json_error_t jerr;
     json_t *root;
     struct j2p c;
-    int rc;
+    int rc, over = 0;
 
     if (len == 0) {
         return err_set(e, PC_EEMPTY, "otlp json: empty body");
     }
-    root = json_loadb(json, len, JSON_ALLOW_NUL, &jerr);
+    root = jsonbudget_loadb(json, len, JSON_ALLOW_NUL, &jerr, &over);
+    if (over) {
+        return err_set(e, PC_ETOOBIG,
+                       "otlp json: parsing takes more than %d times the "
+                       "%zu bytes of the body",
+                       JSON_BUDGET_FACTOR, len);
+    }
     if (root == NULL) {
         return err_set(e, PC_ECORRUPT, "otlp json: line %d column %d: %s",
                        jerr.line, jerr.column, jerr.text);

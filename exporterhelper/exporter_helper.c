@@ -89,6 +89,11 @@ const struct cfg_entry exphelper_queue_table[] = {
      .offset = offsetof(struct exphelper_queue_cfg, queue_size),
      .def = "1000", .min = 1, .max = 10000000,
      .doc = "batches the queue holds"},
+    {.key = "max_bytes", .type = CFG_SIZE,
+     .offset = offsetof(struct exphelper_queue_cfg, max_bytes),
+     .def = "256MiB", .min = 0, .max = INT64_MAX,
+     .doc = "memory the queued batches may hold (in-memory queue); "
+            "0 = no cap"},
     {.key = "num_consumers", .type = CFG_INT,
      .offset = offsetof(struct exphelper_queue_cfg, num_consumers),
      .def = "10", .min = 1, .max = 1000,
@@ -119,6 +124,7 @@ void exphelper_cfg_default(struct exphelper_cfg *c)
     retry_cfg_default(&c->retry);
     c->queue.enabled = 1;
     c->queue.queue_size = 1000;
+    c->queue.max_bytes = (uint64_t)256 << 20;
     c->queue.num_consumers = 10;
     c->queue.storage.max_size = PQUEUE_MAX_SIZE_DEFAULT;
     c->queue.storage.fsync = PQUEUE_FSYNC_ALWAYS;
@@ -218,6 +224,13 @@ static double gauge_queue_size(void *arg)
     return (double)exphelper_queue_size(arg);
 }
 
+static double gauge_queue_bytes(void *arg)
+{
+    struct exphelper *h = arg;
+
+    return h->q != NULL ? (double)queue_bytes(h->q) : 0.0;
+}
+
 /* The helper's series, in a sub-scope of the exporter's: they go with the
  * helper (the queue-size gauge calls back into it). */
 static void metrics_setup(struct exphelper *h, struct mscope *scope)
@@ -252,6 +265,9 @@ static void metrics_setup(struct exphelper *h, struct mscope *scope)
     mscope_gauge_fn(s, "profcol_exporter_queue_size",
                     "Batches in the sending queue.", gauge_queue_size, h,
                     NULL);
+    mscope_gauge_fn(s, "profcol_exporter_queue_bytes",
+                    "Memory the batches of the in-memory sending queue hold.",
+                    gauge_queue_bytes, h, NULL);
     h->mx.capacity = mscope_gauge(s, "profcol_exporter_queue_capacity",
                                   "Capacity of the sending queue.", NULL);
     mgauge_set(h->mx.capacity, (double)h->cfg->queue.queue_size);
@@ -485,6 +501,7 @@ static int start_persistent(struct exphelper *h, struct errctx *e)
 static int init_queue(struct exphelper *h, struct errctx *e)
 {
     const struct exphelper_queue_cfg *qc = &h->cfg->queue;
+    int rc;
 
     if (!qc->enabled) {
         return PC_OK;
@@ -498,7 +515,11 @@ static int init_queue(struct exphelper *h, struct errctx *e)
     if (qc->storage.directory != NULL && qc->storage.directory[0] != '\0') {
         return start_persistent(h, e);
     }
-    return queue_new((uint32_t)qc->queue_size, &h->q);
+    rc = queue_new((uint32_t)qc->queue_size, &h->q);
+    if (rc == PC_OK) {
+        queue_set_max_bytes(h->q, qc->max_bytes);
+    }
+    return rc;
 }
 
 int exphelper_new(const struct exphelper_cfg *cfg, const char *id,

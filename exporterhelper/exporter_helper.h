@@ -47,6 +47,7 @@ struct exphelper_storage_cfg {
 struct exphelper_queue_cfg {
     int enabled;
     int64_t queue_size; /* batches */
+    uint64_t max_bytes; /* in memory, what the batches hold; 0 = no cap */
     int64_t num_consumers;
     int block_on_overflow; /* wait up to `timeout` for room */
     struct exphelper_storage_cfg storage;

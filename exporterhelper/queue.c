@@ -26,12 +26,16 @@
 #include "core/clock.h"
 #include "core/assert.h"
 #include "core/err.h"
+#include "model/profile.h"
 
 struct queue {
     pthread_mutex_t mu;
     pthread_cond_t not_empty;
     pthread_cond_t not_full;
     struct batch **ring;
+    uint64_t *cost;     /* bytes each queued batch holds (batch_cost) */
+    uint64_t bytes;     /* their sum */
+    uint64_t max_bytes; /* 0 = no cap in bytes */
     uint32_t cap;
     uint32_t head; /* index of the oldest */
     uint32_t len;
@@ -56,7 +60,10 @@ int queue_new(uint32_t capacity, struct queue **out)
         return PC_ENOMEM;
     }
     q->ring = calloc(capacity, sizeof(*q->ring));
-    if (q->ring == NULL) {
+    q->cost = calloc(capacity, sizeof(*q->cost));
+    if (q->ring == NULL || q->cost == NULL) {
+        free(q->ring);
+        free(q->cost);
         free(q);
         return PC_ENOMEM;
     }
@@ -89,6 +96,7 @@ void queue_free(struct queue *q)
     pthread_cond_destroy(&q->not_full);
     pthread_mutex_destroy(&q->mu);
     free(q->ring);
+    free(q->cost);
     free(q);
 }
 
@@ -103,13 +111,53 @@ static int cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
     return pthread_cond_timedwait(cv, mu, dl) == ETIMEDOUT;
 }
 
+uint64_t queue_batch_cost(const struct batch *b)
+{
+    const struct shared_pdata *last_pd = NULL;
+    const struct blob *last_raw = NULL;
+    uint64_t n = arena_bytes(&b->arena) + sizeof(*b);
+    uint32_t i;
+
+    for (i = 0; i < b->nitems; i++) {
+        const struct item *it = &b->items[i];
+        /* Items of one request share its payload: counted once when they
+         * follow each other, as receivers add them. */
+        if (it->raw != NULL && it->raw != last_raw) {
+            n += it->raw->len;
+            last_raw = it->raw;
+        }
+        if (it->pd != NULL && it->pd != last_pd) {
+            n += arena_bytes(&it->pd->pd->arena);
+            last_pd = it->pd;
+        }
+    }
+    return n;
+}
+
+void queue_set_max_bytes(struct queue *q, uint64_t max_bytes)
+{
+    pthread_mutex_lock(&q->mu);
+    q->max_bytes = max_bytes;
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* No room for a batch of cost bytes (mutex held). A batch larger than the
+ * byte cap on its own still goes into an empty queue: refusing it would
+ * make its client retry for ever. */
+static int queue_full(const struct queue *q, uint64_t cost)
+{
+    return q->len == q->cap ||
+           (q->max_bytes != 0 && q->len > 0 && q->bytes + cost > q->max_bytes);
+}
+
 int queue_push(struct queue *q, struct batch *b, int64_t wait_ms)
 {
     struct timespec dl = clock_mono_after(wait_ms);
+    uint64_t cost = queue_batch_cost(b);
     int rc = PC_OK, wake = 0;
 
     pthread_mutex_lock(&q->mu);
-    while (!q->closed && q->len == q->cap) {
+    while (!q->closed && queue_full(q, cost)) {
         int timed_out;
         if (wait_ms == 0) {
             break;
@@ -123,12 +171,14 @@ int queue_push(struct queue *q, struct batch *b, int64_t wait_ms)
     }
     if (q->closed) {
         rc = PC_ECLOSED;
-    } else if (q->len == q->cap) {
+    } else if (queue_full(q, cost)) {
         rc = PC_EBUSY;
     } else {
         /* Slots outside [head, head + len) are empty: nothing overwritten. */
         PC_ASSERT(b != NULL && q->ring[(q->head + q->len) % q->cap] == NULL);
         q->ring[(q->head + q->len) % q->cap] = b;
+        q->cost[(q->head + q->len) % q->cap] = cost;
+        q->bytes += cost;
         q->len++;
         atomic_store_explicit(&q->avail, q->len, memory_order_release);
         /* Wake a sleeper only for a batch no consumer is already headed
@@ -209,10 +259,18 @@ int queue_pop(struct queue *q, int64_t wait_ms, struct batch **out)
         PC_ASSERT(q->len <= q->cap && q->ring[q->head] != NULL);
         *out = q->ring[q->head];
         q->ring[q->head] = NULL;
+        PC_ASSERT(q->bytes >= q->cost[q->head]);
+        q->bytes -= q->cost[q->head];
         q->head = (q->head + 1) % q->cap;
         q->len--;
         atomic_store_explicit(&q->avail, q->len, memory_order_relaxed);
         room = q->blocked > 0; /* producers wait only when full */
+        if (room && q->max_bytes != 0) {
+            /* Several small batches may fit where one big one left. */
+            pthread_mutex_unlock(&q->mu);
+            pthread_cond_broadcast(&q->not_full);
+            return rc;
+        }
     }
     pthread_mutex_unlock(&q->mu);
     if (room) {
@@ -236,6 +294,16 @@ uint32_t queue_size(struct queue *q)
 
     pthread_mutex_lock(&q->mu);
     n = q->len;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+uint64_t queue_bytes(struct queue *q)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&q->mu);
+    n = q->bytes;
     pthread_mutex_unlock(&q->mu);
     return n;
 }

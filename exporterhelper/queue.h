@@ -42,6 +42,16 @@ int queue_pop(struct queue *q, int64_t wait_ms, struct batch **out);
 /* No more pushes; wakes every waiter. Idempotent. */
 void queue_close(struct queue *q);
 
+/* A cap on the bytes the queued batches hold (0, the default: none); a
+ * push past it is refused (or waits) as for a full queue, except into an
+ * empty queue. */
+void queue_set_max_bytes(struct queue *q, uint64_t max_bytes);
+/* What a batch holds in memory, as the queue counts it: its own arena,
+ * its items' original bytes and decoded payloads (shared ones once). */
+uint64_t queue_batch_cost(const struct batch *b);
+/* Snapshot of the bytes the queued batches hold. */
+uint64_t queue_bytes(struct queue *q);
+
 /* Snapshot of the number of batches queued, and the bound. */
 uint32_t queue_size(struct queue *q);
 uint32_t queue_capacity(const struct queue *q);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/err.h"
 
 /* A string or byte view: not NUL-terminated, not owned. */
 struct pstr {
@@ -247,6 +248,12 @@ struct pdata {
  * limit). Tables are empty: call dict_init() for the zero entries. */
 struct pdata *pdata_new(size_t arena_limit);
 void pdata_free(struct pdata *pd);
+
+/* PC_OK when every string a protobuf encoder sends as a `string` field
+ * (string table, string attribute values and keys, resource and scope
+ * attributes, scope name and version, schema URLs) is valid UTF-8; else
+ * PC_EINVAL naming the first that is not (model/pdata_text.c). */
+int pdata_check_text(const struct pdata *pd, struct errctx *e);
 
 /* Deep copy of a pdata into a new arena (copy-on-write of payloads). */
 struct pdata *pdata_clone(const struct pdata *pd);

@@ -93,6 +93,7 @@ struct httpsrv {
     struct evhttp *http;
     struct workpool *wp;
     SSL_CTX *ssl;
+    struct connguard *guard;
     char id[128];
     uint64_t max_decompressed;
     char *token; /* NULL = no auth */
@@ -194,6 +195,8 @@ static void reply_send(struct evhttp_request *ev, int status,
     struct evbuffer *out = evhttp_request_get_output_buffer(ev);
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
 
+    /* From here the connection waits for its next request. */
+    connguard_replied(NULL, ev);
     if (content_type != NULL && content_type[0] != '\0') {
         evhttp_add_header(h, "Content-Type", content_type);
     }
@@ -580,6 +583,24 @@ static struct httpsrv_job *job_new(struct httpsrv *s,
     return j;
 }
 
+/* evhttp knows only chunked: any other Transfer-Encoding would be read as
+ * an empty body. 501 (RFC 9112 6.1), and the connection closes, as what
+ * follows the headers cannot be framed. */
+static int transfer_coding_ok(struct httpsrv_req *req)
+{
+    const char *te = httpsrv_header(req, "Transfer-Encoding");
+
+    if (te == NULL || strcasecmp(te, "chunked") == 0) {
+        return 1;
+    }
+    httpsrv_add_header(req, "Connection", "close");
+    httpsrv_reply_json_error(req, 501, "unimplemented",
+                             "unsupported Transfer-Encoding \"%.64s\" "
+                             "(supported: chunked)",
+                             te);
+    return 0;
+}
+
 static void dispatch(struct evhttp_request *ev, void *arg)
 {
     struct httpsrv *s = arg;
@@ -591,6 +612,10 @@ static void dispatch(struct evhttp_request *ev, void *arg)
 
     memset(&req, 0, sizeof(req));
     req.ev = ev;
+    connguard_request(s->guard, ev);
+    if (!transfer_coding_ok(&req)) {
+        return;
+    }
     if (split_uri(ev, path, sizeof(path), &req.query) != 0) {
         httpsrv_reply_json_error(&req, 400, "invalid_argument",
                                  "request URI too long");
@@ -636,18 +661,27 @@ static void dispatch(struct evhttp_request *ev, void *arg)
     }
 }
 
-/* New connection on a TLS server: wrap the socket in OpenSSL. */
-static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+/* Every new connection: a bufferevent (wrapped in OpenSSL on a TLS
+ * server), tracked by the connection guard. Without CLOSE_ON_FREE on plain
+ * connections evhttp closes the socket itself as soon as it is done. */
+static struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
 {
     struct httpsrv *s = arg;
-    SSL *ssl = SSL_new(s->ssl);
+    struct bufferevent *bev;
 
-    if (ssl == NULL) {
-        return NULL;
+    if (s->ssl != NULL) {
+        SSL *ssl = SSL_new(s->ssl);
+        if (ssl == NULL) {
+            return NULL;
+        }
+        bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                                             BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE);
+    } else {
+        bev = bufferevent_socket_new(base, -1, 0);
     }
-    return bufferevent_openssl_socket_new(base, -1, ssl,
-                                          BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE);
+    connguard_track(s->guard, bev);
+    return bev;
 }
 
 static int tls_setup(struct httpsrv *s, const struct httpsrv_tls_cfg *t,
@@ -687,7 +721,6 @@ static int tls_setup(struct httpsrv *s, const struct httpsrv_tls_cfg *t,
                            SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                            NULL);
     }
-    evhttp_set_bevcb(s->http, tls_bevcb, s);
     return PC_OK;
 }
 
@@ -700,11 +733,48 @@ static int bind_all(struct httpsrv *s, const char *endpoint, struct errctx *e)
         return rc;
     }
     s->port = ls.port;
-    if (listen_serve_http(s->http, &ls) != PC_OK) {
+    if (connguard_serve(s->guard, s->http, &ls) != PC_OK) {
         return err_set(e, PC_ENOMEM, "%s: cannot serve on %s", s->id,
                        endpoint);
     }
     return PC_OK;
+}
+
+/* A zeroed connguard_cfg (a server set up in code, not from YAML) takes
+ * the documented defaults. */
+static const struct connguard_cfg *guard_cfg(const struct connguard_cfg *c)
+{
+    static const struct connguard_cfg defaults = {
+        .max_connections = 1000,
+        .read_header_timeout_ms = 10000,
+        .read_timeout_ms = 60000,
+        .idle_timeout_ms = 60000,
+    };
+
+    return c->max_connections > 0 ? c : &defaults;
+}
+
+/* evhttp's own timeout (silence while reading or writing) is a backstop
+ * behind the guard's deadlines, never shorter than they are. */
+static void set_timeout(struct evhttp *http, const struct connguard_cfg *c)
+{
+    const struct connguard_cfg *g = guard_cfg(c);
+    int64_t ms = HTTPSRV_TIMEOUT_S * 1000;
+    struct timeval tv;
+
+    ms = g->read_timeout_ms > ms ? g->read_timeout_ms : ms;
+    ms = g->idle_timeout_ms > ms ? g->idle_timeout_ms : ms;
+    ms += 1000;
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    evhttp_set_timeout_tv(http, &tv);
+}
+
+void httpsrv_metrics(struct httpsrv *s, struct mscope *m)
+{
+    if (s != NULL && s->guard != NULL) {
+        connguard_metrics(s->guard, m);
+    }
 }
 
 int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
@@ -744,9 +814,13 @@ int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
                              cfg->max_request_body_size
                                  ? (ev_ssize_t)cfg->max_request_body_size
                                  : (ev_ssize_t)16 << 20);
-    evhttp_set_timeout(s->http, HTTPSRV_TIMEOUT_S);
+    set_timeout(s->http, &cfg->conn);
     evhttp_set_gencb(s->http, dispatch, s);
-    rc = workpool_open(base, &s->wp, e);
+    evhttp_set_bevcb(s->http, conn_bevcb, s);
+    rc = connguard_new(base, guard_cfg(&cfg->conn), s->id, 1, &s->guard, e);
+    if (rc == PC_OK) {
+        rc = workpool_open(base, &s->wp, e);
+    }
     if (rc == PC_OK && cfg->tls.cert_file != NULL &&
         cfg->tls.cert_file[0] != '\0') {
         rc = tls_setup(s, &cfg->tls, e);
@@ -800,6 +874,7 @@ void httpsrv_stop(struct httpsrv *s)
     }
     /* Before evhttp_free: jobs hold its requests. */
     workpool_close(s->wp);
+    connguard_free(s->guard);
     if (s->http != NULL) {
         evhttp_free(s->http);
     }

@@ -5,7 +5,9 @@
  *
  * It owns what every endpoint needs the same way: the listen address, TLS,
  * the request body cap (413 past max_request_body_size, also for chunked
- * bodies), request decompression by Content-Encoding (gzip, zstd) under a
+ * bodies), connection limits (max_connections, read_header_timeout,
+ * read_timeout, idle_timeout: net/connguard.h; a Transfer-Encoding other
+ * than chunked gets 501), request decompression by Content-Encoding (gzip, zstd) under a
  * cap on the decompressed size (decompression bombs get 413/400), optional
  * bearer-token auth (401), and replies.
  *
@@ -37,6 +39,7 @@
 
 #include "core/err.h"
 #include "config/cfg.h"
+#include "net/connguard.h"
 
 struct event_base;
 struct evhttp_request;
@@ -54,6 +57,7 @@ struct httpsrv_cfg {
     uint64_t max_decompressed_size; /* default 64MiB */
     char *bearer_token;             /* empty = no auth */
     struct httpsrv_tls_cfg tls;
+    struct connguard_cfg conn; /* connection limits (net/connguard.h) */
 };
 
 /* cfg_entry rows for the fields above, to embed in a receiver's table as a
@@ -94,6 +98,8 @@ extern const struct cfg_entry httpsrv_tls_cfg_table[];
          .type = CFG_STRING,                                                  \
          .offset = (base) + offsetof(struct httpsrv_cfg, bearer_token),       \
          .doc = "when set, requests need Authorization: Bearer <token>"},     \
+        CONNGUARD_CFG_ENTRIES_AT((base) +                                     \
+                                 offsetof(struct httpsrv_cfg, conn)),         \
     {                                                                         \
         .key = "tls", .type = CFG_SECTION,                                    \
         .offset = (base) + offsetof(struct httpsrv_cfg, tls),                 \
@@ -140,6 +146,9 @@ typedef void (*httpsrv_then_fn)(struct httpsrv_req *req, void *arg);
 int httpsrv_start(struct event_base *base, const struct httpsrv_cfg *cfg,
                   const char *component_id, struct httpsrv **out,
                   struct errctx *e);
+/* The listener's connection series (net/connguard.h) in m's scope: the
+ * receiver's, so they carry its identity. */
+void httpsrv_metrics(struct httpsrv *s, struct mscope *m);
 /* Exact path; method must be POST unless allow_get has HTTPSRV_ALLOW_GET
  * (then GET and HEAD too). Other methods get 405, unknown paths 404. */
 int httpsrv_route(struct httpsrv *s, const char *path, int allow_get,

@@ -20,12 +20,14 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
 #include "core/buf.h"
+#include "net/connguard.h"
 #include "net/listen.h"
 #include "telemetry/metrics.h"
 
@@ -35,6 +37,7 @@
 
 struct admin_listener {
     struct evhttp *http;
+    struct connguard *guard;
     unsigned routes;
     uint16_t port;
     struct admin *admin;
@@ -55,6 +58,7 @@ static void reply(struct evhttp_request *req, int code, const char *reason,
 
     evhttp_add_header(h, "Content-Type", ctype);
     evbuffer_add(out, body, len);
+    connguard_replied(NULL, req);
     evhttp_send_reply(req, code, reason, NULL);
 }
 
@@ -127,6 +131,24 @@ static void handle(struct evhttp_request *req, void *arg)
     }
 }
 
+/* The admin server's connection limits: small, and outside the
+ * receivers' descriptor budget, so /health answers when they are full. */
+static const struct connguard_cfg admin_conn = {
+    .max_connections = 64,
+    .read_header_timeout_ms = 10000,
+    .read_timeout_ms = 30000,
+    .idle_timeout_ms = 60000,
+};
+
+static struct bufferevent *admin_bevcb(struct event_base *base, void *arg)
+{
+    struct admin_listener *l = arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+
+    connguard_track(l->guard, bev);
+    return bev;
+}
+
 /* Sets up one listener serving routes on addr. */
 static int listener_open(struct admin *a, struct event_base *base,
                          const char *addr, unsigned routes, struct errctx *e)
@@ -160,7 +182,13 @@ static int listener_open(struct admin *a, struct event_base *base,
     evhttp_set_max_body_size(l->http, 4096);
     evhttp_set_timeout(l->http, 30);
     evhttp_set_gencb(l->http, handle, l);
-    if (listen_serve_http(l->http, &ls) != PC_OK) {
+    evhttp_set_bevcb(l->http, admin_bevcb, l);
+    rc = connguard_new(base, &admin_conn, "admin", 0, &l->guard, e);
+    if (rc != PC_OK) {
+        listen_close(&ls);
+        return rc;
+    }
+    if (connguard_serve(l->guard, l->http, &ls) != PC_OK) {
         return err_set(e, PC_EIO, "admin: cannot serve on %s", addr);
     }
     return PC_OK;
@@ -238,6 +266,7 @@ void admin_stop(struct admin *a)
         return;
     }
     for (i = 0; i < a->nl; i++) {
+        connguard_free(a->l[i].guard);
         if (a->l[i].http != NULL) {
             evhttp_free(a->l[i].http);
         }

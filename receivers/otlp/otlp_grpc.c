@@ -2,8 +2,11 @@
  * otlp_grpc.c: the gRPC side of the `otlp` receiver, on gRPC C core.
  *
  * One thread owns a completion queue. It keeps a few Export calls requested
- * (registered method, payload read by gRPC, gzip already undone by gRPC's
- * decompression), checks the bearer token, decodes and screens each request
+ * (registered method, payload read by gRPC as sent: gRPC's decompression
+ * is off and net/grpcmsg.h inflates gzip under max_recv_msg_size_mib, so a
+ * bomb costs at most that), checks that the call is one message (a second
+ * message, or one flagged compressed without grpc-encoding, is INTERNAL, as
+ * the gRPC protocol says), checks the bearer token, decodes and screens each request
  * and posts a job to the main loop, where the batch is consumed and the
  * reply is sent (grpc_call_start_batch may be called from any thread). So
  * decoding never blocks the main loop, and every client hears back only
@@ -12,8 +15,8 @@
  *
  * Status codes: bad bytes -> INVALID_ARGUMENT with the decoder's message;
  * back-pressure -> UNAVAILABLE (retryable); missing/wrong token ->
- * UNAUTHENTICATED; larger than max_recv_msg_size_mib -> RESOURCE_EXHAUSTED
- * (gRPC itself); success -> ExportProfilesServiceResponse, with
+ * UNAUTHENTICATED; larger than max_recv_msg_size_mib, as sent (gRPC itself)
+ * or inflated -> RESOURCE_EXHAUSTED; success -> ExportProfilesServiceResponse, with
  * partial_success when the screen dropped profiles.
  */
 #include <errno.h>
@@ -26,6 +29,7 @@
 #include "core/clock.h"
 #include "codec/otlp.h"
 #include "net/grpc_api.h"
+#include "net/grpcmsg.h"
 #include "net/peer.h"
 #include "telemetry/log.h"
 #include "receivers/otlp/otlp_receiver.h"
@@ -51,6 +55,7 @@ struct otlprx_grpc {
 
 enum gcall_stage {
     GC_REQUESTED,
+    GC_CHECK_EOF, /* reading on, to make sure the call has one message */
     GC_REPLYING,
 };
 
@@ -64,6 +69,7 @@ struct gcall {
     grpc_call_details details; /* generic calls */
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
+    grpc_byte_buffer *extra; /* a second message: a protocol error */
     grpc_byte_buffer *resp;
     grpc_slice status_msg;
     int has_status_msg;
@@ -81,6 +87,9 @@ static void gcall_free(struct gcall *c)
     }
     if (c->payload != NULL) {
         grpc_byte_buffer_destroy(c->payload);
+    }
+    if (c->extra != NULL) {
+        grpc_byte_buffer_destroy(c->extra);
     }
     if (c->resp != NULL) {
         grpc_byte_buffer_destroy(c->resp);
@@ -133,6 +142,10 @@ static grpc_status_code status_of(enum otlprx_outcome o)
         return GRPC_STATUS_UNAVAILABLE;
     case OTLPRX_UNAUTHENTICATED:
         return GRPC_STATUS_UNAUTHENTICATED;
+    case OTLPRX_TOOBIG:
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case OTLPRX_PROTOCOL:
+        return GRPC_STATUS_INTERNAL;
     }
     return GRPC_STATUS_INTERNAL;
 }
@@ -220,26 +233,25 @@ static void blob_unref_cb(void *p)
     blob_unref(p);
 }
 
-/* The payload as one malloc'd block (gRPC hands it over in slices). */
+/* The payload as one malloc'd block (gRPC hands it over in slices),
+ * inflated under the receive limit; NULL with res filled on failure. */
 static uint8_t *gcall_payload(struct gcall *c, size_t *len)
 {
-    grpc_byte_buffer_reader r;
-    grpc_slice all;
-    uint8_t *data;
+    struct otlprx_result *res = &c->job.res;
+    size_t max = (size_t)c->g->cfg->max_recv_msg_size_mib << 20;
+    struct errctx e = {{0}};
+    uint8_t *data = NULL;
+    int rc = grpcmsg_take(c->payload, max, &data, len, &e);
 
-    if (!grpc_byte_buffer_reader_init(&r, c->payload)) {
-        return NULL;
-    }
-    all = grpc_byte_buffer_reader_readall(&r);
-    grpc_byte_buffer_reader_destroy(&r);
-    *len = GRPC_SLICE_LENGTH(all);
-    data = malloc(*len ? *len : 1);
-    if (data != NULL && *len > 0) {
-        memcpy(data, GRPC_SLICE_START_PTR(all), *len);
-    }
-    grpc_slice_unref(all);
     grpc_byte_buffer_destroy(c->payload);
     c->payload = NULL;
+    if (rc != PC_OK) {
+        res->outcome = rc == PC_ETOOBIG  ? OTLPRX_TOOBIG
+                       : rc == PC_ENOMEM ? OTLPRX_BUSY
+                                         : OTLPRX_INVALID;
+        snprintf(res->msg, sizeof(res->msg), "%s", err_msg(&e, rc));
+        return NULL;
+    }
     return data;
 }
 
@@ -256,8 +268,6 @@ static void gcall_decode(struct gcall *c, const char *tenant, size_t tlen)
 
     data = gcall_payload(c, &len);
     if (data == NULL) {
-        res->outcome = OTLPRX_BUSY;
-        snprintf(res->msg, sizeof(res->msg), "out of memory");
         return;
     }
     rc = otlp_decode_borrow(data, len, NULL, &pd, &e);
@@ -335,10 +345,56 @@ static void gcall_unknown(struct gcall *c)
     gcall_reply(c, GRPC_STATUS_UNIMPLEMENTED, &res);
 }
 
+/* Answers a call that broke the gRPC protocol (gRPC thread). */
+static void gcall_protocol_error(struct gcall *c, const char *msg)
+{
+    struct otlprx_result res;
+
+    memset(&res, 0, sizeof(res));
+    snprintf(res.msg, sizeof(res.msg), "%s", msg);
+    log_debug(c->g->rx->host->id, "grpc call refused", "error=\"%s\"", msg);
+    gcall_reply(c, GRPC_STATUS_INTERNAL, &res);
+}
+
+/* The first message is in: reads on, so that a second message in this
+ * unary call is refused rather than ignored. A well-behaved client closed
+ * its side with the message, so the answer comes at once. */
+static void gcall_check_eof(struct gcall *c)
+{
+    grpc_op op;
+
+    if (c->payload != NULL &&
+        (grpcmsg_last_flags(c->call) & GRPCMSG_FLAG_COMPRESSED) &&
+        c->payload->data.raw.compression == GRPC_COMPRESS_NONE) {
+        gcall_protocol_error(c, "message flagged compressed without "
+                                "grpc-encoding");
+        return;
+    }
+    if (c->payload == NULL) {
+        gcall_export(c);
+        return;
+    }
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->extra;
+    c->stage = GC_CHECK_EOF;
+    if (grpc_call_start_batch(c->call, &op, 1, c, NULL) != GRPC_CALL_OK) {
+        gcall_free(c);
+    }
+}
+
 static void on_event(struct otlprx_grpc *g, struct gcall *c, int ok)
 {
     if (c->stage == GC_REPLYING || !ok) {
         gcall_free(c);
+        return;
+    }
+    if (c->stage == GC_CHECK_EOF) {
+        if (c->extra != NULL) {
+            gcall_protocol_error(c, "more than one message in a unary call");
+        } else {
+            gcall_export(c);
+        }
         return;
     }
     if (!atomic_load(&g->stopping)) {
@@ -347,7 +403,7 @@ static void on_event(struct otlprx_grpc *g, struct gcall *c, int ok)
     if (c->generic) {
         gcall_unknown(c);
     } else {
-        gcall_export(c);
+        gcall_check_eof(c);
     }
 }
 
@@ -436,21 +492,11 @@ static grpc_server_credentials *make_creds(const struct httpsrv_tls_cfg *t,
 
 static grpc_server *make_server(const struct otlprx_grpc_cfg *cfg)
 {
-    grpc_arg args[2];
+    grpc_arg args[GRPCMSG_NARGS];
     grpc_channel_args ca;
-    size_t n = 0;
 
-    memset(args, 0, sizeof(args));
-    args[n].type = GRPC_ARG_INTEGER;
-    args[n].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[n++].value.integer = (int)(cfg->max_recv_msg_size_mib << 20);
-    if (cfg->max_concurrent_streams > 0) {
-        args[n].type = GRPC_ARG_INTEGER;
-        args[n].key = (char *)GRPC_ARG_MAX_CONCURRENT_STREAMS;
-        args[n++].value.integer = (int)cfg->max_concurrent_streams;
-    }
-    ca.num_args = n;
-    ca.args = args;
+    grpcmsg_server_args(args, &ca, (size_t)cfg->max_recv_msg_size_mib << 20,
+                        (int)cfg->max_concurrent_streams);
     return grpc_server_create(&ca, NULL);
 }
 

@@ -31,6 +31,7 @@
 
 /* google.rpc.Code values used in Status bodies. */
 #define RPC_INVALID_ARGUMENT 3
+#define RPC_RESOURCE_EXHAUSTED 8
 #define RPC_UNAVAILABLE 14
 #define RPC_UNAUTHENTICATED 16
 
@@ -107,6 +108,9 @@ static void reply_result(struct otlprx *rx, struct httpsrv_req *req,
     case OTLPRX_UNAUTHENTICATED:
         reply_status(req, kind, 401, RPC_UNAUTHENTICATED, res->msg);
         return;
+    case OTLPRX_TOOBIG:
+        reply_status(req, kind, 413, RPC_RESOURCE_EXHAUSTED, res->msg);
+        return;
     case OTLPRX_INVALID:
     default:
         log_debug(rx->host->id, "http request refused", "error=\"%s\"",
@@ -159,14 +163,16 @@ static void blob_unref_cb(void *p)
     blob_unref(p);
 }
 
-/* The request body as protobuf bytes in a blob (JSON transcoded). */
+/* The request body as protobuf bytes in a blob (JSON transcoded); NULL
+ * with *rc set on failure. */
 static struct blob *body_pb(struct otlprx *rx, struct httpsrv_req *req,
-                            enum body_kind kind, struct errctx *e)
+                            enum body_kind kind, struct errctx *e, int *rc)
 {
     struct buf pb;
     uint8_t *data;
     size_t n;
 
+    *rc = PC_ENOMEM;
     if (kind == BODY_PROTOBUF) {
         struct blob *b = blob_new(req->body, req->body_len);
         if (b == NULL) {
@@ -175,11 +181,13 @@ static struct blob *body_pb(struct otlprx *rx, struct httpsrv_req *req,
         return b;
     }
     buf_init(&pb, (size_t)rx->http_cfg.max_decompressed_size);
-    if (otlp_json_to_pb(OTLP_JSON_REQUEST, (const char *)req->body,
-                        req->body_len, &pb, e) != PC_OK) {
+    *rc = otlp_json_to_pb(OTLP_JSON_REQUEST, (const char *)req->body,
+                          req->body_len, &pb, e);
+    if (*rc != PC_OK) {
         buf_free(&pb);
         return NULL;
     }
+    *rc = PC_ENOMEM;
     data = buf_take(&pb, &n);
     if (data == NULL) {
         data = malloc(1);
@@ -192,11 +200,15 @@ static int http_decode(struct otlprx *rx, struct httpsrv_req *req,
                        enum body_kind kind, struct pdata **pd,
                        struct blob **raw, struct errctx *e)
 {
-    struct blob *b = body_pb(rx, req, kind, e);
     int rc;
+    struct blob *b = body_pb(rx, req, kind, e, &rc);
 
     if (b == NULL) {
-        return e->msg[0] != '\0' ? PC_ECORRUPT : PC_ENOMEM;
+        /* A body past a cap is 413; any other failure with a message is
+         * the client's bytes. */
+        return rc == PC_ETOOBIG || rc == PC_ENOMEM || e->msg[0] == '\0'
+                   ? (rc == PC_ETOOBIG ? rc : PC_ENOMEM)
+                   : PC_ECORRUPT;
     }
     rc = otlp_decode_borrow(b->data, b->len, NULL, pd, e);
     if (rc != PC_OK) {
@@ -233,7 +245,7 @@ static void http_build(struct http_job *hj, struct httpsrv_req *req)
     }
     if (rc != PC_OK) {
         hj->job.refused_bytes = req->wire_len;
-        res->outcome = OTLPRX_INVALID;
+        res->outcome = rc == PC_ETOOBIG ? OTLPRX_TOOBIG : OTLPRX_INVALID;
         snprintf(res->msg, sizeof(res->msg), "%s", err_msg(&e, rc));
         return;
     }
@@ -290,6 +302,7 @@ int otlprx_http_start(struct otlprx *rx, struct errctx *e)
     if (rc != PC_OK) {
         return rc;
     }
+    httpsrv_metrics(rx->http, rx->host->metrics);
     rc = httpsrv_route(rx->http, OTLPRX_HTTP_PATH, 0, http_export, rx);
     if (rc != PC_OK) {
         httpsrv_stop(rx->http);

@@ -257,10 +257,19 @@ int otlprx_build(struct otlprx *rx, struct pdata *pd, struct blob *raw,
                  struct otlprx_result *res)
 {
     struct shared_pdata *sp;
+    struct errctx e = {{0}};
     struct batch *b;
     int rc;
 
     *out = NULL;
+    if (pdata_check_text(pd, &e) != PC_OK) {
+        /* A backend would refuse it after the client heard OK. */
+        pdata_free(pd);
+        blob_unref(raw);
+        res->outcome = OTLPRX_INVALID;
+        snprintf(res->msg, sizeof(res->msg), "%s", e.msg);
+        return PC_OK;
+    }
     screen(pd, res);
     if (res->rejected != 0) {
         blob_unref(raw); /* the bytes no longer match the data */

@@ -45,6 +45,8 @@ enum otlprx_outcome {
     OTLPRX_INVALID,         /* 400 / INVALID_ARGUMENT */
     OTLPRX_BUSY,            /* 503 / UNAVAILABLE, retryable */
     OTLPRX_UNAUTHENTICATED, /* 401 / UNAUTHENTICATED */
+    OTLPRX_TOOBIG,          /* 413 / RESOURCE_EXHAUSTED */
+    OTLPRX_PROTOCOL,        /* 400 / INTERNAL: the peer broke the protocol */
 };
 
 struct otlprx_result {

@@ -45,6 +45,15 @@ struct pyro_name {
 int pyro_name_parse(const char *s, size_t len, struct pyro_name *out,
                     struct errctx *e);
 
+/* Pyroscope's default limits on a label's name and value, in bytes. */
+#define PYRO_LABEL_NAME_MAX 1024
+#define PYRO_LABEL_VALUE_MAX 2048
+
+/* Every name and value valid UTF-8 and within the lengths above, at most
+ * PYRO_MAX_LABELS labels; PC_EINVAL naming the first label that is not. */
+int pyro_labels_check(const struct pyro_label *l, uint32_t n,
+                      struct errctx *e);
+
 /* The value of label name, or NULL. */
 const char *pyro_name_get(const struct pyro_name *n, const char *name);
 

@@ -72,6 +72,23 @@ static void series_attrs(const struct pyro_push_series *s,
     }
 }
 
+/* The whole request is refused for one bad label: nothing of it is
+ * acknowledged that a backend would refuse later. */
+static int push_labels_check(const struct pyro_push *p, struct errctx *e)
+{
+    struct errctx le = {{0}};
+    uint32_t i;
+    int rc;
+
+    for (i = 0; i < p->nseries; i++) {
+        rc = pyro_labels_check(p->series[i].labels, p->series[i].nlabels, &le);
+        if (rc != PC_OK) {
+            return err_set(e, rc, "series[%u]: %s", i, le.msg);
+        }
+    }
+    return PC_OK;
+}
+
 static void note_refused(struct push_state *st, uint32_t si, uint32_t ji,
                          size_t len, const char *why)
 {
@@ -95,6 +112,9 @@ static int one_sample(struct push_state *st, const struct pyro_push_series *s,
     int rc;
 
     rc = pprof_decode(smp->raw, smp->len, &lim, &pd, &e);
+    if (rc == PC_OK && (rc = pdata_check_text(pd, &e)) != PC_OK) {
+        pdata_free(pd); /* a backend would refuse it later */
+    }
     if (rc != PC_OK) {
         note_refused(st, si, ji, smp->len, err_msg(&e, rc));
         return PC_OK;
@@ -238,6 +258,15 @@ void pyro_connect_handler(struct httpsrv_req *req, void *arg)
              ? pyro_push_decode_proto(req->body, req->body_len, &p, &e)
              : pyro_push_decode_json(req->body, req->body_len, &p, &e);
     if (rc != PC_OK) {
+        pyro_refuse(st.r, req, 1, rc == PC_ETOOBIG ? 413 : 400,
+                    rc == PC_ETOOBIG ? "resource_exhausted"
+                                     : "invalid_argument",
+                    err_msg(&e, rc));
+        return;
+    }
+    rc = push_labels_check(&p, &e);
+    if (rc != PC_OK) {
+        pyro_push_free(&p);
         pyro_refuse(st.r, req, 1, 400, "invalid_argument", err_msg(&e, rc));
         return;
     }

@@ -119,7 +119,8 @@ static int parse_query(struct ingest *in)
         return -1;
     }
     if (pyro_name_parse(v != NULL ? v : "", v != NULL ? strlen(v) : 0,
-                        &in->name, &e) != PC_OK) {
+                        &in->name, &e) != PC_OK ||
+        pyro_labels_check(in->name.labels, in->name.nlabels, &e) != PC_OK) {
         httpsrv_reply_json_error(in->req, 400, "invalid_argument", "%s",
                                  e.msg);
         return -1;
@@ -271,6 +272,9 @@ static void ingest_pprof(struct ingest *in, const uint8_t *data, size_t len,
         return;
     }
     rc = pprof_decode(data, len, &lim, &pd, &e);
+    if (rc == PC_OK && (rc = pdata_check_text(pd, &e)) != PC_OK) {
+        pdata_free(pd); /* a backend would refuse it later */
+    }
     if (rc != PC_OK) {
         /* Pyroscope answers 422 for every pprof failure, a decompressed
          * size over its limit included. */
@@ -340,6 +344,9 @@ static void ingest_jfr(struct ingest *in, const uint8_t *jfr, size_t jlen,
     rc = pyro_jfr_convert(jfr, jlen, labels, llen, in->sample_rate,
                           (size_t)in->r->cfg->http.max_decompressed_size, &it,
                           &e);
+    if (rc == PC_OK && (rc = pdata_check_text(it.pd, &e)) != PC_OK) {
+        pyro_jfr_items_free(&it);
+    }
     if (rc != PC_OK) {
         snprintf(msg, sizeof(msg), "%s", err_msg(&e, rc));
         refuse(in, rc == PC_ETOOBIG || rc == PC_ENOMEM ? 413 : 422,
@@ -455,6 +462,11 @@ static void ingest_text(struct ingest *in, enum pyro_text_format fmt)
                            (size_t)in->r->cfg->http.max_decompressed_size *
                                LIMIT_ARENA_FACTOR,
                            &pd, &e);
+    if (rc == PC_OK && pd != NULL &&
+        (rc = pdata_check_text(pd, &e)) != PC_OK) {
+        pdata_free(pd); /* a backend would refuse it later */
+        pd = NULL;
+    }
     if (rc != PC_OK) {
         snprintf(msg, sizeof(msg), "%s", err_msg(&e, rc));
         refuse(in, rc == PC_ETOOBIG || rc == PC_ENOMEM ? 413 : 422,

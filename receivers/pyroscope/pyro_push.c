@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "core/base64.h"
+#include "codec/json_budget.h"
 #include "push/v1/push.pb-c.h"
 #include "receivers/pyroscope/pyro.h"
 
@@ -235,13 +236,18 @@ int pyro_push_decode_json(const uint8_t *body, size_t len,
     json_error_t je;
     json_t *root, *series;
     size_t n, i;
-    int rc = PC_OK;
+    int rc = PC_OK, over = 0;
 
     if (pv == NULL) {
         return err_set(e, PC_ENOMEM, "out of memory");
     }
-    root = json_loadb((const char *)body, len, 0, &je);
-    if (root == NULL || !json_is_object(root)) {
+    root = jsonbudget_loadb((const char *)body, len, 0, &je, &over);
+    if (over) {
+        rc = err_set(e, PC_ETOOBIG,
+                     "PushRequest JSON: parsing takes more than %d times "
+                     "the %zu bytes of the body",
+                     JSON_BUDGET_FACTOR, len);
+    } else if (root == NULL || !json_is_object(root)) {
         rc = err_set(e, PC_ECORRUPT, "cannot decode PushRequest JSON: %s",
                      root == NULL ? je.text : "not an object");
     } else if (array_field(root, "series", NULL, &series, &n) != 0) {

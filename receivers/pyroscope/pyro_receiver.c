@@ -224,6 +224,7 @@ static int pyro_start(void *ctx)
                   err_msg(&e, rc));
         return rc;
     }
+    httpsrv_metrics(r->srv, r->host->metrics);
     /* /ingest sniffs gzip itself and ignores Content-Encoding, as
      * Pyroscope does; the Connect endpoint honours it. */
     if (httpsrv_route(r->srv, "/ingest", HTTPSRV_RAW_BODY, pyro_ingest_handler,

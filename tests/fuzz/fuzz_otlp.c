@@ -27,6 +27,11 @@ static int fuzz_round(const uint8_t *data, size_t size, struct buf *out)
     if (otlp_decode(data, size, NULL, &pd, &e) != PC_OK) {
         return 0;
     }
+    /* The receivers' UTF-8 check: an answer, with a reason when no. */
+    e.msg[0] = '\0';
+    if (pdata_check_text(pd, &e) != PC_OK && e.msg[0] == '\0') {
+        abort();
+    }
     buf_init(out, BUF_MAX_DEFAULT);
     in[0] = pd;
     if (otlp_encode(in, 1, out, &e) != PC_OK) {

@@ -21,6 +21,7 @@
 #include "core/err.h"
 #include "core/hex.h"
 #include "core/jsonesc.h"
+#include "core/utf8.h"
 
 /* b's bytes as a NUL-terminated string (owned by b). */
 static const char *text(struct buf *b)
@@ -231,6 +232,21 @@ static void test_jsonesc_escapes(void **state)
     buf_free(&b);
 }
 
+static void test_utf8_check(void **state)
+{
+    (void)state;
+    assert_int_equal(utf8_check("", 0), 0);
+    assert_int_equal(utf8_check("plain", 5), 5);
+    assert_int_equal(utf8_check("caf\xc3\xa9", 5), 5);
+    assert_int_equal(utf8_check("\xf0\x9f\x94\xa5!", 5), 5);
+    assert_int_equal(utf8_check("ab\xff\xfe", 4), 2);
+    /* Overlong "/", a surrogate, past U+10FFFF, a cut sequence. */
+    assert_int_equal(utf8_check("x\xc0\xaf", 3), 1);
+    assert_int_equal(utf8_check("\xed\xa0\x80", 3), 0);
+    assert_int_equal(utf8_check("\xf4\x90\x80\x80", 4), 0);
+    assert_int_equal(utf8_check("ok\xe2\x82", 4), 2);
+}
+
 static void test_jsonesc_utf8(void **state)
 {
     struct buf b;
@@ -370,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_jsonesc_bounded),
         cmocka_unit_test(test_buf_fixed),
         cmocka_unit_test(test_clock),
+        cmocka_unit_test(test_utf8_check),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,54 @@ static void test_fifo_and_overflow(void **state)
     queue_free(q);
 }
 
+/* A batch holding one original payload of n bytes. */
+static struct batch *mk_bytes(size_t n)
+{
+    struct batch *b = batch_new("test");
+    struct item *it = b != NULL ? batch_add_item(b) : NULL;
+    static uint8_t zeros[1 << 16];
+
+    assert_non_null(it);
+    assert_true(n <= sizeof(zeros));
+    it->raw = blob_new(zeros, n);
+    assert_non_null(it->raw);
+    return b;
+}
+
+static void test_max_bytes(void **state)
+{
+    struct queue *q;
+    struct batch *b, *big = mk_bytes(60000), *small = mk_bytes(1000);
+    uint64_t c_small = queue_batch_cost(small), c_big = queue_batch_cost(big);
+
+    (void)state;
+    /* The cost counts the payload. */
+    assert_true(c_big >= 60000 && c_small >= 1000 && c_big > c_small);
+    assert_int_equal(queue_new(100, &q), PC_OK);
+    queue_set_max_bytes(q, 3 * c_small + c_small / 2);
+    assert_int_equal(queue_push(q, mk_bytes(1000), 0), PC_OK);
+    assert_int_equal(queue_push(q, mk_bytes(1000), 0), PC_OK);
+    assert_int_equal(queue_push(q, mk_bytes(1000), 0), PC_OK);
+    assert_int_equal(queue_bytes(q), 3 * c_small);
+    /* Slots are left, bytes are not: refused as a full queue is. */
+    assert_int_equal(queue_push(q, small, 0), PC_EBUSY);
+    assert_int_equal(queue_push(q, big, 0), PC_EBUSY);
+    assert_int_equal(queue_pop(q, 0, &b), PC_OK);
+    batch_unref(b);
+    assert_int_equal(queue_bytes(q), 2 * c_small);
+    assert_int_equal(queue_push(q, small, 0), PC_OK);
+    while (queue_pop(q, 0, &b) == PC_OK) {
+        batch_unref(b);
+    }
+    assert_int_equal(queue_bytes(q), 0);
+    /* Larger than the cap on its own: taken by an empty queue only. */
+    assert_int_equal(queue_push(q, big, 0), PC_OK);
+    b = mk_bytes(1000);
+    assert_int_equal(queue_push(q, b, 0), PC_EBUSY);
+    batch_unref(b);
+    queue_free(q);
+}
+
 static void test_block_deadline(void **state)
 {
     struct queue *q;
@@ -264,6 +312,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo_and_overflow),
+        cmocka_unit_test(test_max_bytes),
         cmocka_unit_test(test_block_deadline),
         cmocka_unit_test(test_block_until_room),
         cmocka_unit_test(test_close_drain),
