@@ -10,12 +10,14 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 
 #include "component/batch.h"
+#include "net/connguard.h"
 #include "net/listen.h"
 #include "net/workpool.h"
 #include "ui/ui_int.h"
@@ -41,6 +43,7 @@ static void ui_reply(struct evhttp_request *req, int code, const char *reason,
                       "style-src 'unsafe-inline'; img-src 'self'; "
                       "connect-src 'self'; form-action 'self'");
     evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+    connguard_replied(NULL, req);
     evhttp_send_reply(req, code, reason, NULL);
 }
 
@@ -146,6 +149,24 @@ static struct ui_job *ui_job_new(struct ui *u, struct evhttp_request *req,
     return j;
 }
 
+/* The page's connection limits: small, and outside the receivers'
+ * descriptor budget (as the admin server's). */
+static const struct connguard_cfg ui_conn = {
+    .max_connections = 64,
+    .read_header_timeout_ms = 10000,
+    .read_timeout_ms = 30000,
+    .idle_timeout_ms = 60000,
+};
+
+static struct bufferevent *ui_bevcb(struct event_base *base, void *arg)
+{
+    struct ui *u = arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+
+    connguard_track(u->guard, bev);
+    return bev;
+}
+
 static void ui_handle(struct evhttp_request *req, void *arg)
 {
     struct ui *u = arg;
@@ -233,7 +254,14 @@ int ui_start(struct event_base *base, const struct ui_config *c,
     evhttp_set_max_body_size(u->http, 4096);
     evhttp_set_timeout(u->http, 30);
     evhttp_set_gencb(u->http, ui_handle, u);
-    if (listen_serve_http(u->http, &ls) != PC_OK) {
+    evhttp_set_bevcb(u->http, ui_bevcb, u);
+    rc = connguard_new(base, &ui_conn, "ui", 0, &u->guard, e);
+    if (rc != PC_OK) {
+        listen_close(&ls);
+        ui_stop(u);
+        return rc;
+    }
+    if (connguard_serve(u->guard, u->http, &ls) != PC_OK) {
         ui_stop(u);
         return err_set(e, PC_EIO, "ui: cannot serve on %s", c->address);
     }
@@ -274,6 +302,7 @@ void ui_stop(struct ui *u)
     /* Answers being built finish and are sent first: they use the store,
      * the pipelines and their requests. */
     workpool_close(u->wp);
+    connguard_free(u->guard);
     if (u->http != NULL) {
         evhttp_free(u->http);
     }

@@ -18,7 +18,8 @@ struct evkeyvalq;
 
 struct ui {
     struct evhttp *http;
-    struct workpool *wp; /* answers are built off the loop */
+    struct connguard *guard; /* connection limits of the page's listener */
+    struct workpool *wp;     /* answers are built off the loop */
     uint16_t port;
     struct metrics *metrics;
     struct ui_store *store;

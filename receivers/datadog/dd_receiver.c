@@ -138,6 +138,7 @@ static int dd_start(void *ctx)
                   err_msg(&e, rc));
         return rc;
     }
+    httpsrv_metrics(r->srv, r->host->metrics);
     rc = dd_proxy_open(r);
     for (i = 0; rc == PC_OK && dd_routes[i] != NULL; i++) {
         rc = httpsrv_route(r->srv, dd_routes[i], 0, dd_upload_handler, r);

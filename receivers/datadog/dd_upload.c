@@ -169,6 +169,9 @@ static void take_pprof(struct upload *u, const char *name, const uint8_t *p,
         rc = pprof_decode(b.data, b.len, &lim, &pd, &e);
     }
     buf_free(&b);
+    if (rc == PC_OK) {
+        rc = pdata_check_text(pd, &e); /* a backend would refuse it later */
+    }
     if (rc == PC_OK && (rc = dd_labels_normalize(pd)) > 0) {
         rc = PC_OK;
     }
@@ -217,7 +220,8 @@ static void take_jfr(struct upload *u, const char *name, const uint8_t *p,
                      "no event profcol converts among %llu (datadog.* "
                      "events of the ddprof engine are not read)",
                      (unsigned long long)res.nevents);
-    } else if (rc == PC_OK && (rc = jfr_split_kinds(&res)) != PC_OK) {
+    } else if (rc == PC_OK && ((rc = pdata_check_text(res.pd, &e)) != PC_OK ||
+                               (rc = jfr_split_kinds(&res)) != PC_OK)) {
         pdata_free(res.pd);
     }
     if (rc != PC_OK) {
