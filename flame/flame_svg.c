@@ -155,11 +155,20 @@ static double flame_delta(const struct flame_tree *t, uint32_t i)
            flame_share(t, t->nodes[i].self[0], 0);
 }
 
-/* Red for a frame that grew, blue for one that shrank, white for none:
- * the intensity is the change relative to the largest change drawn. */
-static void flame_diff_colour(double d, double maxabs, char *out, size_t len)
+/* The largest growth and the largest shrink among the frames drawn: each
+ * colour has its own scale, so that the frame that grew most is always
+ * drawn fully red, however much a larger frame shrank. */
+struct flame_scale {
+    double grew, shrank;
+};
+
+/* Red for a frame that grew, blue for one that shrank, grey for none: the
+ * intensity is the change relative to the largest of its sign drawn. */
+static void flame_diff_colour(double d, const struct flame_scale *sc,
+                              char *out, size_t len)
 {
-    double k = maxabs > 0 ? fabs(d) / maxabs : 0;
+    double m = d > 0 ? sc->grew : sc->shrank;
+    double k = m > 0 ? fabs(d) / m : 0;
     unsigned fade = (unsigned)(255 - 200 * (k > 1 ? 1 : k));
 
     if (d > 0) {
@@ -222,8 +231,8 @@ static int flame_tooltip(struct buf *b, const struct flame_tree *t,
 
 static int flame_frame(struct buf *b, const struct flame_tree *t,
                        const struct flame_render *r,
-                       const struct flame_layout *l, uint32_t i, double maxabs,
-                       uint32_t height)
+                       const struct flame_layout *l, uint32_t i,
+                       const struct flame_scale *sc, uint32_t height)
 {
     double inner = (double)r->width - 2 * FLAME_PAD;
     double w = flame_share(t, t->nodes[i].total[l->side], l->side);
@@ -238,7 +247,7 @@ static int flame_frame(struct buf *b, const struct flame_tree *t,
         nm.len = 3;
     }
     if (r->diff) {
-        flame_diff_colour(flame_delta(t, i), maxabs, fill, sizeof(fill));
+        flame_diff_colour(flame_delta(t, i), sc, fill, sizeof(fill));
     } else {
         flame_warm(nm, fill, sizeof(fill));
     }
@@ -331,16 +340,31 @@ static int flame_tail(struct buf *b, const struct flame_render *r)
     return rc == PC_OK ? buf_append_str(b, "</svg>\n") : rc;
 }
 
-static double flame_max_change(const struct flame_tree *t)
+/* Whether node i is wide enough to be drawn (the root always is). */
+static int flame_drawn(const struct flame_layout *l, uint32_t i, double inner)
 {
-    double m = 0;
+    double w = flame_share(l->t, l->t->nodes[i].total[l->side], l->side);
+
+    return i == FLAME_ROOT || w * inner >= FLAME_MIN_PX;
+}
+
+static void flame_max_change(const struct flame_layout *l, double inner,
+                             struct flame_scale *sc)
+{
     uint32_t i;
 
-    for (i = 1; i < t->nnodes; i++) {
-        double d = fabs(flame_delta(t, i));
-        m = d > m ? d : m;
+    sc->grew = sc->shrank = 0;
+    for (i = 1; i < l->t->nnodes; i++) {
+        double d = flame_delta(l->t, i);
+        if (!flame_drawn(l, i, inner)) {
+            continue;
+        }
+        if (d > sc->grew) {
+            sc->grew = d;
+        } else if (-d > sc->shrank) {
+            sc->shrank = -d;
+        }
     }
-    return m;
 }
 
 int flame_svg(const struct flame_tree *t, const struct flame_render *ropt,
@@ -348,7 +372,8 @@ int flame_svg(const struct flame_tree *t, const struct flame_render *ropt,
 {
     struct flame_render r = *ropt;
     struct flame_layout l = {0};
-    double inner, maxabs = 0;
+    struct flame_scale sc = {0, 0};
+    double inner;
     uint32_t i, height;
     int rc;
 
@@ -367,16 +392,14 @@ int flame_svg(const struct flame_tree *t, const struct flame_render *ropt,
     inner = (double)r.width - 2 * FLAME_PAD;
     height = FLAME_TOP + FLAME_BOTTOM + (l.max_depth + 1) * FLAME_ROW;
     if (r.diff) {
-        maxabs = flame_max_change(t);
+        flame_max_change(&l, inner, &sc);
     }
     rc = flame_head(out, &r, height);
     rc = rc == PC_OK ? buf_append_str(out, "<g class=\"frames\">\n") : rc;
     for (i = 0; i < t->nnodes && rc == PC_OK; i++) {
-        double w = flame_share(t, t->nodes[i].total[l.side], l.side);
-        if (w * inner < FLAME_MIN_PX && i != FLAME_ROOT) {
-            continue;
+        if (flame_drawn(&l, i, inner)) {
+            rc = flame_frame(out, t, &r, &l, i, &sc, height);
         }
-        rc = flame_frame(out, t, &r, &l, i, maxabs, height);
     }
     rc = rc == PC_OK ? buf_append_str(out, "</g>\n") : rc;
     rc = rc == PC_OK ? flame_tail(out, &r) : rc;

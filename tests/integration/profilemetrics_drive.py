@@ -47,9 +47,15 @@ def pprof(cpu_ns):
 def upload(service, cpu_ns):
     url = "%s?name=%s%%7Benv%%3Dproduction%%7D&format=pprof" % (URL, service)
     req = urllib.request.Request(url, data=pprof(cpu_ns), method="POST")
-    with urllib.request.urlopen(req, timeout=5) as r:
-        if r.status != 200:
-            sys.exit("upload %s: HTTP %d" % (service, r.status))
+    # Generous: a loaded machine may be slow, but a hung answer still fails.
+    start = time.time()
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            if r.status != 200:
+                sys.exit("upload %s: HTTP %d" % (service, r.status))
+    except OSError as e:
+        sys.exit("upload %s: no answer after %.1f s: %s"
+                 % (service, time.time() - start, e))
 
 
 t0 = time.time()
