@@ -547,3 +547,36 @@ void connguard_free(struct connguard *g)
     free(g);
     budget_changed(NULL);
 }
+
+/* Small: a handful of people and scrapers look at profcol's own pages. */
+static const struct connguard_cfg local_cfg = {
+    .max_connections = 64,
+    .read_header_timeout_ms = 10000,
+    .read_timeout_ms = 30000,
+    .idle_timeout_ms = 60000,
+};
+
+static struct bufferevent *local_bevcb(struct event_base *base, void *arg)
+{
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
+
+    connguard_track(arg, bev);
+    return bev;
+}
+
+int connguard_serve_local(struct event_base *base, struct evhttp *http,
+                          const char *who, struct listen_set *ls,
+                          struct connguard **out, struct errctx *e)
+{
+    int rc = connguard_new(base, &local_cfg, who, 0, out, e);
+
+    if (rc != PC_OK) {
+        listen_close(ls);
+        return rc;
+    }
+    evhttp_set_bevcb(http, local_bevcb, *out);
+    if (connguard_serve(*out, http, ls) != PC_OK) {
+        return err_set(e, PC_EIO, "%s: cannot serve", who);
+    }
+    return PC_OK;
+}

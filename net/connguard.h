@@ -103,6 +103,13 @@ void connguard_track(struct connguard *g, struct bufferevent *bev);
  * guard is looked up among every guard of the process). */
 void connguard_request(struct connguard *g, struct evhttp_request *ev);
 void connguard_replied(struct connguard *g, struct evhttp_request *ev);
+/* For profcol's own pages (the admin server, the status page): a guard
+ * with small fixed limits outside the receivers' descriptor budget, whose
+ * connections are plain sockets, serving the sockets of ls on http (ls is
+ * left empty). who names the server in logs. */
+int connguard_serve_local(struct event_base *base, struct evhttp *http,
+                          const char *who, struct listen_set *ls,
+                          struct connguard **out, struct errctx *e);
 /* Open connections now. */
 size_t connguard_open(const struct connguard *g);
 /* Before the evhttp it guards is freed. */

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -131,24 +130,6 @@ static void handle(struct evhttp_request *req, void *arg)
     }
 }
 
-/* The admin server's connection limits: small, and outside the
- * receivers' descriptor budget, so /health answers when they are full. */
-static const struct connguard_cfg admin_conn = {
-    .max_connections = 64,
-    .read_header_timeout_ms = 10000,
-    .read_timeout_ms = 30000,
-    .idle_timeout_ms = 60000,
-};
-
-static struct bufferevent *admin_bevcb(struct event_base *base, void *arg)
-{
-    struct admin_listener *l = arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
-
-    connguard_track(l->guard, bev);
-    return bev;
-}
-
 /* Sets up one listener serving routes on addr. */
 static int listener_open(struct admin *a, struct event_base *base,
                          const char *addr, unsigned routes, struct errctx *e)
@@ -182,16 +163,9 @@ static int listener_open(struct admin *a, struct event_base *base,
     evhttp_set_max_body_size(l->http, 4096);
     evhttp_set_timeout(l->http, 30);
     evhttp_set_gencb(l->http, handle, l);
-    evhttp_set_bevcb(l->http, admin_bevcb, l);
-    rc = connguard_new(base, &admin_conn, "admin", 0, &l->guard, e);
-    if (rc != PC_OK) {
-        listen_close(&ls);
-        return rc;
-    }
-    if (connguard_serve(l->guard, l->http, &ls) != PC_OK) {
-        return err_set(e, PC_EIO, "admin: cannot serve on %s", addr);
-    }
-    return PC_OK;
+    /* Its own small limits, outside the receivers' descriptor budget, so
+     * /health answers when they are full. */
+    return connguard_serve_local(base, l->http, "admin", &ls, &l->guard, e);
 }
 
 static int addr_set(const char *addr)

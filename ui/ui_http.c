@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -149,24 +148,6 @@ static struct ui_job *ui_job_new(struct ui *u, struct evhttp_request *req,
     return j;
 }
 
-/* The page's connection limits: small, and outside the receivers'
- * descriptor budget (as the admin server's). */
-static const struct connguard_cfg ui_conn = {
-    .max_connections = 64,
-    .read_header_timeout_ms = 10000,
-    .read_timeout_ms = 30000,
-    .idle_timeout_ms = 60000,
-};
-
-static struct bufferevent *ui_bevcb(struct event_base *base, void *arg)
-{
-    struct ui *u = arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, 0);
-
-    connguard_track(u->guard, bev);
-    return bev;
-}
-
 static void ui_handle(struct evhttp_request *req, void *arg)
 {
     struct ui *u = arg;
@@ -254,16 +235,11 @@ int ui_start(struct event_base *base, const struct ui_config *c,
     evhttp_set_max_body_size(u->http, 4096);
     evhttp_set_timeout(u->http, 30);
     evhttp_set_gencb(u->http, ui_handle, u);
-    evhttp_set_bevcb(u->http, ui_bevcb, u);
-    rc = connguard_new(base, &ui_conn, "ui", 0, &u->guard, e);
+    /* Limits as the admin server's, outside the receivers' budget. */
+    rc = connguard_serve_local(base, u->http, "ui", &ls, &u->guard, e);
     if (rc != PC_OK) {
-        listen_close(&ls);
         ui_stop(u);
-        return rc;
-    }
-    if (connguard_serve(u->guard, u->http, &ls) != PC_OK) {
-        ui_stop(u);
-        return err_set(e, PC_EIO, "ui: cannot serve on %s", c->address);
+        return err_set(e, rc, "ui: cannot serve on %s", c->address);
     }
     log_set_tap(ui_errors_tap);
     *out = u;
