@@ -22,9 +22,10 @@
 # Checked per engine: every upload accepted and exported three ways; the
 # Pyroscope series named process_cpu, memory and mutex (and wall with
 # ddprof), each with service_name, env and version, holding JfrWork.burnCpu,
-# JfrWork.allocate and JfrWork.holdLock; OTLP resource attributes. With
-# ddprof: CPU pprofs carry span_id labels of 16 hex digits, and the intake
-# double gets them back as decimal `span id` labels.
+# JfrWork.allocate and JfrWork.holdLock; OTLP resource attributes and the
+# sample types of each kind. With ddprof: CPU pprofs carry span_id labels of
+# 16 hex digits, and the intake double gets them back as decimal `span id`
+# labels, with language:jvm as the agent tags its uploads.
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
@@ -108,6 +109,15 @@ check_functions() {
   done
 }
 
+# otlp_types TYPE...: OTLP profiles with samples of each sample type.
+otlp_types() {
+  local st n
+  for st in "$@"; do
+    n=$(jq -c --arg s "$st" 'select(.sample_types | index($s)) | select(.samples > 0)' "$WORK/otlp.jsonl" | wc -l)
+    [ "$n" -ge 1 ] && pass "OTLP: $n profiles of sample type $st" || fail "OTLP: no profile of sample type $st"
+  done
+}
+
 # fresh_sinks: the sinks' directories emptied for the next run.
 fresh_sinks() {
   local d
@@ -122,6 +132,8 @@ dd_check_pyroscope "$SVC" process_cpu wall memory mutex
 check_functions
 dd_check_spans process_cpu
 dd_check_otlp "$SVC"
+otlp_types cpu:nanoseconds wall:nanoseconds alloc_sample_objects:count alloc_sample_bytes:bytes \
+  contentions:count delay:nanoseconds
 atts=$(jq -r '.__name__ + ".pprof"' "$WORK/pyro.jsonl" | sort -u | xargs)
 # shellcheck disable=SC2086 # one argument per attachment name
 dd_check_intake java "$SVC" process_cpu.pprof $atts
@@ -137,5 +149,7 @@ dd_await_exported 6
 dd_check_pyroscope "$SVC" process_cpu memory mutex
 check_functions
 dd_check_otlp "$SVC"
+otlp_types cpu:nanoseconds alloc_sample_objects:count alloc_sample_bytes:bytes contentions:count \
+  delay:nanoseconds
 
 finish
