@@ -440,7 +440,7 @@ static int on_sample(struct conv_state *st, struct jfr_chunk *c, int ev,
     }
     memset(&ck, 0, sizeof(ck));
     ck.context = field_or(cls, v, JF_CONTEXT_ID, 0);
-    if (ev >= EV_DD_EXEC) {
+    if (ev >= EV_DD_EXEC && ev <= EV_DD_LIVE) {
         /* Datadog's spanId is the tracer's span, named as in its pprofs. */
         ck.dd_span = field_or(cls, v, JF_SPAN_ID, 0);
         ck.dd_root = field_or(cls, v, JF_LOCAL_ROOT_SPAN_ID, 0);

@@ -12,7 +12,8 @@
 #   (a) ddprof engine (dd.profiling.ddprof.enabled=true, the agent's native
 #       profiler): main.jfr holds a JDK chunk (jdk.JavaMonitorEnter) and a
 #       chunk of datadog.* events (ExecutionSample, MethodSample,
-#       ObjectSample) with span ids
+#       ObjectSample, and HeapLiveObject with dd.profiling.ddprof.liveheap)
+#       with span ids
 #   (b) JFR engine (dd.profiling.ddprof.enabled=false): jdk.* events only
 #   -> POST /profiling/v1/input (main.jfr, lz4) -> profcol datadog receiver
 #     -> tracelink -> pyroscope exporter -> Pyroscope sink
@@ -63,11 +64,13 @@ mkdir -p "$WORK/classes"
 javac -d "$WORK/classes" "$PEERS/ddtrace-java/DdWork.java" "$SRC/tests/fixtures/java/JfrWork.java" ||
   die "DdWork.java did not compile"
 
-# run NAME DDPROF: DdWork 8 s (and 4 s idle, for the last upload) under the
-# agent with the ddprof engine on or off; its log in $WORK/NAME.log.
+# run NAME DDPROF [-Dk=v...]: DdWork 8 s (and 4 s idle, for the last
+# upload) under the agent with the ddprof engine on or off; its log in
+# $WORK/NAME.log.
 run() {
   local name=$1 ddprof=$2
-  if timeout 120 java -javaagent:"$JAR" -Ddd.trace.agent.url="http://127.0.0.1:$DD_PORT" \
+  shift 2
+  if timeout 120 java "$@" -javaagent:"$JAR" -Ddd.trace.agent.url="http://127.0.0.1:$DD_PORT" \
        -Ddd.service=$SVC -Ddd.env=peer-test -Ddd.version=1.2.3 -Ddd.profiling.enabled=true \
        -Ddd.profiling.ddprof.enabled="$ddprof" -Ddd.profiling.upload.period=2 \
        -Ddd.profiling.start-delay=0 -Ddd.profiling.start-force-first=true \
@@ -126,14 +129,14 @@ fresh_sinks() {
 
 echo "== (a) ddprof engine"
 dd_start_profcol
-run ddprof true
+run ddprof true -Ddd.profiling.ddprof.liveheap.enabled=true
 dd_await_exported 6
 dd_check_pyroscope "$SVC" process_cpu wall memory mutex
 check_functions
 dd_check_spans process_cpu
 dd_check_otlp "$SVC"
 otlp_types cpu:nanoseconds wall:nanoseconds alloc_sample_objects:count alloc_sample_bytes:bytes \
-  contentions:count delay:nanoseconds
+  live:count contentions:count delay:nanoseconds
 atts=$(jq -r '.__name__ + ".pprof"' "$WORK/pyro.jsonl" | sort -u | xargs)
 # shellcheck disable=SC2086 # one argument per attachment name
 dd_check_intake java "$SVC" process_cpu.pprof $atts
