@@ -24,9 +24,10 @@
 # Pyroscope series named process_cpu, memory and mutex (and wall with
 # ddprof), each with service_name, env and version, holding JfrWork.burnCpu,
 # JfrWork.allocate and JfrWork.holdLock; OTLP resource attributes and the
-# sample types of each kind. With ddprof: CPU pprofs carry span_id labels of
-# 16 hex digits, and the intake double gets them back as decimal `span id`
-# labels, with language:jvm as the agent tags its uploads.
+# sample types of each kind. With ddprof: the live heap's sample type; CPU
+# pprofs carry span_id and local_root_span_id labels of 16 hex digits, and
+# the intake double gets the span ids back as decimal `span id` labels,
+# with language:jvm as the agent tags its uploads.
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
@@ -134,6 +135,14 @@ dd_await_exported 6
 dd_check_pyroscope "$SVC" process_cpu wall memory mutex
 check_functions
 dd_check_spans process_cpu
+# The local root span (the traced method's own span: it has no parent).
+n=0
+for f in $(jq -r 'select(.__name__ == "process_cpu") | ._file' "$WORK/pyro.jsonl"); do
+  vals=$("$PY" "$PEERS/pyroscope_check.py" pprof "$WORK/pb" "$WORK/pyro/$f" local_root_span_id | sed -n 2p)
+  [ -n "$vals" ] && ! tr ',' '\n' <<<"$vals" | grep -Evq '^[0-9a-f]{16}$' && n=$((n + 1))
+done
+[ "$n" -ge 1 ] && pass "Pyroscope: $n process_cpu pprofs carry local_root_span_id labels of 16 hex digits" ||
+  fail "Pyroscope: no process_cpu pprof carries local_root_span_id labels of 16 hex digits only"
 dd_check_otlp "$SVC"
 otlp_types cpu:nanoseconds wall:nanoseconds alloc_sample_objects:count alloc_sample_bytes:bytes \
   live:count contentions:count delay:nanoseconds
