@@ -195,8 +195,8 @@ static uint64_t field_or(const struct jfr_class *cls, const struct jfr_val *v,
     return field(cls, v, name, &x) ? x : dflt;
 }
 
-/* A weight field, a long (jdk.ObjectAllocationSample) or a float (the
- * datadog.* samples); dflt when absent or not a finite non-negative value. */
+/* The weight field of a datadog.* sample, a float (a long is read too);
+ * dflt when absent, negative, NaN or out of range. */
 static double weight_of(const struct jfr_class *cls, const struct jfr_val *v,
                         double dflt)
 {
@@ -211,14 +211,18 @@ static double weight_of(const struct jfr_class *cls, const struct jfr_val *v,
     return dflt;
 }
 
-/* x rounded to an int64, clamped to [0, INT64_MAX / 2] so sums of such
- * values cannot overflow in a profile of bounded size. */
+/* One datadog.* value's cap, 2^40 (18 minutes in ns, 1 TiB): far above a
+ * real sample's, low enough that merging 2^23 capped samples into one
+ * cannot overflow an int64 (a float weight is the writer's word). */
+#define DD_VALUE_MAX 1099511627776.0
+
+/* x rounded to an int64 in [0, DD_VALUE_MAX]; 0 for NaN. */
 static int64_t round_clamp(double x)
 {
     if (!(x > 0)) {
         return 0;
     }
-    return x >= 4.6e18 ? (int64_t)4.6e18 : (int64_t)(x + 0.5);
+    return x >= DD_VALUE_MAX ? (int64_t)DD_VALUE_MAX : (int64_t)(x + 0.5);
 }
 
 /* The ddprof engine's intervals: its config event precedes the samples.
