@@ -40,14 +40,15 @@ int jfr_is_jfr(const uint8_t *data, size_t len);
 
 /* The kinds of profile one file may give, in output order. */
 enum jfr_kind {
-    JFR_CPU = 0,       /* jdk.ExecutionSample */
-    JFR_WALL,          /* ExecutionSample in wall mode, WallClockSample */
+    JFR_CPU = 0,       /* jdk.ExecutionSample, datadog.ExecutionSample */
+    JFR_WALL,          /* ExecutionSample in wall mode, WallClockSample,
+                          datadog.MethodSample */
     JFR_ALLOC_TLAB,    /* jdk.ObjectAllocationInNewTLAB */
     JFR_ALLOC_OUTSIDE, /* jdk.ObjectAllocationOutsideTLAB */
-    JFR_ALLOC_SAMPLE,  /* jdk.ObjectAllocationSample */
+    JFR_ALLOC_SAMPLE,  /* jdk.ObjectAllocationSample, datadog.ObjectSample */
     JFR_LOCK,          /* jdk.JavaMonitorEnter */
     JFR_PARK,          /* jdk.ThreadPark */
-    JFR_LIVE,          /* profiler.LiveObject */
+    JFR_LIVE,          /* profiler.LiveObject, datadog.HeapLiveObject */
     JFR_MALLOC,        /* profiler.Malloc */
     JFR_NKINDS
 };

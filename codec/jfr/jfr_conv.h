@@ -61,9 +61,12 @@ int jfr_labels_parse(const uint8_t *p, size_t len, struct jfr_labelsnap **out,
 void jfr_labels_free(struct jfr_labelsnap *s);
 
 /* The context labels of one event as model attribute indices; *n = 0 when
- * none. attrs points into the pdata's arena. */
+ * none. attrs points into the pdata's arena. span is the Pyroscope agent's
+ * span id (label profile_id); dd_span and dd_root are the Datadog
+ * profiler's span and local root span ids (labels span_id and
+ * local_root_span_id, as the datadog receiver names them in pprofs). */
 struct jfr_ctx_key {
-    uint64_t context, span, span_name, trace_hi, trace_lo;
+    uint64_t context, span, span_name, trace_hi, trace_lo, dd_span, dd_root;
 };
 int jfr_labels_attrs(struct jfr_conv *cv, const struct jfr_ctx_key *k,
                      int32_t **attrs, uint32_t *n);

@@ -3,7 +3,9 @@
  * converts an upload (docs/conversion.md, "JFR"): execution samples give
  * cpu (or wall) time, allocation events objects and bytes, monitor enters
  * and parks contentions and delay, async-profiler's own events wall time,
- * live objects and malloc. Samples with equal stacks and labels merge.
+ * live objects and malloc, and the Datadog Java profiler's (ddprof engine)
+ * datadog.* events cpu, wall, allocations and live heap, with their span
+ * ids. Samples with equal stacks and labels merge.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,11 @@ enum jfr_ev {
     EV_LIVE,
     EV_MALLOC,
     EV_SETTING,
+    EV_DD_EXEC,
+    EV_DD_METHOD,
+    EV_DD_OBJECT,
+    EV_DD_LIVE,
+    EV_DD_CONFIG,
 };
 
 static const struct {
@@ -38,6 +45,11 @@ static const struct {
     {"profiler.LiveObject", EV_LIVE},
     {"profiler.Malloc", EV_MALLOC},
     {"jdk.ActiveSetting", EV_SETTING},
+    {"datadog.ExecutionSample", EV_DD_EXEC},
+    {"datadog.MethodSample", EV_DD_METHOD},
+    {"datadog.ObjectSample", EV_DD_OBJECT},
+    {"datadog.HeapLiveObject", EV_DD_LIVE},
+    {"datadog.DatadogProfilerConfig", EV_DD_CONFIG},
 };
 
 struct kind_def {
@@ -111,6 +123,9 @@ struct conv_state {
     struct jfr_map states; /* ThreadState key -> enum thread_state */
     uint8_t *evk;          /* per class of the chunk: enum jfr_ev */
     int64_t period_ns;
+    /* The ddprof engine's sampling intervals in nanoseconds (from
+     * datadog.DatadogProfilerConfig), per chunk; period_ns until given. */
+    int64_t dd_cpu_ns, dd_wall_ns;
     int wall_mode; /* the recording's `event` setting is wall */
     struct jfr_result *res;
     uint64_t t_start, t_end;
@@ -178,6 +193,84 @@ static uint64_t field_or(const struct jfr_class *cls, const struct jfr_val *v,
     uint64_t x;
 
     return field(cls, v, name, &x) ? x : dflt;
+}
+
+/* The weight field of a datadog.* sample, a float (a long is read too);
+ * dflt when absent, negative, NaN or out of range. */
+static double weight_of(const struct jfr_class *cls, const struct jfr_val *v,
+                        double dflt)
+{
+    int i = jfr_field_index(cls, JF_WEIGHT);
+
+    if (i >= 0 && v[i].kind == JV_NUM) {
+        return (double)v[i].u;
+    }
+    if (i >= 0 && v[i].kind == JV_DBL && v[i].d >= 0 && v[i].d < 9e18) {
+        return v[i].d;
+    }
+    return dflt;
+}
+
+/* One datadog.* value's cap, 2^40 (18 minutes in ns, 1 TiB): far above a
+ * real sample's, low enough that merging 2^23 capped samples into one
+ * cannot overflow an int64 (a float weight is the writer's word). */
+#define DD_VALUE_MAX 1099511627776.0
+
+/* x rounded to an int64 in [0, DD_VALUE_MAX]; 0 for NaN. */
+static int64_t round_clamp(double x)
+{
+    if (!(x > 0)) {
+        return 0;
+    }
+    return x >= DD_VALUE_MAX ? (int64_t)DD_VALUE_MAX : (int64_t)(x + 0.5);
+}
+
+/* The ddprof engine's intervals: its config event precedes the samples.
+ * The metadata declares them @Timespan(MILLISECONDS). */
+static void on_dd_config(struct conv_state *st, const struct jfr_class *cls,
+                         const struct jfr_val *v)
+{
+    uint64_t x;
+
+    if (field(cls, v, JF_CPU_INTERVAL, &x) && x > 0 && x < (1ULL << 30)) {
+        st->dd_cpu_ns = (int64_t)x * 1000000;
+    }
+    if (field(cls, v, JF_WALL_INTERVAL, &x) && x > 0 && x < (1ULL << 30)) {
+        st->dd_wall_ns = (int64_t)x * 1000000;
+    }
+}
+
+/* Values of a datadog.* sample: the engine writes a weight, how many
+ * samples (cpu, wall) or objects (allocation, live heap) the one event
+ * stands for; size is one object's size. */
+static void dd_values(struct conv_state *st, int ev,
+                      const struct jfr_class *cls, const struct jfr_val *v,
+                      enum jfr_kind *k, int64_t val[2])
+{
+    double w = weight_of(cls, v, 1);
+    double size = (double)field_or(cls, v, JF_SIZE, 0);
+
+    switch (ev) {
+    case EV_DD_EXEC:
+        *k = JFR_CPU;
+        val[0] = round_clamp(w * (double)st->dd_cpu_ns);
+        return;
+    case EV_DD_METHOD:
+        *k = JFR_WALL;
+        val[0] = round_clamp(w * (double)st->dd_wall_ns);
+        return;
+    case EV_DD_OBJECT:
+        *k = JFR_ALLOC_SAMPLE;
+        val[0] = round_clamp(w);
+        val[1] = round_clamp(w * size);
+        return;
+    case EV_DD_LIVE:
+        *k = JFR_LIVE;
+        val[0] = round_clamp(w);
+        return;
+    default:
+        return;
+    }
 }
 
 /* The thread state a sample's `state` field refers to. */
@@ -316,6 +409,12 @@ static int event_values(struct conv_state *st, struct jfr_chunk *c, int ev,
         *k = JFR_MALLOC;
         val[1] = (int64_t)field_or(cls, v, JF_SIZE, 0);
         return PC_OK;
+    case EV_DD_EXEC:
+    case EV_DD_METHOD:
+    case EV_DD_OBJECT:
+    case EV_DD_LIVE:
+        dd_values(st, ev, cls, v, k, val);
+        return PC_OK;
     default:
         return PC_OK;
     }
@@ -343,8 +442,15 @@ static int on_sample(struct conv_state *st, struct jfr_chunk *c, int ev,
     if (rc != PC_OK || stack == 0) {
         return rc;
     }
+    memset(&ck, 0, sizeof(ck));
     ck.context = field_or(cls, v, JF_CONTEXT_ID, 0);
-    ck.span = field_or(cls, v, JF_SPAN_ID, 0);
+    if (ev >= EV_DD_EXEC && ev <= EV_DD_LIVE) {
+        /* Datadog's spanId is the tracer's span, named as in its pprofs. */
+        ck.dd_span = field_or(cls, v, JF_SPAN_ID, 0);
+        ck.dd_root = field_or(cls, v, JF_LOCAL_ROOT_SPAN_ID, 0);
+    } else {
+        ck.span = field_or(cls, v, JF_SPAN_ID, 0);
+    }
     ck.span_name = field_or(cls, v, JF_SPAN_NAME, 0);
     ck.trace_hi = field_or(cls, v, JF_TRACE_ID_HI, 0);
     ck.trace_lo = field_or(cls, v, JF_TRACE_ID_LO, 0);
@@ -394,11 +500,16 @@ static int chunk_pass(struct conv_state *st, struct jfr_chunk *c, int pass)
             continue;
         }
         k = st->evk[ev.cls - c->classes];
-        if (k == EV_NONE || (pass == 0) != (k == EV_SETTING)) {
+        if (k == EV_NONE ||
+            (pass == 0) != (k == EV_SETTING || k == EV_DD_CONFIG)) {
             continue;
         }
         if ((rc = jfr_read_fields(&r, ev.cls, v, 0)) != PC_OK) {
             return rc;
+        }
+        if (k == EV_DD_CONFIG) {
+            on_dd_config(st, ev.cls, v);
+            continue;
         }
         rc = k == EV_SETTING ? on_setting(st, c, ev.cls, v)
                              : on_sample(st, c, k, ev.cls, v);
@@ -416,6 +527,7 @@ static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
     jfr_map_clear(&st->cv.stack_cache);
     jfr_map_clear(&st->cv.method_cache);
     jfr_map_clear(&st->states);
+    st->dd_cpu_ns = st->dd_wall_ns = st->period_ns;
     if ((rc = jfr_chunk_load(c)) != PC_OK || (rc = classify(st, c)) != PC_OK ||
         (rc = chunk_pass(st, c, 0)) != PC_OK ||
         (rc = chunk_pass(st, c, 1)) != PC_OK) {

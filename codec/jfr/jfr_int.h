@@ -71,6 +71,9 @@ enum jfr_fname {
     JF_METHOD,
     JF_LINE_NUMBER,
     JF_FRAMES,
+    JF_LOCAL_ROOT_SPAN_ID,
+    JF_CPU_INTERVAL,
+    JF_WALL_INTERVAL,
     JF_NFNAMES
 };
 

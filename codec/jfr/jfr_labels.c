@@ -11,6 +11,7 @@
 
 #include "codec/jfr/jfr_conv.h"
 #include "codec/pb.h"
+#include "core/assert.h"
 
 #define JFR_LABELS_MAX_ENTRIES (1u << 20)
 
@@ -224,11 +225,12 @@ static int context_labels(struct jfr_conv *cv, uint64_t ctx, int32_t *attrs,
 static int build_set(struct jfr_conv *cv, const struct jfr_ctx_key *k,
                      struct labelset *ls)
 {
+    /* The context's labels, then at most five of the ids below. */
     int32_t attrs[64];
     uint32_t n = 0;
     char hex[40];
     const struct snap_ent *sn;
-    int rc = context_labels(cv, k->context, attrs, &n, 61);
+    int rc = context_labels(cv, k->context, attrs, &n, 59);
 
     if (rc == PC_OK && k->span != 0) {
         snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)k->span);
@@ -245,9 +247,18 @@ static int build_set(struct jfr_conv *cv, const struct jfr_ctx_key *k,
                  (unsigned long long)k->trace_lo);
         rc = add_label(cv, "trace_id", 8, hex, 32, attrs, &n);
     }
+    if (rc == PC_OK && k->dd_span != 0) {
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)k->dd_span);
+        rc = add_label(cv, "span_id", 7, hex, 16, attrs, &n);
+    }
+    if (rc == PC_OK && k->dd_root != 0) {
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)k->dd_root);
+        rc = add_label(cv, "local_root_span_id", 18, hex, 16, attrs, &n);
+    }
     if (rc != PC_OK) {
         return rc;
     }
+    PC_ASSERT(n <= sizeof(attrs) / sizeof(attrs[0]));
     ls->key = *k;
     ls->n = n;
     ls->attrs = n ? arena_memdup(&cv->pd->arena, attrs, n * sizeof(int32_t))
@@ -267,7 +278,8 @@ int jfr_labels_attrs(struct jfr_conv *cv, const struct jfr_ctx_key *k,
     *attrs = NULL;
     *n = 0;
     if (k->context == 0 && k->span == 0 && k->span_name == 0 &&
-        k->trace_hi == 0 && k->trace_lo == 0) {
+        k->trace_hi == 0 && k->trace_lo == 0 && k->dd_span == 0 &&
+        k->dd_root == 0) {
         return PC_OK;
     }
     h = jfr_mix64(k->context ^
@@ -275,6 +287,7 @@ int jfr_labels_attrs(struct jfr_conv *cv, const struct jfr_ctx_key *k,
                             jfr_mix64(k->span_name ^
                                       jfr_mix64(k->trace_hi ^
                                                 jfr_mix64(k->trace_lo)))));
+    h = jfr_mix64(h ^ jfr_mix64(k->dd_span ^ jfr_mix64(k->dd_root)));
     itab_probe_start(&s->idx, h, &pr);
     while ((j = itab_probe_next(&s->idx, &pr)) >= 0) {
         if (memcmp(&s->sets[j].key, k, sizeof(*k)) == 0) {

@@ -351,6 +351,9 @@ static const char *const fnames[JF_NFNAMES] = {
     [JF_METHOD] = "method",
     [JF_LINE_NUMBER] = "lineNumber",
     [JF_FRAMES] = "frames",
+    [JF_LOCAL_ROOT_SPAN_ID] = "localRootSpanId",
+    [JF_CPU_INTERVAL] = "cpuInterval",
+    [JF_WALL_INTERVAL] = "wallInterval",
 };
 
 const char *jfr_fname_str(enum jfr_fname f)

@@ -98,7 +98,8 @@ static void tag_name(struct pstr key, char *out, size_t size)
 }
 
 /* Appends "k:v," with ',' in the value made '_' (tags are ','-joined with
- * no escaping); language nodejs is javascript, as dd-trace-js says. */
+ * no escaping); language nodejs is javascript, as dd-trace-js says, and
+ * java is jvm, as dd-trace-java says. */
 static int put_tag(struct buf *out, const char *k, const char *v, size_t vlen)
 {
     size_t i, at;
@@ -108,6 +109,10 @@ static int put_tag(struct buf *out, const char *k, const char *v, size_t vlen)
         memcmp(v, "nodejs", 6) == 0) {
         v = "javascript";
         vlen = 10;
+    } else if (strcmp(k, "language") == 0 && vlen == 4 &&
+               memcmp(v, "java", 4) == 0) {
+        v = "jvm";
+        vlen = 3;
     }
     if (out->len > 0 && (rc = buf_append(out, ",", 1)) != PC_OK) {
         return rc;

@@ -69,7 +69,7 @@ const char *dd_tag_get(const struct dd_tag *tags, uint32_t n, const char *key);
 const char *dd_tag_attr(const char *key);
 
 /* telemetry.sdk.language of a `language` tag or, without one, of the
- * event's family (javascript and node are nodejs). */
+ * event's family (javascript and node are nodejs, jvm is java). */
 const char *dd_language(const char *language, const char *family);
 
 /* ---- attachments (dd_attach.c) ----------------------------------------- */

@@ -75,5 +75,9 @@ const char *dd_language(const char *language, const char *family)
     if (strcmp(l, "javascript") == 0 || strcmp(l, "node") == 0) {
         return "nodejs";
     }
+    /* dd-trace-java tags its uploads language:jvm (family java). */
+    if (strcmp(l, "jvm") == 0) {
+        return "java";
+    }
     return l;
 }

@@ -216,9 +216,7 @@ static void take_jfr(struct upload *u, const char *name, const uint8_t *p,
     buf_free(&b);
     if (rc == PC_OK && res.nprofiles == 0 && res.nevents > 0) {
         pdata_free(res.pd);
-        rc = err_set(&e, PC_EFORMAT,
-                     "no event profcol converts among %llu (datadog.* "
-                     "events of the ddprof engine are not read)",
+        rc = err_set(&e, PC_EFORMAT, "no event profcol converts among %llu",
                      (unsigned long long)res.nevents);
     } else if (rc == PC_OK && ((rc = pdata_check_text(res.pd, &e)) != PC_OK ||
                                (rc = jfr_split_kinds(&res)) != PC_OK)) {

@@ -61,6 +61,7 @@ static void test_tags(void **state)
     assert_string_equal(dd_tag_attr("team"), "team");
     assert_string_equal(dd_language("javascript", "node"), "nodejs");
     assert_string_equal(dd_language(NULL, "node"), "nodejs");
+    assert_string_equal(dd_language("jvm", "java"), "java");
     assert_string_equal(dd_language(NULL, "go"), "go");
     assert_string_equal(dd_language("python", ""), "python");
     assert_null(dd_language(NULL, ""));

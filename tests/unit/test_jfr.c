@@ -707,6 +707,142 @@ static void test_random_damage(void **state)
     buf_free(&b);
 }
 
+/* ---- a real recording of the Datadog Java profiler (ddprof engine) ------ */
+
+/* The file tests/fuzz/corpus/fuzz_jfr/ddprof_java17.jfr: the datadog.*
+ * chunk of one main.jfr dd-java-agent 1.45.2 uploaded (JDK 17, Linux x64)
+ * for tests/peers/ddtrace-java/DdWork.java. */
+static void load_ddprof(struct buf *b)
+{
+    const char *src = getenv("PROFCOL_SOURCE_DIR");
+    char path[1024];
+    uint8_t tmp[65536];
+    size_t n;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/fuzz_jfr/%s",
+             src ? src : ".", "ddprof_java17.jfr");
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    buf_init(b, 0);
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
+        assert_int_equal(buf_append(b, tmp, n), PC_OK);
+    }
+    fclose(f);
+}
+
+/* Whether stack si has a frame whose function name starts with want. */
+static int stack_has(const struct pdata *pd, int32_t si, const char *want)
+{
+    const struct stack *st = &pd->dict.stacks[si];
+    uint32_t i;
+
+    for (i = 0; i < st->n; i++) {
+        if (strncmp(fname(pd, st->locs[i]), want, strlen(want)) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The value of label key on sample s, as a 16-hex-digit id; 0 if absent,
+ * and the test fails when present but not such an id. */
+static uint64_t span_label(const struct pdata *pd, const struct sample *s,
+                           const char *key)
+{
+    char tmp[24];
+    uint32_t i;
+
+    for (i = 0; i < s->nattrs; i++) {
+        const struct attr *a = &pd->dict.attrs[s->attrs[i]];
+        struct pstr k = dict_str(&pd->dict, a->key);
+        if (k.len != strlen(key) || memcmp(k.ptr, key, k.len) != 0) {
+            continue;
+        }
+        assert_int_equal(a->value.type, AV_STRING);
+        assert_int_equal(a->value.u.s.len, 16);
+        memcpy(tmp, a->value.u.s.ptr, 16);
+        tmp[16] = '\0';
+        assert_int_equal(strspn(tmp, "0123456789abcdef"), 16);
+        return strtoull(tmp, NULL, 16);
+    }
+    return 0;
+}
+
+/* The profile of kind k in res, or NULL. */
+static const struct profile *kind_profile(const struct jfr_result *res,
+                                          enum jfr_kind k)
+{
+    uint32_t i;
+
+    for (i = 0; i < res->nprofiles; i++) {
+        if (res->kind[i] == k) {
+            return &res->pd->resources[0].scopes[0].profiles[i];
+        }
+    }
+    return NULL;
+}
+
+/* datadog.ExecutionSample is cpu: weight x the engine's cpuInterval, so
+ * every value is a multiple of the smallest; JfrWork.burnCpu is sampled,
+ * and DdWork.traced, which the tracer traces, runs under a span: its
+ * samples carry the span and local root span ids. datadog.ObjectSample is allocation: objects = weight, bytes =
+ * weight x size. datadog.MethodSample is wall. */
+static void test_ddprof_recording(void **state)
+{
+    const struct profile *cpu, *alloc;
+    struct jfr_result res;
+    struct errctx e;
+    struct buf b;
+    int64_t unit = INT64_MAX, bytes = 0, objects = 0;
+    uint32_t i, burn = 0, spans = 0, roots = 0, allocate = 0;
+
+    (void)state;
+    load_ddprof(&b);
+    assert_int_equal(convert(&b, NULL, &res, &e), PC_OK);
+    assert_int_equal(res.nchunks, 1);
+    assert_non_null(kind_profile(&res, JFR_WALL));
+    cpu = kind_profile(&res, JFR_CPU);
+    alloc = kind_profile(&res, JFR_ALLOC_SAMPLE);
+    assert_non_null(cpu);
+    assert_non_null(alloc);
+    assert_true(cpu->nsamples > 10);
+    for (i = 0; i < cpu->nsamples; i++) {
+        const struct sample *s = &cpu->samples[i];
+        assert_true(s->values[0] > 0);
+        unit = s->values[0] < unit ? s->values[0] : unit;
+        burn += stack_has(res.pd, s->stack, "JfrWork.burnCpu");
+        if (span_label(res.pd, s, "span_id") != 0) {
+            spans++;
+            roots += span_label(res.pd, s, "local_root_span_id") != 0;
+        } else {
+            /* DdWork.traced always runs inside its span. */
+            assert_false(stack_has(res.pd, s->stack, "DdWork.traced"));
+        }
+    }
+    /* The engine's default cpu interval is some milliseconds. */
+    assert_true(unit >= 1000000 && unit <= 100000000);
+    for (i = 0; i < cpu->nsamples; i++) {
+        assert_int_equal(cpu->samples[i].values[0] % unit, 0);
+    }
+    assert_true(burn > 0);
+    assert_true(spans > 0);
+    assert_int_equal(roots, spans);
+    for (i = 0; i < alloc->nsamples; i++) {
+        const struct sample *s = &alloc->samples[i];
+        assert_true(s->values[0] > 0);
+        assert_true(s->values[1] >= s->values[0] * 16);
+        objects += s->values[0];
+        bytes += s->values[1];
+        allocate += stack_has(res.pd, s->stack, "JfrWork.allocate");
+    }
+    assert_true(allocate > 0);
+    /* JfrWork allocates byte[1024 .. 33280]: 1 KiB to 33 KiB each. */
+    assert_true(bytes / objects >= 1024 && bytes / objects <= 33280 + 64);
+    pdata_free(res.pd);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -725,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_random_damage),
+        cmocka_unit_test(test_ddprof_recording),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
