@@ -2,7 +2,8 @@
 Python's XML parser (it must be well-formed) and answers about it.
 
   flame_check.py self SVG NAME     sum of the self shares (percent) of the
-                                   frames named NAME
+                                   frames named NAME, and how many there are
+                                   (each share is printed rounded to 0.01)
   flame_check.py fill SVG NAME     the fill colours of the frames named NAME
   flame_check.py frames SVG        number of frames
   flame_check.py reddest SVG       the names of the frames drawn fully red
@@ -29,12 +30,13 @@ def main():
     if what == "frames":
         print(len(fs))
     elif what == "self":
-        total = 0.0
+        total, n = 0.0, 0
         for g in fs:
             if g.get("data-n") == sys.argv[3]:
                 title = g.find(NS + "title").text
                 total += float(re.search(r"self ([0-9.]+)%", title).group(1))
-        print("%.4f" % total)
+                n += 1
+        print("%.4f %d" % (total, n))
     elif what == "fill":
         print(" ".join(sorted({g.find(NS + "rect").get("fill") for g in fs
                                if g.get("data-n") == sys.argv[3]})))
