@@ -85,7 +85,8 @@ start_profcol profcol "$WORK/config.yaml"
 echo "== synthetic run: 2 x $PHASE s"
 start_proc drive "$PY" "$HERE/profilemetrics_drive.py" "$WORK/pb" \
   "http://127.0.0.1:$RX_PORT/ingest" "$PHASE" "$WORK/t0"
-reap drive $((2 * PHASE + 60)) || die "driver failed: $(tail -n 5 "$WORK/drive.log")"
+reap drive $((2 * PHASE + 60)) ||
+  die "driver failed: $(tail -n 5 "$WORK/drive.log"); profcol's log: $(tail -n 30 "$WORK/profcol.log")"
 T0=$(cat "$WORK/t0")
 # Two more scrapes and pushes after the last upload.
 sleep 3
