@@ -11,10 +11,12 @@
  *   3. locations (they refer to mappings and functions, which pprof writes
  *      after them);
  *   4. samples (they refer to locations).
- * Skipping a top-level field is one tag and one length, so the extra passes
- * cost little next to parsing the samples themselves. Labels, most of a
- * small profile's bytes, are counted without being parsed and decoded once
- * per distinct label (pp_label_memo).
+ * Pass 1 also records where each kind of field lies (struct pp_run), so
+ * that a later pass reads its own fields only, even where a writer
+ * interleaves kinds (Go: locations with functions, and in a heap profile
+ * with samples). Labels, most of a small profile's bytes, are counted
+ * without being parsed and decoded once per distinct label
+ * (pp_label_memo).
  *
  * pprof ids become table positions. Profiles written by Go and most tools
  * number ids 1..N in order; then an id is its own index and no map is built.
@@ -304,8 +306,11 @@ static inline int pp_varint(const uint8_t **p, const uint8_t *end,
 }
 
 /* Number of varints in a packed run: bytes without the continuation bit,
- * eight at a time (pass 1 runs this over every sample). */
-static uint64_t pp_count_varints(const uint8_t *p, const uint8_t *end)
+ * eight at a time (pass 1 runs this over every sample). limit is the end
+ * of the readable input: when the last word fits before it, the bytes
+ * past end are masked off instead of counted one by one. */
+static uint64_t pp_count_varints(const uint8_t *p, const uint8_t *end,
+                                 const uint8_t *limit)
 {
     const uint64_t hi = 0x8080808080808080ULL;
     uint64_t n = 0, w;
@@ -315,6 +320,11 @@ static uint64_t pp_count_varints(const uint8_t *p, const uint8_t *end)
         /* one bit per terminating byte, summed by the multiply */
         n += (((~w & hi) >> 7) * 0x0101010101010101ULL) >> 56;
         p += 8;
+    }
+    if (p < end && limit - p >= 8) {
+        memcpy(&w, p, 8);
+        w = ~w & hi & ((UINT64_C(1) << (8 * (end - p))) - 1);
+        return n + (((w >> 7) * 0x0101010101010101ULL) >> 56);
     }
     while (p < end) {
         n += (*p++ & 0x80) == 0;
@@ -357,7 +367,7 @@ static int pp_count_scalars(struct pp_dec *x, const struct pbf *f,
         return PC_OK;
     }
     if (f->wire == PB_LEN) {
-        *count += pp_count_varints(f->s, f->s + f->n);
+        *count += pp_count_varints(f->s, f->s + f->n, x->end);
         return PC_OK;
     }
     return pp_wire_type_err(x, f, what);
