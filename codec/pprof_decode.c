@@ -276,6 +276,41 @@ pbf_next(const uint8_t **p, const uint8_t *end, struct pbf *f)
 }
 
 /*
+ * A sample at *p the way writers put them, back to back: a tag byte 0x12
+ * and a length of one or two bytes. Read without the general field reader
+ * (passes 1 and 4 read every sample); returns 0, *p unmoved, for anything
+ * else, which the caller reads with pbf_next.
+ */
+static inline int pp_sample_field(const uint8_t **p, const uint8_t *end,
+                                  struct pbf *f)
+{
+    const uint8_t *q = *p;
+    size_t n, hdr;
+
+    if (end - q < 3 || q[0] != ((PF_SAMPLE << 3) | PB_LEN)) {
+        return 0;
+    }
+    if (q[1] < 0x80) {
+        n = q[1];
+        hdr = 2;
+    } else if (q[2] < 0x80) {
+        n = (size_t)(q[1] & 0x7f) | (size_t)q[2] << 7;
+        hdr = 3;
+    } else {
+        return 0;
+    }
+    if (n > (size_t)(end - q) - hdr) {
+        return 0;
+    }
+    f->field = PF_SAMPLE;
+    f->wire = PB_LEN;
+    f->s = q + hdr;
+    f->n = n;
+    *p = f->s + n;
+    return 1;
+}
+
+/*
  * Varint read for the hot loops (location ids and values of samples): when
  * ten bytes are left no bounds check is needed per byte. Same results and
  * errors as pb_read_varint.
@@ -382,6 +417,13 @@ static int pp_count_sample(struct pp_dec *x, const uint8_t *p,
     struct pbf f = {0};
     int rc;
 
+    /* Packed location ids first, with a one-byte length, as Go writes
+     * them: counted without the general field reader. */
+    if (end - p >= 2 && p[0] == ((1 << 3) | PB_LEN) && p[1] < 0x80 &&
+        p[1] <= end - p - 2) {
+        x->c.locids += pp_count_varints(p + 2, p + 2 + p[1], x->end);
+        p += 2 + p[1];
+    }
     while (p < end) {
         at = p;
         rc = pbf_next(&p, end, &f);
@@ -508,12 +550,16 @@ static void pp_run_add(struct pp_dec *x, uint32_t fn, const uint8_t *at,
 static int pp_count(struct pp_dec *x)
 {
     const uint8_t *p = x->base, *at;
+    /* Every top-level field takes two bytes at least: below this size no
+     * count can reach INT32_MAX, and the loop need not check. */
+    int small = (size_t)(x->end - x->base) / 2 < INT32_MAX;
     struct pbf f = {0};
     int rc;
 
     while (p < x->end) {
         at = p;
-        rc = pbf_next(&p, x->end, &f);
+        rc = pp_sample_field(&p, x->end, &f) ? PC_OK
+                                             : pbf_next(&p, x->end, &f);
         if (rc != PC_OK) {
             return pp_wire_err(x, rc, at, "profile");
         }
@@ -528,6 +574,9 @@ static int pp_count(struct pp_dec *x)
             pp_run_add(x, f.field, at, p);
         }
         /* Tables are indexed with int32; refuse what cannot fit. */
+        if (small) {
+            continue;
+        }
         if (x->c.samples >= INT32_MAX || x->c.strings >= INT32_MAX ||
             x->c.locations >= INT32_MAX || x->c.mappings >= INT32_MAX ||
             x->c.functions >= INT32_MAX || x->c.sample_types >= INT32_MAX) {
@@ -1798,38 +1847,14 @@ static void pp_housekeep(struct pp_dec *x, const struct pp_blocks *b,
     pp_ahead(x, 4, b->attrs);
 }
 
-/*
- * Next sample of the span. Writers put the samples back to back, each a
- * tag byte 0x12 and a length of one or two bytes: that case is read here
- * without the general field reader; anything else (other fields between
- * samples, longer lengths, the end of a run, every error) goes to
- * pp_cur_next.
- */
+/* Next sample of the span: pp_sample_field, else pp_cur_next (other
+ * fields between samples, the end of a run, every error). */
 static inline int pp_next_sample(struct pp_dec *x, struct pp_cur *c,
                                  struct pbf *f, int *found)
 {
-    const uint8_t *q = c->p;
-    size_t n, hdr;
-
-    if (q != NULL && c->end - q >= 3 && q[0] == ((PF_SAMPLE << 3) | PB_LEN)) {
-        if (q[1] < 0x80) {
-            n = q[1];
-            hdr = 2;
-        } else if (q[2] < 0x80) {
-            n = (size_t)(q[1] & 0x7f) | (size_t)q[2] << 7;
-            hdr = 3;
-        } else {
-            hdr = 0;
-        }
-        if (hdr != 0 && n <= (size_t)(c->end - q) - hdr) {
-            f->field = PF_SAMPLE;
-            f->wire = PB_LEN;
-            f->s = q + hdr;
-            f->n = n;
-            c->p = f->s + n;
-            *found = 1;
-            return PC_OK;
-        }
+    if (c->p != NULL && pp_sample_field(&c->p, c->end, f)) {
+        *found = 1;
+        return PC_OK;
     }
     return pp_cur_next(x, c, f, found);
 }
