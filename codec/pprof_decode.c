@@ -11,10 +11,12 @@
  *   3. locations (they refer to mappings and functions, which pprof writes
  *      after them);
  *   4. samples (they refer to locations).
- * Skipping a top-level field is one tag and one length, so the extra passes
- * cost little next to parsing the samples themselves. Labels, most of a
- * small profile's bytes, are counted without being parsed and decoded once
- * per distinct label (pp_label_memo).
+ * Pass 1 also records where each kind of field lies (struct pp_run), so
+ * that a later pass reads its own fields only, even where a writer
+ * interleaves kinds (Go: locations with functions, and in a heap profile
+ * with samples). Labels, most of a small profile's bytes, are counted
+ * without being parsed and decoded once per distinct label
+ * (pp_label_memo).
  *
  * pprof ids become table positions. Profiles written by Go and most tools
  * number ids 1..N in order; then an id is its own index and no map is built.
@@ -30,6 +32,7 @@
 #include <xxhash.h>
 
 #include "codec/compress.h"
+#include "core/assert.h"
 #include "core/intern.h"
 #include "codec/pb.h"
 
@@ -79,6 +82,29 @@ struct pp_span {
 };
 
 /*
+ * Runs of consecutive top-level fields with one number, in input order.
+ * Real Go profiles interleave locations with functions (and a heap
+ * profile samples with both), so a field's span covers most of the
+ * profile and every later pass would re-read it; with the runs a pass
+ * reads its own fields only. Pass 1 records at most PP_RUNS_MAX runs;
+ * past that (a pathological order) the passes walk the spans instead.
+ */
+struct pp_run {
+    const uint8_t *start, *end;
+    uint32_t field;
+};
+
+#define PP_RUNS_FIRST 64
+#define PP_RUNS_MAX 8192
+
+/* Where a pass is in the fields numbered fn: the runs, else the span. */
+struct pp_cur {
+    const uint8_t *p, *end;
+    uint32_t fn;
+    uint32_t run; /* next run to look at */
+};
+
+/*
  * Equal labels share one attr entry. The table holds attr indices only
  * (open addressing, -1 = empty) and compares with the attr entries
  * themselves, so it stays 4 bytes a slot.
@@ -122,6 +148,8 @@ struct pp_dec {
     struct pp_counts c;
     struct idmap mappings, functions, locations;
     struct pp_span spans[PF_DOC_URL + 1];
+    struct pp_run *runs; /* malloc, NULL = walk the spans */
+    uint32_t nruns, cap_runs;
     struct pp_labtab labels;    /* dedup of equal labels (attr entries) */
     struct pp_labmemo *labmemo; /* 1 << PP_LABMEMO_BITS entries */
     char *strpool; /* copies of the strings, NULL when borrowing */
@@ -192,7 +220,8 @@ static inline size_t pp_varint10(const uint8_t *q, uint64_t *out)
  * One field off the wire. Nearly every field of a pprof has a one-byte tag
  * and is a varint or a length-delimited run; with 11 bytes left that case
  * needs no per-byte bounds check and is decoded here, inline in every
- * loop. Anything else (and every error) goes to pbf_next_slow.
+ * loop, and so is a varint closer to the end. Anything else (and every
+ * error) goes to pbf_next_slow.
  */
 __attribute__((always_inline)) static inline int
 pbf_next(const uint8_t **p, const uint8_t *end, struct pbf *f)
@@ -231,7 +260,54 @@ pbf_next(const uint8_t **p, const uint8_t *end, struct pbf *f)
             return PC_OK;
         }
     }
+    /* A varint of several bytes closing its message (a sample's last
+     * value, a line's number): bounds checked per byte, still inline. */
+    if (end - q >= 2 && q[0] >= 0x08 && q[0] < 0x80 &&
+        (q[0] & 7) == PB_VARINT) {
+        const uint8_t *r = q + 1;
+        if (pb_read_varint(&r, end, &f->v) == PC_OK) {
+            f->field = q[0] >> 3;
+            f->wire = PB_VARINT;
+            *p = r;
+            return PC_OK;
+        }
+    }
     return pbf_next_slow(p, end, f);
+}
+
+/*
+ * A sample at *p the way writers put them, back to back: a tag byte 0x12
+ * and a length of one or two bytes. Read without the general field reader
+ * (passes 1 and 4 read every sample); returns 0, *p unmoved, for anything
+ * else, which the caller reads with pbf_next.
+ */
+static inline int pp_sample_field(const uint8_t **p, const uint8_t *end,
+                                  struct pbf *f)
+{
+    const uint8_t *q = *p;
+    size_t n, hdr;
+
+    if (end - q < 3 || q[0] != ((PF_SAMPLE << 3) | PB_LEN)) {
+        return 0;
+    }
+    if (q[1] < 0x80) {
+        n = q[1];
+        hdr = 2;
+    } else if (q[2] < 0x80) {
+        n = (size_t)(q[1] & 0x7f) | (size_t)q[2] << 7;
+        hdr = 3;
+    } else {
+        return 0;
+    }
+    if (n > (size_t)(end - q) - hdr) {
+        return 0;
+    }
+    f->field = PF_SAMPLE;
+    f->wire = PB_LEN;
+    f->s = q + hdr;
+    f->n = n;
+    *p = f->s + n;
+    return 1;
 }
 
 /*
@@ -265,8 +341,11 @@ static inline int pp_varint(const uint8_t **p, const uint8_t *end,
 }
 
 /* Number of varints in a packed run: bytes without the continuation bit,
- * eight at a time (pass 1 runs this over every sample). */
-static uint64_t pp_count_varints(const uint8_t *p, const uint8_t *end)
+ * eight at a time (pass 1 runs this over every sample). limit is the end
+ * of the readable input: when the last word fits before it, the bytes
+ * past end are masked off instead of counted one by one. */
+static uint64_t pp_count_varints(const uint8_t *p, const uint8_t *end,
+                                 const uint8_t *limit)
 {
     const uint64_t hi = 0x8080808080808080ULL;
     uint64_t n = 0, w;
@@ -276,6 +355,11 @@ static uint64_t pp_count_varints(const uint8_t *p, const uint8_t *end)
         /* one bit per terminating byte, summed by the multiply */
         n += (((~w & hi) >> 7) * 0x0101010101010101ULL) >> 56;
         p += 8;
+    }
+    if (p < end && limit - p >= 8) {
+        memcpy(&w, p, 8);
+        w = ~w & hi & ((UINT64_C(1) << (8 * (end - p))) - 1);
+        return n + (((w >> 7) * 0x0101010101010101ULL) >> 56);
     }
     while (p < end) {
         n += (*p++ & 0x80) == 0;
@@ -318,7 +402,7 @@ static int pp_count_scalars(struct pp_dec *x, const struct pbf *f,
         return PC_OK;
     }
     if (f->wire == PB_LEN) {
-        *count += pp_count_varints(f->s, f->s + f->n);
+        *count += pp_count_varints(f->s, f->s + f->n, x->end);
         return PC_OK;
     }
     return pp_wire_type_err(x, f, what);
@@ -333,6 +417,13 @@ static int pp_count_sample(struct pp_dec *x, const uint8_t *p,
     struct pbf f = {0};
     int rc;
 
+    /* Packed location ids first, with a one-byte length, as Go writes
+     * them: counted without the general field reader. */
+    if (end - p >= 2 && p[0] == ((1 << 3) | PB_LEN) && p[1] < 0x80 &&
+        p[1] <= end - p - 2) {
+        x->c.locids += pp_count_varints(p + 2, p + 2 + p[1], x->end);
+        p += 2 + p[1];
+    }
     while (p < end) {
         at = p;
         rc = pbf_next(&p, end, &f);
@@ -423,15 +514,52 @@ static int pp_count_field(struct pp_dec *x, const struct pbf *f)
     }
 }
 
+/* Adds the field [at, p) numbered fn to the runs (see struct pp_run);
+ * gives up on them when they outgrow PP_RUNS_MAX or memory. */
+static void pp_run_add(struct pp_dec *x, uint32_t fn, const uint8_t *at,
+                       const uint8_t *p)
+{
+    struct pp_run *r;
+
+    if (x->nruns != 0 && x->runs == NULL) {
+        return; /* given up */
+    }
+    r = x->nruns != 0 ? &x->runs[x->nruns - 1] : NULL;
+    if (r != NULL && r->field == fn && r->end == at) {
+        r->end = p;
+        return;
+    }
+    if (x->nruns == x->cap_runs) {
+        uint32_t cap = x->cap_runs != 0 ? x->cap_runs * 2 : PP_RUNS_FIRST;
+        r = cap <= PP_RUNS_MAX ? realloc(x->runs, cap * sizeof(*r)) : NULL;
+        if (r == NULL) {
+            free(x->runs);
+            x->runs = NULL;
+            x->nruns = 1; /* nonzero with no runs: given up */
+            return;
+        }
+        x->runs = r;
+        x->cap_runs = cap;
+    }
+    x->runs[x->nruns].start = at;
+    x->runs[x->nruns].end = p;
+    x->runs[x->nruns].field = fn;
+    x->nruns++;
+}
+
 static int pp_count(struct pp_dec *x)
 {
     const uint8_t *p = x->base, *at;
+    /* Every top-level field takes two bytes at least: below this size no
+     * count can reach INT32_MAX, and the loop need not check. */
+    int small = (size_t)(x->end - x->base) / 2 < INT32_MAX;
     struct pbf f = {0};
     int rc;
 
     while (p < x->end) {
         at = p;
-        rc = pbf_next(&p, x->end, &f);
+        rc = pp_sample_field(&p, x->end, &f) ? PC_OK
+                                             : pbf_next(&p, x->end, &f);
         if (rc != PC_OK) {
             return pp_wire_err(x, rc, at, "profile");
         }
@@ -443,8 +571,12 @@ static int pp_count(struct pp_dec *x)
             struct pp_span *sp = &x->spans[f.field];
             sp->start = sp->start != NULL ? sp->start : at;
             sp->end = p;
+            pp_run_add(x, f.field, at, p);
         }
         /* Tables are indexed with int32; refuse what cannot fit. */
+        if (small) {
+            continue;
+        }
         if (x->c.samples >= INT32_MAX || x->c.strings >= INT32_MAX ||
             x->c.locations >= INT32_MAX || x->c.mappings >= INT32_MAX ||
             x->c.functions >= INT32_MAX || x->c.sample_types >= INT32_MAX) {
@@ -1257,6 +1389,51 @@ static int pp_sample_val(struct pp_dec *x, uint64_t v, struct pp_blocks *b,
     return PC_OK;
 }
 
+/*
+ * Dense location ids of one to three bytes (ids below 2 097 152), read
+ * out of a word of eight bytes: no per-byte bounds checks, and one compare
+ * per id for both the input and the output, since every id takes at least
+ * a byte. Stops at anything else (a longer id, an id that needs the map,
+ * the last 7 bytes); returns where it stopped, *out moved past what it
+ * wrote. [p, end) holds more than 8 bytes.
+ */
+static const uint8_t *pp_locs_words(const uint8_t *p, const uint8_t *end,
+                                    int32_t **out, const int32_t *out_end,
+                                    uint64_t dense_n)
+{
+    const uint8_t *stop = end - 7;
+    int32_t *o = *out;
+    uint64_t w, id;
+    size_t k;
+
+    PC_ASSERT(end - p > 8 && o != NULL);
+    if ((size_t)(stop - p) > (size_t)(out_end - o)) {
+        stop = p + (out_end - o);
+    }
+    while (p < stop) {
+        memcpy(&w, p, 8); /* p + 8 <= end: p < end - 7 */
+        if ((w & 0x80) == 0) {
+            id = w & 0x7f;
+            k = 1;
+        } else if ((w & 0x8000) == 0) {
+            id = (w & 0x7f) | (w >> 1 & 0x3f80);
+            k = 2;
+        } else if ((w & 0x800000) == 0) {
+            id = (w & 0x7f) | (w >> 1 & 0x3f80) | (w >> 2 & 0x1fc000);
+            k = 3;
+        } else {
+            break;
+        }
+        if (id - 1 >= dense_n) {
+            break;
+        }
+        *o++ = (int32_t)id;
+        p += k;
+    }
+    *out = o;
+    return p;
+}
+
 /* Packed location ids: the hot loop of the decoder. */
 static int pp_sample_locs(struct pp_dec *x, const uint8_t *p,
                           const uint8_t *end, struct pp_blocks *b, uint64_t si)
@@ -1267,6 +1444,9 @@ static int pp_sample_locs(struct pp_dec *x, const uint8_t *p,
     uint64_t id;
     int rc;
 
+    if (dense_n != 0 && end - p > 8) {
+        p = pp_locs_words(p, end, &out, b->locs_end, dense_n);
+    }
     while (p < end) {
         /* Ids under 128 (most of a small profile's) are one byte; a
          * large profile's are two or three. */
@@ -1421,18 +1601,85 @@ static int pp_span_next(struct pp_dec *x, const uint8_t **p,
     return PC_OK;
 }
 
+/* A cursor at the first field numbered fn. */
+static void pp_cur_init(const struct pp_dec *x, struct pp_cur *c, uint32_t fn)
+{
+    c->fn = fn;
+    c->run = 0;
+    c->p = x->runs != NULL ? NULL : x->spans[fn].start;
+    c->end = x->runs != NULL ? NULL : x->spans[fn].end;
+}
+
+/* Next field numbered c->fn; *found = 0 after the last. */
+static int pp_cur_next(struct pp_dec *x, struct pp_cur *c, struct pbf *f,
+                       int *found)
+{
+    int rc;
+
+    for (;;) {
+        rc = pp_span_next(x, &c->p, c->end, c->fn, f, found);
+        if (rc != PC_OK || *found || x->runs == NULL) {
+            return rc;
+        }
+        while (c->run < x->nruns && x->runs[c->run].field != c->fn) {
+            c->run++;
+        }
+        if (c->run == x->nruns) {
+            return PC_OK; /* *found is 0 */
+        }
+        c->p = x->runs[c->run].start;
+        c->end = x->runs[c->run].end;
+        c->run++;
+    }
+}
+
+/*
+ * Pass 2 over the runs: one walk in input order, every run but those of
+ * samples and locations. Its fields depend on no other field of the pass
+ * (string indices are checked against pass 1's count), so reading them
+ * in input order gives the tables the kind-by-kind walk gives.
+ */
+static int pp_pass2_runs(struct pp_dec *x, uint32_t *nstr)
+{
+    uint32_t i;
+    int rc;
+
+    for (i = 0; i < x->nruns; i++) {
+        const struct pp_run *r = &x->runs[i];
+        const uint8_t *p = r->start;
+        struct pbf f = {0};
+        if (r->field == PF_SAMPLE || r->field == PF_LOCATION) {
+            continue;
+        }
+        while (p < r->end) {
+            rc = pbf_next(&p, r->end, &f);
+            if (rc != PC_OK) {
+                return pp_wire_err(x, rc, p, "profile");
+            }
+            rc = pp_pass2_field(x, &f, nstr);
+            if (rc != PC_OK) {
+                return rc;
+            }
+        }
+    }
+    return PC_OK;
+}
+
 static int pp_pass2(struct pp_dec *x)
 {
     uint32_t nstr = 0;
     size_t i;
     int rc, found;
 
+    if (x->runs != NULL) {
+        return pp_pass2_runs(x, &nstr);
+    }
     for (i = 0; i < sizeof(pp_pass2_fields); i++) {
-        uint32_t fn = pp_pass2_fields[i];
-        const uint8_t *p = x->spans[fn].start;
+        struct pp_cur c;
         struct pbf f = {0};
+        pp_cur_init(x, &c, pp_pass2_fields[i]);
         for (;;) {
-            rc = pp_span_next(x, &p, x->spans[fn].end, fn, &f, &found);
+            rc = pp_cur_next(x, &c, &f, &found);
             if (rc != PC_OK || !found) {
                 break;
             }
@@ -1450,14 +1697,14 @@ static int pp_pass2(struct pp_dec *x)
 
 static int pp_locations(struct pp_dec *x, struct line *lines)
 {
-    const uint8_t *p = x->spans[PF_LOCATION].start;
     struct line *next = lines;
+    struct pp_cur c;
     struct pbf f = {0};
     int rc, found;
 
+    pp_cur_init(x, &c, PF_LOCATION);
     for (;;) {
-        rc = pp_span_next(x, &p, x->spans[PF_LOCATION].end, PF_LOCATION, &f,
-                          &found);
+        rc = pp_cur_next(x, &c, &f, &found);
         if (rc != PC_OK || !found) {
             return rc;
         }
@@ -1579,21 +1826,55 @@ static void pp_release_tail(struct pp_dec *x)
 #endif
 }
 
-static int pp_samples(struct pp_dec *x, struct pp_blocks *b)
-{
-    const uint8_t *p = x->spans[PF_SAMPLE].start;
-    struct pbf f = {0};
-    int rc, found;
+/*
+ * Input bytes the sample pass reads between two calls of pp_housekeep. A
+ * sample of n input bytes writes at most 36n bytes to one block (an empty
+ * sample: 2 bytes in, a sample and a stack entry out), so 2 KiB of input
+ * stay well inside the half window pp_ahead keeps ahead of the writes;
+ * calling it per sample cost more than reading a short sample.
+ */
+#define PP_HOUSEKEEP_STEP ((size_t)2 << 10)
 
-    pp_release_tail(x);
-    pp_ahead(x, 0, x->prof->samples);
+/* Gives back the input read so far and faults in the blocks ahead. */
+static void pp_housekeep(struct pp_dec *x, const struct pp_blocks *b,
+                         const uint8_t *p)
+{
+    pp_release(x, p);
+    pp_ahead(x, 0, x->prof->samples + x->prof->nsamples);
     pp_ahead(x, 1, x->pd->dict.stacks + x->pd->dict.nstacks);
     pp_ahead(x, 2, b->locs);
     pp_ahead(x, 3, b->vals);
     pp_ahead(x, 4, b->attrs);
+}
+
+/* Next sample of the span: pp_sample_field, else pp_cur_next (other
+ * fields between samples, the end of a run, every error). */
+static inline int pp_next_sample(struct pp_dec *x, struct pp_cur *c,
+                                 struct pbf *f, int *found)
+{
+    if (c->p != NULL && pp_sample_field(&c->p, c->end, f)) {
+        *found = 1;
+        return PC_OK;
+    }
+    return pp_cur_next(x, c, f, found);
+}
+
+static int pp_samples(struct pp_dec *x, struct pp_blocks *b)
+{
+    const uint8_t *end = x->spans[PF_SAMPLE].end;
+    const uint8_t *next = x->spans[PF_SAMPLE].start;
+    struct pp_cur c;
+    struct pbf f = {0};
+    int rc, found;
+
+    pp_release_tail(x);
+    if (next == NULL) {
+        return PC_OK; /* no samples */
+    }
+    pp_housekeep(x, b, next);
+    pp_cur_init(x, &c, PF_SAMPLE);
     for (;;) {
-        rc = pp_span_next(x, &p, x->spans[PF_SAMPLE].end, PF_SAMPLE, &f,
-                          &found);
+        rc = pp_next_sample(x, &c, &f, &found);
         if (rc != PC_OK || !found) {
             return rc;
         }
@@ -1601,12 +1882,13 @@ static int pp_samples(struct pp_dec *x, struct pp_blocks *b)
         if (rc != PC_OK) {
             return rc;
         }
-        pp_release(x, p);
-        pp_ahead(x, 0, x->prof->samples + x->prof->nsamples);
-        pp_ahead(x, 1, x->pd->dict.stacks + x->pd->dict.nstacks);
-        pp_ahead(x, 2, b->locs);
-        pp_ahead(x, 3, b->vals);
-        pp_ahead(x, 4, b->attrs);
+        /* The runs come in input order: c.p only moves forward. */
+        if (c.p >= next) {
+            pp_housekeep(x, b, c.p);
+            next = (size_t)(end - c.p) > PP_HOUSEKEEP_STEP
+                       ? c.p + PP_HOUSEKEEP_STEP
+                       : end;
+        }
     }
 }
 
@@ -1909,6 +2191,7 @@ static void pp_cleanup(struct pp_dec *x)
     idmap_free(&x->locations);
     free(x->labels.slots);
     free(x->labmemo);
+    free(x->runs);
     if (x->map != NULL) {
         munmap(x->map, x->map_len);
     }
