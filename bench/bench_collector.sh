@@ -137,7 +137,7 @@ run_one() { # DAEMON INPUT RATE (0: saturation)
   local n=$INFLIGHT
   [ "$2" = large ] && n=$INFLIGHT_LARGE
   SINK=$(free_port)
-  taskset -c 1 "$BUILD/bench_loadgen" grpc-sink "$SINK" >"$OUT/sink.out" 2>&1 &
+  taskset -c 1 "$BUILD/bench_loadgen" grpc-sink "$SINK" count >"$OUT/sink.out" 2>&1 &
   sinkpid=$!
   PIDS+=("$sinkpid")
   wait_port "$SINK" "$sinkpid" "$OUT/sink.out"

@@ -21,9 +21,10 @@
  *   bench_loadgen otlp-count FILE     the number of OTLP profiles in an
  *       ExportProfilesServiceRequest file, as the gRPC sink counts them
  *   bench_loadgen http-sink PORT      answers every request 200, empty body
- *   bench_loadgen grpc-sink PORT      answers every call OK, empty message,
- *       and counts the OTLP profiles in each (a relay's delivered rate:
- *       what a daemon acknowledged may still sit in its queue)
+ *   bench_loadgen grpc-sink PORT [count]  answers every call OK, empty
+ *       message; with `count` also counts the OTLP profiles in each (a
+ *       relay's delivered rate: what a daemon acknowledged may still sit in
+ *       its queue; off by default, it copies every message once)
  *
  * The generators print one line of key=value pairs: requests completed in
  * the measured window (after a 1 s warm-up), ok / refused (429, 503,
@@ -31,7 +32,8 @@
  * MB/s of request bodies accepted, p50/p99 latency of accepted requests and
  * the generator's own CPU use (user+sys over wall, 100 = one core), so a
  * run can show the generator was not the bottleneck. The sinks print
- * `requests=N bytes=N` (the gRPC sink also `profiles=N`) on SIGTERM/SIGINT.
+ * `requests=N bytes=N` (the gRPC sink also `profiles=N`, 0 without
+ * `count`) on SIGTERM/SIGINT.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -713,6 +715,7 @@ static int cmd_grpc(int argc, char **argv)
 
 static atomic_ullong sink_requests, sink_bytes, sink_profiles;
 static volatile sig_atomic_t sink_stop;
+static int sink_count; /* grpc-sink count: count OTLP profiles */
 
 static void on_signal(int sig)
 {
@@ -967,7 +970,9 @@ static void scall_step(grpc_server *srv, grpc_completion_queue *cq,
     if (c->stage == SC_RECEIVED && success && c->recv != NULL) {
         atomic_fetch_add(&sink_requests, 1);
         atomic_fetch_add(&sink_bytes, grpc_byte_buffer_length(c->recv));
-        atomic_fetch_add(&sink_profiles, sink_count_profiles(c->recv));
+        if (sink_count) {
+            atomic_fetch_add(&sink_profiles, sink_count_profiles(c->recv));
+        }
         c->stage = SC_DONE;
         c->resp = grpc_raw_byte_buffer_create(&empty, 1);
         ops[0].op = GRPC_OP_SEND_MESSAGE;
@@ -994,9 +999,10 @@ static int cmd_grpc_sink(int argc, char **argv)
     int i;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_loadgen grpc-sink PORT\n");
+        fprintf(stderr, "usage: bench_loadgen grpc-sink PORT [count]\n");
         return 2;
     }
+    sink_count = argc > 3 && strcmp(argv[3], "count") == 0;
     install_signals();
     grpc_init();
     arg.type = GRPC_ARG_INTEGER;
