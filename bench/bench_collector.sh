@@ -16,7 +16,11 @@
 # alternating profcol and Collector. A round starts a fresh daemon, reads
 # its idle RSS after BENCH_IDLE seconds, keeps BENCH_INFLIGHT calls in
 # flight for BENCH_SECONDS (bench_loadgen grpc): accepted calls per second
-# (saturation), the daemon's CPU seconds per profile, p99 latency. Then a
+# (saturation), the daemon's CPU seconds per profile, p99 latency, and the
+# calls it delivered: every round has a fresh sink, stopped as the
+# generator ends, that counts the OTLP profiles it got (a daemon that
+# acknowledges into a queue it cannot drain accepts more than it relays;
+# delivered calls = sink profiles / profiles per input call). Then a
 # fresh daemon again gets calls paced at 70 % of that saturation rate for
 # BENCH_SECONDS: its p99 latency and peak RSS (VmHWM) there. (At
 # saturation the peak RSS mostly measures how much a daemon lets queue up.)
@@ -79,10 +83,11 @@ wait_port() { # PORT PID LOG
   exit 1
 }
 
-SINK=$(free_port)
-taskset -c 1 "$BUILD/bench_loadgen" grpc-sink "$SINK" >"$OUT/sink.out" 2>&1 &
-PIDS+=("$!")
-sleep 0.5
+# OTLP profiles per input call, as the sink counts them.
+declare -A PER_CALL
+for input in cpu large; do
+  PER_CALL[$input]=$("$BUILD/bench_loadgen" otlp-count "$OUT/$input.otlp")
+done
 
 config() { # DAEMON PORT: writes its configuration, prints the path
   local f=$OUT/$1.yaml
@@ -100,6 +105,8 @@ service:
     profiles: {receivers: [otlp], exporters: [otlp]}
   telemetry:
     logs: {level: warn}
+    metrics: {address: 127.0.0.1:$(free_port)}
+    health: {address: 127.0.0.1:$(free_port)}
 EOF
   else
     cat >"$f" <<EOF
@@ -126,9 +133,14 @@ RESULTS=$OUT/results.txt
 TICK=$(getconf CLK_TCK)
 
 run_one() { # DAEMON INPUT RATE (0: saturation)
-  local port cfg pid idle c0 c1 t0 t1 line hwm
+  local port cfg pid idle c0 c1 t0 t1 line hwm sinkpid got
   local n=$INFLIGHT
   [ "$2" = large ] && n=$INFLIGHT_LARGE
+  SINK=$(free_port)
+  taskset -c 1 "$BUILD/bench_loadgen" grpc-sink "$SINK" count >"$OUT/sink.out" 2>&1 &
+  sinkpid=$!
+  PIDS+=("$sinkpid")
+  wait_port "$SINK" "$sinkpid" "$OUT/sink.out"
   port=$(free_port)
   cfg=$(config "$1" "$port")
   if [ "$1" = profcol ]; then
@@ -146,9 +158,12 @@ run_one() { # DAEMON INPUT RATE (0: saturation)
   line=$(taskset -c 1 "$BUILD/bench_loadgen" grpc "127.0.0.1:$port" "$METHOD" \
     "$OUT/$2.otlp" "$n" "$SECS" 1 "$3")
   c1=$(cpu_ticks "$pid"); t1=$(date +%s.%N)
+  kill "$sinkpid"; wait "$sinkpid" 2>/dev/null || true
+  got=$(sed -n 's/.*profiles=\([0-9]*\).*/\1/p' "$OUT/sink.out")
   hwm=$(rss_kib "$pid" VmHWM)
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "daemon=$1 input=$2 rate=$3 $line idle_rss_kib=$idle peak_rss_kib=$hwm" \
+    "delivered=$(awk -v g="${got:-0}" -v k="${PER_CALL[$2]}" 'BEGIN {printf "%.1f", g / k}')" \
     "cpu_s=$(awk -v a="$c0" -v b="$c1" -v t="$TICK" 'BEGIN {printf "%.2f", (b - a) / t}')" \
     "wall_s=$(awk -v x="$t0" -v y="$t1" 'BEGIN {printf "%.2f", y - x}')" >>"$RESULTS"
   log "$1 $2 rate $3: $line idle_rss_kib=$idle peak_rss_kib=$hwm"
@@ -189,10 +204,11 @@ print("Load average before %s, after %s; %s s per run, %s calls in flight "
       % (before, after, secs, inflight, inflight_large,
          len(next(iter(rows.values())))))
 print()
-print("| input | daemon | saturation profiles/s (one core) | CPU ms per "
-      "profile | p99 ms at saturation | idle RSS MiB | at 70 %: p99 ms | "
+print("| input | daemon | saturation: accepted profiles/s (one core) | "
+      "delivered profiles/s | CPU ms per accepted profile | p99 ms at "
+      "saturation | idle RSS MiB | at 70 %: delivered/s | at 70 %: p99 ms | "
       "at 70 %: peak RSS MiB |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 summary = []
 for inp in ("cpu", "large"):
     got = {}
@@ -204,19 +220,26 @@ for inp in ("cpu", "large"):
         # the whole run: profiles over the run = rate x wall time.
         done = sum(float(r["ok_per_s"]) * float(r["wall_s"]) for r in rs)
         rate = med(rs, "ok_per_s")
+        # Delivered over the generator's whole run (warm-up included): the
+        # sink stops when the generator does.
+        dlv = med(rs, "delivered") / med(rs, "wall_s")
         cpu_ms = 1000 * sum(float(r["cpu_s"]) for r in rs) / max(done, 1)
         ps = paced.get((inp, d), rs)
-        got[d] = (rate, med(ps, "peak_rss_kib") / 1024, cpu_ms)
-        print("| %s | %s | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f |"
-              % (inp, d, rate, cpu_ms, med(rs, "p99_us") / 1000,
-                 med(rs, "idle_rss_kib") / 1024, med(ps, "p99_us") / 1000,
-                 got[d][1]))
+        got[d] = (rate, med(ps, "peak_rss_kib") / 1024, cpu_ms, dlv)
+        print("| %s | %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f |"
+              % (inp, d, rate, dlv, cpu_ms, med(rs, "p99_us") / 1000,
+                 med(rs, "idle_rss_kib") / 1024,
+                 med(ps, "delivered") / med(ps, "wall_s"),
+                 med(ps, "p99_us") / 1000, got[d][1]))
     if len(got) == 2:
-        summary.append("%s: throughput %.2fx the Collector's (CPU per profile "
-                       "%.2fx less), peak RSS at 70 %% %.2fx of it (target "
-                       ">= 3x at <= 0.2x)" % (inp, got["profcol"][0] / got["collector"][0],
-                                     got["collector"][2] / got["profcol"][2],
-                                     got["profcol"][1] / got["collector"][1]))
+        dl = ("%.2fx" % (got["profcol"][3] / got["collector"][3])
+              if got["collector"][3] > 0 else "the Collector delivered none")
+        summary.append("%s: accepted %.2fx the Collector's, delivered %s "
+                       "(CPU per accepted profile %.2fx less), peak RSS at "
+                       "70 %% %.2fx of it (target >= 3x at <= 0.2x)"
+                       % (inp, got["profcol"][0] / got["collector"][0], dl,
+                          got["collector"][2] / got["profcol"][2],
+                          got["profcol"][1] / got["collector"][1]))
 print()
 for s in summary:
     print("- " + s)

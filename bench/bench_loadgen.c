@@ -18,8 +18,13 @@
  *       in flight over CHANNELS connections, one completion-queue thread.
  *       With RATE > 0, calls start at RATE per second instead (at most
  *       INFLIGHT at once): a load below saturation.
+ *   bench_loadgen otlp-count FILE     the number of OTLP profiles in an
+ *       ExportProfilesServiceRequest file, as the gRPC sink counts them
  *   bench_loadgen http-sink PORT      answers every request 200, empty body
- *   bench_loadgen grpc-sink PORT      answers every call OK, empty message
+ *   bench_loadgen grpc-sink PORT [count]  answers every call OK, empty
+ *       message; with `count` also counts the OTLP profiles in each (a
+ *       relay's delivered rate: what a daemon acknowledged may still sit in
+ *       its queue; off by default, it copies every message once)
  *
  * The generators print one line of key=value pairs: requests completed in
  * the measured window (after a 1 s warm-up), ok / refused (429, 503,
@@ -27,7 +32,8 @@
  * MB/s of request bodies accepted, p50/p99 latency of accepted requests and
  * the generator's own CPU use (user+sys over wall, 100 = one core), so a
  * run can show the generator was not the bottleneck. The sinks print
- * `requests=N bytes=N` on SIGTERM/SIGINT.
+ * `requests=N bytes=N` (the gRPC sink also `profiles=N`, 0 without
+ * `count`) on SIGTERM/SIGINT.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -54,6 +60,9 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+
+#include "codec/pb.h"
+#include "core/err.h"
 
 #define WARMUP_NS 1000000000LL
 #define MAX_LAT 2000000 /* latency samples kept per thread */
@@ -704,8 +713,9 @@ static int cmd_grpc(int argc, char **argv)
 
 /* ---- sinks ------------------------------------------------------------------ */
 
-static atomic_ullong sink_requests, sink_bytes;
+static atomic_ullong sink_requests, sink_bytes, sink_profiles;
 static volatile sig_atomic_t sink_stop;
+static int sink_count; /* grpc-sink count: count OTLP profiles */
 
 static void on_signal(int sig)
 {
@@ -715,9 +725,10 @@ static void on_signal(int sig)
 
 static void print_sink_stats(void)
 {
-    printf("requests=%llu bytes=%llu\n",
+    printf("requests=%llu bytes=%llu profiles=%llu\n",
            (unsigned long long)atomic_load(&sink_requests),
-           (unsigned long long)atomic_load(&sink_bytes));
+           (unsigned long long)atomic_load(&sink_bytes),
+           (unsigned long long)atomic_load(&sink_profiles));
     fflush(stdout);
 }
 
@@ -837,6 +848,66 @@ static int cmd_http_sink(int argc, char **argv)
 
 enum { SC_NEW, SC_RECEIVED, SC_DONE };
 
+/* Occurrences of LEN field f in [p, end), each counted as 1 or, with
+ * inner, as what inner counts in its body. A malformed tail ends the walk
+ * (the sink only acknowledges; the count is a benchmark's). */
+static uint64_t
+pb_count_field(const uint8_t *p, const uint8_t *end, uint32_t f,
+               uint64_t (*inner)(const uint8_t *, const uint8_t *))
+{
+    const uint8_t *s;
+    uint64_t n = 0;
+    size_t len;
+    uint32_t got;
+    unsigned w;
+
+    while (p < end) {
+        if (pb_read_tag(&p, end, &got, &w) != PC_OK) {
+            return n;
+        }
+        if (got == f && w == PB_LEN) {
+            if (pb_read_len(&p, end, &s, &len) != PC_OK) {
+                return n;
+            }
+            n += inner != NULL ? inner(s, s + len) : 1;
+        } else if (pb_skip(&p, end, w) != PC_OK) {
+            return n;
+        }
+    }
+    return n;
+}
+
+/* ScopeProfiles.profiles (2). */
+static uint64_t count_scope(const uint8_t *p, const uint8_t *end)
+{
+    return pb_count_field(p, end, 2, NULL);
+}
+
+/* ResourceProfiles.scope_profiles (2). */
+static uint64_t count_resource(const uint8_t *p, const uint8_t *end)
+{
+    return pb_count_field(p, end, 2, count_scope);
+}
+
+/* Profiles in an ExportProfilesServiceRequest (resource_profiles, 1):
+ * the top levels only, the dictionary and the profiles are skipped. */
+static uint64_t sink_count_profiles(grpc_byte_buffer *bb)
+{
+    grpc_byte_buffer_reader r;
+    grpc_slice all;
+    uint64_t n = 0;
+
+    if (!grpc_byte_buffer_reader_init(&r, bb)) {
+        return 0;
+    }
+    all = grpc_byte_buffer_reader_readall(&r);
+    n = pb_count_field(GRPC_SLICE_START_PTR(all), GRPC_SLICE_END_PTR(all), 1,
+                       count_resource);
+    grpc_slice_unref(all);
+    grpc_byte_buffer_reader_destroy(&r);
+    return n;
+}
+
 struct scall {
     grpc_call *call;
     grpc_call_details details;
@@ -899,6 +970,9 @@ static void scall_step(grpc_server *srv, grpc_completion_queue *cq,
     if (c->stage == SC_RECEIVED && success && c->recv != NULL) {
         atomic_fetch_add(&sink_requests, 1);
         atomic_fetch_add(&sink_bytes, grpc_byte_buffer_length(c->recv));
+        if (sink_count) {
+            atomic_fetch_add(&sink_profiles, sink_count_profiles(c->recv));
+        }
         c->stage = SC_DONE;
         c->resp = grpc_raw_byte_buffer_create(&empty, 1);
         ops[0].op = GRPC_OP_SEND_MESSAGE;
@@ -925,9 +999,10 @@ static int cmd_grpc_sink(int argc, char **argv)
     int i;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_loadgen grpc-sink PORT\n");
+        fprintf(stderr, "usage: bench_loadgen grpc-sink PORT [count]\n");
         return 2;
     }
+    sink_count = argc > 3 && strcmp(argv[3], "count") == 0;
     install_signals();
     grpc_init();
     arg.type = GRPC_ARG_INTEGER;
@@ -961,6 +1036,22 @@ static int cmd_grpc_sink(int argc, char **argv)
     _exit(0); /* no orderly gRPC shutdown needed */
 }
 
+static int cmd_otlp_count(int argc, char **argv)
+{
+    size_t len;
+    uint8_t *p;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_loadgen otlp-count FILE\n");
+        return 2;
+    }
+    p = read_file(argv[2], &len);
+    printf("%llu\n",
+           (unsigned long long)pb_count_field(p, p + len, 1, count_resource));
+    free(p);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "http") == 0) {
@@ -978,7 +1069,11 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "grpc-sink") == 0) {
         return cmd_grpc_sink(argc, argv);
     }
-    fprintf(stderr, "usage: bench_loadgen http|grpc|probe|http-sink|grpc-sink "
+    if (argc >= 2 && strcmp(argv[1], "otlp-count") == 0) {
+        return cmd_otlp_count(argc, argv);
+    }
+    fprintf(stderr, "usage: bench_loadgen http|grpc|probe|http-sink|grpc-sink|"
+                    "otlp-count "
                     "...\n"
                     "(see the comment at the top of bench/bench_loadgen.c)\n");
     return 2;

@@ -2,11 +2,11 @@
 // (parca.query.v1alpha1.QueryService), and the same summary of pprof files,
 // for tests/peers/test_parca.sh. One JSON line per profile type:
 //
-//	{"type": "NAME:SAMPLE_TYPE:UNIT", "total": N, "top": "FUNCTION"}
+//	{"type": "NAME:SAMPLE_TYPE:UNIT", "total": N, "top": "FUNCTION", "top_flat": M}
 //
 // total is the sum of the type's values, top the function with the largest
-// flat value (ties: the smaller name). A samples:count type counts samples x
-// period, as Parca reports it.
+// flat value (ties: the smaller name), top_flat that value. A samples:count
+// type counts samples x period, as Parca reports it.
 //
 //	parcaquery query ADDR      every type ProfileTypes lists (last 24 h), each
 //	                           merged over that range by Query (report pprof)
@@ -34,6 +34,9 @@ type summary struct {
 	Type  string `json:"type"`
 	Total int64  `json:"total"`
 	Top   string `json:"top"`
+	// TopFlat is kept apart from Top: a reader that names frames wrongly
+	// but reads stacks and values right still gets it right.
+	TopFlat int64 `json:"top_flat"`
 }
 
 // summarize adds sample type i of p under key to the totals and flat
@@ -60,13 +63,13 @@ func emit(total map[string]int64, flat map[string]map[string]int64) {
 	sort.Strings(keys)
 	enc := json.NewEncoder(os.Stdout)
 	for _, k := range keys {
-		top, best := "", int64(0)
+		top, best, found := "", int64(0), false
 		for f, v := range flat[k] {
-			if top == "" || v > best || (v == best && f < top) {
-				top, best = f, v
+			if !found || v > best || (v == best && f < top) {
+				top, best, found = f, v, true
 			}
 		}
-		if err := enc.Encode(summary{Type: k, Total: total[k], Top: top}); err != nil {
+		if err := enc.Encode(summary{Type: k, Total: total[k], Top: top, TopFlat: best}); err != nil {
 			die("%v", err)
 		}
 	}
