@@ -51,6 +51,8 @@ struct gconn {
     int64_t t;   /* ms: start of the wait or of the request */
     int nl;      /* header-end scanner: a line just ended */
     int closing; /* shut down by the sweep; evhttp frees it next */
+    /* Set once evhttp calls on_conn_close when it frees it. */
+    struct evhttp_connection *evcon;
 };
 
 struct connguard {
@@ -256,6 +258,8 @@ static void conn_remove(struct connguard *g, size_t i)
     struct gconn *c = g->conns[i];
 
     g->conns[i] = g->conns[--g->n];
+    /* The bufferevent may outlive the guard's hold (evhttp's own). */
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->cb);
     bufferevent_decref(c->bev);
     free(c);
     mgauge_add(g->m_open, -1);
@@ -450,6 +454,30 @@ int connguard_serve(struct connguard *g, struct evhttp *http,
     return PC_OK;
 }
 
+/* Drops the connections evhttp has freed, in every guard. The guard's
+ * reference keeps a freed connection's bufferevent, and with it its
+ * events, registered on a descriptor evhttp has closed: a new socket given
+ * the same number would then never be watched by the loop (libevent
+ * believes it is), and its requests would hang. So this runs before a new
+ * connection is set up, besides the sweep. */
+static void purge_dead(void)
+{
+    struct connguard *g;
+    size_t i;
+
+    for (g = guards; g != NULL; g = g->next) {
+        size_t before = g->n;
+        for (i = g->n; i-- > 0;) {
+            if (conn_dead(g->conns[i])) {
+                conn_remove(g, i);
+            }
+        }
+        if (g->n != before) {
+            guard_update(g);
+        }
+    }
+}
+
 void connguard_track(struct connguard *g, struct bufferevent *bev)
 {
     struct gconn *c;
@@ -457,6 +485,7 @@ void connguard_track(struct connguard *g, struct bufferevent *bev)
     if (bev == NULL) {
         return;
     }
+    purge_dead();
     if (g->n == g->cap || (c = calloc(1, sizeof(*c))) == NULL) {
         /* Not tracked (cannot happen at the cap: accepting pauses
          * there); evhttp serves it all the same. */
@@ -489,12 +518,45 @@ static struct gconn *conn_of(struct connguard *g, struct evhttp_request *ev)
                : NULL;
 }
 
+/* evhttp is freeing evcon (before it frees the bufferevent and closes the
+ * descriptor): the guard lets go of it now, so the bufferevent's events
+ * go with it while the descriptor is still this connection's. */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct connguard *g = arg;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    size_t i;
+
+    for (i = 0; i < g->n; i++) {
+        if (g->conns[i]->bev == bev) {
+            conn_remove(g, i);
+            guard_update(g);
+            if (g->budgeted) {
+                budget_changed(g);
+            }
+            return;
+        }
+    }
+}
+
+/* From the first request of c's connection on, evhttp tells when it
+ * frees the connection. */
+static void watch_close(struct connguard *g, struct gconn *c,
+                        struct evhttp_request *ev)
+{
+    if (c->evcon == NULL) {
+        c->evcon = evhttp_request_get_connection(ev);
+        evhttp_connection_set_closecb(c->evcon, on_conn_close, g);
+    }
+}
+
 void connguard_request(struct connguard *g, struct evhttp_request *ev)
 {
     struct gconn *c = conn_of(g, ev);
 
     if (c != NULL) {
         c->phase = GP_BUSY;
+        watch_close(g, c, ev);
     }
 }
 
@@ -505,12 +567,17 @@ void connguard_replied(struct connguard *g, struct evhttp_request *ev)
     if (g != NULL) {
         c = conn_of(g, ev);
     }
-    for (g = guards; c == NULL && g != NULL; g = g->next) {
-        c = conn_of(g, ev);
+    if (c == NULL) {
+        for (g = guards; g != NULL; g = g->next) {
+            if ((c = conn_of(g, ev)) != NULL) {
+                break;
+            }
+        }
     }
     if (c != NULL) {
         c->phase = GP_WAIT;
         c->t = clock_mono_ms();
+        watch_close(g, c, ev);
     }
 }
 
@@ -534,7 +601,10 @@ void connguard_free(struct connguard *g)
     }
     while (g->n > 0) {
         struct gconn *c = g->conns[g->n - 1];
-        evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->cb);
+        if (c->evcon != NULL && !conn_dead(c)) {
+            /* evhttp frees its connections after the guard is gone. */
+            evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+        }
         conn_remove(g, g->n - 1);
     }
     if (g->sweep != NULL) {
