@@ -292,6 +292,12 @@ fail:
     return NULL;
 }
 
+int batch_shared(const struct batch *b)
+{
+    return atomic_load_explicit((_Atomic int *)&b->refs,
+                                memory_order_acquire) > 1;
+}
+
 static int item_decode_locked(struct batch *b, struct item *it,
                               struct errctx *e)
 {

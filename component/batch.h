@@ -67,7 +67,9 @@ struct item {
     uint32_t nattrs;
     struct pstr tenant;      /* X-Scope-OrgID that brought it, may be empty */
     uint8_t format;          /* enum payload_format of raw */
-    struct blob *raw;        /* original bytes, or NULL once modified */
+    struct blob *raw;        /* original bytes, or NULL once modified;
+                                while queued, a small model's OTLP
+                                encoding (batch_compact) */
     struct shared_pdata *pd; /* decoded payload, or NULL until needed */
     int32_t resource;        /* OTLP: index of the resource in pd this
                                     item is; -1 = the whole pdata */
@@ -101,6 +103,10 @@ struct batch *batch_clone(const struct batch *b);
 /* Decodes the payload if needed (once; the result is shared). Safe to call
  * from several exporter threads on the same batch. */
 int batch_item_decode(struct batch *b, struct item *it, struct errctx *e);
+
+/* Nonzero when someone else holds b too (another exporter's queue, the
+ * status page): its items must then not be written. */
+int batch_shared(const struct batch *b);
 
 /* A pdata this item may change: decodes, then copies it when shared.
  * Drops it->raw and clears original_payload(_format) of every profile of

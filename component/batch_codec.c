@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/err.h"
 #include "codec/otlp.h"
 
@@ -120,6 +121,64 @@ static int encode_pdata(const struct item *it, struct buf *tmp)
         in[0] = pd;
     }
     return otlp_encode(in, 1, tmp, &e);
+}
+
+/* Decodable again from its bytes alone: the formats batch_item_decode
+ * knows. */
+static int item_redecodable(const struct item *it)
+{
+    return it->raw != NULL &&
+           (it->format == PAYLOAD_PPROF || it->format == PAYLOAD_OTLP);
+}
+
+/* A model-only item's OTLP encoding becomes its bytes, the model goes. */
+static int compact_model(struct item *it)
+{
+    struct buf tmp;
+    struct blob *raw;
+    int rc;
+
+    buf_init(&tmp, BATCH_COMPACT_MAX_ARENA * 4);
+    rc = encode_pdata(it, &tmp);
+    if (rc != PC_OK) {
+        buf_free(&tmp);
+        return rc;
+    }
+    raw = blob_new(tmp.data, tmp.len);
+    buf_free(&tmp);
+    if (raw == NULL) {
+        return PC_ENOMEM;
+    }
+    it->raw = raw;
+    it->format = PAYLOAD_OTLP;
+    it->resource = -1; /* the encoding holds only this item's resource */
+    return PC_OK;
+}
+
+uint32_t batch_compact(struct batch *b)
+{
+    uint32_t i, n = 0;
+
+    /* Another holder could be reading the items right now. */
+    PC_ASSERT(!batch_shared(b));
+    for (i = 0; i < b->nitems; i++) {
+        struct item *it = &b->items[i];
+        if (it->pd == NULL) {
+            continue;
+        }
+        /* raw is dropped by whoever changes the model
+         * (batch_item_payload_mut): with raw, pd is its decoding. */
+        if (!item_redecodable(it) &&
+            (it->raw != NULL ||
+             arena_bytes(&it->pd->pd->arena) > BATCH_COMPACT_MAX_ARENA ||
+             compact_model(it) != PC_OK)) {
+            continue;
+        }
+        shared_pdata_unref(it->pd);
+        it->pd = NULL;
+        n++;
+    }
+    return n;
 }
 
 static int put_payload(struct buf *o, const struct item *it)

@@ -28,6 +28,21 @@
 
 #define BATCH_CODEC_VERSION 1
 
+/*
+ * Makes b cost about its wire size while it waits in a queue. An item
+ * with its original bytes drops its decoded model (nothing changed it: the
+ * bytes say the same); an item with only a model whose arena holds at most
+ * BATCH_COMPACT_MAX_ARENA (a small request, where the arena's growth
+ * dominates) gets the OTLP encoding of it as its bytes instead, format
+ * PAYLOAD_OTLP, its resource alone. Larger models stay (counted by the
+ * queue as they are): encoding them would hold up the caller's thread,
+ * the main loop. Exporters decode again (batch_item_decode) when they
+ * need the model. Only the sole holder of b may call it; an item whose
+ * encoding fails keeps its model. Returns the number of items compacted.
+ */
+#define BATCH_COMPACT_MAX_ARENA ((size_t)1 << 20)
+uint32_t batch_compact(struct batch *b);
+
 /* Appends b's encoding to out. PC_ENOMEM / PC_ETOOBIG / encoder errors. */
 int batch_serialize(const struct batch *b, struct buf *out);
 

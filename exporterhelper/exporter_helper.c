@@ -371,6 +371,44 @@ static enum outcome deliver(struct exphelper *h, struct batch *b, int queued,
     }
 }
 
+/* Has b items waiting to be decoded from their bytes (the engine compacts
+ * a batch that is going to wait in a queue: batch_compact)? */
+static int has_undecoded(const struct batch *b)
+{
+    uint32_t i;
+
+    for (i = 0; i < b->nitems; i++) {
+        if (b->items[i].raw != NULL && b->items[i].pd == NULL) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The batch this consumer exports, taking b. A batch other queues still
+ * hold is exported from a private clone (attributes copied, payloads
+ * shared) when decoding is ahead: the models decoded for this export go
+ * with the clone, instead of staying in the shared batch, at many times
+ * its wire size, while it waits behind a slower exporter. Each exporter
+ * needing the model then decodes it once. Without memory for the clone,
+ * the shared batch is exported as it is.
+ */
+static struct batch *export_copy(struct batch *b)
+{
+    struct batch *c;
+
+    if (!batch_shared(b) || !has_undecoded(b)) {
+        return b;
+    }
+    c = batch_clone(b);
+    if (c == NULL) {
+        return b;
+    }
+    batch_unref(b);
+    return c;
+}
+
 static void consume_memory(struct exphelper *h)
 {
     struct batch *b;
@@ -381,6 +419,7 @@ static void consume_memory(struct exphelper *h)
             batch_unref(b);
             continue;
         }
+        b = export_copy(b);
         if (atomic_load(&h->abort) ||
             deliver(h, b, 1, 0, &rc) == OUT_ABANDONED) {
             count_drop(h, DROP_SHUTDOWN, batch_profile_count(b));

@@ -38,6 +38,7 @@
 
 #include "core/clock.h"
 #include "core/assert.h"
+#include "component/batch_codec.h"
 #include "pipeline/admin.h"
 #include "pipeline/config.h"
 #include "exporterhelper/exporter_helper.h"
@@ -327,6 +328,30 @@ static int submit_one(struct ex_inst *ex, struct batch *b,
     return r;
 }
 
+/*
+ * A batch about to wait in an exporter's queue (one already holds
+ * batches: its consumers are busy) is compacted to about its wire size
+ * (batch_compact): a decoded model costs 10 to 60 times its wire size, and
+ * a queue of them behind a slow backend would hold gigabytes. The
+ * exporter decodes again, on its consumer thread, when it needs the
+ * model. A batch that goes straight to an idle consumer keeps its model:
+ * no second decode. Once shared, a batch's items are not written.
+ */
+static void shed_if_waiting(struct pl_inst *pl, struct batch *b)
+{
+    uint32_t i;
+
+    if (batch_shared(b)) {
+        return;
+    }
+    for (i = 0; i < pl->nexps; i++) {
+        if (exphelper_queue_size(pl->exps[i]->helper) > 0) {
+            batch_compact(b);
+            return;
+        }
+    }
+}
+
 /* Runs b through pl's processors from the first-th on, then hands it to
  * pl's exporters (and offers it to the status page). */
 static int run_pipeline_from(struct pl_inst *pl, uint32_t first,
@@ -352,6 +377,7 @@ static int run_pipeline_from(struct pl_inst *pl, uint32_t first,
         }
     }
     if (b->nitems > 0) {
+        shed_if_waiting(pl, b);
         /* The status page sees what passed the processors; it takes a
          * reference or nothing, and never waits. */
         ui_offer(ui, pl->id, b);

@@ -127,19 +127,14 @@ static void test_round_trip(void **state)
     batch_unref(c);
 }
 
-/* An item with only decoded data is stored as its OTLP encoding. */
-static void test_pdata_item(void **state)
+/* Two resources; the first has one CPU profile with period 10. */
+static struct pdata *two_resources(void)
 {
-    struct batch *b = batch_new("r"), *c = NULL;
-    struct item *it = batch_add_item(b);
-    struct pdata *pd = pdata_new(0), *back = NULL;
+    struct pdata *pd = pdata_new(0);
     struct resource_profiles *rp;
     struct scope_profiles *sp;
     struct profile *p;
-    struct buf out;
-    struct errctx e;
 
-    (void)state;
     assert_int_equal(dict_init(pd), PC_OK);
     rp = pdata_add_resource(pd);
     sp = pdata_add_scope(pd, rp);
@@ -153,6 +148,19 @@ static void test_pdata_item(void **state)
     rp = pdata_add_resource(pd); /* a second resource */
     sp = pdata_add_scope(pd, rp);
     assert_non_null(pdata_add_profile(pd, sp));
+    return pd;
+}
+
+/* An item with only decoded data is stored as its OTLP encoding. */
+static void test_pdata_item(void **state)
+{
+    struct batch *b = batch_new("r"), *c = NULL;
+    struct item *it = batch_add_item(b);
+    struct pdata *pd = two_resources(), *back = NULL;
+    struct buf out;
+    struct errctx e;
+
+    (void)state;
     it->pd = shared_pdata_new(pd);
     it->resource = 0;
     it->format = PAYLOAD_OTLP;
@@ -170,6 +178,49 @@ static void test_pdata_item(void **state)
     buf_free(&out);
     batch_unref(b);
     batch_unref(c);
+}
+
+/* Compacting for the queue: an item with its original bytes loses its
+ * model, a model-only item becomes the OTLP encoding of its resource, and
+ * both decode again to what they were. */
+static void test_compact(void **state)
+{
+    static const uint8_t pprof[] = {0x1f, 0x8b, 0, 1, 2, 3, 0xff};
+    struct batch *b = batch_new("r");
+    struct item *raw = batch_add_item(b), *model;
+    struct pdata *pd = two_resources();
+    const struct profile *p;
+    struct errctx e = {{0}};
+
+    (void)state;
+    raw->format = PAYLOAD_PPROF;
+    raw->raw = blob_new(pprof, sizeof(pprof));
+    raw->pd = shared_pdata_new(pdata_new(0));
+    model = batch_add_item(b);
+    model->pd = shared_pdata_new(pd);
+    model->resource = 1;
+    model->format = PAYLOAD_OTLP;
+    raw = &b->items[0];
+
+    assert_false(batch_shared(b));
+    assert_int_equal(batch_compact(b), 2);
+    assert_null(raw->pd);
+    assert_int_equal(raw->raw->len, sizeof(pprof));
+    assert_memory_equal(raw->raw->data, pprof, sizeof(pprof));
+    assert_null(model->pd);
+    assert_non_null(model->raw);
+    assert_int_equal(model->format, PAYLOAD_OTLP);
+    assert_int_equal(model->resource, -1);
+    assert_int_equal(batch_compact(b), 0); /* nothing left to shed */
+
+    assert_int_equal(batch_item_decode(b, model, &e), PC_OK);
+    assert_int_equal(model->pd->pd->nresources, 1);
+    p = &model->pd->pd->resources[0].scopes[0].profiles[0];
+    assert_int_equal(p->period, 0); /* resource 1's profile, not 0's */
+    batch_ref(b);
+    assert_true(batch_shared(b));
+    batch_unref(b);
+    batch_unref(b);
 }
 
 /* Every truncation and many corruptions are refused, never a crash. */
@@ -225,6 +276,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_pdata_item),
+        cmocka_unit_test(test_compact),
         cmocka_unit_test(test_garbage),
     };
 
