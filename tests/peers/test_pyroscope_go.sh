@@ -118,7 +118,7 @@ mkdir -p "$WORK/back"
 for req in "$WORK"/otlp/r*.otlp; do
   [ -e "$req" ] || continue
   "$PROFCOL" convert --to pprof "$req" "$WORK/back/$(basename "$req" .otlp)_%d.pb.gz" 2>>"$WORK/convert.log" ||
-    fail "profcol convert refused $req"
+    fail "profcol convert refused $req: $(tail -n 1 "$WORK/convert.log")"
 done
 # pprof labels are in the CPU and goroutine profiles (heap, mutex and block
 # profiles have none); at least one CPU profile must hold samples of the

@@ -124,7 +124,7 @@ back() {
   for req in "$1"/r*.otlp; do
     [ -e "$req" ] || continue
     "$PROFCOL" convert --to pprof "$req" "$2/$(basename "$req" .otlp)_%d.pb.gz" 2>>"$WORK/convert.log" ||
-      fail "profcol convert refused $req"
+      fail "profcol convert refused $req: $(tail -n 1 "$WORK/convert.log")"
   done
 }
 # cpu_label DIR KEY VALUE: how many CPU pprofs in DIR have exactly one value
