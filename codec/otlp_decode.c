@@ -975,12 +975,15 @@ static int dec_sample(struct dec *x, const uint8_t *p, const uint8_t *end,
     uint32_t f;
     unsigned w;
     uint64_t v = 0;
+    uint32_t nv0 = b->nv, na0 = b->na, nt0 = b->nt;
     int rc = PC_OK;
 
     memset(smp, 0, sizeof(*smp));
-    smp->values = b->values + b->nv;
-    smp->attrs = b->attrs + b->na;
-    smp->timestamps = b->ts + b->nt;
+    /* A block is NULL when the counting pass found none of its kind: no
+     * arithmetic on it then (undefined even with a zero offset). */
+    smp->values = b->values != NULL ? b->values + b->nv : NULL;
+    smp->attrs = b->attrs != NULL ? b->attrs + b->na : NULL;
+    smp->timestamps = b->ts != NULL ? b->ts + b->nt : NULL;
     while (rc == PC_OK && p < end) {
         rc = pb_read_tag(&p, end, &f, &w);
         if (rc != PC_OK) {
@@ -1001,9 +1004,9 @@ static int dec_sample(struct dec *x, const uint8_t *p, const uint8_t *end,
             rc = pb_skip(&p, end, w);
         }
     }
-    smp->nvalues = (uint32_t)(b->values + b->nv - smp->values);
-    smp->nattrs = (uint32_t)(b->attrs + b->na - smp->attrs);
-    smp->nts = (uint32_t)(b->ts + b->nt - smp->timestamps);
+    smp->nvalues = b->nv - nv0;
+    smp->nattrs = b->na - na0;
+    smp->nts = b->nt - nt0;
     return rc;
 }
 

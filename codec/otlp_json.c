@@ -1079,7 +1079,8 @@ int otlp_pb_to_json(enum otlp_json_msg which, const uint8_t *data, size_t len,
 
     c.out = out;
     c.e = e;
-    rc = p2j_msg(&c, msg_of(which), data, data + len, 0);
+    /* data may be NULL when len is 0: no arithmetic on it then. */
+    rc = p2j_msg(&c, msg_of(which), data, len > 0 ? data + len : data, 0);
     if (rc != PC_OK) {
         out->len = start;
         if (rc == PC_ENOMEM || rc == PC_ETOOBIG) {

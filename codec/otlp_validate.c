@@ -25,6 +25,13 @@ struct span {
     size_t n;
 };
 
+/* The end of s. An unset span is {NULL, 0}: no arithmetic on NULL, which is
+ * undefined even with a zero offset. */
+static const uint8_t *span_end(struct span s)
+{
+    return s.n > 0 ? s.p + s.n : s.p;
+}
+
 static const char *const val_tables[8] = {
     "",           "mapping_table", "location_table",  "function_table",
     "link_table", "string_table",  "attribute_table", "stack_table",
@@ -53,7 +60,7 @@ typedef int (*val_field_fn)(struct val *v, void *ctx, uint32_t f, unsigned w,
 static int val_walk(struct val *v, struct span m, const char *where,
                     val_field_fn fn, void *ctx)
 {
-    const uint8_t *p = m.p, *end = m.p + m.n;
+    const uint8_t *p = m.p, *end = span_end(m);
     struct span s = {NULL, 0};
     uint32_t f;
     unsigned w;
@@ -92,7 +99,7 @@ static int val_walk(struct val *v, struct span m, const char *where,
 static int val_ints(struct val *v, unsigned w, uint64_t num, struct span s,
                     uint32_t lim, const char *what)
 {
-    const uint8_t *p = s.p, *end = s.p + s.n;
+    const uint8_t *p = s.p, *end = span_end(s);
     uint64_t x = num;
     int rc;
 
@@ -175,7 +182,7 @@ static int val_av_field(struct val *v, void *ctx, uint32_t f, unsigned w,
     if ((f == 5 || f == 6) && w == PB_LEN) {
         /* ArrayValue.values / KeyValueList.values are field 1 of both. */
         struct span q = s;
-        const uint8_t *p = q.p, *end = q.p + q.n;
+        const uint8_t *p = q.p, *end = span_end(q);
         while (p < end) {
             uint32_t ff;
             unsigned ww;
@@ -187,7 +194,7 @@ static int val_av_field(struct val *v, void *ctx, uint32_t f, unsigned w,
                     rc = val_anyvalue(v, el, depth + 1);
                 } else if (rc == PC_OK) {
                     /* KeyValue: check its value (field 2). */
-                    const uint8_t *kp = el.p, *ke = el.p + el.n;
+                    const uint8_t *kp = el.p, *ke = span_end(el);
                     while (rc == PC_OK && kp < ke) {
                         struct span kv;
                         rc = pb_read_tag(&kp, ke, &ff, &ww);
@@ -258,7 +265,7 @@ static int val_entry_field(struct val *v, void *ctx, uint32_t f, unsigned w,
         break;
     case 2 * 16 + 3: {
         /* Line: function_index (field 1) < function_table. */
-        const uint8_t *p = s.p, *end = s.p + s.n;
+        const uint8_t *p = s.p, *end = span_end(s);
         while (w == PB_LEN && p < end) {
             uint32_t ff;
             unsigned ww;
@@ -366,14 +373,14 @@ static int val_dictionary(struct val *v, struct span req)
                 v->n[t] = 0;
             }
         }
-        for (p = req.p; p < req.p + req.n;) {
-            rc = pb_read_tag(&p, req.p + req.n, &f, &w);
+        for (p = req.p; p < span_end(req);) {
+            rc = pb_read_tag(&p, span_end(req), &f, &w);
             if (rc == PC_OK && f == 2 && w == PB_LEN) {
-                rc = pb_read_len(&p, req.p + req.n, &d.p, &d.n);
+                rc = pb_read_len(&p, span_end(req), &d.p, &d.n);
                 rc = rc ? rc
                         : val_walk(v, d, "dictionary", val_collect, &pass);
             } else if (rc == PC_OK) {
-                rc = pb_skip(&p, req.p + req.n, w);
+                rc = pb_skip(&p, span_end(req), w);
             }
             if (rc != PC_OK) {
                 return v->e->msg[0] ? rc : val_wire(v, rc, "request");
@@ -422,7 +429,7 @@ struct val_prof {
 
 static int val_vt(struct val *v, struct span s, const char *what)
 {
-    const uint8_t *p = s.p, *end = s.p + s.n;
+    const uint8_t *p = s.p, *end = span_end(s);
     uint32_t f;
     unsigned w;
     uint64_t x = 0;
@@ -474,7 +481,7 @@ static int val_sample_keys(struct val *v, struct span s, uint32_t at)
 {
     int32_t keys[64];
     uint32_t nk = 0, i;
-    const uint8_t *p = s.p, *end = s.p + s.n;
+    const uint8_t *p = s.p, *end = span_end(s);
     uint32_t f;
     unsigned w;
     int rc = PC_OK;
@@ -565,7 +572,7 @@ static int val_prof_samples(struct val *v, void *ctx, uint32_t f, unsigned w,
 
 static int val_kv(struct val *v, struct span s)
 {
-    const uint8_t *p = s.p, *end = s.p + s.n;
+    const uint8_t *p = s.p, *end = span_end(s);
     uint32_t f;
     unsigned w;
     uint64_t x;

@@ -14,10 +14,11 @@ for bin in "$build"/fuzz_*; do
     cp -r "$src/tests/fuzz/corpus/$name/." "$work/"
   fi
   echo "fuzz: $name for ${secs}s"
-  if ! ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 \
-        -max_len=1048576 -print_final_stats=0 "$work" >"$work.log" 2>&1; then
+  # UBSan only prints by default; halting makes undefined behaviour a failure.
+  if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 \
+        -max_len=1048576 -print_final_stats=0 -artifact_prefix="$work.crash-" "$work" >"$work.log" 2>&1; then
     echo "fuzz: $name FAILED"; tail -50 "$work.log"; status=1
   fi
-  rm -rf "$work" "$work.log"
+  rm -rf "$work" "$work.log" "$work".crash-* # the log shows a failing input in Base64
 done
 exit $status
