@@ -23,12 +23,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench/bench_util.h"
 #include "codec/pprof.h"
-#include "component/batch.h"
-#include "component/component.h"
-#include "component/registry.h"
-#include "config/cfg.h"
-#include "config/ynode.h"
 #include "exporters/profilemetrics/pm_rules.h"
 #include "model/pdata_iter.h"
 #include "telemetry/log.h"
@@ -42,35 +38,6 @@ static uint64_t cpu_ns(void)
 
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_u64);
-    return v[n / 2];
-}
-
-static struct blob *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *data = NULL;
-    long n;
-
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (data = malloc((size_t)n)) == NULL ||
-        fread(data, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-    return blob_take(data, (size_t)n);
 }
 
 static struct item *add_item(struct batch *b, struct blob *raw)
@@ -106,31 +73,19 @@ static int capture(struct component_host *host, struct batch *b,
 }
 
 struct proc {
-    const struct component_factory *f;
-    struct ydoc doc;
-    void *cfg, *ctx;
+    struct bench_proc bp;
     struct component_host host;
 };
 
 static void proc_new(struct proc *p, const char *type, const char *yaml)
 {
-    struct cfg_diag d;
-    struct errctx e = {{0}};
-    char err[256];
-
-    memset(p, 0, sizeof(*p));
-    memset(&d, 0, sizeof(d));
-    p->f = registry_find(COMPONENT_PROCESSOR, type);
-    p->cfg = calloc(1, p->f->config_size + 1);
+    memset(&p->host, 0, sizeof(p->host));
     p->host.id = type;
     p->host.emit = capture;
-    if (ydoc_load_string("bench", yaml, &p->doc, err, sizeof(err)) != 0 ||
-        cfg_decode(p->f->config, p->doc.root, p->cfg, &d) != 0 ||
-        p->f->create(p->cfg, &p->host, &p->ctx, &e) != 0) {
+    if (bench_proc_new(&p->bp, type, yaml, &p->host) != 0) {
         fprintf(stderr, "cannot create %s\n", type);
         exit(2);
     }
-    cfg_diag_free(&d);
 }
 
 /* One window: every upload processed, then flushed; returns the output's
@@ -145,14 +100,14 @@ static size_t one_window(struct proc *p, struct blob **up, int n, int encode)
 
     for (k = 0; k < n; k++) {
         add_item(b, up[k]);
-        p->f->ops.processor.process(p->ctx, b, &e);
+        p->bp.f->ops.processor.process(p->bp.ctx, b, &e);
         if (b->nitems != 0) {
             fprintf(stderr, "upload %d was not taken\n", k);
             exit(1);
         }
     }
     batch_unref(b);
-    p->f->ops.processor.flush(p->ctx);
+    p->bp.f->ops.processor.flush(p->bp.ctx);
     for (i = 0; encode && emitted != NULL && i < emitted->nitems; i++) {
         struct item *it = &emitted->items[i];
         struct pdata_iter w;
@@ -181,7 +136,10 @@ static int run_agg(int iters, char **files, int n)
     int i;
 
     for (i = 0; i < n; i++) {
-        up[i] = read_file(files[i]);
+        if ((up[i] = bench_read_blob(files[i])) == NULL) {
+            fprintf(stderr, "cannot read %s\n", files[i]);
+            return 2;
+        }
         in += up[i]->len;
     }
     proc_new(&p, "aggregate", "window: 60s");
@@ -196,8 +154,8 @@ static int run_agg(int iters, char **files, int n)
     printf("agg: uploads=%d bytes_in=%zu bytes_out=%zu ratio=%.3f\n", n, in,
            out, (double)out / (double)in);
     printf("agg: cpu_per_input_profile_us=%.0f (with output encode: %.0f)\n",
-           (double)median(t_plain, iters) / n / 1000.0,
-           (double)median(t_enc, iters) / n / 1000.0);
+           (double)bench_median(t_plain, iters) / n / 1000.0,
+           (double)bench_median(t_enc, iters) / n / 1000.0);
     printf("agg: peak_rss_kib=%ld\n", peak_rss_kib());
     return 0;
 }
@@ -239,11 +197,15 @@ static int run_rules(int iters, const char *file)
         {"shard_cpu_seconds_total", "", "cpu", "", {shard, 1}},
         {"shard_samples_total", "", "samples", "main\\.", {shard, 1}},
     };
-    struct blob *raw = read_file(file);
+    struct blob *raw = bench_read_blob(file);
     struct errctx e = {{0}};
     struct pm_rules *r;
     int i;
 
+    if (raw == NULL) {
+        fprintf(stderr, "cannot read %s\n", file);
+        return 2;
+    }
     if (pm_rules_new(c, 10, 100000, &r, &e) != 0) {
         fprintf(stderr, "rules: %s\n", e.msg);
         return 2;
@@ -261,9 +223,10 @@ static int run_rules(int iters, const char *file)
     }
     printf("rules: 10 rules per profile: %.1f us; pprof decode: %.1f us; "
            "ratio %.2f\n",
-           (double)median(t_eval, iters) / 1000.0,
-           (double)median(t_dec, iters) / 1000.0,
-           (double)median(t_eval, iters) / (double)median(t_dec, iters));
+           (double)bench_median(t_eval, iters) / 1000.0,
+           (double)bench_median(t_dec, iters) / 1000.0,
+           (double)bench_median(t_eval, iters) /
+               (double)bench_median(t_dec, iters));
     printf("rules: peak_rss_kib=%ld\n", peak_rss_kib());
     pm_rules_free(r);
     blob_unref(raw);

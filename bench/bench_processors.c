@@ -18,14 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_util.h"
 #include "codec/pprof.h"
-#include "component/batch.h"
-#include "config/cfg.h"
-#include "component/component.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
-#include "component/registry.h"
-#include "config/ynode.h"
 
 #define MAX_ITERS 10000
 
@@ -64,41 +60,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_u64);
-    return v[n / 2];
-}
-
-static struct blob *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *d;
-    long n;
-
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (d = malloc((size_t)n)) == NULL) {
-        if (f != NULL) {
-            fclose(f);
-        }
-        return NULL;
-    }
-    if (fread(d, 1, (size_t)n, f) != (size_t)n) {
-        free(d);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    return blob_take(d, (size_t)n);
-}
-
 static uint64_t time_decode(struct blob *raw, int iters, uint64_t *ns)
 {
     int i;
@@ -112,7 +73,7 @@ static uint64_t time_decode(struct blob *raw, int iters, uint64_t *ns)
         ns[i] = now_ns() - t0;
         pdata_free(pd);
     }
-    return median(ns, iters);
+    return bench_median(ns, iters);
 }
 
 static struct item *add_item(struct batch *b, struct blob *raw,
@@ -133,40 +94,15 @@ static struct item *add_item(struct batch *b, struct blob *raw,
     return it;
 }
 
-static int make_proc(const struct bcase *c, struct component_host *host,
-                     const struct component_factory **f, void **cfg,
-                     void **ctx, struct ydoc *doc)
-{
-    struct cfg_diag d;
-    char err[256];
-
-    memset(&d, 0, sizeof(d));
-    *f = registry_find(COMPONENT_PROCESSOR, c->type);
-    if (*f == NULL ||
-        ydoc_load_string("bench", c->yaml, doc, err, sizeof(err)) != PC_OK) {
-        return -1;
-    }
-    *cfg = calloc(1, (*f)->config_size);
-    if (cfg_decode((*f)->config, doc->root, *cfg, &d) != PC_OK ||
-        (*f)->create(*cfg, host, ctx, NULL) != PC_OK) {
-        cfg_diag_free(&d);
-        return -1;
-    }
-    cfg_diag_free(&d);
-    return 0;
-}
-
 static uint64_t time_case(const struct bcase *c, struct blob *raw,
                           struct shared_pdata *sp, struct component_host *h,
                           int iters, uint64_t *ns)
 {
-    const struct component_factory *f;
-    struct ydoc doc;
-    void *cfg = NULL, *ctx = NULL;
+    struct bench_proc p;
     struct batch *b = NULL;
     int i;
 
-    if (make_proc(c, h, &f, &cfg, &ctx, &doc) != 0) {
+    if (bench_proc_new(&p, c->type, c->yaml, h) != 0) {
         fprintf(stderr, "bench: cannot create %s\n", c->name);
         exit(1);
     }
@@ -178,15 +114,12 @@ static uint64_t time_case(const struct bcase *c, struct blob *raw,
             add_item(b, c->payload ? NULL : raw, sp);
         }
         t0 = now_ns();
-        f->ops.processor.process(ctx, b, NULL);
+        p.f->ops.processor.process(p.ctx, b, NULL);
         ns[i] = now_ns() - t0;
     }
     batch_unref(b);
-    f->destroy(ctx);
-    cfg_release(f->config, cfg);
-    free(cfg);
-    ydoc_free(&doc);
-    return median(ns, iters);
+    bench_proc_free(&p);
+    return bench_median(ns, iters);
 }
 
 int main(int argc, char **argv)
@@ -214,7 +147,7 @@ int main(int argc, char **argv)
     host.metrics = mscope_new(m, "processor", "bench", NULL);
     for (k = 0; k < 2; k++) {
         struct pdata *pd = NULL;
-        raw[k] = read_file(argv[1 + k]);
+        raw[k] = bench_read_blob(argv[1 + k]);
         if (raw[k] == NULL || pprof_decode(raw[k]->data, raw[k]->len, NULL,
                                            &pd, NULL) != PC_OK) {
             fprintf(stderr, "bench: cannot read %s\n", argv[1 + k]);

@@ -1,6 +1,7 @@
 /*
- * compress.h: whole-buffer gzip and zstd, with a cap on the output size so a
- * decompression bomb fails with PC_ETOOBIG instead of eating memory.
+ * compress.h: whole-buffer gzip and zstd (and LZ4 frames, lz4.c), with a
+ * cap on the output size so a decompression bomb fails with PC_ETOOBIG
+ * instead of eating memory.
  *
  * gzip uses libdeflate (2-3x faster than zlib on whole buffers); the zlib
  * variants exist for the benchmark's floor comparison.
@@ -51,7 +52,7 @@ int gz_compress_zlib(const uint8_t *in, size_t n, struct buf *out, int level);
 int zstd_decompress(const uint8_t *in, size_t n, struct buf *out,
                     size_t max_out);
 
-/* LZ4 frames (lz4.c, no library): true when p starts with their magic
+/* LZ4 frames (lz4.c, liblz4): true when p starts with their magic
  * 04 22 4d 18; decompression appends to out, one frame or several, with
  * the same cap as gz_decompress. PC_ECORRUPT on bad data or a checksum
  * that does not match, PC_EUNSUPPORTED for a frame needing a dictionary. */

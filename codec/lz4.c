@@ -1,17 +1,20 @@
 /*
- * lz4.c: the LZ4 frame format (lz4 v1.9 frames: what `lz4`, libdatadog's
- * older exporter and dd-trace-java send), decoded by hand into a bounded
- * buffer: no library is linked for a format only some uploads use. Every
- * length is checked against the input and the output cap before a byte is
- * copied; checksums (xxh32) are verified when the frame carries them.
+ * lz4.c: the LZ4 frame format (what `lz4`, libdatadog's older exporter and
+ * dd-trace-java send), decoded with liblz4's frame API (LZ4F). The output
+ * grows in bounded steps and never past the cap: the size a frame header
+ * states is not trusted, so a bomb stops at the cap like gzip and zstd do.
+ * liblz4 verifies the header, block and content checksums itself; its own
+ * buffers are bounded by the largest block size (4 MiB), whatever the frame.
  */
+#include <lz4frame.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "codec/compress.h"
+#include "core/assert.h"
 #include "core/err.h"
 
-#define LZ4_MAGIC 0x184D2204u
+/* Output is reserved in steps of this size (as zstd_decompress does). */
+#define LZ4_OUT_STEP ((size_t)1 << 16)
 
 int lz4_is_lz4(const uint8_t *p, size_t n)
 {
@@ -19,176 +22,71 @@ int lz4_is_lz4(const uint8_t *p, size_t n)
            p[3] == 0x18;
 }
 
-static uint32_t le32(const uint8_t *p)
+/* Reads the header of the frame at in[*pos] (moving *pos past it): a
+ * frame needing a preset dictionary is refused, there is none to give. */
+static int lz4_frame_start(LZ4F_dctx *dctx, const uint8_t *in, size_t n,
+                           size_t *pos)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
+    LZ4F_frameInfo_t info;
+    size_t len = n - *pos;
 
-/* A length continued by 255-valued bytes. */
-static int more_len(const uint8_t **p, const uint8_t *end, size_t *len)
-{
-    uint8_t b;
-
-    do {
-        if (*p >= end) {
-            return PC_ECORRUPT;
-        }
-        b = *(*p)++;
-        if (*len > SIZE_MAX / 2) {
-            return PC_ECORRUPT;
-        }
-        *len += b;
-    } while (b == 255);
-    return PC_OK;
-}
-
-/* Appends n bytes at p to out unless out would pass limit. */
-static int put(struct buf *out, const uint8_t *p, size_t n, size_t limit)
-{
-    if (n > limit - out->len) {
-        return PC_ETOOBIG;
+    if (LZ4F_isError(LZ4F_getFrameInfo(dctx, &info, in + *pos, &len))) {
+        return PC_ECORRUPT;
     }
-    return buf_append(out, p, n);
+    *pos += len;
+    return info.dictID != 0 ? PC_EUNSUPPORTED : PC_OK;
 }
 
-/* One compressed block appended to out (at most limit bytes in all);
- * matches may reach back into what earlier blocks wrote (linked blocks),
- * never before out's start. */
-static int block(const uint8_t *p, size_t n, struct buf *out, size_t limit)
+/* Decodes in[0, n) (frames one after the other) into out, at most max_out
+ * bytes in all. */
+static int lz4_frames(LZ4F_dctx *dctx, const uint8_t *in, size_t n,
+                      struct buf *out, size_t max_out)
 {
-    const uint8_t *end = p + n;
+    size_t pos = 0, hint = 0;
+    uint8_t none[1];
     int rc;
 
-    while (p < end) {
-        uint8_t token = *p++;
-        size_t lit = token >> 4, mlen = token & 15, off, i, at;
-        if (lit == 15 && (rc = more_len(&p, end, &lit)) != PC_OK) {
-            return rc;
-        }
-        if (lit > (size_t)(end - p)) {
-            return PC_ECORRUPT;
-        }
-        if ((rc = put(out, p, lit, limit)) != PC_OK) {
-            return rc;
-        }
-        p += lit;
-        if (p == end) {
-            return PC_OK; /* the last sequence has literals only */
-        }
-        if (end - p < 2) {
-            return PC_ECORRUPT;
-        }
-        off = (size_t)p[0] | (size_t)p[1] << 8;
-        p += 2;
-        if (mlen == 15 && (rc = more_len(&p, end, &mlen)) != PC_OK) {
-            return rc;
-        }
-        mlen += 4;
-        if (off == 0 || off > out->len) {
-            return PC_ECORRUPT;
-        }
-        if (mlen > limit - out->len) {
-            return PC_ETOOBIG;
-        }
-        if ((rc = buf_reserve(out, mlen)) != PC_OK) {
-            return rc;
-        }
-        /* Byte by byte: a match may overlap what it writes. */
-        at = out->len - off;
-        for (i = 0; i < mlen; i++) {
-            out->data[out->len + i] = out->data[at + i];
-        }
-        out->len += mlen;
-    }
-    return PC_OK;
-}
-
-/* The frame header; sets the flags and moves p past it. */
-static int frame_header(const uint8_t **p, const uint8_t *end, int *bsum,
-                        int *csum)
-{
-    const uint8_t *h = *p;
-    size_t hlen = 2;
-    uint8_t flg;
-
-    if (end - h < 7 || le32(h) != LZ4_MAGIC) {
-        return PC_ECORRUPT;
-    }
-    h += 4;
-    flg = h[0];
-    if ((flg >> 6) != 1 || (flg & 2) != 0 || (h[1] & 0x8f) != 0) {
-        return PC_ECORRUPT; /* version 01, reserved bits zero */
-    }
-    hlen += (flg & 8) ? 8 : 0; /* content size */
-    hlen += (flg & 1) ? 4 : 0; /* dictionary id */
-    if ((size_t)(end - h) < hlen + 1 ||
-        ((XXH32(h, hlen, 0) >> 8) & 0xff) != h[hlen]) {
-        return PC_ECORRUPT;
-    }
-    if (flg & 1) {
-        return PC_EUNSUPPORTED; /* a preset dictionary we do not have */
-    }
-    *bsum = (flg >> 4) & 1;
-    *csum = (flg >> 2) & 1;
-    *p = h + hlen + 1;
-    return PC_OK;
-}
-
-/* One frame from *p, appended to out. */
-static int frame(const uint8_t **pp, const uint8_t *end, struct buf *out,
-                 size_t limit)
-{
-    const uint8_t *p = *pp;
-    size_t start = out->len;
-    int bsum, csum, rc;
-
-    if ((rc = frame_header(&p, end, &bsum, &csum)) != PC_OK) {
-        return rc;
-    }
     for (;;) {
-        uint32_t sz;
-        if (end - p < 4) {
+        size_t room = max_out - out->len, src_len, dst_len;
+        uint8_t *dst = none;
+        if (hint == 0) { /* between frames */
+            if (pos == n) {
+                return PC_OK;
+            }
+            if ((rc = lz4_frame_start(dctx, in, n, &pos)) != PC_OK) {
+                return rc;
+            }
+        }
+        if (room > 0) {
+            rc = buf_reserve(out, room < LZ4_OUT_STEP ? room : LZ4_OUT_STEP);
+            if (rc != PC_OK) {
+                return rc;
+            }
+            dst = out->data + out->len;
+        }
+        dst_len = room < out->cap - out->len ? room : out->cap - out->len;
+        src_len = n - pos;
+        hint = LZ4F_decompress(dctx, dst, &dst_len, in + pos, &src_len, NULL);
+        if (LZ4F_isError(hint)) {
             return PC_ECORRUPT;
         }
-        sz = le32(p);
-        p += 4;
-        if (sz == 0) {
-            break; /* end mark */
+        PC_ASSERT(dst_len <= room && src_len <= n - pos);
+        out->len += dst_len;
+        pos += src_len;
+        if (hint != 0 && dst_len == 0 && src_len == 0) {
+            /* No progress: output is at the cap, or the input ended
+             * inside a frame. */
+            return room == 0 ? PC_ETOOBIG : PC_ECORRUPT;
         }
-        if ((sz & 0x7fffffffu) > (size_t)(end - p) - (bsum ? 4 : 0) ||
-            (size_t)(end - p) < (bsum ? 4u : 0u)) {
-            return PC_ECORRUPT;
-        }
-        if (bsum &&
-            XXH32(p, sz & 0x7fffffffu, 0) != le32(p + (sz & 0x7fffffffu))) {
-            return PC_ECORRUPT;
-        }
-        rc = (sz & 0x80000000u) ? put(out, p, sz & 0x7fffffffu, limit)
-                                : block(p, sz, out, limit);
-        if (rc != PC_OK) {
-            return rc;
-        }
-        p += (sz & 0x7fffffffu) + (bsum ? 4 : 0);
     }
-    if (csum) {
-        /* An empty frame may leave out without any memory yet. */
-        const void *from = out->len > start ? (const void *)(out->data + start)
-                                            : (const void *)"";
-        if (end - p < 4 || XXH32(from, out->len - start, 0) != le32(p)) {
-            return PC_ECORRUPT;
-        }
-        p += 4;
-    }
-    *pp = p;
-    return PC_OK;
 }
 
 int lz4_decompress(const uint8_t *in, size_t n, struct buf *out,
                    size_t max_out)
 {
-    const uint8_t *p = in, *end = in + n;
-    int rc = PC_OK;
+    LZ4F_dctx *dctx = NULL;
+    size_t saved_max;
+    int rc;
 
     if (!lz4_is_lz4(in, n)) {
         return PC_EFORMAT;
@@ -200,9 +98,15 @@ int lz4_decompress(const uint8_t *in, size_t n, struct buf *out,
     if (out->len > max_out) {
         return PC_ETOOBIG;
     }
-    /* Frames may follow each other, as with gzip members. */
-    while (rc == PC_OK && p < end) {
-        rc = frame(&p, end, out, max_out);
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION))) {
+        return PC_ENOMEM;
     }
+    /* The buffer may not even grow past the cap (buf_grow doubles its
+     * capacity, up to max): a bomb costs at most max_out bytes. */
+    saved_max = out->max;
+    out->max = max_out;
+    rc = lz4_frames(dctx, in, n, out, max_out);
+    out->max = saved_max;
+    LZ4F_freeDecompressionContext(dctx);
     return rc;
 }

@@ -108,21 +108,3 @@ enum sniff_format sniff_format(const uint8_t *data, size_t len)
     }
     return sniff_plain(data, len);
 }
-
-const char *sniff_name(enum sniff_format f)
-{
-    switch (f) {
-    case SNIFF_PPROF:
-        return "pprof";
-    case SNIFF_OTLP:
-        return "otlp";
-    case SNIFF_OTLP_GZIP:
-        return "otlp (gzip)";
-    case SNIFF_OTLP_JSON:
-        return "otlp (json)";
-    case SNIFF_JFR:
-        return "jfr";
-    default:
-        return "unknown";
-    }
-}

@@ -20,6 +20,4 @@ enum sniff_format {
 /* Best guess for data; SNIFF_UNKNOWN when it is neither (or empty). */
 enum sniff_format sniff_format(const uint8_t *data, size_t len);
 
-const char *sniff_name(enum sniff_format f);
-
 #endif

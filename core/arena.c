@@ -115,16 +115,6 @@ void arena_cache_set_limit(size_t bytes)
     }
 }
 
-size_t arena_cache_bytes(void)
-{
-    size_t b;
-
-    pthread_mutex_lock(&cache.lock);
-    b = cache.bytes;
-    pthread_mutex_unlock(&cache.lock);
-    return b;
-}
-
 /*
  * Big chunks are anonymous mappings rather than malloc'd: their memory goes
  * back to the system exactly when released, and never fragments the heap

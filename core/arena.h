@@ -59,7 +59,4 @@ size_t arena_bytes(const struct arena *a);
 #define ARENA_CACHE_DEFAULT ((size_t)0)
 void arena_cache_set_limit(size_t bytes);
 
-/* Bytes the cache holds now. */
-size_t arena_cache_bytes(void);
-
 #endif

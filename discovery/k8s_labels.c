@@ -33,7 +33,8 @@ int k8s_put(const struct k8s_emit *em, const char *suffix, const char *value)
     return em->label(em->ctx, name, value);
 }
 
-const char *k8s_str(const json_t *obj, const char *path)
+/* obj.a.b... (NULL when absent). */
+static const json_t *k8s_get(const json_t *obj, const char *path)
 {
     char key[128];
     const char *dot;
@@ -43,8 +44,36 @@ const char *k8s_str(const json_t *obj, const char *path)
         obj = json_object_get(obj, key);
         path = dot + 1;
     }
-    obj = json_object_get(obj, path);
-    return json_is_string(obj) ? json_string_value(obj) : NULL;
+    return json_object_get(obj, path);
+}
+
+const char *k8s_str(const json_t *obj, const char *path)
+{
+    const json_t *v = k8s_get(obj, path);
+
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int k8s_put_fields(const struct k8s_emit *em, const json_t *obj,
+                   const struct k8s_field *fields, size_t n)
+{
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < n && rc == 0; i++) {
+        const struct k8s_field *f = &fields[i];
+        const json_t *v = k8s_get(obj, f->path);
+        if (f->type == K8S_FIELD_BOOL) {
+            rc = json_is_boolean(v)
+                     ? k8s_put(em, f->suffix,
+                               json_is_true(v) ? "true" : "false")
+                     : 0;
+        } else {
+            rc = k8s_put(em, f->suffix,
+                         json_is_string(v) ? json_string_value(v) : NULL);
+        }
+    }
+    return rc;
 }
 
 void k8s_hostport(char *out, size_t len, const char *ip, long long port)

@@ -145,11 +145,6 @@ const json_t *k8s_pods_by_uid(const struct k8s_pods *p, const char *uid)
     return p->by_uid != NULL ? json_object_get(p->by_uid, uid) : NULL;
 }
 
-size_t k8s_pods_count(const struct k8s_pods *p)
-{
-    return p->snap != NULL ? json_object_size(p->snap) : 0;
-}
-
 void k8s_pods_counts(struct k8s_pods *p, struct k8s_watch_counts *out)
 {
     k8s_watch_counts(p->w, out);

@@ -43,7 +43,6 @@ void k8s_pods_refresh(struct k8s_pods *p, int force);
 /* The pod with this IP or UID, or NULL; valid until the next refresh. */
 const json_t *k8s_pods_by_ip(const struct k8s_pods *p, const char *ip);
 const json_t *k8s_pods_by_uid(const struct k8s_pods *p, const char *uid);
-size_t k8s_pods_count(const struct k8s_pods *p);
 void k8s_pods_counts(struct k8s_pods *p, struct k8s_watch_counts *out);
 
 /* The Deployment owning pod (through its ReplicaSet, whose name is the

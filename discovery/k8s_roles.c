@@ -10,6 +10,10 @@
 
 #define NUM_LEN 32
 
+/* The labels of a struct k8s_field table read from obj. */
+#define FIELDS(em, obj, table)                                                \
+    k8s_put_fields(em, obj, table, sizeof(table) / sizeof(table[0]))
+
 static void num(char *out, const json_t *v)
 {
     snprintf(out, NUM_LEN, "%lld", (long long)json_integer_value(v));
@@ -334,6 +338,18 @@ static int ep_group(const void *obj, const struct k8s_emit *em)
     return rc ? rc : svc_meta(ep_snap, ns, k8s_str(ep, "metadata.name"), em);
 }
 
+/* The labels of an endpoint's port and of its address. */
+static const struct k8s_field ep_port_fields[] = {
+    {"endpoint_port_name", "name", K8S_FIELD_STR},
+    {"endpoint_port_protocol", "protocol", K8S_FIELD_STR},
+};
+static const struct k8s_field ep_address_fields[] = {
+    {"endpoint_address_target_kind", "targetRef.kind", K8S_FIELD_STR},
+    {"endpoint_address_target_name", "targetRef.name", K8S_FIELD_STR},
+    {"endpoint_node_name", "nodeName", K8S_FIELD_STR},
+    {"endpoint_hostname", "hostname", K8S_FIELD_STR},
+};
+
 static int ep_address(const json_t *ep, const json_t *a, const json_t *port,
                       int ready, struct pods_seen *ps, const char *source,
                       const struct k8s_emit *em)
@@ -354,17 +370,8 @@ static int ep_address(const json_t *ep, const json_t *a, const json_t *port,
     }
     rc = rc ? rc : em->label(em->ctx, "__address__", addr);
     rc = rc ? rc : k8s_put(em, "endpoint_ready", ready ? "true" : "false");
-    rc = rc ? rc : k8s_put(em, "endpoint_port_name", k8s_str(port, "name"));
-    rc = rc ? rc
-            : k8s_put(em, "endpoint_port_protocol", k8s_str(port, "protocol"));
-    rc = rc ? rc
-            : k8s_put(em, "endpoint_address_target_kind",
-                      k8s_str(ref, "kind"));
-    rc = rc ? rc
-            : k8s_put(em, "endpoint_address_target_name",
-                      k8s_str(ref, "name"));
-    rc = rc ? rc : k8s_put(em, "endpoint_node_name", k8s_str(a, "nodeName"));
-    rc = rc ? rc : k8s_put(em, "endpoint_hostname", k8s_str(a, "hostname"));
+    rc = rc ? rc : FIELDS(em, port, ep_port_fields);
+    rc = rc ? rc : FIELDS(em, a, ep_address_fields);
     return rc ? rc : em->target(em->ctx, source);
 }
 
@@ -416,45 +423,33 @@ static int slice_group(const void *obj, const struct k8s_emit *em)
     return rc ? rc : svc_meta(ep_snap, ns, json_string_value(svc), em);
 }
 
-static int put_bool(const struct k8s_emit *em, const char *suffix,
-                    const json_t *v)
-{
-    if (!json_is_boolean(v)) {
-        return 0;
-    }
-    return k8s_put(em, suffix, json_is_true(v) ? "true" : "false");
-}
+/* The labels of an endpointslice's endpoint, and of its port (before the
+ * port number). */
+static const struct k8s_field slice_endpoint_fields[] = {
+    {"endpointslice_endpoint_conditions_ready", "conditions.ready",
+     K8S_FIELD_BOOL},
+    {"endpointslice_endpoint_conditions_serving", "conditions.serving",
+     K8S_FIELD_BOOL},
+    {"endpointslice_endpoint_conditions_terminating", "conditions.terminating",
+     K8S_FIELD_BOOL},
+    {"endpointslice_endpoint_hostname", "hostname", K8S_FIELD_STR},
+    {"endpointslice_endpoint_node_name", "nodeName", K8S_FIELD_STR},
+    {"endpointslice_endpoint_zone", "zone", K8S_FIELD_STR},
+    {"endpointslice_address_target_kind", "targetRef.kind", K8S_FIELD_STR},
+    {"endpointslice_address_target_name", "targetRef.name", K8S_FIELD_STR},
+};
+static const struct k8s_field slice_port_fields[] = {
+    {"endpointslice_port_name", "name", K8S_FIELD_STR},
+    {"endpointslice_port_protocol", "protocol", K8S_FIELD_STR},
+};
 
 static int slice_endpoint(const json_t *e, const struct k8s_emit *em)
 {
-    const json_t *cond = json_object_get(e, "conditions");
-    const json_t *ref = json_object_get(e, "targetRef");
     const char *k;
     json_t *v;
     char suffix[600];
-    int rc = put_bool(em, "endpointslice_endpoint_conditions_ready",
-                      json_object_get(cond, "ready"));
+    int rc = FIELDS(em, e, slice_endpoint_fields);
 
-    rc = rc ? rc
-            : put_bool(em, "endpointslice_endpoint_conditions_serving",
-                       json_object_get(cond, "serving"));
-    rc = rc ? rc
-            : put_bool(em, "endpointslice_endpoint_conditions_terminating",
-                       json_object_get(cond, "terminating"));
-    rc = rc ? rc
-            : k8s_put(em, "endpointslice_endpoint_hostname",
-                      k8s_str(e, "hostname"));
-    rc = rc ? rc
-            : k8s_put(em, "endpointslice_endpoint_node_name",
-                      k8s_str(e, "nodeName"));
-    rc = rc ? rc
-            : k8s_put(em, "endpointslice_endpoint_zone", k8s_str(e, "zone"));
-    rc = rc ? rc
-            : k8s_put(em, "endpointslice_address_target_kind",
-                      k8s_str(ref, "kind"));
-    rc = rc ? rc
-            : k8s_put(em, "endpointslice_address_target_name",
-                      k8s_str(ref, "name"));
     json_object_foreach(json_object_get(e, "deprecatedTopology"), k, v)
     {
         if (rc != 0 || !json_is_string(v)) {
@@ -472,11 +467,8 @@ static int slice_endpoint(const json_t *e, const struct k8s_emit *em)
 
 static int slice_port(const json_t *p, char *n, const struct k8s_emit *em)
 {
-    int rc = k8s_put(em, "endpointslice_port_name", k8s_str(p, "name"));
+    int rc = FIELDS(em, p, slice_port_fields);
 
-    rc = rc ? rc
-            : k8s_put(em, "endpointslice_port_protocol",
-                      k8s_str(p, "protocol"));
     rc = rc ? rc : k8s_put(em, "endpointslice_port", n);
     return rc ? rc
               : k8s_put(em, "endpointslice_port_app_protocol",

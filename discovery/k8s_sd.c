@@ -52,11 +52,6 @@ void k8s_res_path(int res, const char *ns, char *out, size_t len)
     }
 }
 
-const char *k8s_res_kind(int res)
-{
-    return res_info[res].kind;
-}
-
 /* Which resources a role watches. */
 static int role_needs(const struct k8s_sd_cfg *c, int res)
 {

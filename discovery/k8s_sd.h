@@ -47,6 +47,5 @@ enum k8s_res {
 
 /* The watch path of res in namespace ns (NULL: cluster-wide). */
 void k8s_res_path(int res, const char *ns, char *out, size_t len);
-const char *k8s_res_kind(int res);
 
 #endif

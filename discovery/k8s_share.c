@@ -182,16 +182,3 @@ void k8s_share_put(struct k8s_watch *w)
         free(s);
     }
 }
-
-unsigned k8s_share_count(void)
-{
-    struct share *s;
-    unsigned n = 0;
-
-    pthread_mutex_lock(&share_mu);
-    for (s = shares; s != NULL; s = s->next) {
-        n++;
-    }
-    pthread_mutex_unlock(&share_mu);
-    return n;
-}

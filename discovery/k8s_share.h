@@ -27,8 +27,6 @@ int k8s_share_get(const struct k8s_client_cfg *cc,
                   struct errctx *e);
 /* Lets go of a watch from k8s_share_get; the last one stops it. */
 void k8s_share_put(struct k8s_watch *w);
-/* Watches running (for tests and logs). */
-unsigned k8s_share_count(void);
 
 /* What discovery stores of an object: all of it but
  * metadata.managedFields (server-side apply bookkeeping, often the largest

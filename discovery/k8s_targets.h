@@ -64,6 +64,19 @@ int k8s_put_meta(const struct k8s_emit *em, const char *role,
                  const json_t *obj, int name_too);
 /* obj.a.b... as a string (NULL when absent or not a string). */
 const char *k8s_str(const json_t *obj, const char *path);
+/* A label read from a field of an object: K8S_META + suffix = obj.path
+ * (k8s_str's paths), a string, or with K8S_FIELD_BOOL a boolean as
+ * "true"/"false". A field absent or of another type gives no label. */
+#define K8S_FIELD_STR 0
+#define K8S_FIELD_BOOL 1
+struct k8s_field {
+    const char *suffix;
+    const char *path;
+    int type;
+};
+/* The labels of fields[0, n) read from obj, in that order. */
+int k8s_put_fields(const struct k8s_emit *em, const json_t *obj,
+                   const struct k8s_field *fields, size_t n);
 /* "ip:port", "[v6]:port", or the bare ip when port < 0. */
 void k8s_hostport(char *out, size_t len, const char *ip, long long port);
 /* The pod's group labels (namespace, pod_*, labels, annotations, node). */

@@ -4,7 +4,8 @@
  * profcol does not link gRPC or libcurl: a sidecar that only reads files
  * would otherwise map (and touch) some 9 MiB of their code and dependency
  * trees at startup. grpc_api.h and curl_api.h load them through this file
- * the first time a component that uses them is created.
+ * the first time a component that uses them is created (and the
+ * profilemetrics exporter its libsnappy, pm_snappy.c).
  */
 #ifndef PROFCOL_DYNLIB_H
 #define PROFCOL_DYNLIB_H

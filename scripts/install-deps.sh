@@ -7,7 +7,8 @@ PKGS=(
   build-essential cmake pkg-config git
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libgrpc-dev libyaml-dev libevent-dev libcurl4-openssl-dev libssl-dev
-  zlib1g-dev libdeflate-dev libzstd-dev libpcre2-dev libxxhash-dev
+  zlib1g-dev libdeflate-dev libzstd-dev liblz4-dev libsnappy-dev
+  libpcre2-dev libxxhash-dev
   uthash-dev libjansson-dev
   libcmocka-dev clang libclang-rt-14-dev clang-format
   python3 python3-grpcio python3-protobuf python3-grpc-tools

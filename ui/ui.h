@@ -54,9 +54,6 @@ int ui_set_pipelines(struct ui *u, const struct ui_pipeline *p, uint32_t n);
  * if there is room on its queue. NULL u: nothing. */
 void ui_offer(struct ui *u, const char *pipeline, struct batch *b);
 
-/* The port bound (useful with port 0). */
-uint16_t ui_port(const struct ui *u);
-
 /* ---- each component's last warnings and errors (ui_errors.c) ---------- */
 
 #define UI_ERR_COMPONENTS 256

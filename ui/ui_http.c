@@ -358,8 +358,3 @@ void ui_offer(struct ui *u, const char *pipeline, struct batch *b)
         ui_store_offer(u->store, pipeline, b);
     }
 }
-
-uint16_t ui_port(const struct ui *u)
-{
-    return u != NULL ? u->port : 0;
-}

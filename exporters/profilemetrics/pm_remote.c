@@ -53,7 +53,7 @@ static int encode(struct pm_remote *r, struct buf *body)
     buf_init(&pb, PM_REMOTE_BODY_MAX);
     rc = pm_store_write_request(r->store, clock_real_ns() / 1000000, &pb);
     if (rc == PC_OK) {
-        rc = pm_snappy_literal(pb.data, pb.len, body);
+        rc = pm_snappy_compress(pb.data, pb.len, body);
     }
     buf_free(&pb);
     return rc;
@@ -138,9 +138,14 @@ int pm_remote_start(const struct pm_remote_cfg *cfg,
                     const char *id, struct mscope *metrics,
                     struct pm_remote **out, struct errctx *e)
 {
-    struct pm_remote *r = calloc(1, sizeof(*r));
     static const char help[] = "Remote-write pushes by result.";
+    struct pm_remote *r;
+    int rc = pm_snappy_load(e);
 
+    if (rc != PC_OK) {
+        return rc;
+    }
+    r = calloc(1, sizeof(*r));
     if (r == NULL) {
         return err_set(e, PC_ENOMEM, "out of memory");
     }

@@ -37,9 +37,11 @@ int pm_remote_start(const struct pm_remote_cfg *cfg,
 /* Pushes one last time (bounded by timeout), stops and frees. */
 void pm_remote_stop(struct pm_remote *r);
 
-/* Snappy block format of in, with literals only (valid snappy that every
- * decoder reads; remote-write bodies are small, and compressing them is
- * not worth a dependency). Appends to out. */
-int pm_snappy_literal(const uint8_t *in, size_t len, struct buf *out);
+/* Loads libsnappy (once per process; pm_snappy.c says why at run time).
+ * PC_OK, or PC_EUNSUPPORTED with e = "snappy library not available: ...".
+ * pm_remote_start calls it. */
+int pm_snappy_load(struct errctx *e);
+/* Snappy block format of in, appended to out; after pm_snappy_load. */
+int pm_snappy_compress(const uint8_t *in, size_t len, struct buf *out);
 
 #endif

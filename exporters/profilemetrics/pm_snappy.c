@@ -1,57 +1,84 @@
 /*
- * pm_snappy.c: the snappy block format, literals only (see pm_remote.h).
+ * pm_snappy.c: the snappy block format of a remote-write body (see
+ * pm_remote.h), compressed by libsnappy's C API.
  *
- * A block is the uncompressed length as a varint, then elements. A literal
- * element's tag byte has 00 in its low bits; length-1 sits in the upper six
- * bits when below 60, otherwise 60..63 there say that 1..4 little-endian
- * bytes of length-1 follow. Literals are cut at 64 KiB, as snappy's own
- * encoder does.
+ * libsnappy is loaded at run time (net/dynlib.h), like libcurl: it is C++
+ * and brings libstdc++ along, about 1 MiB of resident memory that every
+ * profcol process would pay, though only a remote-writing profilemetrics
+ * exporter uses it. PROFCOL_SNAPPY_SONAME is the soname of the libsnappy
+ * found at configure time (CMakeLists.txt), e.g. "libsnappy.so.1".
  */
 #include "exporters/profilemetrics/pm_remote.h"
 
-#include "codec/pb.h"
+#include <pthread.h>
+#include <snappy-c.h>
 
-#define PM_SNAPPY_LITERAL_MAX 65536
+#include "core/assert.h"
+#include "net/dynlib.h"
 
-static int literal(const uint8_t *p, size_t n, struct buf *out)
+#ifndef PROFCOL_SNAPPY_SONAME
+#error "PROFCOL_SNAPPY_SONAME is set by CMakeLists.txt"
+#endif
+
+#define WHAT "snappy"
+
+static struct {
+    __typeof__(&snappy_compress) compress;
+    __typeof__(&snappy_max_compressed_length) max_len;
+} pm_snappy;
+
+static pthread_once_t pm_snappy_once = PTHREAD_ONCE_INIT;
+static int pm_snappy_rc;
+static struct errctx pm_snappy_err;
+
+static void pm_snappy_init(void)
 {
-    uint32_t m = (uint32_t)(n - 1);
-    uint8_t tag[3];
-    size_t nt;
-    int rc;
+    void *lib = dynlib_open(PROFCOL_SNAPPY_SONAME, WHAT, &pm_snappy_err);
+    void *c = NULL, *m = NULL;
 
-    if (m < 60) {
-        tag[0] = (uint8_t)(m << 2);
-        nt = 1;
-    } else if (m < 256) {
-        tag[0] = 60 << 2;
-        tag[1] = (uint8_t)m;
-        nt = 2;
-    } else {
-        tag[0] = 61 << 2;
-        tag[1] = (uint8_t)(m & 0xff);
-        tag[2] = (uint8_t)(m >> 8);
-        nt = 3;
+    if (lib != NULL) {
+        c = dynlib_sym(lib, "snappy_compress", WHAT, &pm_snappy_err);
     }
-    rc = buf_append(out, tag, nt);
-    return rc == PC_OK ? buf_append(out, p, n) : rc;
+    if (c != NULL) {
+        m = dynlib_sym(lib, "snappy_max_compressed_length", WHAT,
+                       &pm_snappy_err);
+    }
+    if (m == NULL) {
+        pm_snappy_rc = PC_EUNSUPPORTED;
+        return;
+    }
+    /* POSIX guarantees object and function pointers convert. */
+    pm_snappy.compress = (__typeof__(pm_snappy.compress))c;
+    pm_snappy.max_len = (__typeof__(pm_snappy.max_len))m;
 }
 
-int pm_snappy_literal(const uint8_t *in, size_t len, struct buf *out)
+int pm_snappy_load(struct errctx *e)
 {
-    size_t off = 0;
+    pthread_once(&pm_snappy_once, pm_snappy_init);
+    if (pm_snappy_rc != PC_OK) {
+        return err_set(e, pm_snappy_rc, "%s", pm_snappy_err.msg);
+    }
+    return PC_OK;
+}
+
+int pm_snappy_compress(const uint8_t *in, size_t len, struct buf *out)
+{
+    size_t got;
     int rc;
 
+    PC_ASSERT(pm_snappy.compress != NULL); /* pm_snappy_load succeeded */
     /* Snappy lengths are 32-bit. */
     if (len > UINT32_MAX) {
         return PC_ETOOBIG;
     }
-    rc = pb_put_varint(out, len);
-    while (rc == PC_OK && off < len) {
-        size_t n = len - off < PM_SNAPPY_LITERAL_MAX ? len - off
-                                                     : PM_SNAPPY_LITERAL_MAX;
-        rc = literal(in + off, n, out);
-        off += n;
+    got = pm_snappy.max_len(len);
+    if ((rc = buf_reserve(out, got)) != PC_OK) {
+        return rc;
     }
-    return rc;
+    if (pm_snappy.compress((const char *)in, len, (char *)out->data + out->len,
+                           &got) != SNAPPY_OK) {
+        return PC_EIO;
+    }
+    out->len += got;
+    return PC_OK;
 }

@@ -28,16 +28,15 @@ static const struct cfg_entry dd_cfg_table[] = {
 /* clang-format on */
 
 /* Loop: the reply once the pipeline answered about the batch. */
-static void job_answer(struct dd_job *j, struct httpsrv_req *req, int rc,
-                       const char *msg)
+static void job_answer(struct httpintake_job *hj, struct httpsrv_req *req,
+                       int rc, const char *msg)
 {
+    const struct dd_job *j = (const struct dd_job *)hj;
+
     if (rc == PC_EBUSY) {
         /* The tracers retry 503 (Node, Go); it is what the Agent says when
          * it cannot take the body now. */
-        httpsrv_reply_json_error(req, 503, "unavailable",
-                                 "profcol is over its limits, retry later: "
-                                 "%s",
-                                 msg);
+        httpintake_reply_busy(req, 503, "unavailable", msg);
     } else if (rc != PC_OK) {
         httpsrv_reply_json_error(req, 400, "invalid_argument", "%s", msg);
     } else if (j->status != 200) {
@@ -48,44 +47,15 @@ static void job_answer(struct dd_job *j, struct httpsrv_req *req, int rc,
     }
 }
 
-static void job_consumed(void *arg, int rc, const char *msg)
+struct dd_job *dd_job_new(struct dd_recv *r)
 {
-    struct dd_job *j = arg;
-    struct httpsrv_req req;
+    struct dd_job *j = httpintake_job_new(r->host, sizeof(*j));
 
-    memset(&req, 0, sizeof(req));
-    req.ev = j->ev;
-    job_answer(j, &req, rc, msg != NULL ? msg : pc_strerror(rc));
-    free(j);
-}
-
-/* Loop: carries out what the worker decided. */
-static void job_run(struct httpsrv_req *req, void *arg)
-{
-    struct dd_job *j = arg;
-    struct component_host *host = j->r->host;
-    struct errctx e = {{0}};
-    int rc = PC_OK;
-
-    if (j->refused_profiles > 0) {
-        host->refused(host, j->refused_profiles, j->refused_bytes);
+    if (j != NULL) {
+        j->job.answer = job_answer;
+        j->status = 200;
     }
-    j->ev = req->ev;
-    if (j->b != NULL) {
-        /* The answer waits for the batch to be durable. */
-        rc = host->consume_async(host, j->b, &e, job_consumed, j);
-        j->b = NULL;
-        if (rc == PC_EINPROGRESS) {
-            return;
-        }
-    }
-    job_answer(j, req, rc, err_msg(&e, rc));
-    free(j);
-}
-
-void dd_job_submit(struct httpsrv_req *req, struct dd_job *j)
-{
-    httpsrv_then(req, job_run, j);
+    return j;
 }
 
 static void dd_validate(const void *cfgp, const struct ynode *node,
@@ -129,16 +99,12 @@ static const char *const dd_routes[] = {
 static int dd_start(void *ctx)
 {
     struct dd_recv *r = ctx;
-    struct errctx e = {{0}};
     int rc, i;
 
-    rc = httpsrv_start(r->host->base, &r->cfg->http, r->host->id, &r->srv, &e);
+    rc = httpintake_start(r->host, &r->cfg->http, &r->srv);
     if (rc != PC_OK) {
-        log_error(r->host->id, "cannot start", "error=\"%s\"",
-                  err_msg(&e, rc));
         return rc;
     }
-    httpsrv_metrics(r->srv, r->host->metrics);
     rc = dd_proxy_open(r);
     for (i = 0; rc == PC_OK && dd_routes[i] != NULL; i++) {
         rc = httpsrv_route(r->srv, dd_routes[i], 0, dd_upload_handler, r);

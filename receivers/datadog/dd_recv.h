@@ -4,13 +4,15 @@
  *
  * Threads: the upload handler runs on an HTTP decode worker; what needs the
  * main loop (counting refusals, handing the batch to the pipeline,
- * answering once the pipeline answered) travels as a struct dd_job.
+ * answering once the pipeline answered) travels as a struct dd_job, through
+ * net/httpintake.h.
  */
 #ifndef PROFCOL_DD_RECV_H
 #define PROFCOL_DD_RECV_H
 
 #include "component/batch.h"
 #include "component/component.h"
+#include "net/httpintake.h"
 #include "net/httpsrv.h"
 
 struct dd_cfg {
@@ -32,23 +34,20 @@ struct dd_recv {
 };
 
 /*
- * What the worker decided, carried out on the loop: count refused
- * profiles, hand b (if any) to the pipeline, then answer: the pipeline's
- * refusal if it refused, else status with msg (200 with an empty body
- * when status is 200).
+ * What the worker decided, carried out on the loop (net/httpintake.h):
+ * count refused profiles, hand job.b (if any) to the pipeline, then
+ * answer: the pipeline's refusal if it refused, else status with msg (200
+ * with an empty body when status is 200).
  */
 struct dd_job {
-    struct dd_recv *r;
-    struct evhttp_request *ev; /* set on the loop */
-    uint32_t refused_profiles;
-    uint64_t refused_bytes;
+    struct httpintake_job job; /* first */
     int status;
     char msg[1024];
-    struct batch *b;
 };
 
-/* Worker: hands j (taken) to the loop. */
-void dd_job_submit(struct httpsrv_req *req, struct dd_job *j);
+/* Worker: a job for r answering as above (status 200), or NULL; handed
+ * to the loop with httpintake_submit. */
+struct dd_job *dd_job_new(struct dd_recv *r);
 
 void dd_upload_handler(struct httpsrv_req *req, void *arg);
 

@@ -43,7 +43,7 @@ static void refuse(struct upload *u, uint32_t profiles, const char *fmt, ...)
     va_list ap;
 
     u->j->status = 400;
-    u->j->refused_profiles += profiles;
+    u->j->job.refused_profiles += profiles;
     if (used > 0 && used + 2 < sizeof(u->j->msg)) {
         memcpy(u->j->msg + used, "; ", 3);
         used += 2;
@@ -344,7 +344,7 @@ static void upload_run(struct upload *u)
 void dd_upload_handler(struct httpsrv_req *req, void *arg)
 {
     struct upload *u = calloc(1, sizeof(*u)); /* large: not on the stack */
-    struct dd_job *j = calloc(1, sizeof(*j));
+    struct dd_job *j = dd_job_new(arg);
 
     if (u == NULL || j == NULL) {
         free(u);
@@ -355,15 +355,16 @@ void dd_upload_handler(struct httpsrv_req *req, void *arg)
     u->r = arg;
     u->req = req;
     u->j = j;
-    j->r = u->r;
-    j->status = 200;
     upload_run(u);
-    j->b = u->b;
+    j->job.b = u->b;
     if (j->status != 200) {
-        j->refused_bytes = req->wire_len;
+        /* The body's bytes count as refused with its refused profiles. */
+        if (j->job.refused_profiles > 0) {
+            j->job.refused_bytes = req->wire_len;
+        }
         log_debug(u->r->host->id, "upload refused", "status=%d error=\"%s\"",
                   j->status, j->msg);
     }
     free(u);
-    dd_job_submit(req, j);
+    httpintake_submit(req, &j->job);
 }

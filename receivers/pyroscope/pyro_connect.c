@@ -12,7 +12,7 @@
  *
  * Threads: pyro_connect_handler and the decoding run on an HTTP worker
  * thread; counting the refused samples, the pipeline and the answer
- * (push_answer) on the main loop (struct pyro_job).
+ * (push_answer) on the main loop (struct httpintake_job).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,22 +140,19 @@ static int one_sample(struct push_state *st, const struct pyro_push_series *s,
 /* What the reply needs once the pipeline answered (possibly later, when
  * a persistent queue commits: the request is held until then). */
 struct push_job {
-    struct pyro_job job; /* first */
+    struct httpintake_job job; /* first */
     enum codec c;
     uint32_t refused, total;
     char first_error[300];
 };
 
-static void push_answer(struct pyro_job *j, struct httpsrv_req *req, int rc,
-                        const char *msg)
+static void push_answer(struct httpintake_job *j, struct httpsrv_req *req,
+                        int rc, const char *msg)
 {
     const struct push_job *p = (const struct push_job *)j;
 
     if (rc == PC_EBUSY) {
-        httpsrv_reply_json_error(req, 429, "resource_exhausted",
-                                 "profcol is over its limits, retry later: "
-                                 "%s",
-                                 msg);
+        httpintake_reply_busy(req, 429, "resource_exhausted", msg);
     } else if (rc != PC_OK) {
         httpsrv_reply_json_error(req, 400, "invalid_argument", "%s", msg);
     } else if (p->refused > 0) {
@@ -194,7 +191,7 @@ static void answer(struct push_state *st, enum codec c, uint32_t total)
         batch_unref(st->b);
     }
     st->b = NULL;
-    pyro_job_submit(st->req, &p->job);
+    httpintake_submit(st->req, &p->job);
 }
 
 static void push_all(struct push_state *st, const struct pyro_push *p,

@@ -13,7 +13,7 @@
  *
  * Threads: pyro_ingest_handler and everything it calls run on an HTTP
  * worker thread; the pipeline gets the batch on the main loop
- * (struct pyro_job), where ingest_job_answer answers.
+ * (struct httpintake_job), where ingest_job_answer answers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,10 +164,7 @@ static void ingest_answer(struct httpsrv_req *req, int rc, const char *msg,
     if (rc == PC_OK) {
         httpsrv_reply(req, 200, NULL, NULL, 0);
     } else if (rc == PC_EBUSY) {
-        httpsrv_reply_json_error(req, 429, "resource_exhausted",
-                                 "profcol is over its limits, retry later: "
-                                 "%s",
-                                 msg);
+        httpintake_reply_busy(req, 429, "resource_exhausted", msg);
     } else if (text) {
         httpsrv_reply_json_error(req, 400, "invalid_argument", "%s", msg);
     } else {
@@ -177,12 +174,12 @@ static void ingest_answer(struct httpsrv_req *req, int rc, const char *msg,
 
 /* The loop's part of a request that made a batch. */
 struct ingest_job {
-    struct pyro_job job; /* first */
+    struct httpintake_job job; /* first */
     int text;
 };
 
-static void ingest_job_answer(struct pyro_job *j, struct httpsrv_req *req,
-                              int rc, const char *msg)
+static void ingest_job_answer(struct httpintake_job *j,
+                              struct httpsrv_req *req, int rc, const char *msg)
 {
     ingest_answer(req, rc, msg, ((struct ingest_job *)j)->text);
 }
@@ -201,7 +198,7 @@ static void deliver_batch(struct ingest *in, struct batch *b, int text)
     ij->job.b = b;
     ij->job.answer = ingest_job_answer;
     ij->text = text;
-    pyro_job_submit(in->req, &ij->job);
+    httpintake_submit(in->req, &ij->job);
 }
 
 /* One item: the profile pd (taken) and its original bytes. */

@@ -10,9 +10,7 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "telemetry/log.h"
 #include "component/series.h"
-#include "net/peer.h"
 #include "receivers/pyroscope/pyro_recv.h"
 
 /* clang-format off */
@@ -124,78 +122,49 @@ const char *pyro_tenant(struct pyro_recv *r, struct httpsrv_req *req,
 
 void *pyro_job_new(struct pyro_recv *r, size_t size)
 {
-    struct pyro_job *j = calloc(1, size);
+    struct httpintake_job *j = httpintake_job_new(r->host, size);
 
     if (j != NULL) {
-        j->r = r;
+        j->record_peer = 1;
     }
     return j;
 }
 
-/* Loop: the pipeline answered about j's batch. */
-static void job_consumed(void *arg, int rc, const char *msg)
+/* A refusal's job: the answer is the refusal, whatever the loop did. */
+struct refuse_job {
+    struct httpintake_job job; /* first */
+    int status;
+    const char *code;
+    char msg[512];
+};
+
+static void refuse_answer(struct httpintake_job *j, struct httpsrv_req *req,
+                          int rc, const char *msg)
 {
-    struct pyro_job *j = arg;
-    struct httpsrv_req req;
+    const struct refuse_job *rj = (const struct refuse_job *)j;
 
-    memset(&req, 0, sizeof(req));
-    req.ev = j->ev;
-    j->answer(j, &req, rc, msg != NULL ? msg : pc_strerror(rc));
-    free(j);
-}
-
-/* Loop: carries out what the worker decided (struct pyro_job). */
-static void job_run(struct httpsrv_req *req, void *arg)
-{
-    struct pyro_job *j = arg;
-    struct component_host *host = j->r->host;
-    struct errctx e = {{0}};
-    int rc = PC_OK;
-
-    if (j->refused_profiles > 0 || j->refused_bytes > 0) {
-        host->refused(host, j->refused_profiles, j->refused_bytes);
-    }
-    if (j->status != 0) {
-        httpsrv_reply_json_error(req, j->status, j->code, "%s", j->msg);
-        batch_unref(j->b);
-        free(j);
-        return;
-    }
-    j->ev = req->ev;
-    if (j->b != NULL) {
-        net_peer_addr(req->ev, j->b->peer, sizeof(j->b->peer));
-        /* The answer waits for the batch to be durable. */
-        rc = host->consume_async(host, j->b, &e, job_consumed, j);
-        j->b = NULL;
-        if (rc == PC_EINPROGRESS) {
-            return;
-        }
-    }
-    j->answer(j, req, rc, err_msg(&e, rc));
-    free(j);
-}
-
-void pyro_job_submit(struct httpsrv_req *req, struct pyro_job *j)
-{
-    httpsrv_then(req, job_run, j);
+    (void)rc; /* no batch: the loop had nothing to refuse */
+    (void)msg;
+    httpsrv_reply_json_error(req, rj->status, rj->code, "%s", rj->msg);
 }
 
 void pyro_refuse(struct pyro_recv *r, struct httpsrv_req *req,
                  uint32_t profiles, int status, const char *code,
                  const char *msg)
 {
-    struct pyro_job *j = pyro_job_new(r, sizeof(*j));
+    struct refuse_job *j = pyro_job_new(r, sizeof(*j));
 
     if (j == NULL) {
         httpsrv_reply_json_error(req, 500, "internal", "out of memory");
         return;
     }
-    j->refused_profiles = profiles;
-    j->refused_bytes = req->wire_len;
+    j->job.refused_profiles = profiles;
+    j->job.refused_bytes = req->wire_len;
+    j->job.answer = refuse_answer;
     j->status = status;
     j->code = code;
     snprintf(j->msg, sizeof(j->msg), "%s", msg);
-    pyro_job_submit(req, j);
+    httpintake_submit(req, &j->job);
 }
 
 static int pyro_create(const void *cfg, struct component_host *host,
@@ -215,16 +184,11 @@ static int pyro_create(const void *cfg, struct component_host *host,
 static int pyro_start(void *ctx)
 {
     struct pyro_recv *r = ctx;
-    struct errctx e = {{0}};
-    int rc;
+    int rc = httpintake_start(r->host, &r->cfg->http, &r->srv);
 
-    rc = httpsrv_start(r->host->base, &r->cfg->http, r->host->id, &r->srv, &e);
     if (rc != PC_OK) {
-        log_error(r->host->id, "cannot start", "error=\"%s\"",
-                  err_msg(&e, rc));
         return rc;
     }
-    httpsrv_metrics(r->srv, r->host->metrics);
     /* /ingest sniffs gzip itself and ignores Content-Encoding, as
      * Pyroscope does; the Connect endpoint honours it. */
     if (httpsrv_route(r->srv, "/ingest", HTTPSRV_RAW_BODY, pyro_ingest_handler,

@@ -5,14 +5,15 @@
  *
  * Threads: the endpoints' handlers run on the HTTP server's worker threads
  * (decoding, building the batch). What needs the main loop (counting a
- * refusal, handing the batch to the pipeline) travels as a struct pyro_job
- * that pyro_job_submit brings back to the loop.
+ * refusal, handing the batch to the pipeline) travels as a struct
+ * httpintake_job that httpintake_submit brings back to the loop.
  */
 #ifndef PROFCOL_PYRO_RECV_H
 #define PROFCOL_PYRO_RECV_H
 
 #include "component/batch.h"
 #include "component/component.h"
+#include "net/httpintake.h"
 #include "net/httpsrv.h"
 #include "receivers/pyroscope/pyro.h"
 
@@ -51,30 +52,10 @@ int pyro_batch_add_view(struct batch *b, struct shared_pdata *sp,
                         int32_t resource, struct blob *raw,
                         const struct pyro_attrs *attrs, const char *tenant);
 
-/*
- * What a handler decided, carried out on the main loop: count the refusal
- * (refused_*), then answer status with code and msg, or hand b to the
- * pipeline and let answer() reply with its result (rc PC_OK and no call to
- * the pipeline when b is NULL). An endpoint embeds it first in a larger
- * struct of its own; it is freed (free) after the answer.
- */
-struct pyro_job {
-    struct pyro_recv *r;
-    struct evhttp_request *ev; /* set on the loop */
-    uint32_t refused_profiles;
-    uint64_t refused_bytes;
-    int status; /* != 0: answer this error */
-    const char *code;
-    char msg[512];
-    struct batch *b;
-    void (*answer)(struct pyro_job *j, struct httpsrv_req *req, int rc,
-                   const char *msg);
-};
-
-/* Worker: a zeroed job of size bytes (the endpoint's struct), or NULL. */
+/* Worker: a zeroed job of size bytes (the endpoint's struct, which
+ * embeds a struct httpintake_job first) whose batch records the
+ * connection's address, or NULL. */
 void *pyro_job_new(struct pyro_recv *r, size_t size);
-/* Worker: hands j to the loop (takes j). */
-void pyro_job_submit(struct httpsrv_req *req, struct pyro_job *j);
 /* Worker: counts profiles refused with the request's bytes and answers
  * status {code, msg}, both on the loop. */
 void pyro_refuse(struct pyro_recv *r, struct httpsrv_req *req,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <lz4frame.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,81 @@ static void test_attachments(void **state)
     buf_free(&out);
 }
 
+/* An LZ4 frame of n zero bytes with the given block size and dictionary
+ * id (liblz4's encoder, as `lz4` would write it), appended to out. */
+static void lz4_zeros(size_t n, LZ4F_blockSizeID_t bsize, unsigned dict_id,
+                      struct buf *out)
+{
+    LZ4F_preferences_t prefs;
+    uint8_t *zeros = calloc(1, n);
+    size_t bound, got;
+
+    memset(&prefs, 0, sizeof(prefs));
+    prefs.frameInfo.blockSizeID = bsize;
+    prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+    prefs.frameInfo.dictID = dict_id;
+    bound = LZ4F_compressFrameBound(n, &prefs);
+    assert_non_null(zeros);
+    assert_int_equal(buf_reserve(out, bound), PC_OK);
+    got = LZ4F_compressFrame(out->data + out->len, bound, zeros, n, &prefs);
+    assert_false(LZ4F_isError(got));
+    out->len += got;
+    free(zeros);
+}
+
+static void test_lz4_bounds(void **state)
+{
+    const size_t mib = 1 << 20;
+    struct errctx e = {{0}};
+    struct buf in, out;
+    size_t i;
+
+    (void)state;
+    buf_init(&in, 0);
+    buf_init(&out, 0);
+    /* A bomb (1 MiB of zeros in a few KiB) is cut at the cap, and the
+     * output buffer never grew past it. */
+    lz4_zeros(mib, LZ4F_max64KB, 0, &in);
+    assert_true(in.len < mib / 100);
+    assert_int_equal(dd_attach_inflate(in.data, in.len, 100000, &out, &e),
+                     PC_ETOOBIG);
+    assert_non_null(strstr(e.msg, "lz4: decompressed size over the limit"));
+    assert_true(out.len <= 100000 && out.cap <= 100000);
+    /* Exactly at the cap fits. */
+    buf_free(&out);
+    buf_init(&out, 0);
+    assert_int_equal(dd_attach_inflate(in.data, in.len, mib, &out, &e), PC_OK);
+    assert_int_equal(out.len, mib);
+    for (i = 0; i < out.len && out.data[i] == 0; i++) {
+    }
+    assert_int_equal(i, mib);
+    /* Frames one after the other, the second with 4 MiB blocks. */
+    lz4_zeros(1000, LZ4F_max4MB, 0, &in);
+    out.len = 0;
+    assert_int_equal(dd_attach_inflate(in.data, in.len, 2 * mib, &out, &e),
+                     PC_OK);
+    assert_int_equal(out.len, mib + 1000);
+    out.len = 0;
+    assert_int_equal(dd_attach_inflate(in.data, in.len, mib + 999, &out, &e),
+                     PC_ETOOBIG);
+    /* A frame wanting a preset dictionary. */
+    in.len = 0;
+    lz4_zeros(1000, LZ4F_max64KB, 7, &in);
+    out.len = 0;
+    assert_int_equal(dd_attach_inflate(in.data, in.len, mib, &out, &e),
+                     PC_EUNSUPPORTED);
+    assert_non_null(strstr(e.msg, "dictionary"));
+    /* Garbage after a good frame. */
+    in.len = 0;
+    lz4_zeros(1000, LZ4F_max64KB, 0, &in);
+    assert_int_equal(buf_append(&in, "junk", 4), PC_OK);
+    out.len = 0;
+    assert_int_equal(dd_attach_inflate(in.data, in.len, mib, &out, &e),
+                     PC_ECORRUPT);
+    buf_free(&in);
+    buf_free(&out);
+}
+
 static int32_t add_label(struct pdata *pd, const char *key, int is_str,
                          const char *s, int64_t i)
 {
@@ -408,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_event_json),
         cmocka_unit_test(test_event_old_forms),
         cmocka_unit_test(test_attachments),
+        cmocka_unit_test(test_lz4_bounds),
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_export_names),
         cmocka_unit_test(test_export_body),

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include <snappy-c.h>
+
 #include "exporters/profilemetrics/pm_remote.h"
 #include "exporters/profilemetrics/pm_rules.h"
 #include "model/pdata_iter.h"
@@ -78,29 +80,34 @@ static void test_store(void **state)
     pm_store_free(s);
 }
 
-static void test_snappy_literal(void **state)
+static void test_snappy(void **state)
 {
-    uint8_t in[300];
+    uint8_t in[3000];
+    char back[sizeof(in)];
+    size_t i, n = sizeof(back);
+    struct errctx e = {{0}};
     struct buf out;
-    size_t i;
 
     (void)state;
+    assert_int_equal(pm_snappy_load(&e), 0);
+    /* Repetitive, as series labels are: snappy must make it smaller. */
     for (i = 0; i < sizeof(in); i++) {
-        in[i] = (uint8_t)i;
+        in[i] = (uint8_t)(i % 30);
     }
     buf_init(&out, 1 << 20);
-    assert_int_equal(pm_snappy_literal(in, 10, &out), 0);
-    /* varint 10, tag (10-1)<<2, the bytes. */
-    assert_int_equal(out.len, 12);
-    assert_int_equal(out.data[0], 10);
-    assert_int_equal(out.data[1], 9 << 2);
-    assert_memory_equal(out.data + 2, in, 10);
-    buf_reset(&out);
-    assert_int_equal(pm_snappy_literal(in, 300, &out), 0);
-    /* varint 300 (2 bytes), tag 61<<2 with 2 length bytes (299). */
-    assert_int_equal(out.len, 2 + 3 + 300);
-    assert_int_equal(out.data[2], 61 << 2);
-    assert_int_equal(out.data[3] | (out.data[4] << 8), 299);
+    assert_int_equal(pm_snappy_compress(in, sizeof(in), &out), 0);
+    assert_true(out.len < sizeof(in) / 4);
+    /* varint 3000 leads the block, then it decodes back to in. */
+    assert_int_equal(out.data[0], (3000 & 0x7f) | 0x80);
+    assert_int_equal(out.data[1], 3000 >> 7);
+    assert_int_equal(snappy_uncompress((const char *)out.data, out.len, back,
+                                       &n),
+                     SNAPPY_OK);
+    assert_int_equal(n, sizeof(in));
+    assert_memory_equal(back, in, n);
+    /* Appends after what out holds. */
+    assert_int_equal(pm_snappy_compress(in, 0, &out), 0);
+    assert_int_equal(out.data[out.len - 1], 0);
     buf_free(&out);
 }
 
@@ -205,7 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store),
-        cmocka_unit_test(test_snappy_literal),
+        cmocka_unit_test(test_snappy),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_rules_on_go_profile),
         cmocka_unit_test(test_bad_rules),
