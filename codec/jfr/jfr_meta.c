@@ -379,6 +379,25 @@ static void layout_class(struct jfr_class *k)
     }
 }
 
+static uint8_t field_op(const struct jfr_field *f, const struct jfr_class *t)
+{
+    if (f->array) {
+        return JO_GENERIC;
+    }
+    if (f->pool) {
+        return JO_REF;
+    }
+    switch (t->prim) {
+    case JP_CHAR:
+    case JP_SHORT:
+    case JP_INT:
+    case JP_LONG:
+        return JO_NUM;
+    default:
+        return JO_GENERIC;
+    }
+}
+
 static int resolve_fields(struct jfr_chunk *c, struct jfr_meta *md)
 {
     uint32_t i, j;
@@ -396,6 +415,7 @@ static int resolve_fields(struct jfr_chunk *c, struct jfr_meta *md)
                                 (unsigned long long)k->fields[j].cls_id);
             }
             k->fields[j].cls = (int32_t)(t - md->classes);
+            k->fields[j].op = field_op(&k->fields[j], t);
         }
         layout_class(k);
     }

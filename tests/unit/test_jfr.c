@@ -675,6 +675,66 @@ static void test_normalize(void **state)
     }
 }
 
+/* Varint k bytes long (padded when v is shorter); k = 9 carries 8 bits. */
+static size_t put_varint_k(uint8_t *p, uint64_t v, unsigned k)
+{
+    unsigned i;
+
+    for (i = 0; i + 1 < k && i < 8; i++) {
+        p[i] = (uint8_t)(((v >> (7 * i)) & 0x7f) | 0x80);
+    }
+    p[i] = k == 9 ? (uint8_t)(v >> 56) : (uint8_t)((v >> (7 * i)) & 0x7f);
+    return k;
+}
+
+/* jfr_varint's word-at-a-time decoding against every length 1-9, padded
+ * forms, bytes after it with and without continuation bits, and the
+ * checked path near the chunk's end (buffer exactly as long as the
+ * varint, and one byte short: truncated). */
+static void test_varint(void **state)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    int n;
+
+    (void)state;
+    for (n = 0; n < 20000; n++) {
+        struct jfr_limits lim;
+        struct jfr_chunk c;
+        struct jfr_cur r;
+        struct errctx e = {{0}};
+        uint8_t b[32];
+        uint64_t v, got = 0;
+        unsigned k, need, i, tail;
+
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        v = seed >> (seed & 63);
+        for (need = 1; need < 9 && (v >> (7 * need)) != 0; need++) {
+        }
+        k = need + (unsigned)((seed >> 8) % (10 - need));
+        for (i = 0; i < sizeof(b); i++) {
+            b[i] = (uint8_t)(seed >> (i % 56)) | ((n & 1) ? 0x80 : 0);
+        }
+        put_varint_k(b, v, k);
+        tail = (unsigned)((seed >> 16) % 3); /* 0: ends with the varint */
+        jfr_limits_default(&lim);
+        memset(&c, 0, sizeof(c));
+        c.p = b;
+        c.len = k + (tail ? 12 : 0);
+        c.lim = &lim;
+        c.e = &e;
+        r.c = &c;
+        r.pos = 0;
+        r.end = tail == 2 ? c.len : k;
+        assert_int_equal(jfr_varint(&r, &got), PC_OK);
+        assert_true(got == v);
+        assert_int_equal(r.pos, k);
+        r.pos = 0;
+        r.end = k - 1;
+        c.len = tail ? c.len : k - 1;
+        assert_int_equal(jfr_varint(&r, &got), PC_ETRUNC);
+    }
+}
+
 /* Random damage to a good chunk: an error or a result, never a crash. */
 static void test_random_damage(void **state)
 {
@@ -860,6 +920,7 @@ int main(void)
         cmocka_unit_test(test_huge_counts),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_varint),
         cmocka_unit_test(test_random_damage),
         cmocka_unit_test(test_ddprof_recording),
     };
