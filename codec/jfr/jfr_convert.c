@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codec/jfr/jfr_conv.h"
+#include "core/assert.h"
 
 enum jfr_ev {
     EV_NONE = 0,
@@ -120,8 +121,9 @@ struct kacc {
 struct conv_state {
     struct jfr_conv cv;
     struct kacc acc[JFR_NKINDS];
-    struct jfr_map states; /* ThreadState key -> enum thread_state */
-    uint8_t *evk;          /* per class of the chunk: enum jfr_ev */
+    struct jfr_map states;           /* ThreadState key -> enum thread_state */
+    uint8_t *evk;                    /* per class of the chunk: enum jfr_ev */
+    const struct jfr_meta *evk_meta; /* the class tree evk is of */
     int64_t period_ns;
     /* The ddprof engine's sampling intervals in nanoseconds (from
      * datadog.DatadogProfilerConfig), per chunk; period_ns until given. */
@@ -129,6 +131,10 @@ struct conv_state {
     int wall_mode; /* the recording's `event` setting is wall */
     struct jfr_result *res;
     uint64_t t_start, t_end;
+    /* Where the sample events of the chunk start, in order: read after
+     * its settings (chunk_samples), without framing every event twice. */
+    size_t *later;
+    size_t nlater, cap_later;
 };
 
 enum thread_state { TS_UNKNOWN = 0, TS_SLEEPING, TS_RUNNABLE, TS_OTHER };
@@ -463,45 +469,87 @@ static int on_sample(struct conv_state *st, struct jfr_chunk *c, int ev,
                     : PC_OK;
 }
 
-/* Which classes of this chunk are events the conversion reads. */
+/* Which classes of this chunk are events the conversion reads. A chunk
+ * that shares the previous chunk's class tree shares its answer too: the
+ * tree is still held then (each_chunk keeps it for the sharing), so its
+ * address cannot have been reused by another. */
 static int classify(struct conv_state *st, struct jfr_chunk *c)
 {
     uint32_t i;
     size_t j;
+    uint8_t *evk;
 
-    st->evk = arena_calloc(&c->arena, c->nclasses + 1, 1);
-    if (st->evk == NULL) {
+    if (c->meta != NULL && c->meta == st->evk_meta) {
+        return PC_OK;
+    }
+    evk = realloc(st->evk, (size_t)c->nclasses + 1);
+    if (evk == NULL) {
         return jfr_fail(c, 0, PC_ENOMEM, "out of memory");
     }
+    st->evk = evk;
+    st->evk_meta = NULL;
+    memset(evk, EV_NONE, (size_t)c->nclasses + 1);
     for (i = 0; i < c->nclasses; i++) {
         for (j = 0; j < sizeof(ev_names) / sizeof(ev_names[0]); j++) {
-            if (strcmp(c->classes[i].name, ev_names[j].name) == 0) {
-                st->evk[i] = ev_names[j].ev;
+            if (jfr_streq(c->classes[i].name, ev_names[j].name)) {
+                evk[i] = ev_names[j].ev;
             }
         }
     }
+    st->evk_meta = c->meta;
     return PC_OK;
 }
 
-/* Pass 0 reads the settings, pass 1 the samples. */
-static int chunk_pass(struct conv_state *st, struct jfr_chunk *c, int pass)
+/* Remembers the sample event at pos for chunk_samples. */
+static int defer_sample(struct conv_state *st, struct jfr_chunk *c, size_t pos)
+{
+    if (st->nlater == st->cap_later) {
+        size_t nc = st->cap_later ? st->cap_later * 2 : 1024;
+        size_t *nl;
+        /* Bounded as a chunk's tables are: a file of tiny events must not
+         * make the list larger than the limit. */
+        if (nc * sizeof(*nl) > c->lim->max_alloc) {
+            return jfr_fail(c, pos, PC_ETOOBIG,
+                            "more sample events than "
+                            "%zu bytes hold",
+                            c->lim->max_alloc);
+        }
+        nl = realloc(st->later, nc * sizeof(*nl));
+        if (nl == NULL) {
+            return jfr_fail(c, pos, PC_ENOMEM, "out of memory");
+        }
+        st->later = nl;
+        st->cap_later = nc;
+    }
+    st->later[st->nlater++] = pos;
+    return PC_OK;
+}
+
+/* Every event of the chunk once: settings are read as they come, samples
+ * remembered; a sample's values depend on the chunk's settings (the
+ * recording's `event` mode, the ddprof intervals), wherever they are. */
+static int chunk_settings(struct conv_state *st, struct jfr_chunk *c)
 {
     struct jfr_val v[JFR_MAXV];
     struct jfr_event ev;
     size_t pos = JFR_HEADER_LEN;
     int rc, k;
 
+    st->nlater = 0;
     while ((rc = jfr_next_event(c, &pos, &ev)) == 1) {
         struct jfr_cur r = {c, ev.body, ev.end};
-        if (pass == 1) {
-            st->res->nevents++;
-        }
+        st->res->nevents++;
         if (ev.cls == NULL) {
             continue;
         }
         k = st->evk[ev.cls - c->classes];
-        if (k == EV_NONE ||
-            (pass == 0) != (k == EV_SETTING || k == EV_DD_CONFIG)) {
+        if (k == EV_NONE) {
+            continue;
+        }
+        if (k != EV_SETTING && k != EV_DD_CONFIG) {
+            if ((rc = defer_sample(st, c, ev.start)) != PC_OK) {
+                return rc;
+            }
             continue;
         }
         if ((rc = jfr_read_fields(&r, ev.cls, v, 0)) != PC_OK) {
@@ -509,15 +557,38 @@ static int chunk_pass(struct conv_state *st, struct jfr_chunk *c, int pass)
         }
         if (k == EV_DD_CONFIG) {
             on_dd_config(st, ev.cls, v);
-            continue;
-        }
-        rc = k == EV_SETTING ? on_setting(st, c, ev.cls, v)
-                             : on_sample(st, c, k, ev.cls, v);
-        if (rc != PC_OK) {
+        } else if ((rc = on_setting(st, c, ev.cls, v)) != PC_OK) {
             return rc;
         }
     }
     return rc;
+}
+
+/* The samples chunk_settings found, in order. */
+static int chunk_samples(struct conv_state *st, struct jfr_chunk *c)
+{
+    struct jfr_val v[JFR_MAXV];
+    struct jfr_event ev;
+    size_t i, pos;
+    int rc;
+
+    for (i = 0; i < st->nlater; i++) {
+        struct jfr_cur r = {c, 0, 0};
+        pos = st->later[i];
+        rc = jfr_next_event(c, &pos, &ev);
+        PC_ASSERT(rc == 1 && ev.cls != NULL); /* framed once already */
+        if (rc != 1 || ev.cls == NULL) {
+            return rc < 0 ? rc : PC_ECORRUPT;
+        }
+        r.pos = ev.body;
+        r.end = ev.end;
+        if ((rc = jfr_read_fields(&r, ev.cls, v, 0)) != PC_OK ||
+            (rc = on_sample(st, c, st->evk[ev.cls - c->classes], ev.cls, v)) !=
+                PC_OK) {
+            return rc;
+        }
+    }
+    return PC_OK;
 }
 
 static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
@@ -529,8 +600,8 @@ static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
     jfr_map_clear(&st->states);
     st->dd_cpu_ns = st->dd_wall_ns = st->period_ns;
     if ((rc = jfr_chunk_load(c)) != PC_OK || (rc = classify(st, c)) != PC_OK ||
-        (rc = chunk_pass(st, c, 0)) != PC_OK ||
-        (rc = chunk_pass(st, c, 1)) != PC_OK) {
+        (rc = chunk_settings(st, c)) != PC_OK ||
+        (rc = chunk_samples(st, c)) != PC_OK) {
         return rc;
     }
     if (st->t_start == 0 || c->start_nanos < st->t_start) {
@@ -668,6 +739,8 @@ static void state_free(struct conv_state *st)
         itab_free(&st->acc[k].idx);
     }
     jfr_map_free(&st->states);
+    free(st->later);
+    free(st->evk);
     jfr_conv_free_tables(&st->cv);
     jfr_labels_free(st->cv.snap);
     buf_free(&st->cv.tmp);

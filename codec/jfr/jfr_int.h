@@ -248,33 +248,20 @@ static inline unsigned jfr_varint9(const uint8_t *p, uint64_t *v)
     return n;
 }
 
+/* jfr_varint past its one-byte form (jfr_reader.c). */
+int jfr_varint_long(struct jfr_cur *r, uint64_t *v);
+
 /* Unsigned LEB128 of at most 9 bytes, the 9th carrying 8 bits. Padded
  * (non-minimal) forms are valid: writers pad sizes they patch later.
- * Inline: every integer of a compressed chunk is one, so this is the
- * reader's innermost loop; with 9 bytes left no byte needs a check. */
+ * Inline, the one-byte form only: every integer of a compressed chunk is
+ * a varint, most of them one byte, and a small body inlines everywhere. */
 static inline int jfr_varint(struct jfr_cur *r, uint64_t *v)
 {
-    const uint8_t *p = r->c->p + r->pos;
-    uint64_t x;
-    unsigned n;
-
-    if (r->pos < r->end && p[0] < 0x80) { /* most are one byte */
-        r->pos++;
-        *v = p[0];
+    if (r->pos < r->end && r->c->p[r->pos] < 0x80) {
+        *v = r->c->p[r->pos++];
         return PC_OK;
     }
-    /* The chunk's end, not r's: an event is often shorter than 9 bytes
-     * from its last integer. Past r->end, the slow path says where. */
-    if (r->c->len - r->pos < 9) {
-        return jfr_varint_slow(r, v);
-    }
-    n = jfr_varint9(p, &x);
-    if (n > r->end - r->pos) {
-        return jfr_varint_slow(r, v); /* runs past r: the error */
-    }
-    r->pos += n;
-    *v = x;
-    return PC_OK;
+    return jfr_varint_long(r, v);
 }
 
 /* An integer of `size` bytes: varint when the chunk is compressed. */

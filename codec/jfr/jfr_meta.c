@@ -14,13 +14,82 @@ struct meta_attrs {
     const char *name, *id, *super, *cls, *pool, *dim;
 };
 
+/* What a metadata string means to the parser, found once per string so
+ * that elements and attributes compare small numbers, not text. */
+enum meta_word {
+    MW_OTHER = 0,
+    MW_NAME,
+    MW_ID,
+    MW_SUPER,
+    MW_CLASS, /* an element, and a field's attribute */
+    MW_POOL,
+    MW_DIM,
+    MW_FIELD,
+};
+
 struct meta_ctx {
     struct jfr_chunk *c;
     struct jfr_meta *md; /* being parsed */
     struct jfr_cur r;
     char **strings;
+    uint8_t *words; /* enum meta_word per string */
     uint32_t nstrings;
 };
+
+static uint8_t meta_word(const char *s)
+{
+    static const struct {
+        const char *s;
+        uint8_t w;
+    } words[] = {
+        {"name", MW_NAME},         {"id", MW_ID},
+        {"superType", MW_SUPER},   {"class", MW_CLASS},
+        {"constantPool", MW_POOL}, {"dimension", MW_DIM},
+        {"field", MW_FIELD},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (jfr_streq(s, words[i].s)) {
+            return words[i].w;
+        }
+    }
+    return MW_OTHER;
+}
+
+/* The string at m->r copied into the metadata arena when it is UTF-8, or
+ * UTF-16 whose units are all one-byte varints (ASCII: the JDK's class and
+ * field names): no conversion buffer, one pass. 1: done; 0: the general
+ * path is needed (m->r unchanged); < 0: an error. */
+static int quick_string(struct meta_ctx *m, char **out)
+{
+    struct jfr_cur r = m->r;
+    const uint8_t *p = r.c->p;
+    uint64_t n;
+    size_t i;
+    int enc;
+
+    if (r.pos >= r.end ||
+        (p[r.pos] != 3 && (p[r.pos] != 4 || !r.c->compressed))) {
+        return 0;
+    }
+    enc = p[r.pos++];
+    if (jfr_int(&r, 4, &n) != PC_OK || n > r.c->lim->max_string_len ||
+        n > r.end - r.pos) {
+        return 0; /* the general path says what is wrong */
+    }
+    for (i = 0; enc == 4 && i < n; i++) {
+        if (p[r.pos + i] >= 0x80) {
+            return 0;
+        }
+    }
+    *out = arena_strndup(&m->md->arena, (const char *)p + r.pos, (size_t)n);
+    if (*out == NULL) {
+        return jfr_fail(r.c, r.pos, PC_ENOMEM, "out of memory (metadata)");
+    }
+    m->r.pos = r.pos + (size_t)n;
+    return 1;
+}
 
 static int parse_u64(const char *s, uint64_t *v)
 {
@@ -61,10 +130,22 @@ static int read_strings(struct meta_ctx *m)
     if (m->strings == NULL) {
         return jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
     }
+    m->words = arena_alloc(&m->md->arena, (size_t)n + 1);
+    if (m->words == NULL) {
+        return jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
+    }
     buf_init(&b, (size_t)c->lim->max_string_len * 4 + 1);
     for (i = 0; i < n && rc == PC_OK; i++) {
         buf_reset(&b);
         at = m->r.pos;
+        rc = quick_string(m, &m->strings[i]);
+        if (rc != 0) {
+            if (rc > 0) {
+                m->words[i] = meta_word(m->strings[i]);
+                rc = PC_OK;
+            }
+            continue;
+        }
         rc = jfr_string(&m->r, &s);
         if (rc == PC_OK && s.enc == 2) {
             rc = jfr_fail(c, at, PC_ECORRUPT,
@@ -80,6 +161,8 @@ static int read_strings(struct meta_ctx *m)
                                           b.len);
             if (m->strings[i] == NULL) {
                 rc = jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
+            } else {
+                m->words[i] = meta_word(m->strings[i]);
             }
         }
     }
@@ -88,7 +171,8 @@ static int read_strings(struct meta_ctx *m)
     return rc;
 }
 
-static int read_index(struct meta_ctx *m, const char **out)
+/* A string index: *out the string, *word what it means. */
+static int read_index(struct meta_ctx *m, const char **out, uint8_t *word)
 {
     size_t at = m->r.pos;
     uint64_t i;
@@ -104,12 +188,14 @@ static int read_index(struct meta_ctx *m, const char **out)
                         (unsigned long long)i, m->nstrings);
     }
     *out = m->strings[i];
+    *word = m->words[i];
     return PC_OK;
 }
 
 static int read_attrs(struct meta_ctx *m, struct meta_attrs *a)
 {
     const char *k, *v;
+    uint8_t kw, vw;
     uint64_t n;
     size_t at = m->r.pos;
     int rc;
@@ -123,22 +209,31 @@ static int read_attrs(struct meta_ctx *m, struct meta_attrs *a)
                         (unsigned long long)n, m->r.end - m->r.pos);
     }
     while (n-- > 0) {
-        if ((rc = read_index(m, &k)) != PC_OK ||
-            (rc = read_index(m, &v)) != PC_OK) {
+        if ((rc = read_index(m, &k, &kw)) != PC_OK ||
+            (rc = read_index(m, &v, &vw)) != PC_OK) {
             return rc;
         }
-        if (jfr_streq(k, "name")) {
+        switch (kw) {
+        case MW_NAME:
             a->name = v;
-        } else if (jfr_streq(k, "id")) {
+            break;
+        case MW_ID:
             a->id = v;
-        } else if (jfr_streq(k, "superType")) {
+            break;
+        case MW_SUPER:
             a->super = v;
-        } else if (jfr_streq(k, "class")) {
+            break;
+        case MW_CLASS:
             a->cls = v;
-        } else if (jfr_streq(k, "constantPool")) {
+            break;
+        case MW_POOL:
             a->pool = v;
-        } else if (jfr_streq(k, "dimension")) {
+            break;
+        case MW_DIM:
             a->dim = v;
+            break;
+        default:
+            break;
         }
     }
     return PC_OK;
@@ -212,6 +307,7 @@ static int read_element(struct meta_ctx *m, int depth, int32_t cls)
 {
     struct meta_attrs a;
     const char *name;
+    uint8_t word;
     uint64_t n;
     size_t at = m->r.pos;
     int32_t inner = -1;
@@ -223,13 +319,13 @@ static int read_element(struct meta_ctx *m, int depth, int32_t cls)
                         "deeper than %u",
                         m->c->lim->max_nesting);
     }
-    if ((rc = read_index(m, &name)) != PC_OK ||
+    if ((rc = read_index(m, &name, &word)) != PC_OK ||
         (rc = read_attrs(m, &a)) != PC_OK) {
         return rc;
     }
-    if (jfr_streq(name, "class")) {
+    if (word == MW_CLASS) {
         rc = add_class(m, &a, at, &inner);
-    } else if (jfr_streq(name, "field") && cls >= 0) {
+    } else if (word == MW_FIELD && cls >= 0) {
         rc = add_field(m, cls, &a, at);
     }
     if (rc != PC_OK || (rc = jfr_int(&m->r, 4, &n)) != PC_OK) {

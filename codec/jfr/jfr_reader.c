@@ -73,6 +73,25 @@ int jfr_varint_slow(struct jfr_cur *r, uint64_t *v)
     return PC_OK;
 }
 
+int jfr_varint_long(struct jfr_cur *r, uint64_t *v)
+{
+    uint64_t x;
+    unsigned n;
+
+    /* The chunk's end, not r's: an event is often shorter than 9 bytes
+     * from its last integer. Past r->end, the slow path says where. */
+    if (r->c->len - r->pos < 9) {
+        return jfr_varint_slow(r, v);
+    }
+    n = jfr_varint9(r->c->p + r->pos, &x);
+    if (n > r->end - r->pos) {
+        return jfr_varint_slow(r, v); /* runs past r: the error */
+    }
+    r->pos += n;
+    *v = x;
+    return PC_OK;
+}
+
 int jfr_fixed(struct jfr_cur *r, unsigned size, uint64_t *v)
 {
     uint64_t x = 0;
