@@ -76,6 +76,12 @@ static int pick_format(const uint8_t *data, size_t len, const char *from,
     }
 }
 
+/* jfr_options.consumed: the JFR reader is done with a chunk. */
+static void jfr_consumed(void *arg, size_t upto)
+{
+    cmd_drop_file(arg, upto);
+}
+
 int load_profile_file(const char *path, const char *from, size_t max,
                       struct loaded *out, const char *cmd)
 {
@@ -104,7 +110,10 @@ int load_profile_file(const char *path, const char *from, size_t max,
         if (out->format == LOADED_PPROF) {
             rc = pprof_decode(data, len, NULL, &out->pd, &e);
         } else if (out->format == LOADED_JFR) {
-            rc = jfr_convert(data, len, NULL, &out->jfr, &e);
+            struct jfr_options jo = {0};
+            jo.consumed = jfr_consumed;
+            jo.consumed_arg = &in;
+            rc = jfr_convert(data, len, &jo, &out->jfr, &e);
             out->pd = out->jfr.pd;
         } else {
             rc = decode_otlp_maybe_gz(data, len, &out->pd, &e);

@@ -135,6 +135,8 @@ struct conv_state {
      * its settings (chunk_samples), without framing every event twice. */
     size_t *later;
     size_t nlater, cap_later;
+    void (*consumed)(void *arg, size_t upto); /* jfr_options */
+    void *consumed_arg;
 };
 
 enum thread_state { TS_UNKNOWN = 0, TS_SLEEPING, TS_RUNNABLE, TS_OTHER };
@@ -641,6 +643,9 @@ static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
         jfr_meta_retain(last);
         off += c.len;
         jfr_chunk_close(&c);
+        if (rc == PC_OK && st->consumed != NULL) {
+            st->consumed(st->consumed_arg, off);
+        }
     }
     jfr_meta_release(last);
     st->res->nchunks = i;
@@ -755,6 +760,10 @@ static int state_init(struct conv_state *st, const struct jfr_options *o,
 
     memset(st, 0, sizeof(*st));
     st->res = res;
+    if (o != NULL) {
+        st->consumed = o->consumed;
+        st->consumed_arg = o->consumed_arg;
+    }
     st->cv.lim = lim;
     st->cv.e = e;
     buf_init(&st->cv.tmp, (size_t)lim->max_string_len * 8 + 64);

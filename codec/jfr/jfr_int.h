@@ -113,8 +113,8 @@ struct jfr_meta {
     int32_t *dense;
     uint32_t ndense;
     int32_t string_cls;   /* java.lang.String, -1 = none */
-    const uint8_t *bytes; /* what it was parsed from: strings and */
-    size_t len;           /* elements, in the chunk (the file) */
+    const uint8_t *bytes; /* a copy of what it was parsed from: */
+    size_t len;           /* strings and elements */
     int compressed;       /* the integers of those bytes were varints */
     uint32_t refs;
 };

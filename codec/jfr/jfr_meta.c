@@ -619,9 +619,13 @@ static int meta_build(struct meta_ctx *m)
     }
     mark_zero_size(c, md);
     meta_borrow(c, md);
-    /* Complete: the next chunk may share it (meta_same). */
-    md->bytes = c->p + start;
+    /* Complete: the next chunk may share it (meta_same). A copy, so that
+     * no chunk is read again once done (jfr_options.consumed). */
     md->len = m->r.end - start;
+    md->bytes = arena_memdup(&md->arena, c->p + start, md->len);
+    if (md->bytes == NULL) {
+        return jfr_fail(c, c->meta_off, PC_ENOMEM, "out of memory");
+    }
     md->compressed = c->compressed;
     return PC_OK;
 }
