@@ -481,6 +481,61 @@ static void test_two_chunks(void **state)
     cpu_is(&b, 2, 0, 60000000);
 }
 
+struct consumed_log {
+    uint8_t *data;
+    size_t at[4];
+    int n;
+};
+
+/* Records upto and overwrites what the reader says it is done with. */
+static void log_consumed(void *arg, size_t upto)
+{
+    struct consumed_log *l = arg;
+    size_t from = l->n > 0 ? l->at[l->n - 1] : 0;
+
+    if (l->n < 4) {
+        l->at[l->n] = upto;
+        memset(l->data + from, 0xaa, upto - from);
+    }
+    l->n++;
+}
+
+/* Each finished chunk is reported with the offset of the next one, and is
+ * not read again: with its bytes overwritten once reported, the second
+ * chunk (sharing the first's class tree: same metadata bytes) still gives
+ * the same samples as two intact chunks (test_two_chunks). */
+static void test_consumed(void **state)
+{
+    struct consumed_log l = {NULL, {0}, 0};
+    struct jfr_options o = {0};
+    struct jfr_result res;
+    const struct profile *p;
+    struct errctx e;
+    struct mk m;
+    struct buf b;
+    size_t first;
+
+    (void)state;
+    mk_default(&m);
+    buf_init(&b, 0);
+    mk_chunk(&b, &m);
+    first = b.len;
+    mk_chunk(&b, &m);
+    l.data = b.data;
+    o.consumed = log_consumed;
+    o.consumed_arg = &l;
+    assert_int_equal(convert(&b, &o, &res, &e), PC_OK);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.at[0], first);
+    assert_int_equal(l.at[1], b.len);
+    assert_int_equal(res.nchunks, 2);
+    p = &res.pd->resources[0].scopes[0].profiles[0];
+    assert_int_equal(p->nsamples, 1);
+    assert_int_equal(p->samples[0].values[0], 60000000);
+    pdata_free(res.pd);
+    buf_free(&b);
+}
+
 static void test_sample_rate_and_labels(void **state)
 {
     struct mk m;
@@ -909,6 +964,7 @@ int main(void)
         cmocka_unit_test(test_convert),
         cmocka_unit_test(test_state_key_zero),
         cmocka_unit_test(test_two_chunks),
+        cmocka_unit_test(test_consumed),
         cmocka_unit_test(test_key_of_previous_chunk),
         cmocka_unit_test(test_sample_rate_and_labels),
         cmocka_unit_test(test_truncated),
