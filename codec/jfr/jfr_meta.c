@@ -157,7 +157,10 @@ static int read_strings(struct meta_ctx *m)
             rc = jfr_str_utf8(c, &s, 0, &b);
         }
         if (rc == PC_OK) {
-            m->strings[i] = arena_strndup(&m->md->arena, (const char *)b.data,
+            /* An empty string may find the buffer never allocated. */
+            m->strings[i] = arena_strndup(&m->md->arena,
+                                          b.len > 0 ? (const char *)b.data
+                                                    : "",
                                           b.len);
             if (m->strings[i] == NULL) {
                 rc = jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
