@@ -75,15 +75,24 @@ int jfr_varint_slow(struct jfr_cur *r, uint64_t *v)
 
 int jfr_varint_long(struct jfr_cur *r, uint64_t *v)
 {
+    const uint8_t *p = r->c->p + r->pos;
     uint64_t x;
     unsigned n;
+
+    /* Two bytes (jfr_varint took one-byte ones): metadata string indexes,
+     * event sizes, most pool keys. p[0] >= 0x80 here when pos < end. */
+    if (r->pos < r->end && r->end - r->pos >= 2 && p[1] < 0x80) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        r->pos += 2;
+        return PC_OK;
+    }
 
     /* The chunk's end, not r's: an event is often shorter than 9 bytes
      * from its last integer. Past r->end, the slow path says where. */
     if (r->c->len - r->pos < 9) {
         return jfr_varint_slow(r, v);
     }
-    n = jfr_varint9(r->c->p + r->pos, &x);
+    n = jfr_varint9(p, &x);
     if (n > r->end - r->pos) {
         return jfr_varint_slow(r, v); /* runs past r: the error */
     }
