@@ -133,7 +133,7 @@ struct conv_state {
     uint64_t t_start, t_end;
     /* Where the sample events of the chunk start, in order: read after
      * its settings (chunk_samples), without framing every event twice. */
-    size_t *later;
+    struct jfr_event *later;
     size_t nlater, cap_later;
     void (*consumed)(void *arg, size_t upto); /* jfr_options */
     void *consumed_arg;
@@ -502,28 +502,30 @@ static int classify(struct conv_state *st, struct jfr_chunk *c)
     return PC_OK;
 }
 
-/* Remembers the sample event at pos for chunk_samples. */
-static int defer_sample(struct conv_state *st, struct jfr_chunk *c, size_t pos)
+/* Remembers a sample event (framed: its class and bounds) for
+ * chunk_samples. */
+static int defer_sample(struct conv_state *st, struct jfr_chunk *c,
+                        const struct jfr_event *ev)
 {
     if (st->nlater == st->cap_later) {
         size_t nc = st->cap_later ? st->cap_later * 2 : 1024;
-        size_t *nl;
+        struct jfr_event *nl;
         /* Bounded as a chunk's tables are: a file of tiny events must not
          * make the list larger than the limit. */
         if (nc * sizeof(*nl) > c->lim->max_alloc) {
-            return jfr_fail(c, pos, PC_ETOOBIG,
+            return jfr_fail(c, ev->start, PC_ETOOBIG,
                             "more sample events than "
                             "%zu bytes hold",
                             c->lim->max_alloc);
         }
         nl = realloc(st->later, nc * sizeof(*nl));
         if (nl == NULL) {
-            return jfr_fail(c, pos, PC_ENOMEM, "out of memory");
+            return jfr_fail(c, ev->start, PC_ENOMEM, "out of memory");
         }
         st->later = nl;
         st->cap_later = nc;
     }
-    st->later[st->nlater++] = pos;
+    st->later[st->nlater++] = *ev;
     return PC_OK;
 }
 
@@ -549,7 +551,7 @@ static int chunk_settings(struct conv_state *st, struct jfr_chunk *c)
             continue;
         }
         if (k != EV_SETTING && k != EV_DD_CONFIG) {
-            if ((rc = defer_sample(st, c, ev.start)) != PC_OK) {
+            if ((rc = defer_sample(st, c, &ev)) != PC_OK) {
                 return rc;
             }
             continue;
@@ -570,23 +572,16 @@ static int chunk_settings(struct conv_state *st, struct jfr_chunk *c)
 static int chunk_samples(struct conv_state *st, struct jfr_chunk *c)
 {
     struct jfr_val v[JFR_MAXV];
-    struct jfr_event ev;
-    size_t i, pos;
+    size_t i;
     int rc;
 
     for (i = 0; i < st->nlater; i++) {
-        struct jfr_cur r = {c, 0, 0};
-        pos = st->later[i];
-        rc = jfr_next_event(c, &pos, &ev);
-        PC_ASSERT(rc == 1 && ev.cls != NULL); /* framed once already */
-        if (rc != 1 || ev.cls == NULL) {
-            return rc < 0 ? rc : PC_ECORRUPT;
-        }
-        r.pos = ev.body;
-        r.end = ev.end;
-        if ((rc = jfr_read_fields(&r, ev.cls, v, 0)) != PC_OK ||
-            (rc = on_sample(st, c, st->evk[ev.cls - c->classes], ev.cls, v)) !=
-                PC_OK) {
+        const struct jfr_event *ev = &st->later[i];
+        struct jfr_cur r = {c, ev->body, ev->end};
+        PC_ASSERT(ev->cls != NULL && ev->end <= c->len);
+        if ((rc = jfr_read_fields(&r, ev->cls, v, 0)) != PC_OK ||
+            (rc = on_sample(st, c, st->evk[ev->cls - c->classes], ev->cls,
+                            v)) != PC_OK) {
             return rc;
         }
     }
