@@ -246,39 +246,46 @@ static int read_field(struct jfr_cur *r, const struct jfr_field *f,
 
 /*
  * The fields of cls at r, each value into v[i] (NULL: skipped). The
- * position is kept in a local: stores through v cannot then alias it and
- * force a reload per field (size_t and uint64_t are one type). A field of
- * op JO_NUM or JO_REF in a compressed chunk is one varint, read inline
- * with 9 bytes of chunk left; every other field, and the last bytes of a
- * chunk, take read_field and jfr_varint_slow, which check every byte.
+ * position, the bounds and the field table are kept in locals: a stored
+ * value (a uint8_t kind may alias anything, a uint64_t any size_t) would
+ * otherwise force them to be loaded again for every field. A field of op
+ * JO_NUM or JO_REF in a compressed chunk is one varint, read inline with
+ * 9 bytes of chunk left; every other field, and the last bytes of a chunk,
+ * take read_field and jfr_varint_slow, which check every byte.
  */
 static int read_fields(struct jfr_cur *r, const struct jfr_class *cls,
                        struct jfr_val *v, uint32_t nv, int depth)
 {
     const uint8_t *p = r->c->p;
-    const size_t clen = r->c->len;
-    const int fast = r->c->compressed;
+    const struct jfr_field *fields = cls->fields;
+    const uint32_t nf = cls->nfields;
+    const size_t end = r->end;
+    /* pos <= last9: 9 bytes readable at pos (none when the chunk is
+     * shorter, which no real chunk is: its header alone is 68). */
+    const int fast = r->c->compressed && r->c->len >= 9;
+    const size_t last9 = fast ? r->c->len - 9 : 0;
     struct jfr_val tmp;
     size_t pos = r->pos;
     uint32_t i;
     int rc;
 
-    for (i = 0; i < cls->nfields; i++) {
-        const struct jfr_field *f = &cls->fields[i];
+    for (i = 0; i < nf; i++) {
+        const struct jfr_field *f = &fields[i];
         struct jfr_val *dst = i < nv ? &v[i] : &tmp;
-        if (fast && f->op != JO_GENERIC && clen - pos >= 9) {
+        const uint8_t op = f->op;
+        if (fast && op != JO_GENERIC && pos <= last9) {
             uint64_t x = p[pos];
             unsigned n = x < 0x80 ? 1 : jfr_varint9(p + pos, &x);
-            if (n <= r->end - pos) {
+            if (n <= end - pos) {
                 pos += n;
-                dst->kind = f->op == JO_REF ? JV_REF : JV_NUM;
                 dst->u = x;
+                dst->kind = op == JO_REF ? JV_REF : JV_NUM;
                 continue;
             }
         }
         r->pos = pos;
-        if (fast && f->op != JO_GENERIC) {
-            dst->kind = f->op == JO_REF ? JV_REF : JV_NUM;
+        if (fast && op != JO_GENERIC) {
+            dst->kind = op == JO_REF ? JV_REF : JV_NUM;
             rc = jfr_varint_slow(r, &dst->u);
         } else {
             rc = read_field(r, f, dst, depth);
