@@ -121,9 +121,9 @@ struct kacc {
 struct conv_state {
     struct jfr_conv cv;
     struct kacc acc[JFR_NKINDS];
-    struct jfr_map states;           /* ThreadState key -> enum thread_state */
-    uint8_t *evk;                    /* per class of the chunk: enum jfr_ev */
-    const struct jfr_meta *evk_meta; /* the class tree evk is of */
+    struct jfr_map states; /* ThreadState key -> enum thread_state */
+    uint8_t *evk;          /* per class of the chunk: enum jfr_ev */
+    int evk_ok;            /* evk is of the class tree the last chunk had */
     int64_t period_ns;
     /* The ddprof engine's sampling intervals in nanoseconds (from
      * datadog.DatadogProfilerConfig), per chunk; period_ns until given. */
@@ -472,24 +472,24 @@ static int on_sample(struct conv_state *st, struct jfr_chunk *c, int ev,
 }
 
 /* Which classes of this chunk are events the conversion reads. A chunk
- * that shares the previous chunk's class tree shares its answer too: the
- * tree is still held then (each_chunk keeps it for the sharing), so its
- * address cannot have been reused by another. */
+ * that shares the previous chunk's class tree shares its answer too (told
+ * by the parse, not by comparing addresses: a tree let go of may leave its
+ * address to the next one). */
 static int classify(struct conv_state *st, struct jfr_chunk *c)
 {
     uint32_t i;
     size_t j;
     uint8_t *evk;
 
-    if (c->meta != NULL && c->meta == st->evk_meta) {
+    if (c->meta_shared && st->evk_ok) {
         return PC_OK;
     }
+    st->evk_ok = 0;
     evk = realloc(st->evk, (size_t)c->nclasses + 1);
     if (evk == NULL) {
         return jfr_fail(c, 0, PC_ENOMEM, "out of memory");
     }
     st->evk = evk;
-    st->evk_meta = NULL;
     memset(evk, EV_NONE, (size_t)c->nclasses + 1);
     for (i = 0; i < c->nclasses; i++) {
         for (j = 0; j < sizeof(ev_names) / sizeof(ev_names[0]); j++) {
@@ -498,7 +498,7 @@ static int classify(struct conv_state *st, struct jfr_chunk *c)
             }
         }
     }
-    st->evk_meta = c->meta;
+    st->evk_ok = 1;
     return PC_OK;
 }
 
@@ -612,7 +612,8 @@ static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
 
 /* Chunks in order, one loaded at a time: constant pools belong to their
  * chunk. Only the class tree of the chunk before is kept, for the next
- * chunk to share when its metadata bytes are the same. */
+ * chunk to share when its metadata bytes are the same (jfr_meta_parse lets
+ * go of it once compared). */
 static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
 {
     const struct jfr_limits *lim = st->cv.lim;
@@ -629,11 +630,10 @@ static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
             break;
         }
         rc = jfr_chunk_open(&c, data, len, off, i, lim, st->cv.e);
-        c.prev_meta = last;
+        c.prev_meta = last; /* the chunk's now: compared, then let go of */
         if (rc == PC_OK) {
             rc = convert_chunk(st, &c);
         }
-        jfr_meta_release(last);
         last = c.meta;
         jfr_meta_retain(last);
         off += c.len;

@@ -156,8 +156,11 @@ struct jfr_chunk {
     struct itab pool_idx; /* by (type, key) */
     /* The class tree of the chunk before, shared when this chunk's metadata
      * bytes are the same; constant pools are never shared: they belong to
-     * their chunk. Borrowed, may be NULL. */
+     * their chunk. One reference, or NULL: jfr_meta_parse lets go of it
+     * once it has compared (before building a new tree, so that two trees
+     * are not held at once), else jfr_chunk_close does. */
     struct jfr_meta *prev_meta;
+    int meta_shared; /* meta is prev_meta's tree */
 };
 
 struct jfr_cur {

@@ -673,9 +673,11 @@ int jfr_meta_parse(struct jfr_chunk *c)
     same = meta_same(c, c->p + m.r.pos, m.r.end - m.r.pos);
     if (same != NULL) {
         meta_attach(c, same);
-        return PC_OK;
+        c->meta_shared = 1;
     }
-    return meta_build(&m);
+    jfr_meta_release(c->prev_meta); /* compared: no longer needed */
+    c->prev_meta = NULL;
+    return same != NULL ? PC_OK : meta_build(&m);
 }
 
 const struct jfr_class *jfr_class_by_id_hashed(const struct jfr_chunk *c,

@@ -220,6 +220,8 @@ int jfr_chunk_load(struct jfr_chunk *c)
 
 void jfr_chunk_close(struct jfr_chunk *c)
 {
+    jfr_meta_release(c->prev_meta);
+    c->prev_meta = NULL;
     jfr_meta_release(c->meta);
     c->meta = NULL;
     itab_free(&c->pool_idx);
