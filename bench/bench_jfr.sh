@@ -12,9 +12,11 @@
 #
 # Each conversion runs in its own process: `profcol convert --from jfr --to
 # pprof IN OUT%d.pb.gz` against `jfrref convert IN OUT` (read, parse, build,
-# marshal, gzip -6 each profile to a file). Time is the median wall time of
-# BENCH_JFR_RUNS runs, alternating the two so that load hits both alike; peak
-# RSS and CPU time are medians of /usr/bin/time's.
+# marshal, gzip -6 each profile to a file). BENCH_JFR_RUNS runs of each,
+# alternating the two so that load hits both alike, under /usr/bin/time for
+# the peak RSS (median); then as many more, started from one Python process,
+# for the wall time (spawn to wait4, median) and the CPU time (user + system,
+# wait4's rusage in microseconds, median).
 # Last, both outputs are summed per sample type (jfrref sum) and compared.
 #
 # Environment:
@@ -137,6 +139,43 @@ bench_input() {
     "$JFRREF" sum "$OUT/tmp/$1_go_"*.pb.gz >"$OUT/$1_go.sum"
 }
 
+# cpu_runs LABEL FILE: RUNS alternating runs of each side, started with
+# posix_spawn from one Python process: the wall time from the spawn to
+# wait4's return (nothing else: the RSS runs' interval also holds forking
+# and starting `date` and /usr/bin/time, some ms on a loaded VM, which
+# compresses the small file's ratio) and the CPU time (user + system, in
+# microseconds: wait4's rusage of that one child; /usr/bin/time prints
+# 10 ms steps, too coarse for the small file). Lines "LABEL IMPL CPU WALL".
+cpu_runs() {
+    python3 - "$1" "$2" "$RUNS" "$PROFCOL" "$JFRREF" "$OUT/tmp" <<'PY' >>"$CPU_RESULTS"
+import glob, os, sys, time
+
+label, path, runs, profcol, jfrref, tmp = sys.argv[1:]
+argv = {
+    "profcol": [profcol, "convert", "--from", "jfr", "--to", "pprof", path,
+                os.path.join(tmp, "cpu_profcol_%d.pb.gz")],
+    "go": [jfrref, "convert", path, os.path.join(tmp, "cpu_go_")],
+}
+null = os.open(os.devnull, os.O_WRONLY)
+acts = [(os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)]
+for _ in range(int(runs)):
+    for impl in ("profcol", "go"):
+        # As once() does: a file truncated and written again is flushed on
+        # close by ext4 (auto_da_alloc), which the runs must not wait for.
+        for old in glob.glob(os.path.join(tmp, "cpu_%s_*.pb.gz" % impl)):
+            os.unlink(old)
+        t0 = time.perf_counter_ns()
+        pid = os.posix_spawn(argv[impl][0], argv[impl], os.environ,
+                             file_actions=acts)
+        _, status, ru = os.wait4(pid, 0)
+        t1 = time.perf_counter_ns()
+        if status != 0:
+            sys.exit("%s failed on %s" % (impl, label))
+        print(label, impl, round((ru.ru_utime + ru.ru_stime) * 1e6),
+              (t1 - t0) // 1000)
+PY
+}
+
 build_tools
 make_inputs
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -144,6 +183,11 @@ RESULTS=$OUT/results.txt
 : >"$RESULTS"
 bench_input small "$SMALL"
 bench_input large "$LARGE"
+CPU_RESULTS=$OUT/cpu.txt
+: >"$CPU_RESULTS"
+log "time and CPU time, $RUNS runs each"
+cpu_runs small "$SMALL"
+cpu_runs large "$LARGE"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # What the process holds before reading anything: RSS / JFR is also given
 # less this.
@@ -151,16 +195,21 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 BASE_KIB=$(tail -n 1 "$OUT/tmp/rss")
 log "raw results in $RESULTS"
 
-python3 - "$OUT" "$RESULTS" "$SMALL" "$LARGE" "$(chunks "$SMALL")" "$(chunks "$LARGE")" \
+python3 - "$OUT" "$RESULTS" "$CPU_RESULTS" "$SMALL" "$LARGE" "$(chunks "$SMALL")" "$(chunks "$LARGE")" \
     "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs" \
     "$LOAD_BEFORE" "$LOAD_AFTER" "$BASE_KIB" <<'PY'
 import os, statistics, sys
 
-out, results, small, large, ch_small, ch_large, machine, load0, load1, base = sys.argv[1:]
+out, results, cpu_results, small, large, ch_small, ch_large, machine, load0, load1, base = sys.argv[1:]
 runs = {}
 for line in open(results):
     label, impl, us, kib, cpu = line.split()
     runs.setdefault((label, impl), []).append((int(us), int(kib), float(cpu)))
+cpu_us, wall_us = {}, {}
+for line in open(cpu_results):
+    label, impl, us, wus = line.split()
+    cpu_us.setdefault((label, impl), []).append(int(us))
+    wall_us.setdefault((label, impl), []).append(int(wus))
 
 def med(label, impl, i):
     return statistics.median(r[i] for r in runs[(label, impl)])
@@ -173,21 +222,28 @@ print("| input | JFR size | profcol | Go jfr-parser + pprof + gzip | ratio (targ
 print("|---|---:|---:|---:|---|---:|---:|---|")
 for label, path, ch in (("small", small, ch_small), ("large", large, ch_large)):
     size = os.path.getsize(path)
-    pc, go = med(label, "profcol", 0) / 1000, med(label, "go", 0) / 1000
+    pc = statistics.median(wall_us[(label, "profcol")]) / 1000
+    go = statistics.median(wall_us[(label, "go")]) / 1000
     pr, gr = med(label, "profcol", 1) / 1024, med(label, "go", 1) / 1024
     ratio = go / pc
     rel = pr * 1048576 / size
-    print("| %s (%d chunks) | %.1f MiB | %.0f ms | %.0f ms | %.2fx faster: %s | %.1f MiB | %.1f MiB "
+    print("| %s (%d chunks) | %.1f MiB | %.1f ms | %.1f ms | %.2fx faster: %s | %.1f MiB | %.1f MiB "
           "(%.2fx) | %.2fx: %s |"
           % (label, int(ch), size / 1048576, pc, go, ratio, "met" if ratio >= 3 else "MISS",
              pr, gr, gr * 1048576 / size, rel, "met" if rel <= 2 else "MISS"))
-    lo = min(r[0] for r in runs[(label, "profcol")]) / 1000
-    hi = max(r[0] for r in runs[(label, "profcol")]) / 1000
-    glo = min(r[0] for r in runs[(label, "go")]) / 1000
-    ghi = max(r[0] for r in runs[(label, "go")]) / 1000
-    print("|  | single runs | %.0f-%.0f ms | %.0f-%.0f ms | | | | |" % (lo, hi, glo, ghi))
-    pu, gu = med(label, "profcol", 2) * 1000, med(label, "go", 2) * 1000
-    print("|  | CPU (user+sys) | %.0f ms | %.0f ms | %s | | | |" % (pu, gu, "%.2fx less CPU" % (gu / pu) if pu else "-"))
+    print("|  | single runs | %.1f-%.1f ms | %.1f-%.1f ms | | | | |"
+          % (min(wall_us[(label, "profcol")]) / 1000, max(wall_us[(label, "profcol")]) / 1000,
+             min(wall_us[(label, "go")]) / 1000, max(wall_us[(label, "go")]) / 1000))
+    pu = statistics.median(cpu_us[(label, "profcol")]) / 1000
+    gu = statistics.median(cpu_us[(label, "go")]) / 1000
+    print("|  | CPU (user+sys, median) | %.1f ms | %.1f ms | %.2fx less CPU: %s | | | |"
+          % (pu, gu, gu / pu, "met" if gu / pu >= 3 else "MISS"))
+    print("|  | CPU single runs | %.1f-%.1f ms | %.1f-%.1f ms | | | | |"
+          % (min(cpu_us[(label, "profcol")]) / 1000, max(cpu_us[(label, "profcol")]) / 1000,
+             min(cpu_us[(label, "go")]) / 1000, max(cpu_us[(label, "go")]) / 1000))
+    hp, hg = med(label, "profcol", 0) / 1000, med(label, "go", 0) / 1000
+    print("|  | wall incl. starting date and /usr/bin/time (the RSS runs) | %.0f ms | %.0f ms "
+          "| %.2fx | | | |" % (hp, hg, hg / hp))
 print("\nprofcol's peak RSS less that of `profcol --version` (%.1f MiB): small %.2fx, large %.2fx "
       "the JFR size." % (int(base) / 1024,
                          *((med(l, "profcol", 1) - int(base)) * 1024 / os.path.getsize(f)

@@ -2,6 +2,8 @@
 #ifndef PROFCOL_CMD_H
 #define PROFCOL_CMD_H
 
+#include <stddef.h>
+
 int cmd_version(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
@@ -44,6 +46,22 @@ const char *cmd_config_arg(int argc, char **argv);
 
 int cmd_read_file(const char *path, size_t max, unsigned char **data,
                   size_t *len, char *err, size_t errlen);
+
+/* A whole input file, mapped (regular files) or read (stdin, pipes). */
+struct cmd_file {
+    const unsigned char *data;
+    size_t len;
+    int mapped;
+    size_t dropped; /* bytes before this are no longer resident */
+};
+/* Opens path ("-" = stdin) as cmd_read_file does, mapping it when it is a
+ * regular file; cmd_close_file lets go of it. An error is in err. */
+int cmd_open_file(const char *path, size_t max, struct cmd_file *f, char *err,
+                  size_t errlen);
+void cmd_close_file(struct cmd_file *f);
+/* The caller reads no byte of f before upto again: a mapped file lets go of
+ * those pages (peak RSS), a read one keeps them. */
+void cmd_drop_file(struct cmd_file *f, size_t upto);
 
 /* Writes len bytes to path ("-" = stdout). */
 int cmd_write_file(const char *path, const unsigned char *data, size_t len,

@@ -76,24 +76,33 @@ static int pick_format(const uint8_t *data, size_t len, const char *from,
     }
 }
 
+/* jfr_options.consumed: the JFR reader is done with a chunk. */
+static void jfr_consumed(void *arg, size_t upto)
+{
+    cmd_drop_file(arg, upto);
+}
+
 int load_profile_file(const char *path, const char *from, size_t max,
                       struct loaded *out, const char *cmd)
 {
-    unsigned char *data = NULL;
-    size_t len = 0;
+    struct cmd_file in;
+    const unsigned char *data;
+    size_t len;
     char err[256];
     struct errctx e = {{0}};
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = cmd_read_file(path, max, &data, &len, err, sizeof(err));
+    rc = cmd_open_file(path, max, &in, err, sizeof(err));
     if (rc != PC_OK) {
         fprintf(stderr, "profcol %s: %s\n", cmd, err);
         return rc;
     }
+    data = in.data;
+    len = in.len;
     if (len == 0) {
         fprintf(stderr, "profcol %s: %s: empty input\n", cmd, path);
-        free(data);
+        cmd_close_file(&in);
         return PC_EEMPTY;
     }
     rc = pick_format(data, len, from, &out->format, &e);
@@ -101,13 +110,16 @@ int load_profile_file(const char *path, const char *from, size_t max,
         if (out->format == LOADED_PPROF) {
             rc = pprof_decode(data, len, NULL, &out->pd, &e);
         } else if (out->format == LOADED_JFR) {
-            rc = jfr_convert(data, len, NULL, &out->jfr, &e);
+            struct jfr_options jo = {0};
+            jo.consumed = jfr_consumed;
+            jo.consumed_arg = &in;
+            rc = jfr_convert(data, len, &jo, &out->jfr, &e);
             out->pd = out->jfr.pd;
         } else {
             rc = decode_otlp_maybe_gz(data, len, &out->pd, &e);
         }
     }
-    free(data);
+    cmd_close_file(&in);
     if (rc != PC_OK) {
         fprintf(stderr, "profcol %s: %s: %s\n", cmd, path, err_msg(&e, rc));
         return rc;

@@ -36,12 +36,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "core/buf.h"
 #include "core/hex.h"
@@ -49,6 +46,7 @@
 #include "codec/compress.h"
 #include "net/listen.h"
 #include "net/httpsrv.h"
+#include "net/ssl_api.h"
 #include "net/workpool.h"
 #include "telemetry/log.h"
 
@@ -687,9 +685,13 @@ static struct bufferevent *conn_bevcb(struct event_base *base, void *arg)
 static int tls_setup(struct httpsrv *s, const struct httpsrv_tls_cfg *t,
                      struct errctx *e)
 {
+    struct errctx le = {{0}};
     unsigned long ossl;
     char why[256];
 
+    if (ssl_api_load(&le) != PC_OK) {
+        return err_set(e, PC_EUNSUPPORTED, "%s: tls: %s", s->id, le.msg);
+    }
     s->ssl = SSL_CTX_new(TLS_server_method());
     if (s->ssl == NULL) {
         return err_set(e, PC_ENOMEM, "%s: cannot create TLS context", s->id);

@@ -61,6 +61,10 @@ struct jfr_options {
     int64_t sample_rate;             /* Hz for cpu/wall values; <= 0: 100 */
     const uint8_t *labels;           /* LabelsSnapshot protobuf, or NULL */
     size_t labels_len;
+    /* Called after each chunk: no byte before `upto` is read again, so a
+     * caller that mapped the file may drop those pages. NULL: not called. */
+    void (*consumed)(void *arg, size_t upto);
+    void *consumed_arg;
 };
 
 /* What a conversion gave: pd holds one resource, one scope and one profile

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codec/jfr/jfr_conv.h"
+#include "core/assert.h"
 
 enum jfr_ev {
     EV_NONE = 0,
@@ -122,6 +123,7 @@ struct conv_state {
     struct kacc acc[JFR_NKINDS];
     struct jfr_map states; /* ThreadState key -> enum thread_state */
     uint8_t *evk;          /* per class of the chunk: enum jfr_ev */
+    int evk_ok;            /* evk is of the class tree the last chunk had */
     int64_t period_ns;
     /* The ddprof engine's sampling intervals in nanoseconds (from
      * datadog.DatadogProfilerConfig), per chunk; period_ns until given. */
@@ -129,6 +131,12 @@ struct conv_state {
     int wall_mode; /* the recording's `event` setting is wall */
     struct jfr_result *res;
     uint64_t t_start, t_end;
+    /* Where the sample events of the chunk start, in order: read after
+     * its settings (chunk_samples), without framing every event twice. */
+    struct jfr_event *later;
+    size_t nlater, cap_later;
+    void (*consumed)(void *arg, size_t upto); /* jfr_options */
+    void *consumed_arg;
 };
 
 enum thread_state { TS_UNKNOWN = 0, TS_SLEEPING, TS_RUNNABLE, TS_OTHER };
@@ -463,45 +471,89 @@ static int on_sample(struct conv_state *st, struct jfr_chunk *c, int ev,
                     : PC_OK;
 }
 
-/* Which classes of this chunk are events the conversion reads. */
+/* Which classes of this chunk are events the conversion reads. A chunk
+ * that shares the previous chunk's class tree shares its answer too (told
+ * by the parse, not by comparing addresses: a tree let go of may leave its
+ * address to the next one). */
 static int classify(struct conv_state *st, struct jfr_chunk *c)
 {
     uint32_t i;
     size_t j;
+    uint8_t *evk;
 
-    st->evk = arena_calloc(&c->arena, c->nclasses + 1, 1);
-    if (st->evk == NULL) {
+    if (c->meta_shared && st->evk_ok) {
+        return PC_OK;
+    }
+    st->evk_ok = 0;
+    evk = realloc(st->evk, (size_t)c->nclasses + 1);
+    if (evk == NULL) {
         return jfr_fail(c, 0, PC_ENOMEM, "out of memory");
     }
+    st->evk = evk;
+    memset(evk, EV_NONE, (size_t)c->nclasses + 1);
     for (i = 0; i < c->nclasses; i++) {
         for (j = 0; j < sizeof(ev_names) / sizeof(ev_names[0]); j++) {
-            if (strcmp(c->classes[i].name, ev_names[j].name) == 0) {
-                st->evk[i] = ev_names[j].ev;
+            if (jfr_streq(c->classes[i].name, ev_names[j].name)) {
+                evk[i] = ev_names[j].ev;
             }
         }
     }
+    st->evk_ok = 1;
     return PC_OK;
 }
 
-/* Pass 0 reads the settings, pass 1 the samples. */
-static int chunk_pass(struct conv_state *st, struct jfr_chunk *c, int pass)
+/* Remembers a sample event (framed: its class and bounds) for
+ * chunk_samples. */
+static int defer_sample(struct conv_state *st, struct jfr_chunk *c,
+                        const struct jfr_event *ev)
+{
+    if (st->nlater == st->cap_later) {
+        size_t nc = st->cap_later ? st->cap_later * 2 : 1024;
+        struct jfr_event *nl;
+        /* Bounded as a chunk's tables are: a file of tiny events must not
+         * make the list larger than the limit. */
+        if (nc * sizeof(*nl) > c->lim->max_alloc) {
+            return jfr_fail(c, ev->start, PC_ETOOBIG,
+                            "more sample events than "
+                            "%zu bytes hold",
+                            c->lim->max_alloc);
+        }
+        nl = realloc(st->later, nc * sizeof(*nl));
+        if (nl == NULL) {
+            return jfr_fail(c, ev->start, PC_ENOMEM, "out of memory");
+        }
+        st->later = nl;
+        st->cap_later = nc;
+    }
+    st->later[st->nlater++] = *ev;
+    return PC_OK;
+}
+
+/* Every event of the chunk once: settings are read as they come, samples
+ * remembered; a sample's values depend on the chunk's settings (the
+ * recording's `event` mode, the ddprof intervals), wherever they are. */
+static int chunk_settings(struct conv_state *st, struct jfr_chunk *c)
 {
     struct jfr_val v[JFR_MAXV];
     struct jfr_event ev;
     size_t pos = JFR_HEADER_LEN;
     int rc, k;
 
+    st->nlater = 0;
     while ((rc = jfr_next_event(c, &pos, &ev)) == 1) {
         struct jfr_cur r = {c, ev.body, ev.end};
-        if (pass == 1) {
-            st->res->nevents++;
-        }
+        st->res->nevents++;
         if (ev.cls == NULL) {
             continue;
         }
         k = st->evk[ev.cls - c->classes];
-        if (k == EV_NONE ||
-            (pass == 0) != (k == EV_SETTING || k == EV_DD_CONFIG)) {
+        if (k == EV_NONE) {
+            continue;
+        }
+        if (k != EV_SETTING && k != EV_DD_CONFIG) {
+            if ((rc = defer_sample(st, c, &ev)) != PC_OK) {
+                return rc;
+            }
             continue;
         }
         if ((rc = jfr_read_fields(&r, ev.cls, v, 0)) != PC_OK) {
@@ -509,15 +561,31 @@ static int chunk_pass(struct conv_state *st, struct jfr_chunk *c, int pass)
         }
         if (k == EV_DD_CONFIG) {
             on_dd_config(st, ev.cls, v);
-            continue;
-        }
-        rc = k == EV_SETTING ? on_setting(st, c, ev.cls, v)
-                             : on_sample(st, c, k, ev.cls, v);
-        if (rc != PC_OK) {
+        } else if ((rc = on_setting(st, c, ev.cls, v)) != PC_OK) {
             return rc;
         }
     }
     return rc;
+}
+
+/* The samples chunk_settings found, in order. */
+static int chunk_samples(struct conv_state *st, struct jfr_chunk *c)
+{
+    struct jfr_val v[JFR_MAXV];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < st->nlater; i++) {
+        const struct jfr_event *ev = &st->later[i];
+        struct jfr_cur r = {c, ev->body, ev->end};
+        PC_ASSERT(ev->cls != NULL && ev->end <= c->len);
+        if ((rc = jfr_read_fields(&r, ev->cls, v, 0)) != PC_OK ||
+            (rc = on_sample(st, c, st->evk[ev->cls - c->classes], ev->cls,
+                            v)) != PC_OK) {
+            return rc;
+        }
+    }
+    return PC_OK;
 }
 
 static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
@@ -529,8 +597,8 @@ static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
     jfr_map_clear(&st->states);
     st->dd_cpu_ns = st->dd_wall_ns = st->period_ns;
     if ((rc = jfr_chunk_load(c)) != PC_OK || (rc = classify(st, c)) != PC_OK ||
-        (rc = chunk_pass(st, c, 0)) != PC_OK ||
-        (rc = chunk_pass(st, c, 1)) != PC_OK) {
+        (rc = chunk_settings(st, c)) != PC_OK ||
+        (rc = chunk_samples(st, c)) != PC_OK) {
         return rc;
     }
     if (st->t_start == 0 || c->start_nanos < st->t_start) {
@@ -544,7 +612,8 @@ static int convert_chunk(struct conv_state *st, struct jfr_chunk *c)
 
 /* Chunks in order, one loaded at a time: constant pools belong to their
  * chunk. Only the class tree of the chunk before is kept, for the next
- * chunk to share when its metadata bytes are the same. */
+ * chunk to share when its metadata bytes are the same (jfr_meta_parse lets
+ * go of it once compared). */
 static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
 {
     const struct jfr_limits *lim = st->cv.lim;
@@ -561,15 +630,17 @@ static int each_chunk(struct conv_state *st, const uint8_t *data, size_t len)
             break;
         }
         rc = jfr_chunk_open(&c, data, len, off, i, lim, st->cv.e);
-        c.prev_meta = last;
+        c.prev_meta = last; /* the chunk's now: compared, then let go of */
         if (rc == PC_OK) {
             rc = convert_chunk(st, &c);
         }
-        jfr_meta_release(last);
         last = c.meta;
         jfr_meta_retain(last);
         off += c.len;
         jfr_chunk_close(&c);
+        if (rc == PC_OK && st->consumed != NULL) {
+            st->consumed(st->consumed_arg, off);
+        }
     }
     jfr_meta_release(last);
     st->res->nchunks = i;
@@ -668,6 +739,8 @@ static void state_free(struct conv_state *st)
         itab_free(&st->acc[k].idx);
     }
     jfr_map_free(&st->states);
+    free(st->later);
+    free(st->evk);
     jfr_conv_free_tables(&st->cv);
     jfr_labels_free(st->cv.snap);
     buf_free(&st->cv.tmp);
@@ -682,6 +755,10 @@ static int state_init(struct conv_state *st, const struct jfr_options *o,
 
     memset(st, 0, sizeof(*st));
     st->res = res;
+    if (o != NULL) {
+        st->consumed = o->consumed;
+        st->consumed_arg = o->consumed_arg;
+    }
     st->cv.lim = lim;
     st->cv.e = e;
     buf_init(&st->cv.tmp, (size_t)lim->max_string_len * 8 + 64);

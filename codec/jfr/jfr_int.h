@@ -39,12 +39,22 @@ enum jfr_prim {
     JP_STRING,
 };
 
+/* How a field is read when the chunk's integers are varints: most fields
+ * of an event are one varint (a pool key, a time, a size), read inline by
+ * jfr_read_fields; the rest take the value reader's general path. */
+enum jfr_fop {
+    JO_GENERIC = 0,
+    JO_NUM, /* char, short, int, long: JV_NUM */
+    JO_REF, /* a constant-pool key: JV_REF */
+};
+
 struct jfr_field {
     const char *name;
     uint64_t cls_id;
     int32_t cls;   /* index into the chunk's classes */
     uint8_t pool;  /* constantPool="true": a varint key */
     uint8_t array; /* dimension="1": count + elements */
+    uint8_t op;    /* enum jfr_fop, set with cls */
 };
 
 /* The fields the conversion reads by name. Each class resolves them to
@@ -103,8 +113,8 @@ struct jfr_meta {
     int32_t *dense;
     uint32_t ndense;
     int32_t string_cls;   /* java.lang.String, -1 = none */
-    const uint8_t *bytes; /* what it was parsed from: strings and */
-    size_t len;           /* elements, in the chunk (the file) */
+    const uint8_t *bytes; /* a copy of what it was parsed from: */
+    size_t len;           /* strings and elements */
     int compressed;       /* the integers of those bytes were varints */
     uint32_t refs;
 };
@@ -146,8 +156,11 @@ struct jfr_chunk {
     struct itab pool_idx; /* by (type, key) */
     /* The class tree of the chunk before, shared when this chunk's metadata
      * bytes are the same; constant pools are never shared: they belong to
-     * their chunk. Borrowed, may be NULL. */
+     * their chunk. One reference, or NULL: jfr_meta_parse lets go of it
+     * once it has compared (before building a new tree, so that two trees
+     * are not held at once), else jfr_chunk_close does. */
     struct jfr_meta *prev_meta;
+    int meta_shared; /* meta is prev_meta's tree */
 };
 
 struct jfr_cur {
@@ -203,40 +216,55 @@ int jfr_u8(struct jfr_cur *r, uint8_t *v);
 int jfr_varint_slow(struct jfr_cur *r, uint64_t *v);
 int jfr_fixed(struct jfr_cur *r, unsigned size, uint64_t *v);
 
+/* The 7-bit groups of the low bytes of w (a varint's bytes, little-endian,
+ * the bytes past its last one cleared) put together. */
+static inline uint64_t jfr_varint_gather(uint64_t w)
+{
+    return (w & 0x7fULL) | ((w >> 1) & 0x3f80ULL) | ((w >> 2) & 0x1fc000ULL) |
+           ((w >> 3) & 0xfe00000ULL) | ((w >> 4) & 0x7f0000000ULL) |
+           ((w >> 5) & 0x3f800000000ULL) | ((w >> 6) & 0x1fc0000000000ULL) |
+           ((w >> 7) & 0xfe000000000000ULL);
+}
+
+/* The varint at p, which has 9 bytes readable; returns its length (1-9).
+ * Branch-free but for the 9-byte form: timestamps and ids are 5-8 bytes,
+ * where a byte-by-byte loop mispredicts its exit. */
+static inline unsigned jfr_varint9(const uint8_t *p, uint64_t *v)
+{
+    uint64_t w, stop;
+    unsigned n;
+
+    memcpy(&w, p, sizeof(w)); /* one load; the bytes in little-endian */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    stop = ~w & 0x8080808080808080ULL; /* bytes without the continuation bit */
+    if (stop == 0) {
+        *v = jfr_varint_gather(w) | (uint64_t)p[8] << 56;
+        return 9;
+    }
+    n = (unsigned)__builtin_ctzll(stop) / 8 + 1;
+    if (n < 8) {
+        w &= (1ULL << (8 * n)) - 1;
+    }
+    *v = jfr_varint_gather(w);
+    return n;
+}
+
+/* jfr_varint past its one-byte form (jfr_reader.c). */
+int jfr_varint_long(struct jfr_cur *r, uint64_t *v);
+
 /* Unsigned LEB128 of at most 9 bytes, the 9th carrying 8 bits. Padded
  * (non-minimal) forms are valid: writers pad sizes they patch later.
- * Inline: every integer of a compressed chunk is one, so this is the
- * reader's innermost loop; with 9 bytes left no byte needs a check. */
+ * Inline, the one-byte form only: every integer of a compressed chunk is
+ * a varint, most of them one byte, and a small body inlines everywhere. */
 static inline int jfr_varint(struct jfr_cur *r, uint64_t *v)
 {
-    const uint8_t *p = r->c->p + r->pos;
-    uint64_t x = 0;
-    unsigned i;
-
-    if (r->pos < r->end && p[0] < 0x80) { /* most are one byte */
-        r->pos++;
-        *v = p[0];
+    if (r->pos < r->end && r->c->p[r->pos] < 0x80) {
+        *v = r->c->p[r->pos++];
         return PC_OK;
     }
-    /* The chunk's end, not r's: an event is often shorter than 9 bytes
-     * from its last integer. Past r->end, the slow path says where. */
-    if (r->c->len - r->pos < 9) {
-        return jfr_varint_slow(r, v);
-    }
-    for (i = 0; i < 8 && p[i] >= 0x80; i++) {
-        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-    }
-    if (i < 8) {
-        x |= (uint64_t)p[i] << (7 * i);
-    } else {
-        x |= (uint64_t)p[8] << 56;
-    }
-    if (i + 1 > r->end - r->pos) {
-        return jfr_varint_slow(r, v); /* runs past r: the error */
-    }
-    r->pos += i + 1;
-    *v = x;
-    return PC_OK;
+    return jfr_varint_long(r, v);
 }
 
 /* An integer of `size` bytes: varint when the chunk is compressed. */

@@ -14,13 +14,82 @@ struct meta_attrs {
     const char *name, *id, *super, *cls, *pool, *dim;
 };
 
+/* What a metadata string means to the parser, found once per string so
+ * that elements and attributes compare small numbers, not text. */
+enum meta_word {
+    MW_OTHER = 0,
+    MW_NAME,
+    MW_ID,
+    MW_SUPER,
+    MW_CLASS, /* an element, and a field's attribute */
+    MW_POOL,
+    MW_DIM,
+    MW_FIELD,
+};
+
 struct meta_ctx {
     struct jfr_chunk *c;
     struct jfr_meta *md; /* being parsed */
     struct jfr_cur r;
     char **strings;
+    uint8_t *words; /* enum meta_word per string */
     uint32_t nstrings;
 };
+
+static uint8_t meta_word(const char *s)
+{
+    static const struct {
+        const char *s;
+        uint8_t w;
+    } words[] = {
+        {"name", MW_NAME},         {"id", MW_ID},
+        {"superType", MW_SUPER},   {"class", MW_CLASS},
+        {"constantPool", MW_POOL}, {"dimension", MW_DIM},
+        {"field", MW_FIELD},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (jfr_streq(s, words[i].s)) {
+            return words[i].w;
+        }
+    }
+    return MW_OTHER;
+}
+
+/* The string at m->r copied into the metadata arena when it is UTF-8, or
+ * UTF-16 whose units are all one-byte varints (ASCII: the JDK's class and
+ * field names): no conversion buffer, one pass. 1: done; 0: the general
+ * path is needed (m->r unchanged); < 0: an error. */
+static int quick_string(struct meta_ctx *m, char **out)
+{
+    struct jfr_cur r = m->r;
+    const uint8_t *p = r.c->p;
+    uint64_t n;
+    size_t i;
+    int enc;
+
+    if (r.pos >= r.end ||
+        (p[r.pos] != 3 && (p[r.pos] != 4 || !r.c->compressed))) {
+        return 0;
+    }
+    enc = p[r.pos++];
+    if (jfr_int(&r, 4, &n) != PC_OK || n > r.c->lim->max_string_len ||
+        n > r.end - r.pos) {
+        return 0; /* the general path says what is wrong */
+    }
+    for (i = 0; enc == 4 && i < n; i++) {
+        if (p[r.pos + i] >= 0x80) {
+            return 0;
+        }
+    }
+    *out = arena_strndup(&m->md->arena, (const char *)p + r.pos, (size_t)n);
+    if (*out == NULL) {
+        return jfr_fail(r.c, r.pos, PC_ENOMEM, "out of memory (metadata)");
+    }
+    m->r.pos = r.pos + (size_t)n;
+    return 1;
+}
 
 static int parse_u64(const char *s, uint64_t *v)
 {
@@ -61,10 +130,22 @@ static int read_strings(struct meta_ctx *m)
     if (m->strings == NULL) {
         return jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
     }
+    m->words = arena_alloc(&m->md->arena, (size_t)n + 1);
+    if (m->words == NULL) {
+        return jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
+    }
     buf_init(&b, (size_t)c->lim->max_string_len * 4 + 1);
     for (i = 0; i < n && rc == PC_OK; i++) {
         buf_reset(&b);
         at = m->r.pos;
+        rc = quick_string(m, &m->strings[i]);
+        if (rc != 0) {
+            if (rc > 0) {
+                m->words[i] = meta_word(m->strings[i]);
+                rc = PC_OK;
+            }
+            continue;
+        }
         rc = jfr_string(&m->r, &s);
         if (rc == PC_OK && s.enc == 2) {
             rc = jfr_fail(c, at, PC_ECORRUPT,
@@ -76,10 +157,15 @@ static int read_strings(struct meta_ctx *m)
             rc = jfr_str_utf8(c, &s, 0, &b);
         }
         if (rc == PC_OK) {
-            m->strings[i] = arena_strndup(&m->md->arena, (const char *)b.data,
+            /* An empty string may find the buffer never allocated. */
+            m->strings[i] = arena_strndup(&m->md->arena,
+                                          b.len > 0 ? (const char *)b.data
+                                                    : "",
                                           b.len);
             if (m->strings[i] == NULL) {
                 rc = jfr_fail(c, at, PC_ENOMEM, "out of memory (metadata)");
+            } else {
+                m->words[i] = meta_word(m->strings[i]);
             }
         }
     }
@@ -88,7 +174,8 @@ static int read_strings(struct meta_ctx *m)
     return rc;
 }
 
-static int read_index(struct meta_ctx *m, const char **out)
+/* A string index: *out the string, *word what it means. */
+static int read_index(struct meta_ctx *m, const char **out, uint8_t *word)
 {
     size_t at = m->r.pos;
     uint64_t i;
@@ -104,12 +191,14 @@ static int read_index(struct meta_ctx *m, const char **out)
                         (unsigned long long)i, m->nstrings);
     }
     *out = m->strings[i];
+    *word = m->words[i];
     return PC_OK;
 }
 
 static int read_attrs(struct meta_ctx *m, struct meta_attrs *a)
 {
     const char *k, *v;
+    uint8_t kw, vw;
     uint64_t n;
     size_t at = m->r.pos;
     int rc;
@@ -123,22 +212,31 @@ static int read_attrs(struct meta_ctx *m, struct meta_attrs *a)
                         (unsigned long long)n, m->r.end - m->r.pos);
     }
     while (n-- > 0) {
-        if ((rc = read_index(m, &k)) != PC_OK ||
-            (rc = read_index(m, &v)) != PC_OK) {
+        if ((rc = read_index(m, &k, &kw)) != PC_OK ||
+            (rc = read_index(m, &v, &vw)) != PC_OK) {
             return rc;
         }
-        if (jfr_streq(k, "name")) {
+        switch (kw) {
+        case MW_NAME:
             a->name = v;
-        } else if (jfr_streq(k, "id")) {
+            break;
+        case MW_ID:
             a->id = v;
-        } else if (jfr_streq(k, "superType")) {
+            break;
+        case MW_SUPER:
             a->super = v;
-        } else if (jfr_streq(k, "class")) {
+            break;
+        case MW_CLASS:
             a->cls = v;
-        } else if (jfr_streq(k, "constantPool")) {
+            break;
+        case MW_POOL:
             a->pool = v;
-        } else if (jfr_streq(k, "dimension")) {
+            break;
+        case MW_DIM:
             a->dim = v;
+            break;
+        default:
+            break;
         }
     }
     return PC_OK;
@@ -212,6 +310,7 @@ static int read_element(struct meta_ctx *m, int depth, int32_t cls)
 {
     struct meta_attrs a;
     const char *name;
+    uint8_t word;
     uint64_t n;
     size_t at = m->r.pos;
     int32_t inner = -1;
@@ -223,13 +322,13 @@ static int read_element(struct meta_ctx *m, int depth, int32_t cls)
                         "deeper than %u",
                         m->c->lim->max_nesting);
     }
-    if ((rc = read_index(m, &name)) != PC_OK ||
+    if ((rc = read_index(m, &name, &word)) != PC_OK ||
         (rc = read_attrs(m, &a)) != PC_OK) {
         return rc;
     }
-    if (jfr_streq(name, "class")) {
+    if (word == MW_CLASS) {
         rc = add_class(m, &a, at, &inner);
-    } else if (jfr_streq(name, "field") && cls >= 0) {
+    } else if (word == MW_FIELD && cls >= 0) {
         rc = add_field(m, cls, &a, at);
     }
     if (rc != PC_OK || (rc = jfr_int(&m->r, 4, &n)) != PC_OK) {
@@ -379,6 +478,25 @@ static void layout_class(struct jfr_class *k)
     }
 }
 
+static uint8_t field_op(const struct jfr_field *f, const struct jfr_class *t)
+{
+    if (f->array) {
+        return JO_GENERIC;
+    }
+    if (f->pool) {
+        return JO_REF;
+    }
+    switch (t->prim) {
+    case JP_CHAR:
+    case JP_SHORT:
+    case JP_INT:
+    case JP_LONG:
+        return JO_NUM;
+    default:
+        return JO_GENERIC;
+    }
+}
+
 static int resolve_fields(struct jfr_chunk *c, struct jfr_meta *md)
 {
     uint32_t i, j;
@@ -396,6 +514,7 @@ static int resolve_fields(struct jfr_chunk *c, struct jfr_meta *md)
                                 (unsigned long long)k->fields[j].cls_id);
             }
             k->fields[j].cls = (int32_t)(t - md->classes);
+            k->fields[j].op = field_op(&k->fields[j], t);
         }
         layout_class(k);
     }
@@ -503,9 +622,13 @@ static int meta_build(struct meta_ctx *m)
     }
     mark_zero_size(c, md);
     meta_borrow(c, md);
-    /* Complete: the next chunk may share it (meta_same). */
-    md->bytes = c->p + start;
+    /* Complete: the next chunk may share it (meta_same). A copy, so that
+     * no chunk is read again once done (jfr_options.consumed). */
     md->len = m->r.end - start;
+    md->bytes = arena_memdup(&md->arena, c->p + start, md->len);
+    if (md->bytes == NULL) {
+        return jfr_fail(c, c->meta_off, PC_ENOMEM, "out of memory");
+    }
     md->compressed = c->compressed;
     return PC_OK;
 }
@@ -550,9 +673,11 @@ int jfr_meta_parse(struct jfr_chunk *c)
     same = meta_same(c, c->p + m.r.pos, m.r.end - m.r.pos);
     if (same != NULL) {
         meta_attach(c, same);
-        return PC_OK;
+        c->meta_shared = 1;
     }
-    return meta_build(&m);
+    jfr_meta_release(c->prev_meta); /* compared: no longer needed */
+    c->prev_meta = NULL;
+    return same != NULL ? PC_OK : meta_build(&m);
 }
 
 const struct jfr_class *jfr_class_by_id_hashed(const struct jfr_chunk *c,

@@ -49,7 +49,7 @@ static int add_entry(struct jfr_chunk *c, uint64_t type, uint64_t key,
 static int read_pool(struct jfr_chunk *c, struct jfr_cur *r)
 {
     const struct jfr_class *k;
-    uint64_t type, n, key;
+    uint64_t type, n, key, room;
     size_t at = r->pos;
     int rc;
 
@@ -69,6 +69,17 @@ static int read_pool(struct jfr_chunk *c, struct jfr_cur *r)
                         "constant pool %s claims %llu "
                         "entries in %zu bytes",
                         k->name, (unsigned long long)n, r->end - r->pos);
+    }
+    /* Room for the pool's entries at once, not by doubling from 8 (each
+     * step a copy in the arena); at most up to the limit, which add_entry
+     * checks per entry. */
+    room = c->lim->max_pool_entries - (c->npool < c->lim->max_pool_entries
+                                           ? c->npool
+                                           : c->lim->max_pool_entries);
+    if (arena_grow_array(&c->arena, (void **)&c->pool, &c->cap_pool,
+                         c->npool + (uint32_t)(n < room ? n : room),
+                         sizeof(*c->pool)) != PC_OK) {
+        return jfr_fail(c, at, PC_ENOMEM, "out of memory (constant pools)");
     }
     while (n-- > 0) {
         if ((rc = jfr_int(r, 8, &key)) != PC_OK ||

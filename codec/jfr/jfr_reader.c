@@ -73,6 +73,34 @@ int jfr_varint_slow(struct jfr_cur *r, uint64_t *v)
     return PC_OK;
 }
 
+int jfr_varint_long(struct jfr_cur *r, uint64_t *v)
+{
+    const uint8_t *p = r->c->p + r->pos;
+    uint64_t x;
+    unsigned n;
+
+    /* Two bytes (jfr_varint took one-byte ones): metadata string indexes,
+     * event sizes, most pool keys. p[0] >= 0x80 here when pos < end. */
+    if (r->pos < r->end && r->end - r->pos >= 2 && p[1] < 0x80) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        r->pos += 2;
+        return PC_OK;
+    }
+
+    /* The chunk's end, not r's: an event is often shorter than 9 bytes
+     * from its last integer. Past r->end, the slow path says where. */
+    if (r->c->len - r->pos < 9) {
+        return jfr_varint_slow(r, v);
+    }
+    n = jfr_varint9(p, &x);
+    if (n > r->end - r->pos) {
+        return jfr_varint_slow(r, v); /* runs past r: the error */
+    }
+    r->pos += n;
+    *v = x;
+    return PC_OK;
+}
+
 int jfr_fixed(struct jfr_cur *r, unsigned size, uint64_t *v)
 {
     uint64_t x = 0;
@@ -192,6 +220,8 @@ int jfr_chunk_load(struct jfr_chunk *c)
 
 void jfr_chunk_close(struct jfr_chunk *c)
 {
+    jfr_meta_release(c->prev_meta);
+    c->prev_meta = NULL;
     jfr_meta_release(c->meta);
     c->meta = NULL;
     itab_free(&c->pool_idx);

@@ -50,19 +50,31 @@ static size_t lambda_tail(const char *s, size_t i, size_t len)
 
 size_t jfr_normalize_symbol(char *s, size_t len)
 {
+#define RULE(mark, hex)                                                       \
+    {                                                                         \
+        mark, sizeof(mark) - 1, hex                                           \
+    }
     static const struct {
         const char *mark;
+        size_t ml;
         int hex; /* tail: 1 hex digits, 0 decimal, -1 lambda */
     } rules[] = {
-        {"$$Lambda", -1},
-        {"GeneratedMethodAccessor", 0},
-        {"$$EnhancerBySpringCGLIB$$", 1},
+        RULE("$$Lambda", -1),
+        RULE("GeneratedMethodAccessor", 0),
+        RULE("$$EnhancerBySpringCGLIB$$", 1),
     };
+#undef RULE
     size_t i = 0, o = 0, r;
 
     while (i < len) {
+        /* Every mark starts with '$' or 'G': other bytes are copied
+         * without trying the rules (this runs once per method name). */
+        if (s[i] != '$' && s[i] != 'G') {
+            s[o++] = s[i++];
+            continue;
+        }
         for (r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
-            size_t ml = strlen(rules[r].mark), t;
+            size_t ml = rules[r].ml, t;
             if (len - i < ml || memcmp(s + i, rules[r].mark, ml) != 0) {
                 continue;
             }

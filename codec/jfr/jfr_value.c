@@ -241,14 +241,70 @@ static int read_prim(struct jfr_cur *r, uint8_t prim, struct jfr_val *v)
     }
 }
 
+static int read_field(struct jfr_cur *r, const struct jfr_field *f,
+                      struct jfr_val *v, int depth);
+
+/*
+ * The fields of cls at r, each value into v[i] (NULL: skipped). The
+ * position, the bounds and the field table are kept in locals: a stored
+ * value (a uint8_t kind may alias anything, a uint64_t any size_t) would
+ * otherwise force them to be loaded again for every field. A field of op
+ * JO_NUM or JO_REF in a compressed chunk is one varint, read inline with
+ * 9 bytes of chunk left; every other field, and the last bytes of a chunk,
+ * take read_field and jfr_varint_slow, which check every byte.
+ */
+static int read_fields(struct jfr_cur *r, const struct jfr_class *cls,
+                       struct jfr_val *v, uint32_t nv, int depth)
+{
+    const uint8_t *p = r->c->p;
+    const struct jfr_field *fields = cls->fields;
+    const uint32_t nf = cls->nfields;
+    const size_t end = r->end;
+    /* pos <= last9: 9 bytes readable at pos (none when the chunk is
+     * shorter, which no real chunk is: its header alone is 68). */
+    const int fast = r->c->compressed && r->c->len >= 9;
+    const size_t last9 = fast ? r->c->len - 9 : 0;
+    struct jfr_val tmp;
+    size_t pos = r->pos;
+    uint32_t i;
+    int rc;
+
+    for (i = 0; i < nf; i++) {
+        const struct jfr_field *f = &fields[i];
+        struct jfr_val *dst = i < nv ? &v[i] : &tmp;
+        const uint8_t op = f->op;
+        if (fast && op != JO_GENERIC && pos <= last9) {
+            uint64_t x = p[pos];
+            unsigned n = x < 0x80 ? 1 : jfr_varint9(p + pos, &x);
+            if (n <= end - pos) {
+                pos += n;
+                dst->u = x;
+                dst->kind = op == JO_REF ? JV_REF : JV_NUM;
+                continue;
+            }
+        }
+        r->pos = pos;
+        if (fast && op != JO_GENERIC) {
+            dst->kind = op == JO_REF ? JV_REF : JV_NUM;
+            rc = jfr_varint_slow(r, &dst->u);
+        } else {
+            rc = read_field(r, f, dst, depth);
+        }
+        if (rc != PC_OK) {
+            return rc;
+        }
+        pos = r->pos;
+    }
+    r->pos = pos;
+    return PC_OK;
+}
+
 /* One value of class index cls (never an array) into v. */
 static int read_one(struct jfr_cur *r, int32_t cls, int pool, int depth,
                     struct jfr_val *v)
 {
     struct jfr_chunk *c = r->c;
     const struct jfr_class *k = &c->classes[cls];
-    uint32_t i;
-    int rc;
 
     if (pool) {
         v->kind = JV_REF;
@@ -268,14 +324,7 @@ static int read_one(struct jfr_cur *r, int32_t cls, int pool, int depth,
                         "than %u",
                         c->lim->max_nesting);
     }
-    for (i = 0; i < k->nfields; i++) {
-        rc = jfr_skip_value(r, k->fields[i].cls, k->fields[i].array,
-                            k->fields[i].pool, depth + 1);
-        if (rc != PC_OK) {
-            return rc;
-        }
-    }
-    return PC_OK;
+    return read_fields(r, k, NULL, 0, depth + 1);
 }
 
 static int read_field(struct jfr_cur *r, const struct jfr_field *f,
@@ -327,31 +376,9 @@ int jfr_skip_value(struct jfr_cur *r, int32_t cls, int array, int pool,
 int jfr_read_fields(struct jfr_cur *r, const struct jfr_class *cls,
                     struct jfr_val *v, int depth)
 {
-    struct jfr_val tmp;
-    uint32_t i;
-    int rc;
-
-    /* Every field read sets its kind; the slots past the class's fields
-     * read as JV_NONE, without clearing all JFR_MAXV values per event. */
-    for (i = cls->nfields; i < JFR_MAXV; i++) {
-        v[i].kind = JV_NONE;
-    }
-    for (i = 0; i < cls->nfields; i++) {
-        const struct jfr_field *f = &cls->fields[i];
-        struct jfr_val *dst = i < JFR_MAXV ? &v[i] : &tmp;
-        uint8_t prim = r->c->classes[f->cls].prim;
-        if (!f->array && r->c->compressed &&
-            (f->pool || prim == JP_LONG || prim == JP_INT)) {
-            /* Most fields of an event, inline: a constant-pool key, a
-             * time, a size (read_one reads them alike). */
-            dst->kind = f->pool ? JV_REF : JV_NUM;
-            rc = jfr_varint(r, &dst->u);
-        } else {
-            rc = read_field(r, f, dst, depth);
-        }
-        if (rc != PC_OK) {
-            return rc;
-        }
-    }
-    return PC_OK;
+    /* Only the first JFR_MAXV fields are kept. The slots past the class's
+     * fields are left as they are: readers find a field through the
+     * class's layout, which names only fields of the class (and below
+     * JFR_MAXV), all of which are set here. */
+    return read_fields(r, cls, v, JFR_MAXV, depth);
 }

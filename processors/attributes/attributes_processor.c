@@ -14,7 +14,6 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
-#include <openssl/evp.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "component/component.h"
 #include "telemetry/log.h"
 #include "component/series.h"
+#include "net/ssl_api.h"
 
 enum attr_action {
     ACT_INSERT,
@@ -346,6 +346,9 @@ static int hash_value(struct batch *b, struct anyvalue *v)
     char *out;
     int rc;
 
+    if (ssl_api_load(NULL) != PC_OK) {
+        return PC_EUNSUPPORTED; /* libcrypto is missing */
+    }
     buf_init(&t, 16u << 20);
     /* Strings (the common case) are hashed in place, without a copy. */
     if (v->type == AV_STRING) {

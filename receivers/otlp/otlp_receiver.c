@@ -27,11 +27,11 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/crypto.h>
 
 #include "core/clock.h"
 #include "codec/pb.h"
 #include "net/grpc_api.h"
+#include "net/ssl_api.h"
 #include "telemetry/log.h"
 #include "receivers/otlp/otlp_receiver.h"
 
@@ -380,7 +380,8 @@ int otlprx_bearer_ok(const char *token, const char *value, size_t len)
     value += 7;
     len -= 7;
     /* Constant time in the token's content: no timing oracle. */
-    return len == tl && CRYPTO_memcmp(value, token, tl) == 0;
+    return len == tl && ssl_api_load(NULL) == PC_OK &&
+           CRYPTO_memcmp(value, token, tl) == 0;
 }
 
 /* ---- gRPC thread -> main loop -------------------------------------------- */

@@ -10,7 +10,6 @@
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <xxhash.h>
 
 #include "core/buf.h"
+#include "net/ssl_api.h"
 #include "receivers/scrape/relabel.h"
 
 #define RELABEL_MATCH_LIMIT 1000000
@@ -540,7 +540,7 @@ uint64_t relabel_hashmod(const char *value, size_t len, uint64_t modulus)
     uint64_t v = 0;
     int i;
 
-    if (modulus == 0 ||
+    if (modulus == 0 || ssl_api_load(NULL) != PC_OK ||
         EVP_Digest(value, len, md, &mdlen, EVP_md5(), NULL) != 1 ||
         mdlen != 16) {
         return 0;

@@ -481,6 +481,61 @@ static void test_two_chunks(void **state)
     cpu_is(&b, 2, 0, 60000000);
 }
 
+struct consumed_log {
+    uint8_t *data;
+    size_t at[4];
+    int n;
+};
+
+/* Records upto and overwrites what the reader says it is done with. */
+static void log_consumed(void *arg, size_t upto)
+{
+    struct consumed_log *l = arg;
+    size_t from = l->n > 0 ? l->at[l->n - 1] : 0;
+
+    if (l->n < 4) {
+        l->at[l->n] = upto;
+        memset(l->data + from, 0xaa, upto - from);
+    }
+    l->n++;
+}
+
+/* Each finished chunk is reported with the offset of the next one, and is
+ * not read again: with its bytes overwritten once reported, the second
+ * chunk (sharing the first's class tree: same metadata bytes) still gives
+ * the same samples as two intact chunks (test_two_chunks). */
+static void test_consumed(void **state)
+{
+    struct consumed_log l = {NULL, {0}, 0};
+    struct jfr_options o = {0};
+    struct jfr_result res;
+    const struct profile *p;
+    struct errctx e;
+    struct mk m;
+    struct buf b;
+    size_t first;
+
+    (void)state;
+    mk_default(&m);
+    buf_init(&b, 0);
+    mk_chunk(&b, &m);
+    first = b.len;
+    mk_chunk(&b, &m);
+    l.data = b.data;
+    o.consumed = log_consumed;
+    o.consumed_arg = &l;
+    assert_int_equal(convert(&b, &o, &res, &e), PC_OK);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.at[0], first);
+    assert_int_equal(l.at[1], b.len);
+    assert_int_equal(res.nchunks, 2);
+    p = &res.pd->resources[0].scopes[0].profiles[0];
+    assert_int_equal(p->nsamples, 1);
+    assert_int_equal(p->samples[0].values[0], 60000000);
+    pdata_free(res.pd);
+    buf_free(&b);
+}
+
 static void test_sample_rate_and_labels(void **state)
 {
     struct mk m;
@@ -675,6 +730,66 @@ static void test_normalize(void **state)
     }
 }
 
+/* Varint k bytes long (padded when v is shorter); k = 9 carries 8 bits. */
+static size_t put_varint_k(uint8_t *p, uint64_t v, unsigned k)
+{
+    unsigned i;
+
+    for (i = 0; i + 1 < k && i < 8; i++) {
+        p[i] = (uint8_t)(((v >> (7 * i)) & 0x7f) | 0x80);
+    }
+    p[i] = k == 9 ? (uint8_t)(v >> 56) : (uint8_t)((v >> (7 * i)) & 0x7f);
+    return k;
+}
+
+/* jfr_varint's word-at-a-time decoding against every length 1-9, padded
+ * forms, bytes after it with and without continuation bits, and the
+ * checked path near the chunk's end (buffer exactly as long as the
+ * varint, and one byte short: truncated). */
+static void test_varint(void **state)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    int n;
+
+    (void)state;
+    for (n = 0; n < 20000; n++) {
+        struct jfr_limits lim;
+        struct jfr_chunk c;
+        struct jfr_cur r;
+        struct errctx e = {{0}};
+        uint8_t b[32];
+        uint64_t v, got = 0;
+        unsigned k, need, i, tail;
+
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        v = seed >> (seed & 63);
+        for (need = 1; need < 9 && (v >> (7 * need)) != 0; need++) {
+        }
+        k = need + (unsigned)((seed >> 8) % (10 - need));
+        for (i = 0; i < sizeof(b); i++) {
+            b[i] = (uint8_t)(seed >> (i % 56)) | ((n & 1) ? 0x80 : 0);
+        }
+        put_varint_k(b, v, k);
+        tail = (unsigned)((seed >> 16) % 3); /* 0: ends with the varint */
+        jfr_limits_default(&lim);
+        memset(&c, 0, sizeof(c));
+        c.p = b;
+        c.len = k + (tail ? 12 : 0);
+        c.lim = &lim;
+        c.e = &e;
+        r.c = &c;
+        r.pos = 0;
+        r.end = tail == 2 ? c.len : k;
+        assert_int_equal(jfr_varint(&r, &got), PC_OK);
+        assert_true(got == v);
+        assert_int_equal(r.pos, k);
+        r.pos = 0;
+        r.end = k - 1;
+        c.len = tail ? c.len : k - 1;
+        assert_int_equal(jfr_varint(&r, &got), PC_ETRUNC);
+    }
+}
+
 /* Random damage to a good chunk: an error or a result, never a crash. */
 static void test_random_damage(void **state)
 {
@@ -849,6 +964,7 @@ int main(void)
         cmocka_unit_test(test_convert),
         cmocka_unit_test(test_state_key_zero),
         cmocka_unit_test(test_two_chunks),
+        cmocka_unit_test(test_consumed),
         cmocka_unit_test(test_key_of_previous_chunk),
         cmocka_unit_test(test_sample_rate_and_labels),
         cmocka_unit_test(test_truncated),
@@ -860,6 +976,7 @@ int main(void)
         cmocka_unit_test(test_huge_counts),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_varint),
         cmocka_unit_test(test_random_damage),
         cmocka_unit_test(test_ddprof_recording),
     };
