@@ -514,20 +514,31 @@ static int pe_use_location(struct pe *x, int32_t l)
 static int pe_mark_sample(struct pe *x, const struct sample *s)
 {
     const struct stack *st;
-    uint32_t i;
+    const int32_t *locs, *lmap;
+    uint32_t i, nlocs, top;
     int rc = PC_OK;
 
     if (s->stack < 0 || (uint32_t)s->stack >= x->d->nstacks) {
         return pe_bad(x, "stack index", s->stack);
     }
     st = &x->d->stacks[s->stack];
-    for (i = 0; i < st->n && rc == PC_OK; i++) {
-        int32_t l = st->locs[i];
-        /* Most locations are marked already (always, for a lone profile). */
-        if (l > 0 && (uint32_t)l < x->d->nlocations && x->lmap[l] != 0) {
+    /* Loop invariants in locals: the calls below could, for all the
+     * compiler knows, change them, and this loop runs once per frame. */
+    locs = st->locs;
+    nlocs = st->n;
+    lmap = x->lmap;
+    top = x->d->nlocations != 0 ? x->d->nlocations - 1 : 0;
+    for (i = 0; i < nlocs; i++) {
+        uint32_t l = (uint32_t)locs[i];
+        /* Most locations are marked already (always, for a lone profile);
+         * l - 1 < top: 0 < l < nlocations. */
+        if (l - 1 < top && lmap[l] != 0) {
             continue;
         }
-        rc = pe_use_location(x, l);
+        rc = pe_use_location(x, (int32_t)l);
+        if (rc != PC_OK) {
+            return rc;
+        }
     }
     for (i = 0; i < s->nattrs && rc == PC_OK; i++) {
         rc = pe_attr_run(x, s->attrs[i]);
@@ -680,8 +691,9 @@ static int pe_run_write(struct pe *x, struct buf *b, const struct pe_run *r)
  */
 static int pe_stack_write(struct pe *x, struct buf *b, const struct stack *st)
 {
+    const int32_t *locs, *lmap;
     size_t start, body, lsz;
-    uint32_t i;
+    uint32_t i, n;
     uint8_t *w;
     int rc;
 
@@ -695,10 +707,27 @@ static int pe_stack_write(struct pe *x, struct buf *b, const struct stack *st)
     b->data[b->len++] = (1 << 3) | PB_LEN;
     start = ++b->len;
     w = b->data + start;
-    for (i = 0; i < st->n; i++) {
-        int32_t l = st->locs[i];
-        if (l != 0) {
-            w += pb_encode_varint(w, (uint64_t)x->lmap[l]);
+    /* The stores through w may alias anything for the compiler: the loop
+     * reads its invariants from locals. */
+    locs = st->locs;
+    n = st->n;
+    lmap = x->lmap;
+    for (i = 0; i < n; i++) {
+        int32_t l = locs[i];
+        uint32_t id = (uint32_t)lmap[l];
+        /* Ids of one and two bytes (below 16384) are most, written here
+         * without the general varint loop. */
+        if (l == 0) {
+            continue;
+        }
+        if (id < 0x80) {
+            *w++ = (uint8_t)id;
+        } else if (id < 0x4000) {
+            w[0] = (uint8_t)(id | 0x80);
+            w[1] = (uint8_t)(id >> 7);
+            w += 2;
+        } else {
+            w += pb_encode_varint(w, id);
         }
     }
     body = (size_t)(w - (b->data + start));
