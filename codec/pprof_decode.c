@@ -170,6 +170,7 @@ struct pp_dec {
      * it writes (see pp_ahead). */
     struct pp_pop {
         uint8_t *done, *end;
+        size_t lead; /* how far ahead of the writes */
     } pop[5];
 };
 
@@ -187,6 +188,8 @@ struct pp_chunk {
 
 /* Largest block pp_chunk carves (larger only for one huge message). */
 #define PP_CHUNK_MAX ((size_t)4 << 20)
+/* How far ahead of the writes such a block is faulted in (pp_ahead). */
+#define PP_CHUNK_LEAD ((size_t)128 << 10)
 #define PP_POP_NONE 5u
 
 static int pp_nomem(struct pp_dec *x);
@@ -983,7 +986,11 @@ static void *pp_chunk(struct pp_dec *x, struct pp_chunk *k, size_t n,
         k->next *= 2;
     }
     if (k->pop != PP_POP_NONE) {
+        /* How much of the block the values will fill is not known: the
+         * window ahead is kept short, as what it faults in past the last
+         * value is memory held for nothing. */
         pp_pop_init(x, k->pop, p, want, sz);
+        x->pop[k->pop].lead = PP_CHUNK_LEAD;
     } else {
         pp_populate(x, p, want * sz);
     }
@@ -1160,46 +1167,53 @@ static int pp_attr_same(const struct attr *a, const struct attr *b)
 }
 
 /*
- * The attr table starts small and doubles (pp_labtab_room): labels repeat
- * (a 4,000-label profile has some 30 distinct), and how many distinct a
- * profile has is not known before its samples are read. The table is heap
- * memory that the arena frees (struct pp_attrs), so that growing it leaves
- * no outgrown copy in the arena (realloc moves big blocks by remapping
- * them); it counts against the arena's limit all the same. Set up at the
- * first label, so that a profile without labels pays nothing for it.
+ * The attr table: how many distinct labels a profile has is not known
+ * before its samples are read, but a label that becomes an attr takes four
+ * bytes at least (tag, length, and a field with a value), so the samples'
+ * bytes bound it. The table is given that many entries once, as memory of
+ * its own that the arena frees (struct pp_attrs): never grown, it leaves
+ * no outgrown copy anywhere, and its untouched part costs address space,
+ * not memory (big tables are mappings of their own, reserved without
+ * being committed). Labels repeat (a 4,000-label profile has some 30
+ * distinct): the entries used count against the arena's limit as they are
+ * added (pp_label_attr). Set up at the first label, so that a profile
+ * without labels pays nothing for it.
  */
-#define PP_ATTRS_FIRST 256
+#define PP_ATTRS_MAP_MIN ((size_t)1 << 20)
 
 struct pp_attrs {
-    struct attr *p; /* malloc; freed with the arena */
+    struct attr *p; /* freed with the arena */
+    size_t mapped;  /* length of the mapping, 0 = malloc'd */
 };
 
 static void pp_attrs_free(void *box)
 {
-    free(((struct pp_attrs *)box)->p);
+    struct pp_attrs *t = box;
+
+    if (t->mapped != 0) {
+        munmap(t->p, t->mapped);
+    } else {
+        free(t->p);
+    }
 }
 
-/* Gives the attr table cap entries: PC_ETOOBIG past INT32_MAX entries or
- * the arena's limit, PC_ENOMEM when out of memory. */
-static int pp_attrs_resize(struct pp_dec *x, uint64_t cap)
+/* Room for cap entries (see struct pp_attrs); PC_ENOMEM when none. */
+static int pp_attrs_reserve(struct pp_attrs *t, uint64_t cap)
 {
-    struct dict *d = &x->pd->dict;
-    const struct arena *a = &x->pd->arena;
     size_t bytes = (size_t)cap * sizeof(struct attr);
-    struct attr *p;
+    void *m;
 
-    if (cap > INT32_MAX ||
-        (a->limit != 0 &&
-         (bytes > a->limit || arena_bytes(a) > a->limit - bytes))) {
-        return PC_ETOOBIG;
+    if (bytes < PP_ATTRS_MAP_MIN) {
+        t->p = malloc(bytes);
+        return t->p != NULL ? PC_OK : PC_ENOMEM;
     }
-    p = realloc(x->attrs->p, bytes);
-    if (p == NULL) {
+    m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
         return PC_ENOMEM;
     }
-    x->attrs->p = p;
-    d->attrs = p;
-    d->cap_attrs = (uint32_t)cap;
+    t->p = m;
+    t->mapped = bytes;
     return PC_OK;
 }
 
@@ -1207,23 +1221,27 @@ static int pp_labtab_init(struct pp_dec *x)
 {
     struct dict *d = &x->pd->dict;
     struct pp_labtab *t = &x->labels;
-    const struct attr *old = d->attrs;
-    uint32_t n = d->nattrs;
+    uint64_t cap = x->c.sample_bytes / 4 + d->nattrs + 1;
     int rc;
 
+    if (cap > INT32_MAX) {
+        cap = INT32_MAX; /* more entries would not be indexable */
+    }
     x->attrs = arena_alloc(&x->pd->arena, sizeof(*x->attrs));
     if (x->attrs == NULL) {
         return PC_ENOMEM;
     }
-    x->attrs->p = NULL;
+    memset(x->attrs, 0, sizeof(*x->attrs));
     if (arena_on_free(&x->pd->arena, pp_attrs_free, x->attrs) != PC_OK) {
         return PC_ENOMEM;
     }
-    rc = pp_attrs_resize(x, PP_ATTRS_FIRST + (uint64_t)n);
+    rc = pp_attrs_reserve(x->attrs, cap);
     if (rc != PC_OK) {
         return rc;
     }
-    memcpy(d->attrs, old, n * sizeof(*old));
+    memcpy(x->attrs->p, d->attrs, d->nattrs * sizeof(*d->attrs));
+    d->attrs = x->attrs->p;
+    d->cap_attrs = (uint32_t)cap;
     t->slots = malloc(128 * sizeof(*t->slots));
     if (t->slots == NULL) {
         return PC_ENOMEM;
@@ -1262,12 +1280,6 @@ static int pp_labtab_grow(struct pp_dec *x)
     return PC_OK;
 }
 
-/* Doubles the attr table (see pp_labtab_init). */
-static int pp_labtab_room(struct pp_dec *x)
-{
-    return pp_attrs_resize(x, (uint64_t)x->pd->dict.cap_attrs * 2);
-}
-
 /* Attr index for a label, sharing one entry among equal labels. */
 static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
                          int64_t num, int32_t unit, int32_t *out)
@@ -1296,11 +1308,19 @@ static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
         }
         pos = (pos + 1) & t->mask;
     }
-    if (d->nattrs >= d->cap_attrs && (j = pp_labtab_room(x)) != PC_OK) {
-        return j == PC_ETOOBIG
-                   ? err_set(x->e, PC_ETOOBIG, "pprof: too many labels")
-                   : err_set(x->e, PC_ENOMEM,
-                             "pprof: out of memory for labels");
+    /* The table has room for every label the samples' bytes allow, up to
+     * INT32_MAX entries (pp_labtab_init); what it uses counts against the
+     * arena's limit. */
+    if (d->nattrs >= d->cap_attrs) {
+        return err_set(x->e, PC_ETOOBIG, "pprof: too many labels");
+    }
+    if (x->pd->arena.limit != 0 &&
+        ((size_t)d->nattrs + 1) * sizeof(struct attr) >
+            x->pd->arena.limit - arena_bytes(&x->pd->arena)) {
+        return err_set(x->e, PC_ETOOBIG,
+                       "pprof: labels take more than the arena limit of "
+                       "%zu bytes",
+                       x->pd->arena.limit);
     }
     j = (int32_t)d->nattrs++;
     d->attrs[j] = a;
@@ -1852,6 +1872,7 @@ static void pp_pop_init(struct pp_dec *x, unsigned i, void *p, uint64_t n,
 {
     x->pop[i].done = p;
     x->pop[i].end = p != NULL ? (uint8_t *)p + (size_t)n * sz : NULL;
+    x->pop[i].lead = PP_POPULATE_LEAD;
 }
 
 static inline void pp_ahead(struct pp_dec *x, unsigned i, const void *at)
@@ -1860,12 +1881,11 @@ static inline void pp_ahead(struct pp_dec *x, unsigned i, const void *at)
     uint8_t *cur = (uint8_t *)(uintptr_t)at, *from, *to;
 
     if (r->done == r->end ||
-        (r->done > cur && (size_t)(r->done - cur) >= PP_POPULATE_LEAD / 2)) {
+        (r->done > cur && (size_t)(r->done - cur) >= r->lead / 2)) {
         return;
     }
     from = r->done > cur ? r->done : cur;
-    to = (size_t)(r->end - cur) > PP_POPULATE_LEAD ? cur + PP_POPULATE_LEAD
-                                                   : r->end;
+    to = (size_t)(r->end - cur) > r->lead ? cur + r->lead : r->end;
     pp_populate(x, from, (size_t)(to - from));
     r->done = to;
 }
