@@ -55,6 +55,7 @@ struct pe {
     int32_t *smap; /* model string -> new index (marks first) */
     int32_t *mmap, *lmap, *fmap;
     int fn0_used;      /* a line names the zero function (OTLP index 0) */
+    int lone;          /* the only profile of pd: every location is kept */
     struct itab shash; /* content -> model string (built lazily) */
     int has_shash;
     struct buf xbytes; /* extra strings, back to back */
@@ -523,9 +524,11 @@ static int pe_mark_sample(struct pe *x, const struct sample *s)
     }
     st = &x->d->stacks[s->stack];
     /* Loop invariants in locals: the calls below could, for all the
-     * compiler knows, change them, and this loop runs once per frame. */
+     * compiler knows, change them, and this loop runs once per frame. A
+     * lone profile has every location marked already (pe_mark): its
+     * frames need only a range check, which pe_stack_write makes. */
     locs = st->locs;
-    nlocs = st->n;
+    nlocs = x->lone ? 0 : st->n;
     lmap = x->lmap;
     top = x->d->nlocations != 0 ? x->d->nlocations - 1 : 0;
     for (i = 0; i < nlocs; i++) {
@@ -594,7 +597,8 @@ static int pe_mark(struct pe *x)
     /* A pprof of its own keeps unreferenced entries (a Go profile lists
      * every mapping of the process); a profile sharing a dictionary with
      * others takes only what it references. */
-    if (pdata_profile_count(x->pd) == 1) {
+    x->lone = pdata_profile_count(x->pd) == 1;
+    if (x->lone) {
         for (i = 1; i < d->nlocations && rc == PC_OK; i++) {
             rc = pe_use_location(x, (int32_t)i);
         }
@@ -693,7 +697,7 @@ static int pe_stack_write(struct pe *x, struct buf *b, const struct stack *st)
 {
     const int32_t *locs, *lmap;
     size_t start, body, lsz;
-    uint32_t i, n;
+    uint32_t i, n, nloc = x->d->nlocations;
     uint8_t *w;
     int rc;
 
@@ -714,7 +718,13 @@ static int pe_stack_write(struct pe *x, struct buf *b, const struct stack *st)
     lmap = x->lmap;
     for (i = 0; i < n; i++) {
         int32_t l = locs[i];
-        uint32_t id = (uint32_t)lmap[l];
+        uint32_t id;
+        /* Checked here, not only when marking: a lone profile's frames
+         * are not marked one by one (pe_mark_sample). */
+        if ((uint32_t)l >= nloc) {
+            return pe_bad(x, "location index", l);
+        }
+        id = (uint32_t)lmap[l];
         /* Ids of one and two bytes (below 16384) are most, written here
          * without the general varint loop. */
         if (l == 0) {
@@ -1027,10 +1037,12 @@ static int pe_write(struct pe *x, struct buf *b)
     if (rc == PC_OK) {
         rc = pe_header_write(x, b);
     }
-    if (rc != PC_OK) {
+    /* PC_EINVAL is a bad model, which pe_bad described (a lone profile's
+     * frames are checked as they are written); the rest is the output's. */
+    if (rc != PC_OK && rc != PC_EINVAL) {
         return err_set(x->e, rc, "pprof encode: output: %s", pc_strerror(rc));
     }
-    return PC_OK;
+    return rc;
 }
 
 /* ---- entry points ------------------------------------------------------- */
