@@ -74,7 +74,7 @@ struct pbf {
 struct pp_counts {
     uint32_t sample_types, samples, mappings, locations, functions, strings;
     uint64_t comments, values, string_bytes;
-    uint64_t sample_bytes, location_bytes; /* sum of the message lengths */
+    uint64_t sample_bytes; /* sum of the samples' message lengths */
 };
 
 /* Where the fields with one number lie: from the first one's tag to the
@@ -460,7 +460,6 @@ static int pp_count_field(struct pp_dec *x, const struct pbf *f)
         return PC_OK;
     case PF_LOCATION:
         x->c.locations++;
-        x->c.location_bytes += f->n;
         return PC_OK;
     case PF_FUNCTION:
         x->c.functions++;
