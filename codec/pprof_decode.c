@@ -1167,22 +1167,25 @@ static int pp_attr_same(const struct attr *a, const struct attr *b)
 
 /*
  * The attr table: how many distinct labels a profile has is not known
- * before its samples are read, but a label that becomes an attr takes four
- * bytes at least (tag, length, and a field with a value), so the samples'
- * bytes bound it. The table is given that many entries once, as memory of
- * its own that the arena frees (struct pp_attrs): never grown, it leaves
- * no outgrown copy anywhere, and its untouched part costs address space,
- * not memory (big tables are mappings of their own, reserved without
- * being committed). Labels repeat (a 4,000-label profile has some 30
- * distinct): the entries used count against the arena's limit as they are
- * added (pp_label_attr). Set up at the first label, so that a profile
- * without labels pays nothing for it.
+ * before its samples are read. It starts small and doubles, never past
+ * the most the samples' bytes allow (a label that becomes an attr takes
+ * four bytes at least: tag, length, and a field with a value). It is
+ * memory of its own that the arena frees (struct pp_attrs), not arena
+ * memory, so that growing leaves no outgrown copy behind: malloc'd while
+ * small, a mapping of its own from PP_ATTRS_MAP_MIN bytes on, grown by
+ * remapping (a heap block it outgrew would stay resident, and glibc puts
+ * even big blocks in the heap once its mmap threshold has risen). Its
+ * size counts against the arena's limit. Labels repeat (a 4,000-label
+ * profile has some 30 distinct). Set up at the first label, so that a
+ * profile without labels pays nothing for it.
  */
+#define PP_ATTRS_FIRST 256
 #define PP_ATTRS_MAP_MIN ((size_t)1 << 20)
 
 struct pp_attrs {
     struct attr *p; /* freed with the arena */
     size_t mapped;  /* length of the mapping, 0 = malloc'd */
+    uint32_t most;  /* entries the samples' bytes allow */
 };
 
 static void pp_attrs_free(void *box)
@@ -1196,23 +1199,57 @@ static void pp_attrs_free(void *box)
     }
 }
 
-/* Room for cap entries (see struct pp_attrs); PC_ENOMEM when none. */
-static int pp_attrs_reserve(struct pp_attrs *t, uint64_t cap)
+/* Moves the table to a mapping of at least bytes (page-rounded), keeping
+ * its n entries; NULL when out of memory. */
+static struct attr *pp_attrs_map(struct pp_dec *x, size_t bytes, uint32_t n)
 {
-    size_t bytes = (size_t)cap * sizeof(struct attr);
+    struct pp_attrs *t = x->attrs;
     void *m;
 
-    if (bytes < PP_ATTRS_MAP_MIN) {
-        t->p = malloc(bytes);
-        return t->p != NULL ? PC_OK : PC_ENOMEM;
+    bytes = (bytes + x->page - 1) & ~(x->page - 1);
+    if (t->mapped != 0) {
+        m = mremap(t->p, t->mapped, bytes, MREMAP_MAYMOVE);
+        if (m == MAP_FAILED) {
+            return NULL;
+        }
+    } else {
+        m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+            return NULL;
+        }
+        memcpy(m, t->p, (size_t)n * sizeof(struct attr));
+        free(t->p);
     }
-    m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) {
+    t->mapped = bytes;
+    return m;
+}
+
+/* Gives the attr table cap entries (at most x->attrs->most): PC_ETOOBIG
+ * past the arena's limit, PC_ENOMEM when out of memory. */
+static int pp_attrs_resize(struct pp_dec *x, uint32_t cap)
+{
+    struct dict *d = &x->pd->dict;
+    const struct arena *a = &x->pd->arena;
+    size_t bytes = (size_t)cap * sizeof(struct attr);
+    struct attr *p;
+
+    PC_ASSERT(cap <= x->attrs->most && cap >= d->nattrs);
+    if (a->limit != 0 &&
+        (bytes > a->limit || arena_bytes(a) > a->limit - bytes)) {
+        return PC_ETOOBIG;
+    }
+    if (bytes >= PP_ATTRS_MAP_MIN) {
+        p = pp_attrs_map(x, bytes, d->nattrs);
+    } else {
+        p = realloc(x->attrs->p, bytes);
+    }
+    if (p == NULL) {
         return PC_ENOMEM;
     }
-    t->p = m;
-    t->mapped = bytes;
+    x->attrs->p = p;
+    d->attrs = p;
+    d->cap_attrs = cap;
     return PC_OK;
 }
 
@@ -1220,12 +1257,11 @@ static int pp_labtab_init(struct pp_dec *x)
 {
     struct dict *d = &x->pd->dict;
     struct pp_labtab *t = &x->labels;
-    uint64_t cap = x->c.sample_bytes / 4 + d->nattrs + 1;
+    const struct attr *old = d->attrs;
+    uint32_t n = d->nattrs;
+    uint64_t most = x->c.sample_bytes / 4 + n + 1;
     int rc;
 
-    if (cap > INT32_MAX) {
-        cap = INT32_MAX; /* more entries would not be indexable */
-    }
     x->attrs = arena_alloc(&x->pd->arena, sizeof(*x->attrs));
     if (x->attrs == NULL) {
         return PC_ENOMEM;
@@ -1234,13 +1270,15 @@ static int pp_labtab_init(struct pp_dec *x)
     if (arena_on_free(&x->pd->arena, pp_attrs_free, x->attrs) != PC_OK) {
         return PC_ENOMEM;
     }
-    rc = pp_attrs_reserve(x->attrs, cap);
+    /* More entries would not be indexable. */
+    x->attrs->most = most > INT32_MAX ? (uint32_t)INT32_MAX : (uint32_t)most;
+    rc = pp_attrs_resize(x, x->attrs->most < PP_ATTRS_FIRST + n
+                                ? x->attrs->most
+                                : PP_ATTRS_FIRST + n);
     if (rc != PC_OK) {
         return rc;
     }
-    memcpy(x->attrs->p, d->attrs, d->nattrs * sizeof(*d->attrs));
-    d->attrs = x->attrs->p;
-    d->cap_attrs = (uint32_t)cap;
+    memcpy(d->attrs, old, n * sizeof(*old));
     t->slots = malloc(128 * sizeof(*t->slots));
     if (t->slots == NULL) {
         return PC_ENOMEM;
@@ -1250,6 +1288,19 @@ static int pp_labtab_init(struct pp_dec *x)
     /* Without the memo every label is decoded: it only saves time. */
     x->labmemo = calloc((size_t)1 << PP_LABMEMO_BITS, sizeof(*x->labmemo));
     return PC_OK;
+}
+
+/* Doubles the attr table, up to the most the samples allow. */
+static int pp_labtab_room(struct pp_dec *x)
+{
+    const struct dict *d = &x->pd->dict;
+    uint32_t most = x->attrs->most;
+
+    if (d->cap_attrs >= most) {
+        return PC_ETOOBIG; /* INT32_MAX entries: pp_labtab_init */
+    }
+    return pp_attrs_resize(x,
+                           d->cap_attrs > most / 2 ? most : d->cap_attrs * 2);
 }
 
 /* Doubles the slot array (load stays at most 1/2). */
@@ -1307,19 +1358,16 @@ static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
         }
         pos = (pos + 1) & t->mask;
     }
-    /* The table has room for every label the samples' bytes allow, up to
-     * INT32_MAX entries (pp_labtab_init); what it uses counts against the
-     * arena's limit. */
-    if (d->nattrs >= d->cap_attrs) {
-        return err_set(x->e, PC_ETOOBIG, "pprof: too many labels");
-    }
-    if (x->pd->arena.limit != 0 &&
-        ((size_t)d->nattrs + 1) * sizeof(struct attr) >
-            x->pd->arena.limit - arena_bytes(&x->pd->arena)) {
-        return err_set(x->e, PC_ETOOBIG,
-                       "pprof: labels take more than the arena limit of "
-                       "%zu bytes",
-                       x->pd->arena.limit);
+    if (d->nattrs >= d->cap_attrs && (j = pp_labtab_room(x)) != PC_OK) {
+        if (j == PC_ETOOBIG && x->pd->arena.limit != 0) {
+            return err_set(x->e, PC_ETOOBIG,
+                           "pprof: labels past the arena limit of %zu bytes",
+                           x->pd->arena.limit);
+        }
+        return j == PC_ETOOBIG
+                   ? err_set(x->e, PC_ETOOBIG, "pprof: too many labels")
+                   : err_set(x->e, PC_ENOMEM,
+                             "pprof: out of memory for labels");
     }
     j = (int32_t)d->nattrs++;
     d->attrs[j] = a;
