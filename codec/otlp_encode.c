@@ -15,16 +15,57 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "core/intern.h"
 #include "codec/pb.h"
 
-/* A growable malloc'd array of fixed-size elements. */
+/* A growable array of fixed-size elements: malloc'd while small, a mapping
+ * of its own from VEC_MAP_MIN bytes on (see vec_grow). */
 struct vec {
     void *p;
     uint32_t n, cap;
+    size_t mapped; /* length of the mapping, 0 = malloc'd */
 };
+
+#define VEC_MAP_MIN ((size_t)1 << 20)
+
+/*
+ * Moves v to a mapping of at least bytes (page-rounded): remapped when it
+ * is one already, so that growing never copies; else copied out of the
+ * heap. A big table as its own mapping leaves nothing behind in the heap
+ * when it grows or is freed: in the heap, every block it outgrew would
+ * stay resident, and a later encode's tables land there (glibc puts
+ * blocks below its mmap threshold, which it raises when a big block is
+ * freed, in the heap).
+ */
+static void *vec_map(struct vec *v, size_t bytes, size_t used)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *np;
+
+    bytes = (bytes + page - 1) & ~(page - 1);
+    if (v->mapped != 0) {
+        np = mremap(v->p, v->mapped, bytes, MREMAP_MAYMOVE);
+        if (np == MAP_FAILED) {
+            return NULL;
+        }
+    } else {
+        np = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (np == MAP_FAILED) {
+            return NULL;
+        }
+        if (used != 0) {
+            memcpy(np, v->p, used);
+        }
+        free(v->p);
+    }
+    v->mapped = bytes;
+    return np;
+}
 
 /* Makes room for k more elements (the rare path of vec_add). */
 __attribute__((noinline)) static int vec_grow(struct vec *v, uint32_t k,
@@ -39,13 +80,27 @@ __attribute__((noinline)) static int vec_grow(struct vec *v, uint32_t k,
     while (nc < v->n + k) {
         nc *= 2;
     }
-    np = realloc(v->p, (size_t)nc * sz);
+    if ((size_t)nc * sz >= VEC_MAP_MIN) {
+        np = vec_map(v, (size_t)nc * sz, (size_t)v->n * sz);
+    } else {
+        np = realloc(v->p, (size_t)nc * sz);
+    }
     if (np == NULL) {
         return PC_ENOMEM;
     }
     v->p = np;
     v->cap = nc;
     return PC_OK;
+}
+
+static void vec_free(struct vec *v)
+{
+    if (v->mapped != 0) {
+        munmap(v->p, v->mapped);
+    } else {
+        free(v->p);
+    }
+    memset(v, 0, sizeof(*v));
 }
 
 /* Appends k elements; called once per attribute and stack entry written,
@@ -74,13 +129,17 @@ struct oattr {
     int32_t key, unit;
     struct anyvalue v;
 };
+/* A stack's location indices as the packed varints the output holds, in
+ * the byte pool: half the memory of int32 indices for the stack table,
+ * which is the biggest of a large profile, and copied as they are. */
 struct ostack {
-    uint32_t off, n;
+    uint32_t off, len; /* bytes in spool */
 };
 
 struct enc {
     struct vec strs, maps, locs, funcs, links, attrs, stacks;
     struct vec ipool, lines;
+    struct vec spool; /* stacks' packed location indices (struct ostack) */
     struct itab t_str, t_map, t_loc, t_func, t_link, t_attr, t_stack;
     struct arena scratch; /* synthesized attribute values */
     /* current input's remap arrays (-1 = not interned yet) */
@@ -472,13 +531,19 @@ static int32_t enc_link(struct enc *x, int32_t i)
     return o;
 }
 
+static uint64_t enc_spool_hash(const struct enc *x, uint32_t off, uint32_t len)
+{
+    return XXH3_64bits((const uint8_t *)x->spool.p + off, len);
+}
+
 static int32_t enc_stack(struct enc *x, int32_t i)
 {
     const struct stack *s;
     struct ostack *tab;
     struct itab_probe pr;
-    uint32_t off, k;
-    int32_t o, *slot;
+    uint32_t off, k, len;
+    int32_t o;
+    uint8_t *w, *w0;
 
     if (i <= 0 || (uint32_t)i >= x->in->dict.nstacks) {
         return 0;
@@ -487,21 +552,33 @@ static int32_t enc_stack(struct enc *x, int32_t i)
         return x->r_stack[i];
     }
     s = &x->in->dict.stacks[i];
-    off = x->ipool.n;
-    slot = vec_add(&x->ipool, s->n, sizeof(int32_t));
-    if (slot == NULL && s->n != 0) {
+    if (s->n > UINT32_MAX / 16) {
         return PC_ENOMEM;
     }
+    /* Room for the longest varints (10 bytes); the pool keeps only what
+     * they take. */
+    off = x->spool.n;
+    w0 = vec_add(&x->spool, s->n * 10, 1);
+    if (w0 == NULL && s->n != 0) {
+        return PC_ENOMEM;
+    }
+    w = w0;
     for (k = 0; k < s->n; k++) {
         int32_t l = s->locs[k];
-        slot[k] = (l > 0 && (uint32_t)l < x->in->dict.nlocations) ? x->r_loc[l]
-                                                                  : 0;
+        int32_t v = (l > 0 && (uint32_t)l < x->in->dict.nlocations)
+                        ? x->r_loc[l]
+                        : 0;
+        w += pb_encode_varint(w, (uint64_t)(int64_t)v);
     }
-    itab_probe_start(&x->t_stack, enc_pool_hash(x, off, s->n, 0), &pr);
+    len = (uint32_t)(w - w0);
+    x->spool.n = off + len;
+    itab_probe_start(&x->t_stack, enc_spool_hash(x, off, len), &pr);
     while ((o = itab_probe_next(&x->t_stack, &pr)) >= 0) {
         tab = x->stacks.p;
-        if (tab[o].n == s->n && enc_pool_eq(x, tab[o].off, off, s->n)) {
-            x->ipool.n = off;
+        if (tab[o].len == len &&
+            memcmp((const uint8_t *)x->spool.p + tab[o].off,
+                   (const uint8_t *)x->spool.p + off, len) == 0) {
+            x->spool.n = off;
             x->r_stack[i] = o;
             return o;
         }
@@ -511,7 +588,7 @@ static int32_t enc_stack(struct enc *x, int32_t i)
         return PC_ENOMEM;
     }
     tab->off = off;
-    tab->n = s->n;
+    tab->len = len;
     o = (int32_t)(x->stacks.n - 1);
     if (itab_insert(&x->t_stack, &pr, o) != PC_OK) {
         return PC_ENOMEM;
@@ -1338,7 +1415,11 @@ static int enc_dict_rest(struct enc *x, struct buf *b)
     for (i = 0; rc == PC_OK && i < x->stacks.n; i++) {
         rc = pb_msg_begin(b, 7, &mark);
         if (rc == PC_OK) {
-            rc = enc_packed_i32(b, 1, I32(x->ipool) + s[i].off, s[i].n);
+            rc = s[i].len == 0
+                     ? PC_OK
+                     : pb_put_bytes(b, 1,
+                                    (const uint8_t *)x->spool.p + s[i].off,
+                                    s[i].len);
         }
         if (rc == PC_OK) {
             rc = pb_msg_end(b, mark);
@@ -1368,7 +1449,6 @@ static int enc_zero_entries(struct enc *x)
     struct location l;
     struct link k;
     struct oattr a;
-    struct stack s = {0, NULL};
     struct pdata none;
     int rc = PC_OK;
 
@@ -1393,10 +1473,10 @@ static int enc_zero_entries(struct enc *x)
         }
         *lt = k;
         st->off = 0;
-        st->n = s.n;
+        st->len = 0; /* the zero stack has no locations */
         itab_probe_start(&x->t_link, XXH3_64bits(&k, sizeof(k)), &pr);
         rc = itab_insert(&x->t_link, &pr, 0);
-        itab_probe_start(&x->t_stack, enc_pool_hash(x, 0, 0, 0), &pr);
+        itab_probe_start(&x->t_stack, enc_spool_hash(x, 0, 0), &pr);
         rc = rc ? rc : itab_insert(&x->t_stack, &pr, 0);
     }
     return rc;
@@ -1404,15 +1484,16 @@ static int enc_zero_entries(struct enc *x)
 
 static void enc_free(struct enc *x)
 {
-    free(x->strs.p);
-    free(x->maps.p);
-    free(x->locs.p);
-    free(x->funcs.p);
-    free(x->links.p);
-    free(x->attrs.p);
-    free(x->stacks.p);
-    free(x->ipool.p);
-    free(x->lines.p);
+    vec_free(&x->strs);
+    vec_free(&x->maps);
+    vec_free(&x->locs);
+    vec_free(&x->funcs);
+    vec_free(&x->links);
+    vec_free(&x->attrs);
+    vec_free(&x->stacks);
+    vec_free(&x->ipool);
+    vec_free(&x->spool);
+    vec_free(&x->lines);
     itab_free(&x->t_str);
     itab_free(&x->t_map);
     itab_free(&x->t_loc);
@@ -1441,10 +1522,12 @@ static int enc_init(struct enc *x, const struct pdata *const *in, size_t n)
     arena_init(&x->scratch, 0);
     /* Pools start allocated so that pointer arithmetic never sees NULL. */
     if (vec_add(&x->ipool, 1, sizeof(int32_t)) == NULL ||
+        vec_add(&x->spool, 1, 1) == NULL ||
         vec_add(&x->lines, 1, sizeof(struct line)) == NULL) {
         return PC_ENOMEM;
     }
     x->ipool.n = 0;
+    x->spool.n = 0;
     x->lines.n = 0;
     rc = itab_init(&x->t_str, ns);
     rc = rc ? rc : itab_init(&x->t_map, nm);

@@ -2,11 +2,12 @@
  * pprof_decode.c: perftools.profiles.Profile bytes -> model (see pprof.h).
  *
  * The decoder reads the (decompressed) input in passes over the top-level
- * fields, so that every table is sized exactly before anything is written
- * and no sample needs its own allocation:
- *   1. count: top-level repeated fields, plus the location ids and labels
- *      inside samples and the lines inside locations (values need no count:
- *      a sample has one per sample type);
+ * fields, so that every table is sized before anything is written and no
+ * sample needs its own allocation:
+ *   1. count: the top-level fields only (samples, locations, strings, ...);
+ *      what lies inside samples and locations is not counted: its values
+ *      go to blocks carved as the passes go, each message taking room for
+ *      the most its length allows (struct pp_chunk);
  *   2. strings, mappings, functions and the profile header;
  *   3. locations (they refer to mappings and functions, which pprof writes
  *      after them);
@@ -14,8 +15,7 @@
  * Pass 1 also records where each kind of field lies (struct pp_run), so
  * that a later pass reads its own fields only, even where a writer
  * interleaves kinds (Go: locations with functions, and in a heap profile
- * with samples). Labels, most of a small profile's bytes, are counted
- * without being parsed and decoded once per distinct label
+ * with samples). Labels are decoded once per distinct label
  * (pp_label_memo).
  *
  * pprof ids become table positions. Profiles written by Go and most tools
@@ -68,9 +68,13 @@ struct pbf {
     size_t n;
 };
 
+/* What pass 1 counts: top-level fields only. What lies inside samples and
+ * locations (location ids, labels, lines) is not counted: the later passes
+ * carve it from blocks bounded by each message's length (see pp_chunk). */
 struct pp_counts {
     uint32_t sample_types, samples, mappings, locations, functions, strings;
-    uint64_t comments, locids, values, labels, lines, string_bytes;
+    uint64_t comments, values, string_bytes;
+    uint64_t sample_bytes; /* sum of the samples' message lengths */
 };
 
 /* Where the fields with one number lie: from the first one's tag to the
@@ -152,6 +156,7 @@ struct pp_dec {
     uint32_t nruns, cap_runs;
     struct pp_labtab labels;    /* dedup of equal labels (attr entries) */
     struct pp_labmemo *labmemo; /* 1 << PP_LABMEMO_BITS entries */
+    struct pp_attrs *attrs;     /* the attr table's heap block, in the arena */
     char *strpool; /* copies of the strings, NULL when borrowing */
     /* The decompressed input when it is a mapping of our own: pages the
      * sample pass has read are given back as it goes (see pp_release). */
@@ -165,8 +170,32 @@ struct pp_dec {
      * it writes (see pp_ahead). */
     struct pp_pop {
         uint8_t *done, *end;
+        size_t lead; /* how far ahead of the writes */
     } pop[5];
 };
+
+/*
+ * How the values that lie inside messages (a sample's location ids and
+ * label indices, a location's lines) are laid out: pass 1 does not count
+ * them, so each message asks for the most it can hold, bounded by its
+ * length, and gets a new block when the current one has less room left
+ * (pp_chunk). A message's values stay contiguous; blocks need not be.
+ */
+struct pp_chunk {
+    uint64_t next; /* elements of the next block */
+    unsigned pop;  /* the pp_pop window faulting it in, or PP_POP_NONE */
+};
+
+/* Largest block pp_chunk carves (larger only for one huge message). */
+#define PP_CHUNK_MAX ((size_t)4 << 20)
+/* How far ahead of the writes such a block is faulted in (pp_ahead). */
+#define PP_CHUNK_LEAD ((size_t)128 << 10)
+#define PP_POP_NONE 5u
+
+static int pp_nomem(struct pp_dec *x);
+static void pp_populate(const struct pp_dec *x, void *p, size_t n);
+static void pp_pop_init(struct pp_dec *x, unsigned i, void *p, uint64_t n,
+                        size_t sz);
 
 /* The hot loops inline pbf_next's fast path and call this out of line. */
 __attribute__((noinline)) static int
@@ -410,75 +439,6 @@ static int pp_count_scalars(struct pp_dec *x, const struct pbf *f,
 
 /* ---- pass 1: counting ------------------------------------------------- */
 
-static int pp_count_sample(struct pp_dec *x, const uint8_t *p,
-                           const uint8_t *end)
-{
-    const uint8_t *at = p;
-    struct pbf f = {0};
-    int rc;
-
-    /* Packed location ids first, with a one-byte length, as Go writes
-     * them: counted without the general field reader. */
-    if (end - p >= 2 && p[0] == ((1 << 3) | PB_LEN) && p[1] < 0x80 &&
-        p[1] <= end - p - 2) {
-        x->c.locids += pp_count_varints(p + 2, p + 2 + p[1], x->end);
-        p += 2 + p[1];
-    }
-    while (p < end) {
-        at = p;
-        rc = pbf_next(&p, end, &f);
-        if (rc != PC_OK) {
-            return pp_wire_err(x, rc, at, "sample");
-        }
-        if (f.field == 1) {
-            rc = pp_count_scalars(x, &f, "sample", &x->c.locids);
-        } else if (f.field == 2) {
-            /* Not counted: every sample has one value per sample type
-             * (pp_sample checks), so the block is samples x types. */
-            rc = f.wire == PB_LEN || f.wire == PB_VARINT
-                     ? PC_OK
-                     : pp_wire_type_err(x, &f, "sample");
-        } else if (f.field == 3) {
-            rc = f.wire == PB_LEN ? PC_OK : pp_wire_type_err(x, &f, "sample");
-            x->c.labels++;
-            /* The labels after it, skipped without parsing them: each is
-             * a one-byte tag and length where Go writes them. */
-            while (end - p >= 2 && p[0] == 0x1a && p[1] < 0x80 &&
-                   p[1] <= end - p - 2) {
-                p += 2 + p[1];
-                x->c.labels++;
-            }
-        }
-        if (rc != PC_OK) {
-            return rc;
-        }
-    }
-    return PC_OK;
-}
-
-static int pp_count_location(struct pp_dec *x, const uint8_t *p,
-                             const uint8_t *end)
-{
-    const uint8_t *at;
-    struct pbf f = {0};
-    int rc;
-
-    while (p < end) {
-        at = p;
-        rc = pbf_next(&p, end, &f);
-        if (rc != PC_OK) {
-            return pp_wire_err(x, rc, at, "location");
-        }
-        if (f.field == 4) {
-            if (f.wire != PB_LEN) {
-                return pp_wire_type_err(x, &f, "location");
-            }
-            x->c.lines++;
-        }
-    }
-    return PC_OK;
-}
-
 /* Counts one top-level field; messages must be length-delimited. */
 static int pp_count_field(struct pp_dec *x, const struct pbf *f)
 {
@@ -493,13 +453,14 @@ static int pp_count_field(struct pp_dec *x, const struct pbf *f)
         return PC_OK;
     case PF_SAMPLE:
         x->c.samples++;
-        return pp_count_sample(x, f->s, f->s + f->n);
+        x->c.sample_bytes += f->n;
+        return PC_OK;
     case PF_MAPPING:
         x->c.mappings++;
         return PC_OK;
     case PF_LOCATION:
         x->c.locations++;
-        return pp_count_location(x, f->s, f->s + f->n);
+        return PC_OK;
     case PF_FUNCTION:
         x->c.functions++;
         return PC_OK;
@@ -594,20 +555,19 @@ static int pp_count(struct pp_dec *x)
     return PC_OK;
 }
 
-/* Bytes the counted tables will take in the arena (a close estimate). */
+/* Bytes the counted tables will take in the arena at the least (what lies
+ * inside samples and locations is not counted; the arena limit bounds it
+ * as it is carved). */
 static uint64_t pp_model_bytes(const struct pp_counts *c)
 {
     return (uint64_t)c->samples *
                (sizeof(struct sample) + sizeof(struct stack)) +
-           c->locids * sizeof(int32_t) + c->values * sizeof(int64_t) +
-           c->labels * sizeof(int32_t) +
+           c->values * sizeof(int64_t) +
            (uint64_t)c->strings * sizeof(struct pstr) +
            (uint64_t)c->mappings * sizeof(struct mapping) +
            (uint64_t)c->locations * sizeof(struct location) +
-           c->lines * sizeof(struct line) +
            (uint64_t)c->functions * sizeof(struct function) +
            c->comments * sizeof(int32_t) + c->string_bytes +
-           c->labels * sizeof(struct attr) +
            (uint64_t)c->sample_types * sizeof(struct value_type);
 }
 
@@ -985,6 +945,57 @@ static int pp_pass2_field(struct pp_dec *x, const struct pbf *f,
     }
 }
 
+/* ---- blocks of values inside messages ---------------------------------- */
+
+/* First block size (elements) for a kind whose values, all messages
+ * together, take about `guess`. */
+static void pp_chunk_init(struct pp_chunk *k, uint64_t guess, size_t sz,
+                          unsigned pop)
+{
+    k->next = guess < 64 ? 64 : guess;
+    if (k->next > PP_CHUNK_MAX / sz) {
+        k->next = PP_CHUNK_MAX / sz;
+    }
+    k->pop = pop;
+}
+
+/*
+ * A new block of at least n elements of size sz (n: the most one message
+ * can hold, which its length bounds). Blocks double up to PP_CHUNK_MAX:
+ * at most one message's bound is left unused at the end of each, and the
+ * untouched end of the last costs address space, not memory (big arena
+ * chunks are mappings of their own; the sample pass faults its blocks in
+ * just ahead of its writes, see pp_ahead). NULL when out of memory.
+ */
+static void *pp_chunk(struct pp_dec *x, struct pp_chunk *k, size_t n,
+                      size_t sz, size_t *got)
+{
+    size_t want = k->next > n ? (size_t)k->next : n;
+    void *p;
+
+    if (want > SIZE_MAX / sz) {
+        return NULL;
+    }
+    p = arena_alloc(&x->pd->arena, want * sz);
+    if (p == NULL) {
+        return NULL;
+    }
+    *got = want;
+    if (k->next * 2 <= PP_CHUNK_MAX / sz) {
+        k->next *= 2;
+    }
+    if (k->pop != PP_POP_NONE) {
+        /* How much of the block the values will fill is not known: the
+         * window ahead is kept short, as what it faults in past the last
+         * value is memory held for nothing. */
+        pp_pop_init(x, k->pop, p, want, sz);
+        x->pop[k->pop].lead = PP_CHUNK_LEAD;
+    } else {
+        pp_populate(x, p, want * sz);
+    }
+    return p;
+}
+
 /* ---- pass 3: locations ------------------------------------------------- */
 
 static int pp_line(struct pp_dec *x, const struct pbf *top, struct line *ln,
@@ -1028,7 +1039,7 @@ static int pp_line(struct pp_dec *x, const struct pbf *top, struct line *ln,
 }
 
 static int pp_location_field(struct pp_dec *x, const struct pbf *f,
-                             struct location *l, struct line *lines,
+                             struct location *l, const struct line *lines_end,
                              uint64_t *id, uint64_t idx)
 {
     int32_t mi;
@@ -1036,7 +1047,7 @@ static int pp_location_field(struct pp_dec *x, const struct pbf *f,
 
     if (f->field == 4) {
         rc = pp_want(x, f, PB_LEN, "location");
-        if (rc != PC_OK || l->lines + l->nlines >= lines + x->c.lines) {
+        if (rc != PC_OK || l->lines + l->nlines >= lines_end) {
             return rc != PC_OK
                        ? rc
                        : err_set(x->e, PC_ECORRUPT, "pprof: bad line list");
@@ -1066,18 +1077,34 @@ static int pp_location_field(struct pp_dec *x, const struct pbf *f,
     return PC_OK;
 }
 
+/* Where pass 3 writes lines: [next, end) of the current block. */
+struct pp_lines {
+    struct line *next, *end;
+    struct pp_chunk k;
+};
+
 static int pp_location(struct pp_dec *x, const struct pbf *top,
-                       struct line *lines, struct line **next)
+                       struct pp_lines *ls)
 {
     const uint8_t *p = top->s, *end = top->s + top->n, *at;
     struct dict *d = &x->pd->dict;
     struct location *l = &d->locations[d->nlocations];
     uint64_t id = 0, idx = x->locations.n;
     struct pbf f = {0};
+    /* A line takes two bytes at least (tag and length). */
+    size_t most = top->n / 2, got = 0;
     int rc;
 
+    if (most != 0 &&
+        (ls->next == NULL || (size_t)(ls->end - ls->next) < most)) {
+        ls->next = pp_chunk(x, &ls->k, most, sizeof(struct line), &got);
+        if (ls->next == NULL) {
+            return pp_nomem(x);
+        }
+        ls->end = ls->next + got;
+    }
     memset(l, 0, sizeof(*l));
-    l->lines = *next;
+    l->lines = ls->next;
     while (p < end) {
         at = p;
         rc = pbf_next(&p, end, &f);
@@ -1085,7 +1112,7 @@ static int pp_location(struct pp_dec *x, const struct pbf *top,
             return pp_wire_err(x, rc, at, "location");
         }
         if (f.field >= 1 && f.field <= 5) {
-            rc = pp_location_field(x, &f, l, lines, &id, idx);
+            rc = pp_location_field(x, &f, l, ls->end, &id, idx);
             if (rc != PC_OK) {
                 return rc;
             }
@@ -1094,7 +1121,7 @@ static int pp_location(struct pp_dec *x, const struct pbf *top,
     if (l->nlines == 0) {
         l->lines = NULL;
     } else {
-        *next += l->nlines;
+        ls->next += l->nlines;
     }
     d->nlocations++;
     idmap_push(&x->locations, id);
@@ -1103,11 +1130,14 @@ static int pp_location(struct pp_dec *x, const struct pbf *top,
 
 /* ---- pass 4: samples --------------------------------------------------- */
 
-/* Cursors into the blocks carved for all samples at once. */
+/* Where the sample pass writes: the values in one block carved for all
+ * samples (each has one per sample type), location ids and label indices
+ * in blocks carved as it goes (struct pp_chunk). */
 struct pp_blocks {
     int32_t *locs, *locs_end;
     int64_t *vals, *vals_end;
     int32_t *attrs, *attrs_end;
+    struct pp_chunk locs_k, attrs_k;
 };
 
 /* Cheap mix of a label's numbers: labels are looked up once per label of
@@ -1136,41 +1166,141 @@ static int pp_attr_same(const struct attr *a, const struct attr *b)
 }
 
 /*
- * Room for every label of the profile, the most there can be distinct (the
- * real number is known only at the end), when that is a table of 1 MiB or
- * more: growing would leave every outgrown copy in the arena, while the
- * untouched rest of a big table costs address space, not memory (big arena
- * chunks are fresh mappings). A smaller bound would be heap memory held
- * for nothing (labels repeat: a 4,000-label profile has some 30 distinct),
- * so small tables start small and double (pp_labtab_room).
+ * The attr table: how many distinct labels a profile has is not known
+ * before its samples are read. It starts small and doubles, never past
+ * the most the samples' bytes allow (a label that becomes an attr takes
+ * four bytes at least: tag, length, and a field with a value). It is
+ * memory of its own that the arena frees (struct pp_attrs), not arena
+ * memory, so that growing leaves no outgrown copy behind: malloc'd while
+ * small, a mapping of its own from PP_ATTRS_MAP_MIN bytes on, grown by
+ * remapping (a heap block it outgrew would stay resident, and glibc puts
+ * even big blocks in the heap once its mmap threshold has risen). Its
+ * size counts against the arena's limit. Labels repeat (a 4,000-label
+ * profile has some 30 distinct). Set up at the first label, so that a
+ * profile without labels pays nothing for it.
  */
 #define PP_ATTRS_FIRST 256
+#define PP_ATTRS_MAP_MIN ((size_t)1 << 20)
+
+struct pp_attrs {
+    struct attr *p; /* freed with the arena */
+    size_t mapped;  /* length of the mapping, 0 = malloc'd */
+    uint32_t most;  /* entries the samples' bytes allow */
+};
+
+static void pp_attrs_free(void *box)
+{
+    struct pp_attrs *t = box;
+
+    if (t->mapped != 0) {
+        munmap(t->p, t->mapped);
+    } else {
+        free(t->p);
+    }
+}
+
+/* Moves the table to a mapping of at least bytes (page-rounded), keeping
+ * its n entries; NULL when out of memory. */
+static struct attr *pp_attrs_map(struct pp_dec *x, size_t bytes, uint32_t n)
+{
+    struct pp_attrs *t = x->attrs;
+    void *m;
+
+    bytes = (bytes + x->page - 1) & ~(x->page - 1);
+    if (t->mapped != 0) {
+        m = mremap(t->p, t->mapped, bytes, MREMAP_MAYMOVE);
+        if (m == MAP_FAILED) {
+            return NULL;
+        }
+    } else {
+        m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+            return NULL;
+        }
+        memcpy(m, t->p, (size_t)n * sizeof(struct attr));
+        free(t->p);
+    }
+    t->mapped = bytes;
+    return m;
+}
+
+/* Gives the attr table cap entries (at most x->attrs->most): PC_ETOOBIG
+ * past the arena's limit, PC_ENOMEM when out of memory. */
+static int pp_attrs_resize(struct pp_dec *x, uint32_t cap)
+{
+    struct dict *d = &x->pd->dict;
+    const struct arena *a = &x->pd->arena;
+    size_t bytes = (size_t)cap * sizeof(struct attr);
+    struct attr *p;
+
+    PC_ASSERT(cap <= x->attrs->most && cap >= d->nattrs);
+    if (a->limit != 0 &&
+        (bytes > a->limit || arena_bytes(a) > a->limit - bytes)) {
+        return PC_ETOOBIG;
+    }
+    if (bytes >= PP_ATTRS_MAP_MIN) {
+        p = pp_attrs_map(x, bytes, d->nattrs);
+    } else {
+        p = realloc(x->attrs->p, bytes);
+    }
+    if (p == NULL) {
+        return PC_ENOMEM;
+    }
+    x->attrs->p = p;
+    d->attrs = p;
+    d->cap_attrs = cap;
+    return PC_OK;
+}
 
 static int pp_labtab_init(struct pp_dec *x)
 {
     struct dict *d = &x->pd->dict;
     struct pp_labtab *t = &x->labels;
-    uint64_t cap = x->c.labels + d->nattrs;
-    struct attr *attrs;
+    const struct attr *old = d->attrs;
+    uint32_t n = d->nattrs;
+    uint64_t most = x->c.sample_bytes / 4 + n + 1;
+    int rc;
 
-    if (cap > INT32_MAX) {
-        return PC_ETOOBIG;
-    }
-    if (cap * sizeof(*attrs) < ((size_t)1 << 20) &&
-        cap > PP_ATTRS_FIRST + d->nattrs) {
-        cap = PP_ATTRS_FIRST + d->nattrs;
-    }
-    attrs = arena_alloc(&x->pd->arena, (size_t)cap * sizeof(*attrs));
-    t->slots = malloc(128 * sizeof(*t->slots));
-    if (attrs == NULL || t->slots == NULL) {
+    x->attrs = arena_alloc(&x->pd->arena, sizeof(*x->attrs));
+    if (x->attrs == NULL) {
         return PC_ENOMEM;
     }
-    memcpy(attrs, d->attrs, d->nattrs * sizeof(*attrs));
-    d->attrs = attrs;
-    d->cap_attrs = (uint32_t)cap;
+    memset(x->attrs, 0, sizeof(*x->attrs));
+    if (arena_on_free(&x->pd->arena, pp_attrs_free, x->attrs) != PC_OK) {
+        return PC_ENOMEM;
+    }
+    /* More entries would not be indexable. */
+    x->attrs->most = most > INT32_MAX ? (uint32_t)INT32_MAX : (uint32_t)most;
+    rc = pp_attrs_resize(x, x->attrs->most < PP_ATTRS_FIRST + n
+                                ? x->attrs->most
+                                : PP_ATTRS_FIRST + n);
+    if (rc != PC_OK) {
+        return rc;
+    }
+    memcpy(d->attrs, old, n * sizeof(*old));
+    t->slots = malloc(128 * sizeof(*t->slots));
+    if (t->slots == NULL) {
+        return PC_ENOMEM;
+    }
     memset(t->slots, 0xff, 128 * sizeof(*t->slots));
     t->mask = 127;
+    /* Without the memo every label is decoded: it only saves time. */
+    x->labmemo = calloc((size_t)1 << PP_LABMEMO_BITS, sizeof(*x->labmemo));
     return PC_OK;
+}
+
+/* Doubles the attr table, up to the most the samples allow. */
+static int pp_labtab_room(struct pp_dec *x)
+{
+    const struct dict *d = &x->pd->dict;
+    uint32_t most = x->attrs->most;
+
+    if (d->cap_attrs >= most) {
+        return PC_ETOOBIG; /* INT32_MAX entries: pp_labtab_init */
+    }
+    return pp_attrs_resize(x,
+                           d->cap_attrs > most / 2 ? most : d->cap_attrs * 2);
 }
 
 /* Doubles the slot array (load stays at most 1/2). */
@@ -1198,24 +1328,6 @@ static int pp_labtab_grow(struct pp_dec *x)
     t->slots = slots;
     t->mask = cap - 1;
     return PC_OK;
-}
-
-/* Doubles a small attr table (see pp_labtab_init), never past the number
- * of labels the profile has. */
-static int pp_labtab_room(struct pp_dec *x)
-{
-    struct dict *d = &x->pd->dict;
-    uint64_t most = x->c.labels + 1;
-    uint32_t need = d->cap_attrs * 2;
-
-    if (d->cap_attrs >= most) {
-        return PC_ECORRUPT; /* more labels than counted */
-    }
-    if (need > most) {
-        need = (uint32_t)most;
-    }
-    return arena_grow_array(&x->pd->arena, (void **)&d->attrs, &d->cap_attrs,
-                            need, sizeof(*d->attrs));
 }
 
 /* Attr index for a label, sharing one entry among equal labels. */
@@ -1247,8 +1359,13 @@ static int pp_label_attr(struct pp_dec *x, int32_t key, int32_t str,
         pos = (pos + 1) & t->mask;
     }
     if (d->nattrs >= d->cap_attrs && (j = pp_labtab_room(x)) != PC_OK) {
-        return j == PC_ECORRUPT
-                   ? err_set(x->e, PC_ECORRUPT, "pprof: bad label list")
+        if (j == PC_ETOOBIG && x->pd->arena.limit != 0) {
+            return err_set(x->e, PC_ETOOBIG,
+                           "pprof: labels past the arena limit of %zu bytes",
+                           x->pd->arena.limit);
+        }
+        return j == PC_ETOOBIG
+                   ? err_set(x->e, PC_ETOOBIG, "pprof: too many labels")
                    : err_set(x->e, PC_ENOMEM,
                              "pprof: out of memory for labels");
     }
@@ -1328,6 +1445,11 @@ static int pp_label_memo(struct pp_dec *x, const struct pbf *f,
 
     if (f->wire != PB_LEN) {
         return pp_wire_type_err(x, f, "sample");
+    }
+    if (x->attrs == NULL && (rc = pp_labtab_init(x)) != PC_OK) {
+        return rc == PC_ETOOBIG ? err_set(x->e, rc, "pprof: too many labels")
+                                : err_set(x->e, PC_ENOMEM,
+                                          "pprof: out of memory for labels");
     }
     if (x->labmemo != NULL && f->n != 0 && f->n <= 8 && x->end - f->s >= 8) {
         w = pp_word(f->s, f->n);
@@ -1492,6 +1614,9 @@ static int pp_sample_scalars(struct pp_dec *x, const struct pbf *f,
         return f->field == 1 ? pp_sample_loc(x, f->v, b, si)
                              : pp_sample_val(x, f->v, b, si);
     }
+    if (f->wire != PB_LEN) {
+        return pp_wire_type_err(x, f, "sample");
+    }
     p = f->s;
     end = f->s + f->n;
     if (f->field == 1) {
@@ -1525,18 +1650,50 @@ static void pp_sample_stack(struct pp_dec *x, struct sample *s, int32_t *locs,
     s->stack = (int32_t)d->nstacks++;
 }
 
+/*
+ * Room for the location ids and label indices of a sample of n bytes: an
+ * id takes a byte at least, a label two (tag and length). Taken before
+ * the sample is read, so that its values stay contiguous.
+ */
+static int pp_sample_room(struct pp_dec *x, struct pp_blocks *b, size_t n)
+{
+    size_t got = 0;
+
+    if (b->locs == NULL || (size_t)(b->locs_end - b->locs) < n) {
+        b->locs = pp_chunk(x, &b->locs_k, n, sizeof(int32_t), &got);
+        if (b->locs == NULL) {
+            return pp_nomem(x);
+        }
+        b->locs_end = b->locs + got;
+    }
+    if (n / 2 != 0 &&
+        (b->attrs == NULL || (size_t)(b->attrs_end - b->attrs) < n / 2)) {
+        b->attrs = pp_chunk(x, &b->attrs_k, n / 2, sizeof(int32_t), &got);
+        if (b->attrs == NULL) {
+            return pp_nomem(x);
+        }
+        b->attrs_end = b->attrs + got;
+    }
+    return PC_OK;
+}
+
 static int pp_sample(struct pp_dec *x, const struct pbf *top,
                      struct pp_blocks *b)
 {
     const uint8_t *p = top->s, *end = top->s + top->n, *at;
     struct profile *pr = x->prof;
     struct sample *s = &pr->samples[pr->nsamples];
-    int32_t *locs0 = b->locs, *attrs0 = b->attrs;
+    int32_t *locs0, *attrs0;
     int64_t *vals0 = b->vals;
     uint64_t si = pr->nsamples;
     struct pbf f = {0};
-    int rc = PC_OK;
+    int rc = top->n != 0 ? pp_sample_room(x, b, top->n) : PC_OK;
 
+    if (rc != PC_OK) {
+        return rc;
+    }
+    locs0 = b->locs;
+    attrs0 = b->attrs;
     while (p < end) {
         at = p;
         rc = pbf_next(&p, end, &f);
@@ -1695,20 +1852,23 @@ static int pp_pass2(struct pp_dec *x)
     return PC_OK;
 }
 
-static int pp_locations(struct pp_dec *x, struct line *lines)
+static int pp_locations(struct pp_dec *x)
 {
-    struct line *next = lines;
+    struct pp_lines ls = {0};
     struct pp_cur c;
     struct pbf f = {0};
     int rc, found;
 
+    /* About one line a location, as most have. */
+    pp_chunk_init(&ls.k, (uint64_t)x->c.locations + x->c.locations / 4,
+                  sizeof(struct line), PP_POP_NONE);
     pp_cur_init(x, &c, PF_LOCATION);
     for (;;) {
         rc = pp_cur_next(x, &c, &f, &found);
         if (rc != PC_OK || !found) {
             return rc;
         }
-        rc = pp_location(x, &f, lines, &next);
+        rc = pp_location(x, &f, &ls);
         if (rc != PC_OK) {
             return rc;
         }
@@ -1759,6 +1919,7 @@ static void pp_pop_init(struct pp_dec *x, unsigned i, void *p, uint64_t n,
 {
     x->pop[i].done = p;
     x->pop[i].end = p != NULL ? (uint8_t *)p + (size_t)n * sz : NULL;
+    x->pop[i].lead = PP_POPULATE_LEAD;
 }
 
 static inline void pp_ahead(struct pp_dec *x, unsigned i, const void *at)
@@ -1767,12 +1928,11 @@ static inline void pp_ahead(struct pp_dec *x, unsigned i, const void *at)
     uint8_t *cur = (uint8_t *)(uintptr_t)at, *from, *to;
 
     if (r->done == r->end ||
-        (r->done > cur && (size_t)(r->done - cur) >= PP_POPULATE_LEAD / 2)) {
+        (r->done > cur && (size_t)(r->done - cur) >= r->lead / 2)) {
         return;
     }
     from = r->done > cur ? r->done : cur;
-    to = (size_t)(r->end - cur) > PP_POPULATE_LEAD ? cur + PP_POPULATE_LEAD
-                                                   : r->end;
+    to = (size_t)(r->end - cur) > r->lead ? cur + r->lead : r->end;
     pp_populate(x, from, (size_t)(to - from));
     r->done = to;
 }
@@ -1967,18 +2127,10 @@ static int pp_alloc_dict(struct pp_dec *x)
                 ((size_t)c->locations + 1) * sizeof(uint64_t));
     pp_populate(x, x->functions.ids,
                 ((size_t)c->functions + 1) * sizeof(uint64_t));
-    /* Without the memo every label is decoded: it only saves time. */
-    if (c->labels != 0) {
-        x->labmemo = calloc((size_t)1 << PP_LABMEMO_BITS, sizeof(*x->labmemo));
-    }
-    if (c->labels != 0 && pp_labtab_init(x) != PC_OK) {
-        return err_set(x->e, PC_ENOMEM, "pprof: out of memory for labels");
-    }
     return PC_OK;
 }
 
-static int pp_alloc_profile(struct pp_dec *x, struct pp_blocks *b,
-                            struct line **lines)
+static int pp_alloc_profile(struct pp_dec *x, struct pp_blocks *b)
 {
     struct pdata *pd = x->pd;
     const struct pp_counts *c = &x->c;
@@ -1993,34 +2145,29 @@ static int pp_alloc_profile(struct pp_dec *x, struct pp_blocks *b,
     pr->sample_types = pp_block(x, c->sample_types, sizeof(struct value_type));
     pr->comments = pp_block(x, c->comments, sizeof(int32_t));
     pr->samples = pp_block(x, c->samples, sizeof(struct sample));
-    b->locs = pp_block(x, c->locids, sizeof(int32_t));
     b->vals = pp_block(x, c->values, sizeof(int64_t));
-    b->attrs = pp_block(x, c->labels, sizeof(int32_t));
-    *lines = pp_block(x, c->lines, sizeof(struct line));
     if ((c->sample_types && !pr->sample_types) ||
         (c->comments && !pr->comments) || (c->samples && !pr->samples) ||
-        (c->locids && !b->locs) || (c->values && !b->vals) ||
-        (c->labels && !b->attrs) || (c->lines && !*lines)) {
+        (c->values && !b->vals)) {
         return pp_nomem(x);
     }
-    pp_populate(x, *lines, (size_t)c->lines * sizeof(struct line));
     pp_pop_init(x, 0, pr->samples, c->samples, sizeof(struct sample));
     pp_pop_init(x, 1, pd->dict.stacks, (uint64_t)c->samples + 1,
                 sizeof(struct stack));
-    pp_pop_init(x, 2, b->locs, c->locids, sizeof(int32_t));
     pp_pop_init(x, 3, b->vals, c->values, sizeof(int64_t));
-    pp_pop_init(x, 4, b->attrs, c->labels, sizeof(int32_t));
-    /* Empty blocks are NULL; NULL + 0 is undefined, so guard each. */
-    b->locs_end = c->locids != 0 ? b->locs + c->locids : b->locs;
+    /* Empty blocks are NULL; NULL + 0 is undefined, so guard it. */
     b->vals_end = c->values != 0 ? b->vals + c->values : b->vals;
-    b->attrs_end = c->labels != 0 ? b->attrs + c->labels : b->attrs;
+    /* Location ids: a byte each at least, so half the sample bytes is a
+     * generous first block; labels: a label takes four bytes and more,
+     * and most samples have few. */
+    pp_chunk_init(&b->locs_k, c->sample_bytes / 2, sizeof(int32_t), 2);
+    pp_chunk_init(&b->attrs_k, c->sample_bytes / 16, sizeof(int32_t), 4);
     return PC_OK;
 }
 
 static int pp_run(struct pp_dec *x)
 {
     struct pp_blocks b = {0};
-    struct line *lines = NULL;
     uint64_t need;
     int rc;
 
@@ -2042,7 +2189,7 @@ static int pp_run(struct pp_dec *x)
     }
     rc = pp_alloc_dict(x);
     if (rc == PC_OK) {
-        rc = pp_alloc_profile(x, &b, &lines);
+        rc = pp_alloc_profile(x, &b);
     }
     if (rc == PC_OK) {
         rc = pp_pass2(x);
@@ -2054,7 +2201,7 @@ static int pp_run(struct pp_dec *x)
         rc = idmap_build(x, &x->functions, "function");
     }
     if (rc == PC_OK) {
-        rc = pp_locations(x, lines);
+        rc = pp_locations(x);
     }
     if (rc == PC_OK) {
         rc = idmap_build(x, &x->locations, "location");

@@ -55,6 +55,7 @@ struct pe {
     int32_t *smap; /* model string -> new index (marks first) */
     int32_t *mmap, *lmap, *fmap;
     int fn0_used;      /* a line names the zero function (OTLP index 0) */
+    int lone;          /* the only profile of pd: every location is kept */
     struct itab shash; /* content -> model string (built lazily) */
     int has_shash;
     struct buf xbytes; /* extra strings, back to back */
@@ -514,20 +515,33 @@ static int pe_use_location(struct pe *x, int32_t l)
 static int pe_mark_sample(struct pe *x, const struct sample *s)
 {
     const struct stack *st;
-    uint32_t i;
+    const int32_t *locs, *lmap;
+    uint32_t i, nlocs, top;
     int rc = PC_OK;
 
     if (s->stack < 0 || (uint32_t)s->stack >= x->d->nstacks) {
         return pe_bad(x, "stack index", s->stack);
     }
     st = &x->d->stacks[s->stack];
-    for (i = 0; i < st->n && rc == PC_OK; i++) {
-        int32_t l = st->locs[i];
-        /* Most locations are marked already (always, for a lone profile). */
-        if (l > 0 && (uint32_t)l < x->d->nlocations && x->lmap[l] != 0) {
+    /* Loop invariants in locals: the calls below could, for all the
+     * compiler knows, change them, and this loop runs once per frame. A
+     * lone profile has every location marked already (pe_mark): its
+     * frames need only a range check, which pe_stack_write makes. */
+    locs = st->locs;
+    nlocs = x->lone ? 0 : st->n;
+    lmap = x->lmap;
+    top = x->d->nlocations != 0 ? x->d->nlocations - 1 : 0;
+    for (i = 0; i < nlocs; i++) {
+        uint32_t l = (uint32_t)locs[i];
+        /* Most locations are marked already (always, for a lone profile);
+         * l - 1 < top: 0 < l < nlocations. */
+        if (l - 1 < top && lmap[l] != 0) {
             continue;
         }
-        rc = pe_use_location(x, l);
+        rc = pe_use_location(x, (int32_t)l);
+        if (rc != PC_OK) {
+            return rc;
+        }
     }
     for (i = 0; i < s->nattrs && rc == PC_OK; i++) {
         rc = pe_attr_run(x, s->attrs[i]);
@@ -583,7 +597,8 @@ static int pe_mark(struct pe *x)
     /* A pprof of its own keeps unreferenced entries (a Go profile lists
      * every mapping of the process); a profile sharing a dictionary with
      * others takes only what it references. */
-    if (pdata_profile_count(x->pd) == 1) {
+    x->lone = pdata_profile_count(x->pd) == 1;
+    if (x->lone) {
         for (i = 1; i < d->nlocations && rc == PC_OK; i++) {
             rc = pe_use_location(x, (int32_t)i);
         }
@@ -680,8 +695,9 @@ static int pe_run_write(struct pe *x, struct buf *b, const struct pe_run *r)
  */
 static int pe_stack_write(struct pe *x, struct buf *b, const struct stack *st)
 {
+    const int32_t *locs, *lmap;
     size_t start, body, lsz;
-    uint32_t i;
+    uint32_t i, n, nloc = x->d->nlocations;
     uint8_t *w;
     int rc;
 
@@ -695,10 +711,33 @@ static int pe_stack_write(struct pe *x, struct buf *b, const struct stack *st)
     b->data[b->len++] = (1 << 3) | PB_LEN;
     start = ++b->len;
     w = b->data + start;
-    for (i = 0; i < st->n; i++) {
-        int32_t l = st->locs[i];
-        if (l != 0) {
-            w += pb_encode_varint(w, (uint64_t)x->lmap[l]);
+    /* The stores through w may alias anything for the compiler: the loop
+     * reads its invariants from locals. */
+    locs = st->locs;
+    n = st->n;
+    lmap = x->lmap;
+    for (i = 0; i < n; i++) {
+        int32_t l = locs[i];
+        uint32_t id;
+        /* Checked here, not only when marking: a lone profile's frames
+         * are not marked one by one (pe_mark_sample). */
+        if ((uint32_t)l >= nloc) {
+            return pe_bad(x, "location index", l);
+        }
+        id = (uint32_t)lmap[l];
+        /* Ids of one and two bytes (below 16384) are most, written here
+         * without the general varint loop. */
+        if (l == 0) {
+            continue;
+        }
+        if (id < 0x80) {
+            *w++ = (uint8_t)id;
+        } else if (id < 0x4000) {
+            w[0] = (uint8_t)(id | 0x80);
+            w[1] = (uint8_t)(id >> 7);
+            w += 2;
+        } else {
+            w += pb_encode_varint(w, id);
         }
     }
     body = (size_t)(w - (b->data + start));
@@ -998,10 +1037,12 @@ static int pe_write(struct pe *x, struct buf *b)
     if (rc == PC_OK) {
         rc = pe_header_write(x, b);
     }
-    if (rc != PC_OK) {
+    /* PC_EINVAL is a bad model, which pe_bad described (a lone profile's
+     * frames are checked as they are written); the rest is the output's. */
+    if (rc != PC_OK && rc != PC_EINVAL) {
         return err_set(x->e, rc, "pprof encode: output: %s", pc_strerror(rc));
     }
-    return PC_OK;
+    return rc;
 }
 
 /* ---- entry points ------------------------------------------------------- */

@@ -9,8 +9,9 @@
  * attributes. pprof and OTLP are codecs of this model (pprof.h, otlp.h).
  *
  * Ownership: a struct pdata owns one arena; everything reachable from it
- * (tables, samples, strings) lives in that arena or in input bytes the arena
- * keeps alive (arena_on_free), and is released by pdata_free().
+ * (tables, samples, strings) lives in that arena, or in input bytes or a
+ * table of its own that the arena keeps alive and frees (arena_on_free),
+ * and is released by pdata_free().
  *
  * Indices: every table's entry 0 is the zero value and is present once
  * dict_init() ran. Index 0 means "none" wherever an index is stored

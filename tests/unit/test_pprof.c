@@ -982,6 +982,8 @@ static void test_encode_bad_model(void **state)
     struct hand h;
     struct buf out;
     struct errctx e = {{0}};
+    struct stack *st;
+    int two;
 
     (void)state;
     hand_build(&h, 0);
@@ -991,6 +993,23 @@ static void test_encode_bad_model(void **state)
     assert_non_null(strstr(e.msg, "stack index 999"));
     assert_int_equal(out.len, 0);
     pdata_free(h.pd);
+    /* A frame naming no location is refused whether the profile is alone
+     * in its pdata (its frames are checked as they are written) or shares
+     * it (checked as they are marked), and nothing is left in out. */
+    for (two = 0; two <= 1; two++) {
+        hand_build(&h, two);
+        st = &h.pd->dict.stacks[h.p1->samples[0].stack];
+        assert_true(st->n > 0);
+        st->locs[st->n - 1] = 999;
+        memset(&e, 0, sizeof(e));
+        buf_reset(&out);
+        assert_int_equal(pprof_encode(h.pd, h.p1, &out, &e), PC_EINVAL);
+        if (strstr(e.msg, "location index 999") == NULL) {
+            fail_msg("two=%d: %s", two, e.msg);
+        }
+        assert_int_equal(out.len, 0);
+        pdata_free(h.pd);
+    }
     buf_free(&out);
 }
 
