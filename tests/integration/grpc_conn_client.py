@@ -17,6 +17,9 @@ for test_grpc_limits.sh. Each command prints one result line.
   exports PORT N
       N Exports on one channel, then the channel is closed; prints how
       many were OK
+  settings PORT
+      sends the preface and reads the server's SETTINGS frame; prints its
+      parameters as ID:VALUE (3 is SETTINGS_MAX_CONCURRENT_STREAMS)
 """
 import socket
 import sys
@@ -132,6 +135,30 @@ def exports(port, n):
     print(ok)
 
 
+def settings(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(PREFACE + SETTINGS)
+    data = b""
+    while True:
+        while len(data) >= 9:
+            n = int.from_bytes(data[0:3], "big")
+            if len(data) < 9 + n:
+                break
+            ftype, flags, body = data[3], data[4], data[9:9 + n]
+            data = data[9 + n:]
+            if ftype == 4 and not flags & 1:
+                print(" ".join("%d:%d" % (int.from_bytes(body[i:i + 2], "big"),
+                                          int.from_bytes(body[i + 2:i + 6], "big"))
+                               for i in range(0, len(body) - 5, 6)))
+                s.close()
+                return
+        d = s.recv(65536)
+        if not d:
+            print("closed")
+            return
+        data += d
+
+
 def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "hold":
@@ -141,6 +168,8 @@ def main():
         slow(int(a[0]), int(a[1]), float(a[2]), bytes.fromhex(a[3]))
     elif cmd == "export":
         export(int(a[0]), float(a[1]), len(a) > 2 and a[2] == "wait")
+    elif cmd == "settings":
+        settings(int(a[0]))
     elif cmd == "exports":
         exports(int(a[0]), int(a[1]))
     else:
