@@ -1,6 +1,7 @@
 /*
- * connguard.h: the limits every HTTP listener of profcol puts on its
- * connections, so that no client can hold the server or its descriptors:
+ * connguard.h: the limits every HTTP listener (and the plaintext gRPC
+ * listener) of profcol puts on its connections, so that no client can hold
+ * the server or its descriptors:
  *
  *   max_connections      open connections per listener; at the cap the
  *                        listener stops accepting (the kernel's backlog
@@ -19,6 +20,11 @@
  * have descriptors; when the budget is spent, or accept() fails for want
  * of descriptors or memory, the listener pauses accepting for a moment
  * instead of spinning, logs once per interval and counts it.
+ *
+ * A server that takes accepted sockets (gRPC, net/grpclisten.h) lets the
+ * guard accept for it (connguard_listen) and says when a connection ends
+ * (connguard_release); beyond max_connections such a listener closes a new
+ * connection at once instead of pausing.
  *
  * The HTTP server (evhttp) hides its connections; the guard learns of them
  * through the bufferevent callback (connguard_track, from evhttp_set_bevcb),

@@ -13,6 +13,12 @@
  * after the pipeline took or refused its data. Calls to other methods get
  * UNIMPLEMENTED.
  *
+ * Connections: without tls the listener is profcol's (net/grpclisten.h:
+ * max_connections, the HTTP/2 preface within read_header_timeout, sockets
+ * handed to gRPC); with tls gRPC listens itself (it takes plaintext sockets
+ * only), and read_header_timeout is its handshake timeout. idle_timeout is
+ * gRPC's max_connection_idle either way.
+ *
  * Status codes: bad bytes -> INVALID_ARGUMENT with the decoder's message;
  * back-pressure -> UNAVAILABLE (retryable); missing/wrong token ->
  * UNAUTHENTICATED; larger than max_recv_msg_size_mib, as sent (gRPC itself)

@@ -10,10 +10,11 @@ for test_grpc_limits.sh. Each command prints one result line.
   slow PORT N SECONDS HEX
       N connections sending the bytes HEX one every 0.5 s; prints
       "CLOSED SLOWEST": how many profcol closed and when the last was
-  export PORT DEADLINE [wait]
+  export PORT DEADLINE [wait | CA_FILE]
       one Export (an empty request) with grpcio and a deadline in seconds;
       "wait": wait_for_ready (retry while the server refuses connections);
-      prints the status code name and the seconds it took
+      CA_FILE: over TLS, the server's certificate for "localhost" signed
+      by it; prints the status code name and the seconds it took
   exports PORT N
       N Exports on one channel, then the channel is closed; prints how
       many were OK
@@ -104,9 +105,17 @@ def slow(port, n, seconds, data):
     print("%d %.1f" % (len(closed), max(closed.values()) if closed else -1))
 
 
-def export(port, deadline, wait):
+def export(port, deadline, opt):
     import grpc
-    ch = grpc.insecure_channel("127.0.0.1:%d" % port)
+    wait = opt == "wait"
+    if opt not in ("", "wait"):
+        with open(opt, "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        ch = grpc.secure_channel(
+            "127.0.0.1:%d" % port, creds,
+            options=[("grpc.ssl_target_name_override", "localhost")])
+    else:
+        ch = grpc.insecure_channel("127.0.0.1:%d" % port)
     call = ch.unary_unary(METHOD, request_serializer=None,
                           response_deserializer=None)
     t0 = time.time()
@@ -167,7 +176,7 @@ def main():
     elif cmd == "slow":
         slow(int(a[0]), int(a[1]), float(a[2]), bytes.fromhex(a[3]))
     elif cmd == "export":
-        export(int(a[0]), float(a[1]), len(a) > 2 and a[2] == "wait")
+        export(int(a[0]), float(a[1]), a[2] if len(a) > 2 else "")
     elif cmd == "settings":
         settings(int(a[0]))
     elif cmd == "exports":

@@ -16,6 +16,8 @@
 #   (c) Descriptors: under `ulimit -n 256`, 400 connections do not make
 #       profcol spin or flood its log, /health keeps answering, peak RSS
 #       stays bounded, and once the clients left an Export is OK.
+#   (d) With tls (gRPC's own listener): read_header_timeout bounds the TLS
+#       handshake (gRPC's handshake timeout); an Export over TLS is OK.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_py grpc
@@ -181,4 +183,37 @@ read -r code t < <(client export "$GRPC2_PORT" 10)
 wait_until 5 equals 0 open_conns && pass "(c) open connections back to 0" \
   || fail "(c) open: $(open_conns)"
 if stop fds; then pass "clean exit"; else fail "exit status $? after SIGTERM"; fi
+
+echo "== (d) tls: gRPC's listener, the handshake under read_header_timeout"
+need_cmd openssl
+(cd "$WORK" && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+  -addext "subjectAltName=DNS:localhost" -keyout tls.key -out tls.crt 2>/dev/null)
+new_ports
+GRPC3_PORT=$(free_port)
+cat >"$WORK/config3.yaml" <<YAML
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: "127.0.0.1:$GRPC3_PORT"
+        read_header_timeout: 2s
+        tls: {cert_file: $WORK/tls.crt, key_file: $WORK/tls.key}
+exporters:
+  debug: {verbosity: basic}
+service:
+  pipelines:
+    profiles: {receivers: [otlp], exporters: [debug]}
+  telemetry:
+    metrics: {address: "127.0.0.1:$METRICS_PORT"}
+    health: {address: "127.0.0.1:$HEALTH_PORT"}
+YAML
+start_profcol tls "$WORK/config3.yaml"
+read -r n fast later slowest < <(client hold "$GRPC3_PORT" 10 6)
+echo "10 idle TLS connections: $n connected, $later closed later (slowest ${slowest}s)"
+[ "$n" -eq 10 ] && [ "$later" -eq 10 ] && between "$slowest" 1.5 5 \
+  && pass "(d) a TLS connection that never handshakes is cut at read_header_timeout (slowest ${slowest}s)" \
+  || fail "(d) $n connected, $later closed, slowest ${slowest}s"
+read -r code t < <(client export "$GRPC3_PORT" 10 "$WORK/tls.crt")
+[ "$code" = OK ] && pass "(d) Export over TLS: OK" || fail "(d) Export over TLS: $code"
+if stop tls; then pass "clean exit"; else fail "exit status $? after SIGTERM"; fi
 finish
