@@ -550,6 +550,11 @@ void connguard_release(struct connguard *g)
     }
 }
 
+void connguard_warn(struct connguard *g, const char *msg, const char *why)
+{
+    guard_log(g, msg, why);
+}
+
 void connguard_count_closed(struct connguard *g, enum connguard_reason why)
 {
     PC_ASSERT((int)why >= 0 && why < CONNGUARD_NREASONS);

@@ -138,6 +138,9 @@ int connguard_listen(struct connguard *g, struct listen_set *ls,
                      unsigned conn_fds, const char *listener,
                      connguard_accept_fn fn, void *arg);
 void connguard_release(struct connguard *g);
+/* A warning about the listener, throttled with the guard's own (the first
+ * of an interval is logged, the others counted into the next line). */
+void connguard_warn(struct connguard *g, const char *msg, const char *why);
 /* Counts a connection the owner closed (and logs it at debug level). */
 void connguard_count_closed(struct connguard *g, enum connguard_reason why);
 /* From the evhttp bufferevent callback: a new connection's bufferevent. */

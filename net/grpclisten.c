@@ -101,8 +101,7 @@ static void conn_handover(struct grpclisten *l, struct glconn *c)
     ee.events = EPOLLRDHUP | EPOLLET;
     ee.data.ptr = c;
     if (d < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, d, &ee) != 0) {
-        log_warn(l->who, "connection dropped", "error=\"duplicate: %s\"",
-                 err_errno(errno));
+        connguard_warn(l->guard, "connection dropped", err_errno(errno));
         if (d >= 0) {
             close(d);
         }
