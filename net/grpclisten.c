@@ -6,42 +6,38 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/tcp.h>
 
 #include <event2/event.h>
 
 #include "core/assert.h"
 #include "core/clock.h"
 #include "net/listen.h"
-#include "telemetry/log.h"
 
 #define GRPCLISTEN_BACKLOG 512
 #define GRPCLISTEN_EVENTS 64
 
-/* RFC 9113 3.4: what an HTTP/2 client sends first. */
-static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-#define H2_PREFACE_LEN (sizeof(h2_preface) - 1)
-
-enum glstage {
-    GL_PREFACE, /* profcol's: waiting for the preface */
-    GL_GRPC,    /* gRPC's; the duplicate watches for its end */
-};
+/* RFC 9113 3.4: the HTTP/2 client preface, "PRI * HTTP/2.0...", is 24
+ * bytes; gRPC itself closes a connection whose first bytes differ. */
+#define H2_PREFACE_LEN 24
 
 struct glconn {
-    enum glstage stage;
-    int fd;           /* GL_PREFACE: the socket */
-    int dup;          /* GL_GRPC: profcol's duplicate of it */
-    int peer_gone;    /* GL_GRPC: the client shut its side; gRPC not yet */
-    int64_t t;        /* accepted (ms, monotonic) */
-    struct event *ev; /* GL_PREFACE: readable (edge-triggered) */
-    size_t slot;      /* index in conns */
-    struct grpclisten *l;
+    int dup;       /* profcol's duplicate of the socket gRPC holds */
+    int preface;   /* the client sent at least the preface's length */
+    int cut;       /* shut down by profcol (preface deadline) */
+    int peer_gone; /* the client shut its side; gRPC not yet */
+    int64_t t;     /* accepted (ms, monotonic) */
+    size_t slot;   /* index in conns */
 };
 
 struct grpclisten {
@@ -58,118 +54,56 @@ struct grpclisten {
     size_t n, cap;
 };
 
-static void conn_forget(struct grpclisten *l, struct glconn *c)
+/* gRPC is done with the connection: the duplicate goes too. Removed from
+ * the epoll set first: gRPC's descriptor may still be open, and the set
+ * watches the socket, not the number. */
+static void conn_release(struct grpclisten *l, struct glconn *c)
 {
     PC_ASSERT(c->slot < l->n && l->conns[c->slot] == c);
+    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->dup, NULL);
+    close(c->dup);
     l->conns[c->slot] = l->conns[--l->n];
     l->conns[c->slot]->slot = c->slot;
     free(c);
     connguard_release(l->guard);
 }
 
-/* Closes a connection still waiting for its preface. */
-static void conn_drop(struct grpclisten *l, struct glconn *c)
-{
-    PC_ASSERT(c->stage == GL_PREFACE);
-    event_free(c->ev);
-    close(c->fd);
-    conn_forget(l, c);
-}
-
-/* gRPC is done with the connection: the duplicate goes too. Removed from
- * the epoll set first: gRPC's descriptor may still be open, and the set
- * watches the socket, not the number. */
-static void conn_release(struct grpclisten *l, struct glconn *c)
-{
-    PC_ASSERT(c->stage == GL_GRPC);
-    epoll_ctl(l->ep, EPOLL_CTL_DEL, c->dup, NULL);
-    close(c->dup);
-    conn_forget(l, c);
-}
-
-/* The preface is in: the connection becomes gRPC's. */
-static void conn_handover(struct grpclisten *l, struct glconn *c)
-{
-    struct epoll_event ee;
-    int d = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
-
-    memset(&ee, 0, sizeof(ee));
-    /* Hang-up only: EPOLLHUP and EPOLLERR are always reported; EPOLLRDHUP
-     * says the client shut its side (gRPC closes soon after). Edge-
-     * triggered, so a half-closed socket does not wake the loop again
-     * until its state changes. */
-    ee.events = EPOLLRDHUP | EPOLLET;
-    ee.data.ptr = c;
-    if (d < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, d, &ee) != 0) {
-        connguard_warn(l->guard, "connection dropped", err_errno(errno));
-        if (d >= 0) {
-            close(d);
-        }
-        conn_drop(l, c);
-        return;
-    }
-    event_free(c->ev);
-    c->ev = NULL;
-    c->dup = d;
-    c->stage = GL_GRPC;
-    grpc_server_add_channel_from_fd(l->server, c->fd, l->creds);
-    c->fd = -1;
-}
-
-/* New bytes on a connection waiting for its preface: looked at, not
- * read, so gRPC reads them all. Edge-triggered: a partial preface wakes
- * the loop again only when more arrives. */
-static void on_preface(evutil_socket_t fd, short what, void *arg)
-{
-    struct glconn *c = arg;
-    char buf[H2_PREFACE_LEN];
-    ssize_t n;
-
-    (void)what;
-    n = recv(fd, buf, sizeof(buf), MSG_PEEK);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        return;
-    }
-    if (n <= 0 || memcmp(buf, h2_preface, (size_t)n) != 0) {
-        /* Gone, or not HTTP/2 with prior knowledge: gRPC would close it
-         * too. */
-        log_debug(c->l->who, "connection closed", "reason=%s",
-                  n <= 0 ? "peer closed" : "not an HTTP/2 preface");
-        conn_drop(c->l, c);
-        return;
-    }
-    if ((size_t)n == H2_PREFACE_LEN) {
-        conn_handover(c->l, c);
-    }
-}
-
+/* The connection goes to gRPC at once, as from gRPC's own listener: the
+ * server's SETTINGS go out without waiting for the client (gRPC clients
+ * that reconnect in the background only poll now and then, and would
+ * take seconds to answer a server that waits for them). */
 static void on_accept(void *arg, int fd)
 {
     struct grpclisten *l = arg;
     struct glconn *c = calloc(1, sizeof(*c));
+    struct epoll_event ee;
+    int d = c != NULL ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
 
     /* The guard refuses beyond the cap, so there is a slot. */
     PC_ASSERT(l->n < l->cap);
-    if (c != NULL) {
-        c->ev = event_new(l->base, fd, EV_READ | EV_ET | EV_PERSIST,
-                          on_preface, c);
-    }
-    if (c == NULL || c->ev == NULL || event_add(c->ev, NULL) != 0) {
-        if (c != NULL && c->ev != NULL) {
-            event_free(c->ev);
+    memset(&ee, 0, sizeof(ee));
+    /* Hang-up only: EPOLLHUP and EPOLLERR are always reported; EPOLLRDHUP
+     * says the client shut its side (gRPC closes soon after). Never data,
+     * which is gRPC's to read. Edge-triggered, so a half-closed socket
+     * does not wake the loop again until its state changes. */
+    ee.events = EPOLLRDHUP | EPOLLET;
+    ee.data.ptr = c;
+    if (d < 0 || epoll_ctl(l->ep, EPOLL_CTL_ADD, d, &ee) != 0) {
+        connguard_warn(l->guard, "connection dropped",
+                       c == NULL ? "out of memory" : err_errno(errno));
+        if (d >= 0) {
+            close(d);
         }
         free(c);
         close(fd);
         connguard_release(l->guard);
         return;
     }
-    c->l = l;
-    c->fd = fd;
-    c->dup = -1;
-    c->stage = GL_PREFACE;
+    c->dup = d;
     c->t = clock_mono_ms();
     c->slot = l->n;
     l->conns[l->n++] = c;
+    grpc_server_add_channel_from_fd(l->server, fd, l->creds);
 }
 
 /* Hang-ups of connections gRPC holds. */
@@ -203,8 +137,29 @@ static int conn_hung_up(const struct glconn *c)
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
 }
 
-/* Preface deadlines; and connections whose client left, in case gRPC's
- * shutdown came without a wake-up of its own. */
+/* Whether the client has sent the preface's length: the kernel counts
+ * the bytes a socket received, whoever read them. A kernel too old to say
+ * (before Linux 4.1) is taken at its word that they came. */
+static int conn_has_preface(const struct glconn *c)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(c->dup, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
+        return 0;
+    }
+    if ((size_t)len < offsetof(struct tcp_info, tcpi_bytes_received) +
+                          sizeof(ti.tcpi_bytes_received)) {
+        return 1;
+    }
+    return ti.tcpi_bytes_received >= H2_PREFACE_LEN;
+}
+
+/* The preface deadline, absolute from accept: a connection that has not
+ * brought it is shut down (gRPC reads the end, closes its side, and the
+ * duplicate sees the hang-up). Also connections whose client left, in
+ * case gRPC's shutdown came without a wake-up of its own. */
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     struct grpclisten *l = arg;
@@ -215,10 +170,16 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)what;
     while (i-- > 0) {
         struct glconn *c = l->conns[i];
-        if (c->stage == GL_PREFACE && now - c->t > l->preface_ms) {
-            connguard_count_closed(l->guard, CONNGUARD_READ_HEADER_TIMEOUT);
-            conn_drop(l, c);
-        } else if (c->stage == GL_GRPC && c->peer_gone && conn_hung_up(c)) {
+        if (!c->preface && !c->cut) {
+            c->preface = conn_has_preface(c);
+            if (!c->preface && now - c->t > l->preface_ms) {
+                connguard_count_closed(l->guard,
+                                       CONNGUARD_READ_HEADER_TIMEOUT);
+                shutdown(c->dup, SHUT_RDWR);
+                c->cut = 1;
+            }
+        }
+        if ((c->peer_gone || c->cut) && conn_hung_up(c)) {
             conn_release(l, c);
         }
     }
@@ -313,12 +274,7 @@ void grpclisten_free(struct grpclisten *l)
         return;
     }
     while (l->n > 0) {
-        struct glconn *c = l->conns[l->n - 1];
-        if (c->stage == GL_PREFACE) {
-            conn_drop(l, c);
-        } else {
-            conn_release(l, c);
-        }
+        conn_release(l, l->conns[l->n - 1]);
     }
     connguard_free(l->guard);
     if (l->ep_ev != NULL) {

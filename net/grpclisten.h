@@ -7,13 +7,14 @@
  * The listening sockets are profcol's (listen.h) and its guard accepts on
  * them (connguard_listen): beyond max_connections a new connection is
  * closed at once and counted; the descriptor budget and accept() failures
- * pause accepting. An accepted connection must bring the HTTP/2 client
- * preface within read_header_timeout (from accept, absolute), else it is
- * closed and counted; bytes that cannot begin the preface close it at
- * once. With the preface in (looked at, not read), the descriptor goes to
- * gRPC (grpc_server_add_channel_from_fd), which serves it with the
- * server's channel args (idle_timeout is GRPC_ARG_MAX_CONNECTION_IDLE_MS
- * there).
+ * pause accepting. An accepted connection goes to gRPC at once
+ * (grpc_server_add_channel_from_fd), which serves it with the server's
+ * channel args (idle_timeout is GRPC_ARG_MAX_CONNECTION_IDLE_MS there) and
+ * sends its SETTINGS first, as from its own listener. The client must have
+ * sent the 24 bytes of the HTTP/2 preface within read_header_timeout of
+ * the accept (absolute; the kernel's count of bytes received, TCP_INFO,
+ * says so without reading them), else profcol shuts the socket down and
+ * counts it; gRPC closes a connection whose preface is wrong itself.
  *
  * To learn when gRPC lets a connection go, the listener keeps a duplicate
  * of its descriptor in an epoll set of its own, watched for hang-up only
@@ -45,11 +46,10 @@ int grpclisten_start(struct event_base *base, grpc_server *server,
 /* The listener's connection series in m's scope (listener="grpc"). */
 void grpclisten_metrics(struct grpclisten *l, struct mscope *m);
 uint16_t grpclisten_port(const struct grpclisten *l);
-/* Connections open now (waiting for their preface or gRPC's). */
+/* Connections open now. */
 size_t grpclisten_open(const struct grpclisten *l);
-/* Stops accepting and forgets every connection: those still waiting for
- * their preface are closed; those gRPC holds stay gRPC's to close (its
- * server shutdown does). Before the server is destroyed. */
+/* Stops accepting and forgets every connection (they stay gRPC's to
+ * close: its server shutdown does). Before the server is destroyed. */
 void grpclisten_free(struct grpclisten *l);
 
 #endif

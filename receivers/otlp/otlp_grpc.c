@@ -14,8 +14,8 @@
  * UNIMPLEMENTED.
  *
  * Connections: without tls the listener is profcol's (net/grpclisten.h:
- * max_connections, the HTTP/2 preface within read_header_timeout, sockets
- * handed to gRPC); with tls gRPC listens itself (it takes plaintext sockets
+ * max_connections, sockets handed to gRPC, the HTTP/2 preface within
+ * read_header_timeout); with tls gRPC listens itself (it takes plaintext sockets
  * only), and read_header_timeout is its handshake timeout. idle_timeout is
  * gRPC's max_connection_idle either way.
  *
@@ -554,8 +554,8 @@ static int grpc_bind_tls(struct otlprx_grpc *g, struct errctx *e)
 }
 
 /* Binds and starts the server (no thread yet). Without tls the listener
- * is profcol's: bound now, accepting once the loop runs, by when the
- * server has started. */
+ * is profcol's: bound now, accepting once the loop runs (by then the
+ * server has started, as grpc_server_add_channel_from_fd needs). */
 static int grpc_setup(struct otlprx_grpc *g, struct errctx *e)
 {
     int rc;

@@ -5,8 +5,8 @@ for test_grpc_limits.sh. Each command prints one result line.
       opens N connections (with "preface": each sends the HTTP/2 client
       preface and an empty SETTINGS frame, then nothing) and watches them
       for SECONDS; prints "N_CONNECTED CLOSED_FAST CLOSED_LATER SLOWEST":
-      closed by profcol within 0.5 s of connecting (refused), closed later,
-      and when the last of the later ones was closed (s, -1 for none)
+      closed by profcol within 1.5 s of connecting (refused), closed later,
+      and the longest a later one stayed open (s, -1 for none)
   slow PORT N SECONDS HEX
       N connections sending the bytes HEX one every 0.5 s; prints
       "CLOSED SLOWEST": how many profcol closed and when the last was
@@ -69,11 +69,11 @@ def hold(port, n, seconds, preface):
         for k, s in enumerate(socks):
             if k in fast or k in later or not closed_now(s):
                 continue
-            now = time.time()
-            if now - opened[k] < 0.5:
+            after = time.time() - opened[k]
+            if after < 1.5:
                 fast.add(k)
             else:
-                later[k] = now - t0
+                later[k] = after
         time.sleep(0.05)
     for s in socks:
         s.close()

@@ -12,7 +12,8 @@
 #       gRPC at idle_timeout (4 s); a client's channel closed after its
 #       calls is let go of too: the gauge is 0 again, new ones are served.
 #   (b) The HTTP/2 preface sent a byte every 0.5 s is cut at
-#       read_header_timeout (counted); bytes that are not a preface at once.
+#       read_header_timeout (counted); bytes that are not a preface are
+#       closed at once (by gRPC, which has the socket from the accept on).
 #   (c) Descriptors: under `ulimit -n 256`, 400 connections do not make
 #       profcol spin or flood its log, /health keeps answering, peak RSS
 #       stays bounded, and once the clients left an Export is OK.
