@@ -8,11 +8,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <stddef.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -619,10 +619,16 @@ int otlprx_grpc_start(struct otlprx *rx, struct otlprx_grpc **out,
         return rc;
     }
     grpclisten_metrics(g->listen, rx->host->metrics);
-    log_info(rx->host->id, "grpc listening",
-             "endpoint=%s tls=%s max_connections=%lld", g->cfg->endpoint,
-             tls_on(g->cfg) ? "on" : "off",
-             (long long)g->cfg->conn.max_connections);
+    if (g->listen != NULL) {
+        log_info(rx->host->id, "grpc listening",
+                 "endpoint=%s port=%u tls=off max_connections=%lld",
+                 g->cfg->endpoint, (unsigned)grpclisten_port(g->listen),
+                 (long long)g->cfg->conn.max_connections);
+    } else {
+        /* gRPC accepts TLS connections itself: no cap of profcol's. */
+        log_info(rx->host->id, "grpc listening", "endpoint=%s tls=on",
+                 g->cfg->endpoint);
+    }
     *out = g;
     return PC_OK;
 }
