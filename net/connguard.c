@@ -62,22 +62,29 @@ struct connguard {
     int budgeted;
     struct gconn **conns;
     size_t n, cap;
+    /* Connections accepted for an owner (connguard_listen), which tells
+     * when they end: beyond the cap they are refused, not paused for. */
+    size_t ext;
+    unsigned conn_fds; /* descriptors one connection holds */
+    connguard_accept_fn on_accept;
+    void *accept_arg;
+    const char *listener; /* the listener label: "http", "grpc" */
     struct evconnlistener *lis[LISTEN_MAX_FDS];
     int nlis;
+    int owns_lis;   /* the listeners are the guard's (connguard_listen) */
     unsigned pause; /* PAUSE_* bits wanted */
     int paused;     /* listeners disabled */
     struct event *sweep, *resume;
     int64_t last_log;
     uint64_t unlogged;
     struct mgauge *m_open;
-    struct mcounter *m_closed[3];
+    struct mcounter *m_closed[CONNGUARD_NREASONS];
     struct mcounter *m_paused[3];
     struct connguard *next; /* every guard of the process */
 };
 
-static const char *const closed_reason[3] = {"idle_timeout",
-                                             "read_header_timeout",
-                                             "read_timeout"};
+static const char *const closed_reason[CONNGUARD_NREASONS] = {
+    "idle_timeout", "read_header_timeout", "read_timeout", "max_connections"};
 static const char *const pause_reason[3] = {"max_connections", "fd_budget",
                                             "accept_error"};
 
@@ -113,6 +120,12 @@ static void budget_init(void)
     budget_max = soft > 2 * reserve ? soft - reserve : soft / 2;
 }
 
+/* Connections open now, whoever holds them. */
+static size_t guard_open(const struct connguard *g)
+{
+    return g->n + g->ext;
+}
+
 /* Throttled: the first event of an interval is logged, the others counted
  * into the next line. */
 static void guard_log(struct connguard *g, const char *msg, const char *why)
@@ -126,8 +139,8 @@ static void guard_log(struct connguard *g, const char *msg, const char *why)
     log_warn(g->who, msg,
              "reason=%s open=%zu max_connections=%lld budget=%zu/%zu "
              "suppressed=%llu",
-             why, g->n, (long long)g->cfg.max_connections, budget_used,
-             budget_max, (unsigned long long)g->unlogged);
+             why, guard_open(g), (long long)g->cfg.max_connections,
+             budget_used, budget_max, (unsigned long long)g->unlogged);
     g->last_log = now;
     g->unlogged = 0;
 }
@@ -153,10 +166,11 @@ static void guard_update(struct connguard *g)
     int i;
 
     g->pause &= PAUSE_ERROR;
-    if (g->n >= (size_t)g->cfg.max_connections) {
+    /* An owner's listener refuses beyond the cap instead (on_accept). */
+    if (g->on_accept == NULL && g->n >= (size_t)g->cfg.max_connections) {
         g->pause |= PAUSE_MAX;
     }
-    if (g->budgeted && budget_used >= budget_max) {
+    if (g->budgeted && budget_used + g->conn_fds > budget_max) {
         g->pause |= PAUSE_BUDGET;
     }
     for (i = 0; i < 2; i++) {
@@ -393,6 +407,8 @@ int connguard_new(struct event_base *base, const struct connguard_cfg *cfg,
     g->base = base;
     g->cfg = *cfg;
     g->budgeted = budgeted;
+    g->conn_fds = 1;
+    g->listener = "http";
     snprintf(g->who, sizeof(g->who), "%s", who);
     g->cap = (size_t)cfg->max_connections;
     g->conns = calloc(g->cap, sizeof(*g->conns));
@@ -413,20 +429,25 @@ void connguard_metrics(struct connguard *g, struct mscope *m)
 {
     int i;
 
+    /* The listener label keeps the series of a receiver's listeners (the
+     * otlp receiver has an HTTP and a gRPC one) apart. */
     g->m_open = mscope_gauge(m, "profcol_receiver_open_connections",
                              "connections open on the receiver's listener",
-                             NULL);
-    for (i = 0; i < 3; i++) {
+                             "listener", g->listener, NULL);
+    for (i = 0; i < CONNGUARD_NREASONS; i++) {
         g->m_closed[i] = mscope_counter(
             m, "profcol_receiver_connections_closed_total",
-            "connections closed by profcol for a missed deadline", "reason",
-            closed_reason[i], NULL);
-        g->m_paused[i] =
-            mscope_counter(m, "profcol_receiver_accept_paused_total",
-                           "times the listener stopped accepting connections",
-                           "reason", pause_reason[i], NULL);
+            "connections closed by profcol: a missed deadline, or refused "
+            "beyond max_connections",
+            "listener", g->listener, "reason", closed_reason[i], NULL);
     }
-    mgauge_set(g->m_open, (double)g->n);
+    for (i = 0; i < 3; i++) {
+        g->m_paused[i] = mscope_counter(
+            m, "profcol_receiver_accept_paused_total",
+            "times the listener stopped accepting connections", "listener",
+            g->listener, "reason", pause_reason[i], NULL);
+    }
+    mgauge_set(g->m_open, (double)guard_open(g));
 }
 
 int connguard_serve(struct connguard *g, struct evhttp *http,
@@ -452,6 +473,93 @@ int connguard_serve(struct connguard *g, struct evhttp *http,
     ls->n = 0;
     guard_update(g);
     return PC_OK;
+}
+
+/* A connection on an owner's listener (connguard_listen). */
+static void on_owner_accept(struct evconnlistener *l, evutil_socket_t fd,
+                            struct sockaddr *sa, int salen, void *arg)
+{
+    struct connguard *g = arg;
+
+    (void)l;
+    (void)sa;
+    (void)salen;
+    if (guard_open(g) >= (size_t)g->cfg.max_connections) {
+        /* Closed at once: the client learns now and may retry elsewhere
+         * or later, instead of waiting in the backlog. */
+        close(fd);
+        mcounter_add(g->m_closed[CONNGUARD_MAX_CONNECTIONS], 1);
+        guard_log(g, "connection refused", "max_connections");
+        return;
+    }
+    g->ext++;
+    mgauge_add(g->m_open, 1);
+    if (g->budgeted) {
+        budget_used += g->conn_fds;
+    }
+    guard_update(g);
+    if (g->budgeted && budget_used + g->conn_fds > budget_max) {
+        budget_changed(g);
+    }
+    g->on_accept(g->accept_arg, fd);
+}
+
+int connguard_listen(struct connguard *g, struct listen_set *ls,
+                     unsigned conn_fds, const char *listener,
+                     connguard_accept_fn fn, void *arg)
+{
+    int i;
+
+    PC_ASSERT(g->nlis == 0 && g->n == 0 && conn_fds >= 1);
+    g->on_accept = fn;
+    g->accept_arg = arg;
+    g->conn_fds = conn_fds;
+    g->listener = listener;
+    g->owns_lis = 1;
+    for (i = 0; i < ls->n; i++) {
+        struct evconnlistener *l = evconnlistener_new(
+            g->base, on_owner_accept, g,
+            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, ls->fds[i]);
+        if (l == NULL) {
+            while (--ls->n >= i) {
+                close(ls->fds[ls->n]);
+            }
+            ls->n = 0;
+            return PC_ENOMEM;
+        }
+        evconnlistener_set_error_cb(l, on_accept_error);
+        g->lis[g->nlis++] = l;
+    }
+    ls->n = 0;
+    guard_update(g);
+    return PC_OK;
+}
+
+void connguard_release(struct connguard *g)
+{
+    PC_ASSERT(g->ext > 0);
+    g->ext--;
+    mgauge_add(g->m_open, -1);
+    if (g->budgeted) {
+        PC_ASSERT(budget_used >= g->conn_fds);
+        budget_used -= g->conn_fds;
+    }
+    guard_update(g);
+    if (g->budgeted) {
+        budget_changed(g);
+    }
+}
+
+void connguard_warn(struct connguard *g, const char *msg, const char *why)
+{
+    guard_log(g, msg, why);
+}
+
+void connguard_count_closed(struct connguard *g, enum connguard_reason why)
+{
+    PC_ASSERT((int)why >= 0 && why < CONNGUARD_NREASONS);
+    mcounter_add(g->m_closed[why], 1);
+    log_debug(g->who, "connection closed", "reason=%s", closed_reason[why]);
 }
 
 /* Drops the connections evhttp has freed, in every guard. The guard's
@@ -583,12 +691,13 @@ void connguard_replied(struct connguard *g, struct evhttp_request *ev)
 
 size_t connguard_open(const struct connguard *g)
 {
-    return g != NULL ? g->n : 0;
+    return g != NULL ? guard_open(g) : 0;
 }
 
 void connguard_free(struct connguard *g)
 {
     struct connguard **pp;
+    int i;
 
     if (g == NULL) {
         return;
@@ -598,6 +707,13 @@ void connguard_free(struct connguard *g)
             *pp = g->next;
             break;
         }
+    }
+    for (i = 0; i < g->nlis && g->owns_lis; i++) {
+        evconnlistener_free(g->lis[i]);
+    }
+    if (g->budgeted) {
+        PC_ASSERT(budget_used >= g->ext * g->conn_fds);
+        budget_used -= g->ext * g->conn_fds;
     }
     while (g->n > 0) {
         struct gconn *c = g->conns[g->n - 1];

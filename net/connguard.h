@@ -1,6 +1,7 @@
 /*
- * connguard.h: the limits every HTTP listener of profcol puts on its
- * connections, so that no client can hold the server or its descriptors:
+ * connguard.h: the limits every HTTP listener (and the plaintext gRPC
+ * listener) of profcol puts on its connections, so that no client can hold
+ * the server or its descriptors:
  *
  *   max_connections      open connections per listener; at the cap the
  *                        listener stops accepting (the kernel's backlog
@@ -19,6 +20,11 @@
  * have descriptors; when the budget is spent, or accept() fails for want
  * of descriptors or memory, the listener pauses accepting for a moment
  * instead of spinning, logs once per interval and counts it.
+ *
+ * A server that takes accepted sockets (gRPC, net/grpclisten.h) lets the
+ * guard accept for it (connguard_listen) and says when a connection ends
+ * (connguard_release); beyond max_connections such a listener closes a new
+ * connection at once instead of pausing.
  *
  * The HTTP server (evhttp) hides its connections; the guard learns of them
  * through the bufferevent callback (connguard_track, from evhttp_set_bevcb),
@@ -54,36 +60,56 @@ struct connguard_cfg {
 #define CONNGUARD_MAX_CONNECTIONS_DEFAULT "1000"
 #define CONNGUARD_SWEEP_MS 250
 
-/* The cfg_entry rows for a struct connguard_cfg at byte offset base. */
-#define CONNGUARD_CFG_ENTRIES_AT(base)                                        \
-    {.key = "max_connections",                                                \
-     .type = CFG_INT,                                                         \
-     .def = CONNGUARD_MAX_CONNECTIONS_DEFAULT,                                \
-     .min = 1,                                                                \
-     .max = 1000000,                                                          \
-     .offset = (base) + offsetof(struct connguard_cfg, max_connections),      \
-     .doc = "open connections at most; beyond, accepting pauses"},            \
-        {.key = "read_header_timeout",                                        \
-         .type = CFG_DURATION,                                                \
-         .def = "10s",                                                        \
-         .min = 1,                                                            \
-         .max = 86400000,                                                     \
-         .offset = (base) +                                                   \
-                   offsetof(struct connguard_cfg, read_header_timeout_ms),    \
-         .doc = "a request's headers must arrive within this"},               \
-        {.key = "read_timeout",                                               \
-         .type = CFG_DURATION,                                                \
-         .def = "60s",                                                        \
-         .min = 1,                                                            \
-         .max = 86400000,                                                     \
-         .offset = (base) + offsetof(struct connguard_cfg, read_timeout_ms),  \
-         .doc = "a whole request must arrive within this"},                   \
+/* The cfg_entry rows of struct connguard_cfg at byte offset base, one by
+ * one (a listener may take some and document them its own way), and all
+ * four with the HTTP listeners' docs. */
+#define CONNGUARD_CFG_MAX_CONNECTIONS_AT(base, doc_)                          \
+    {                                                                         \
+        .key = "max_connections", .type = CFG_INT,                            \
+        .def = CONNGUARD_MAX_CONNECTIONS_DEFAULT, .min = 1, .max = 1000000,   \
+        .offset = (base) + offsetof(struct connguard_cfg, max_connections),   \
+        .doc = (doc_)                                                         \
+    }
+#define CONNGUARD_CFG_READ_HEADER_TIMEOUT_AT(base, doc_)                      \
+    {                                                                         \
+        .key = "read_header_timeout", .type = CFG_DURATION, .def = "10s",     \
+        .min = 1, .max = 86400000,                                            \
+        .offset = (base) +                                                    \
+                  offsetof(struct connguard_cfg, read_header_timeout_ms),     \
+        .doc = (doc_)                                                         \
+    }
+#define CONNGUARD_CFG_READ_TIMEOUT_AT(base, doc_)                             \
+    {                                                                         \
+        .key = "read_timeout", .type = CFG_DURATION, .def = "60s", .min = 1,  \
+        .max = 86400000,                                                      \
+        .offset = (base) + offsetof(struct connguard_cfg, read_timeout_ms),   \
+        .doc = (doc_)                                                         \
+    }
+#define CONNGUARD_CFG_IDLE_TIMEOUT_AT(base, doc_)                             \
     {                                                                         \
         .key = "idle_timeout", .type = CFG_DURATION, .def = "60s", .min = 1,  \
         .max = 86400000,                                                      \
         .offset = (base) + offsetof(struct connguard_cfg, idle_timeout_ms),   \
-        .doc = "a connection waiting for a request is closed after this"      \
+        .doc = (doc_)                                                         \
     }
+#define CONNGUARD_CFG_ENTRIES_AT(base)                                        \
+    CONNGUARD_CFG_MAX_CONNECTIONS_AT(                                         \
+        base, "open connections at most; beyond, accepting pauses"),          \
+        CONNGUARD_CFG_READ_HEADER_TIMEOUT_AT(                                 \
+            base, "a request's headers must arrive within this"),             \
+        CONNGUARD_CFG_READ_TIMEOUT_AT(                                        \
+            base, "a whole request must arrive within this"),                 \
+        CONNGUARD_CFG_IDLE_TIMEOUT_AT(                                        \
+            base, "a connection waiting for a request is closed after this")
+
+/* Why profcol closed a connection (the reason label). */
+enum connguard_reason {
+    CONNGUARD_IDLE_TIMEOUT,
+    CONNGUARD_READ_HEADER_TIMEOUT,
+    CONNGUARD_READ_TIMEOUT,
+    CONNGUARD_MAX_CONNECTIONS, /* refused beyond the cap (connguard_listen) */
+    CONNGUARD_NREASONS
+};
 
 /* A guard for one server. budgeted: counts against the process-wide
  * descriptor budget (every receiver; not the admin server). who names the
@@ -97,6 +123,26 @@ void connguard_metrics(struct connguard *g, struct mscope *m);
  * ls is left empty. */
 int connguard_serve(struct connguard *g, struct evhttp *http,
                     struct listen_set *ls);
+/*
+ * For a server that takes accepted sockets itself (gRPC): the guard accepts
+ * on the sockets of ls (left empty) and hands each connection to fn, which
+ * owns its descriptor from then on and calls connguard_release once the
+ * connection is gone. Beyond max_connections a new connection is closed at
+ * once and counted (reason max_connections), rather than accepting pausing;
+ * the descriptor budget and accept() failures pause as for HTTP. conn_fds:
+ * descriptors one connection holds (budget); listener: the listener label
+ * of the guard's series (a static string).
+ */
+typedef void (*connguard_accept_fn)(void *arg, int fd);
+int connguard_listen(struct connguard *g, struct listen_set *ls,
+                     unsigned conn_fds, const char *listener,
+                     connguard_accept_fn fn, void *arg);
+void connguard_release(struct connguard *g);
+/* A warning about the listener, throttled with the guard's own (the first
+ * of an interval is logged, the others counted into the next line). */
+void connguard_warn(struct connguard *g, const char *msg, const char *why);
+/* Counts a connection the owner closed (and logs it at debug level). */
+void connguard_count_closed(struct connguard *g, enum connguard_reason why);
 /* From the evhttp bufferevent callback: a new connection's bufferevent. */
 void connguard_track(struct connguard *g, struct bufferevent *bev);
 /* A request of ev's connection was read whole / answered (g NULL: the

@@ -19,6 +19,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/compression.h>
 #include <grpc/grpc.h>
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 #include <grpc/support/alloc.h>
@@ -57,6 +58,7 @@
     X(grpc_insecure_server_credentials_create)                                \
     X(grpc_metadata_array_destroy)                                            \
     X(grpc_metadata_array_init)                                               \
+    X(grpc_server_add_channel_from_fd)                                        \
     X(grpc_server_add_http2_port)                                             \
     X(grpc_server_cancel_all_calls)                                           \
     X(grpc_server_create)                                                     \
@@ -155,6 +157,8 @@ int grpc_api_load(struct errctx *e);
     (grpc_api.grpc_insecure_server_credentials_create)
 #define grpc_metadata_array_destroy (grpc_api.grpc_metadata_array_destroy)
 #define grpc_metadata_array_init (grpc_api.grpc_metadata_array_init)
+#define grpc_server_add_channel_from_fd                                       \
+    (grpc_api.grpc_server_add_channel_from_fd)
 #define grpc_server_add_http2_port (grpc_api.grpc_server_add_http2_port)
 #define grpc_server_cancel_all_calls (grpc_api.grpc_server_cancel_all_calls)
 #define grpc_server_create (grpc_api.grpc_server_create)

@@ -14,26 +14,38 @@
 #include "codec/compress.h"
 #include "net/dynlib.h"
 
-void grpcmsg_server_args(grpc_arg *args, grpc_channel_args *ca, size_t max_msg,
-                         int max_streams)
+static int clamp_int(int64_t v)
+{
+    return v > INT32_MAX ? INT32_MAX : (int)v;
+}
+
+void grpcmsg_server_args(grpc_arg *args, grpc_channel_args *ca,
+                         const struct grpcmsg_server_opts *o)
 {
     size_t n = 0;
 
     memset(args, 0, sizeof(*args) * GRPCMSG_NARGS);
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[n++].value.integer = max_msg > INT32_MAX ? INT32_MAX : (int)max_msg;
+    args[n++].value.integer = o->max_msg > INT32_MAX ? INT32_MAX
+                                                     : (int)o->max_msg;
     /* Messages arrive as sent; grpcmsg_take inflates them under a cap. */
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = (char *)GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION;
     args[n++].value.integer = 0;
+    PC_ASSERT(o->handshake_ms > 0);
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = (char *)GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
-    args[n++].value.integer = GRPCMSG_HANDSHAKE_MS;
-    if (max_streams > 0) {
+    args[n++].value.integer = clamp_int(o->handshake_ms);
+    if (o->idle_ms > 0) {
+        args[n].type = GRPC_ARG_INTEGER;
+        args[n].key = (char *)GRPC_ARG_MAX_CONNECTION_IDLE_MS;
+        args[n++].value.integer = clamp_int(o->idle_ms);
+    }
+    if (o->max_streams > 0) {
         args[n].type = GRPC_ARG_INTEGER;
         args[n].key = (char *)GRPC_ARG_MAX_CONCURRENT_STREAMS;
-        args[n++].value.integer = max_streams;
+        args[n++].value.integer = o->max_streams;
     }
     PC_ASSERT(n <= GRPCMSG_NARGS);
     ca->num_args = n;

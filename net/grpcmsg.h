@@ -19,15 +19,23 @@
 #include "core/err.h"
 #include "net/grpc_api.h"
 
-/* Channel args for grpc_server_create: receive limit max_msg (bytes, as
- * received), per-message decompression off, a connection's handshake
- * (HTTP/2 preface, TLS) bounded by GRPCMSG_HANDSHAKE_MS instead of gRPC's
- * 120 s, and when max_streams > 0 the concurrent streams per connection.
- * args must hold GRPCMSG_NARGS. */
-#define GRPCMSG_NARGS 4
-#define GRPCMSG_HANDSHAKE_MS 10000
-void grpcmsg_server_args(grpc_arg *args, grpc_channel_args *ca, size_t max_msg,
-                         int max_streams);
+/* What a server's channel args say (grpcmsg_server_args). */
+struct grpcmsg_server_opts {
+    size_t max_msg;       /* receive limit, bytes as received */
+    int max_streams;      /* concurrent streams per connection; 0: gRPC's */
+    int64_t handshake_ms; /* a connection's handshake (HTTP/2 preface,
+                             TLS) at most this, instead of gRPC's 120 s */
+    int64_t idle_ms;      /* a connection without calls is closed after
+                             this (0: never) */
+};
+
+/* Channel args for grpc_server_create: the limits of o, and per-message
+ * decompression off. They apply to connections gRPC accepts and to those
+ * handed to it (grpc_server_add_channel_from_fd) alike. args must hold
+ * GRPCMSG_NARGS. */
+#define GRPCMSG_NARGS 5
+void grpcmsg_server_args(grpc_arg *args, grpc_channel_args *ca,
+                         const struct grpcmsg_server_opts *o);
 
 /*
  * The message in bb as one malloc'd block of *len bytes (the caller frees

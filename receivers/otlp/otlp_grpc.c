@@ -13,6 +13,12 @@
  * after the pipeline took or refused its data. Calls to other methods get
  * UNIMPLEMENTED.
  *
+ * Connections: without tls the listener is profcol's (net/grpclisten.h:
+ * max_connections, sockets handed to gRPC, the HTTP/2 preface within
+ * read_header_timeout); with tls gRPC listens itself (it takes plaintext sockets
+ * only), and read_header_timeout is its handshake timeout. idle_timeout is
+ * gRPC's max_connection_idle either way.
+ *
  * Status codes: bad bytes -> INVALID_ARGUMENT with the decoder's message;
  * back-pressure -> UNAVAILABLE (retryable); missing/wrong token ->
  * UNAUTHENTICATED; larger than max_recv_msg_size_mib, as sent (gRPC itself)
@@ -29,6 +35,7 @@
 #include "core/clock.h"
 #include "codec/otlp.h"
 #include "net/grpc_api.h"
+#include "net/grpclisten.h"
 #include "net/grpcmsg.h"
 #include "net/peer.h"
 #include "telemetry/log.h"
@@ -44,6 +51,7 @@ struct otlprx_grpc {
     struct otlprx *rx;
     const struct otlprx_grpc_cfg *cfg;
     grpc_server *server;
+    struct grpclisten *listen; /* without tls: profcol accepts */
     grpc_completion_queue *cq;
     void *method;
     pthread_t thread;
@@ -490,18 +498,30 @@ static grpc_server_credentials *make_creds(const struct httpsrv_tls_cfg *t,
     return cr;
 }
 
+static int tls_on(const struct otlprx_grpc_cfg *cfg)
+{
+    return cfg->tls.cert_file != NULL && cfg->tls.cert_file[0] != '\0';
+}
+
 static grpc_server *make_server(const struct otlprx_grpc_cfg *cfg)
 {
+    struct grpcmsg_server_opts o = {
+        .max_msg = (size_t)cfg->max_recv_msg_size_mib << 20,
+        .max_streams = (int)cfg->max_concurrent_streams,
+        .handshake_ms = cfg->conn.read_header_timeout_ms,
+        .idle_ms = cfg->conn.idle_timeout_ms,
+    };
     grpc_arg args[GRPCMSG_NARGS];
     grpc_channel_args ca;
 
-    grpcmsg_server_args(args, &ca, (size_t)cfg->max_recv_msg_size_mib << 20,
-                        (int)cfg->max_concurrent_streams);
+    grpcmsg_server_args(args, &ca, &o);
     return grpc_server_create(&ca, NULL);
 }
 
 static void grpc_free(struct otlprx_grpc *g)
 {
+    grpclisten_free(g->listen);
+    g->listen = NULL;
     if (g->server != NULL) {
         grpc_server_destroy(g->server);
     }
@@ -512,11 +532,33 @@ static void grpc_free(struct otlprx_grpc *g)
     grpc_shutdown();
 }
 
-/* Binds and starts the server (no thread yet). */
+/* With tls: gRPC's own listener (grpc_server_add_channel_from_fd takes
+ * plaintext connections only). */
+static int grpc_bind_tls(struct otlprx_grpc *g, struct errctx *e)
+{
+    grpc_server_credentials *cr = make_creds(&g->cfg->tls, e);
+    int port;
+
+    if (cr == NULL) {
+        return PC_ECONFIG;
+    }
+    port = grpc_server_add_http2_port(g->server, g->cfg->endpoint, cr);
+    grpc_server_credentials_release(cr);
+    if (port == 0) {
+        return err_set(e, PC_EIO,
+                       "grpc: cannot listen on %s (address in "
+                       "use, or not a local address?)",
+                       g->cfg->endpoint);
+    }
+    return PC_OK;
+}
+
+/* Binds and starts the server (no thread yet). Without tls the listener
+ * is profcol's: bound now, accepting once the loop runs (by then the
+ * server has started, as grpc_server_add_channel_from_fd needs). */
 static int grpc_setup(struct otlprx_grpc *g, struct errctx *e)
 {
-    grpc_server_credentials *cr;
-    int port;
+    int rc;
 
     g->server = make_server(g->cfg);
     g->cq = grpc_completion_queue_create_for_next(NULL);
@@ -527,21 +569,17 @@ static int grpc_setup(struct otlprx_grpc *g, struct errctx *e)
     g->method = grpc_server_register_method(
         g->server, OTLPRX_GRPC_METHOD, NULL,
         GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-    cr = make_creds(&g->cfg->tls, e);
-    if (cr == NULL || g->method == NULL) {
-        if (cr != NULL) {
-            grpc_server_credentials_release(cr);
-        }
-        return g->method == NULL ? err_set(e, PC_ENOMEM, "grpc: register")
-                                 : PC_ECONFIG;
+    if (g->method == NULL) {
+        return err_set(e, PC_ENOMEM, "grpc: register");
     }
-    port = grpc_server_add_http2_port(g->server, g->cfg->endpoint, cr);
-    grpc_server_credentials_release(cr);
-    if (port == 0) {
-        return err_set(e, PC_EIO,
-                       "grpc: cannot listen on %s (address in "
-                       "use, or not a local address?)",
-                       g->cfg->endpoint);
+    if (tls_on(g->cfg)) {
+        rc = grpc_bind_tls(g, e);
+    } else {
+        rc = grpclisten_start(g->rx->host->base, g->server, g->cfg->endpoint,
+                              &g->cfg->conn, g->rx->host->id, &g->listen, e);
+    }
+    if (rc != PC_OK) {
+        return rc;
     }
     grpc_server_start(g->server);
     return PC_OK;
@@ -580,9 +618,17 @@ int otlprx_grpc_start(struct otlprx *rx, struct otlprx_grpc **out,
         grpc_free(g);
         return rc;
     }
-    log_info(rx->host->id, "grpc listening", "endpoint=%s tls=%s",
-             g->cfg->endpoint,
-             g->cfg->tls.cert_file && g->cfg->tls.cert_file[0] ? "on" : "off");
+    grpclisten_metrics(g->listen, rx->host->metrics);
+    if (g->listen != NULL) {
+        log_info(rx->host->id, "grpc listening",
+                 "endpoint=%s port=%u tls=off max_connections=%lld",
+                 g->cfg->endpoint, (unsigned)grpclisten_port(g->listen),
+                 (long long)g->cfg->conn.max_connections);
+    } else {
+        /* gRPC accepts TLS connections itself: no cap of profcol's. */
+        log_info(rx->host->id, "grpc listening", "endpoint=%s tls=on",
+                 g->cfg->endpoint);
+    }
     *out = g;
     return PC_OK;
 }
@@ -621,6 +667,9 @@ void otlprx_grpc_stop(struct otlprx_grpc *g)
         return;
     }
     atomic_store(&g->stopping, 1);
+    /* No new connections; those gRPC holds go with its shutdown. */
+    grpclisten_free(g->listen);
+    g->listen = NULL;
     grpc_server_shutdown_and_notify(g->server, g->cq, &g->shutdown_tag);
     if (g->thread_started) {
         grpc_drain(g);

@@ -66,6 +66,14 @@ const struct cfg_entry otlprx_grpc_table[] = {
     {.key = "bearer_token", .type = CFG_STRING,
      .offset = offsetof(struct otlprx_grpc_cfg, bearer_token),
      .doc = "when set, calls need metadata authorization: Bearer <token>"},
+    CONNGUARD_CFG_MAX_CONNECTIONS_AT(offsetof(struct otlprx_grpc_cfg, conn),
+        "open connections at most; beyond, a new one is closed at once "
+        "(without tls; with tls the descriptor budget bounds them)"),
+    CONNGUARD_CFG_READ_HEADER_TIMEOUT_AT(offsetof(struct otlprx_grpc_cfg, conn),
+        "from accept, the HTTP/2 preface (with tls: the TLS handshake) must "
+        "arrive within this"),
+    CONNGUARD_CFG_IDLE_TIMEOUT_AT(offsetof(struct otlprx_grpc_cfg, conn),
+        "a connection without calls is closed after this"),
     {.key = "tls", .type = CFG_SECTION, .sub = httpsrv_tls_cfg_table,
      .offset = offsetof(struct otlprx_grpc_cfg, tls),
      .doc = "cert_file, key_file, client_ca_file (mTLS)"},

@@ -34,6 +34,9 @@ struct otlprx_grpc_cfg {
     int64_t max_recv_msg_size_mib;
     int64_t max_concurrent_streams;
     char *bearer_token;
+    /* max_connections, read_header_timeout, idle_timeout (read_timeout is
+     * not taken: a gRPC connection carries many calls, a stream may last) */
+    struct connguard_cfg conn;
     struct httpsrv_tls_cfg tls;
 };
 

@@ -127,8 +127,8 @@ echo "slowloris: $n_slow of 20 closed, slowest ${t_slow}s; idle: $n_idle of 20, 
 [ "$n_idle" -eq 20 ] && awk -v t="$t_idle" 'BEGIN { exit !(t >= 2.5 && t < 8) }' \
   && pass "(4) idle connections closed at idle_timeout (3 s): slowest ${t_idle}s" \
   || fail "(4) idle: $n_idle closed, slowest ${t_idle}s"
-c_hdr=$(metric_first profcol_receiver_connections_closed_total 'receiver="otlp"' 'reason="read_header_timeout"')
-c_idle=$(metric_first profcol_receiver_connections_closed_total 'receiver="otlp"' 'reason="idle_timeout"')
+c_hdr=$(metric_first profcol_receiver_connections_closed_total 'receiver="otlp"' 'listener="http"' 'reason="read_header_timeout"')
+c_idle=$(metric_first profcol_receiver_connections_closed_total 'receiver="otlp"' 'listener="http"' 'reason="idle_timeout"')
 [ "$c_hdr" -ge 20 ] && [ "$c_idle" -ge 20 ] \
   && pass "(4) counted: read_header_timeout $c_hdr, idle_timeout $c_idle" \
   || fail "(4) counted: read_header_timeout $c_hdr, idle_timeout $c_idle"
@@ -137,8 +137,8 @@ echo "== (5) max_connections"
 python3 "$CLIENT" hold "$HTTP_PORT" 100 2.5 >"$WORK/held" &
 holder=$!
 sleep 1.5
-open=$(metric_first profcol_receiver_open_connections 'receiver="otlp"')
-paused=$(metric_first profcol_receiver_accept_paused_total 'receiver="otlp"' 'reason="max_connections"')
+open=$(metric_first profcol_receiver_open_connections 'receiver="otlp"' 'listener="http"')
+paused=$(metric_first profcol_receiver_accept_paused_total 'receiver="otlp"' 'listener="http"' 'reason="max_connections"')
 h=$(health_code)
 wait "$holder"
 [ "$open" -eq 64 ] && [ "$paused" -ge 1 ] \
@@ -241,7 +241,7 @@ python3 "$CLIENT" hold "$HTTP2_PORT" 400 4 >"$WORK/held2" &
 holder=$!
 sleep 2
 h=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 5 "http://127.0.0.1:$HEALTH_PORT/health" || true)
-paused=$(metric_first profcol_receiver_accept_paused_total 'receiver="otlp"' 'reason="fd_budget"')
+paused=$(metric_first profcol_receiver_accept_paused_total 'receiver="otlp"' 'listener="http"' 'reason="fd_budget"')
 wait "$holder"
 cpu1=$(awk '{ print $14 + $15 }' "/proc/$PC_PID/stat")
 ticks=$((cpu1 - cpu0))
