@@ -27,7 +27,7 @@
 #
 # Environment: BENCH_SECONDS (10), BENCH_REPEAT (3), BENCH_INFLIGHT (16;
 # BENCH_INFLIGHT_LARGE, 4, for the 200k profile), BENCH_IDLE (2),
-# BENCH_NO_BUILD=1.
+# BENCH_INPUTS ("cpu large": a subset while iterating), BENCH_NO_BUILD=1.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,6 +38,7 @@ INFLIGHT=${BENCH_INFLIGHT:-16}
 # 18 MB calls: a few in flight saturate a core (more only wait in queues).
 INFLIGHT_LARGE=${BENCH_INFLIGHT_LARGE:-4}
 IDLE=${BENCH_IDLE:-2}
+INPUTS=${BENCH_INPUTS:-cpu large}
 OUT=$BUILD/bench/collector
 METHOD=/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export
 mkdir -p "$OUT"
@@ -171,7 +172,7 @@ run_one() { # DAEMON INPUT RATE (0: saturation)
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-for input in cpu large; do
+for input in $INPUTS; do
   for r in $(seq "$REPEAT"); do
     for d in profcol collector; do
       run_one "$d" "$input" 0
