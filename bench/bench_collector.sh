@@ -17,8 +17,9 @@
 # its idle RSS (and the file-backed part of it) after BENCH_IDLE seconds,
 # keeps BENCH_INFLIGHT calls in flight for BENCH_SECONDS (bench_loadgen
 # grpc): accepted calls per second (saturation), the daemon's CPU seconds
-# per profile, p99 latency, and the calls it delivered: every round has a fresh sink, stopped as the
-# generator ends, that counts the OTLP profiles it got (a daemon that
+# per profile, p99 latency, and the calls it delivered: every round has a
+# fresh sink, stopped as the generator ends, that counts the OTLP profiles
+# it got (a daemon that
 # acknowledges into a queue it cannot drain accepts more than it relays;
 # delivered calls = sink profiles / profiles per input call). Then a
 # fresh daemon again gets calls paced at 70 % of that saturation rate for
