@@ -20,9 +20,9 @@
 # per profile, p99 latency, and the calls it delivered: every round has a
 # fresh sink, stopped as the generator ends, that counts the OTLP profiles
 # it got (a daemon that acknowledges into a queue it cannot drain accepts
-# more than it relays; delivered calls = sink profiles / profiles per input call). Then a
-# fresh daemon again gets calls paced at 70 % of that saturation rate for
-# BENCH_SECONDS: its p99 latency and peak RSS (VmHWM) there. (At
+# more than it relays; delivered calls = sink profiles / profiles per
+# input call). Then a fresh daemon again gets calls paced at 70 % of that
+# saturation rate for BENCH_SECONDS: its p99 latency and peak RSS (VmHWM) there. (At
 # saturation the peak RSS mostly measures how much a daemon lets queue up.)
 #
 # Environment: BENCH_SECONDS (10), BENCH_REPEAT (3), BENCH_INFLIGHT (16;
