@@ -667,8 +667,11 @@ static grpc_byte_buffer *send_buffer(const struct grpccli *c,
     if (c->gzip_level > 0) {
         buf_init(&gz, 0);
         if (gz_compress(req, len, &gz, c->gzip_level) == PC_OK) {
-            body = grpc_slice_from_copied_buffer((const char *)gz.data,
-                                                 gz.len);
+            /* The slice takes the compressed bytes (freed with it): no
+             * second copy of a message that may be megabytes. */
+            size_t n;
+            uint8_t *p = buf_take(&gz, &n);
+            body = grpc_slice_new(p, n, free);
             bb = grpc_raw_compressed_byte_buffer_create(&body, 1,
                                                         GRPC_COMPRESS_GZIP);
             grpc_slice_unref(body);
