@@ -71,16 +71,16 @@ struct item {
                                 while queued, a small model's OTLP
                                 encoding (batch_compact) */
     struct shared_pdata *pd; /* decoded payload, or NULL until needed */
+    int32_t resource;        /* OTLP: index of the resource in pd this
+                                    item is; -1 = the whole pdata */
+    uint32_t nprofiles;      /* counts for self-metrics */
+    uint64_t nsamples;
+    uint64_t received_ns; /* when the receiver accepted it */
     /* The attributes raw's one resource carries (batch arena), noted by
      * the receiver (item_note_raw_attrs); raw_noted 0 = unknown. */
     struct keyvalue *raw_attrs;
     uint32_t raw_nattrs;
     uint8_t raw_noted;
-    int32_t resource;   /* OTLP: index of the resource in pd this
-                                    item is; -1 = the whole pdata */
-    uint32_t nprofiles; /* counts for self-metrics */
-    uint64_t nsamples;
-    uint64_t received_ns; /* when the receiver accepted it */
 };
 
 struct batch {
