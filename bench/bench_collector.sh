@@ -14,20 +14,20 @@
 # generator and the sink share CPU 1, so throughput per core is the
 # daemon's rate on one core. Per input and daemon, BENCH_REPEAT rounds
 # alternating profcol and Collector. A round starts a fresh daemon, reads
-# its idle RSS after BENCH_IDLE seconds, keeps BENCH_INFLIGHT calls in
-# flight for BENCH_SECONDS (bench_loadgen grpc): accepted calls per second
-# (saturation), the daemon's CPU seconds per profile, p99 latency, and the
-# calls it delivered: every round has a fresh sink, stopped as the
-# generator ends, that counts the OTLP profiles it got (a daemon that
-# acknowledges into a queue it cannot drain accepts more than it relays;
-# delivered calls = sink profiles / profiles per input call). Then a
-# fresh daemon again gets calls paced at 70 % of that saturation rate for
-# BENCH_SECONDS: its p99 latency and peak RSS (VmHWM) there. (At
+# its idle RSS (and the file-backed part of it) after BENCH_IDLE seconds,
+# keeps BENCH_INFLIGHT calls in flight for BENCH_SECONDS (bench_loadgen
+# grpc): accepted calls per second (saturation), the daemon's CPU seconds
+# per profile, p99 latency, and the calls it delivered: every round has a
+# fresh sink, stopped as the generator ends, that counts the OTLP profiles
+# it got (a daemon that acknowledges into a queue it cannot drain accepts
+# more than it relays; delivered calls = sink profiles / profiles per
+# input call). Then a fresh daemon again gets calls paced at 70 % of that
+# saturation rate for BENCH_SECONDS: its p99 latency and peak RSS (VmHWM) there. (At
 # saturation the peak RSS mostly measures how much a daemon lets queue up.)
 #
 # Environment: BENCH_SECONDS (10), BENCH_REPEAT (3), BENCH_INFLIGHT (16;
 # BENCH_INFLIGHT_LARGE, 4, for the 200k profile), BENCH_IDLE (2),
-# BENCH_NO_BUILD=1.
+# BENCH_INPUTS ("cpu large": a subset while iterating), BENCH_NO_BUILD=1.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,6 +38,7 @@ INFLIGHT=${BENCH_INFLIGHT:-16}
 # 18 MB calls: a few in flight saturate a core (more only wait in queues).
 INFLIGHT_LARGE=${BENCH_INFLIGHT_LARGE:-4}
 IDLE=${BENCH_IDLE:-2}
+INPUTS=${BENCH_INPUTS:-cpu large}
 OUT=$BUILD/bench/collector
 METHOD=/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export
 mkdir -p "$OUT"
@@ -133,7 +134,7 @@ RESULTS=$OUT/results.txt
 TICK=$(getconf CLK_TCK)
 
 run_one() { # DAEMON INPUT RATE (0: saturation)
-  local port cfg pid idle c0 c1 t0 t1 line hwm sinkpid got
+  local port cfg pid idle idlefile c0 c1 t0 t1 line hwm sinkpid got
   local n=$INFLIGHT
   [ "$2" = large ] && n=$INFLIGHT_LARGE
   SINK=$(free_port)
@@ -154,6 +155,7 @@ run_one() { # DAEMON INPUT RATE (0: saturation)
   wait_port "$port" "$pid" "$OUT/$1.log"
   sleep "$IDLE"
   idle=$(rss_kib "$pid" VmRSS)
+  idlefile=$(rss_kib "$pid" RssFile)
   c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   line=$(taskset -c 1 "$BUILD/bench_loadgen" grpc "127.0.0.1:$port" "$METHOD" \
     "$OUT/$2.otlp" "$n" "$SECS" 1 "$3")
@@ -162,7 +164,8 @@ run_one() { # DAEMON INPUT RATE (0: saturation)
   got=$(sed -n 's/.*profiles=\([0-9]*\).*/\1/p' "$OUT/sink.out")
   hwm=$(rss_kib "$pid" VmHWM)
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  echo "daemon=$1 input=$2 rate=$3 $line idle_rss_kib=$idle peak_rss_kib=$hwm" \
+  echo "daemon=$1 input=$2 rate=$3 $line idle_rss_kib=$idle" \
+    "idle_file_rss_kib=$idlefile peak_rss_kib=$hwm" \
     "delivered=$(awk -v g="${got:-0}" -v k="${PER_CALL[$2]}" 'BEGIN {printf "%.1f", g / k}')" \
     "cpu_s=$(awk -v a="$c0" -v b="$c1" -v t="$TICK" 'BEGIN {printf "%.2f", (b - a) / t}')" \
     "wall_s=$(awk -v x="$t0" -v y="$t1" 'BEGIN {printf "%.2f", y - x}')" >>"$RESULTS"
@@ -171,7 +174,7 @@ run_one() { # DAEMON INPUT RATE (0: saturation)
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-for input in cpu large; do
+for input in $INPUTS; do
   for r in $(seq "$REPEAT"); do
     for d in profcol collector; do
       run_one "$d" "$input" 0
@@ -225,7 +228,9 @@ for inp in ("cpu", "large"):
         dlv = med(rs, "delivered") / med(rs, "wall_s")
         cpu_ms = 1000 * sum(float(r["cpu_s"]) for r in rs) / max(done, 1)
         ps = paced.get((inp, d), rs)
-        got[d] = (rate, med(ps, "peak_rss_kib") / 1024, cpu_ms, dlv)
+        got[d] = (rate, med(ps, "peak_rss_kib") / 1024, cpu_ms, dlv,
+                  med(rs, "idle_rss_kib") / 1024,
+                  med(rs, "idle_file_rss_kib") / 1024)
         print("| %s | %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f |"
               % (inp, d, rate, dlv, cpu_ms, med(rs, "p99_us") / 1000,
                  med(rs, "idle_rss_kib") / 1024,
@@ -240,6 +245,13 @@ for inp in ("cpu", "large"):
                        % (inp, got["profcol"][0] / got["collector"][0], dl,
                           got["collector"][2] / got["profcol"][2],
                           got["profcol"][1] / got["collector"][1]))
+        summary.append("%s: idle RSS profcol %.1f MiB (%.1f file-backed: "
+                       "library and program text), Collector %.1f MiB "
+                       "(%.1f file-backed); 1/5 of the Collector's peak at "
+                       "70 %% is %.1f MiB"
+                       % (inp, got["profcol"][4], got["profcol"][5],
+                          got["collector"][4], got["collector"][5],
+                          got["collector"][1] / 5))
 print()
 for s in summary:
     print("- " + s)

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/mempolicy.h"
 #include "cmd/cmd.h"
 #include "pipeline/engine.h"
 
@@ -29,5 +30,6 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "usage: profcol [run] --config FILE\n");
         return 2;
     }
+    (void)mempolicy_apply();
     return engine_run(path);
 }

@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/assert.h"
+#include "component/series.h"
 #include "codec/otlp.h"
 #include "codec/pprof.h"
 #include "model/pdata_iter.h"
@@ -278,10 +279,13 @@ struct batch *batch_clone(const struct batch *b)
         }
         *dst = *src;
         dst->attrs = NULL;
+        dst->raw_attrs = NULL;
         dst->raw = blob_ref(src->raw);
         dst->pd = shared_pdata_ref(src->pd);
         if (copy_kvs(&c->arena, &dst->attrs, src->attrs, src->nattrs, 0) !=
                 PC_OK ||
+            copy_kvs(&c->arena, &dst->raw_attrs, src->raw_attrs,
+                     src->raw_nattrs, 0) != PC_OK ||
             copy_pstr(&c->arena, &dst->tenant, src->tenant) != PC_OK) {
             goto fail;
         }
@@ -379,11 +383,64 @@ int batch_item_payload_mut(struct batch *b, struct item *it,
     /* The original bytes no longer describe the payload. */
     blob_unref(it->raw);
     it->raw = NULL;
+    it->raw_noted = 0;
     clear_original_payloads(it->pd->pd);
     /* Changed in place from here: no other item or batch may see it. */
     PC_ASSERT(atomic_load((_Atomic int *)&it->pd->refs) == 1);
     *out = it->pd->pd;
     return PC_OK;
+}
+
+static int kv_same(const struct keyvalue *a, const struct keyvalue *b)
+{
+    return pstr_eqp(a->key, b->key) && av_equal(&a->value, &b->value);
+}
+
+int item_note_raw_attrs(struct batch *b, struct item *it,
+                        const struct resource *res)
+{
+    uint32_t i;
+    int rc;
+
+    PC_ASSERT(it->raw != NULL && it->format == PAYLOAD_OTLP);
+    it->raw_noted = 0;
+    if (it->nattrs != res->nattrs) {
+        return PC_OK;
+    }
+    for (i = 0; i < it->nattrs; i++) {
+        if (series_internal(it->attrs[i].key) ||
+            !kv_same(&it->attrs[i], &res->attrs[i])) {
+            return PC_OK;
+        }
+    }
+    rc = copy_kvs(&b->arena, &it->raw_attrs, it->attrs, it->nattrs, 0);
+    if (rc != PC_OK) {
+        return rc == PC_ENOMEM ? rc : PC_OK; /* too deep: not noted */
+    }
+    it->raw_nattrs = it->nattrs;
+    it->raw_noted = 1;
+    return PC_OK;
+}
+
+int item_otlp_as_received(const struct item *it)
+{
+    uint32_t i, j = 0;
+
+    if (it->raw == NULL || it->format != PAYLOAD_OTLP || it->resource != -1 ||
+        !it->raw_noted) {
+        return 0;
+    }
+    for (i = 0; i < it->nattrs; i++) {
+        if (series_internal(it->attrs[i].key)) {
+            continue;
+        }
+        if (j == it->raw_nattrs ||
+            !kv_same(&it->attrs[i], &it->raw_attrs[j])) {
+            return 0;
+        }
+        j++;
+    }
+    return j == it->raw_nattrs;
 }
 
 struct pstr item_original_pprof(const struct item *it)

@@ -76,6 +76,11 @@ struct item {
     uint32_t nprofiles;      /* counts for self-metrics */
     uint64_t nsamples;
     uint64_t received_ns; /* when the receiver accepted it */
+    /* The attributes raw's one resource carries (batch arena), noted by
+     * the receiver (item_note_raw_attrs); raw_noted 0 = unknown. */
+    struct keyvalue *raw_attrs;
+    uint32_t raw_nattrs;
+    uint8_t raw_noted;
 };
 
 struct batch {
@@ -113,6 +118,22 @@ int batch_shared(const struct batch *b);
  * the copy (the original bytes no longer match what will be sent). */
 int batch_item_payload_mut(struct batch *b, struct item *it,
                            struct pdata **out, struct errctx *e);
+
+/* Notes that it->raw, an ExportProfilesServiceRequest of the one resource
+ * res, carries exactly the attributes the receiver has just set on the item
+ * from res (item_set_resource_attrs). Noted only when they came through
+ * whole: no duplicate key collapsed, no key cut, no internal `__*` key
+ * (an encoder leaves those out). PC_OK (noted or not) or PC_ENOMEM. */
+int item_note_raw_attrs(struct batch *b, struct item *it,
+                        const struct resource *res);
+
+/* Nonzero when it->raw may go to an OTLP backend as it is: the item came
+ * in as that ExportProfilesServiceRequest, of one resource, with its
+ * attributes noted (item_note_raw_attrs); no processor changed its payload
+ * (that drops raw) and its attributes, internal `__*` ones aside, are
+ * still the noted ones in the same order. The encoding of the item would
+ * then say the same as raw. */
+int item_otlp_as_received(const struct item *it);
 
 /* The item's original pprof bytes: it->raw when the item came in as a
  * pprof and nothing changed its payload; empty otherwise. */

@@ -667,8 +667,11 @@ static grpc_byte_buffer *send_buffer(const struct grpccli *c,
     if (c->gzip_level > 0) {
         buf_init(&gz, 0);
         if (gz_compress(req, len, &gz, c->gzip_level) == PC_OK) {
-            body = grpc_slice_from_copied_buffer((const char *)gz.data,
-                                                 gz.len);
+            /* The slice takes the compressed bytes (freed with it): no
+             * second copy of a message that may be megabytes. */
+            size_t n;
+            uint8_t *p = buf_take(&gz, &n);
+            body = grpc_slice_new(p, n, free);
             bb = grpc_raw_compressed_byte_buffer_create(&body, 1,
                                                         GRPC_COMPRESS_GZIP);
             grpc_slice_unref(body);
@@ -837,7 +840,7 @@ static void otlp_note_partial(const struct buf *resp, struct export_result *r)
     }
 }
 
-static int otlp_send_one(struct grpccli *c, const struct buf *req,
+static int otlp_send_one(struct grpccli *c, const uint8_t *req, size_t len,
                          int64_t deadline_ms, struct export_result *r)
 {
     int64_t left = deadline_ms - clock_mono_ms();
@@ -849,8 +852,7 @@ static int otlp_send_one(struct grpccli *c, const struct buf *req,
         return PC_ERETRY;
     }
     buf_init(&resp, GRPCCLI_RESPONSE_MAX);
-    rc = grpccli_call(c, GRPCCLI_OTLP_EXPORT_METHOD, req->data, req->len, left,
-                      &resp, r);
+    rc = grpccli_call(c, GRPCCLI_OTLP_EXPORT_METHOD, req, len, left, &resp, r);
     if (rc == PC_OK) {
         otlp_note_partial(&resp, r);
     }
@@ -883,9 +885,15 @@ static int otlp_export_part(struct grpccli *c, const struct otlp_item *items,
         buf_free(&req);
         return rc == PC_ENOMEM ? PC_ERETRY : PC_EPERMANENT;
     }
-    rc = otlp_send_one(c, &req, deadline_ms, r);
+    rc = otlp_send_one(c, req.data, req.len, deadline_ms, r);
     buf_free(&req);
     return rc;
+}
+
+int grpccli_otlp_send(struct grpccli *c, const uint8_t *req, size_t len,
+                      int64_t timeout_ms, struct export_result *r)
+{
+    return otlp_send_one(c, req, len, clock_mono_ms() + timeout_ms, r);
 }
 
 int grpccli_otlp_export(struct grpccli *c, const struct otlp_item *items,

@@ -162,6 +162,12 @@ int grpccli_otlp_export(struct grpccli *c, const struct otlp_item *items,
                         size_t n, uint64_t max_bytes, int64_t timeout_ms,
                         struct export_result *r);
 
+/* Sends req, an ExportProfilesServiceRequest already encoded (one a
+ * receiver got, forwarded as it is), as one call; partial success and
+ * return values as grpccli_otlp_export. */
+int grpccli_otlp_send(struct grpccli *c, const uint8_t *req, size_t len,
+                      int64_t timeout_ms, struct export_result *r);
+
 /* Parses an ExportProfilesServiceResponse: rejected profiles and message
  * (NUL-terminated, cut to msglen). PC_OK or PC_ECORRUPT. */
 int grpccli_otlp_partial(const uint8_t *p, size_t len, int64_t *rejected,

@@ -8,6 +8,9 @@
  * only when it grows past `max_request_bytes`. Each item's resource
  * attributes are the item's series attributes without the internal `__*`
  * ones, so what processors did to the series is what the backend sees.
+ * A batch that is one received OTLP request nothing changed
+ * (item_otlp_as_received) goes as its original bytes instead: no decode,
+ * no encode, and the backend sees exactly what the client sent.
  *
  * Failures follow the OTLP specification (grpccli_classify): the exporter
  * helper retries UNAVAILABLE and friends with backoff, honours RetryInfo,
@@ -27,6 +30,7 @@
 #include <string.h>
 
 #include "codec/otlp.h"
+#include "component/batch_codec.h"
 #include "component/batch_otlp.h"
 #include "component/component.h"
 #include "exporterhelper/exporter_helper.h"
@@ -123,6 +127,19 @@ static void otlpx_destroy(void *ctx)
     free(x);
 }
 
+/* A partial success: logged and counted. */
+static void otlpx_note_rejected(struct otlp_exporter *x, int rc,
+                                const struct export_result *r)
+{
+    if (rc == PC_OK && r->rejected_profiles > 0) {
+        if (x->rejected != NULL) {
+            mcounter_add(x->rejected, r->rejected_profiles);
+        }
+        log_warn(x->id, "backend rejected profiles",
+                 "rejected=%u reason=\"%s\"", r->rejected_profiles, r->msg);
+    }
+}
+
 static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
                         struct export_result *r)
 {
@@ -132,19 +149,28 @@ static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
         .include_original_payload = x->cfg->include_original_payload,
     };
     struct batch_otlp bo;
-    int rc = batch_otlp_build(b, &o, &bo, r);
+    int rc;
 
+    if (b->nitems == 1 && item_otlp_as_received(&b->items[0])) {
+        /* One request as it came in, nothing changed: its bytes say what
+         * an encoding would, without the decode and encode. */
+        const struct blob *raw = b->items[0].raw;
+        /* Nor is the model needed: let it go before the compression and
+         * the call (a large request's model is several times its size),
+         * unless another holder of b may still read it. */
+        if (!batch_shared(b)) {
+            (void)batch_compact(b);
+        }
+        rc = grpccli_otlp_send(x->cli, raw->data, raw->len, timeout_ms, r);
+        otlpx_note_rejected(x, rc, r);
+        return rc;
+    }
+    rc = batch_otlp_build(b, &o, &bo, r);
     if (rc == PC_OK) {
         rc = grpccli_otlp_export(x->cli, bo.items, bo.n,
                                  x->cfg->max_request_bytes, timeout_ms, r);
     }
-    if (rc == PC_OK && r->rejected_profiles > 0) {
-        if (x->rejected != NULL) {
-            mcounter_add(x->rejected, r->rejected_profiles);
-        }
-        log_warn(x->id, "backend rejected profiles",
-                 "rejected=%u reason=\"%s\"", r->rejected_profiles, r->msg);
-    }
+    otlpx_note_rejected(x, rc, r);
     batch_otlp_free(&bo);
     return rc;
 }

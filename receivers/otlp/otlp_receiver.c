@@ -256,6 +256,9 @@ static int add_items(struct batch *b, struct shared_pdata *sp,
         it->nprofiles = np;
         it->nsamples = ns;
         rc = item_set_resource_attrs(b, it, &pd->resources[r].resource);
+        if (rc == PC_OK && it->raw != NULL) {
+            rc = item_note_raw_attrs(b, it, &pd->resources[r].resource);
+        }
     }
     return rc;
 }

@@ -7,7 +7,9 @@ Messages come from proto/otlp (opentelemetry-proto v1.11.0, Python modules
 generated into PB_DIR). A real OTLP backend cannot run here, so the sink
 applies the v1.11.0 rules with the independent checker of
 tests/integration/otlp_check.py and refuses a broken request with
-INVALID_ARGUMENT. Valid requests are recorded as OUT_DIR/r<N>.otlp. With
+INVALID_ARGUMENT. Valid requests are recorded as OUT_DIR/r<N>.otlp, the
+message bytes as they came over the wire (a relay that forwards a request
+as it got it can be told from one that encodes it again). With
 "partial": K in the control file the response reports K rejected profiles
 (partial_success), as a backend that refused some does.
 """
@@ -35,7 +37,8 @@ def main():
     svc_pb2, pb = otlp_check.load_modules(pb_dir)
     sink = sink_common.Sink(out_dir, control)
 
-    def export(req, context):
+    def export(wire, context):
+        raw, req = wire
         with sink.lock:
             sink.stats["requests"] += 1
             n = sink.stats["requests"]
@@ -49,7 +52,7 @@ def main():
         if not nprof:
             sink.invalid(context, "request holds no profile")
         with open(os.path.join(out_dir, "r%04d.otlp" % n), "wb") as f:
-            f.write(req.SerializeToString())
+            f.write(raw)
         resp = svc_pb2.ExportProfilesServiceResponse()
         partial = int(sink.mode().get("partial", 0))
         if partial:
@@ -65,7 +68,8 @@ def main():
         SERVICE,
         {"Export": grpc.unary_unary_rpc_method_handler(
             export,
-            request_deserializer=svc_pb2.ExportProfilesServiceRequest.FromString,
+            request_deserializer=lambda b: (
+                b, svc_pb2.ExportProfilesServiceRequest.FromString(b)),
             response_serializer=svc_pb2.ExportProfilesServiceResponse.SerializeToString)})
     return sink_common.serve(handler, port_file, port)
 
