@@ -11,7 +11,9 @@ INVALID_ARGUMENT. Valid requests are recorded as OUT_DIR/r<N>.otlp, the
 message bytes as they came over the wire (a relay that forwards a request
 as it got it can be told from one that encodes it again). With
 "partial": K in the control file the response reports K rejected profiles
-(partial_success), as a backend that refused some does.
+(partial_success), as a backend that refused some does. With
+"canonical": false, dictionary tables may repeat entries (the format allows
+it; profcol's own encoder never writes repeats, which the default checks).
 """
 import os
 import sys
@@ -46,7 +48,8 @@ def main():
         sink.note_metadata(context)
         sink.fault(context)
         c = otlp_check.Checker()
-        nprof = otlp_check.check_request(req, pb, c)
+        canonical = bool(sink.mode().get("canonical", True))
+        nprof = otlp_check.check_request(req, pb, c, canonical)
         if c.errors:
             sink.invalid(context, "; ".join(c.errors[:3]))
         if not nprof:
