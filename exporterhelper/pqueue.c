@@ -8,6 +8,8 @@
  *
  * record:  u32 magic "PCQ1" | u32 len | u32 crc32(payload) |
  *          u32 crc32(first 12 header bytes) | payload (len bytes, zstd)
+ *          or magic "PCQS": the same with the payload stored as it is
+ *          (PQUEUE_PUT_STORE: already compressed, zstd would not shrink it)
  * ack:     u32 magic "PCA1" | u32 crc32(offset) | u64 offset of the record
  *
  * All integers little-endian. The header carries its own CRC so that the
@@ -52,8 +54,9 @@
 #include "codec/compress.h"
 #include "telemetry/log.h"
 
-#define REC_MAGIC 0x31514350u /* "PCQ1" */
-#define ACK_MAGIC 0x31414350u /* "PCA1" */
+#define REC_MAGIC 0x31514350u        /* "PCQ1" */
+#define REC_MAGIC_STORED 0x53514350u /* "PCQS"; same first byte as PCQ1 */
+#define ACK_MAGIC 0x31414350u        /* "PCA1" */
 #define REC_HDR 16
 #define ACK_LEN 16
 
@@ -456,11 +459,16 @@ static int acks_load(struct pqueue *pq, uint64_t id, uint64_t **out, size_t *n)
 }
 
 /* Length of a complete, checksummed record at off, or 0. */
+static int is_rec_magic(uint32_t m)
+{
+    return m == REC_MAGIC || m == REC_MAGIC_STORED;
+}
+
 static uint64_t record_at(const uint8_t *p, uint64_t size, uint64_t off)
 {
     uint32_t len;
 
-    if (size - off < REC_HDR || get32(p + off) != REC_MAGIC ||
+    if (size - off < REC_HDR || !is_rec_magic(get32(p + off)) ||
         get32(p + off + 12) != crc(p + off, 12)) {
         return 0;
     }
@@ -1094,9 +1102,10 @@ void pqueue_close(struct pqueue *pq)
 
 /* ---- put ----------------------------------------------------------------- */
 
-/* Header + zstd payload in one buffer, so the append is a single pwrite. */
+/* Header + payload (zstd, or stored) in one buffer, so the append is a
+ * single pwrite. */
 static int build_record(struct pqueue *pq, const uint8_t *data, size_t len,
-                        struct buf *rec)
+                        int store, struct buf *rec)
 {
     uint8_t *h;
     int rc;
@@ -1105,17 +1114,18 @@ static int build_record(struct pqueue *pq, const uint8_t *data, size_t len,
         return PC_ETOOBIG;
     }
     buf_init(rec, PQUEUE_MAX_RECORD + REC_HDR);
-    rc = buf_reserve(rec, REC_HDR + len / 2 + 64);
+    rc = buf_reserve(rec, REC_HDR + (store ? len : len / 2 + 64));
     if (rc == PC_OK) {
         rec->len = REC_HDR;
-        rc = zstd_compress(data, len, rec, pq->level);
+        rc = store ? buf_append(rec, data, len)
+                   : zstd_compress(data, len, rec, pq->level);
     }
     if (rc != PC_OK) {
         buf_free(rec);
         return rc;
     }
     h = rec->data;
-    put32(h, REC_MAGIC);
+    put32(h, store ? REC_MAGIC_STORED : REC_MAGIC);
     put32(h + 4, (uint32_t)(rec->len - REC_HDR));
     put32(h + 8, crc(h + REC_HDR, rec->len - REC_HDR));
     put32(h + 12, crc(h, 12));
@@ -1199,11 +1209,12 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
  * joins the next group commit. */
 static int put_record(struct pqueue *pq, const uint8_t *data, size_t len,
                       int64_t wait_ms, struct pq_waiter *w, void *held,
-                      uint64_t cost, int *kept)
+                      uint64_t cost, int flags, int *kept)
 {
     struct timespec dl = clock_mono_after(wait_ms);
     struct buf rec;
-    int rc = build_record(pq, data, len, &rec);
+    int rc = build_record(pq, data, len, (flags & PQUEUE_PUT_STORE) != 0,
+                          &rec);
 
     if (rc != PC_OK) {
         return rc;
@@ -1245,7 +1256,8 @@ int pqueue_put(struct pqueue *pq, const uint8_t *data, size_t len,
 {
     int kept = 0;
 
-    return pqueue_put_held(pq, data, len, wait_ms, NULL, NULL, NULL, 0, &kept);
+    return pqueue_put_held(pq, data, len, wait_ms, NULL, NULL, NULL, 0, 0,
+                           &kept);
 }
 
 int pqueue_put_async(struct pqueue *pq, const uint8_t *data, size_t len,
@@ -1253,12 +1265,13 @@ int pqueue_put_async(struct pqueue *pq, const uint8_t *data, size_t len,
 {
     int kept = 0;
 
-    return pqueue_put_held(pq, data, len, wait_ms, done, arg, NULL, 0, &kept);
+    return pqueue_put_held(pq, data, len, wait_ms, done, arg, NULL, 0, 0,
+                           &kept);
 }
 
 int pqueue_put_held(struct pqueue *pq, const uint8_t *data, size_t len,
                     int64_t wait_ms, pqueue_durable_fn done, void *arg,
-                    void *held, uint64_t cost, int *kept)
+                    void *held, uint64_t cost, int flags, int *kept)
 {
     struct pq_waiter *w;
     int rc;
@@ -1270,7 +1283,7 @@ int pqueue_put_held(struct pqueue *pq, const uint8_t *data, size_t len,
         memset(&sw, 0, sizeof(sw));
         return put_record(pq, data, len, wait_ms,
                           pq->fsync == PQUEUE_FSYNC_ALWAYS ? &sw : NULL, held,
-                          cost, kept);
+                          cost, flags, kept);
     }
     w = calloc(1, sizeof(*w));
     if (w == NULL) {
@@ -1278,7 +1291,7 @@ int pqueue_put_held(struct pqueue *pq, const uint8_t *data, size_t len,
     }
     w->done = done;
     w->arg = arg;
-    rc = put_record(pq, data, len, wait_ms, w, held, cost, kept);
+    rc = put_record(pq, data, len, wait_ms, w, held, cost, flags, kept);
     if (rc != PC_OK) {
         free(w); /* never appended: the committer does not know it */
         return rc;
@@ -1309,9 +1322,15 @@ static int read_record(struct pqueue *pq, const struct pqueue_ticket *t,
     if (rc == PC_OK) {
         rc = read_all(s->fd, p, t->len, t->off + REC_HDR);
     }
-    if (rc == PC_OK && (get32(hdr) != REC_MAGIC || get32(hdr + 4) != t->len ||
-                        get32(hdr + 8) != crc(p, t->len))) {
+    if (rc == PC_OK &&
+        (!is_rec_magic(get32(hdr)) || get32(hdr + 4) != t->len ||
+         get32(hdr + 8) != crc(p, t->len))) {
         rc = PC_ECORRUPT;
+    }
+    if (rc == PC_OK && get32(hdr) == REC_MAGIC_STORED) {
+        *out = p; /* stored as it is: the payload is the data */
+        *outlen = t->len;
+        return PC_OK;
     }
     buf_init(&plain, PQUEUE_MAX_RECORD);
     if (rc == PC_OK) {

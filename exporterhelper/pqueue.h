@@ -116,15 +116,20 @@ typedef void (*pqueue_durable_fn)(void *arg, int rc);
 int pqueue_put_async(struct pqueue *pq, const uint8_t *data, size_t len,
                      int64_t wait_ms, pqueue_durable_fn done, void *arg);
 
+/* pqueue_put_held flag: store the payload as it is, without zstd (the
+ * caller knows it is mostly compressed bytes already). */
+#define PQUEUE_PUT_STORE 1
+
 /*
- * pqueue_put_async, and the queue may keep `held`, the same data in memory
- * (costing `cost` bytes), with the record for the consumer: *kept says
- * whether it did (then the queue owns it); otherwise the caller still owns
- * held. Durability is the same: the record is on disk either way.
+ * pqueue_put_async (done == NULL: pqueue_put), and the queue may keep
+ * `held`, the same data in memory (costing `cost` bytes), with the record
+ * for the consumer: *kept says whether it did (then the queue owns it);
+ * otherwise the caller still owns held. Durability is the same: the record
+ * is on disk either way. flags: 0 or PQUEUE_PUT_STORE.
  */
 int pqueue_put_held(struct pqueue *pq, const uint8_t *data, size_t len,
                     int64_t wait_ms, pqueue_durable_fn done, void *arg,
-                    void *held, uint64_t cost, int *kept);
+                    void *held, uint64_t cost, int flags, int *kept);
 
 /* Test hook: called by the committer after each data fdatasync returned
  * and before the tickets it covers are completed (NULL = none). */

@@ -35,6 +35,15 @@ struct pwriter {
     int closed, joined;
 };
 
+/* Records mostly made of payloads compressed already (gzip'd pprof) are
+ * stored as they are: zstd would spend the CPU and not shrink them. */
+static int store_flag(const struct batch *b, size_t serialized)
+{
+    return batch_compressed_bytes(b) >= (uint64_t)serialized / 4 * 3
+               ? PQUEUE_PUT_STORE
+               : 0;
+}
+
 /* Serializes and stores one item; answers it unless the committer will.
  * The queue may keep the batch itself with the record, so its consumer
  * need not read and decode the record again. */
@@ -48,7 +57,8 @@ static void pw_store(struct pwriter *w, struct pw_item *it)
     rc = batch_serialize(it->b, &ser);
     if (rc == PC_OK) {
         rc = pqueue_put_held(w->pq, ser.data, ser.len, it->wait_ms, it->done,
-                             it->arg, it->b, queue_batch_cost(it->b), &kept);
+                             it->arg, it->b, queue_batch_cost(it->b),
+                             store_flag(it->b, ser.len), &kept);
     }
     buf_free(&ser);
     if (rc != PC_OK && rc != PC_EINPROGRESS) {

@@ -655,7 +655,7 @@ static int put_held(struct pqueue *pq, uint32_t i)
     make_rec(i, rec, sizeof(rec));
     memcpy(copy, rec, RECSZ);
     assert_int_equal(pqueue_put_held(pq, rec, sizeof(rec), 0, count_durable,
-                                     NULL, copy, RECSZ, &kept),
+                                     NULL, copy, RECSZ, 0, &kept),
                      PC_EINPROGRESS);
     if (!kept) {
         free(copy);
@@ -721,6 +721,45 @@ static void test_held_copies(void **state)
     pqueue_close(pq);
 }
 
+/* Records stored without zstd (PQUEUE_PUT_STORE) take their size on disk,
+ * mix with compressed ones in a segment, and read back alike, also after
+ * a reopen. */
+static void test_stored_records(void **state)
+{
+    struct fx *f = *state;
+    struct pqueue *pq = open_q(f);
+    struct pqueue_stats st;
+    struct pqueue_ticket t;
+    uint8_t rec[RECSZ];
+    uint32_t i;
+    int kept = -1;
+
+    for (i = 0; i < 4; i++) {
+        make_rec(i, rec, sizeof(rec));
+        assert_int_equal(pqueue_put_held(pq, rec, sizeof(rec), 0, NULL, NULL,
+                                         NULL, 0, i % 2 ? PQUEUE_PUT_STORE : 0,
+                                         &kept),
+                         PC_OK);
+        assert_false(kept);
+        pqueue_get_stats(pq, &st);
+        if (i == 0) {
+            assert_true(st.bytes < 16 + RECSZ); /* zstd shrank it */
+        } else if (i == 1) {
+            assert_true(st.bytes > 16 + RECSZ); /* this one as it is */
+        }
+    }
+    assert_int_equal(get_one(pq, &t), 0);
+    assert_int_equal(get_one(pq, &t), 1);
+    assert_int_equal(pqueue_ack(pq, &t), PC_OK);
+    pqueue_close(pq);
+    pq = open_q(f);
+    assert_int_equal(pqueue_size(pq), 3);
+    assert_int_equal(get_one(pq, &t), 0);
+    assert_int_equal(get_one(pq, &t), 2);
+    assert_int_equal(get_one(pq, &t), 3);
+    pqueue_close(pq);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -742,6 +781,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_commit_close, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_held_copies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stored_records, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
