@@ -939,7 +939,11 @@ static struct pq_waiter *finish_waiters(struct pqueue *pq, struct pq_waiter *w,
         next = w->next;
         /* A ticket is completed exactly once. */
         PC_ASSERT(!w->finished);
-        if (fifo_push_back(&pq->pending, &w->t) != PC_OK) {
+        if (fifo_push_back(&pq->pending, &w->t) == PC_OK) {
+            /* One consumer per record: a broadcast would wake them all
+             * (10 by default) for a group of a few records. */
+            pthread_cond_signal(&pq->not_empty);
+        } else {
             held_drop(pq, &w->t);
             /* Durable but unseen until the next open: say so. */
             log_error(pq->log_id,
@@ -958,7 +962,6 @@ static struct pq_waiter *finish_waiters(struct pqueue *pq, struct pq_waiter *w,
             tail = &w->next;
         }
     }
-    pthread_cond_broadcast(&pq->not_empty);
     pthread_cond_broadcast(&pq->durable_cv);
     return async;
 }
