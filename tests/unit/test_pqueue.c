@@ -663,6 +663,17 @@ static int put_held(struct pqueue *pq, uint32_t i)
     return kept;
 }
 
+/* Waits until n group-committed puts were answered (bounded). */
+static void wait_durable(int n)
+{
+    int i;
+
+    for (i = 0; i < 5000 && atomic_load(&held_durable) < n; i++) {
+        usleep(1000);
+    }
+    assert_int_equal(atomic_load(&held_durable), n);
+}
+
 /* Takes the next record, which must come with its copy: returns its number. */
 static uint32_t get_held(struct pqueue *pq, struct pqueue_ticket *t)
 {
@@ -699,6 +710,7 @@ static void test_held_copies(void **state)
     assert_true(put_held(pq, 0));
     assert_true(put_held(pq, 1));
     assert_false(put_held(pq, 2)); /* over held_max: read from disk */
+    wait_durable(3); /* all visible to consumers: get_one does not wait */
     assert_int_equal(get_held(pq, &t), 0);
     pqueue_release(pq, &t); /* back with its copy */
     assert_int_equal(get_held(pq, &t), 0);
