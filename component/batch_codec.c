@@ -13,6 +13,7 @@
 
 #include "core/assert.h"
 #include "core/err.h"
+#include "codec/compress.h"
 #include "codec/otlp.h"
 
 static const uint8_t codec_magic[3] = {'P', 'C', 'B'};
@@ -203,6 +204,23 @@ static int put_payload(struct buf *o, const struct item *it)
     }
     buf_free(&tmp);
     return rc;
+}
+
+uint64_t batch_compressed_bytes(const struct batch *b)
+{
+    uint64_t n = 0;
+    uint32_t i;
+
+    /* put_payload writes each item's bytes, shared or not. */
+    for (i = 0; i < b->nitems; i++) {
+        const struct blob *raw = b->items[i].raw;
+
+        if (raw != NULL && (gz_is_gzip(raw->data, raw->len) ||
+                            zstd_is_zstd(raw->data, raw->len))) {
+            n += raw->len;
+        }
+    }
+    return n;
 }
 
 static int put_item(struct buf *o, const struct item *it)

@@ -40,6 +40,13 @@
  * need the model. Only the sole holder of b may call it; an item whose
  * encoding fails keeps its model. Returns the number of items compacted.
  */
+/*
+ * Bytes of b's serialized form that are payloads kept as received and
+ * compressed already (gzip, zstd): what a general compressor run over the
+ * serialized batch would not shrink.
+ */
+uint64_t batch_compressed_bytes(const struct batch *b);
+
 #define BATCH_COMPACT_MAX_ARENA ((size_t)1 << 20)
 uint32_t batch_compact(struct batch *b);
 

@@ -451,6 +451,22 @@ static void consume_record(struct exphelper *h, struct pqueue_ticket *t,
     batch_unref(b);
 }
 
+/* A record whose batch the queue still held: deliver that batch. The
+ * ticket keeps it if the record goes back to the queue. */
+static void consume_held(struct exphelper *h, struct pqueue_ticket *t)
+{
+    struct batch *b = export_copy(t->held);
+    int rc;
+
+    t->held = b;
+    if (deliver(h, b, 1, 1, &rc) == OUT_DONE) {
+        pqueue_ack(h->pq, t);
+        batch_unref(b);
+    } else {
+        pqueue_release(h->pq, t);
+    }
+}
+
 static void consume_persistent(struct exphelper *h)
 {
     struct pqueue_ticket t;
@@ -464,7 +480,11 @@ static void consume_persistent(struct exphelper *h)
             pqueue_release(h->pq, &t);
             break;
         }
-        consume_record(h, &t, data, len);
+        if (t.held != NULL) {
+            consume_held(h, &t);
+        } else {
+            consume_record(h, &t, data, len);
+        }
     }
 }
 
@@ -486,6 +506,14 @@ static void *consumer_main(void *arg)
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
+
+/* A persistent queue's in-memory copies when max_bytes sets no cap. */
+#define HELD_MAX_DEFAULT ((uint64_t)256 << 20)
+
+static void held_free(void *held)
+{
+    batch_unref(held);
+}
 
 static int open_persistent(struct exphelper *h, struct errctx *e)
 {
@@ -511,6 +539,10 @@ static int open_persistent(struct exphelper *h, struct errctx *e)
     o.fsync = s->fsync;
     o.fsync_interval_ms = s->fsync_interval_ms;
     o.log_id = h->id;
+    /* Batches wait in memory too, within the in-memory queue's byte cap. */
+    o.held_free = held_free;
+    o.held_max = h->cfg->queue.max_bytes != 0 ? h->cfg->queue.max_bytes
+                                              : HELD_MAX_DEFAULT;
     return pqueue_open(&o, &h->pq, e);
 }
 

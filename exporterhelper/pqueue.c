@@ -8,6 +8,8 @@
  *
  * record:  u32 magic "PCQ1" | u32 len | u32 crc32(payload) |
  *          u32 crc32(first 12 header bytes) | payload (len bytes, zstd)
+ *          or magic "PCQS": the same with the payload stored as it is
+ *          (PQUEUE_PUT_STORE: already compressed, zstd would not shrink it)
  * ack:     u32 magic "PCA1" | u32 crc32(offset) | u64 offset of the record
  *
  * All integers little-endian. The header carries its own CRC so that the
@@ -52,8 +54,9 @@
 #include "codec/compress.h"
 #include "telemetry/log.h"
 
-#define REC_MAGIC 0x31514350u /* "PCQ1" */
-#define ACK_MAGIC 0x31414350u /* "PCA1" */
+#define REC_MAGIC 0x31514350u        /* "PCQ1" */
+#define REC_MAGIC_STORED 0x53514350u /* "PCQS"; same first byte as PCQ1 */
+#define ACK_MAGIC 0x31414350u        /* "PCA1" */
 #define REC_HDR 16
 #define ACK_LEN 16
 
@@ -111,6 +114,8 @@ struct pqueue {
     int64_t commit_delay_ms; /* fault injection: a slow disk (tests) */
     uint32_t live;
     uint64_t bytes;
+    void (*held_free)(void *held);
+    uint64_t held_max, held_bytes; /* in-memory copies kept with tickets */
     int closed;
     struct pqueue_stats st;
 };
@@ -247,6 +252,20 @@ static void fifo_pop(struct pq_fifo *f, struct pqueue_ticket *t)
     *t = f->v[f->head];
     f->head = (f->head + 1) % f->cap;
     f->len--;
+}
+
+/* Lets go of a ticket's in-memory copy (mutex held): the consumer will
+ * read the record from disk instead. */
+static void held_drop(struct pqueue *pq, struct pqueue_ticket *t)
+{
+    if (t->held == NULL) {
+        return;
+    }
+    PC_ASSERT(pq->held_bytes >= t->held_cost);
+    pq->held_bytes -= t->held_cost;
+    pq->held_free(t->held);
+    t->held = NULL;
+    t->held_cost = 0;
 }
 
 /* ---- segments ------------------------------------------------------------ */
@@ -440,11 +459,16 @@ static int acks_load(struct pqueue *pq, uint64_t id, uint64_t **out, size_t *n)
 }
 
 /* Length of a complete, checksummed record at off, or 0. */
+static int is_rec_magic(uint32_t m)
+{
+    return m == REC_MAGIC || m == REC_MAGIC_STORED;
+}
+
 static uint64_t record_at(const uint8_t *p, uint64_t size, uint64_t off)
 {
     uint32_t len;
 
-    if (size - off < REC_HDR || get32(p + off) != REC_MAGIC ||
+    if (size - off < REC_HDR || !is_rec_magic(get32(p + off)) ||
         get32(p + off + 12) != crc(p + off, 12)) {
         return 0;
     }
@@ -476,7 +500,9 @@ struct scan_ctx {
 
 static int scan_record(struct scan_ctx *c, uint64_t off, uint64_t rlen)
 {
-    struct pqueue_ticket t = {c->seg->id, off, (uint32_t)(rlen - REC_HDR)};
+    struct pqueue_ticket t = {.seg = c->seg->id,
+                              .off = off,
+                              .len = (uint32_t)(rlen - REC_HDR)};
 
     if (c->nacks != 0 &&
         bsearch(&off, c->acks, c->nacks, sizeof(off), cmp_u64) != NULL) {
@@ -727,6 +753,8 @@ static void apply_opts(struct pqueue *pq, const struct pqueue_opts *o)
     pq->fsync_interval_ms = o->fsync_interval_ms > 0 ? o->fsync_interval_ms
                                                      : 200;
     pq->level = o->compress_level != 0 ? o->compress_level : 1;
+    pq->held_free = o->held_free;
+    pq->held_max = o->held_free != NULL ? o->held_max : 0;
     /* Tests make the disk slow to see that answers wait for it. */
     if (getenv("PROFCOL_TEST_COMMIT_DELAY_MS") != NULL) {
         pq->commit_delay_ms = strtoll(getenv("PROFCOL_TEST_COMMIT_DELAY_MS"),
@@ -911,7 +939,12 @@ static struct pq_waiter *finish_waiters(struct pqueue *pq, struct pq_waiter *w,
         next = w->next;
         /* A ticket is completed exactly once. */
         PC_ASSERT(!w->finished);
-        if (fifo_push_back(&pq->pending, &w->t) != PC_OK) {
+        if (fifo_push_back(&pq->pending, &w->t) == PC_OK) {
+            /* One consumer per record: a broadcast would wake them all
+             * (10 by default) for a group of a few records. */
+            pthread_cond_signal(&pq->not_empty);
+        } else {
+            held_drop(pq, &w->t);
             /* Durable but unseen until the next open: say so. */
             log_error(pq->log_id,
                       "persistent queue: out of memory, record "
@@ -929,7 +962,6 @@ static struct pq_waiter *finish_waiters(struct pqueue *pq, struct pq_waiter *w,
             tail = &w->next;
         }
     }
-    pthread_cond_broadcast(&pq->not_empty);
     pthread_cond_broadcast(&pq->durable_cv);
     return async;
 }
@@ -1043,6 +1075,13 @@ void pqueue_close(struct pqueue *pq)
     if (pq->fsync != PQUEUE_FSYNC_NEVER) {
         flush_dirty(pq);
     }
+    while (pq->pending.len > 0) {
+        struct pqueue_ticket t;
+
+        fifo_pop(&pq->pending, &t);
+        held_drop(pq, &t);
+    }
+    /* Taken tickets' copies belong to their consumers. */
     for (s = pq->segs; s != NULL; s = next) {
         next = s->next;
         seg_close_fds(s);
@@ -1066,9 +1105,10 @@ void pqueue_close(struct pqueue *pq)
 
 /* ---- put ----------------------------------------------------------------- */
 
-/* Header + zstd payload in one buffer, so the append is a single pwrite. */
+/* Header + payload (zstd, or stored) in one buffer, so the append is a
+ * single pwrite. */
 static int build_record(struct pqueue *pq, const uint8_t *data, size_t len,
-                        struct buf *rec)
+                        int store, struct buf *rec)
 {
     uint8_t *h;
     int rc;
@@ -1077,17 +1117,18 @@ static int build_record(struct pqueue *pq, const uint8_t *data, size_t len,
         return PC_ETOOBIG;
     }
     buf_init(rec, PQUEUE_MAX_RECORD + REC_HDR);
-    rc = buf_reserve(rec, REC_HDR + len / 2 + 64);
+    rc = buf_reserve(rec, REC_HDR + (store ? len : len / 2 + 64));
     if (rc == PC_OK) {
         rec->len = REC_HDR;
-        rc = zstd_compress(data, len, rec, pq->level);
+        rc = store ? buf_append(rec, data, len)
+                   : zstd_compress(data, len, rec, pq->level);
     }
     if (rc != PC_OK) {
         buf_free(rec);
         return rc;
     }
     h = rec->data;
-    put32(h, REC_MAGIC);
+    put32(h, store ? REC_MAGIC_STORED : REC_MAGIC);
     put32(h + 4, (uint32_t)(rec->len - REC_HDR));
     put32(h + 8, crc(h + REC_HDR, rec->len - REC_HDR));
     put32(h + 12, crc(h, 12));
@@ -1106,7 +1147,7 @@ static int has_room(const struct pqueue *pq, size_t n)
  * PQUEUE_FSYNC_ALWAYS the record waits for the committer (w); otherwise
  * it is visible to consumers at once. */
 static int append_record(struct pqueue *pq, const struct buf *rec,
-                         struct pq_waiter *w)
+                         struct pq_waiter *w, void *held, uint64_t cost)
 {
     struct pq_seg *s;
     struct pqueue_ticket t;
@@ -1114,6 +1155,7 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
 
     /* Appends happen only while open (put_record checked, mutex held). */
     PC_ASSERT(!pq->closed);
+    memset(&t, 0, sizeof(t));
     if (!pq->tail_writable ||
         (pq->tail->size != 0 && pq->tail->size + rec->len > pq->seg_size)) {
         rc = seg_create(pq);
@@ -1127,6 +1169,10 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
     t.seg = s->id;
     t.off = s->size;
     t.len = (uint32_t)(rec->len - REC_HDR);
+    if (held != NULL && pq->held_bytes + cost <= pq->held_max) {
+        t.held = held;
+        t.held_cost = cost;
+    }
     if (rc == PC_OK && w == NULL) {
         rc = fifo_push_back(&pq->pending, &t);
     }
@@ -1140,6 +1186,7 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
         return rc;
     }
     s->size += rec->len;
+    pq->held_bytes += t.held_cost;
     s->dirty = pq->fsync != PQUEUE_FSYNC_NEVER;
     s->live++;
     pq->live++;
@@ -1164,11 +1211,13 @@ static int append_record(struct pqueue *pq, const struct buf *rec,
 /* Compresses (unlocked), waits for room and appends; with w, the record
  * joins the next group commit. */
 static int put_record(struct pqueue *pq, const uint8_t *data, size_t len,
-                      int64_t wait_ms, struct pq_waiter *w)
+                      int64_t wait_ms, struct pq_waiter *w, void *held,
+                      uint64_t cost, int flags, int *kept)
 {
     struct timespec dl = clock_mono_after(wait_ms);
     struct buf rec;
-    int rc = build_record(pq, data, len, &rec);
+    int rc = build_record(pq, data, len, (flags & PQUEUE_PUT_STORE) != 0,
+                          &rec);
 
     if (rc != PC_OK) {
         return rc;
@@ -1188,7 +1237,10 @@ static int put_record(struct pqueue *pq, const uint8_t *data, size_t len,
     } else if (!has_room(pq, rec.len)) {
         rc = PC_EBUSY;
     } else {
-        rc = append_record(pq, &rec, w);
+        uint64_t before = pq->held_bytes;
+
+        rc = append_record(pq, &rec, w, held, cost);
+        *kept = rc == PC_OK && held != NULL && pq->held_bytes != before;
     }
     if (rc == PC_OK && w != NULL && w->done == NULL) {
         /* Synchronous put: wait for the commit covering it. */
@@ -1205,21 +1257,36 @@ static int put_record(struct pqueue *pq, const uint8_t *data, size_t len,
 int pqueue_put(struct pqueue *pq, const uint8_t *data, size_t len,
                int64_t wait_ms)
 {
-    struct pq_waiter w;
+    int kept = 0;
 
-    memset(&w, 0, sizeof(w));
-    return put_record(pq, data, len, wait_ms,
-                      pq->fsync == PQUEUE_FSYNC_ALWAYS ? &w : NULL);
+    return pqueue_put_held(pq, data, len, wait_ms, NULL, NULL, NULL, 0, 0,
+                           &kept);
 }
 
 int pqueue_put_async(struct pqueue *pq, const uint8_t *data, size_t len,
                      int64_t wait_ms, pqueue_durable_fn done, void *arg)
 {
+    int kept = 0;
+
+    return pqueue_put_held(pq, data, len, wait_ms, done, arg, NULL, 0, 0,
+                           &kept);
+}
+
+int pqueue_put_held(struct pqueue *pq, const uint8_t *data, size_t len,
+                    int64_t wait_ms, pqueue_durable_fn done, void *arg,
+                    void *held, uint64_t cost, int flags, int *kept)
+{
     struct pq_waiter *w;
     int rc;
 
+    *kept = 0;
     if (pq->fsync != PQUEUE_FSYNC_ALWAYS || done == NULL) {
-        return pqueue_put(pq, data, len, wait_ms);
+        struct pq_waiter sw; /* a synchronous put waits for its commit */
+
+        memset(&sw, 0, sizeof(sw));
+        return put_record(pq, data, len, wait_ms,
+                          pq->fsync == PQUEUE_FSYNC_ALWAYS ? &sw : NULL, held,
+                          cost, flags, kept);
     }
     w = calloc(1, sizeof(*w));
     if (w == NULL) {
@@ -1227,7 +1294,7 @@ int pqueue_put_async(struct pqueue *pq, const uint8_t *data, size_t len,
     }
     w->done = done;
     w->arg = arg;
-    rc = put_record(pq, data, len, wait_ms, w);
+    rc = put_record(pq, data, len, wait_ms, w, held, cost, flags, kept);
     if (rc != PC_OK) {
         free(w); /* never appended: the committer does not know it */
         return rc;
@@ -1258,9 +1325,15 @@ static int read_record(struct pqueue *pq, const struct pqueue_ticket *t,
     if (rc == PC_OK) {
         rc = read_all(s->fd, p, t->len, t->off + REC_HDR);
     }
-    if (rc == PC_OK && (get32(hdr) != REC_MAGIC || get32(hdr + 4) != t->len ||
-                        get32(hdr + 8) != crc(p, t->len))) {
+    if (rc == PC_OK &&
+        (!is_rec_magic(get32(hdr)) || get32(hdr + 4) != t->len ||
+         get32(hdr + 8) != crc(p, t->len))) {
         rc = PC_ECORRUPT;
+    }
+    if (rc == PC_OK && get32(hdr) == REC_MAGIC_STORED) {
+        *out = p; /* stored as it is: the payload is the data */
+        *outlen = t->len;
+        return PC_OK;
     }
     buf_init(&plain, PQUEUE_MAX_RECORD);
     if (rc == PC_OK) {
@@ -1301,6 +1374,14 @@ int pqueue_get(struct pqueue *pq, int64_t wait_ms, struct pqueue_ticket *t,
         /* Pending records are unacknowledged ones: a subset of live. */
         PC_ASSERT(pq->pending.len <= pq->live);
         fifo_pop(&pq->pending, t);
+        if (t->held != NULL) {
+            /* Still in memory: no need to read it back (the copy and its
+             * cost go with the ticket until ack or release). */
+            *data = NULL;
+            *len = 0;
+            rc = PC_OK;
+            break;
+        }
         rc = read_record(pq, t, data, len);
         if (rc != PC_ECORRUPT) {
             break;
@@ -1381,6 +1462,11 @@ int pqueue_ack(struct pqueue *pq, const struct pqueue_ticket *t)
 
     pthread_mutex_lock(&pq->mu);
     rc = ack_locked(pq, t);
+    if (t->held != NULL) {
+        /* The caller frees the copy: only its cost is given back here. */
+        PC_ASSERT(pq->held_bytes >= t->held_cost);
+        pq->held_bytes -= t->held_cost;
+    }
     pthread_mutex_unlock(&pq->mu);
     return rc;
 }
@@ -1390,6 +1476,10 @@ void pqueue_release(struct pqueue *pq, const struct pqueue_ticket *t)
     pthread_mutex_lock(&pq->mu);
     if (fifo_push_front(&pq->pending, t) == PC_OK) {
         pthread_cond_signal(&pq->not_empty);
+    } else {
+        struct pqueue_ticket lost = *t;
+
+        held_drop(pq, &lost);
     }
     pthread_mutex_unlock(&pq->mu);
 }

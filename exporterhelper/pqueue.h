@@ -43,6 +43,13 @@ struct pqueue_opts {
     int64_t fsync_interval_ms; /* PQUEUE_FSYNC_INTERVAL; 0 = 200 ms */
     int compress_level;        /* zstd level; 0 = 1 */
     const char *log_id;        /* component id for log lines */
+    /* Records put with an in-memory copy (pqueue_put_held) keep it while
+     * the copies' costs sum to at most held_max, so a consumer gets it
+     * instead of reading, checking and decompressing the record again.
+     * held_free releases the copies still pending at close; NULL = keep
+     * no copies. */
+    void (*held_free)(void *held);
+    uint64_t held_max;
 };
 
 /* Names a record taken by pqueue_get, for pqueue_ack / pqueue_release. */
@@ -50,6 +57,8 @@ struct pqueue_ticket {
     uint64_t seg;
     uint64_t off;
     uint32_t len; /* compressed payload bytes */
+    void *held;   /* the record's in-memory copy, or NULL (pqueue_get) */
+    uint64_t held_cost;
 };
 
 struct pqueue_stats {
@@ -107,6 +116,21 @@ typedef void (*pqueue_durable_fn)(void *arg, int rc);
 int pqueue_put_async(struct pqueue *pq, const uint8_t *data, size_t len,
                      int64_t wait_ms, pqueue_durable_fn done, void *arg);
 
+/* pqueue_put_held flag: store the payload as it is, without zstd (the
+ * caller knows it is mostly compressed bytes already). */
+#define PQUEUE_PUT_STORE 1
+
+/*
+ * pqueue_put_async (done == NULL: pqueue_put), and the queue may keep
+ * `held`, the same data in memory (costing `cost` bytes), with the record
+ * for the consumer: *kept says whether it did (then the queue owns it);
+ * otherwise the caller still owns held. Durability is the same: the record
+ * is on disk either way. flags: 0 or PQUEUE_PUT_STORE.
+ */
+int pqueue_put_held(struct pqueue *pq, const uint8_t *data, size_t len,
+                    int64_t wait_ms, pqueue_durable_fn done, void *arg,
+                    void *held, uint64_t cost, int flags, int *kept);
+
 /* Test hook: called by the committer after each data fdatasync returned
  * and before the tickets it covers are completed (NULL = none). */
 void pqueue_set_sync_hook_for_test(void (*fn)(void *arg, uint32_t records),
@@ -116,7 +140,9 @@ void pqueue_set_sync_hook_for_test(void (*fn)(void *arg, uint32_t records),
  * Takes the oldest pending record: *data (malloc'd, the caller frees it)
  * and its ticket. wait_ms as for put. PC_OK, PC_ETIMEDOUT, or PC_ECLOSED
  * after pqueue_shutdown(). A record found corrupt when read is logged,
- * counted, acknowledged and skipped.
+ * counted, acknowledged and skipped. A record with its in-memory copy is
+ * not read: *data is NULL, and t->held passes to the caller, who gives
+ * it back in t->held to pqueue_release, or frees it after pqueue_ack.
  */
 int pqueue_get(struct pqueue *pq, int64_t wait_ms, struct pqueue_ticket *t,
                uint8_t **data, size_t *len);

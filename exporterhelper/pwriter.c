@@ -14,6 +14,7 @@
 #include "core/assert.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "exporterhelper/queue.h"
 
 struct pw_item {
     struct batch *b; /* owned */
@@ -34,23 +35,38 @@ struct pwriter {
     int closed, joined;
 };
 
-/* Serializes and stores one item; answers it unless the committer will. */
+/* Records mostly made of payloads compressed already (gzip'd pprof) are
+ * stored as they are: zstd would spend the CPU and not shrink them. */
+static int store_flag(const struct batch *b, size_t serialized)
+{
+    return batch_compressed_bytes(b) >= (uint64_t)serialized / 4 * 3
+               ? PQUEUE_PUT_STORE
+               : 0;
+}
+
+/* Serializes and stores one item; answers it unless the committer will.
+ * The queue may keep the batch itself with the record, so its consumer
+ * need not read and decode the record again. */
 static void pw_store(struct pwriter *w, struct pw_item *it)
 {
     struct buf ser;
+    int kept = 0;
     int rc;
 
     buf_init(&ser, PQUEUE_MAX_RECORD);
     rc = batch_serialize(it->b, &ser);
     if (rc == PC_OK) {
-        rc = pqueue_put_async(w->pq, ser.data, ser.len, it->wait_ms, it->done,
-                              it->arg);
+        rc = pqueue_put_held(w->pq, ser.data, ser.len, it->wait_ms, it->done,
+                             it->arg, it->b, queue_batch_cost(it->b),
+                             store_flag(it->b, ser.len), &kept);
     }
     buf_free(&ser);
     if (rc != PC_OK && rc != PC_EINPROGRESS) {
         w->failed(w->ctx, it->b, rc);
     }
-    batch_unref(it->b);
+    if (!kept) {
+        batch_unref(it->b);
+    }
     if (rc != PC_EINPROGRESS) {
         it->done(it->arg, rc == PC_OK ? PC_OK : PC_EBUSY);
     }

@@ -271,6 +271,28 @@ static void test_garbage(void **state)
     batch_unref(b);
 }
 
+/* Compressed bytes: the gzip'd and zstd'd payloads kept as received, each
+ * item's counted as serialization writes it; other payloads not. */
+static void test_compressed_bytes(void **state)
+{
+    static const uint8_t zst[] = {0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0, 0};
+    struct batch *b = make_batch(); /* 7 gzip'd bytes, 2 of OTLP */
+    struct item *it;
+
+    (void)state;
+    assert_int_equal(batch_compressed_bytes(b), 7);
+    it = batch_add_item(b);
+    it->format = PAYLOAD_OTLP;
+    it->raw = blob_new(zst, sizeof(zst));
+    assert_int_equal(batch_compressed_bytes(b), 7 + sizeof(zst));
+    it = batch_add_item(b); /* the same payload again: written again */
+    it->format = PAYLOAD_OTLP;
+    it->raw = b->items[2].raw;
+    blob_ref(it->raw);
+    assert_int_equal(batch_compressed_bytes(b), 7 + 2 * sizeof(zst));
+    batch_unref(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_pdata_item),
         cmocka_unit_test(test_compact),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_compressed_bytes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

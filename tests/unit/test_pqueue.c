@@ -1,6 +1,7 @@
 /* test_pqueue.c: the persistent queue: replay, acknowledgements, torn and
  * corrupt records, size bound, segment rollover and deletion, group commit
- * (no put is answered before the fdatasync covering it returned). */
+ * (no put is answered before the fdatasync covering it returned), the
+ * in-memory copies kept with records. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -627,6 +628,150 @@ static void test_group_commit_close(void **state)
     pqueue_close(pq);
 }
 
+/* ---- in-memory copies ---------------------------------------------------- */
+
+static atomic_int held_freed, held_durable;
+
+static void count_free(void *held)
+{
+    atomic_fetch_add(&held_freed, 1);
+    free(held);
+}
+
+static void count_durable(void *arg, int rc)
+{
+    (void)arg;
+    assert_int_equal(rc, PC_OK);
+    atomic_fetch_add(&held_durable, 1);
+}
+
+/* Puts record i (group commit) with a copy of its bytes; returns kept. */
+static int put_held(struct pqueue *pq, uint32_t i)
+{
+    uint8_t rec[RECSZ];
+    uint8_t *copy = malloc(RECSZ);
+    int kept = -1;
+
+    make_rec(i, rec, sizeof(rec));
+    memcpy(copy, rec, RECSZ);
+    assert_int_equal(pqueue_put_held(pq, rec, sizeof(rec), 0, count_durable,
+                                     NULL, copy, RECSZ, 0, &kept),
+                     PC_EINPROGRESS);
+    if (!kept) {
+        free(copy);
+    }
+    return kept;
+}
+
+/* Waits until n group-committed puts were answered (bounded). */
+static void wait_durable(int n)
+{
+    int i;
+
+    for (i = 0; i < 5000 && atomic_load(&held_durable) < n; i++) {
+        usleep(1000);
+    }
+    assert_int_equal(atomic_load(&held_durable), n);
+}
+
+/* Takes the next record, which must come with its copy: returns its number. */
+static uint32_t get_held(struct pqueue *pq, struct pqueue_ticket *t)
+{
+    uint8_t want[RECSZ];
+    uint8_t *data = (uint8_t *)"not cleared";
+    size_t len = 1;
+    uint32_t i;
+
+    assert_int_equal(pqueue_get(pq, 5000, t, &data, &len), PC_OK);
+    assert_null(data);
+    assert_int_equal(len, 0);
+    assert_non_null(t->held);
+    memcpy(&i, t->held, sizeof(i));
+    make_rec(i, want, sizeof(want));
+    assert_memory_equal(t->held, want, RECSZ);
+    return i;
+}
+
+/* Copies kept with records go to the consumer instead of a read, within
+ * held_max; the records are on disk all the same (a reopen replays the
+ * unacknowledged ones), and close frees the copies still pending. */
+static void test_held_copies(void **state)
+{
+    struct fx *f = *state;
+    struct pqueue *pq;
+    struct pqueue_ticket t, taken;
+
+    atomic_store(&held_freed, 0);
+    atomic_store(&held_durable, 0);
+    f->o.fsync = PQUEUE_FSYNC_ALWAYS;
+    f->o.held_free = count_free;
+    f->o.held_max = 2 * RECSZ;
+    pq = open_q(f);
+    assert_true(put_held(pq, 0));
+    assert_true(put_held(pq, 1));
+    assert_false(put_held(pq, 2)); /* over held_max: read from disk */
+    wait_durable(3); /* all visible to consumers: get_one does not wait */
+    assert_int_equal(get_held(pq, &t), 0);
+    pqueue_release(pq, &t); /* back with its copy */
+    assert_int_equal(get_held(pq, &t), 0);
+    assert_int_equal(pqueue_ack(pq, &t), PC_OK);
+    free(t.held);                 /* the consumer's after ack */
+    assert_true(put_held(pq, 3)); /* the ack gave its cost back */
+    assert_int_equal(get_held(pq, &taken), 1);
+    assert_int_equal(get_one(pq, &t), 2);
+    assert_null(t.held);
+    pqueue_close(pq); /* record 3's copy is still pending */
+    assert_int_equal(atomic_load(&held_freed), 1);
+    assert_int_equal(atomic_load(&held_durable), 4);
+    free(taken.held);
+    f->o.held_free = NULL;
+    pq = open_q(f);
+    assert_int_equal(pqueue_size(pq), 3);
+    assert_int_equal(get_one(pq, &t), 1);
+    assert_int_equal(get_one(pq, &t), 2);
+    assert_int_equal(get_one(pq, &t), 3);
+    pqueue_close(pq);
+}
+
+/* Records stored without zstd (PQUEUE_PUT_STORE) take their size on disk,
+ * mix with compressed ones in a segment, and read back alike, also after
+ * a reopen. */
+static void test_stored_records(void **state)
+{
+    struct fx *f = *state;
+    struct pqueue *pq = open_q(f);
+    struct pqueue_stats st;
+    struct pqueue_ticket t;
+    uint8_t rec[RECSZ];
+    uint32_t i;
+    int kept = -1;
+
+    for (i = 0; i < 4; i++) {
+        make_rec(i, rec, sizeof(rec));
+        assert_int_equal(pqueue_put_held(pq, rec, sizeof(rec), 0, NULL, NULL,
+                                         NULL, 0, i % 2 ? PQUEUE_PUT_STORE : 0,
+                                         &kept),
+                         PC_OK);
+        assert_false(kept);
+        pqueue_get_stats(pq, &st);
+        if (i == 0) {
+            assert_true(st.bytes < 16 + RECSZ); /* zstd shrank it */
+        } else if (i == 1) {
+            assert_true(st.bytes > 16 + RECSZ); /* this one as it is */
+        }
+    }
+    assert_int_equal(get_one(pq, &t), 0);
+    assert_int_equal(get_one(pq, &t), 1);
+    assert_int_equal(pqueue_ack(pq, &t), PC_OK);
+    pqueue_close(pq);
+    pq = open_q(f);
+    assert_int_equal(pqueue_size(pq), 3);
+    assert_int_equal(get_one(pq, &t), 0);
+    assert_int_equal(get_one(pq, &t), 2);
+    assert_int_equal(get_one(pq, &t), 3);
+    pqueue_close(pq);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +792,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_close, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_held_copies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stored_records, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
