@@ -79,7 +79,8 @@ struct pstr flame_name_text(const struct flame_tree *t, uint32_t id)
 {
     struct pstr s = {"", 0};
 
-    if (id < t->nnames) {
+    /* An empty text has no buffer: no arithmetic on NULL. */
+    if (id < t->nnames && t->names[id].len > 0) {
         s.ptr = (const char *)t->text.data + t->names[id].off;
         s.len = t->names[id].len;
     }
