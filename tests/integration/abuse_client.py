@@ -27,6 +27,8 @@ import sys
 import time
 import zlib
 
+from conn_probe import drip
+
 
 def frame(flag, body):
     return bytes([flag]) + struct.pack(">I", len(body)) + body
@@ -101,35 +103,9 @@ def otlp_strings(out, str_hex):
 
 
 def closed_within(port, n, seconds, send_bytes):
-    socks = []
-    for _ in range(n):
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.setblocking(False)
-        socks.append(s)
-    t0 = time.time()
-    closed = {}
     header = b"POST /v1development/profiles HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 10000
-    i = 0
-    while time.time() - t0 < seconds and len(closed) < n:
-        for k, s in enumerate(socks):
-            if k in closed:
-                continue
-            try:
-                if send_bytes:
-                    s.send(header[i:i + 1])
-                d = s.recv(4096)
-                if d == b"":
-                    closed[k] = time.time() - t0
-            except BlockingIOError:
-                pass
-            except OSError:
-                closed[k] = time.time() - t0
-        i += 1
-        time.sleep(0.5 if send_bytes else 0.1)
-    for s in socks:
-        s.close()
-    slowest = max(closed.values()) if closed else -1
-    print("%d %.1f" % (len(closed), slowest))
+    data = header if send_bytes else b""
+    print("%d %.1f" % drip(port, n, seconds, data, 0.5 if send_bytes else 0.1))
 
 
 def hold(port, n, seconds):

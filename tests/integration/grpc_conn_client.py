@@ -26,30 +26,12 @@ import socket
 import sys
 import time
 
+from conn_probe import closed_now, connect, drip
+
 METHOD = ("/opentelemetry.proto.collector.profiles.v1development."
           "ProfilesService/Export")
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
-
-
-def connect(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.setblocking(False)
-    return s
-
-
-def closed_now(s):
-    """Whether the server closed s (end of file or reset); data it sent
-    (SETTINGS, GOAWAY) is read and dropped."""
-    try:
-        while True:
-            d = s.recv(65536)
-            if d == b"":
-                return True
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
 
 
 def hold(port, n, seconds, preface):
@@ -82,27 +64,7 @@ def hold(port, n, seconds, preface):
 
 
 def slow(port, n, seconds, data):
-    socks = [connect(port) for _ in range(n)]
-    t0 = time.time()
-    closed = {}
-    i = 0
-    while time.time() - t0 < seconds and len(closed) < n:
-        for k, s in enumerate(socks):
-            if k in closed:
-                continue
-            try:
-                if i < len(data):
-                    s.send(data[i:i + 1])
-            except OSError:
-                closed[k] = time.time() - t0
-                continue
-            if closed_now(s):
-                closed[k] = time.time() - t0
-        i += 1
-        time.sleep(0.5)
-    for s in socks:
-        s.close()
-    print("%d %.1f" % (len(closed), max(closed.values()) if closed else -1))
+    print("%d %.1f" % drip(port, n, seconds, data, 0.5))
 
 
 def export(port, deadline, opt):

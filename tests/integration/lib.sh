@@ -307,6 +307,16 @@ start_profcol() { # NAME CONFIG [HEALTH_PORT]
   await "$1" 30 healthy "${3:-$HEALTH_PORT}"
 }
 
+# start_profcol_nofile NAME LIMIT CONFIG: profcol under `ulimit -n LIMIT`
+# (descriptor exhaustion tests); sets PC_PID, waits until it is healthy.
+start_profcol_nofile() {
+  start_proc "$1" bash -c "ulimit -n $2 && exec \"\$0\" --config \"\$1\"" "$PROFCOL" "$3"
+  PC_PID=$LAST_PID
+  await "$1" 30 healthy "$HEALTH_PORT"
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # PID: user+system
+
 start_listener() { # NAME PORT_FILE CMD...
   local name=$1 pf=$2
   shift 2

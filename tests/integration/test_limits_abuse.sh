@@ -233,17 +233,15 @@ service:
     metrics: {address: "127.0.0.1:$METRICS_PORT"}
     health: {address: "127.0.0.1:$HEALTH_PORT"}
 YAML
-start_proc fds bash -c "ulimit -n 256 && exec \"$PROFCOL\" --config \"$WORK/config2.yaml\""
-PC_PID=$LAST_PID
-await fds 30 healthy
-cpu0=$(awk '{ print $14 + $15 }' "/proc/$PC_PID/stat")
+start_profcol_nofile fds 256 "$WORK/config2.yaml"
+cpu0=$(cpu_ticks "$PC_PID")
 python3 "$CLIENT" hold "$HTTP2_PORT" 400 4 >"$WORK/held2" &
 holder=$!
 sleep 2
 h=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 5 "http://127.0.0.1:$HEALTH_PORT/health" || true)
 paused=$(metric_first profcol_receiver_accept_paused_total 'receiver="otlp"' 'listener="http"' 'reason="fd_budget"')
 wait "$holder"
-cpu1=$(awk '{ print $14 + $15 }' "/proc/$PC_PID/stat")
+cpu1=$(cpu_ticks "$PC_PID")
 ticks=$((cpu1 - cpu0))
 lines=$(wc -l <"$WORK/fds.log")
 echo "held: $(cat "$WORK/held2"); /health: $h; CPU ticks over 4 s: $ticks; log lines: $lines"
