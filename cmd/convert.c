@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "codec/compress.h"
 #include "codec/otlp.h"
 #include "codec/pprof.h"
+#include "core/mempolicy.h"
 
 #define CONVERT_MAX_INPUT ((size_t)1 << 30)
 
@@ -229,7 +229,7 @@ int cmd_convert(int argc, char **argv)
      * the heap, where every block they outgrow stays resident (the OTLP
      * encoder's peak: 1.3x as much). A fixed threshold keeps big blocks
      * mappings of their own, grown by remapping and returned at once. */
-    (void)mallopt(M_MMAP_THRESHOLD, CONVERT_MMAP_MIN);
+    (void)mempolicy_apply(CONVERT_MMAP_MIN);
     if (load_profile_file(o.in, o.from, CONVERT_MAX_INPUT, &ld, "convert") !=
         PC_OK) {
         return 1;

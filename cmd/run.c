@@ -30,6 +30,6 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "usage: profcol [run] --config FILE\n");
         return 2;
     }
-    (void)mempolicy_apply();
+    (void)mempolicy_apply(MEMPOLICY_MMAP_THRESHOLD);
     return engine_run(path);
 }

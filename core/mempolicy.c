@@ -25,7 +25,7 @@ static int mempolicy_env_set(void)
     return t != NULL && strstr(t, "glibc.malloc.") != NULL;
 }
 
-int mempolicy_apply(void)
+int mempolicy_apply(int mmap_threshold)
 {
 #ifdef __GLIBC__
     if (mempolicy_env_set()) {
@@ -33,9 +33,10 @@ int mempolicy_apply(void)
     }
     /* mallopt returns 1 on success; a refused setting leaves glibc's. */
     return mallopt(M_ARENA_MAX, MEMPOLICY_ARENAS) == 1 &&
-           mallopt(M_MMAP_THRESHOLD, MEMPOLICY_MMAP_THRESHOLD) == 1 &&
-           mallopt(M_TRIM_THRESHOLD, 2 * MEMPOLICY_MMAP_THRESHOLD) == 1;
+           mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 &&
+           mallopt(M_TRIM_THRESHOLD, 2 * mmap_threshold) == 1;
 #else
+    (void)mmap_threshold;
     return 0;
 #endif
 }

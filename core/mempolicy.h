@@ -11,7 +11,7 @@
  *     so after one 18 MB request every later request buffer of that size is
  *     carved from an arena, whose memory is seldom returned.
  * mempolicy_apply() caps the arenas at MEMPOLICY_ARENAS and fixes the mmap
- * threshold at MEMPOLICY_MMAP_THRESHOLD (blocks above it are mapped on
+ * threshold it is given (the daemon: MEMPOLICY_MMAP_THRESHOLD; blocks above it are mapped on
  * their own and unmapped as they are freed), with the trim threshold at
  * twice that, glibc's own ratio. An operator's own settings win: with
  * MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or a
@@ -25,8 +25,11 @@
 #define MEMPOLICY_ARENAS 2
 #define MEMPOLICY_MMAP_THRESHOLD (256 * 1024)
 
-/* Call once, first thing, before any thread starts. Returns 1 when the
- * policy was applied, 0 when left to the environment or unsupported. */
-int mempolicy_apply(void);
+/* Call once, first thing, before any thread starts, with the mmap
+ * threshold in bytes: MEMPOLICY_MMAP_THRESHOLD for the daemon, less for a
+ * one-shot conversion whose footprint is its peak (cmd/convert.c). Returns
+ * 1 when the policy was applied, 0 when left to the environment or
+ * unsupported. */
+int mempolicy_apply(int mmap_threshold);
 
 #endif
