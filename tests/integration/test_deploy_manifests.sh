@@ -44,7 +44,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   # verify needs the binary named in ExecStart: point it at the build.
   sed "s|/usr/local/bin/profcol|$PROFCOL|g" "$UNIT" > "$WORK/profcol.service"
   if systemd-analyze verify "$WORK/profcol.service" > "$WORK/sa.out" 2>&1 &&
-     ! grep -v "Failed to .*cgroup\|bus\|Failed to connect" "$WORK/sa.out" | grep -q .; then
+     ! grep -v "Failed to .*cgroup\|bus\|Failed to connect" "$WORK/sa.out" | grep -c . >/dev/null; then
     pass "systemd-analyze verify"
   else
     fail "systemd-analyze verify"; cat "$WORK/sa.out"
@@ -84,7 +84,7 @@ print("runtime packages:", " ".join(w for p in pk for w in p.split()[2:] if not 
 PYEOF
 then pass "Dockerfile structure ($(tail -1 "$WORK/df.out"))"; else fail "Dockerfile"; cat "$WORK/df.out"; fi
 # The runtime packages must exist (apt's index, when this machine has one).
-if command -v apt-cache >/dev/null 2>&1 && apt-cache policy libc6 2>/dev/null | grep -q Candidate; then
+if command -v apt-cache >/dev/null 2>&1 && apt-cache policy libc6 2>/dev/null | grep -c Candidate >/dev/null; then
   missing=""
   for p in $(tail -1 "$WORK/df.out" | sed 's/^runtime packages://'); do
     apt-cache show "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -50,7 +50,7 @@ else
   tail -n 30 "$WORK/app.log"
   fail "the dd-trace-go program failed"
 fi
-if grep -Ei 'profil.*(fail|error)' "$WORK/app.log" | grep -v 'telemetry' | head -n 5 | grep -q .; then
+if grep -Ei 'profil.*(fail|error)' "$WORK/app.log" | grep -v 'telemetry' | head -n 5 | grep -c . >/dev/null; then
   grep -Ei 'profil.*(fail|error)' "$WORK/app.log" | head -n 5
   fail "dd-trace-go logged failed profile uploads"
 else

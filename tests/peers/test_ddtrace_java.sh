@@ -99,7 +99,7 @@ run() {
 holds() {
   local f n=0
   for f in $(jq -r --arg n "$1" 'select(.__name__ == $n) | ._file' "$WORK/pyro.jsonl"); do
-    if "$PROFCOL" inspect "$WORK/pyro/$f" 2>&1 | grep -q "$2"; then n=$((n + 1)); fi
+    if "$PROFCOL" inspect "$WORK/pyro/$f" 2>&1 | grep -c "$2" >/dev/null; then n=$((n + 1)); fi
   done
   echo "$n"
 }

@@ -44,7 +44,7 @@ else
   tail -n 30 "$WORK/app.log"
   fail "the ddtrace app failed"
 fi
-if grep -Ei 'profil.*(error|fail)|upload.*(error|fail)' "$WORK/app.log" | head -n 5 | grep -q .; then
+if grep -Ei 'profil.*(error|fail)|upload.*(error|fail)' "$WORK/app.log" | head -n 5 | grep -c . >/dev/null; then
   grep -Ei 'profil.*(error|fail)|upload.*(error|fail)' "$WORK/app.log" | head -n 5
   fail "ddtrace logged failed profile uploads"
 else

@@ -55,7 +55,7 @@ got=$(sha256sum <"$JAR" | cut -d' ' -f1)
 [ "$got" = "$AGENT_SHA256" ] && pass "io.pyroscope:agent:$AGENTV fetched, SHA-256 $got" ||
   die "io.pyroscope:agent:$AGENTV has SHA-256 $got, want $AGENT_SHA256"
 ver=$(unzip -p "$JAR" META-INF/MANIFEST.MF | tr -d '\r' | sed -n 's/^Implementation-Version: //p')
-unzip -l "$JAR" | grep -q ' libasyncProfiler-linux-x64.so$' && [ "$ver" = "$AGENTV" ] &&
+unzip -l "$JAR" | grep -c ' libasyncProfiler-linux-x64.so$' >/dev/null && [ "$ver" = "$AGENTV" ] &&
   pass "the agent jar is version $ver and bundles libasyncProfiler-linux-x64.so" ||
   die "the agent jar is version '$ver' or lacks libasyncProfiler-linux-x64.so"
 mkdir -p "$WORK/classes"
@@ -131,7 +131,7 @@ labels_of() {
   local f vals="" has=0
   for f in $(jq -r --arg n "$1" 'select(.__name__ == $n) | ._file' "$WORK/pyro.jsonl"); do
     vals="$vals,$("$PY" "$PEERS/pyroscope_check.py" pprof "$WORK/pb" "$WORK/pyro/$f" handler | sed -n 2p)"
-    if "$PROFCOL" inspect "$WORK/pyro/$f" 2>&1 | grep -q "JfrWork\.$2"; then has=$((has + 1)); fi
+    if "$PROFCOL" inspect "$WORK/pyro/$f" 2>&1 | grep -c "JfrWork\.$2" >/dev/null; then has=$((has + 1)); fi
   done
   echo "$(tr , '\n' <<<"$vals" | sed '/^$/d' | sort -u | paste -sd, -) $has"
 }
@@ -199,7 +199,7 @@ for t in "itimer:ns process_cpu burnCpu" "object_sampler:bytes memory allocate" 
     fail "(b) Pyroscope: no series named $2 with service_name=unknown_service"
   has=0
   for f in $files; do
-    "$PROFCOL" inspect "$WORK/pyro/$f" 2>&1 | grep -q "JfrWork\.$3" && has=$((has + 1))
+    "$PROFCOL" inspect "$WORK/pyro/$f" 2>&1 | grep -c "JfrWork\.$3" >/dev/null && has=$((has + 1))
   done
   [ "$has" -ge 1 ] && pass "(b) Pyroscope: $has $2 pprofs hold JfrWork.$3" ||
     fail "(b) Pyroscope: no $2 pprof holds JfrWork.$3"
