@@ -27,7 +27,15 @@
 #
 # Environment: BENCH_SECONDS (10), BENCH_REPEAT (3), BENCH_INFLIGHT (16;
 # BENCH_INFLIGHT_LARGE, 4, for the 200k profile), BENCH_IDLE (2),
-# BENCH_INPUTS ("cpu large": a subset while iterating), BENCH_NO_BUILD=1.
+# BENCH_INPUTS ("cpu large cpu-gz large-gz": a subset while iterating),
+# BENCH_NO_BUILD=1.
+#
+# Inputs: `cpu` and `large` are sent uncompressed; `cpu-gz` and `large-gz`
+# are the same requests sent as gzip-compressed gRPC messages (gzip's
+# default level 6, as grpc-go and the Collector's exporters send them).
+# Both daemons inflate them; profcol forwards the received gzip bytes of
+# an unchanged request (no compression of its own), the Collector decodes,
+# encodes and compresses again.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,7 +46,7 @@ INFLIGHT=${BENCH_INFLIGHT:-16}
 # 18 MB calls: a few in flight saturate a core (more only wait in queues).
 INFLIGHT_LARGE=${BENCH_INFLIGHT_LARGE:-4}
 IDLE=${BENCH_IDLE:-2}
-INPUTS=${BENCH_INPUTS:-cpu large}
+INPUTS=${BENCH_INPUTS:-cpu large cpu-gz large-gz}
 OUT=$BUILD/bench/collector
 METHOD=/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export
 mkdir -p "$OUT"
@@ -88,6 +96,9 @@ wait_port() { # PORT PID LOG
 declare -A PER_CALL
 for input in cpu large; do
   PER_CALL[$input]=$("$BUILD/bench_loadgen" otlp-count "$OUT/$input.otlp")
+  PER_CALL[$input-gz]=${PER_CALL[$input]}
+  # bench_loadgen sends a gzip file as a gzip-compressed message.
+  gzip -6 -c "$OUT/$input.otlp" >"$OUT/$input-gz.otlp"
 done
 
 config() { # DAEMON PORT: writes its configuration, prints the path
@@ -136,7 +147,7 @@ TICK=$(getconf CLK_TCK)
 run_one() { # DAEMON INPUT RATE (0: saturation)
   local port cfg pid idle idlefile c0 c1 t0 t1 line hwm sinkpid got
   local n=$INFLIGHT
-  [ "$2" = large ] && n=$INFLIGHT_LARGE
+  [ "${2%-gz}" = large ] && n=$INFLIGHT_LARGE
   SINK=$(free_port)
   taskset -c 1 "$BUILD/bench_loadgen" grpc-sink "$SINK" count >"$OUT/sink.out" 2>&1 &
   sinkpid=$!
@@ -213,7 +224,7 @@ print("| input | daemon | saturation: accepted profiles/s (one core) | "
       "at 70 %: peak RSS MiB |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 summary = []
-for inp in ("cpu", "large"):
+for inp in ("cpu", "large", "cpu-gz", "large-gz"):
     got = {}
     for d in ("profcol", "collector"):
         rs = rows.get((inp, d), [])

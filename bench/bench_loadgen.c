@@ -21,10 +21,13 @@
  *   bench_loadgen otlp-count FILE     the number of OTLP profiles in an
  *       ExportProfilesServiceRequest file, as the gRPC sink counts them
  *   bench_loadgen http-sink PORT      answers every request 200, empty body
- *   bench_loadgen grpc-sink PORT [count]  answers every call OK, empty
- *       message; with `count` also counts the OTLP profiles in each (a
- *       relay's delivered rate: what a daemon acknowledged may still sit in
- *       its queue; off by default, it copies every message once)
+ *   bench_loadgen grpc-sink PORT [count] [save DIR]  answers every call
+ *       OK, empty message; with `count` also counts the OTLP profiles in
+ *       each (a relay's delivered rate: what a daemon acknowledged may
+ *       still sit in its queue; off by default, it copies every message
+ *       once); with `save DIR` writes every message as it came over the
+ *       wire, DIR/m<N>.gz when flagged gzip-compressed, else DIR/m<N>.pb
+ *       (the tests see what a relay compressed, and how)
  *
  * The generators print one line of key=value pairs: requests completed in
  * the measured window (after a 1 s warm-up), ok / refused (429, 503,
@@ -498,6 +501,7 @@ struct grpc_gen {
     grpc_completion_queue *cq;
     grpc_slice method, body;
     size_t body_len;
+    int gzip; /* body is gzip: sent as a compressed message */
     struct stats st;
 };
 
@@ -514,7 +518,10 @@ static void gcall_start(struct grpc_gen *g, struct gcall *c)
         gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
                      gpr_time_from_seconds(30, GPR_TIMESPAN)),
         NULL);
-    c->send = grpc_raw_byte_buffer_create(&g->body, 1);
+    c->send = g->gzip
+                  ? grpc_raw_compressed_byte_buffer_create(&g->body, 1,
+                                                           GRPC_COMPRESS_GZIP)
+                  : grpc_raw_byte_buffer_create(&g->body, 1);
     grpc_metadata_array_init(&c->initial);
     grpc_metadata_array_init(&c->trailing);
     c->details = grpc_empty_slice();
@@ -548,11 +555,11 @@ static void gcall_finish(struct gcall *c)
     grpc_call_unref(c->call);
 }
 
-static grpc_channel *grpc_channel_for(const char *target)
+static grpc_channel *grpc_channel_for(const char *target, int gzip)
 {
     /* A local subchannel pool gives each channel its own connection. */
-    grpc_arg args[2];
-    grpc_channel_args ca = {2, args};
+    grpc_arg args[3];
+    grpc_channel_args ca = {gzip ? 3 : 2, args};
     grpc_channel_credentials *cr = grpc_insecure_credentials_create();
     grpc_channel *ch;
 
@@ -562,6 +569,10 @@ static grpc_channel *grpc_channel_for(const char *target)
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = 64 << 20;
+    /* Puts `grpc-encoding: gzip` on the calls of a gzip body. */
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = (char *)GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM;
+    args[2].value.integer = GRPC_COMPRESS_GZIP;
     ch = grpc_channel_create(target, cr, &ca);
     grpc_channel_credentials_release(cr);
     return ch;
@@ -636,11 +647,14 @@ static int cmd_grpc(int argc, char **argv)
 
     if (argc < 7) {
         fprintf(stderr, "usage: bench_loadgen grpc HOST:PORT METHOD FILE "
-                        "INFLIGHT SECONDS [CHANNELS [RATE]]\n");
+                        "INFLIGHT SECONDS [CHANNELS [RATE]]\n"
+                        "  (a gzip FILE goes as a gzip-compressed "
+                        "message)\n");
         return 2;
     }
     grpc_init();
     body = read_file(argv[4], &g.body_len);
+    g.gzip = g.body_len >= 2 && body[0] == 0x1f && body[1] == 0x8b;
     g.body = grpc_slice_from_copied_buffer((const char *)body, g.body_len);
     g.method = grpc_slice_from_copied_string(argv[3]);
     inflight = (int)strtol(argv[5], NULL, 10);
@@ -649,7 +663,7 @@ static int cmd_grpc(int argc, char **argv)
     pc.rate = argc > 8 ? strtod(argv[8], NULL) : 0;
     g.ch = calloc((size_t)g.nch, sizeof(*g.ch));
     for (i = 0; i < g.nch; i++) {
-        g.ch[i] = grpc_channel_for(argv[2]);
+        g.ch[i] = grpc_channel_for(argv[2], g.gzip);
     }
     g.cq = grpc_completion_queue_create_for_next(NULL);
     g.st.lat_us = malloc(MAX_LAT * sizeof(uint32_t));
@@ -715,7 +729,8 @@ static int cmd_grpc(int argc, char **argv)
 
 static atomic_ullong sink_requests, sink_bytes, sink_profiles;
 static volatile sig_atomic_t sink_stop;
-static int sink_count; /* grpc-sink count: count OTLP profiles */
+static int sink_count;            /* grpc-sink count: count OTLP profiles */
+static const char *sink_save_dir; /* grpc-sink save DIR, or NULL */
 
 static void on_signal(int sig)
 {
@@ -908,6 +923,32 @@ static uint64_t sink_count_profiles(grpc_byte_buffer *bb)
     return n;
 }
 
+/* The message's bytes as they came over the wire (slices of a raw byte
+ * buffer: gRPC did not decompress it, see cmd_grpc_sink) into the save
+ * directory. */
+static void sink_save(grpc_byte_buffer *bb)
+{
+    static atomic_int n;
+    const grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
+    char path[4096];
+    FILE *f;
+    size_t i;
+
+    snprintf(path, sizeof(path), "%s/m%04d.%s", sink_save_dir,
+             atomic_fetch_add(&n, 1) + 1,
+             bb->data.raw.compression == GRPC_COMPRESS_GZIP ? "gz" : "pb");
+    f = fopen(path, "wb");
+    if (f == NULL) {
+        fprintf(stderr, "bench_loadgen: cannot write %s\n", path);
+        return;
+    }
+    for (i = 0; i < sb->count; i++) {
+        fwrite(GRPC_SLICE_START_PTR(sb->slices[i]), 1,
+               GRPC_SLICE_LENGTH(sb->slices[i]), f);
+    }
+    fclose(f);
+}
+
 struct scall {
     grpc_call *call;
     grpc_call_details details;
@@ -973,6 +1014,9 @@ static void scall_step(grpc_server *srv, grpc_completion_queue *cq,
         if (sink_count) {
             atomic_fetch_add(&sink_profiles, sink_count_profiles(c->recv));
         }
+        if (sink_save_dir != NULL) {
+            sink_save(c->recv);
+        }
         c->stage = SC_DONE;
         c->resp = grpc_raw_byte_buffer_create(&empty, 1);
         ops[0].op = GRPC_OP_SEND_MESSAGE;
@@ -993,21 +1037,33 @@ static int cmd_grpc_sink(int argc, char **argv)
     grpc_server *srv;
     grpc_completion_queue *cq;
     grpc_server_credentials *cr;
-    grpc_arg arg;
-    grpc_channel_args ca = {1, &arg};
+    grpc_arg args[2];
+    grpc_channel_args ca = {1, args};
     char addr[64];
     int i;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_loadgen grpc-sink PORT [count]\n");
+        fprintf(stderr,
+                "usage: bench_loadgen grpc-sink PORT [count] [save DIR]\n");
         return 2;
     }
-    sink_count = argc > 3 && strcmp(argv[3], "count") == 0;
+    for (i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "count") == 0) {
+            sink_count = 1;
+        } else if (strcmp(argv[i], "save") == 0 && i + 1 < argc) {
+            sink_save_dir = argv[++i];
+        }
+    }
     install_signals();
     grpc_init();
-    arg.type = GRPC_ARG_INTEGER;
-    arg.key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    arg.value.integer = 64 << 20;
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = 64 << 20;
+    /* Saved as they came: gRPC must not decompress them. */
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = (char *)GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION;
+    args[1].value.integer = 0;
+    ca.num_args = sink_save_dir != NULL ? 2 : 1;
     srv = grpc_server_create(&ca, NULL);
     cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv, cq, NULL);

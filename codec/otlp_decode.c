@@ -221,17 +221,66 @@ static void *dec_alloc(struct dec *x, uint32_t n, size_t sz)
 #define DEC_ALLOC(x, ptr, n)                                                  \
     (((ptr) = dec_alloc((x), (n), sizeof(*(ptr)))) != NULL || (n) == 0)
 
+/* A packed run of int32 varints [s, end) into out[0..cap): PC_OK with all
+ * cap read (the run was counted first), else an error. */
+static int dec_packed_i32(const uint8_t *s, const uint8_t *end, int32_t *out,
+                          uint32_t cap)
+{
+    uint32_t k = 0;
+    uint64_t v;
+
+    while (s < end) {
+        if (pb_read_varint(&s, end, &v) != PC_OK || k == cap ||
+            dec_i32(v, &out[k]) != PC_OK) {
+            return PC_ECORRUPT;
+        }
+        k++;
+    }
+    return k == cap ? PC_OK : PC_ECORRUPT;
+}
+
+/* The message [s, end) is one packed occurrence of field and nothing else,
+ * as encoders write a Stack: then its run is [*run, end). */
+static int dec_only_packed(const uint8_t *s, const uint8_t *end,
+                           uint32_t field, const uint8_t **run)
+{
+    uint32_t f;
+    unsigned w;
+    size_t n;
+
+    return pb_read_tag(&s, end, &f, &w) == PC_OK && f == field &&
+           w == PB_LEN && pb_read_len(&s, end, run, &n) == PC_OK &&
+           *run + n == end;
+}
+
 /* A repeated int32 field of a small message, counted then filled. */
 static int dec_i32_list(struct dec *x, const uint8_t *s, const uint8_t *end,
                         uint32_t field, int32_t **out, uint32_t *n)
 {
     uint32_t counts[32], f, k = 0;
+    const uint8_t *run;
     unsigned w;
     uint64_t tmp;
-    int rc = dec_count(s, end, 1u << field, 0, counts);
+    int rc;
 
     *out = NULL;
     *n = 0;
+    if (dec_only_packed(s, end, field, &run)) {
+        /* The common case in one pass over the run, no per-field count. */
+        size_t c = pb_count_varints(run, end);
+        if (c > UINT32_MAX) {
+            return PC_ETOOBIG;
+        }
+        /* Not zeroed: dec_packed_i32 writes all c or fails. */
+        *out = c != 0 ? arena_alloc(&x->pd->arena, c * sizeof(int32_t)) : NULL;
+        if (*out == NULL && c != 0) {
+            return PC_ENOMEM;
+        }
+        rc = dec_packed_i32(run, end, *out, (uint32_t)c);
+        *n = rc == PC_OK ? (uint32_t)c : 0;
+        return rc;
+    }
+    rc = dec_count(s, end, 1u << field, 0, counts);
     if (rc != PC_OK) {
         return rc;
     }
@@ -968,6 +1017,45 @@ struct sample_blocks {
     uint32_t nv, na, nt;
 };
 
+/* The values (field 4), attribute indices (2) and timestamps (5) of one
+ * Sample, packed or not, into c[0..2]: dec_count's job for the message
+ * decoded most often, without its table of 32 fields to clear. */
+static int dec_count_sample(const uint8_t *p, const uint8_t *end,
+                            uint32_t c[3])
+{
+    const uint8_t *s;
+    uint32_t f;
+    unsigned w;
+    size_t n;
+    int rc;
+
+    c[0] = c[1] = c[2] = 0;
+    while (p < end) {
+        rc = pb_read_tag(&p, end, &f, &w);
+        if (rc == PC_OK && w == PB_LEN && (f == 2 || f == 4 || f == 5)) {
+            rc = pb_read_len(&p, end, &s, &n);
+            if (rc == PC_OK && f == 5 && n % 8 != 0) {
+                rc = PC_ECORRUPT;
+            }
+            if (rc == PC_OK) {
+                c[f == 4   ? 0
+                  : f == 2 ? 1
+                           : 2] +=
+                    (uint32_t)(f == 5 ? n / 8 : pb_count_varints(s, s + n));
+            }
+        } else if (rc == PC_OK) {
+            rc = pb_skip(&p, end, w);
+            if (rc == PC_OK && (f == 2 || f == 4 || f == 5)) {
+                c[f == 4 ? 0 : f == 2 ? 1 : 2]++;
+            }
+        }
+        if (rc != PC_OK) {
+            return rc;
+        }
+    }
+    return PC_OK;
+}
+
 static int dec_sample(struct dec *x, const uint8_t *p, const uint8_t *end,
                       struct sample *smp, struct sample_blocks *b,
                       uint32_t cap[3])
@@ -1029,7 +1117,7 @@ static int dec_check_sample(struct dec *x, const struct sample *s, uint32_t i)
 static int dec_samples(struct dec *x, const uint8_t *p, const uint8_t *end,
                        struct profile *pr)
 {
-    uint32_t tot[3] = {0, 0, 0}, counts[32], nsamp = 0, f, k = 0;
+    uint32_t tot[3] = {0, 0, 0}, counts[3], nsamp = 0, f, k = 0;
     struct sample_blocks b;
     const uint8_t *q, *s;
     unsigned w;
@@ -1040,16 +1128,15 @@ static int dec_samples(struct dec *x, const uint8_t *p, const uint8_t *end,
         rc = pb_read_tag(&q, end, &f, &w);
         if (rc == PC_OK && f == 2 && w == PB_LEN) {
             rc = pb_read_len(&q, end, &s, &n);
-            rc = rc ? rc
-                    : dec_count(s, s + n, 1u << 2 | 1u << 4, 1u << 5, counts);
-            if (rc == PC_OK && (counts[4] > UINT32_MAX - tot[0] ||
-                                counts[2] > UINT32_MAX - tot[1] ||
-                                counts[5] > UINT32_MAX - tot[2])) {
+            rc = rc ? rc : dec_count_sample(s, s + n, counts);
+            if (rc == PC_OK && (counts[0] > UINT32_MAX - tot[0] ||
+                                counts[1] > UINT32_MAX - tot[1] ||
+                                counts[2] > UINT32_MAX - tot[2])) {
                 rc = PC_ETOOBIG;
             }
-            tot[0] += counts[4];
-            tot[1] += counts[2];
-            tot[2] += counts[5];
+            tot[0] += counts[0];
+            tot[1] += counts[1];
+            tot[2] += counts[2];
             nsamp++;
         } else if (rc == PC_OK) {
             rc = pb_skip(&q, end, w);

@@ -34,13 +34,30 @@ static inline int pb_read_varint(const uint8_t **p, const uint8_t *end,
 {
     const uint8_t *q = *p;
     uint64_t v = 0;
-    unsigned shift = 0;
+    unsigned shift = 0, i;
 
     /* Fast path: one byte, the common case for tags and small ints. */
     if (q < end && *q < 0x80) {
         *out = *q;
         *p = q + 1;
         return PC_OK;
+    }
+    /* Ten bytes left (the longest varint): no bounds check per byte, as
+     * in the hot loops over packed ids and values. */
+    if (end - q >= 10) {
+        for (i = 0; i < 10; i++) {
+            uint64_t b = q[i];
+            v |= (b & 0x7f) << (7 * i);
+            if (b < 0x80) {
+                if (i == 9 && b > 1) {
+                    return PC_ECORRUPT;
+                }
+                *out = v;
+                *p = q + i + 1;
+                return PC_OK;
+            }
+        }
+        return PC_ECORRUPT;
     }
     while (q < end) {
         uint8_t b = *q++;
@@ -155,11 +172,20 @@ static inline int pb_skip(const uint8_t **p, const uint8_t *end, unsigned wire)
     }
 }
 
-/* Number of varints in a packed run (for sizing before decoding). */
+/* Number of varints in a packed run (for sizing before decoding): bytes
+ * without the continuation bit, eight at a time. */
 static inline size_t pb_count_varints(const uint8_t *p, const uint8_t *end)
 {
+    const uint64_t hi = 0x8080808080808080ULL;
     size_t n = 0;
+    uint64_t w;
 
+    while (end - p >= 8) {
+        memcpy(&w, p, 8);
+        /* one bit per terminating byte, summed by the multiply */
+        n += (size_t)((((~w & hi) >> 7) * 0x0101010101010101ULL) >> 56);
+        p += 8;
+    }
     while (p < end) {
         n += (*p++ & 0x80) == 0;
     }

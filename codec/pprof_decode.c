@@ -339,36 +339,6 @@ static inline int pp_sample_field(const uint8_t **p, const uint8_t *end,
     return 1;
 }
 
-/*
- * Varint read for the hot loops (location ids and values of samples): when
- * ten bytes are left no bounds check is needed per byte. Same results and
- * errors as pb_read_varint.
- */
-static inline int pp_varint(const uint8_t **p, const uint8_t *end,
-                            uint64_t *out)
-{
-    const uint8_t *q = *p;
-    uint64_t v = 0;
-    unsigned i;
-
-    if (end - q < 10) {
-        return pb_read_varint(p, end, out);
-    }
-    for (i = 0; i < 10; i++) {
-        uint64_t b = q[i];
-        v |= (b & 0x7f) << (7 * i);
-        if (b < 0x80) {
-            if (i == 9 && b > 1) {
-                return PC_ECORRUPT;
-            }
-            *out = v;
-            *p = q + i + 1;
-            return PC_OK;
-        }
-    }
-    return PC_ECORRUPT;
-}
-
 /* Number of varints in a packed run: bytes without the continuation bit,
  * eight at a time (pass 1 runs this over every sample). limit is the end
  * of the readable input: when the last word fits before it, the bytes
@@ -1581,7 +1551,7 @@ static int pp_sample_locs(struct pp_dec *x, const uint8_t *p,
             id = (uint64_t)(p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7 |
                  (uint64_t)p[2] << 14;
             p += 3;
-        } else if ((rc = pp_varint(&p, end, &id)) != PC_OK) {
+        } else if ((rc = pb_read_varint(&p, end, &id)) != PC_OK) {
             return pp_wire_err(x, rc, p, "sample");
         }
         if (out >= b->locs_end) {
@@ -1623,7 +1593,7 @@ static int pp_sample_scalars(struct pp_dec *x, const struct pbf *f,
         return pp_sample_locs(x, p, end, b, si);
     }
     while (p < end) {
-        rc = pp_varint(&p, end, &v);
+        rc = pb_read_varint(&p, end, &v);
         if (rc != PC_OK) {
             return pp_wire_err(x, rc, p, "sample");
         }

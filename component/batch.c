@@ -48,6 +48,7 @@ struct blob *blob_take(uint8_t *data, size_t len)
     b->refs = 1;
     b->len = len;
     b->data = data;
+    b->gz = NULL;
     return b;
 }
 
@@ -75,6 +76,7 @@ struct blob *blob_ref(struct blob *b)
 void blob_unref(struct blob *b)
 {
     if (b != NULL && ref_dec(&b->refs)) {
+        blob_unref(b->gz);
         free(b->data);
         free(b);
     }

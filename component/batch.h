@@ -45,6 +45,10 @@ struct blob {
     int refs; /* atomic */
     size_t len;
     uint8_t *data;
+    /* The same bytes as gzip, as a client sent them (grpc-encoding gzip),
+     * owned by this blob; NULL when unknown. An exporter that compresses
+     * with gzip may send these instead of compressing data again. */
+    struct blob *gz;
 };
 
 struct blob *blob_new(const void *data, size_t len); /* copies */

@@ -123,7 +123,7 @@ uint64_t queue_batch_cost(const struct batch *b)
         /* Items of one request share its payload: counted once when they
          * follow each other, as receivers add them. */
         if (it->raw != NULL && it->raw != last_raw) {
-            n += it->raw->len;
+            n += it->raw->len + (it->raw->gz != NULL ? it->raw->gz->len : 0);
             last_raw = it->raw;
         }
         if (it->pd != NULL && it->pd != last_pd) {

@@ -658,12 +658,23 @@ static void result_fill(struct call_state *st, struct grpccli_result *r)
  * gRPC then compresses itself.
  */
 static grpc_byte_buffer *send_buffer(const struct grpccli *c,
-                                     const uint8_t *req, size_t len)
+                                     const struct grpccli_msg *m)
 {
+    const uint8_t *req = m->data;
+    size_t len = m->len;
     grpc_byte_buffer *bb = NULL;
     grpc_slice body;
     struct buf gz;
 
+    if (c->gzip_level > 0 && m->gz != NULL) {
+        /* Compressed already, by the client that sent it: gzip is gzip,
+         * whatever level it used. */
+        body = grpc_slice_from_copied_buffer((const char *)m->gz, m->gzlen);
+        bb = grpc_raw_compressed_byte_buffer_create(&body, 1,
+                                                    GRPC_COMPRESS_GZIP);
+        grpc_slice_unref(body);
+        return bb;
+    }
     if (c->gzip_level > 0) {
         buf_init(&gz, 0);
         if (gz_compress(req, len, &gz, c->gzip_level) == PC_OK) {
@@ -687,8 +698,9 @@ static grpc_byte_buffer *send_buffer(const struct grpccli *c,
     return bb;
 }
 
-int grpccli_unary(struct grpccli *c, const char *method, const uint8_t *req,
-                  size_t len, int64_t timeout_ms, struct grpccli_result *r)
+int grpccli_unary(struct grpccli *c, const char *method,
+                  const struct grpccli_msg *m, int64_t timeout_ms,
+                  struct grpccli_result *r)
 {
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
     grpc_slice msl = grpc_slice_from_static_string(method);
@@ -700,7 +712,7 @@ int grpccli_unary(struct grpccli *c, const char *method, const uint8_t *req,
     grpc_metadata_array_init(&st.initial);
     grpc_metadata_array_init(&st.trailing);
     st.details = grpc_empty_slice();
-    st.send = send_buffer(c, req, len);
+    st.send = send_buffer(c, m);
     call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
                                     cq, msl, NULL, deadline_in(timeout_ms),
                                     NULL);
@@ -726,15 +738,15 @@ int grpccli_unary(struct grpccli *c, const char *method, const uint8_t *req,
 
 /* ---- outcome for the exporter helper ---------------------------------------- */
 
-int grpccli_call(struct grpccli *c, const char *method, const uint8_t *req,
-                 size_t len, int64_t timeout_ms, struct buf *resp,
-                 struct export_result *r)
+int grpccli_call(struct grpccli *c, const char *method,
+                 const struct grpccli_msg *m, int64_t timeout_ms,
+                 struct buf *resp, struct export_result *r)
 {
     struct grpccli_result res;
     int rc;
 
     grpccli_result_init(&res);
-    rc = grpccli_unary(c, method, req, len, timeout_ms, &res);
+    rc = grpccli_unary(c, method, m, timeout_ms, &res);
     if (rc != PC_OK) {
         snprintf(r->msg, sizeof(r->msg), "%s", res.message);
         grpccli_result_free(&res);
@@ -840,7 +852,7 @@ static void otlp_note_partial(const struct buf *resp, struct export_result *r)
     }
 }
 
-static int otlp_send_one(struct grpccli *c, const uint8_t *req, size_t len,
+static int otlp_send_one(struct grpccli *c, const struct grpccli_msg *m,
                          int64_t deadline_ms, struct export_result *r)
 {
     int64_t left = deadline_ms - clock_mono_ms();
@@ -852,7 +864,7 @@ static int otlp_send_one(struct grpccli *c, const uint8_t *req, size_t len,
         return PC_ERETRY;
     }
     buf_init(&resp, GRPCCLI_RESPONSE_MAX);
-    rc = grpccli_call(c, GRPCCLI_OTLP_EXPORT_METHOD, req, len, left, &resp, r);
+    rc = grpccli_call(c, GRPCCLI_OTLP_EXPORT_METHOD, m, left, &resp, r);
     if (rc == PC_OK) {
         otlp_note_partial(&resp, r);
     }
@@ -864,6 +876,7 @@ static int otlp_export_part(struct grpccli *c, const struct otlp_item *items,
                             size_t n, uint64_t max_bytes, int64_t deadline_ms,
                             struct export_result *r)
 {
+    struct grpccli_msg m = {0};
     struct buf req;
     struct errctx e = {{0}};
     int rc;
@@ -885,15 +898,17 @@ static int otlp_export_part(struct grpccli *c, const struct otlp_item *items,
         buf_free(&req);
         return rc == PC_ENOMEM ? PC_ERETRY : PC_EPERMANENT;
     }
-    rc = otlp_send_one(c, req.data, req.len, deadline_ms, r);
+    m.data = req.data;
+    m.len = req.len;
+    rc = otlp_send_one(c, &m, deadline_ms, r);
     buf_free(&req);
     return rc;
 }
 
-int grpccli_otlp_send(struct grpccli *c, const uint8_t *req, size_t len,
+int grpccli_otlp_send(struct grpccli *c, const struct grpccli_msg *m,
                       int64_t timeout_ms, struct export_result *r)
 {
-    return otlp_send_one(c, req, len, clock_mono_ms() + timeout_ms, r);
+    return otlp_send_one(c, m, clock_mono_ms() + timeout_ms, r);
 }
 
 int grpccli_otlp_export(struct grpccli *c, const struct otlp_item *items,

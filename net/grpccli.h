@@ -116,14 +116,25 @@ struct grpccli_result {
 void grpccli_result_init(struct grpccli_result *r);
 void grpccli_result_free(struct grpccli_result *r);
 
+/* A request message to send: its bytes, and optionally the same bytes
+ * already gzip-compressed (as a client sent them), which a client that
+ * compresses with gzip sends instead of compressing again. */
+struct grpccli_msg {
+    const uint8_t *data;
+    size_t len;
+    const uint8_t *gz; /* NULL: compressed here when gzip is on */
+    size_t gzlen;
+};
+
 /*
  * One unary call of `method` ("/pkg.Service/Method"). Returns PC_OK when
  * the call completed (whatever its status: see r->status), PC_ENOMEM or
  * PC_EIO when it could not be made at all. Blocks at most timeout_ms (plus
  * a bounded grace for the cancellation).
  */
-int grpccli_unary(struct grpccli *c, const char *method, const uint8_t *req,
-                  size_t len, int64_t timeout_ms, struct grpccli_result *r);
+int grpccli_unary(struct grpccli *c, const char *method,
+                  const struct grpccli_msg *m, int64_t timeout_ms,
+                  struct grpccli_result *r);
 
 /* PC_OK, PC_ERETRY or PC_EPERMANENT for a status (see above). */
 int grpccli_classify(int status, int64_t retry_delay_ms);
@@ -141,9 +152,9 @@ int64_t grpccli_parse_retry_info(const uint8_t *p, size_t len);
  * refused") and r->retry_after_ms (RetryInfo) filled. The response bytes
  * are appended to resp when it is not NULL.
  */
-int grpccli_call(struct grpccli *c, const char *method, const uint8_t *req,
-                 size_t len, int64_t timeout_ms, struct buf *resp,
-                 struct export_result *r);
+int grpccli_call(struct grpccli *c, const char *method,
+                 const struct grpccli_msg *m, int64_t timeout_ms,
+                 struct buf *resp, struct export_result *r);
 
 /* ---- OTLP profiles Export over a client --------------------------------- */
 
@@ -162,10 +173,11 @@ int grpccli_otlp_export(struct grpccli *c, const struct otlp_item *items,
                         size_t n, uint64_t max_bytes, int64_t timeout_ms,
                         struct export_result *r);
 
-/* Sends req, an ExportProfilesServiceRequest already encoded (one a
- * receiver got, forwarded as it is), as one call; partial success and
- * return values as grpccli_otlp_export. */
-int grpccli_otlp_send(struct grpccli *c, const uint8_t *req, size_t len,
+/* Sends m, an ExportProfilesServiceRequest already encoded (one a
+ * receiver got, forwarded as it is, with the gzip bytes it came as when it
+ * came so), as one call; partial success and return values as
+ * grpccli_otlp_export. */
+int grpccli_otlp_send(struct grpccli *c, const struct grpccli_msg *m,
                       int64_t timeout_ms, struct export_result *r);
 
 /* Parses an ExportProfilesServiceResponse: rejected profiles and message

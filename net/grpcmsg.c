@@ -58,7 +58,9 @@ static int gather(grpc_byte_buffer *bb, struct buf *out)
 {
     const grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
     size_t i;
-    int rc = PC_OK;
+    /* One allocation of the whole size (its bound checked by the buf):
+     * growing by doubling would copy a large message several times. */
+    int rc = buf_reserve(out, sb->length);
 
     for (i = 0; i < sb->count && rc == PC_OK; i++) {
         rc = buf_append(out, GRPC_SLICE_START_PTR(sb->slices[i]),
@@ -93,15 +95,14 @@ static uint8_t *take_block(struct buf *b, size_t *len)
     return p != NULL ? p : (*len == 0 ? malloc(1) : NULL);
 }
 
-int grpcmsg_take(grpc_byte_buffer *bb, size_t max_out, uint8_t **out,
-                 size_t *len, struct errctx *e)
+int grpcmsg_take(grpc_byte_buffer *bb, size_t max_out, int keep_gz,
+                 struct grpcmsg *m, struct errctx *e)
 {
     grpc_compression_algorithm alg = bb->data.raw.compression;
     struct buf wire, plain;
     int rc;
 
-    *out = NULL;
-    *len = 0;
+    memset(m, 0, sizeof(*m));
     if (bb->type != GRPC_BB_RAW) {
         return err_set(e, PC_EUNSUPPORTED, "unknown gRPC byte buffer type");
     }
@@ -120,18 +121,26 @@ int grpcmsg_take(grpc_byte_buffer *bb, size_t max_out, uint8_t **out,
                        max_out);
     }
     if (rc != PC_OK || alg == GRPC_COMPRESS_NONE) {
-        *out = rc == PC_OK ? take_block(&wire, len) : NULL;
+        m->data = rc == PC_OK ? take_block(&wire, &m->len) : NULL;
         buf_free(&wire);
-        return rc == PC_OK && *out == NULL ? PC_ENOMEM : rc;
+        return rc == PC_OK && m->data == NULL ? PC_ENOMEM : rc;
     }
     buf_init(&plain, max_out);
     rc = inflate_gzip(&wire, max_out, &plain, e);
-    buf_free(&wire);
     if (rc == PC_OK) {
-        *out = take_block(&plain, len);
-        rc = *out == NULL ? PC_ENOMEM : PC_OK;
+        m->data = take_block(&plain, &m->len);
+        rc = m->data == NULL ? PC_ENOMEM : PC_OK;
     }
+    if (rc == PC_OK && keep_gz) {
+        /* Optional: without it the relay compresses again. */
+        m->gz = buf_take(&wire, &m->gzlen);
+    }
+    buf_free(&wire);
     buf_free(&plain);
+    if (rc != PC_OK) {
+        free(m->data);
+        memset(m, 0, sizeof(*m));
+    }
     return rc;
 }
 

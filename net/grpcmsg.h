@@ -37,15 +37,25 @@ struct grpcmsg_server_opts {
 void grpcmsg_server_args(grpc_arg *args, grpc_channel_args *ca,
                          const struct grpcmsg_server_opts *o);
 
+/* A received message: plain, and as it came when it came gzip. */
+struct grpcmsg {
+    uint8_t *data; /* malloc'd, len bytes; the caller frees it */
+    size_t len;
+    uint8_t *gz; /* malloc'd gzip bytes it was inflated from, or NULL
+                    (kept only when asked for); the caller frees it */
+    size_t gzlen;
+};
+
 /*
- * The message in bb as one malloc'd block of *len bytes (the caller frees
- * it), inflated when it came compressed. Does not free bb. Errors, with a
- * message in e: PC_ETOOBIG past max_out bytes (inflated), PC_ECORRUPT for
- * bad compressed data, PC_EUNSUPPORTED for a coding other than gzip,
- * PC_ENOMEM.
+ * The message in bb as one malloc'd block (m->data), inflated when it came
+ * compressed; with keep_gz, the compressed bytes are handed over too
+ * (m->gz) instead of freed, for a relay to forward as they are. Does not
+ * free bb. Errors, with a message in e and m all empty: PC_ETOOBIG past
+ * max_out bytes (inflated), PC_ECORRUPT for bad compressed data,
+ * PC_EUNSUPPORTED for a coding other than gzip, PC_ENOMEM.
  */
-int grpcmsg_take(grpc_byte_buffer *bb, size_t max_out, uint8_t **out,
-                 size_t *len, struct errctx *e);
+int grpcmsg_take(grpc_byte_buffer *bb, size_t max_out, int keep_gz,
+                 struct grpcmsg *m, struct errctx *e);
 
 /* Message flags of the last message received on call (the high bit:
  * flagged compressed on the wire). 0 when libgrpc does not say. */

@@ -155,13 +155,18 @@ static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
         /* One request as it came in, nothing changed: its bytes say what
          * an encoding would, without the decode and encode. */
         const struct blob *raw = b->items[0].raw;
+        struct grpccli_msg m = {.data = raw->data, .len = raw->len};
         /* Nor is the model needed: let it go before the compression and
          * the call (a large request's model is several times its size),
          * unless another holder of b may still read it. */
         if (!batch_shared(b)) {
             (void)batch_compact(b);
         }
-        rc = grpccli_otlp_send(x->cli, raw->data, raw->len, timeout_ms, r);
+        if (raw->gz != NULL) {
+            m.gz = raw->gz->data;
+            m.gzlen = raw->gz->len;
+        }
+        rc = grpccli_otlp_send(x->cli, &m, timeout_ms, r);
         otlpx_note_rejected(x, rc, r);
         return rc;
     }

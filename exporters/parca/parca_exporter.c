@@ -154,6 +154,7 @@ struct wr_req {
 static int wr_send(struct wr_req *w)
 {
     int64_t left = w->deadline_ms - clock_mono_ms();
+    struct grpccli_msg m = {0};
     int rc;
 
     if (w->req.len == 0) {
@@ -164,8 +165,9 @@ static int wr_send(struct wr_req *w)
                  "timed out before all parts went");
         return PC_ERETRY;
     }
-    rc = grpccli_call(w->x->cli, PARCA_WRITERAW_METHOD, w->req.data,
-                      w->req.len, left, NULL, w->r);
+    m.data = w->req.data;
+    m.len = w->req.len;
+    rc = grpccli_call(w->x->cli, PARCA_WRITERAW_METHOD, &m, left, NULL, w->r);
     buf_reset(&w->req);
     w->nseries = 0;
     return rc;

@@ -241,15 +241,14 @@ static void blob_unref_cb(void *p)
     blob_unref(p);
 }
 
-/* The payload as one malloc'd block (gRPC hands it over in slices),
- * inflated under the receive limit; NULL with res filled on failure. */
-static uint8_t *gcall_payload(struct gcall *c, size_t *len)
+/* The payload, inflated under the receive limit, with the gzip bytes it
+ * came as (for an exporter to forward); PC_OK, or res filled. */
+static int gcall_payload(struct gcall *c, struct grpcmsg *m)
 {
     struct otlprx_result *res = &c->job.res;
     size_t max = (size_t)c->g->cfg->max_recv_msg_size_mib << 20;
     struct errctx e = {{0}};
-    uint8_t *data = NULL;
-    int rc = grpcmsg_take(c->payload, max, &data, len, &e);
+    int rc = grpcmsg_take(c->payload, max, 1, m, &e);
 
     grpc_byte_buffer_destroy(c->payload);
     c->payload = NULL;
@@ -258,9 +257,23 @@ static uint8_t *gcall_payload(struct gcall *c, size_t *len)
                        : rc == PC_ENOMEM ? OTLPRX_BUSY
                                          : OTLPRX_INVALID;
         snprintf(res->msg, sizeof(res->msg), "%s", err_msg(&e, rc));
-        return NULL;
     }
-    return data;
+    return rc;
+}
+
+/* The message's bytes as a blob, its gzip form attached when it came so;
+ * NULL (all freed) when out of memory. */
+static struct blob *payload_blob(struct grpcmsg *m)
+{
+    struct blob *raw = blob_take(m->data, m->len);
+
+    if (raw != NULL && m->gz != NULL) {
+        raw->gz = blob_take(m->gz, m->gzlen); /* NULL: just not kept */
+    } else {
+        free(m->gz);
+    }
+    memset(m, 0, sizeof(*m));
+    return raw;
 }
 
 /* Decodes and screens; fills c->job (batch and/or result). */
@@ -269,30 +282,28 @@ static void gcall_decode(struct gcall *c, const char *tenant, size_t tlen)
     struct otlprx_result *res = &c->job.res;
     struct errctx e = {{0}};
     struct pdata *pd = NULL;
+    struct grpcmsg m;
     struct blob *raw;
-    uint8_t *data;
-    size_t len = 0;
     int rc;
 
-    data = gcall_payload(c, &len);
-    if (data == NULL) {
+    if (gcall_payload(c, &m) != PC_OK) {
         return;
     }
-    rc = otlp_decode_borrow(data, len, NULL, &pd, &e);
+    rc = otlp_decode_borrow(m.data, m.len, NULL, &pd, &e);
     if (rc != PC_OK) {
-        free(data);
         res->outcome = OTLPRX_INVALID;
-        c->job.refused_bytes = len;
+        c->job.refused_bytes = m.len;
         snprintf(res->msg, sizeof(res->msg), "%s", err_msg(&e, rc));
+        free(m.data);
+        free(m.gz);
         return;
     }
-    /* The pdata points into data: the blob lives as long as its arena. */
-    raw = blob_take(data, len);
+    /* The pdata points into the bytes: the blob lives as long as its
+     * arena. */
+    raw = payload_blob(&m);
     if (raw == NULL ||
         arena_on_free(&pd->arena, blob_unref_cb, blob_ref(raw)) != 0) {
-        if (raw == NULL) {
-            free(data);
-        } else {
+        if (raw != NULL) {
             blob_unref(raw);
             blob_unref(raw);
         }

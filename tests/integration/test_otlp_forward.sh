@@ -12,6 +12,12 @@
 #       input (converted back, pprofcheck)
 #   (c) a request of two resources (two items) is encoded, both resources
 #       in the one request otlp/same gets
+#   (d) a request that came gzip-compressed goes on as the client's gzip
+#       bytes (no compression of profcol's own), flagged compressed; one
+#       that came plain goes as profcol's gzip of the sent bytes. The sender
+#       and the sink are bench_loadgen's gRPC generator and sink (gRPC C
+#       core): the sink saves each message as it came over the wire, which
+#       a Python gRPC server cannot (it inflates before the handler).
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
@@ -130,5 +136,52 @@ want="resources=2 marker=0 attrs=relay.copy=0,service.name=checkout;relay.copy=1
 [ "$got" = "$want" ] && pass "(c) otlp/same got an encoding: $got" || fail "(c) otlp/same: $got, want $want"
 [ "$(stat_of same invalid)" = 0 ] && [ "$(stat_of changed invalid)" = 0 ] &&
   pass "every request passed the v1.11.0 checks" || fail "a sink refused a request"
+
+echo "== (d) gzip in, the same gzip out"
+LOADGEN=$BUILD/bench_loadgen
+[ -x "$LOADGEN" ] || die "$LOADGEN is not built (make builds it)"
+METHOD=/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export
+gzip -6 -c "$WORK/one.otlp" >"$WORK/one.otlp.gz"
+mkdir -p "$WORK/wire"
+WPORT=$(free_port)
+start_proc wiresink "$LOADGEN" grpc-sink "$WPORT" save "$WORK/wire"
+await wiresink 30 port_open 127.0.0.1 "$WPORT"
+G2=$(free_port)
+new_ports
+cat >"$WORK/gz.yaml" <<EOF
+receivers:
+  otlp:
+    protocols: {grpc: {endpoint: 127.0.0.1:$G2}}
+exporters:
+  otlp: {endpoint: 127.0.0.1:$WPORT, insecure: true}
+service:
+  telemetry:
+    metrics: {address: 127.0.0.1:$METRICS_PORT}
+    health: {address: 127.0.0.1:$HEALTH_PORT}
+  pipelines:
+    profiles: {receivers: [otlp], exporters: [otlp]}
+EOF
+start_profcol gz "$WORK/gz.yaml"
+# One call a second for 1 s after the generator's 1 s warm-up: 1 to 3 calls.
+"$LOADGEN" grpc "127.0.0.1:$G2" "$METHOD" "$WORK/one.otlp.gz" 1 1 1 1 >"$WORK/gen_gz.out" ||
+  die "the gzip sender failed: $(cat "$WORK/gen_gz.out")"
+wait_until 20 file_ready "$WORK/wire/m0001.gz" || die "the sink got no gzip message"
+n=$(nfiles "$WORK/wire")
+if cmp -s "$WORK/one.otlp.gz" "$WORK/wire/m0001.gz"; then
+  pass "(d) the sink got the client's $(stat -c %s "$WORK/one.otlp.gz") gzip bytes as sent ($n calls)"
+else
+  fail "(d) the sink got other gzip bytes ($(stat -c %s "$WORK/wire/m0001.gz"), sent $(stat -c %s "$WORK/one.otlp.gz"))"
+fi
+"$LOADGEN" grpc "127.0.0.1:$G2" "$METHOD" "$WORK/one.otlp" 1 1 1 1 >"$WORK/gen_plain.out" ||
+  die "the plain sender failed: $(cat "$WORK/gen_plain.out")"
+wait_until 20 at_least $((n + 1)) nfiles "$WORK/wire" ||
+  die "the sink got no message for the plain request"
+last=$(printf 'm%04d.gz' $((n + 1)))
+if [ -s "$WORK/wire/$last" ] && ! cmp -s "$WORK/one.otlp.gz" "$WORK/wire/$last" &&
+  gzip -dc "$WORK/wire/$last" | cmp -s - "$WORK/one.otlp"; then
+  pass "(d) a plain request went as profcol's own gzip of the sent bytes ($last)"
+else
+  fail "(d) a plain request: $last is not profcol's gzip of the sent bytes ($(ls "$WORK/wire" | tr '\n' ' '))"
+fi
 
 finish
