@@ -1853,35 +1853,39 @@ static int dec_joinable(const struct dict *d, const struct profile *a,
     return 1;
 }
 
-/* Joins run[0..n) into run[0], which gets n sample types. */
+/* Joins run[0..n) into run[0], which gets n sample types. run[0]'s own
+ * samples take the joined values in place: a second array of samples
+ * would be as big as the first (11 MB for 200k samples), and nothing but
+ * run[0] points at them. */
 static int dec_join(struct dec *x, struct profile *run, uint32_t n)
 {
     struct profile *p = &run[0];
     struct value_type *types;
-    struct sample *smp;
     int64_t *vals;
     uint32_t i, k;
 
+    if (p->nsamples > UINT32_MAX / n) {
+        return PC_ENOMEM;
+    }
     types = arena_calloc(&x->pd->arena, n, sizeof(*types));
-    smp = dec_alloc(x, p->nsamples, sizeof(*smp));
     vals = dec_alloc(x, p->nsamples * n, sizeof(*vals));
-    if (types == NULL || (p->nsamples && (smp == NULL || vals == NULL))) {
+    if (types == NULL || (p->nsamples && vals == NULL)) {
         return PC_ENOMEM;
     }
     for (k = 0; k < n; k++) {
         types[k] = run[k].sample_types[0];
     }
     for (i = 0; i < p->nsamples; i++) {
-        smp[i] = p->samples[i];
-        smp[i].values = vals + (size_t)i * n;
-        smp[i].nvalues = n;
+        int64_t *v = vals + (size_t)i * n;
+        /* run[0].samples[i] is p->samples[i]: read before it changes. */
         for (k = 0; k < n; k++) {
-            smp[i].values[k] = run[k].samples[i].values[0];
+            v[k] = run[k].samples[i].values[0];
         }
+        p->samples[i].values = v;
+        p->samples[i].nvalues = n;
     }
     p->sample_types = types;
     p->nsample_types = n;
-    p->samples = smp;
     return PC_OK;
 }
 

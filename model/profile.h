@@ -160,15 +160,17 @@ struct dict {
  * of them is 0; a sample with only timestamps counts 1 per timestamp). With
  * several sample types (a pprof), nvalues == nsample_types, one per type.
  */
+/* Pointers first, counts after: 48 bytes instead of 56 with the padding
+ * of interleaved fields (a 200k-sample profile holds 200k of these). */
 struct sample {
-    int32_t stack; /* stack index */
-    int32_t link;  /* link index, 0 = none */
-    uint32_t nattrs;
-    int32_t *attrs; /* attribute indices (pprof labels) */
-    uint32_t nvalues;
     int64_t *values;
-    uint32_t nts;
+    int32_t *attrs;       /* attribute indices (pprof labels) */
     uint64_t *timestamps; /* unix ns */
+    int32_t stack;        /* stack index */
+    int32_t link;         /* link index, 0 = none */
+    uint32_t nvalues;
+    uint32_t nattrs;
+    uint32_t nts;
 };
 
 struct profile {
