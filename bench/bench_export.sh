@@ -11,7 +11,8 @@
 # the measured window. It is compared with the codec benchmark's rate for
 # the conversion the exporter needs, measured in the same run:
 # pprof -> pprof (`bench_codec roundtrip`) for Pyroscope and Parca, pprof ->
-# OTLP (`bench_codec to_otlp`) for OTLP; target >= 50%.
+# OTLP (`bench_codec to_otlp`) for OTLP; target >= 70%, also with both
+# cores kept busy by other work (BENCH_BUSY).
 #
 # Then it checks, with the Python Pyroscope sink of the integration tests,
 # that pprofs are forwarded as their original bytes (byte-identical at the
@@ -21,6 +22,8 @@
 # See bench/README.md, section "Exporters".
 #
 # Environment: BENCH_SECONDS (10), BENCH_REPEAT (3), BENCH_CONNS (8),
+# BENCH_BUSY (0: that many busy loops run beside everything, the codec
+# references included, for the whole run: sustained load on the cores),
 # BENCH_NO_BUILD=1 (use the binaries already in BUILD_DIR),
 # BENCH_PROFILE (default BUILD_DIR/bench/inputs/cpu/cpu.pb.gz).
 set -euo pipefail
@@ -50,6 +53,11 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 SKIP_NODE=1 bash "$SRC/tests/fixtures/build.sh" "$BUILD" >/dev/null
 PROFILE=${BENCH_PROFILE:-$BUILD/bench/inputs/cpu/cpu.pb.gz}
+BUSY=${BENCH_BUSY:-0}
+for _ in $(seq "$BUSY"); do
+  sh -c 'while :; do :; done' &
+  PIDS+=("$!")
+done
 if [ ! -s "$PROFILE" ]; then
   mkdir -p "$(dirname "$PROFILE")"
   "$BUILD/fixtures/bin/goprof" -out "$(dirname "$PROFILE")" -cpu-seconds 10 >/dev/null
@@ -250,16 +258,17 @@ PY
 kill "$PC"; wait "$PC" 2>/dev/null || true
 log "raw results in $RESULTS"
 
-/usr/bin/python3 - "$RESULTS" "$(nproc)" "$LOAD_BEFORE" "$LOAD_AFTER" "$CONNS" "$FWD" <<'PY'
+/usr/bin/python3 - "$RESULTS" "$(nproc)" "$LOAD_BEFORE" "$LOAD_AFTER" "$CONNS" "$FWD" "$BUSY" <<'PY'
 import statistics, sys
-path, ncpu, lb, la, conns, fwd = sys.argv[1:]
+path, ncpu, lb, la, conns, fwd, busy = sys.argv[1:]
 rows = [dict(f.split("=", 1) for f in l.split() if "=" in f) for l in open(path)]
 def ref(op):
     v = [int(r["median_ns"]) for r in rows if r["scenario"] == "codec" and r.get("op") == op and "median_ns" in r]
     return 1e9 / statistics.median(v), v
 rt, rtv = ref("roundtrip")
 to, tov = ref("to_otlp")
-print("Machine: %s CPUs, load average %s before, %s after." % (ncpu, lb, la))
+print("Machine: %s CPUs, load average %s before, %s after; %s busy loops "
+      "beside the benchmark." % (ncpu, lb, la, busy))
 print("Codec references (same run, medians): pprof -> pprof (roundtrip) %.0f profiles/s "
       "(%s); pprof -> OTLP (to_otlp) %.0f profiles/s (%s).\n"
       % (rt, ", ".join("%.0f" % (1e9 / x) for x in rtv), to, ", ".join("%.0f" % (1e9 / x) for x in tov)))
@@ -279,10 +288,10 @@ for e in ("pyroscope", "parca", "otlp", "otlphttp", "otlp-none", "otlphttp-none"
     m = runs[len(runs) // 2]
     sink, conv, r = META[e]
     rate = float(m["sent_per_s"])
-    print("| %s | %s | %s | %.0f (runs: %s) | %s | %s | %s | %s / %s | %.0f%% | >= 50%%: %s |"
+    print("| %s | %s | %s | %.0f (runs: %s) | %s | %s | %s | %s / %s | %.0f%% | >= 70%%: %s |"
           % (e, sink, conv, rate, ", ".join("%.0f" % float(x["sent_per_s"]) for x in runs),
              m["profcol_cpu_pct"], m["sink_cpu_pct"], m["gen_cpu_pct"], m.get("refused", "?"),
-             m["failed"], 100 * rate / r, "PASS" if rate >= 0.5 * r else "MISS"))
+             m["failed"], 100 * rate / r, "PASS" if rate >= 0.7 * r else "MISS"))
 print("\nOriginal bytes at the Pyroscope sink (Python sink, real Go profiles):\n")
 for line in fwd.splitlines():
     print("- " + line)

@@ -82,6 +82,16 @@ void blob_unref(struct blob *b)
     }
 }
 
+void blob_ref_cb(void *b)
+{
+    blob_ref(b);
+}
+
+void blob_unref_cb(void *b)
+{
+    blob_unref(b);
+}
+
 struct shared_pdata *shared_pdata_new(struct pdata *pd)
 {
     struct shared_pdata *s = malloc(sizeof(*s));

@@ -55,6 +55,10 @@ struct blob *blob_new(const void *data, size_t len); /* copies */
 struct blob *blob_take(uint8_t *data, size_t len);   /* takes malloc'd data */
 struct blob *blob_ref(struct blob *b);
 void blob_unref(struct blob *b);
+/* The same for callbacks that take a void * (arena_on_free, a gRPC slice's
+ * destroy). */
+void blob_ref_cb(void *b);
+void blob_unref_cb(void *b);
 
 /* A decoded payload shared by items (and batches) by reference. */
 struct shared_pdata {

@@ -75,6 +75,7 @@
     X(grpc_slice_from_copied_string)                                          \
     X(grpc_slice_from_static_string)                                          \
     X(grpc_slice_new)                                                         \
+    X(grpc_slice_new_with_user_data)                                          \
     X(grpc_slice_str_cmp)                                                     \
     X(grpc_slice_unref)                                                       \
     X(grpc_ssl_credentials_create)                                            \
@@ -180,6 +181,7 @@ int grpc_api_load(struct errctx *e);
 #define grpc_slice_from_copied_string (grpc_api.grpc_slice_from_copied_string)
 #define grpc_slice_from_static_string (grpc_api.grpc_slice_from_static_string)
 #define grpc_slice_new (grpc_api.grpc_slice_new)
+#define grpc_slice_new_with_user_data (grpc_api.grpc_slice_new_with_user_data)
 #define grpc_slice_str_cmp (grpc_api.grpc_slice_str_cmp)
 #define grpc_slice_unref (grpc_api.grpc_slice_unref)
 #define grpc_ssl_credentials_create (grpc_api.grpc_ssl_credentials_create)

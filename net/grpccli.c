@@ -668,8 +668,16 @@ static grpc_byte_buffer *send_buffer(const struct grpccli *c,
 
     if (c->gzip_level > 0 && m->gz != NULL) {
         /* Compressed already, by the client that sent it: gzip is gzip,
-         * whatever level it used. */
-        body = grpc_slice_from_copied_buffer((const char *)m->gz, m->gzlen);
+         * whatever level it used. Without a copy when the owner lends it
+         * (a large request's gzip bytes are megabytes). */
+        if (m->gz_ref != NULL) {
+            m->gz_ref(m->gz_owner);
+            body = grpc_slice_new_with_user_data((void *)m->gz, m->gzlen,
+                                                 m->gz_unref, m->gz_owner);
+        } else {
+            body = grpc_slice_from_copied_buffer((const char *)m->gz,
+                                                 m->gzlen);
+        }
         bb = grpc_raw_compressed_byte_buffer_create(&body, 1,
                                                     GRPC_COMPRESS_GZIP);
         grpc_slice_unref(body);

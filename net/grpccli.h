@@ -124,6 +124,12 @@ struct grpccli_msg {
     size_t len;
     const uint8_t *gz; /* NULL: compressed here when gzip is on */
     size_t gzlen;
+    /* With gz: gRPC sends gz without a copy, holding one reference of
+     * gz_owner, which it gives back with gz_unref(gz_owner) once sent; the
+     * caller takes that reference for it (gz_ref(gz_owner)). */
+    void (*gz_ref)(void *owner);
+    void (*gz_unref)(void *owner);
+    void *gz_owner;
 };
 
 /*

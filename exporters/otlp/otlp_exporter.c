@@ -165,6 +165,9 @@ static int otlpx_export(void *ctx, struct batch *b, int64_t timeout_ms,
         if (raw->gz != NULL) {
             m.gz = raw->gz->data;
             m.gzlen = raw->gz->len;
+            m.gz_ref = blob_ref_cb;
+            m.gz_unref = blob_unref_cb;
+            m.gz_owner = raw->gz;
         }
         rc = grpccli_otlp_send(x->cli, &m, timeout_ms, r);
         otlpx_note_rejected(x, rc, r);

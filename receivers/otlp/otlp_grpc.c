@@ -236,11 +236,6 @@ static int gcall_authorized(struct gcall *c)
                             GRPC_SLICE_LENGTH(*v));
 }
 
-static void blob_unref_cb(void *p)
-{
-    blob_unref(p);
-}
-
 /* The payload, inflated under the receive limit, with the gzip bytes it
  * came as (for an exporter to forward); PC_OK, or res filled. */
 static int gcall_payload(struct gcall *c, struct grpcmsg *m)

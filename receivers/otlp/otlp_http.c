@@ -158,11 +158,6 @@ static void http_run(struct httpsrv_req *req, void *arg)
     otlprx_run_job(hj->rx, &hj->job);
 }
 
-static void blob_unref_cb(void *p)
-{
-    blob_unref(p);
-}
-
 /* The request body as protobuf bytes in a blob (JSON transcoded); NULL
  * with *rc set on failure. */
 static struct blob *body_pb(struct otlprx *rx, struct httpsrv_req *req,
