@@ -282,6 +282,7 @@ struct batch *batch_clone(const struct batch *b)
         return NULL;
     }
     c->limits = b->limits;
+    c->in_bytes = b->in_bytes;
     memcpy(c->peer, b->peer, sizeof(c->peer));
     for (i = 0; i < b->nitems; i++) {
         const struct item *src = &b->items[i];
@@ -596,5 +597,5 @@ uint64_t batch_bytes(const struct batch *b)
             n += b->items[i].raw->len;
         }
     }
-    return n;
+    return n != 0 ? n : b->in_bytes;
 }

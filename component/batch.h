@@ -97,9 +97,12 @@ struct batch {
     struct item *items;
     uint32_t nitems, cap;
     struct decode_limits limits;
-    char source[64]; /* receiver id, for logs and metrics */
-    char peer[64];   /* the sending connection's IP address ("" unknown;
+    char source[64];   /* receiver id, for logs and metrics */
+    char peer[64];     /* the sending connection's IP address ("" unknown;
                       set by receivers, read by k8sattributes) */
+    uint64_t in_bytes; /* the request's bytes as received when no item
+                          keeps them (JFR, Datadog, text formats); 0 when
+                          the items' raw bytes say it (batch_bytes) */
     pthread_mutex_t decode_lock; /* exporters share a batch: one decodes */
 };
 
@@ -166,6 +169,7 @@ int item_set_resource_attrs(struct batch *b, struct item *it,
 
 uint32_t batch_profile_count(const struct batch *b);
 uint64_t batch_sample_count(const struct batch *b);
+/* Payload bytes: the items' original bytes, else the batch's in_bytes. */
 uint64_t batch_bytes(const struct batch *b);
 
 #endif

@@ -49,9 +49,8 @@ static void job_run(struct httpsrv_req *req, void *arg)
     }
     j->ev = req->ev;
     if (j->b != NULL) {
-        if (j->record_peer) {
-            net_peer_addr(req->ev, j->b->peer, sizeof(j->b->peer));
-        }
+        /* What k8sattributes' `connection` source reads. */
+        net_peer_addr(req->ev, j->b->peer, sizeof(j->b->peer));
         /* The answer waits for the batch to be durable. */
         rc = host->consume_async(host, j->b, &e, job_consumed, j);
         j->b = NULL;
@@ -66,6 +65,10 @@ static void job_run(struct httpsrv_req *req, void *arg)
 void httpintake_submit(struct httpsrv_req *req, struct httpintake_job *j)
 {
     PC_ASSERT(j->host != NULL && j->answer != NULL);
+    if (j->b != NULL && batch_bytes(j->b) == 0) {
+        /* Converted formats keep no original bytes: the body counts. */
+        j->b->in_bytes = req->wire_len;
+    }
     httpsrv_then(req, job_run, j);
 }
 

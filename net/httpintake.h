@@ -33,9 +33,6 @@ struct httpintake_job {
     uint64_t refused_bytes;
     /* Handed to the pipeline (taken) when set; NULL: answer gets PC_OK. */
     struct batch *b;
-    /* Set: b records the connection's peer address (struct batch.peer,
-     * what k8sattributes' `connection` source reads). */
-    int record_peer;
     /* Loop: answers req with the pipeline's result rc and its msg. */
     void (*answer)(struct httpintake_job *j, struct httpsrv_req *req, int rc,
                    const char *msg);

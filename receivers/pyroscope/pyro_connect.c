@@ -170,7 +170,7 @@ static void push_answer(struct httpintake_job *j, struct httpsrv_req *req,
 /* Hands the accepted samples (if any) and the refusal count to the loop. */
 static void answer(struct push_state *st, enum codec c, uint32_t total)
 {
-    struct push_job *p = pyro_job_new(st->r, sizeof(*p));
+    struct push_job *p = httpintake_job_new(st->r->host, sizeof(*p));
 
     if (p == NULL) {
         batch_unref(st->b);

@@ -188,7 +188,7 @@ static void ingest_job_answer(struct httpintake_job *j,
  * (once the batch is durable, when a persistent queue commits later). */
 static void deliver_batch(struct ingest *in, struct batch *b, int text)
 {
-    struct ingest_job *ij = pyro_job_new(in->r, sizeof(*ij));
+    struct ingest_job *ij = httpintake_job_new(in->r->host, sizeof(*ij));
 
     if (ij == NULL) {
         batch_unref(b);

@@ -120,16 +120,6 @@ const char *pyro_tenant(struct pyro_recv *r, struct httpsrv_req *req,
     return "";
 }
 
-void *pyro_job_new(struct pyro_recv *r, size_t size)
-{
-    struct httpintake_job *j = httpintake_job_new(r->host, size);
-
-    if (j != NULL) {
-        j->record_peer = 1;
-    }
-    return j;
-}
-
 /* A refusal's job: the answer is the refusal, whatever the loop did. */
 struct refuse_job {
     struct httpintake_job job; /* first */
@@ -152,7 +142,7 @@ void pyro_refuse(struct pyro_recv *r, struct httpsrv_req *req,
                  uint32_t profiles, int status, const char *code,
                  const char *msg)
 {
-    struct refuse_job *j = pyro_job_new(r, sizeof(*j));
+    struct refuse_job *j = httpintake_job_new(r->host, sizeof(*j));
 
     if (j == NULL) {
         httpsrv_reply_json_error(req, 500, "internal", "out of memory");

@@ -52,10 +52,6 @@ int pyro_batch_add_view(struct batch *b, struct shared_pdata *sp,
                         int32_t resource, struct blob *raw,
                         const struct pyro_attrs *attrs, const char *tenant);
 
-/* Worker: a zeroed job of size bytes (the endpoint's struct, which
- * embeds a struct httpintake_job first) whose batch records the
- * connection's address, or NULL. */
-void *pyro_job_new(struct pyro_recv *r, size_t size);
 /* Worker: counts profiles refused with the request's bytes and answers
  * status {code, msg}, both on the loop. */
 void pyro_refuse(struct pyro_recv *r, struct httpsrv_req *req,

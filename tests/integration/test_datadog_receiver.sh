@@ -113,11 +113,16 @@ javac -d "$WORK/classes" "$SRC/tests/fixtures/java/JfrWork.java"
 timeout 120 nice java "-XX:StartFlightRecording=filename=$WORK/main.jfr,settings=profile" \
   -cp "$WORK/classes" JfrWork 2 >/dev/null 2>&1 || die "java did not record $WORK/main.jfr"
 a0=$(accepted)
+b0=$(metric_sum profcol_receiver_accepted_bytes_total 'receiver="datadog"')
 out=$("${UP[@]}" "$URL" --event "$(ev '"main.jfr"' | sed 's/"family":"go"/"family":"java"/; s/runtime:go,service:dd-svc/runtime:jvm,service:java-svc/')" \
   --part main.jfr="$WORK/main.jfr:gzip")
 njfr=$(($(accepted) - a0))
 [ "${out%% *}" = 200 ] && [ "$njfr" -ge 2 ] && pass "v4, Java main.jfr (gzip): 200, $njfr profile kinds" ||
   fail "Java main.jfr: '$out', $njfr profiles"
+# A JFR keeps no original bytes: the upload's body counts.
+nb=$(($(metric_sum profcol_receiver_accepted_bytes_total 'receiver="datadog"') - b0))
+[ "$nb" -gt 1000 ] && pass "accepted bytes counted for the JFR upload: +$nb" ||
+  fail "accepted bytes for the JFR upload: +$nb"
 
 echo "== bad uploads"
 expect "bad event JSON" 400 "event: bad JSON" 0 0 -- "${UP[@]}" "$URL" \

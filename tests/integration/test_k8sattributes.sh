@@ -15,7 +15,9 @@
 #   (d) a pod added while profcol runs is matched within seconds;
 #   (e) the watch asked the API server only for this node's pods;
 #   (f) the scrape receiver's discovery of the same pods (same connection,
-#       same selector) shares that watch: the API server sees one list.
+#       same selector) shares that watch: the API server sees one list;
+#   (g) a Datadog profiler's upload from 127.0.0.5 (the datadog receiver,
+#       curl multipart as dd-trace sends it) is enriched the same way.
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
@@ -49,11 +51,14 @@ PY
 k8s_double "$WORK/objects.json"
 new_ports
 PYRO=$(free_port)
+DD=$(free_port)
 mkdir -p "$WORK/json"
 cat >"$WORK/config.yaml" <<EOF
 receivers:
   pyroscope:
     endpoint: 127.0.0.1:$PYRO
+  datadog:
+    endpoint: 127.0.0.1:$DD
   # The same pods of the same node: one watch serves both.
   scrape:
     scrape_configs:
@@ -89,7 +94,7 @@ exporters:
 service:
   pipelines:
     profiles:
-      receivers: [pyroscope, scrape]
+      receivers: [pyroscope, scrape, datadog]
       processors: [k8sattributes]
       exporters: [file/json]
   telemetry:
@@ -121,7 +126,15 @@ for line in sys.stdin:
 sys.exit(1)' "$1" "$2"
 }
 try_push() { push "$@" && enriched "$2" "$3"; }
+dd_upload() { # FROM_ADDR SERVICE
+  printf '{"attachments":["cpu.pprof"],"start":"2026-12-06T01:00:00Z","end":"2026-12-06T01:01:00Z","family":"go","version":"4","tags_profiler":"runtime:go,service:%s"}' \
+    "$2" >"$WORK/event.json"
+  curl -sf --interface "$1" -F "event=@$WORK/event.json;type=application/json" \
+    -F "cpu.pprof=@$CPU;filename=cpu.pprof" "http://127.0.0.1:$DD/profiling/v1/input" >/dev/null
+}
+try_dd() { dd_upload "$@" && enriched "$2" "$3"; }
 if wait_until 15 try_push 127.0.0.5 websvc web-7d9c-abcde; then pass "(a) pushed by pod IP 127.0.0.5: enriched"; else fail "(a) not enriched"; fi
+if wait_until 15 try_dd 127.0.0.5 ddsvc web-7d9c-abcde; then pass "(g) Datadog upload from 127.0.0.5: enriched"; else fail "(g) Datadog upload not enriched"; fi
 push 127.0.0.1 'batchsvc%7Bpod_ip%3D10.1.2.3%7D'
 push 127.0.0.7 othersvc
 ctl '{"op":"put","resource":"pods","object":{"metadata":{"name":"late-1","namespace":"shop","uid":"uid-late"},"spec":{"nodeName":"node-a","containers":[{"name":"late"}]},"status":{"phase":"Running","podIP":"127.0.0.8"}}}'
