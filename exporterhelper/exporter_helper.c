@@ -224,11 +224,31 @@ static double gauge_queue_size(void *arg)
     return (double)exphelper_queue_size(arg);
 }
 
+/* Memory the queue holds: the in-memory queue's batches, or the in-memory
+ * copies a persistent queue keeps beside its records. */
 static double gauge_queue_bytes(void *arg)
 {
     struct exphelper *h = arg;
+    struct pqueue_stats st;
 
+    if (h->pq != NULL) {
+        pqueue_get_stats(h->pq, &st);
+        return (double)st.held_bytes;
+    }
     return h->q != NULL ? (double)queue_bytes(h->q) : 0.0;
+}
+
+/* A persistent queue's records on disk. */
+static double gauge_queue_disk_bytes(void *arg)
+{
+    struct exphelper *h = arg;
+    struct pqueue_stats st;
+
+    if (h->pq == NULL) {
+        return 0.0;
+    }
+    pqueue_get_stats(h->pq, &st);
+    return (double)st.bytes;
 }
 
 /* The helper's series, in a sub-scope of the exporter's: they go with the
@@ -266,8 +286,14 @@ static void metrics_setup(struct exphelper *h, struct mscope *scope)
                     "Batches in the sending queue.", gauge_queue_size, h,
                     NULL);
     mscope_gauge_fn(s, "profcol_exporter_queue_bytes",
-                    "Memory the batches of the in-memory sending queue hold.",
+                    "Memory the sending queue holds (batches, or a "
+                    "persistent queue's in-memory copies).",
                     gauge_queue_bytes, h, NULL);
+    if (h->pq != NULL) {
+        mscope_gauge_fn(s, "profcol_exporter_queue_disk_bytes",
+                        "Bytes of the persistent queue's segments on disk.",
+                        gauge_queue_disk_bytes, h, NULL);
+    }
     h->mx.capacity = mscope_gauge(s, "profcol_exporter_queue_capacity",
                                   "Capacity of the sending queue.", NULL);
     mgauge_set(h->mx.capacity, (double)h->cfg->queue.queue_size);

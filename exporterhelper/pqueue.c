@@ -1503,6 +1503,7 @@ void pqueue_get_stats(struct pqueue *pq, struct pqueue_stats *st)
     st->records = pq->live;
     st->pending = (uint32_t)pq->pending.len;
     st->bytes = pq->bytes;
+    st->held_bytes = pq->held_bytes;
     st->segments = 0;
     for (s = pq->segs; s != NULL; s = s->next) {
         st->segments++;

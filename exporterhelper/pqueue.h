@@ -65,10 +65,11 @@ struct pqueue_stats {
     uint32_t records; /* unacknowledged (pending + taken) */
     uint32_t pending; /* waiting for a consumer */
     uint32_t segments;
-    uint64_t bytes;    /* segment bytes on disk */
-    uint64_t replayed; /* records found unacknowledged at open */
-    uint64_t torn;     /* torn tails cut off at open */
-    uint64_t corrupt;  /* corrupt regions skipped */
+    uint64_t bytes;      /* segment bytes on disk */
+    uint64_t held_bytes; /* in-memory copies kept with records */
+    uint64_t replayed;   /* records found unacknowledged at open */
+    uint64_t torn;       /* torn tails cut off at open */
+    uint64_t corrupt;    /* corrupt regions skipped */
     uint64_t acked;
     uint64_t commits;   /* group commits (data fdatasyncs) */
     uint64_t committed; /* records they covered */

@@ -86,6 +86,13 @@ if wait_until 60 equals "$N" accepted && wait_until 30 equals "$N" qsize; then
 else
   fail "(1) accepted=$(accepted) queue=$(qsize), want $N"
 fi
+# The queue's gauges: its records on disk, its in-memory copies.
+disk=$(metric_first profcol_exporter_queue_disk_bytes 'exporter="file"')
+mem=$(metric_first profcol_exporter_queue_bytes 'exporter="file"')
+qin=$(du -sb "$Q" | cut -f1)
+[ "$disk" -gt 0 ] && [ "$disk" -le "$qin" ] && [ "$mem" -gt 0 ] &&
+  pass "(1) queue_disk_bytes $disk (the directory holds $qin), queue_bytes $mem in memory" ||
+  fail "(1) queue_disk_bytes $disk (directory $qin), queue_bytes $mem"
 failed_sends=$(metric_first profcol_exporter_retries_total 'exporter="file"')
 [ "$failed_sends" -gt 0 ] && pass "(1) exports are retried ($failed_sends retries)" \
   || fail "(1) no retries counted"
