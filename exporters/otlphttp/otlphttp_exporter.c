@@ -22,6 +22,7 @@
 #include "codec/compress.h"
 #include "codec/otlp.h"
 #include "codec/pb.h"
+#include "component/batch_codec.h"
 #include "component/batch_otlp.h"
 #include "component/component.h"
 #include "net/curl_api.h"
@@ -219,16 +220,16 @@ static int encode_body(struct oh_exporter *ox, const struct otlp_item *items,
 
 /* At compression_params.level (default 1): the body is compressed on every
  * export, and past level 1 the CPU grows much faster than the saving. */
-static int compress_body(int comp, int level, struct buf *body,
+static int compress_body(int comp, int level, const uint8_t *body, size_t len,
                          struct buf *out)
 {
     switch (comp) {
     case OH_GZIP:
-        return gz_compress(body->data, body->len, out, level);
+        return gz_compress(body, len, out, level);
     case OH_ZSTD:
-        return zstd_compress(body->data, body->len, out, level);
+        return zstd_compress(body, len, out, level);
     default:
-        return buf_append(out, body->data, body->len);
+        return buf_append(out, body, len);
     }
 }
 
@@ -324,7 +325,7 @@ static void partial_success(struct oh_exporter *ox,
 
 /* ---- export ---------------------------------------------------------------- */
 
-static int send_body(struct oh_exporter *ox, const struct buf *body,
+static int send_body(struct oh_exporter *ox, const uint8_t *body, size_t len,
                      int64_t timeout_ms, struct export_result *r)
 {
     const struct oh_cfg *c = ox->cfg;
@@ -349,8 +350,8 @@ static int send_body(struct oh_exporter *ox, const struct buf *body,
     req.url = ox->url;
     req.headers = hdrs;
     req.nheaders = nh;
-    req.body = body->data;
-    req.len = body->len;
+    req.body = body;
+    req.len = len;
     req.timeout_ms = timeout_ms;
     req.tls = &c->tls;
     req.auth = &c->basic_auth;
@@ -382,14 +383,65 @@ static int encode_and_send(struct oh_exporter *ox,
         snprintf(r->msg, sizeof(r->msg), "encode: %s", err_msg(&e, rc));
         rc = rc == PC_ENOMEM ? PC_ERETRY : PC_EPERMANENT;
     } else if (compress_body(ox->cfg->compression,
-                             (int)ox->cfg->compression_params.level, &body,
+                             (int)ox->cfg->compression_params.level, body.data,
+                             body.len, &wire) != PC_OK) {
+        snprintf(r->msg, sizeof(r->msg), "compression failed");
+        rc = PC_ERETRY;
+    } else {
+        rc = send_body(ox, wire.data, wire.len, timeout_ms, r);
+    }
+    buf_free(&body);
+    buf_free(&wire);
+    return rc;
+}
+
+/*
+ * One request as it came in, nothing changed (item_otlp_as_received): its
+ * bytes say what an encoding would, without the decode and encode. With
+ * gzip, the client's own gzip bytes go when it sent some; JSON is
+ * transcoded from them.
+ */
+static int send_as_received(struct oh_exporter *ox, struct batch *b,
+                            int64_t timeout_ms, struct export_result *r)
+{
+    const struct blob *raw = b->items[0].raw;
+    const uint8_t *body = raw->data;
+    size_t len = raw->len;
+    struct errctx e = {{0}};
+    struct buf json, wire;
+    int rc = PC_OK;
+
+    /* The model is not needed: let it go before the compression, unless
+     * another holder of b may still read it. */
+    if (!batch_shared(b)) {
+        (void)batch_compact(b);
+    }
+    if (ox->cfg->encoding == OH_PROTO && ox->cfg->compression == OH_GZIP &&
+        raw->gz != NULL) {
+        return send_body(ox, raw->gz->data, raw->gz->len, timeout_ms, r);
+    }
+    buf_init(&json, (size_t)ox->cfg->max_request_bytes);
+    buf_init(&wire, 0);
+    if (ox->cfg->encoding == OH_JSON) {
+        rc = otlp_pb_to_json(OTLP_JSON_REQUEST, raw->data, raw->len, &json,
+                             &e);
+        body = json.data;
+        len = json.len;
+    }
+    if (rc != PC_OK) {
+        snprintf(r->msg, sizeof(r->msg), "encode: %s", err_msg(&e, rc));
+        rc = rc == PC_ENOMEM ? PC_ERETRY : PC_EPERMANENT;
+    } else if (ox->cfg->compression == OH_NONE) {
+        rc = send_body(ox, body, len, timeout_ms, r);
+    } else if (compress_body(ox->cfg->compression,
+                             (int)ox->cfg->compression_params.level, body, len,
                              &wire) != PC_OK) {
         snprintf(r->msg, sizeof(r->msg), "compression failed");
         rc = PC_ERETRY;
     } else {
-        rc = send_body(ox, &wire, timeout_ms, r);
+        rc = send_body(ox, wire.data, wire.len, timeout_ms, r);
     }
-    buf_free(&body);
+    buf_free(&json);
     buf_free(&wire);
     return rc;
 }
@@ -403,8 +455,12 @@ static int oh_export(void *ctx, struct batch *b, int64_t timeout_ms,
         .include_original_payload = ox->cfg->include_original_payload,
     };
     struct batch_otlp bo;
-    int rc = batch_otlp_build(b, &o, &bo, r);
+    int rc;
 
+    if (b->nitems == 1 && item_otlp_as_received(&b->items[0])) {
+        return send_as_received(ox, b, timeout_ms, r);
+    }
+    rc = batch_otlp_build(b, &o, &bo, r);
     if (rc == PC_OK && bo.n > 0) {
         rc = encode_and_send(ox, bo.items, bo.n, timeout_ms, r);
     }

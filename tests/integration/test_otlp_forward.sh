@@ -18,6 +18,9 @@
 #       and the sink are bench_loadgen's gRPC generator and sink (gRPC C
 #       core): the sink saves each message as it came over the wire, which
 #       a Python gRPC server cannot (it inflates before the handler).
+#   (e) the otlphttp exporter of the same profcol does the same: the
+#       client's gzip bytes as the body, and a plain request's exact bytes
+#       (the unknown field kept) gzipped by profcol.
 # Env: PROFCOL_BIN, PROFCOL_SOURCE_DIR, PROFCOL_BUILD_DIR (set by ctest).
 set -euo pipefail
 
@@ -147,6 +150,9 @@ WPORT=$(free_port)
 start_proc wiresink "$LOADGEN" grpc-sink "$WPORT" save "$WORK/wire"
 await wiresink 30 port_open 127.0.0.1 "$WPORT"
 G2=$(free_port)
+start_listener httpsink "$WORK/httpsink.port" "$PY" "$HERE/sinks/otlp_sink.py" "$WORK/pb" \
+  "$WORK/http" "$WORK/httpsink.port"
+HPORT=$SINK_PORT
 new_ports
 cat >"$WORK/gz.yaml" <<EOF
 receivers:
@@ -154,12 +160,13 @@ receivers:
     protocols: {grpc: {endpoint: 127.0.0.1:$G2}}
 exporters:
   otlp: {endpoint: 127.0.0.1:$WPORT, insecure: true}
+  otlphttp: {endpoint: "http://127.0.0.1:$HPORT"}
 service:
   telemetry:
     metrics: {address: 127.0.0.1:$METRICS_PORT}
     health: {address: 127.0.0.1:$HEALTH_PORT}
   pipelines:
-    profiles: {receivers: [otlp], exporters: [otlp]}
+    profiles: {receivers: [otlp], exporters: [otlp, otlphttp]}
 EOF
 start_profcol gz "$WORK/gz.yaml"
 # One call a second for 1 s after the generator's 1 s warm-up: 1 to 3 calls.
@@ -182,6 +189,21 @@ if [ -s "$WORK/wire/$last" ] && ! cmp -s "$WORK/one.otlp.gz" "$WORK/wire/$last" 
   pass "(d) a plain request went as profcol's own gzip of the sent bytes ($last)"
 else
   fail "(d) a plain request: $last is not profcol's gzip of the sent bytes ($(ls "$WORK/wire" | tr '\n' ' '))"
+fi
+
+echo "== (e) the same through the otlphttp exporter"
+nb() { find "$WORK/http" -name '*.body' | wc -l; }
+wait_until 20 at_least $((n + 1)) nb || die "the HTTP sink got $(nb) bodies, want $((n + 1))"
+if cmp -s "$WORK/one.otlp.gz" "$WORK/http/000001.body"; then
+  pass "(e) otlphttp sent the client's gzip bytes as the body"
+else
+  fail "(e) otlphttp sent another body ($(stat -c %s "$WORK/http/000001.body") bytes)"
+fi
+hlast=$(printf '%06d.body' $((n + 1)))
+if gzip -dc "$WORK/http/$hlast" 2>/dev/null | cmp -s - "$WORK/one.otlp"; then
+  pass "(e) a plain request went as its exact bytes, gzipped ($hlast)"
+else
+  fail "(e) a plain request: $hlast does not inflate to the sent bytes"
 fi
 
 finish

@@ -6,8 +6,9 @@
 POST /v1development/profiles: the body (Content-Encoding gzip or none;
 Content-Type application/x-protobuf or application/json) must parse as an
 ExportProfilesServiceRequest (stubs generated from proto/otlp into PB_DIR);
-its protobuf form is stored as OUT_DIR/NNNNNN.otlp, and every request is
-logged to OUT_DIR/requests.jsonl. POST /control (JSON) sets faults:
+its protobuf form is stored as OUT_DIR/NNNNNN.otlp and the body as it came
+over the wire (still compressed) as OUT_DIR/NNNNNN.body, and every request
+is logged to OUT_DIR/requests.jsonl. POST /control (JSON) sets faults:
 {"status": 503, "count": 3} answers the next requests with that status and
 a google.rpc.Status body carrying "message"; {"rejected": 1, "message": "x"}
 makes the next success a partial success.
@@ -72,6 +73,7 @@ class Handler(BaseHTTPRequestHandler):
             entry["status"] = fault["status"]
             self.log(entry)
             return self.answer(fault["status"], status_pb(3, fault.get("message", "sink fault")))
+        wire = body
         try:
             if self.headers.get("Content-Encoding") == "gzip":
                 body = gzip.decompress(body)
@@ -93,6 +95,8 @@ class Handler(BaseHTTPRequestHandler):
             partial, STATE["partial"] = STATE["partial"], None
         with open(os.path.join(OUT_DIR, "%06d.otlp" % n), "wb") as f:
             f.write(req.SerializeToString())
+        with open(os.path.join(OUT_DIR, "%06d.body" % n), "wb") as f:
+            f.write(wire)
         entry["status"] = 200
         self.log(entry)
         resp = ps.ExportProfilesServiceResponse()
