@@ -1,6 +1,7 @@
 /* io.c: whole-file reads and writes for the subcommands ("-" = stdio). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,38 @@ int cmd_read_file(const char *path, size_t max, unsigned char **data,
     return PC_OK;
 }
 
+/* The last file mapped, for the SIGBUS message (set before the handler). */
+static char sigbus_path[512];
+static size_t sigbus_len;
+
+/* A mapped file that shrinks while it is read (truncated, rewritten in
+ * place) makes the next touch of a page past its new end raise SIGBUS:
+ * say so and exit like any other error instead of dying of the signal.
+ * Only async-signal-safe calls. */
+static void on_sigbus(int sig)
+{
+    static const char pre[] = "profcol: ",
+                      post[] = ": the file shrank while it was being read\n";
+
+    (void)sig;
+    (void)!write(STDERR_FILENO, pre, sizeof(pre) - 1);
+    (void)!write(STDERR_FILENO, sigbus_path, sigbus_len);
+    (void)!write(STDERR_FILENO, post, sizeof(post) - 1);
+    _exit(1);
+}
+
+static void sigbus_catch(const char *path)
+{
+    struct sigaction sa;
+
+    snprintf(sigbus_path, sizeof(sigbus_path), "%s", path);
+    sigbus_len = strlen(sigbus_path);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGBUS, &sa, NULL);
+}
+
 /* A regular file of 1 to max bytes mapped read-only: no copy into the
  * heap and no zeroed page per 4 KiB, a tenth of a conversion's time for a
  * large JFR file. 1: mapped; 0: not a regular file (or empty), read it
@@ -78,6 +111,7 @@ static int map_regular(const char *path, size_t max, struct cmd_file *f,
         snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
         return -1;
     }
+    sigbus_catch(path);
     p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) {

@@ -185,4 +185,36 @@ for bad in "$B"/*; do
   done
 done
 
+echo "== (g) a file that shrinks while convert reads it (mapped: SIGBUS)"
+# A 60 MB request (one real profile's request, repeated: valid protobuf),
+# truncated as soon as convert has it mapped.
+pc convert --to otlp "$PROF/cpu.pb.gz" "$WORK/one.otlp"
+"$PY" -c 'import sys; d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(d * max(1, 60000000 // len(d)))' "$WORK/one.otlp" "$WORK/big.otlp"
+mapped() { grep -c "shrink.otlp" "/proc/$1/maps" >/dev/null; }
+verdict=""
+for try in 1 2 3; do
+  cp "$WORK/big.otlp" "$WORK/shrink.otlp"
+  # At the lowest priority, watched without sleeping: the file shrinks
+  # within a millisecond or so of being mapped.
+  # (nice execs profcol: LAST_PID is profcol's own pid, whose maps are
+  # read; start_proc's cleanup kills it if it were left running.)
+  rm -f "$WORK/shrink.log"
+  start_proc shrink nice -n 19 "$PROFCOL" convert --to otlp "$WORK/shrink.otlp" "$WORK/shrink.out"
+  pid=$LAST_PID
+  for _ in $(seq 20000); do mapped "$pid" 2>/dev/null && break; done
+  truncate -s 4096 "$WORK/shrink.otlp"
+  rc=0
+  wait "$pid" || rc=$?
+  if [ "$rc" = 1 ] && grep -c "shrank while it was being read" "$WORK/shrink.log" >/dev/null; then
+    verdict="pass:exit 1: $(cat "$WORK/shrink.log")"
+    break
+  elif [ "$rc" -gt 1 ]; then
+    verdict="fail:exit $rc (a signal or a timeout): $(cat "$WORK/shrink.log")"
+    break
+  fi
+  verdict="fail:convert was done before the file shrank ($try tries)"
+done
+[ "${verdict%%:*}" = pass ] && pass "(g) ${verdict#*:}" || fail "(g) ${verdict#*:}"
+
 finish
