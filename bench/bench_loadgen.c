@@ -25,10 +25,10 @@
  *       OK, empty message, without inflating it; with `count` also counts
  *       the OTLP profiles in each (a relay's delivered rate: what a daemon
  *       acknowledged may still sit in its queue; off by default, it
- *       inflates and copies every message once); with `save DIR` writes
- *       every message as it came over the
- *       wire, DIR/m<N>.gz when flagged gzip-compressed, else DIR/m<N>.pb
- *       (the tests see what a relay compressed, and how)
+ *       inflates and copies every message once); with `save DIR` (not
+ *       with `count`) writes every message as it came over the wire,
+ *       DIR/m<N>.gz when flagged gzip-compressed, else DIR/m<N>.pb (the
+ *       tests see what a relay compressed, and how)
  *
  * The generators print one line of key=value pairs: requests completed in
  * the measured window (after a 1 s warm-up), ok / refused (429, 503,
@@ -1060,14 +1060,13 @@ static int cmd_grpc_sink(int argc, char **argv)
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = 64 << 20;
-    /* Messages are not inflated unless counted (the reader inflates
-     * those): saved as they came, and no CPU taken from the daemon under
-     * test for work a backend does on its own machine (the HTTP sink does
-     * not inflate either). */
+    /* Messages are not inflated unless counted: saved as they came, and
+     * no CPU taken from the daemon under test for work a backend does on
+     * its own machine (the HTTP sink does not inflate either). */
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = (char *)GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION;
     args[1].value.integer = 0;
-    ca.num_args = 2;
+    ca.num_args = sink_count ? 1 : 2;
     srv = grpc_server_create(&ca, NULL);
     cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv, cq, NULL);
