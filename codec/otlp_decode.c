@@ -191,6 +191,9 @@ static int dec_rep_fixed64(const uint8_t **p, const uint8_t *end, unsigned w,
     if (len % 8 != 0 || len / 8 > cap - *n) {
         return PC_ECORRUPT;
     }
+    if (len == 0) {
+        return PC_OK; /* out may be NULL: nothing was counted */
+    }
     memcpy(out + *n, s, len);
     *n += (uint32_t)(len / 8);
     return PC_OK;
