@@ -218,21 +218,6 @@ static int encode_body(struct oh_exporter *ox, const struct otlp_item *items,
     return rc;
 }
 
-/* At compression_params.level (default 1): the body is compressed on every
- * export, and past level 1 the CPU grows much faster than the saving. */
-static int compress_body(int comp, int level, const uint8_t *body, size_t len,
-                         struct buf *out)
-{
-    switch (comp) {
-    case OH_GZIP:
-        return gz_compress(body, len, out, level);
-    case OH_ZSTD:
-        return zstd_compress(body, len, out, level);
-    default:
-        return buf_append(out, body, len);
-    }
-}
-
 /* ---- response ---------------------------------------------------------------- */
 
 /* ExportProfilesPartialSuccess {rejected_profiles = 1, error_message = 2} */
@@ -368,30 +353,51 @@ static int send_body(struct oh_exporter *ox, const uint8_t *body, size_t len,
     return rc;
 }
 
-static int encode_and_send(struct oh_exporter *ox,
-                           const struct otlp_item *items, size_t n,
-                           int64_t timeout_ms, struct export_result *r)
+/* Compressed per `compression` (at compression_params.level, default 1:
+ * the body is compressed on every export, and past level 1 the CPU grows
+ * much faster than the saving), then sent; `none` sends body as it is. */
+static int compress_and_send(struct oh_exporter *ox, const uint8_t *body,
+                             size_t len, int64_t timeout_ms,
+                             struct export_result *r)
 {
-    struct buf body, wire;
-    struct errctx e = {{0}};
+    int level = (int)ox->cfg->compression_params.level;
+    struct buf wire;
     int rc;
 
-    buf_init(&body, (size_t)ox->cfg->max_request_bytes);
+    if (ox->cfg->compression == OH_NONE) {
+        return send_body(ox, body, len, timeout_ms, r);
+    }
     buf_init(&wire, 0);
-    rc = encode_body(ox, items, n, &body, &e);
+    rc = ox->cfg->compression == OH_GZIP
+             ? gz_compress(body, len, &wire, level)
+             : zstd_compress(body, len, &wire, level);
     if (rc != PC_OK) {
-        snprintf(r->msg, sizeof(r->msg), "encode: %s", err_msg(&e, rc));
-        rc = rc == PC_ENOMEM ? PC_ERETRY : PC_EPERMANENT;
-    } else if (compress_body(ox->cfg->compression,
-                             (int)ox->cfg->compression_params.level, body.data,
-                             body.len, &wire) != PC_OK) {
         snprintf(r->msg, sizeof(r->msg), "compression failed");
         rc = PC_ERETRY;
     } else {
         rc = send_body(ox, wire.data, wire.len, timeout_ms, r);
     }
-    buf_free(&body);
     buf_free(&wire);
+    return rc;
+}
+
+static int encode_and_send(struct oh_exporter *ox,
+                           const struct otlp_item *items, size_t n,
+                           int64_t timeout_ms, struct export_result *r)
+{
+    struct buf body;
+    struct errctx e = {{0}};
+    int rc;
+
+    buf_init(&body, (size_t)ox->cfg->max_request_bytes);
+    rc = encode_body(ox, items, n, &body, &e);
+    if (rc != PC_OK) {
+        snprintf(r->msg, sizeof(r->msg), "encode: %s", err_msg(&e, rc));
+        rc = rc == PC_ENOMEM ? PC_ERETRY : PC_EPERMANENT;
+    } else {
+        rc = compress_and_send(ox, body.data, body.len, timeout_ms, r);
+    }
+    buf_free(&body);
     return rc;
 }
 
@@ -408,7 +414,7 @@ static int send_as_received(struct oh_exporter *ox, struct batch *b,
     const uint8_t *body = raw->data;
     size_t len = raw->len;
     struct errctx e = {{0}};
-    struct buf json, wire;
+    struct buf json;
     int rc = PC_OK;
 
     /* The model is not needed: let it go before the compression, unless
@@ -421,7 +427,6 @@ static int send_as_received(struct oh_exporter *ox, struct batch *b,
         return send_body(ox, raw->gz->data, raw->gz->len, timeout_ms, r);
     }
     buf_init(&json, (size_t)ox->cfg->max_request_bytes);
-    buf_init(&wire, 0);
     if (ox->cfg->encoding == OH_JSON) {
         rc = otlp_pb_to_json(OTLP_JSON_REQUEST, raw->data, raw->len, &json,
                              &e);
@@ -431,18 +436,10 @@ static int send_as_received(struct oh_exporter *ox, struct batch *b,
     if (rc != PC_OK) {
         snprintf(r->msg, sizeof(r->msg), "encode: %s", err_msg(&e, rc));
         rc = rc == PC_ENOMEM ? PC_ERETRY : PC_EPERMANENT;
-    } else if (ox->cfg->compression == OH_NONE) {
-        rc = send_body(ox, body, len, timeout_ms, r);
-    } else if (compress_body(ox->cfg->compression,
-                             (int)ox->cfg->compression_params.level, body, len,
-                             &wire) != PC_OK) {
-        snprintf(r->msg, sizeof(r->msg), "compression failed");
-        rc = PC_ERETRY;
     } else {
-        rc = send_body(ox, wire.data, wire.len, timeout_ms, r);
+        rc = compress_and_send(ox, body, len, timeout_ms, r);
     }
     buf_free(&json);
-    buf_free(&wire);
     return rc;
 }
 
