@@ -19,8 +19,13 @@
 #include "component/batch.h"
 #include "exporterhelper/pqueue.h"
 
-/* Batches waiting for the writer at most: each holds a decoded batch. */
-#define PWRITER_MAX_PENDING 8
+/* Batches waiting for the writer at most. Each holds a decoded batch, but
+ * one its request holds anyway until answered; the FIFO is a hand-off, not
+ * the queue's capacity. Receivers submit without waiting (from the main
+ * loop), so a burst of concurrent requests larger than the FIFO, arriving
+ * while the writer is descheduled, was refused with the queue nearly
+ * empty: 8 refused 1 of 16 concurrent requests on a loaded machine. */
+#define PWRITER_MAX_PENDING 64
 
 struct pwriter;
 

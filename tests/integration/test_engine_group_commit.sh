@@ -137,6 +137,6 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 ok=$(cat "$REQ"/* | grep -c '^200$' || true)
 [ "$ok" -eq 16 ] && [ "$ms" -ge "$DELAY_MS" ] && [ "$ms" -lt $((6 * DELAY_MS)) ] \
   && pass "(3) 16 concurrent requests acknowledged in $ms ms: commits shared (one commit each would take $((16 * DELAY_MS)) ms)" \
-  || fail "(3) 16 concurrent requests: $ok acknowledged in $ms ms (delay $DELAY_MS ms each commit)"
+  || fail "(3) 16 concurrent requests: $ok acknowledged in $ms ms (delay $DELAY_MS ms each commit); answers: $(cat "$REQ"/* | sort | uniq -c | tr -s ' \n' ' ')"
 stop g3 || fail "(3) exit code $? after SIGTERM"
 finish
