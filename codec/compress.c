@@ -1,6 +1,7 @@
-/* compress.c: gzip (libdeflate, zlib) and zstd over whole buffers. */
+/* compress.c: gzip (libdeflate, ISA-L, zlib) and zstd over whole buffers. */
 #include "codec/compress.h"
 
+#include <isa-l/igzip_lib.h>
 #include <libdeflate.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ struct gz_tls {
     struct libdeflate_decompressor *dec;
     struct libdeflate_compressor *comp;
     int comp_level;
+    uint8_t *isal_buf; /* igzip level 1's hash tables, ISAL_DEF_LVL1_DEFAULT */
 };
 
 static pthread_key_t gz_key;
@@ -46,6 +48,7 @@ static void gz_tls_free(void *p)
     if (t->comp != NULL) {
         libdeflate_free_compressor(t->comp);
     }
+    free(t->isal_buf);
     free(t);
 }
 
@@ -220,6 +223,61 @@ int gz_decompress_into(const uint8_t *in, size_t n, uint8_t *dst, size_t cap,
     return PC_OK;
 }
 
+/*
+ * Level 1 with ISA-L's igzip: what the exporters compress with by default
+ * (compression_params.level 1). On an 18 MB OTLP request igzip level 1
+ * takes 47 ms where libdeflate's level 1 takes 169 ms, for 1.7 % more
+ * bytes; that compression was half the CPU of relaying a large plain
+ * request. PC_EAGAIN when the input is too large for igzip's 32-bit
+ * counters (the caller uses libdeflate).
+ */
+static int gz_compress_isal(const uint8_t *in, size_t n, struct buf *out)
+{
+    struct gz_tls *t = gz_tls();
+    struct isal_zstream s;
+    size_t start = out->len, room;
+    int rc = PC_OK;
+
+    if (n > UINT32_MAX / 2) {
+        return PC_EAGAIN;
+    }
+    if (t == NULL || (t->isal_buf == NULL &&
+                      (t->isal_buf = malloc(ISAL_DEF_LVL1_DEFAULT)) == NULL)) {
+        return PC_ENOMEM;
+    }
+    isal_deflate_init(&s);
+    s.gzip_flag = IGZIP_GZIP;
+    s.level = 1;
+    s.level_buf = t->isal_buf;
+    s.level_buf_size = ISAL_DEF_LVL1_DEFAULT;
+    s.end_of_stream = 1;
+    s.flush = NO_FLUSH;
+    s.next_in = (uint8_t *)(uintptr_t)in;
+    s.avail_in = (uint32_t)n;
+    /* Incompressible input takes stored blocks: a little more than n. */
+    room = n + n / 16 + 1024;
+    while (s.internal_state.state != ZSTATE_END) {
+        rc = buf_reserve(out, room);
+        if (rc != PC_OK) {
+            break;
+        }
+        room = out->cap - out->len > UINT32_MAX ? UINT32_MAX
+                                                : out->cap - out->len;
+        s.next_out = out->data + out->len;
+        s.avail_out = (uint32_t)room;
+        if (isal_deflate(&s) != COMP_OK) {
+            rc = PC_EIO;
+            break;
+        }
+        out->len += room - s.avail_out;
+        room = room / 2 + 1024; /* ran out of room: grow */
+    }
+    if (rc != PC_OK) {
+        out->len = start;
+    }
+    return rc;
+}
+
 int gz_compress(const uint8_t *in, size_t n, struct buf *out, int level)
 {
     struct libdeflate_compressor *c;
@@ -228,6 +286,9 @@ int gz_compress(const uint8_t *in, size_t n, struct buf *out, int level)
 
     if (level < 1 || level > 12) {
         level = 6;
+    }
+    if (level == 1 && (rc = gz_compress_isal(in, n, out)) != PC_EAGAIN) {
+        return rc;
     }
     c = compressor(level);
     if (c == NULL) {

@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config git
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libgrpc-dev libyaml-dev libevent-dev libcurl4-openssl-dev libssl-dev
-  zlib1g-dev libdeflate-dev libzstd-dev liblz4-dev libsnappy-dev
+  zlib1g-dev libdeflate-dev libisal-dev libzstd-dev liblz4-dev libsnappy-dev
   libpcre2-dev libxxhash-dev
   uthash-dev libjansson-dev
   libcmocka-dev clang libclang-rt-14-dev clang-format

@@ -13,7 +13,7 @@
 #       alone still arrive as the original bytes
 #   (c) A's otlp/without (default: no original payload) -> re-encoded,
 #       equal by pprofcheck
-#   (d) A's default gzip (libdeflate, handed to gRPC as an already
+#   (d) A's default gzip (level 1, handed to gRPC as an already
 #       compressed message) is decoded by B's gRPC C core server, and the
 #       bytes on the wire (a counting TCP relay between A and B) are well
 #       under the uncompressed requests' size

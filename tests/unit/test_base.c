@@ -151,6 +151,61 @@ static void test_pb_nested_length_patch(void **state)
     buf_free(&b);
 }
 
+/* gz_compress(data, n) at level 1 (igzip) appended after a prefix: zlib
+ * and libdeflate read back data, and the prefix is untouched. */
+static void check_level1(const uint8_t *data, size_t n)
+{
+    struct buf gz, out;
+
+    buf_init(&gz, 0);
+    buf_init(&out, 0);
+    assert_int_equal(buf_append(&gz, "pre", 3), PC_OK);
+    assert_int_equal(gz_compress(data, n, &gz, 1), PC_OK);
+    assert_memory_equal(gz.data, "pre", 3);
+    assert_true(gz_is_gzip(gz.data + 3, gz.len - 3));
+    assert_int_equal(gz_decompress(gz.data + 3, gz.len - 3, &out, 0), PC_OK);
+    assert_int_equal(out.len, n);
+    assert_true(n == 0 || memcmp(out.data, data, n) == 0);
+    buf_reset(&out);
+    assert_int_equal(gz_decompress_zlib(gz.data + 3, gz.len - 3, &out, 0),
+                     PC_OK);
+    assert_int_equal(out.len, n);
+    buf_free(&gz);
+    buf_free(&out);
+}
+
+/* Level 1 is ISA-L's igzip: compressible, incompressible (stored blocks,
+ * more output than input) and empty inputs; a bounded output buffer that
+ * is too small fails and keeps what it held. */
+static void test_gzip_level1(void **state)
+{
+    enum { N = 300000 };
+    uint8_t *text = malloc(N), *noise = malloc(N), mem[64];
+    uint64_t x = 88172645463325252u;
+    struct buf small;
+    size_t i;
+
+    (void)state;
+    assert_non_null(text);
+    assert_non_null(noise);
+    for (i = 0; i < N; i++) {
+        text[i] = (uint8_t)("profile "[i % 8] + (i / 4096) % 3);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise[i] = (uint8_t)x;
+    }
+    check_level1(text, N);
+    check_level1(noise, N);
+    check_level1(text, 0);
+    buf_init_fixed(&small, mem, sizeof(mem));
+    assert_int_equal(buf_append(&small, "ab", 2), PC_OK);
+    assert_int_equal(gz_compress(noise, 1000, &small, 1), PC_ETOOBIG);
+    assert_int_equal(small.len, 2);
+    free(text);
+    free(noise);
+}
+
 static void test_gzip_roundtrip_and_bomb(void **state)
 {
     struct buf raw, gz, out;
@@ -378,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_pb_varint_roundtrip),
         cmocka_unit_test(test_pb_nested_length_patch),
         cmocka_unit_test(test_gzip_roundtrip_and_bomb),
+        cmocka_unit_test(test_gzip_level1),
         cmocka_unit_test(test_intern_table),
         cmocka_unit_test(test_pdata_tables),
         cmocka_unit_test(test_pdata_iter),
