@@ -19,7 +19,7 @@
  * Items whose payload cannot be decoded are left out of the request and
  * counted as rejected, so one bad item never costs the rest of the batch.
  *
- * gzip (the default) is done here with libdeflate at compression_params
+ * gzip (the default) is done here (compress.h) at compression_params
  * level (grpccli), not by gRPC's zlib: that was 70% of the exporter's CPU.
  * include_original_payload: an item that came in as a pprof and that no
  * processor changed also carries those bytes as original_payload, so a
