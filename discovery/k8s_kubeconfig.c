@@ -4,8 +4,11 @@
  * certificate-authority[-data], insecure-skip-tls-verify, tls-server-name)
  * and context.user (token, tokenFile, client-certificate[-data],
  * client-key[-data], username, password). Exec and auth-provider plugins
- * are refused with a message: the daemon starts no commands.
+ * are refused with a message: the daemon starts no commands. File paths in
+ * it that are relative are relative to the kubeconfig's own folder, as
+ * kubectl reads them (kind and minikube write them so).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +50,27 @@ static char *dup(const char *s)
     return s != NULL ? strdup(s) : NULL;
 }
 
+/* s, a file named in the kubeconfig, resolved against dir (the
+ * kubeconfig's folder, "" for the working directory). */
+static char *file_in(const char *dir, const char *s)
+{
+    size_t nd, ns;
+    char *p;
+
+    if (s == NULL || s[0] == '/' || s[0] == '\0' || dir[0] == '\0') {
+        return dup(s);
+    }
+    nd = strlen(dir);
+    ns = strlen(s);
+    p = malloc(nd + ns + 2);
+    if (p != NULL) {
+        memcpy(p, dir, nd);
+        p[nd] = '/';
+        memcpy(p + nd + 1, s, ns + 1);
+    }
+    return p;
+}
+
 static int decode_pem(const char *b64, struct buf *out, struct errctx *e,
                       const char *what)
 {
@@ -61,7 +85,8 @@ static int decode_pem(const char *b64, struct buf *out, struct errctx *e,
     return PC_OK;
 }
 
-static int cluster(const struct ynode *c, struct k8s_conn *k, struct errctx *e)
+static int cluster(const struct ynode *c, const char *dir, struct k8s_conn *k,
+                   struct errctx *e)
 {
     const char *v;
 
@@ -69,7 +94,7 @@ static int cluster(const struct ynode *c, struct k8s_conn *k, struct errctx *e)
     if (k->server == NULL) {
         return err_set(e, PC_ECONFIG, "kubeconfig: cluster has no server");
     }
-    k->ca_file = dup(scalar(c, "certificate-authority"));
+    k->ca_file = file_in(dir, scalar(c, "certificate-authority"));
     k->server_name = dup(scalar(c, "tls-server-name"));
     v = scalar(c, "insecure-skip-tls-verify");
     k->insecure = v != NULL && strcmp(v, "true") == 0;
@@ -79,7 +104,8 @@ static int cluster(const struct ynode *c, struct k8s_conn *k, struct errctx *e)
                : PC_OK;
 }
 
-static int user(const struct ynode *u, struct k8s_conn *k, struct errctx *e)
+static int user(const struct ynode *u, const char *dir, struct k8s_conn *k,
+                struct errctx *e)
 {
     const char *v;
     int rc = PC_OK;
@@ -95,9 +121,9 @@ static int user(const struct ynode *u, struct k8s_conn *k, struct errctx *e)
                        "client certificate");
     }
     k->token = dup(scalar(u, "token"));
-    k->token_file = dup(scalar(u, "tokenFile"));
-    k->cert_file = dup(scalar(u, "client-certificate"));
-    k->key_file = dup(scalar(u, "client-key"));
+    k->token_file = file_in(dir, scalar(u, "tokenFile"));
+    k->cert_file = file_in(dir, scalar(u, "client-certificate"));
+    k->key_file = file_in(dir, scalar(u, "client-key"));
     k->username = dup(scalar(u, "username"));
     k->password = dup(scalar(u, "password"));
     v = scalar(u, "client-certificate-data");
@@ -114,10 +140,17 @@ static int user(const struct ynode *u, struct k8s_conn *k, struct errctx *e)
 int k8s_kubeconfig_load(const char *path, struct k8s_conn *k, struct errctx *e)
 {
     struct ydoc doc;
-    char err[256];
-    const char *cur, *cname, *uname;
+    char err[256], dir[4096];
+    const char *cur, *cname, *uname, *slash = strrchr(path, '/');
     const struct ynode *ctx, *cl;
     int rc;
+
+    /* The folder of path: "" when it has none, "/" for a file in /. */
+    snprintf(dir, sizeof(dir), "%.*s",
+             slash == NULL   ? 0
+             : slash == path ? 1
+                             : (int)(slash - path),
+             path);
 
     rc = ydoc_load_file(path, &doc, err, sizeof(err));
     if (rc != PC_OK || doc.root == NULL) {
@@ -136,10 +169,10 @@ int k8s_kubeconfig_load(const char *path, struct k8s_conn *k, struct errctx *e)
                      "not found",
                      path, cur != NULL ? cur : "");
     } else {
-        rc = cluster(cl, k, e);
+        rc = cluster(cl, dir, k, e);
     }
     if (rc == PC_OK) {
-        rc = user(named(doc.root, "users", uname, "user"), k, e);
+        rc = user(named(doc.root, "users", uname, "user"), dir, k, e);
     }
     ydoc_free(&doc);
     return rc;

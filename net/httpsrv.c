@@ -474,6 +474,7 @@ static void job_run(struct workpool_job *wj)
     req.body = j->wire_len > 0 ? evbuffer_pullup(j->wire, -1)
                                : (const uint8_t *)"";
     req.body_len = j->wire_len;
+    req.wire = req.body;
     if (req.body == NULL) {
         httpsrv_reply_json_error(&req, 500, "internal", "out of memory");
         return;

@@ -131,7 +131,9 @@ struct httpsrv_req {
     const uint8_t *body;       /* decompressed; valid during the
                                        handler's call (worker thread) */
     size_t body_len;
-    size_t wire_len; /* bytes as received (compressed) */
+    size_t wire_len;     /* bytes as received (compressed) */
+    const uint8_t *wire; /* those bytes, valid as body is; equal to body
+                            when the request had no Content-Encoding */
 };
 
 /* Worker thread. Returns nothing: the handler answers with httpsrv_reply*()

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <strings.h>
 
 #include "codec/otlp.h"
 #include "codec/pb.h"
@@ -170,8 +171,15 @@ static struct blob *body_pb(struct otlprx *rx, struct httpsrv_req *req,
     *rc = PC_ENOMEM;
     if (kind == BODY_PROTOBUF) {
         struct blob *b = blob_new(req->body, req->body_len);
+        const char *ce = httpsrv_header(req, "Content-Encoding");
         if (b == NULL) {
             err_set(e, PC_ENOMEM, "out of memory");
+        } else if (ce != NULL && strcasecmp(ce, "gzip") == 0 &&
+                   req->wire != req->body) {
+            /* Kept as the client sent them, as the gRPC receiver does:
+             * an exporter compressing with gzip sends these instead of
+             * compressing again (NULL: just not kept). */
+            b->gz = blob_new(req->wire, req->wire_len);
         }
         return b;
     }

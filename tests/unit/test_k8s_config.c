@@ -150,6 +150,25 @@ static void test_kubeconfig(void **state)
     unlink(p);
     free(p);
 
+    /* Relative files are relative to the kubeconfig's folder (kubectl's
+     * rule; kind and minikube write them so); absolute ones stay. */
+    p = write_tmp("current-context: a\n"
+                  "clusters: [{name: c, cluster: {server: 'https://c', "
+                  "certificate-authority: ca.crt}}]\n"
+                  "contexts: [{name: a, context: {cluster: c, user: u}}]\n"
+                  "users: [{name: u, user: {client-certificate: "
+                  "certs/me.crt, client-key: /etc/me.key, "
+                  "tokenFile: ../t}}]\n");
+    memset(&k, 0, sizeof(k));
+    assert_int_equal(k8s_kubeconfig_load(p, &k, &e), PC_OK);
+    assert_string_equal(k.ca_file, "/tmp/ca.crt");
+    assert_string_equal(k.cert_file, "/tmp/certs/me.crt");
+    assert_string_equal(k.key_file, "/etc/me.key");
+    assert_string_equal(k.token_file, "/tmp/../t");
+    k8s_conn_release(&k);
+    unlink(p);
+    free(p);
+
     p = write_tmp("current-context: missing\nclusters: []\n");
     memset(&k, 0, sizeof(k));
     assert_int_equal(k8s_kubeconfig_load(p, &k, &e), PC_ECONFIG);
