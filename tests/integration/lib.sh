@@ -420,6 +420,28 @@ wait_stat() { # NAME KEY MIN SECONDS: until stats KEY >= MIN
   wait_until "$4" at_least "$3" stat_of "$1" "$2"
 }
 
+# outage_recovery CASE SINK KEY EXPORTER FILE1 FILE2: the gRPC sink NAME
+# answers UNAVAILABLE for 3 s while FILE1 and FILE2 are dropped; once it
+# answers again both arrive (its stats KEY grows by 2) and EXPORTER's
+# retries were counted. CASE prefixes the messages ("(d)").
+outage_recovery() {
+  local c=$1 sink=$2 key=$3 ex=$4 tag=${1//[^a-z0-9]/} base r0 r1
+  base=$(stat_of "$sink" "$key")
+  r0=$(metric_sum profcol_exporter_retries_total "exporter=\"$ex\"")
+  control "$sink" '{"mode":"unavailable"}'
+  drop "$5" "${tag}1.pb.gz"
+  drop "$6" "${tag}2.pb.gz"
+  sleep 3
+  control "$sink" '{"mode":"ok"}'
+  if wait_stat "$sink" "$key" $((base + 2)) 30; then
+    r1=$(metric_sum profcol_exporter_retries_total "exporter=\"$ex\"")
+    [ "$r1" -gt "$r0" ] && pass "$c delivered after the outage, retries $r0 -> $r1" ||
+      fail "$c delivered, but retries not counted ($r0 -> $r1)"
+  else
+    fail "$c not delivered after the outage"
+  fi
+}
+
 # start_pyro_sink NAME [PORT]: the Pyroscope push/ingest sink recording into
 # $WORK/NAME; sets SINK_PORT. Needs gen_pyro_pb.
 start_pyro_sink() {

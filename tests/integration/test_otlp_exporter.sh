@@ -123,20 +123,7 @@ r1=$(metric_sum profcol_exporter_rejected_profiles_total 'exporter="otlp/fast"')
 control fast '{"mode":"ok"}'
 
 echo "== (e) UNAVAILABLE for 3 s, then recovery"
-base=$(stat_of fast profiles)
-t0=$(metric_sum profcol_exporter_retries_total 'exporter="otlp/fast"')
-control fast '{"mode":"unavailable"}'
-drop "$PROF/heap.pb.gz" e1.pb.gz
-drop "$PROF/goroutine.pb.gz" e2.pb.gz
-sleep 3
-control fast '{"mode":"ok"}'
-if wait_stat fast profiles $((base + 2)) 30; then
-  t1=$(metric_sum profcol_exporter_retries_total 'exporter="otlp/fast"')
-  [ "$t1" -gt "$t0" ] && pass "(e) delivered after the outage, retries $t0 -> $t1" ||
-    fail "(e) delivered, but retries not counted ($t0 -> $t1)"
-else
-  fail "(e) not delivered after the outage"
-fi
+outage_recovery "(e)" fast profiles otlp/fast "$PROF/heap.pb.gz" "$PROF/goroutine.pb.gz"
 
 echo "== (f) the slow sink, once answering, gets everything"
 control slow '{"mode":"ok"}'

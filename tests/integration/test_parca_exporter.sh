@@ -116,21 +116,7 @@ md=$("$PY" -c 'import json,sys; m=json.load(open(sys.argv[1]))["metadata"]; prin
 [ "$md" = "Bearer s3cret team-a" ] && pass "(c) metadata: $md" || fail "(c) metadata: $md"
 
 echo "== (d) UNAVAILABLE for 3 s, then recovery"
-base=$(stat_of parca series)
-# metric_sum: a counter's series, summed (one exporter here).
-r0=$(metric_sum profcol_exporter_retries_total 'exporter="parca"')
-control parca '{"mode":"unavailable"}'
-drop "$PROF/cpu.pb.gz" d1.pb.gz
-drop "$PROF/heap.pb.gz" d2.pb.gz
-sleep 3
-control parca '{"mode":"ok"}'
-if wait_stat parca series $((base + 2)) 30; then
-  r1=$(metric_sum profcol_exporter_retries_total 'exporter="parca"')
-  [ "$r1" -gt "$r0" ] && pass "(d) delivered after the outage, retries $r0 -> $r1" ||
-    fail "(d) delivered but retries not counted ($r0 -> $r1)"
-else
-  fail "(d) not delivered after the outage"
-fi
+outage_recovery "(d)" parca series parca "$PROF/cpu.pb.gz" "$PROF/heap.pb.gz"
 
 echo "== (e) a sink hanging past the timeout"
 base=$(stat_of parca series)
