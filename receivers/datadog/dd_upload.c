@@ -214,12 +214,19 @@ static void take_jfr(struct upload *u, const char *name, const uint8_t *p,
         rc = jfr_convert(b.data, b.len, &o, &res, &e);
     }
     buf_free(&b);
-    if (rc == PC_OK && res.nprofiles == 0 && res.nevents > 0) {
+    if (rc == PC_OK && res.nprofiles == 0) {
+        /* Only events of kinds that are not profiles (CPU load, GC, ...):
+         * a valid upload, which the intake takes too, with nothing to
+         * forward, like a pprof without samples. Refusing it made the
+         * tracer log a failed upload for a quiet window. */
+        log_debug(u->r->host->id, "upload without profiles",
+                  "attachment=%s events=%llu", name,
+                  (unsigned long long)res.nevents);
         pdata_free(res.pd);
-        rc = err_set(&e, PC_EFORMAT, "no event profcol converts among %llu",
-                     (unsigned long long)res.nevents);
-    } else if (rc == PC_OK && ((rc = pdata_check_text(res.pd, &e)) != PC_OK ||
-                               (rc = jfr_split_kinds(&res)) != PC_OK)) {
+        return;
+    }
+    if (rc == PC_OK && ((rc = pdata_check_text(res.pd, &e)) != PC_OK ||
+                        (rc = jfr_split_kinds(&res)) != PC_OK)) {
         pdata_free(res.pd);
     }
     if (rc != PC_OK) {

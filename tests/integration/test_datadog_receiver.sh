@@ -123,6 +123,26 @@ njfr=$(($(accepted) - a0))
 nb=$(($(metric_sum profcol_receiver_accepted_bytes_total 'receiver="datadog"') - b0))
 [ "$nb" -gt 1000 ] && pass "accepted bytes counted for the JFR upload: +$nb" ||
   fail "accepted bytes for the JFR upload: +$nb"
+# A quiet window: a recording of CPU load events only, none a profile. The
+# intake takes it; so does profcol, with nothing to forward (dd-java-agent
+# logs a failed upload for any other answer).
+cat >"$WORK/cpuload.jfc" <<'JFC'
+<?xml version="1.0" encoding="UTF-8"?>
+<configuration version="2.0">
+  <event name="jdk.CPULoad">
+    <setting name="enabled">true</setting>
+    <setting name="period">100 ms</setting>
+  </event>
+</configuration>
+JFC
+timeout 120 nice java "-XX:StartFlightRecording=filename=$WORK/quiet.jfr,settings=$WORK/cpuload.jfc" \
+  -cp "$WORK/classes" JfrWork 1 >/dev/null 2>&1 || die "java did not record $WORK/quiet.jfr"
+a0=$(accepted)
+out=$("${UP[@]}" "$URL" --event "$(ev '"main.jfr"' | sed 's/"family":"go"/"family":"java"/')" \
+  --part main.jfr="$WORK/quiet.jfr:gzip")
+[ "${out%% *}" = 200 ] && [ "$(accepted)" = "$a0" ] &&
+  pass "a main.jfr of CPU load events only: 200, no profile" ||
+  fail "a main.jfr of CPU load events only: '$out', $(($(accepted) - a0)) profiles"
 
 echo "== bad uploads"
 expect "bad event JSON" 400 "event: bad JSON" 0 0 -- "${UP[@]}" "$URL" \

@@ -53,6 +53,7 @@ service:
   telemetry:
     metrics: {address: 127.0.0.1:$METRICS_PORT}
     health: {address: 127.0.0.1:$HEALTH_PORT}
+    logs: {level: debug}
 EOF2
   start_profcol profcol "$WORK/profcol.yaml"
 }

@@ -90,6 +90,7 @@ run() {
   if grep -Eqi 'ProfileUploader.*(fail|error)|failed to upload' "$WORK/$name.log"; then
     grep -Ei 'ProfileUploader.*(fail|error)|failed to upload' "$WORK/$name.log" | head -n 5 | cut -c 1-240
     fail "($name) the agent logged failed profile uploads"
+    grep -F 'upload refused' "$WORK/profcol.log" | head -n 5 | cut -c 1-400 || true
   else
     pass "($name) the agent logged no failed profile upload"
   fi
