@@ -168,15 +168,20 @@ printf '' | gzip -c >"$WORK/labels.gz"
 code=$(curl -s -o "$WORK/resp" -w '%{http_code}' -F "jfr=@$WORK/b.jfr.gz;filename=jfr" \
        -F "labels=@$WORK/labels.gz;filename=labels" "$url&name=partapp" || true)
 [ "$code" = "200" ] && pass "multipart jfr + labels (gzip) -> 200" || fail "multipart JFR: $code $(cat "$WORK/resp")"
-sleep 2
-kill -0 "$PC_PID" || fail "profcol died"
-if out=$("$PY" "$HERE/pyroscope_check.py" verify "$WORK/json" \
-     "service=rawapp:labels=env=test;pyroscope_spy=javaspy;__delta__=false:names=process_cpu,memory,mutex,block" \
-     "service=partapp:labels=pyroscope_spy=javaspy:names=process_cpu,memory,mutex,block"); then
-  pass "receiver items: $(echo "$out" | tr '\n' ' ')"
+# The file exporter writes a moment after the answers: check until the
+# items are there (a fixed wait failed on a loaded machine).
+verify_items() {
+  "$PY" "$HERE/pyroscope_check.py" verify "$WORK/json" \
+    "service=rawapp:labels=env=test;pyroscope_spy=javaspy;__delta__=false:names=process_cpu,memory,mutex,block" \
+    "service=partapp:labels=pyroscope_spy=javaspy:names=process_cpu,memory,mutex,block" \
+    >"$WORK/verify.out" 2>&1 || { sleep 0.4; return 1; }
+}
+if wait_until 30 verify_items; then
+  pass "receiver items: $(tr '\n' ' ' <"$WORK/verify.out")"
 else
-  echo "$out"
+  cat "$WORK/verify.out"
   fail "receiver items"
 fi
+kill -0 "$PC_PID" || fail "profcol died"
 
 finish
