@@ -40,6 +40,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "core/assert.h"
 #include "core/buf.h"
 #include "core/hex.h"
 #include "core/jsonesc.h"
@@ -241,6 +242,19 @@ void httpsrv_reply_json_error(struct httpsrv_req *req, int status,
     httpsrv_add_header(req, "X-Content-Type-Options", "nosniff");
     httpsrv_reply(req, status, "application/json", b.data, b.len);
     buf_free(&b);
+}
+
+uint8_t *httpsrv_take_body(struct httpsrv_req *req, size_t *len)
+{
+    uint8_t *p;
+
+    if (req->plain == NULL || req->plain->data == NULL) {
+        return NULL;
+    }
+    PC_ASSERT(req->body == req->plain->data);
+    p = buf_take(req->plain, len);
+    req->plain = NULL;
+    return p;
 }
 
 const char *httpsrv_header(const struct httpsrv_req *req, const char *name)
@@ -488,6 +502,7 @@ static void job_run(struct workpool_job *wj)
         if (plain.data != NULL) {
             req.body = plain.data;
             req.body_len = plain.len;
+            req.plain = &plain;
         } else if (httpsrv_header(&req, "Content-Encoding") != NULL &&
                    req.wire_len > 0) {
             req.body_len = 0; /* decompressed to nothing */

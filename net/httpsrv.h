@@ -118,6 +118,7 @@ extern const struct cfg_entry httpsrv_tls_cfg_table[];
 #define HTTPSRV_ANY_METHOD 4
 
 struct httpsrv_job;
+struct buf;
 
 /* One request as the handler sees it. On the worker ev is NULL; in a
  * continuation (and a deferred reply) ev is set and body is gone. */
@@ -134,6 +135,8 @@ struct httpsrv_req {
     size_t wire_len;     /* bytes as received (compressed) */
     const uint8_t *wire; /* those bytes, valid as body is; equal to body
                             when the request had no Content-Encoding */
+    struct buf *plain;   /* worker: the buffer body lies in when the server
+                            decompressed it (httpsrv_take_body), or NULL */
 };
 
 /* Worker thread. Returns nothing: the handler answers with httpsrv_reply*()
@@ -163,6 +166,12 @@ uint16_t httpsrv_port(const struct httpsrv *s); /* bound port */
 
 /* Header of the request (case-insensitive), or NULL. */
 const char *httpsrv_header(const struct httpsrv_req *req, const char *name);
+
+/* Worker: the memory of a body the server decompressed, handed to the
+ * caller (free() it; body keeps pointing into it), so that a handler
+ * keeping the body need not copy it; NULL when the body is the server's
+ * (it came uncompressed, or was taken already): copy that. */
+uint8_t *httpsrv_take_body(struct httpsrv_req *req, size_t *len);
 /* Value of a query parameter, URL-decoded into buf; NULL when absent. */
 const char *httpsrv_query_param(const struct httpsrv_req *req,
                                 const char *name, char *buf, size_t buflen);

@@ -170,7 +170,10 @@ static struct blob *body_pb(struct otlprx *rx, struct httpsrv_req *req,
 
     *rc = PC_ENOMEM;
     if (kind == BODY_PROTOBUF) {
-        struct blob *b = blob_new(req->body, req->body_len);
+        /* A body the server inflated is taken, not copied. */
+        uint8_t *mine = httpsrv_take_body(req, &n);
+        struct blob *b = mine != NULL ? blob_take(mine, n)
+                                      : blob_new(req->body, req->body_len);
         const char *ce = httpsrv_header(req, "Content-Encoding");
         if (b == NULL) {
             err_set(e, PC_ENOMEM, "out of memory");

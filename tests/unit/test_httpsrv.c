@@ -90,6 +90,27 @@ static void echo(struct httpsrv_req *req, void *arg)
     httpsrv_reply(req, 200, "text/plain", out, (size_t)n);
 }
 
+/* Takes the body when the server inflated it: "taken=1 again=0 N:text"
+ * (a second take gives nothing), "taken=0 N:text" for a body it did not. */
+static void take(struct httpsrv_req *req, void *arg)
+{
+    char out[128];
+    size_t n = 0, m = 0;
+    uint8_t *mine = httpsrv_take_body(req, &n);
+    uint8_t *again = httpsrv_take_body(req, &m);
+    int k;
+
+    (void)arg;
+    assert_null(again);
+    assert_true(mine == NULL || (mine == req->body && n == req->body_len));
+    k = snprintf(out, sizeof(out), "taken=%d again=%d %zu:%.*s", mine != NULL,
+                 again != NULL, req->body_len,
+                 (int)(req->body_len < 16 ? req->body_len : 16),
+                 (const char *)req->body);
+    free(mine);
+    httpsrv_reply(req, 200, "text/plain", out, (size_t)k);
+}
+
 static void fail_json(struct httpsrv_req *req, void *arg)
 {
     (void)arg;
@@ -144,6 +165,7 @@ static void server_up(struct server *s, struct httpsrv_cfg *cfg)
                                    NULL),
                      0);
     assert_int_equal(httpsrv_route(s->srv, "/fail", 0, fail_json, NULL), 0);
+    assert_int_equal(httpsrv_route(s->srv, "/take", 0, take, NULL), 0);
     assert_int_equal(httpsrv_route(s->srv, "/slow", 0, slow, NULL), 0);
     assert_int_equal(httpsrv_route(s->srv, "/slowthen", 0, slow_then, NULL),
                      0);
@@ -365,6 +387,20 @@ static void test_encodings(void **state)
     assert_int_equal(r.status, 200);
     assert_true(strncmp((char *)r.body.data, "43:the quick", 12) == 0);
     buf_free(&r.body);
+    /* An inflated body can be taken instead of copied; a plain one not. */
+    url_for(url, sizeof(url), &s, "http", "/take");
+    request(url, "POST", gz.data, gz.len, 0,
+            curl_slist_append(NULL, "Content-Encoding: gzip"), NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp((char *)r.body.data,
+                        "taken=1 again=0 43:the quick brown", 34) == 0);
+    buf_free(&r.body);
+    request(url, "POST", text, strlen(text), 0, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(strncmp((char *)r.body.data,
+                        "taken=0 again=0 43:the quick brown", 34) == 0);
+    buf_free(&r.body);
+    url_for(url, sizeof(url), &s, "http", "/echo");
     request(url, "POST", bomb.data, bomb.len, 0,
             curl_slist_append(NULL, "Content-Encoding: gzip"), NULL, &r);
     assert_int_equal(r.status, 413);
