@@ -8,7 +8,6 @@
  * it that are relative are relative to the kubeconfig's own folder, as
  * kubectl reads them (kind and minikube write them so).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,26 +49,31 @@ static char *dup(const char *s)
     return s != NULL ? strdup(s) : NULL;
 }
 
-/* s, a file named in the kubeconfig, resolved against dir (the
- * kubeconfig's folder, "" for the working directory). */
-static char *file_in(const char *dir, const char *s)
+/* s, a file the kubeconfig at path names, resolved against the
+ * kubeconfig's folder: path's first dlen bytes (0: the working one). */
+static char *file_in(const char *path, size_t dlen, const char *s)
 {
-    size_t nd, ns;
+    size_t ns;
     char *p;
 
-    if (s == NULL || s[0] == '/' || s[0] == '\0' || dir[0] == '\0') {
+    if (s == NULL || s[0] == '/' || s[0] == '\0' || dlen == 0) {
         return dup(s);
     }
-    nd = strlen(dir);
     ns = strlen(s);
-    p = malloc(nd + ns + 2);
+    p = malloc(dlen + ns + 2);
     if (p != NULL) {
-        memcpy(p, dir, nd);
-        p[nd] = '/';
-        memcpy(p + nd + 1, s, ns + 1);
+        memcpy(p, path, dlen);
+        p[dlen] = '/';
+        memcpy(p + dlen + 1, s, ns + 1);
     }
     return p;
 }
+
+/* Where a kubeconfig's files are looked for (file_in). */
+struct kc_dir {
+    const char *path;
+    size_t len;
+};
 
 static int decode_pem(const char *b64, struct buf *out, struct errctx *e,
                       const char *what)
@@ -85,7 +89,7 @@ static int decode_pem(const char *b64, struct buf *out, struct errctx *e,
     return PC_OK;
 }
 
-static int cluster(const struct ynode *c, const char *dir, struct k8s_conn *k,
+static int cluster(const struct ynode *c, struct kc_dir d, struct k8s_conn *k,
                    struct errctx *e)
 {
     const char *v;
@@ -94,7 +98,7 @@ static int cluster(const struct ynode *c, const char *dir, struct k8s_conn *k,
     if (k->server == NULL) {
         return err_set(e, PC_ECONFIG, "kubeconfig: cluster has no server");
     }
-    k->ca_file = file_in(dir, scalar(c, "certificate-authority"));
+    k->ca_file = file_in(d.path, d.len, scalar(c, "certificate-authority"));
     k->server_name = dup(scalar(c, "tls-server-name"));
     v = scalar(c, "insecure-skip-tls-verify");
     k->insecure = v != NULL && strcmp(v, "true") == 0;
@@ -104,7 +108,7 @@ static int cluster(const struct ynode *c, const char *dir, struct k8s_conn *k,
                : PC_OK;
 }
 
-static int user(const struct ynode *u, const char *dir, struct k8s_conn *k,
+static int user(const struct ynode *u, struct kc_dir d, struct k8s_conn *k,
                 struct errctx *e)
 {
     const char *v;
@@ -121,9 +125,9 @@ static int user(const struct ynode *u, const char *dir, struct k8s_conn *k,
                        "client certificate");
     }
     k->token = dup(scalar(u, "token"));
-    k->token_file = file_in(dir, scalar(u, "tokenFile"));
-    k->cert_file = file_in(dir, scalar(u, "client-certificate"));
-    k->key_file = file_in(dir, scalar(u, "client-key"));
+    k->token_file = file_in(d.path, d.len, scalar(u, "tokenFile"));
+    k->cert_file = file_in(d.path, d.len, scalar(u, "client-certificate"));
+    k->key_file = file_in(d.path, d.len, scalar(u, "client-key"));
     k->username = dup(scalar(u, "username"));
     k->password = dup(scalar(u, "password"));
     v = scalar(u, "client-certificate-data");
@@ -140,17 +144,14 @@ static int user(const struct ynode *u, const char *dir, struct k8s_conn *k,
 int k8s_kubeconfig_load(const char *path, struct k8s_conn *k, struct errctx *e)
 {
     struct ydoc doc;
-    char err[256], dir[4096];
+    char err[256];
     const char *cur, *cname, *uname, *slash = strrchr(path, '/');
     const struct ynode *ctx, *cl;
+    /* The folder of path: none ("") without a slash, "/" for a file in /. */
+    struct kc_dir d = {path, slash == NULL   ? 0
+                             : slash == path ? 1
+                                             : (size_t)(slash - path)};
     int rc;
-
-    /* The folder of path: "" when it has none, "/" for a file in /. */
-    snprintf(dir, sizeof(dir), "%.*s",
-             slash == NULL   ? 0
-             : slash == path ? 1
-                             : (int)(slash - path),
-             path);
 
     rc = ydoc_load_file(path, &doc, err, sizeof(err));
     if (rc != PC_OK || doc.root == NULL) {
@@ -169,10 +170,10 @@ int k8s_kubeconfig_load(const char *path, struct k8s_conn *k, struct errctx *e)
                      "not found",
                      path, cur != NULL ? cur : "");
     } else {
-        rc = cluster(cl, dir, k, e);
+        rc = cluster(cl, d, k, e);
     }
     if (rc == PC_OK) {
-        rc = user(named(doc.root, "users", uname, "user"), dir, k, e);
+        rc = user(named(doc.root, "users", uname, "user"), d, k, e);
     }
     ydoc_free(&doc);
     return rc;

@@ -172,6 +172,7 @@ const char *httpsrv_header(const struct httpsrv_req *req, const char *name);
  * keeping the body need not copy it; NULL when the body is the server's
  * (it came uncompressed, or was taken already): copy that. */
 uint8_t *httpsrv_take_body(struct httpsrv_req *req, size_t *len);
+
 /* Value of a query parameter, URL-decoded into buf; NULL when absent. */
 const char *httpsrv_query_param(const struct httpsrv_req *req,
                                 const char *name, char *buf, size_t buflen);

@@ -105,15 +105,28 @@ static char *write_tmp(const char *text)
     return path;
 }
 
+/* Loads text as a kubeconfig file in /tmp (removed again) into k. */
+static int load_text(const char *text, struct k8s_conn *k, struct errctx *e)
+{
+    char *p = write_tmp(text);
+    int rc;
+
+    memset(k, 0, sizeof(*k));
+    rc = k8s_kubeconfig_load(p, k, e);
+    unlink(p);
+    free(p);
+    return rc;
+}
+
 static void test_kubeconfig(void **state)
 {
     struct k8s_conn k;
     struct errctx e = {{0}};
-    char *p;
 
     (void)state;
     /* "-----BEGIN" in base64 is LS0tLS1CRUdJTg== */
-    p = write_tmp("apiVersion: v1\nkind: Config\ncurrent-context: b\n"
+    assert_int_equal(
+        load_text("apiVersion: v1\nkind: Config\ncurrent-context: b\n"
                   "clusters:\n"
                   "  - {name: one, cluster: {server: 'https://one:6443'}}\n"
                   "  - name: two\n"
@@ -126,9 +139,9 @@ static void test_kubeconfig(void **state)
                   "  - {name: b, context: {cluster: two, user: u2}}\n"
                   "users:\n"
                   "  - {name: u1, user: {token: one}}\n"
-                  "  - {name: u2, user: {tokenFile: /var/run/t}}\n");
-    memset(&k, 0, sizeof(k));
-    assert_int_equal(k8s_kubeconfig_load(p, &k, &e), PC_OK);
+                  "  - {name: u2, user: {tokenFile: /var/run/t}}\n",
+                  &k, &e),
+        PC_OK);
     assert_string_equal(k.server, "https://two:6443");
     assert_string_equal(k.token_file, "/var/run/t");
     assert_null(k.token);
@@ -136,46 +149,40 @@ static void test_kubeconfig(void **state)
     assert_int_equal(k.ca_data.len, 10);
     assert_memory_equal(k.ca_data.data, "-----BEGIN", 10);
     k8s_conn_release(&k);
-    unlink(p);
-    free(p);
 
-    p = write_tmp("current-context: a\n"
+    assert_int_equal(
+        load_text("current-context: a\n"
                   "clusters: [{name: c, cluster: {server: 'https://c'}}]\n"
                   "contexts: [{name: a, context: {cluster: c, user: u}}]\n"
-                  "users: [{name: u, user: {exec: {command: aws}}}]\n");
-    memset(&k, 0, sizeof(k));
-    assert_int_equal(k8s_kubeconfig_load(p, &k, &e), PC_EUNSUPPORTED);
+                  "users: [{name: u, user: {exec: {command: aws}}}]\n",
+                  &k, &e),
+        PC_EUNSUPPORTED);
     assert_non_null(strstr(e.msg, "exec"));
     k8s_conn_release(&k);
-    unlink(p);
-    free(p);
 
     /* Relative files are relative to the kubeconfig's folder (kubectl's
      * rule; kind and minikube write them so); absolute ones stay. */
-    p = write_tmp("current-context: a\n"
+    assert_int_equal(
+        load_text("current-context: a\n"
                   "clusters: [{name: c, cluster: {server: 'https://c', "
                   "certificate-authority: ca.crt}}]\n"
                   "contexts: [{name: a, context: {cluster: c, user: u}}]\n"
                   "users: [{name: u, user: {client-certificate: "
                   "certs/me.crt, client-key: /etc/me.key, "
-                  "tokenFile: ../t}}]\n");
-    memset(&k, 0, sizeof(k));
-    assert_int_equal(k8s_kubeconfig_load(p, &k, &e), PC_OK);
+                  "tokenFile: ../t}}]\n",
+                  &k, &e),
+        PC_OK);
     assert_string_equal(k.ca_file, "/tmp/ca.crt");
     assert_string_equal(k.cert_file, "/tmp/certs/me.crt");
     assert_string_equal(k.key_file, "/etc/me.key");
     assert_string_equal(k.token_file, "/tmp/../t");
     k8s_conn_release(&k);
-    unlink(p);
-    free(p);
 
-    p = write_tmp("current-context: missing\nclusters: []\n");
-    memset(&k, 0, sizeof(k));
-    assert_int_equal(k8s_kubeconfig_load(p, &k, &e), PC_ECONFIG);
+    assert_int_equal(load_text("current-context: missing\nclusters: []\n", &k,
+                               &e),
+                     PC_ECONFIG);
     assert_non_null(strstr(e.msg, "missing"));
     k8s_conn_release(&k);
-    unlink(p);
-    free(p);
 }
 
 int main(void)

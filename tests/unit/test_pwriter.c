@@ -139,6 +139,40 @@ static void test_refused_when_full(void **state)
     fx_close(f);
 }
 
+/* A burst of submissions while the writer is held up (here: waiting for
+ * room in a full queue) waits in the hand-off instead of being refused at
+ * once: receivers submit without waiting, so a small FIFO refused 1 of 16
+ * concurrent requests with the queue nearly empty. */
+static void test_burst_while_writer_busy(void **state)
+{
+    enum { BURST = 16 };
+    struct fx *f = fx_open(1);
+    struct pwriter *w = NULL;
+    int i;
+
+    (void)state;
+    assert_int_equal(pwriter_start(f->pq, on_failed, f, &w), PC_OK);
+    assert_int_equal(pwriter_submit(w, named(0), 0, on_done, f),
+                     PC_EINPROGRESS); /* fills the queue */
+    /* The writer waits up to 1 s for room for this one. */
+    assert_int_equal(pwriter_submit(w, named(1), 1000, on_done, f),
+                     PC_EINPROGRESS);
+    for (i = 0; i < BURST; i++) {
+        assert_int_equal(pwriter_submit(w, named(2 + i), 0, on_done, f),
+                         PC_EINPROGRESS);
+    }
+    pwriter_stop(w);
+    while (atomic_load(&f->done) < BURST + 2) {
+        usleep(1000);
+    }
+    /* The queue held one record and nothing consumed it: the rest are
+     * answered, refused by the full queue (not by the hand-off). */
+    assert_int_equal(atomic_load(&f->done_ok), 1);
+    assert_int_equal(atomic_load(&f->failed), BURST + 1);
+    pwriter_free(w);
+    fx_close(f);
+}
+
 static void test_closed_refuses(void **state)
 {
     struct fx *f = fx_open(0);
@@ -160,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_and_answers),
         cmocka_unit_test(test_refused_when_full),
+        cmocka_unit_test(test_burst_while_writer_busy),
         cmocka_unit_test(test_closed_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
