@@ -98,6 +98,7 @@ service:
       processors: [k8sattributes]
       exporters: [file/json]
   telemetry:
+    logs: {level: debug} # a refused upload is logged at debug
     metrics:
       address: 127.0.0.1:$METRICS_PORT
     health:
@@ -126,15 +127,33 @@ for line in sys.stdin:
 sys.exit(1)' "$1" "$2"
 }
 try_push() { push "$@" && enriched "$2" "$3"; }
-dd_upload() { # FROM_ADDR SERVICE
+dd_upload() { # FROM_ADDR SERVICE; why a try failed goes to $WORK/dd.why
+  local code
   printf '{"attachments":["cpu.pprof"],"start":"2026-12-06T01:00:00Z","end":"2026-12-06T01:01:00Z","family":"go","version":"4","tags_profiler":"runtime:go,service:%s"}' \
     "$2" >"$WORK/event.json"
-  curl -sf --interface "$1" -F "event=@$WORK/event.json;type=application/json" \
-    -F "cpu.pprof=@$CPU;filename=cpu.pprof" "http://127.0.0.1:$DD/profiling/v1/input" >/dev/null
+  # curl -F reads ',' and ';' in a file name as its own syntax: the files
+  # it sends are in $WORK under plain names.
+  code=$(curl -s --max-time 10 --interface "$1" -o "$WORK/dd.resp" -w '%{http_code}' \
+    -F "event=@$WORK/event.json;type=application/json" \
+    -F "cpu.pprof=@$WORK/dd_cpu.pb.gz;filename=cpu.pprof" "http://127.0.0.1:$DD/profiling/v1/input") ||
+    { echo "curl failed ($?)" >"$WORK/dd.why"; return 1; }
+  [ "$code" = 200 ] || { echo "HTTP $code: $(head -c 300 "$WORK/dd.resp")" >"$WORK/dd.why"; return 1; }
+  echo "answered 200, no stored item of the service carries the pod" >"$WORK/dd.why"
 }
 try_dd() { dd_upload "$@" && enriched "$2" "$3"; }
+dd_failed() { # what the last try saw, what was stored, what profcol said
+  echo "  last try: $(cat "$WORK/dd.why" 2>/dev/null)"
+  cat "$WORK"/json/*.jsonl 2>/dev/null | "$PY" -c '
+import json, sys
+for line in sys.stdin:
+    a = json.loads(line)["attributes"]
+    if a.get("service.name") == "ddsvc":
+        print("  stored:", {k: v for k, v in a.items() if k.startswith(("k8s.", "service"))})' | tail -n 3
+  tail -n 15 "$WORK/profcol.log" | sed 's/^/  | /'
+}
+cp "$CPU" "$WORK/dd_cpu.pb.gz"
 if wait_until 15 try_push 127.0.0.5 websvc web-7d9c-abcde; then pass "(a) pushed by pod IP 127.0.0.5: enriched"; else fail "(a) not enriched"; fi
-if wait_until 15 try_dd 127.0.0.5 ddsvc web-7d9c-abcde; then pass "(g) Datadog upload from 127.0.0.5: enriched"; else fail "(g) Datadog upload not enriched"; fi
+if wait_until 15 try_dd 127.0.0.5 ddsvc web-7d9c-abcde; then pass "(g) Datadog upload from 127.0.0.5: enriched"; else fail "(g) Datadog upload not enriched"; dd_failed; fi
 push 127.0.0.1 'batchsvc%7Bpod_ip%3D10.1.2.3%7D'
 push 127.0.0.7 othersvc
 ctl '{"op":"put","resource":"pods","object":{"metadata":{"name":"late-1","namespace":"shop","uid":"uid-late"},"spec":{"nodeName":"node-a","containers":[{"name":"late"}]},"status":{"phase":"Running","podIP":"127.0.0.8"}}}'
