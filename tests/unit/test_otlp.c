@@ -1020,6 +1020,64 @@ static void test_otlp_two_inputs_merged(void **state)
     pdata_free(o);
 }
 
+/* One input's stacks are interned by their output locations: a repeated
+ * stack, a stack equal to another once two equal locations are one, and
+ * an empty one collapse; an unreferenced one is left out. The output fits
+ * a bound a varint's room above its size, though the last stack's bulk
+ * reserve for the longest varints does not (it falls back). */
+static void test_otlp_one_input_stacks(void **state)
+{
+    struct pdata *pd = build_pprof_like(), *back = NULL;
+    const struct pdata *in[1] = {pd};
+    struct profile *p = &pd->resources[0].scopes[0].profiles[0];
+    struct sample *smp = arena_calloc(&pd->arena, 6, sizeof(*smp));
+    struct location dup;
+    struct errctx e = {{0}};
+    struct flat fa[4], fb[4];
+    struct buf b, tight, small;
+    int32_t l1, l2, l3, st[4];
+    Req *r;
+    int i;
+
+    (void)state;
+    l1 = pd->dict.stacks[p->samples[0].stack].locs[0];
+    l2 = pd->dict.stacks[p->samples[1].stack].locs[0];
+    dup = pd->dict.locations[l2];
+    l3 = dict_add_location(pd, &dup);
+    st[0] = dict_add_stack(pd, I32S(pd, 2, l1, l3), 2); /* = samples[0]'s */
+    st[1] = dict_add_stack(pd, I32S(pd, 1, l2), 1);     /* = samples[1]'s */
+    st[2] = dict_add_stack(pd, NULL, 0);
+    st[3] = dict_add_stack(pd, I32S(pd, 3, l1, l2, l1), 3);  /* last, new */
+    assert_true(dict_add_stack(pd, I32S(pd, 1, l1), 1) > 0); /* unused */
+    memcpy(smp, p->samples, 2 * sizeof(*smp));
+    for (i = 0; i < 4; i++) {
+        smp[2 + i] = smp[i % 2];
+        smp[2 + i].stack = st[i];
+    }
+    p->samples = smp;
+    p->nsamples = 6;
+    encode(in, 1, &b);
+    r = unpack(&b);
+    check_dictionary(r->dictionary);
+    assert_int_equal(r->dictionary->n_stack_table, 4);
+    assert_int_equal(otlp_decode(b.data, b.len, NULL, &back, &e), 0);
+    assert_int_equal(flatten(pd, fa, 4), 1);
+    assert_int_equal(flatten(back, fb, 4), 1);
+    eq_profile(pd, fa[0].p, back, fb[0].p);
+    buf_init(&tight, b.len + 10);
+    assert_int_equal(otlp_encode(in, 1, &tight, &e), 0);
+    assert_int_equal(tight.len, b.len);
+    assert_memory_equal(tight.data, b.data, b.len);
+    buf_init(&small, b.len - 1);
+    assert_int_equal(otlp_encode(in, 1, &small, &e), PC_ETOOBIG);
+    REQ_FREE(r, NULL);
+    buf_free(&b);
+    buf_free(&tight);
+    buf_free(&small);
+    pdata_free(back);
+    pdata_free(pd);
+}
+
 /* ---- hand-written requests ------------------------------------------------------- */
 
 /* Parameters of a small request; each error test spoils one. */
@@ -2053,6 +2111,7 @@ int main(void)
         cmocka_unit_test(test_otlp_otlp_only_fields),
         cmocka_unit_test(test_otlp_timestamp_window_widened),
         cmocka_unit_test(test_otlp_two_inputs_merged),
+        cmocka_unit_test(test_otlp_one_input_stacks),
         cmocka_unit_test(test_otlp_request_ok_unpacked),
         cmocka_unit_test(test_otlp_index_out_of_range),
         cmocka_unit_test(test_otlp_zero_entry_not_zero),
