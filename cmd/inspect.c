@@ -93,14 +93,13 @@ static int accumulate(const struct dict *d, const struct profile *p,
         }
         st = &d->stacks[s->stack];
         for (k = 0; k < st->n; k++) {
-            const struct location *l = st->locs[k] > 0 &&
-                                               (uint32_t)st->locs[k] <
-                                                   d->nlocations
-                                           ? &d->locations[st->locs[k]]
+            int32_t lk = stack_loc(st, k);
+            const struct location *l = lk > 0 && (uint32_t)lk < d->nlocations
+                                           ? &d->locations[lk]
                                            : NULL;
             uint32_t nl = l != NULL && l->nlines > 0 ? l->nlines : 1;
             for (li = 0; li < nl; li++) {
-                struct fn_total *f = fn_get(t, frame_name(d, st->locs[k], li));
+                struct fn_total *f = fn_get(t, frame_name(d, lk, li));
                 if (f == NULL) {
                     return PC_ENOMEM;
                 }

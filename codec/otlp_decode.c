@@ -717,7 +717,7 @@ static int dec_attr(struct dec *x, const uint8_t *p, const uint8_t *end)
 
 static int dec_stack(struct dec *x, const uint8_t *p, const uint8_t *end)
 {
-    struct stack st;
+    struct stack st = {0};
     struct dict *d = &x->pd->dict;
     int rc = dec_i32_list(x, p, end, 1, &st.locs, &st.n);
 

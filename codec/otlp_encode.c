@@ -557,7 +557,8 @@ static uint64_t enc_src_hash(const struct enc *x, const struct stack *s)
     uint32_t k;
 
     for (k = 0; s != NULL && k < s->n; k++) {
-        h = (h ^ (uint32_t)enc_loc_out(x, s->locs[k])) * 0x9e3779b97f4a7c15ull;
+        h = (h ^ (uint32_t)enc_loc_out(x, stack_loc(s, k))) *
+            0x9e3779b97f4a7c15ull;
     }
     h ^= h >> 32;
     h *= 0xd6e8feb86659fd93ull;
@@ -579,7 +580,8 @@ static int enc_src_eq(const struct enc *x, int32_t a, const struct stack *b)
         return 0;
     }
     for (k = 0; k < s->n; k++) {
-        if (enc_loc_out(x, s->locs[k]) != enc_loc_out(x, b->locs[k])) {
+        if (enc_loc_out(x, stack_loc(s, k)) !=
+            enc_loc_out(x, stack_loc(b, k))) {
             return 0;
         }
     }
@@ -642,7 +644,7 @@ static int32_t enc_stack(struct enc *x, int32_t i)
     }
     w = w0;
     for (k = 0; k < s->n; k++) {
-        int32_t l = s->locs[k];
+        int32_t l = stack_loc(s, k);
         int32_t v = (l > 0 && (uint32_t)l < x->in->dict.nlocations)
                         ? x->r_loc[l]
                         : 0;
@@ -1476,13 +1478,13 @@ static int enc_src_locs(const struct enc *x, struct buf *b,
         /* The longest case does not fit under the bound: one by one,
          * as far as they do. */
         for (k = 0; rc == PC_OK && k < s->n; k++) {
-            rc = pb_put_varint(b, (uint64_t)enc_loc_out(x, s->locs[k]));
+            rc = pb_put_varint(b, (uint64_t)enc_loc_out(x, stack_loc(s, k)));
         }
         return rc;
     }
     w = b->data + b->len;
     for (k = 0; k < s->n; k++) {
-        int32_t v = enc_loc_out(x, s->locs[k]);
+        int32_t v = enc_loc_out(x, stack_loc(s, k));
         w += narrow ? pb_encode_varint28(w, (uint32_t)v)
                     : pb_encode_varint(w, (uint64_t)v);
     }

@@ -1104,7 +1104,10 @@ static int pp_location(struct pp_dec *x, const struct pbf *top,
  * samples (each has one per sample type), location ids and label indices
  * in blocks carved as it goes (struct pp_chunk). */
 struct pp_blocks {
-    int32_t *locs, *locs_end;
+    /* Location indices: uint16 when narrow (every index below 65536),
+     * else int32 (struct stack); the pointers count bytes. */
+    uint8_t *locs, *locs_end;
+    int narrow;
     int64_t *vals, *vals_end;
     int32_t *attrs, *attrs_end;
     struct pp_chunk locs_k, attrs_k;
@@ -1450,6 +1453,18 @@ put:
     return PC_OK;
 }
 
+/* Stores location index v (which fits the width) at o; returns the next
+ * place. The blocks are aligned to the width (pp_chunk). */
+static inline uint8_t *pp_put_loc(uint8_t *o, int narrow, uint32_t v)
+{
+    if (narrow) {
+        *(uint16_t *)(void *)o = (uint16_t)v;
+        return o + sizeof(uint16_t);
+    }
+    *(int32_t *)(void *)o = (int32_t)v;
+    return o + sizeof(int32_t);
+}
+
 static int pp_sample_loc(struct pp_dec *x, uint64_t id, struct pp_blocks *b,
                          uint64_t si)
 {
@@ -1464,7 +1479,8 @@ static int pp_sample_loc(struct pp_dec *x, uint64_t id, struct pp_blocks *b,
     if (b->locs >= b->locs_end) {
         return err_set(x->e, PC_ECORRUPT, "pprof: bad location id list");
     }
-    *b->locs++ = li;
+    PC_ASSERT(!b->narrow || li < 65536);
+    b->locs = pp_put_loc(b->locs, b->narrow, (uint32_t)li);
     return PC_OK;
 }
 
@@ -1487,20 +1503,22 @@ static int pp_sample_val(struct pp_dec *x, uint64_t v, struct pp_blocks *b,
  * per id for both the input and the output, since every id takes at least
  * a byte. Stops at anything else (a longer id, an id that needs the map,
  * the last 7 bytes); returns where it stopped, *out moved past what it
- * wrote. [p, end) holds more than 8 bytes.
+ * wrote. [p, end) holds more than 8 bytes. Inlined into each width's
+ * caller, so that the width is a constant there.
  */
-static const uint8_t *pp_locs_words(const uint8_t *p, const uint8_t *end,
-                                    int32_t **out, const int32_t *out_end,
-                                    uint64_t dense_n)
+static inline __attribute__((always_inline)) const uint8_t *
+pp_locs_words(const uint8_t *p, const uint8_t *end, uint8_t **out,
+              const uint8_t *out_end, uint64_t dense_n, int narrow)
 {
     const uint8_t *stop = end - 7;
-    int32_t *o = *out;
+    uint8_t *o = *out;
+    size_t room = (size_t)(out_end - o) / (narrow ? 2 : 4);
     uint64_t w, id;
     size_t k;
 
     PC_ASSERT(end - p > 8 && o != NULL);
-    if ((size_t)(stop - p) > (size_t)(out_end - o)) {
-        stop = p + (out_end - o);
+    if ((size_t)(stop - p) > room) {
+        stop = p + room;
     }
     while (p < stop) {
         memcpy(&w, p, 8); /* p + 8 <= end: p < end - 7 */
@@ -1519,25 +1537,27 @@ static const uint8_t *pp_locs_words(const uint8_t *p, const uint8_t *end,
         if (id - 1 >= dense_n) {
             break;
         }
-        *o++ = (int32_t)id;
+        o = pp_put_loc(o, narrow, (uint32_t)id);
         p += k;
     }
     *out = o;
     return p;
 }
 
-/* Packed location ids: the hot loop of the decoder. */
-static int pp_sample_locs(struct pp_dec *x, const uint8_t *p,
-                          const uint8_t *end, struct pp_blocks *b, uint64_t si)
+/* Packed location ids: the hot loop of the decoder, one copy per width
+ * (pp_sample_locs). */
+static inline __attribute__((always_inline)) int
+pp_sample_locs_w(struct pp_dec *x, const uint8_t *p, const uint8_t *end,
+                 struct pp_blocks *b, uint64_t si, int narrow)
 {
     const struct idmap *m = &x->locations;
     const uint64_t dense_n = m->dense ? m->n : 0;
-    int32_t *out = b->locs;
+    uint8_t *out = b->locs;
     uint64_t id;
     int rc;
 
     if (dense_n != 0 && end - p > 8) {
-        p = pp_locs_words(p, end, &out, b->locs_end, dense_n);
+        p = pp_locs_words(p, end, &out, b->locs_end, dense_n, narrow);
     }
     while (p < end) {
         /* Ids under 128 (most of a small profile's) are one byte; a
@@ -1558,7 +1578,7 @@ static int pp_sample_locs(struct pp_dec *x, const uint8_t *p,
             return err_set(x->e, PC_ECORRUPT, "pprof: bad location id list");
         }
         if (id - 1 < dense_n) {
-            *out++ = (int32_t)id;
+            out = pp_put_loc(out, narrow, (uint32_t)id);
             continue;
         }
         b->locs = out;
@@ -1570,6 +1590,13 @@ static int pp_sample_locs(struct pp_dec *x, const uint8_t *p,
     }
     b->locs = out;
     return PC_OK;
+}
+
+static int pp_sample_locs(struct pp_dec *x, const uint8_t *p,
+                          const uint8_t *end, struct pp_blocks *b, uint64_t si)
+{
+    return b->narrow ? pp_sample_locs_w(x, p, end, b, si, 1)
+                     : pp_sample_locs_w(x, p, end, b, si, 0);
 }
 
 /* A repeated varint of a sample (location ids or values), packed or not. */
@@ -1605,19 +1632,21 @@ static int pp_sample_scalars(struct pp_dec *x, const struct pbf *f,
     return PC_OK;
 }
 
-static void pp_sample_stack(struct pp_dec *x, struct sample *s, int32_t *locs,
+static void pp_sample_stack(struct pp_dec *x, struct sample *s,
+                            const struct pp_blocks *b, uint8_t *locs,
                             uint32_t n)
 {
-    struct dict *d = &x->pd->dict;
+    struct stack *st = &x->pd->dict.stacks[x->pd->dict.nstacks];
 
     /* Samples without frames share the zero stack. */
     if (n == 0) {
         s->stack = 0;
         return;
     }
-    d->stacks[d->nstacks].n = n;
-    d->stacks[d->nstacks].locs = locs;
-    s->stack = (int32_t)d->nstacks++;
+    st->n = n;
+    st->narrow = (uint32_t)b->narrow;
+    st->locs = (int32_t *)(void *)locs; /* or locs16: the same pointer */
+    s->stack = (int32_t)x->pd->dict.nstacks++;
 }
 
 /*
@@ -1627,14 +1656,14 @@ static void pp_sample_stack(struct pp_dec *x, struct sample *s, int32_t *locs,
  */
 static int pp_sample_room(struct pp_dec *x, struct pp_blocks *b, size_t n)
 {
-    size_t got = 0;
+    size_t lsz = b->narrow ? sizeof(uint16_t) : sizeof(int32_t), got = 0;
 
-    if (b->locs == NULL || (size_t)(b->locs_end - b->locs) < n) {
-        b->locs = pp_chunk(x, &b->locs_k, n, sizeof(int32_t), &got);
+    if (b->locs == NULL || (size_t)(b->locs_end - b->locs) / lsz < n) {
+        b->locs = pp_chunk(x, &b->locs_k, n, lsz, &got);
         if (b->locs == NULL) {
             return pp_nomem(x);
         }
-        b->locs_end = b->locs + got;
+        b->locs_end = b->locs + got * lsz;
     }
     if (n / 2 != 0 &&
         (b->attrs == NULL || (size_t)(b->attrs_end - b->attrs) < n / 2)) {
@@ -1653,7 +1682,8 @@ static int pp_sample(struct pp_dec *x, const struct pbf *top,
     const uint8_t *p = top->s, *end = top->s + top->n, *at;
     struct profile *pr = x->prof;
     struct sample *s = &pr->samples[pr->nsamples];
-    int32_t *locs0, *attrs0;
+    uint8_t *locs0;
+    int32_t *attrs0;
     int64_t *vals0 = b->vals;
     uint64_t si = pr->nsamples;
     struct pbf f = {0};
@@ -1690,7 +1720,9 @@ static int pp_sample(struct pp_dec *x, const struct pbf *top,
     s->values = s->nvalues != 0 ? vals0 : NULL;
     s->nattrs = (uint32_t)(b->attrs - attrs0);
     s->attrs = s->nattrs != 0 ? attrs0 : NULL;
-    pp_sample_stack(x, s, locs0, (uint32_t)(b->locs - locs0));
+    pp_sample_stack(x, s, b, locs0,
+                    (uint32_t)((size_t)(b->locs - locs0) >>
+                               (b->narrow ? 1 : 2)));
     pr->nsamples++;
     return PC_OK;
 }
@@ -2130,7 +2162,11 @@ static int pp_alloc_profile(struct pp_dec *x, struct pp_blocks *b)
     /* Location ids: a byte each at least, so half the sample bytes is a
      * generous first block; labels: a label takes four bytes and more,
      * and most samples have few. */
-    pp_chunk_init(&b->locs_k, c->sample_bytes / 2, sizeof(int32_t), 2);
+    /* Indices run up to the number of locations: below 65536, two bytes
+     * hold each (half the model of a large profile). */
+    b->narrow = c->locations < 65536;
+    pp_chunk_init(&b->locs_k, c->sample_bytes / 2,
+                  b->narrow ? sizeof(uint16_t) : sizeof(int32_t), 2);
     pp_chunk_init(&b->attrs_k, c->sample_bytes / 16, sizeof(int32_t), 4);
     return PC_OK;
 }

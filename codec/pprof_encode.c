@@ -515,7 +515,7 @@ static int pe_use_location(struct pe *x, int32_t l)
 static int pe_mark_sample(struct pe *x, const struct sample *s)
 {
     const struct stack *st;
-    const int32_t *locs, *lmap;
+    const int32_t *lmap;
     uint32_t i, nlocs, top;
     int rc = PC_OK;
 
@@ -527,12 +527,11 @@ static int pe_mark_sample(struct pe *x, const struct sample *s)
      * compiler knows, change them, and this loop runs once per frame. A
      * lone profile has every location marked already (pe_mark): its
      * frames need only a range check, which pe_stack_write makes. */
-    locs = st->locs;
     nlocs = x->lone ? 0 : st->n;
     lmap = x->lmap;
     top = x->d->nlocations != 0 ? x->d->nlocations - 1 : 0;
     for (i = 0; i < nlocs; i++) {
-        uint32_t l = (uint32_t)locs[i];
+        uint32_t l = (uint32_t)stack_loc(st, i);
         /* Most locations are marked already (always, for a lone profile);
          * l - 1 < top: 0 < l < nlocations. */
         if (l - 1 < top && lmap[l] != 0) {
@@ -695,7 +694,8 @@ static int pe_run_write(struct pe *x, struct buf *b, const struct pe_run *r)
  */
 static int pe_stack_write(struct pe *x, struct buf *b, const struct stack *st)
 {
-    const int32_t *locs, *lmap;
+    const int32_t *lmap, *locs;
+    const uint16_t *locs16;
     size_t start, body, lsz;
     uint32_t i, n, nloc = x->d->nlocations;
     uint8_t *w;
@@ -713,11 +713,12 @@ static int pe_stack_write(struct pe *x, struct buf *b, const struct stack *st)
     w = b->data + start;
     /* The stores through w may alias anything for the compiler: the loop
      * reads its invariants from locals. */
-    locs = st->locs;
     n = st->n;
     lmap = x->lmap;
+    locs = st->narrow ? NULL : st->locs;
+    locs16 = st->narrow ? st->locs16 : NULL;
     for (i = 0; i < n; i++) {
-        int32_t l = locs[i];
+        int32_t l = locs16 != NULL ? (int32_t)locs16[i] : locs[i];
         uint32_t id;
         /* Checked here, not only when marking: a lone profile's frames
          * are not marked one by one (pe_mark_sample). */

@@ -151,7 +151,7 @@ static int flame_sample_path(struct flame_tree *t, struct flame_fcache *c,
     st = &d->stacks[s->stack];
     /* Locations are leaf first: walk them backwards for root first. */
     for (j = st->n; j-- > 0 && *n < FLAME_MAX_DEPTH && rc == PC_OK;) {
-        rc = flame_loc_frames(t, c, d, st->locs[j], names, n);
+        rc = flame_loc_frames(t, c, d, stack_loc(st, j), names, n);
     }
     return rc;
 }

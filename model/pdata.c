@@ -160,8 +160,8 @@ int32_t dict_add_stack(struct pdata *pd, const int32_t *locs, uint32_t n)
 {
     struct stack s;
 
+    memset(&s, 0, sizeof(s));
     s.n = n;
-    s.locs = NULL;
     if (n != 0) {
         s.locs = arena_memdup(&pd->arena, locs, (size_t)n * sizeof(*locs));
         if (s.locs == NULL) {
@@ -169,6 +169,38 @@ int32_t dict_add_stack(struct pdata *pd, const int32_t *locs, uint32_t n)
         }
     }
     return dict_push_stacks(pd, &s);
+}
+
+int stack_eq(const struct stack *a, const struct stack *b)
+{
+    uint32_t k;
+
+    if (a->n != b->n) {
+        return 0;
+    }
+    if (a->narrow == b->narrow && a->n != 0) {
+        return memcmp(a->locs, b->locs, (size_t)a->n * (a->narrow ? 2 : 4)) ==
+               0;
+    }
+    for (k = 0; k < a->n; k++) {
+        if (stack_loc(a, k) != stack_loc(b, k)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+uint64_t stack_hash(const struct stack *s, uint64_t seed)
+{
+    uint64_t h = seed ^ s->n;
+    uint32_t k;
+
+    for (k = 0; k < s->n; k++) {
+        h = (h ^ (uint32_t)stack_loc(s, k)) * 0x9e3779b97f4a7c15ull;
+    }
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    return h ^ (h >> 29);
 }
 
 int dict_init(struct pdata *pd)

@@ -163,7 +163,8 @@ static void clone_dict(struct cloner *c, struct dict *d, const struct dict *s)
     }
     for (i = 0; i < d->nstacks; i++) {
         d->stacks[i].locs = dup_arr(c, d->stacks[i].locs, d->stacks[i].n,
-                                    sizeof(int32_t));
+                                    d->stacks[i].narrow ? sizeof(uint16_t)
+                                                        : sizeof(int32_t));
     }
 }
 

@@ -320,13 +320,13 @@ int32_t pdm_stack(struct pdata_merge *m, struct merge_xlat *x, int32_t i)
         return pdm_failed(m, PC_ENOMEM);
     }
     for (k = 0; k < s->n; k++) {
-        locs[k] = x_loc(m, x, s->locs[k]);
+        locs[k] = x_loc(m, x, stack_loc(s, k));
     }
     itab_probe_start(&m->ix.stack, XXH3_64bits(locs, s->n * sizeof(*locs)),
                      &pr);
     while ((j = itab_probe_next(&m->ix.stack, &pr)) >= 0 &&
-           !pdm_attrs_eq(m->pd->dict.stacks[j].locs, m->pd->dict.stacks[j].n,
-                         locs, s->n)) {
+           !stack_eq(&m->pd->dict.stacks[j],
+                     &(struct stack){s->n, 0, {locs}})) {
     }
     if (j < 0) {
         j = indexed(m, &m->ix.stack, &pr, dict_add_stack(m->pd, locs, s->n));

@@ -140,11 +140,11 @@ static void log_top_frames(const struct debug_exporter *de,
             continue;
         }
         st = &d->stacks[s->stack];
-        if (st->n == 0 || st->locs[0] <= 0 ||
-            (uint32_t)st->locs[0] >= d->nlocations) {
+        if (st->n == 0 || stack_loc(st, 0) <= 0 ||
+            (uint32_t)stack_loc(st, 0) >= d->nlocations) {
             continue;
         }
-        l = &d->locations[st->locs[0]];
+        l = &d->locations[stack_loc(st, 0)];
         if (l->nlines > 0 && l->lines[0].function > 0 &&
             (uint32_t)l->lines[0].function < d->nfunctions) {
             acc[l->lines[0].function].flat += v;

@@ -235,10 +235,11 @@ static int stack_matches(struct pm_eval *ev, int32_t st)
     k = &ev->d->stacks[st];
     for (i = 0; i < k->n && !hit; i++) {
         const struct location *l;
-        if (k->locs[i] <= 0 || (uint32_t)k->locs[i] >= ev->d->nlocations) {
+        int32_t li = stack_loc(k, i);
+        if (li <= 0 || (uint32_t)li >= ev->d->nlocations) {
             continue;
         }
-        l = &ev->d->locations[k->locs[i]];
+        l = &ev->d->locations[li];
         for (j = 0; j < l->nlines && !hit; j++) {
             hit = fn_matches(ev, l->lines[j].function);
         }

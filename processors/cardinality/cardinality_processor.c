@@ -607,7 +607,7 @@ static int32_t overflow_attr(struct sl_work *w, struct pdata *pd, int32_t a)
 static const struct stack *stack_of(const struct dict *d,
                                     const struct sample *s)
 {
-    static const struct stack none = {0, NULL};
+    static const struct stack none = {0, 0, {NULL}};
 
     return s->stack > 0 && (uint32_t)s->stack < d->nstacks
                ? &d->stacks[s->stack]
@@ -619,8 +619,7 @@ static const struct stack *stack_of(const struct dict *d,
 static uint64_t sample_key_hash(const struct dict *d, const struct sample *s)
 {
     const struct stack *st = stack_of(d, s);
-    uint64_t h = XXH3_64bits(st->locs, st->n * sizeof(int32_t)) ^
-                 ((uint64_t)(uint32_t)s->link << 32);
+    uint64_t h = stack_hash(st, 0) ^ ((uint64_t)(uint32_t)s->link << 32);
     uint32_t i;
 
     for (i = 0; i < s->nattrs; i++) {
@@ -647,9 +646,7 @@ static int same_sample_key(const struct dict *d, const struct sample *a,
     const struct stack *sa = stack_of(d, a), *sb = stack_of(d, b);
 
     if (a->link != b->link || a->nattrs != b->nattrs ||
-        a->nvalues != b->nvalues || sa->n != sb->n ||
-        (sa->n > 0 &&
-         memcmp(sa->locs, sb->locs, sa->n * sizeof(int32_t)) != 0)) {
+        a->nvalues != b->nvalues || !stack_eq(sa, sb)) {
         return 0;
     }
     for (i = 0; i < a->nattrs; i++) {

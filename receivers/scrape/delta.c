@@ -199,7 +199,7 @@ static uint64_t sample_key(const struct dict *d, const uint64_t *lochash,
     if (s->stack > 0 && (uint32_t)s->stack < d->nstacks) {
         const struct stack *st = &d->stacks[s->stack];
         for (i = 0; i < st->n; i++) {
-            int32_t l = st->locs[i];
+            int32_t l = stack_loc(st, i);
             uint64_t lh = (l > 0 && (uint32_t)l < d->nlocations) ? lochash[l]
                                                                  : 0;
             h[0] = XXH3_64bits_withSeed(&lh, sizeof(lh), h[0]);

@@ -333,7 +333,7 @@ static void same_sample(const struct pdata *a, const struct sample *x,
 
     assert_int_equal(sx->n, sy->n);
     for (k = 0; k < sx->n; k++) {
-        same_location(a, sx->locs[k], b, sy->locs[k]);
+        same_location(a, stack_loc(sx, k), b, stack_loc(sy, k));
     }
     assert_int_equal(x->nvalues, y->nvalues);
     for (k = 0; k < x->nvalues; k++) {
@@ -410,7 +410,8 @@ static void test_convert_pprof_otlp_pprof(void **state)
     is_str(back, p->comments[0], "zeta comment");
     is_str(back, p->comments[2], "mid comment");
     assert_int_equal(
-        back->dict.locations[back->dict.stacks[p->samples[0].stack].locs[0]]
+        back->dict
+            .locations[stack_loc(&back->dict.stacks[p->samples[0].stack], 0)]
             .lines[0]
             .column,
         5);
@@ -777,7 +778,8 @@ static void test_convert_otlp_only_dropped(void **state)
                          0);
     }
     /* The location keeps its address, loses its attribute. */
-    l = &back->dict.locations[back->dict.stacks[p->samples[2].stack].locs[0]];
+    l = &back->dict
+             .locations[stack_loc(&back->dict.stacks[p->samples[2].stack], 0)];
     assert_int_equal(l->address, 0x1234);
     assert_int_equal(l->nattrs, 0);
     is_str(back, p->sample_types[0].type, "samples");

@@ -400,8 +400,8 @@ static void test_convert(void **state)
     assert_int_equal(p->time_nanos, 1700000000000000000LL);
     st = &res.pd->dict.stacks[p->samples[0].stack];
     assert_int_equal(st->n, 2);
-    assert_string_equal(fname(res.pd, st->locs[0]), "Main.work:10");
-    assert_string_equal(fname(res.pd, st->locs[1]), "Main.run:5");
+    assert_string_equal(fname(res.pd, stack_loc(st, 0)), "Main.work:10");
+    assert_string_equal(fname(res.pd, stack_loc(st, 1)), "Main.run:5");
     p = &res.pd->resources[0].scopes[0].profiles[1];
     assert_int_equal(p->nsample_types, 2);
     assert_int_equal(p->samples[0].values[0], 1);
@@ -853,7 +853,7 @@ static int stack_has(const struct pdata *pd, int32_t si, const char *want)
     uint32_t i;
 
     for (i = 0; i < st->n; i++) {
-        if (strncmp(fname(pd, st->locs[i]), want, strlen(want)) == 0) {
+        if (strncmp(fname(pd, stack_loc(st, i)), want, strlen(want)) == 0) {
             return 1;
         }
     }

@@ -439,7 +439,7 @@ static void eq_sample(const struct pdata *a, const struct sample *x,
 
     assert_int_equal(sx->n, sy->n);
     for (i = 0; i < sx->n; i++) {
-        eq_location(a, sx->locs[i], b, sy->locs[i]);
+        eq_location(a, stack_loc(sx, i), b, stack_loc(sy, i));
     }
     assert_memory_equal(&a->dict.links[x->link], &b->dict.links[y->link],
                         sizeof(struct link));
@@ -1040,8 +1040,8 @@ static void test_otlp_one_input_stacks(void **state)
     int i;
 
     (void)state;
-    l1 = pd->dict.stacks[p->samples[0].stack].locs[0];
-    l2 = pd->dict.stacks[p->samples[1].stack].locs[0];
+    l1 = stack_loc(&pd->dict.stacks[p->samples[0].stack], 0);
+    l2 = stack_loc(&pd->dict.stacks[p->samples[1].stack], 0);
     dup = pd->dict.locations[l2];
     l3 = dict_add_location(pd, &dup);
     st[0] = dict_add_stack(pd, I32S(pd, 2, l1, l3), 2); /* = samples[0]'s */

@@ -243,7 +243,7 @@ static void same_samples(const struct pdata *a, const struct profile *p,
         const struct stack *v = &b->dict.stacks[t->stack];
         assert_int_equal(u->n, v->n);
         for (j = 0; j < u->n; j++) {
-            assert_int_equal(u->locs[j], v->locs[j]);
+            assert_int_equal(stack_loc(u, j), stack_loc(v, j));
         }
         assert_int_equal(s->nvalues, t->nvalues);
         for (j = 0; j < s->nvalues; j++) {
@@ -389,8 +389,8 @@ static void test_decode_rich(void **state)
     assert_int_equal(p->nsamples, 3);
     s = &p->samples[0];
     assert_int_equal(d->stacks[s->stack].n, 2);
-    assert_int_equal(d->stacks[s->stack].locs[0], 1);
-    assert_int_equal(d->stacks[s->stack].locs[1], 2);
+    assert_int_equal(stack_loc(&d->stacks[s->stack], 0), 1);
+    assert_int_equal(stack_loc(&d->stacks[s->stack], 1), 2);
     assert_int_equal(s->nvalues, 2);
     assert_int_equal(s->values[1], 10000000);
     assert_int_equal(s->nattrs, 4);
@@ -404,8 +404,8 @@ static void test_decode_rich(void **state)
     ASSERT_STR(pd, d->attrs[s->attrs[3]].key, "tag");
     assert_true(pstr_eq(d->attrs[s->attrs[3]].value.u.s, "b"));
     s = &p->samples[1];
-    assert_int_equal(d->stacks[s->stack].locs[0], 3);
-    assert_int_equal(d->stacks[s->stack].locs[1], 1);
+    assert_int_equal(stack_loc(&d->stacks[s->stack], 0), 3);
+    assert_int_equal(stack_loc(&d->stacks[s->stack], 1), 1);
     assert_int_equal(s->values[0], 2);
     assert_int_equal(s->nattrs, 1); /* the empty label is dropped */
     assert_int_equal(d->attrs[s->attrs[0]].value.u.i, 2048);
@@ -906,6 +906,66 @@ static void labels_text(const struct pdata *pd, const struct sample *s,
     }
 }
 
+/* Location indices are kept in two bytes when every one fits (fewer than
+ * 65536 locations), in four otherwise; either way a stack resolves to the
+ * same locations. A profile of n locations whose stack names the last,
+ * the 65536th and the third, is encoded and decoded again. */
+static void wide_or_narrow(uint32_t n, uint32_t want_narrow)
+{
+    struct pdata *pd = pdata_new(0), *back;
+    struct resource_profiles *rp;
+    struct scope_profiles *sp;
+    struct profile *p;
+    struct location l;
+    const struct stack *st;
+    int32_t far = n >= 65536 ? 65536 : 2;
+    int64_t v = 7;
+    struct errctx e = {{0}};
+    struct buf out;
+    uint32_t i;
+
+    assert_int_equal(dict_init(pd), 0);
+    memset(&l, 0, sizeof(l));
+    for (i = 1; i <= n; i++) {
+        l.address = 0x1000 + i;
+        assert_int_equal(dict_add_location(pd, &l), (int32_t)i);
+    }
+    rp = pdata_add_resource(pd);
+    sp = pdata_add_scope(pd, rp);
+    p = pdata_add_profile(pd, sp);
+    p->nsample_types = 1;
+    p->sample_types = arena_calloc(&pd->arena, 1, sizeof(struct value_type));
+    p->nsamples = 1;
+    p->samples = arena_calloc(&pd->arena, 1, sizeof(struct sample));
+    p->samples[0].stack = dict_add_stack(pd, (int32_t[]){(int32_t)n, far, 3},
+                                         3);
+    p->samples[0].values = &v;
+    p->samples[0].nvalues = 1;
+    buf_init(&out, 0);
+    assert_int_equal(pprof_encode(pd, p, &out, &e), PC_OK);
+    back = decode_ok(out.data, out.len);
+    assert_int_equal(back->dict.nlocations, n + 1);
+    st = &back->dict.stacks[only_profile(back)->samples[0].stack];
+    assert_int_equal(st->narrow, want_narrow);
+    assert_int_equal(st->n, 3);
+    assert_true(back->dict.locations[stack_loc(st, 0)].address == 0x1000 + n);
+    assert_true(back->dict.locations[stack_loc(st, 1)].address ==
+                0x1000 + (uint64_t)far);
+    assert_true(back->dict.locations[stack_loc(st, 2)].address == 0x1003);
+    buf_free(&out);
+    pdata_free(back);
+    pdata_free(pd);
+}
+
+static void test_location_index_width(void **state)
+{
+    (void)state;
+    wide_or_narrow(5, 1);
+    wide_or_narrow(65535, 1);
+    wide_or_narrow(65536, 0);
+    wide_or_narrow(70000, 0);
+}
+
 static void test_encode_hand_rules(void **state)
 {
     struct hand h;
@@ -1024,6 +1084,7 @@ int main(void)
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_gzip_bomb),
         cmocka_unit_test(test_encode_hand_rules),
+        cmocka_unit_test(test_location_index_width),
         cmocka_unit_test(test_encode_bad_model),
     };
 

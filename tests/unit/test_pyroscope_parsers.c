@@ -263,7 +263,7 @@ static void test_folded(void **state)
      * the leaf is first. */
     {
         const struct stack *st = &pd->dict.stacks[p->samples[0].stack];
-        const struct location *l = &pd->dict.locations[st->locs[0]];
+        const struct location *l = &pd->dict.locations[stack_loc(st, 0)];
         const struct function *f = &pd->dict.functions[l->lines[0].function];
         assert_int_equal(st->n, 3);
         assert_true(pstr_eq(dict_str(&pd->dict, f->name), "bar baz"));
