@@ -2163,9 +2163,12 @@ static int pp_alloc_profile(struct pp_dec *x, struct pp_blocks *b)
      * generous first block; labels: a label takes four bytes and more,
      * and most samples have few. */
     /* Indices run up to the number of locations: below 65536, two bytes
-     * hold each (half the model of a large profile). */
+     * hold each (half the model of a large profile). The first block has
+     * the same bytes either way: at half the size, a small profile's
+     * decode made glibc shrink and grow its heap each time (the Go CPU
+     * profile's decode 20 % slower, in page faults). */
     b->narrow = c->locations < 65536;
-    pp_chunk_init(&b->locs_k, c->sample_bytes / 2,
+    pp_chunk_init(&b->locs_k, c->sample_bytes / (b->narrow ? 1 : 2),
                   b->narrow ? sizeof(uint16_t) : sizeof(int32_t), 2);
     pp_chunk_init(&b->attrs_k, c->sample_bytes / 16, sizeof(int32_t), 4);
     return PC_OK;
