@@ -557,12 +557,9 @@ static uint64_t enc_src_hash(const struct enc *x, const struct stack *s)
     uint32_t k;
 
     for (k = 0; s != NULL && k < s->n; k++) {
-        h = (h ^ (uint32_t)enc_loc_out(x, stack_loc(s, k))) *
-            0x9e3779b97f4a7c15ull;
+        h = stack_hash_step(h, (uint32_t)enc_loc_out(x, stack_loc(s, k)));
     }
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ull;
-    return h ^ (h >> 29);
+    return stack_hash_end(h);
 }
 
 /* One input: whether input stacks a and b (0: the zero stack) have the

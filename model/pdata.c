@@ -196,11 +196,9 @@ uint64_t stack_hash(const struct stack *s, uint64_t seed)
     uint32_t k;
 
     for (k = 0; k < s->n; k++) {
-        h = (h ^ (uint32_t)stack_loc(s, k)) * 0x9e3779b97f4a7c15ull;
+        h = stack_hash_step(h, (uint32_t)stack_loc(s, k));
     }
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ull;
-    return h ^ (h >> 29);
+    return stack_hash_end(h);
 }
 
 int dict_init(struct pdata *pd)
