@@ -129,31 +129,30 @@ struct oattr {
     int32_t key, unit;
     struct anyvalue v;
 };
-/* A stack's location indices as the packed varints the output holds, in
- * the byte pool: half the memory of int32 indices for the stack table,
- * which is the biggest of a large profile, and copied as they are. */
+/* An output stack: stack `stack` of input `in` (stack 0: the zero stack).
+ * Its location indices are mapped and encoded once, when the dictionary is
+ * written (enc_dict_stacks), from the input, whose location remap lives
+ * until then: no copy of the stack table, the biggest of a large profile
+ * (10 of the 18 MB of the benchmark profile's output). */
 struct ostack {
-    uint32_t off, len; /* bytes in spool */
+    int32_t in, stack;
 };
 
 struct enc {
     struct vec strs, maps, locs, funcs, links, attrs, stacks;
     struct vec ipool, lines;
-    struct vec spool;     /* stacks' packed location indices (struct ostack) */
-    struct vec stack_src; /* one input: output stack -> input stack */
     struct itab t_str, t_map, t_loc, t_func, t_link, t_attr, t_stack;
     struct arena scratch; /* synthesized attribute values */
     /* current input's remap arrays (-1 = not interned yet) */
     const struct pdata *in;
-    int32_t *r_str, *r_map, *r_loc, *r_func, *r_link, *r_attr, *r_stack;
+    int32_t *r_str, *r_map, *r_func, *r_link, *r_attr, *r_stack;
+    /* every input, and its location remap, kept for the stack table */
+    const struct pdata *const *ins;
+    int32_t **r_locs;
+    size_t nin;
+    int32_t cur; /* the input being encoded */
     struct buf *out;
     struct errctx *e;
-    /* One input: its stacks are interned by their output location
-     * indices, computed on the way, and encoded once, into the dictionary
-     * (enc_dict_stacks_src), from the input, whose remap arrays live until
-     * then: no pool of encoded stacks (10 of the 18 MB of the large
-     * benchmark profile's output) and no second pass over it. */
-    int one_input;
 };
 
 #define I32(v) ((int32_t *)(v).p)
@@ -538,86 +537,59 @@ static int32_t enc_link(struct enc *x, int32_t i)
     return o;
 }
 
-static uint64_t enc_spool_hash(const struct enc *x, uint32_t off, uint32_t len)
+/* Output location index of location l of input `in`. */
+static inline int32_t enc_loc_out(const struct enc *x, int32_t in, int32_t l)
 {
-    return XXH3_64bits((const uint8_t *)x->spool.p + off, len);
+    return (l > 0 && (uint32_t)l < x->ins[in]->dict.nlocations)
+               ? x->r_locs[in][l]
+               : 0;
 }
 
-/* Output location index of input location l. */
-static inline int32_t enc_loc_out(const struct enc *x, int32_t l)
-{
-    return (l > 0 && (uint32_t)l < x->in->dict.nlocations) ? x->r_loc[l] : 0;
-}
-
-/* One input: the hash of input stack s (NULL: the zero stack) by its
- * output location indices. */
-static uint64_t enc_src_hash(const struct enc *x, const struct stack *s)
+/* The hash of stack s of input `in` (NULL: the zero stack) by its output
+ * location indices. */
+static uint64_t enc_stack_hash(const struct enc *x, int32_t in,
+                               const struct stack *s)
 {
     uint64_t h = s != NULL ? s->n : 0;
     uint32_t k;
 
     for (k = 0; s != NULL && k < s->n; k++) {
-        h = stack_hash_step(h, (uint32_t)enc_loc_out(x, stack_loc(s, k)));
+        h = stack_hash_step(h, (uint32_t)enc_loc_out(x, in, stack_loc(s, k)));
     }
     return stack_hash_end(h);
 }
 
-/* One input: whether input stacks a and b (0: the zero stack) have the
- * same output locations. */
-static int enc_src_eq(const struct enc *x, int32_t a, const struct stack *b)
+/* Whether output stack a and stack b of input `in` have the same output
+ * locations. */
+static int enc_stack_eq(const struct enc *x, const struct ostack *a,
+                        int32_t in, const struct stack *b)
 {
     const struct stack *s;
     uint32_t k;
 
-    if (a == 0) {
+    if (a->stack == 0) {
         return b->n == 0;
     }
-    s = &x->in->dict.stacks[a];
+    s = &x->ins[a->in]->dict.stacks[a->stack];
     if (s->n != b->n) {
         return 0;
     }
     for (k = 0; k < s->n; k++) {
-        if (enc_loc_out(x, stack_loc(s, k)) !=
-            enc_loc_out(x, stack_loc(b, k))) {
+        if (enc_loc_out(x, a->in, stack_loc(s, k)) !=
+            enc_loc_out(x, in, stack_loc(b, k))) {
             return 0;
         }
     }
     return 1;
 }
 
-/* One input: output index of input stack i (0 < i < nstacks), interned. */
-static int32_t enc_stack_src(struct enc *x, int32_t i)
-{
-    const struct stack *s = &x->in->dict.stacks[i];
-    struct itab_probe pr;
-    int32_t o, *src;
-
-    itab_probe_start(&x->t_stack, enc_src_hash(x, s), &pr);
-    while ((o = itab_probe_next(&x->t_stack, &pr)) >= 0) {
-        if (enc_src_eq(x, I32(x->stack_src)[o], s)) {
-            return x->r_stack[i] = o;
-        }
-    }
-    src = vec_add(&x->stack_src, 1, sizeof(*src));
-    if (src == NULL) {
-        return PC_ENOMEM;
-    }
-    *src = i;
-    o = (int32_t)(x->stack_src.n - 1);
-    if (itab_insert(&x->t_stack, &pr, o) != PC_OK) {
-        return PC_ENOMEM;
-    }
-    return x->r_stack[i] = o;
-}
-
+/* Output index of stack i of the current input, interned. */
 static int32_t enc_stack(struct enc *x, int32_t i)
 {
     const struct stack *s;
-    struct ostack *tab;
     struct itab_probe pr;
-    uint32_t off, k, len;
+    struct ostack *tab;
     int32_t o;
-    uint8_t *w, *w0;
 
     if (i <= 0 || (uint32_t)i >= x->in->dict.nstacks) {
         return 0;
@@ -625,53 +597,25 @@ static int32_t enc_stack(struct enc *x, int32_t i)
     if (x->r_stack[i] >= 0) {
         return x->r_stack[i];
     }
-    if (x->one_input) {
-        return enc_stack_src(x, i);
-    }
     s = &x->in->dict.stacks[i];
-    if (s->n > UINT32_MAX / 16) {
-        return PC_ENOMEM;
-    }
-    /* Room for the longest varints (10 bytes); the pool keeps only what
-     * they take. */
-    off = x->spool.n;
-    w0 = vec_add(&x->spool, s->n * 10, 1);
-    if (w0 == NULL && s->n != 0) {
-        return PC_ENOMEM;
-    }
-    w = w0;
-    for (k = 0; k < s->n; k++) {
-        int32_t l = stack_loc(s, k);
-        int32_t v = (l > 0 && (uint32_t)l < x->in->dict.nlocations)
-                        ? x->r_loc[l]
-                        : 0;
-        w += pb_encode_varint(w, (uint64_t)(int64_t)v);
-    }
-    len = (uint32_t)(w - w0);
-    x->spool.n = off + len;
-    itab_probe_start(&x->t_stack, enc_spool_hash(x, off, len), &pr);
+    itab_probe_start(&x->t_stack, enc_stack_hash(x, x->cur, s), &pr);
     while ((o = itab_probe_next(&x->t_stack, &pr)) >= 0) {
-        tab = x->stacks.p;
-        if (tab[o].len == len &&
-            memcmp((const uint8_t *)x->spool.p + tab[o].off,
-                   (const uint8_t *)x->spool.p + off, len) == 0) {
-            x->spool.n = off;
-            x->r_stack[i] = o;
-            return o;
+        if (enc_stack_eq(x, (const struct ostack *)x->stacks.p + o, x->cur,
+                         s)) {
+            return x->r_stack[i] = o;
         }
     }
     tab = vec_add(&x->stacks, 1, sizeof(*tab));
     if (tab == NULL) {
         return PC_ENOMEM;
     }
-    tab->off = off;
-    tab->len = len;
+    tab->in = x->cur;
+    tab->stack = i;
     o = (int32_t)(x->stacks.n - 1);
     if (itab_insert(&x->t_stack, &pr, o) != PC_OK) {
         return PC_ENOMEM;
     }
-    x->r_stack[i] = o;
-    return o;
+    return x->r_stack[i] = o;
 }
 
 /* ---- writing messages ---------------------------------------------------- */
@@ -1292,26 +1236,31 @@ static void enc_remap_free(struct enc *x)
 {
     free(x->r_str);
     free(x->r_map);
-    free(x->r_loc);
     free(x->r_func);
     free(x->r_link);
     free(x->r_attr);
     free(x->r_stack);
-    x->r_str = x->r_map = x->r_loc = x->r_func = NULL;
+    x->r_str = x->r_map = x->r_func = NULL;
     x->r_link = x->r_attr = x->r_stack = NULL;
 }
 
-static int enc_input(struct enc *x, const struct pdata *pd)
+/* Input k. Its remap arrays go when it is done, but the location remap,
+ * which the stack table needs when it is written. */
+static int enc_input(struct enc *x, int32_t k)
 {
+    const struct pdata *pd = x->ins[k];
     const struct dict *d = &pd->dict;
+    int32_t *r_loc;
     uint32_t i;
     int32_t o;
     int rc;
 
     x->in = pd;
+    x->cur = k;
     rc = enc_remap_alloc(&x->r_str, d->nstrings);
     rc = rc ? rc : enc_remap_alloc(&x->r_map, d->nmappings);
-    rc = rc ? rc : enc_remap_alloc(&x->r_loc, d->nlocations);
+    rc = rc ? rc : enc_remap_alloc(&x->r_locs[k], d->nlocations);
+    r_loc = x->r_locs[k];
     rc = rc ? rc : enc_remap_alloc(&x->r_func, d->nfunctions);
     rc = rc ? rc : enc_remap_alloc(&x->r_link, d->nlinks);
     rc = rc ? rc : enc_remap_alloc(&x->r_attr, d->nattrs);
@@ -1329,14 +1278,12 @@ static int enc_input(struct enc *x, const struct pdata *pd)
     for (i = 0; rc == PC_OK && i < d->nlocations; i++) {
         o = enc_location(x, &d->locations[i]);
         rc = o < 0 ? o : PC_OK;
-        x->r_loc[i] = o;
+        r_loc[i] = o;
     }
     for (i = 0; rc == PC_OK && i < pd->nresources; i++) {
         rc = enc_resource(x, &pd->resources[i]);
     }
-    if (!x->one_input) {
-        enc_remap_free(x);
-    }
+    enc_remap_free(x);
     return rc;
 }
 
@@ -1462,9 +1409,10 @@ static int enc_dict_small(struct enc *x, struct buf *b)
     return rc;
 }
 
-/* The output location indices of input stack s, as packed varints. */
-static int enc_src_locs(const struct enc *x, struct buf *b,
-                        const struct stack *s)
+/* The output location indices of stack s of input `in`, as packed
+ * varints. */
+static int enc_stack_locs(const struct enc *x, struct buf *b, int32_t in,
+                          const struct stack *s)
 {
     int narrow = x->locs.n < (1u << 28); /* every index fits 28 bits */
     uint8_t *w;
@@ -1475,13 +1423,14 @@ static int enc_src_locs(const struct enc *x, struct buf *b,
         /* The longest case does not fit under the bound: one by one,
          * as far as they do. */
         for (k = 0; rc == PC_OK && k < s->n; k++) {
-            rc = pb_put_varint(b, (uint64_t)enc_loc_out(x, stack_loc(s, k)));
+            rc = pb_put_varint(b,
+                               (uint64_t)enc_loc_out(x, in, stack_loc(s, k)));
         }
         return rc;
     }
     w = b->data + b->len;
     for (k = 0; k < s->n; k++) {
-        int32_t v = enc_loc_out(x, stack_loc(s, k));
+        int32_t v = enc_loc_out(x, in, stack_loc(s, k));
         w += narrow ? pb_encode_varint28(w, (uint32_t)v)
                     : pb_encode_varint(w, (uint64_t)v);
     }
@@ -1489,22 +1438,22 @@ static int enc_src_locs(const struct enc *x, struct buf *b,
     return PC_OK;
 }
 
-/* One input: stack o of the dictionary is input stack stack_src[o] (0:
- * the zero stack), its locations remapped. */
-static int enc_dict_stacks_src(struct enc *x, struct buf *b)
+/* The stack table: each output stack's locations, mapped. */
+static int enc_dict_stacks(struct enc *x, struct buf *b)
 {
-    const int32_t *src = x->stack_src.p;
+    const struct ostack *t = x->stacks.p;
     size_t mark = 0, m2 = 0;
     uint32_t o;
     int rc = PC_OK;
 
-    for (o = 0; rc == PC_OK && o < x->stack_src.n; o++) {
-        const struct stack *s = src[o] > 0 ? &x->in->dict.stacks[src[o]]
-                                           : NULL;
+    for (o = 0; rc == PC_OK && o < x->stacks.n; o++) {
+        const struct stack *s = t[o].stack > 0
+                                    ? &x->ins[t[o].in]->dict.stacks[t[o].stack]
+                                    : NULL;
         rc = pb_msg_begin(b, 7, &mark);
         if (rc == PC_OK && s != NULL && s->n > 0) {
             rc = pb_msg_begin(b, 1, &m2);
-            rc = rc ? rc : enc_src_locs(x, b, s);
+            rc = rc ? rc : enc_stack_locs(x, b, t[o].in, s);
             rc = rc ? rc : pb_msg_end(b, m2);
         }
         if (rc == PC_OK) {
@@ -1517,7 +1466,6 @@ static int enc_dict_stacks_src(struct enc *x, struct buf *b)
 static int enc_dict_rest(struct enc *x, struct buf *b)
 {
     const struct oattr *a = x->attrs.p;
-    const struct ostack *s = x->stacks.p;
     size_t mark = 0, m2 = 0;
     uint32_t i;
     int rc = PC_OK;
@@ -1543,23 +1491,7 @@ static int enc_dict_rest(struct enc *x, struct buf *b)
             rc = pb_msg_end(b, mark);
         }
     }
-    if (x->one_input) {
-        return rc == PC_OK ? enc_dict_stacks_src(x, b) : rc;
-    }
-    for (i = 0; rc == PC_OK && i < x->stacks.n; i++) {
-        rc = pb_msg_begin(b, 7, &mark);
-        if (rc == PC_OK) {
-            rc = s[i].len == 0
-                     ? PC_OK
-                     : pb_put_bytes(b, 1,
-                                    (const uint8_t *)x->spool.p + s[i].off,
-                                    s[i].len);
-        }
-        if (rc == PC_OK) {
-            rc = pb_msg_end(b, mark);
-        }
-    }
-    return rc;
+    return rc == PC_OK ? enc_dict_stacks(x, b) : rc;
 }
 
 static int enc_dictionary(struct enc *x)
@@ -1601,21 +1533,16 @@ static int enc_zero_entries(struct enc *x)
     if (rc == PC_OK) {
         struct link *lt = vec_add(&x->links, 1, sizeof(*lt));
         struct ostack *st = vec_add(&x->stacks, 1, sizeof(*st));
-        int32_t *src = vec_add(&x->stack_src, 1, sizeof(*src));
         struct itab_probe pr;
-        if (lt == NULL || st == NULL || src == NULL) {
+        if (lt == NULL || st == NULL) {
             return PC_ENOMEM;
         }
-        *src = 0;
         *lt = k;
-        st->off = 0;
-        st->len = 0; /* the zero stack has no locations */
+        st->in = 0;
+        st->stack = 0; /* the zero stack has no locations */
         itab_probe_start(&x->t_link, XXH3_64bits(&k, sizeof(k)), &pr);
         rc = itab_insert(&x->t_link, &pr, 0);
-        itab_probe_start(&x->t_stack,
-                         x->one_input ? enc_src_hash(x, NULL)
-                                      : enc_spool_hash(x, 0, 0),
-                         &pr);
+        itab_probe_start(&x->t_stack, enc_stack_hash(x, 0, NULL), &pr);
         rc = rc ? rc : itab_insert(&x->t_stack, &pr, 0);
     }
     return rc;
@@ -1623,6 +1550,8 @@ static int enc_zero_entries(struct enc *x)
 
 static void enc_free(struct enc *x)
 {
+    size_t i;
+
     vec_free(&x->strs);
     vec_free(&x->maps);
     vec_free(&x->locs);
@@ -1631,8 +1560,6 @@ static void enc_free(struct enc *x)
     vec_free(&x->attrs);
     vec_free(&x->stacks);
     vec_free(&x->ipool);
-    vec_free(&x->spool);
-    vec_free(&x->stack_src);
     vec_free(&x->lines);
     itab_free(&x->t_str);
     itab_free(&x->t_map);
@@ -1643,6 +1570,10 @@ static void enc_free(struct enc *x)
     itab_free(&x->t_stack);
     arena_free_all(&x->scratch);
     enc_remap_free(x);
+    for (i = 0; x->r_locs != NULL && i < x->nin; i++) {
+        free(x->r_locs[i]);
+    }
+    free(x->r_locs);
 }
 
 static int enc_init(struct enc *x, const struct pdata *const *in, size_t n)
@@ -1661,13 +1592,14 @@ static int enc_init(struct enc *x, const struct pdata *const *in, size_t n)
     }
     arena_init(&x->scratch, 0);
     /* Pools start allocated so that pointer arithmetic never sees NULL. */
-    if (vec_add(&x->ipool, 1, sizeof(int32_t)) == NULL ||
-        vec_add(&x->spool, 1, 1) == NULL ||
+    x->ins = in;
+    x->nin = n;
+    x->r_locs = calloc(n != 0 ? n : 1, sizeof(*x->r_locs));
+    if (x->r_locs == NULL || vec_add(&x->ipool, 1, sizeof(int32_t)) == NULL ||
         vec_add(&x->lines, 1, sizeof(struct line)) == NULL) {
         return PC_ENOMEM;
     }
     x->ipool.n = 0;
-    x->spool.n = 0;
     x->lines.n = 0;
     rc = itab_init(&x->t_str, ns);
     rc = rc ? rc : itab_init(&x->t_map, nm);
@@ -1675,7 +1607,6 @@ static int enc_init(struct enc *x, const struct pdata *const *in, size_t n)
     rc = rc ? rc : itab_init(&x->t_func, nf);
     rc = rc ? rc : itab_init(&x->t_link, 16);
     rc = rc ? rc : itab_init(&x->t_attr, na);
-    x->one_input = n == 1;
     rc = rc ? rc : itab_init(&x->t_stack, nst);
     return rc;
 }
@@ -1706,7 +1637,7 @@ int otlp_encode(const struct pdata *const *in, size_t n, struct buf *out,
     }
     rc = rc ? rc : enc_zero_entries(&x);
     for (i = 0; rc == PC_OK && i < n; i++) {
-        rc = enc_input(&x, in[i]);
+        rc = enc_input(&x, (int32_t)i);
     }
     if (rc == PC_OK) {
         rc = enc_dictionary(&x);
