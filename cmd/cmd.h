@@ -3,6 +3,7 @@
 #define PROFCOL_CMD_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 int cmd_version(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
@@ -66,5 +67,17 @@ void cmd_drop_file(struct cmd_file *f, size_t upto);
 /* Writes len bytes to path ("-" = stdout). */
 int cmd_write_file(const char *path, const unsigned char *data, size_t len,
                    char *err, size_t errlen);
+
+/* The same in parts: open, write any number of times, close (which
+ * reports the first error of the three). */
+struct cmd_out {
+    FILE *f;
+    const char *path;
+    int rc;
+    char err[256];
+};
+int cmd_out_open(struct cmd_out *o, const char *path);
+int cmd_out_write(struct cmd_out *o, const void *data, size_t len);
+int cmd_out_close(struct cmd_out *o);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "cmd/load.h"
@@ -185,25 +186,41 @@ static int write_pprofs(struct loaded *ld, const struct convert_opts *o)
     return rc == PC_OK ? 0 : 1;
 }
 
+static int write_part(const uint8_t *data, size_t len, void *arg)
+{
+    return cmd_out_write(arg, data, len);
+}
+
+/* The request is written in two parts (otlp_encode_parts), so that the
+ * output is never held whole: a large profile's dictionary then reuses
+ * the memory of its samples' part (peak RSS). */
 static int write_otlp(const struct loaded *ld, const struct convert_opts *o)
 {
     const struct pdata *in[1];
     struct buf out;
     struct errctx e = {{0}};
-    char err[256];
-    int rc;
+    struct cmd_out w;
+    int rc, made;
 
     in[0] = ld->pd;
     buf_init(&out, 0);
-    rc = otlp_encode(in, 1, &out, &e);
-    if (rc != PC_OK) {
+    rc = cmd_out_open(&w, o->out);
+    made = rc == PC_OK && w.f != stdout;
+    if (rc == PC_OK) {
+        rc = otlp_encode_parts(in, 1, &out, write_part, &w, &e);
+    }
+    if (rc == PC_OK) {
+        rc = cmd_out_write(&w, out.data, out.len);
+    }
+    if (cmd_out_close(&w) != PC_OK) {
+        fprintf(stderr, "profcol convert: %s\n", w.err);
+        rc = PC_EIO;
+    } else if (rc != PC_OK) {
         fprintf(stderr, "profcol convert: encoding OTLP: %s\n",
                 err_msg(&e, rc));
-    } else {
-        rc = cmd_write_file(o->out, out.data, out.len, err, sizeof(err));
-        if (rc != PC_OK) {
-            fprintf(stderr, "profcol convert: %s\n", err);
-        }
+    }
+    if (rc != PC_OK && made) {
+        (void)unlink(o->out); /* no half a request left behind */
     }
     buf_free(&out);
     return rc == PC_OK ? 0 : 1;

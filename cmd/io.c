@@ -173,29 +173,56 @@ void cmd_close_file(struct cmd_file *f)
     memset(f, 0, sizeof(*f));
 }
 
+int cmd_out_open(struct cmd_out *o, const char *path)
+{
+    memset(o, 0, sizeof(*o));
+    o->path = path;
+    o->f = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
+    if (o->f == NULL) {
+        snprintf(o->err, sizeof(o->err), "cannot create %s: %s", path,
+                 err_errno(errno));
+        o->rc = PC_EIO;
+    }
+    return o->rc;
+}
+
+int cmd_out_write(struct cmd_out *o, const void *data, size_t len)
+{
+    if (o->rc == PC_OK && len != 0 && fwrite(data, 1, len, o->f) != len) {
+        snprintf(o->err, sizeof(o->err), "cannot write %s: %s", o->path,
+                 err_errno(errno));
+        o->rc = PC_EIO;
+    }
+    return o->rc;
+}
+
+int cmd_out_close(struct cmd_out *o)
+{
+    if (o->f == stdout) {
+        if (fflush(o->f) != 0 && o->rc == PC_OK) {
+            snprintf(o->err, sizeof(o->err), "cannot write to stdout: %s",
+                     err_errno(errno));
+            o->rc = PC_EIO;
+        }
+    } else if (o->f != NULL && fclose(o->f) != 0 && o->rc == PC_OK) {
+        snprintf(o->err, sizeof(o->err), "cannot write %s: %s", o->path,
+                 err_errno(errno));
+        o->rc = PC_EIO;
+    }
+    o->f = NULL;
+    return o->rc;
+}
+
 int cmd_write_file(const char *path, const unsigned char *data, size_t len,
                    char *err, size_t errlen)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
-    int rc = PC_OK;
+    struct cmd_out o;
 
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot create %s: %s", path, err_errno(errno));
-        return PC_EIO;
+    if (cmd_out_open(&o, path) == PC_OK) {
+        (void)cmd_out_write(&o, data, len);
     }
-    if (len != 0 && fwrite(data, 1, len, f) != len) {
-        snprintf(err, errlen, "cannot write %s: %s", path, err_errno(errno));
-        rc = PC_EIO;
+    if (cmd_out_close(&o) != PC_OK) {
+        snprintf(err, errlen, "%s", o.err);
     }
-    if (f == stdout) {
-        if (fflush(f) != 0 && rc == PC_OK) {
-            snprintf(err, errlen, "cannot write to stdout: %s",
-                     err_errno(errno));
-            rc = PC_EIO;
-        }
-    } else if (fclose(f) != 0 && rc == PC_OK) {
-        snprintf(err, errlen, "cannot write %s: %s", path, err_errno(errno));
-        rc = PC_EIO;
-    }
-    return rc;
+    return o.rc;
 }

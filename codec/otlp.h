@@ -43,6 +43,19 @@ int otlp_decode_borrow(const uint8_t *data, size_t len,
 int otlp_encode(const struct pdata *const *in, size_t n, struct buf *out,
                 struct errctx *e);
 
+/*
+ * otlp_encode for a writer that need not hold the whole request: the
+ * resource part (every profile and sample) is handed to part() before the
+ * dictionary is written, and out is emptied back to where it began; the
+ * dictionary is what out holds at the end. A request's top-level fields
+ * need no length and may come in any order, so the two parts written one
+ * after the other are the request. On an error the parts already handed
+ * out are not taken back.
+ */
+typedef int (*otlp_part_fn)(const uint8_t *data, size_t len, void *arg);
+int otlp_encode_parts(const struct pdata *const *in, size_t n, struct buf *out,
+                      otlp_part_fn part, void *arg, struct errctx *e);
+
 /* Checks the v1.11.0 rules on encoded bytes (zero entries present, indices in
  * range, no duplicate dictionary entries, sample_type and period_type set,
  * timestamps inside the profile window). Used by tests and `inspect`. */

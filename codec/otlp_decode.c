@@ -1012,7 +1012,10 @@ static int dec_value_type(struct dec *x, const uint8_t *p, const uint8_t *end,
     return rc;
 }
 
-/* Per-profile sample storage, carved from blocks sized in a counting pass. */
+/* Per-profile sample storage, carved from blocks sized in a counting pass.
+ * A sample's timestamps follow its values in `values` (sample_ts); they are
+ * read into `ts`, room for the most one sample has, and moved behind the
+ * values when the sample ends, as the fields may come in any order. */
 struct sample_blocks {
     int64_t *values;
     int32_t *attrs;
@@ -1066,7 +1069,7 @@ static int dec_sample(struct dec *x, const uint8_t *p, const uint8_t *end,
     uint32_t f;
     unsigned w;
     uint64_t v = 0;
-    uint32_t nv0 = b->nv, na0 = b->na, nt0 = b->nt;
+    uint32_t nv0 = b->nv, na0 = b->na;
     int rc = PC_OK;
 
     memset(smp, 0, sizeof(*smp));
@@ -1074,7 +1077,7 @@ static int dec_sample(struct dec *x, const uint8_t *p, const uint8_t *end,
      * arithmetic on it then (undefined even with a zero offset). */
     smp->values = b->values != NULL ? b->values + b->nv : NULL;
     smp->attrs = b->attrs != NULL ? b->attrs + b->na : NULL;
-    smp->timestamps = b->ts != NULL ? b->ts + b->nt : NULL;
+    b->nt = 0;
     while (rc == PC_OK && p < end) {
         rc = pb_read_tag(&p, end, &f, &w);
         if (rc != PC_OK) {
@@ -1097,7 +1100,15 @@ static int dec_sample(struct dec *x, const uint8_t *p, const uint8_t *end,
     }
     smp->nvalues = b->nv - nv0;
     smp->nattrs = b->na - na0;
-    smp->nts = b->nt - nt0;
+    if (rc == PC_OK && b->nt != 0) {
+        /* The values' block has room: the counting pass counted both. */
+        if (cap[0] - b->nv < b->nt) {
+            return PC_ECORRUPT;
+        }
+        memcpy(b->values + b->nv, b->ts, (size_t)b->nt * sizeof(uint64_t));
+        b->nv += b->nt;
+        smp->nts = b->nt;
+    }
     return rc;
 }
 
@@ -1121,6 +1132,7 @@ static int dec_samples(struct dec *x, const uint8_t *p, const uint8_t *end,
                        struct profile *pr)
 {
     uint32_t tot[3] = {0, 0, 0}, counts[3], nsamp = 0, f, k = 0;
+    uint32_t cap[3], maxts = 0;
     struct sample_blocks b;
     const uint8_t *q, *s;
     unsigned w;
@@ -1140,6 +1152,7 @@ static int dec_samples(struct dec *x, const uint8_t *p, const uint8_t *end,
             tot[0] += counts[0];
             tot[1] += counts[1];
             tot[2] += counts[2];
+            maxts = counts[2] > maxts ? counts[2] : maxts;
             nsamp++;
         } else if (rc == PC_OK) {
             rc = pb_skip(&q, end, w);
@@ -1148,9 +1161,17 @@ static int dec_samples(struct dec *x, const uint8_t *p, const uint8_t *end,
             return dec_wire(x, rc, "Profile.samples");
         }
     }
+    if (tot[2] > UINT32_MAX - tot[0]) {
+        return dec_wire(x, PC_ETOOBIG, "Profile.samples");
+    }
+    /* Values and the timestamps behind them; timestamps one sample at a
+     * time (see struct sample_blocks). */
+    cap[0] = tot[0] + tot[2];
+    cap[1] = tot[1];
+    cap[2] = maxts;
     memset(&b, 0, sizeof(b));
-    if (!DEC_ALLOC(x, pr->samples, nsamp) || !DEC_ALLOC(x, b.values, tot[0]) ||
-        !DEC_ALLOC(x, b.attrs, tot[1]) || !DEC_ALLOC(x, b.ts, tot[2])) {
+    if (!DEC_ALLOC(x, pr->samples, nsamp) || !DEC_ALLOC(x, b.values, cap[0]) ||
+        !DEC_ALLOC(x, b.attrs, cap[1]) || !DEC_ALLOC(x, b.ts, cap[2])) {
         return FAIL(x, PC_ENOMEM, "otlp: %u samples exceed the decode budget",
                     nsamp);
     }
@@ -1158,7 +1179,7 @@ static int dec_samples(struct dec *x, const uint8_t *p, const uint8_t *end,
         rc = pb_read_tag(&q, end, &f, &w);
         if (rc == PC_OK && f == 2 && w == PB_LEN) {
             rc = pb_read_len(&q, end, &s, &n);
-            rc = rc ? rc : dec_sample(x, s, s + n, &pr->samples[k], &b, tot);
+            rc = rc ? rc : dec_sample(x, s, s + n, &pr->samples[k], &b, cap);
             rc = rc ? rc : dec_check_sample(x, &pr->samples[k], k);
             k++;
         } else if (rc == PC_OK) {
@@ -1817,8 +1838,8 @@ static int dec_sample_same(const struct dict *d, const struct sample *a,
         memcmp(&d->links[a->link], &d->links[b->link], sizeof(struct link))) {
         return 0;
     }
-    return a->nts == 0 || memcmp(a->timestamps, b->timestamps,
-                                 a->nts * sizeof(uint64_t)) == 0;
+    return a->nts == 0 ||
+           memcmp(sample_ts(a), sample_ts(b), a->nts * sizeof(uint64_t)) == 0;
 }
 
 /* Whether b may join the run started by a (see docs/conversion.md). */
@@ -1864,28 +1885,38 @@ static int dec_join(struct dec *x, struct profile *run, uint32_t n)
 {
     struct profile *p = &run[0];
     struct value_type *types;
-    int64_t *vals;
+    int64_t *vals, *v;
+    uint64_t nts = 0;
     uint32_t i, k;
 
-    if (p->nsamples > UINT32_MAX / n) {
+    for (i = 0; i < p->nsamples; i++) {
+        nts += p->samples[i].nts;
+    }
+    if ((uint64_t)p->nsamples * n + nts > UINT32_MAX) {
         return PC_ENOMEM;
     }
     types = arena_calloc(&x->pd->arena, n, sizeof(*types));
-    vals = dec_alloc(x, p->nsamples * n, sizeof(*vals));
+    vals = dec_alloc(x, (uint32_t)((uint64_t)p->nsamples * n + nts),
+                     sizeof(*vals));
     if (types == NULL || (p->nsamples && vals == NULL)) {
         return PC_ENOMEM;
     }
     for (k = 0; k < n; k++) {
         types[k] = run[k].sample_types[0];
     }
-    for (i = 0; i < p->nsamples; i++) {
-        int64_t *v = vals + (size_t)i * n;
-        /* run[0].samples[i] is p->samples[i]: read before it changes. */
+    for (i = 0, v = vals; i < p->nsamples; i++) {
+        struct sample *s = &p->samples[i];
+        /* run[0].samples[i] is s: read before it changes. The joined
+         * samples have equal timestamps (dec_sample_same); s's follow. */
         for (k = 0; k < n; k++) {
             v[k] = run[k].samples[i].values[0];
         }
-        p->samples[i].values = v;
-        p->samples[i].nvalues = n;
+        if (s->nts != 0) {
+            memcpy(v + n, sample_ts(s), (size_t)s->nts * sizeof(uint64_t));
+        }
+        s->values = v;
+        s->nvalues = n;
+        v += n + s->nts;
     }
     p->sample_types = types;
     p->nsample_types = n;

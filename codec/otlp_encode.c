@@ -904,7 +904,7 @@ static int enc_sample(struct enc *x, const struct profile *p,
         }
     }
     if (rc == PC_OK && s->nts != 0) {
-        rc = pb_put_bytes(b, 5, s->timestamps, (size_t)s->nts * 8);
+        rc = pb_put_bytes(b, 5, sample_ts(s), (size_t)s->nts * 8);
     }
     return rc == PC_OK ? pb_msg_end(b, mark) : rc;
 }
@@ -982,8 +982,9 @@ static void enc_window(const struct profile *p, uint64_t *t, uint64_t *d)
     uint32_t i, k;
 
     for (i = 0; i < p->nsamples; i++) {
+        const uint64_t *tv = sample_ts(&p->samples[i]);
         for (k = 0; k < p->samples[i].nts; k++) {
-            uint64_t ts = p->samples[i].timestamps[k];
+            uint64_t ts = tv[k];
             lo = ts < lo ? ts : lo;
             hi = ts > hi ? ts : hi;
         }
@@ -1494,10 +1495,27 @@ static int enc_dict_rest(struct enc *x, struct buf *b)
     return rc == PC_OK ? enc_dict_stacks(x, b) : rc;
 }
 
+/* Every entry is interned by now: the tables that found them can go
+ * before the dictionary, the biggest part of the output, is written (a
+ * large profile's tables are a fifth of the encoder's peak). */
+static void enc_tables_free(struct enc *x)
+{
+    itab_free(&x->t_str);
+    itab_free(&x->t_map);
+    itab_free(&x->t_loc);
+    itab_free(&x->t_func);
+    itab_free(&x->t_link);
+    itab_free(&x->t_attr);
+    itab_free(&x->t_stack);
+}
+
 static int enc_dictionary(struct enc *x)
 {
     size_t mark = 0;
-    int rc = pb_msg_begin(x->out, 2, &mark);
+    int rc;
+
+    enc_tables_free(x);
+    rc = pb_msg_begin(x->out, 2, &mark);
 
     rc = rc ? rc : enc_dict_mappings(x, x->out);
     rc = rc ? rc : enc_dict_locations(x, x->out);
@@ -1561,13 +1579,7 @@ static void enc_free(struct enc *x)
     vec_free(&x->stacks);
     vec_free(&x->ipool);
     vec_free(&x->lines);
-    itab_free(&x->t_str);
-    itab_free(&x->t_map);
-    itab_free(&x->t_loc);
-    itab_free(&x->t_func);
-    itab_free(&x->t_link);
-    itab_free(&x->t_attr);
-    itab_free(&x->t_stack);
+    enc_tables_free(x);
     arena_free_all(&x->scratch);
     enc_remap_free(x);
     for (i = 0; x->r_locs != NULL && i < x->nin; i++) {
@@ -1611,8 +1623,8 @@ static int enc_init(struct enc *x, const struct pdata *const *in, size_t n)
     return rc;
 }
 
-int otlp_encode(const struct pdata *const *in, size_t n, struct buf *out,
-                struct errctx *e)
+int otlp_encode_parts(const struct pdata *const *in, size_t n, struct buf *out,
+                      otlp_part_fn part, void *arg, struct errctx *e)
 {
     struct enc x;
     size_t i, start = out->len;
@@ -1639,6 +1651,11 @@ int otlp_encode(const struct pdata *const *in, size_t n, struct buf *out,
     for (i = 0; rc == PC_OK && i < n; i++) {
         rc = enc_input(&x, (int32_t)i);
     }
+    if (rc == PC_OK && part != NULL) {
+        /* The dictionary then reuses the resource part's memory. */
+        rc = part(out->data + start, out->len - start, arg);
+        out->len = start;
+    }
     if (rc == PC_OK) {
         rc = enc_dictionary(&x);
     }
@@ -1648,4 +1665,10 @@ int otlp_encode(const struct pdata *const *in, size_t n, struct buf *out,
         return err_set(e, rc, "otlp: encode: %s", pc_strerror(rc));
     }
     return PC_OK;
+}
+
+int otlp_encode(const struct pdata *const *in, size_t n, struct buf *out,
+                struct errctx *e)
+{
+    return otlp_encode_parts(in, n, out, NULL, NULL, e);
 }

@@ -1,7 +1,6 @@
 /* arena.c: chunked bump allocator (see arena.h). */
 #include "core/arena.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,8 +14,6 @@
 #define ARENA_MAX_CHUNK (4 * 1024 * 1024)
 /* Chunks at least this big are mappings of their own (see arena_map). */
 #define ARENA_MAP_MIN ((size_t)1 << 20)
-/* The chunk cache holds at most this many chunks. */
-#define ARENA_CACHE_SLOTS 32
 
 struct arena_chunk {
     struct arena_chunk *next;
@@ -27,91 +24,12 @@ struct arena_chunk {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
-/*
- * Chunk cache: big chunks freed by one arena are kept for the next one.
- * A daemon decodes one batch after another, often of similar sizes; taking
- * the previous batch's chunks spares the page faults and zeroing of fresh
- * memory (a quarter of the time of decoding a large pprof) and the heap
- * fragmentation of handing tens of MiB back and forth to malloc. Bounded
- * in bytes (arena_cache_set_limit) and in count; shared by all threads
- * under one mutex, taken once per big chunk only.
- */
-static struct {
-    pthread_mutex_t lock;
-    struct arena_chunk *slots[ARENA_CACHE_SLOTS];
-    unsigned n;
-    size_t bytes;
-    size_t limit;
-} cache = {PTHREAD_MUTEX_INITIALIZER, {NULL}, 0, 0, ARENA_CACHE_DEFAULT};
-
 static void chunk_release(struct arena_chunk *c)
 {
     if (c->mapped != 0) {
         munmap(c, c->mapped);
     } else {
         free(c);
-    }
-}
-
-/* A cached chunk of at least size bytes, wasting at most a quarter. */
-static struct arena_chunk *cache_take(size_t size)
-{
-    struct arena_chunk *c = NULL;
-    unsigned i, best = ARENA_CACHE_SLOTS;
-
-    pthread_mutex_lock(&cache.lock);
-    for (i = 0; i < cache.n; i++) {
-        size_t have = cache.slots[i]->size;
-        if (have >= size && have - size <= size / 4 &&
-            (best == ARENA_CACHE_SLOTS || have < cache.slots[best]->size)) {
-            best = i;
-        }
-    }
-    if (best != ARENA_CACHE_SLOTS) {
-        c = cache.slots[best];
-        cache.slots[best] = cache.slots[--cache.n];
-        cache.bytes -= c->mapped;
-    }
-    pthread_mutex_unlock(&cache.lock);
-    return c;
-}
-
-/* Keeps c for a later arena when the cache has room; else releases it. */
-static void cache_put(struct arena_chunk *c)
-{
-    int kept = 0;
-
-    if (c->mapped != 0) {
-        pthread_mutex_lock(&cache.lock);
-        if (cache.n < ARENA_CACHE_SLOTS &&
-            c->mapped <= cache.limit - cache.bytes &&
-            cache.bytes <= cache.limit) {
-            cache.slots[cache.n++] = c;
-            cache.bytes += c->mapped;
-            kept = 1;
-        }
-        pthread_mutex_unlock(&cache.lock);
-    }
-    if (!kept) {
-        chunk_release(c);
-    }
-}
-
-void arena_cache_set_limit(size_t bytes)
-{
-    struct arena_chunk *drop[ARENA_CACHE_SLOTS];
-    unsigned n = 0;
-
-    pthread_mutex_lock(&cache.lock);
-    cache.limit = bytes;
-    while (cache.n > 0 && cache.bytes > cache.limit) {
-        drop[n] = cache.slots[--cache.n];
-        cache.bytes -= drop[n]->mapped;
-        n++;
-    }
-    pthread_mutex_unlock(&cache.lock);
-    while (n > 0) {
-        chunk_release(drop[--n]);
     }
 }
 
@@ -131,10 +49,6 @@ static struct arena_chunk *chunk_new(size_t size)
         if (c != NULL) {
             c->mapped = 0;
         }
-        return c;
-    }
-    c = cache_take(size);
-    if (c != NULL) {
         return c;
     }
     page = (size_t)sysconf(_SC_PAGESIZE);
@@ -298,7 +212,7 @@ void arena_free_all(struct arena *a)
     }
     while (c != NULL) {
         struct arena_chunk *next = c->next;
-        cache_put(c);
+        chunk_release(c);
         c = next;
     }
     arena_init(a, limit);

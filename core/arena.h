@@ -48,15 +48,4 @@ void arena_free_all(struct arena *a);
 /* Bytes currently obtained from the system. */
 size_t arena_bytes(const struct arena *a);
 
-/*
- * Big chunks (1 MiB and more) released by arena_free_all are kept in a
- * process-wide cache, bounded in bytes, and reused by the next arena that
- * needs a chunk of about that size: a daemon decoding batch after batch
- * then reuses memory instead of faulting in fresh pages each time. The
- * cache is thread-safe. ARENA_CACHE_DEFAULT is its bound until changed;
- * arena_cache_set_limit(0) empties and disables it.
- */
-#define ARENA_CACHE_DEFAULT ((size_t)0)
-void arena_cache_set_limit(size_t bytes);
-
 #endif

@@ -8,16 +8,12 @@
 
 static int itab_alloc(struct itab *t, uint32_t cap)
 {
-    t->hashes = malloc((size_t)cap * sizeof(*t->hashes));
-    t->idx = malloc((size_t)cap * sizeof(*t->idx));
-    if (t->hashes == NULL || t->idx == NULL) {
-        free(t->hashes);
-        free(t->idx);
-        t->hashes = NULL;
-        t->idx = NULL;
+    t->slots = malloc((size_t)cap * sizeof(*t->slots));
+    if (t->slots == NULL) {
         return PC_ENOMEM;
     }
-    memset(t->idx, 0xff, (size_t)cap * sizeof(*t->idx));
+    /* All ones: every idx is -1. */
+    memset(t->slots, 0xff, (size_t)cap * sizeof(*t->slots));
     t->mask = cap - 1;
     t->count = 0;
     return PC_OK;
@@ -36,29 +32,34 @@ int itab_init(struct itab *t, uint32_t expected)
 
 void itab_free(struct itab *t)
 {
-    free(t->hashes);
-    free(t->idx);
+    free(t->slots);
     memset(t, 0, sizeof(*t));
+}
+
+/* Both halves of the hash go into the tag (the low bits of the tag pick
+ * the slot). */
+static inline uint32_t itab_tag(uint64_t hash)
+{
+    return (uint32_t)(hash ^ (hash >> 32));
 }
 
 void itab_probe_start(const struct itab *t, uint64_t hash,
                       struct itab_probe *pr)
 {
-    pr->hash = hash;
-    pr->pos = (uint32_t)hash & t->mask;
+    pr->tag = itab_tag(hash);
+    pr->pos = pr->tag & t->mask;
 }
 
 int32_t itab_probe_next(const struct itab *t, struct itab_probe *pr)
 {
     for (;;) {
-        uint32_t p = pr->pos;
-        int32_t i = t->idx[p];
-        if (i < 0) {
+        const struct itab_slot *sl = &t->slots[pr->pos];
+        if (sl->idx < 0) {
             return -1;
         }
-        pr->pos = (p + 1) & t->mask;
-        if (t->hashes[p] == pr->hash) {
-            return i;
+        pr->pos = (pr->pos + 1) & t->mask;
+        if (sl->tag == pr->tag) {
+            return sl->idx;
         }
     }
 }
@@ -78,18 +79,16 @@ static int itab_rehash(struct itab *t)
         return rc;
     }
     for (i = 0; i <= old.mask; i++) {
-        if (old.idx[i] >= 0) {
-            uint32_t p = (uint32_t)old.hashes[i] & t->mask;
-            while (t->idx[p] >= 0) {
+        if (old.slots[i].idx >= 0) {
+            uint32_t p = old.slots[i].tag & t->mask;
+            while (t->slots[p].idx >= 0) {
                 p = (p + 1) & t->mask;
             }
-            t->idx[p] = old.idx[i];
-            t->hashes[p] = old.hashes[i];
+            t->slots[p] = old.slots[i];
             t->count++;
         }
     }
-    free(old.hashes);
-    free(old.idx);
+    free(old.slots);
     return PC_OK;
 }
 
@@ -104,12 +103,12 @@ int itab_insert(struct itab *t, struct itab_probe *pr, int32_t index)
             return rc;
         }
     }
-    p = (uint32_t)pr->hash & t->mask;
-    while (t->idx[p] >= 0) {
+    p = pr->tag & t->mask;
+    while (t->slots[p].idx >= 0) {
         p = (p + 1) & t->mask;
     }
-    t->idx[p] = index;
-    t->hashes[p] = pr->hash;
+    t->slots[p].tag = pr->tag;
+    t->slots[p].idx = index;
     t->count++;
     return PC_OK;
 }

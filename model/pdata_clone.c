@@ -182,8 +182,9 @@ static void clone_profile(struct cloner *c, struct profile *p)
     for (i = 0; p->samples != NULL && i < p->nsamples; i++) {
         struct sample *s = &p->samples[i];
         s->attrs = dup_arr(c, s->attrs, s->nattrs, sizeof(int32_t));
-        s->values = dup_arr(c, s->values, s->nvalues, sizeof(int64_t));
-        s->timestamps = dup_arr(c, s->timestamps, s->nts, sizeof(uint64_t));
+        /* The timestamps follow the values (sample_ts). */
+        s->values = dup_arr(c, s->values, (size_t)s->nvalues + s->nts,
+                            sizeof(int64_t));
     }
 }
 

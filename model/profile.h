@@ -102,14 +102,15 @@ struct line {
     int64_t column;
 };
 
+/* Wide fields first: 40 bytes, not 48 with interleaved padding. */
 struct location {
-    int32_t mapping; /* mapping index, 0 = none */
-    uint8_t is_folded;
     uint64_t address;
-    uint32_t nlines;
     struct line *lines; /* inlined callee first, caller last */
-    uint32_t nattrs;
     int32_t *attrs;
+    int32_t mapping; /* mapping index, 0 = none */
+    uint32_t nlines;
+    uint32_t nattrs;
+    uint8_t is_folded;
 };
 
 struct function {
@@ -173,18 +174,26 @@ struct dict {
  * of them is 0; a sample with only timestamps counts 1 per timestamp). With
  * several sample types (a pprof), nvalues == nsample_types, one per type.
  */
-/* Pointers first, counts after: 48 bytes instead of 56 with the padding
- * of interleaved fields (a 200k-sample profile holds 200k of these). */
+/* Pointers first, counts after, and the timestamps in the values' block:
+ * 40 bytes, where interleaved fields took 56 and a pointer of their own
+ * for the timestamps 48 (a 200k-sample profile holds 200k of these). */
 struct sample {
-    int64_t *values;
-    int32_t *attrs;       /* attribute indices (pprof labels) */
-    uint64_t *timestamps; /* unix ns */
-    int32_t stack;        /* stack index */
-    int32_t link;         /* link index, 0 = none */
+    int64_t *values; /* nvalues values, then nts timestamps: sample_ts */
+    int32_t *attrs;  /* attribute indices (pprof labels) */
+    int32_t stack;   /* stack index */
+    int32_t link;    /* link index, 0 = none */
     uint32_t nvalues;
     uint32_t nattrs;
     uint32_t nts;
 };
+
+/* The nts timestamps of s (unix ns), which follow its values: whoever sets
+ * nts > 0 gives values room for nvalues + nts elements. int64_t and
+ * uint64_t may alias each other. */
+static inline uint64_t *sample_ts(const struct sample *s)
+{
+    return s->nts != 0 ? (uint64_t *)(s->values + s->nvalues) : NULL;
+}
 
 struct profile {
     uint32_t nsample_types;

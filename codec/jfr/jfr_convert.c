@@ -149,7 +149,7 @@ static int add_sample(struct conv_state *st, enum jfr_kind k, int32_t stack,
     struct ksample *s;
     int32_t j;
 
-    if (a->idx.hashes == NULL && itab_init(&a->idx, 256) != PC_OK) {
+    if (a->idx.slots == NULL && itab_init(&a->idx, 256) != PC_OK) {
         return PC_ENOMEM;
     }
     itab_probe_start(&a->idx,

@@ -688,7 +688,7 @@ const struct jfr_class *jfr_class_by_id_hashed(const struct jfr_chunk *c,
     int32_t j;
 
     if (md == NULL ||
-        (md->class_idx.mask == 0 && md->class_idx.hashes == NULL)) {
+        (md->class_idx.mask == 0 && md->class_idx.slots == NULL)) {
         return NULL;
     }
 

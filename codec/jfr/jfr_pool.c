@@ -179,7 +179,7 @@ int jfr_pool_find(const struct jfr_chunk *c, uint64_t type, uint64_t key,
     struct itab_probe pr;
     int32_t j;
 
-    if (c->pool_idx.hashes == NULL) {
+    if (c->pool_idx.slots == NULL) {
         return PC_ENOTFOUND;
     }
     itab_probe_start(&c->pool_idx, ent_hash(type, key), &pr);

@@ -32,7 +32,7 @@ void jfr_map_clear(struct jfr_map *m)
     itab_free(&m->idx);
     m->n = 0;
     if (itab_init(&m->idx, 256) != PC_OK) {
-        m->idx.hashes = NULL;
+        m->idx.slots = NULL;
     }
 }
 
@@ -41,7 +41,7 @@ int jfr_map_get(const struct jfr_map *m, uint64_t k, int64_t *v)
     struct itab_probe pr;
     int32_t j;
 
-    if (m->idx.hashes == NULL) {
+    if (m->idx.slots == NULL) {
         return 0;
     }
     itab_probe_start(&m->idx, jfr_mix64(k), &pr);
@@ -58,7 +58,7 @@ int jfr_map_put(struct jfr_map *m, uint64_t k, int64_t v)
 {
     struct itab_probe pr;
 
-    if (m->idx.hashes == NULL) {
+    if (m->idx.slots == NULL) {
         return PC_ENOMEM;
     }
     if (m->n == m->cap) {

@@ -55,9 +55,8 @@ int delta_applies(const struct pdata *pd)
 
 static void table_free(struct delta_table *t)
 {
-    if (t->idx.idx != NULL) {
-        itab_free(&t->idx);
-    }
+    itab_free(&t->idx);
+    free(t->keys);
     free(t->vals);
     free(t->seen);
     memset(t, 0, sizeof(*t));
@@ -68,8 +67,9 @@ static size_t table_bytes(const struct delta_table *t)
     if (!t->valid) {
         return 0;
     }
-    return (size_t)t->cap * (t->ncum * sizeof(int64_t) + 1) +
-           ((size_t)t->idx.mask + 1) * (sizeof(uint64_t) + sizeof(int32_t));
+    return (size_t)t->cap *
+               (sizeof(uint64_t) + t->ncum * sizeof(int64_t) + 1) +
+           ((size_t)t->idx.mask + 1) * sizeof(struct itab_slot);
 }
 
 void delta_state_init(struct delta_state *s)
@@ -93,15 +93,30 @@ size_t delta_pending_bytes(const struct delta_state *s)
     return table_bytes(&s->pending);
 }
 
+/* Entry of key, -1 when absent. The key (a 64-bit hash of the sample's
+ * stack and labels) is the entry's identity; the index's tag is not. */
+static int32_t table_probe(const struct delta_table *t, uint64_t key,
+                           struct itab_probe *pr)
+{
+    int32_t i;
+
+    itab_probe_start(&t->idx, key, pr);
+    while ((i = itab_probe_next(&t->idx, pr)) >= 0) {
+        if (t->keys[i] == key) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 static int32_t table_find(const struct delta_table *t, uint64_t key)
 {
     struct itab_probe pr;
 
-    if (!t->valid || t->idx.idx == NULL) {
+    if (!t->valid || t->idx.slots == NULL) {
         return -1;
     }
-    itab_probe_start(&t->idx, key, &pr);
-    return itab_probe_next(&t->idx, &pr);
+    return table_probe(t, key, &pr);
 }
 
 /* Entry for key, added (zeroed) when absent; -1 on OOM. */
@@ -110,19 +125,24 @@ static int32_t table_upsert(struct delta_table *t, uint64_t key)
     struct itab_probe pr;
     int32_t i;
 
-    itab_probe_start(&t->idx, key, &pr);
-    i = itab_probe_next(&t->idx, &pr);
+    i = table_probe(t, key, &pr);
     if (i >= 0) {
         return i;
     }
     if (t->n == t->cap) {
         uint32_t ncap = t->cap ? t->cap * 2 : 64;
         int64_t *nv = realloc(t->vals, (size_t)ncap * t->ncum * sizeof(*nv));
+        uint64_t *nk;
         uint8_t *ns;
         if (nv == NULL) {
             return -1;
         }
         t->vals = nv;
+        nk = realloc(t->keys, (size_t)ncap * sizeof(*nk));
+        if (nk == NULL) {
+            return -1;
+        }
+        t->keys = nk;
         ns = realloc(t->seen, ncap);
         if (ns == NULL) {
             return -1;
@@ -135,6 +155,7 @@ static int32_t table_upsert(struct delta_table *t, uint64_t key)
         return -1;
     }
     memset(&t->vals[(size_t)i * t->ncum], 0, t->ncum * sizeof(int64_t));
+    t->keys[i] = key;
     t->seen[i] = 0;
     t->n++;
     return i;
@@ -296,15 +317,13 @@ static int detect_reset(const struct delta_table *base,
                         const struct delta_table *cur)
 {
     struct itab_probe pr;
-    uint32_t slot, c;
+    uint32_t i, c;
 
-    for (slot = 0; slot <= cur->idx.mask; slot++) {
-        int32_t i = cur->idx.idx[slot], b;
-        if (i < 0) {
-            continue;
-        }
-        itab_probe_start(&base->idx, cur->idx.hashes[slot], &pr);
-        b = itab_probe_next(&base->idx, &pr);
+    if (base->idx.slots == NULL) {
+        return 0;
+    }
+    for (i = 0; i < cur->n; i++) {
+        int32_t b = table_probe(base, cur->keys[i], &pr);
         if (b < 0) {
             continue;
         }

@@ -629,23 +629,23 @@ static struct pdata *build_otlp_model(void)
     p->samples[0].link = li;
     p->samples[0].attrs = anyvalue_attrs(pd, &p->samples[0].nattrs);
     p->samples[0].nvalues = 2;
-    p->samples[0].values = arena_calloc(&pd->arena, 2, sizeof(int64_t));
+    /* values, then the timestamps (sample_ts) */
+    p->samples[0].values = arena_calloc(&pd->arena, 4, sizeof(int64_t));
     p->samples[0].values[0] = 3;
     p->samples[0].values[1] = 4;
     p->samples[0].nts = 2;
-    p->samples[0].timestamps = arena_calloc(&pd->arena, 2, sizeof(uint64_t));
-    p->samples[0].timestamps[0] = 1010;
-    p->samples[0].timestamps[1] = 1090;
+    p->samples[0].values[2] = 1010;
+    p->samples[0].values[3] = 1090;
     /* timestamps only; an existing trace_id label keeps its value */
     p->samples[1].stack = st;
     p->samples[1].link = li;
     p->samples[1].nattrs = 1;
     p->samples[1].attrs = ints(pd, 1, add_attr(pd, "trace_id", av_str("t")));
     p->samples[1].nts = 3;
-    p->samples[1].timestamps = arena_calloc(&pd->arena, 3, sizeof(uint64_t));
-    p->samples[1].timestamps[0] = 1001;
-    p->samples[1].timestamps[1] = 1002;
-    p->samples[1].timestamps[2] = 1003;
+    p->samples[1].values = arena_calloc(&pd->arena, 3, sizeof(int64_t));
+    p->samples[1].values[0] = 1001;
+    p->samples[1].values[1] = 1002;
+    p->samples[1].values[2] = 1003;
     p->samples[2].stack = st;
     p->samples[2].nvalues = 1;
     p->samples[2].values = arena_calloc(&pd->arena, 1, sizeof(int64_t));

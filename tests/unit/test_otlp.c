@@ -449,7 +449,7 @@ static void eq_sample(const struct pdata *a, const struct sample *x,
     }
     assert_int_equal(x->nts, y->nts);
     for (i = 0; i < x->nts; i++) {
-        assert_int_equal(x->timestamps[i], y->timestamps[i]);
+        assert_int_equal(sample_ts(x)[i], sample_ts(y)[i]);
     }
     eq_sample_attrs(a, x, b, y);
 }
@@ -877,18 +877,18 @@ static struct pdata *build_otlp_like(void)
     p->samples[0].stack = st;
     p->samples[0].link = li;
     p->samples[0].nvalues = 2;
-    p->samples[0].values = I64S(pd, 2, (int64_t)3, (int64_t)4);
+    /* the timestamps follow the values (sample_ts) */
+    p->samples[0].values = I64S(pd, 4, (int64_t)3, (int64_t)4, (int64_t)1010,
+                                (int64_t)1090);
     p->samples[0].nts = 2;
-    p->samples[0].timestamps = (uint64_t *)I64S(pd, 2, (int64_t)1010,
-                                                (int64_t)1090);
     p->samples[0].nattrs = 6;
     p->samples[0].attrs = I32S(pd, 6, A_int(pd, "thread.id", 7, NULL), ab, ad,
                                ay, an, A_str(pd, "s", "v"));
     /* timestamps only */
     p->samples[1].stack = st;
     p->samples[1].nts = 3;
-    p->samples[1].timestamps = (uint64_t *)I64S(pd, 3, (int64_t)1001,
-                                                (int64_t)1002, (int64_t)1003);
+    p->samples[1].values = I64S(pd, 3, (int64_t)1001, (int64_t)1002,
+                                (int64_t)1003);
     /* values only, no stack */
     p->samples[2].nvalues = 1;
     p->samples[2].values = I64S(pd, 1, (int64_t)9);
@@ -958,8 +958,8 @@ static void test_otlp_timestamp_window_widened(void **state)
     Req *r;
 
     (void)state;
-    p->samples[1].timestamps[0] = 900;  /* before time */
-    p->samples[1].timestamps[2] = 1500; /* after time + duration */
+    sample_ts(&p->samples[1])[0] = 900;  /* before time */
+    sample_ts(&p->samples[1])[2] = 1500; /* after time + duration */
     in[0] = pd;
     encode(in, 1, &b); /* validates */
     r = unpack(&b);
@@ -1087,6 +1087,7 @@ struct rq {
     int zero_bad; /* table number whose entry 0 is spoilt */
     int depth;    /* AnyValue nesting of attribute 1 */
     int unpacked; /* repeated scalars unpacked */
+    int ts;       /* timestamps before the values, and a second sample */
 };
 
 static void rq_default(struct rq *q)
@@ -1122,6 +1123,30 @@ static void put_ints(struct buf *b, uint32_t f, const int32_t *v, int n,
         pb_put_varint(&t, (uint64_t)(int64_t)v[i]);
     }
     pbw_msg(b, f, &t);
+    buf_free(&t);
+}
+
+/* Timestamps base + 1 and base + 2 (field 5), packed or not. */
+static void put_ts(struct buf *b, uint64_t base, int unpacked)
+{
+    struct buf t;
+    uint64_t k;
+
+    if (unpacked) {
+        pb_put_fixed64(b, 5, base + 1);
+        pb_put_fixed64(b, 5, base + 2);
+        return;
+    }
+    buf_init(&t, 1 << 20);
+    for (k = 1; k <= 2; k++) {
+        uint8_t le[8];
+        int j;
+        for (j = 0; j < 8; j++) {
+            le[j] = (uint8_t)((base + k) >> (8 * j));
+        }
+        buf_append(&t, le, 8);
+    }
+    pbw_msg(b, 5, &t);
     buf_free(&t);
 }
 
@@ -1236,20 +1261,28 @@ static void build_request(const struct rq *q, struct buf *out)
     pb_put_uint(&d, 99, 1); /* unknown field: skipped */
 
     /* sample -> profile -> scope -> resource */
-    buf_reset(&t);
-    pb_put_int(&t, 1, q->smp_stack);
-    one[0] = q->smp_attr;
-    put_ints(&t, 2, one, 1, q->unpacked);
-    pb_put_int(&t, 3, q->smp_link);
-    {
-        int32_t vals[2] = {5, 6};
-        put_ints(&t, 4, vals, 2, q->unpacked);
-    }
     buf_reset(&u);
     pb_put_int(&u, 1, q->st_type);
     pb_put_int(&u, 2, 2);
     pbw_msg(&v, 1, &u);
-    pbw_msg(&v, 2, &t);
+    for (i = 0; i < (q->ts ? 2u : 1u); i++) {
+        int32_t vals[2] = {5 + 2 * (int32_t)i, 6 + 2 * (int32_t)i};
+        buf_reset(&t);
+        pb_put_int(&t, 1, q->smp_stack);
+        one[0] = q->smp_attr;
+        put_ints(&t, 2, one, 1, q->unpacked);
+        pb_put_int(&t, 3, q->smp_link);
+        if (q->ts) {
+            /* Timestamps first, then one value, the second after: the
+             * decoder keeps them behind the values all the same. */
+            put_ts(&t, 1000 * (i + 1), q->unpacked);
+            put_ints(&t, 4, vals, 1, q->unpacked);
+            put_ints(&t, 4, vals + 1, 1, q->unpacked);
+        } else {
+            put_ints(&t, 4, vals, 2, q->unpacked);
+        }
+        pbw_msg(&v, 2, &t);
+    }
     buf_reset(&u);
     pbw_msg(&v, 5, &u);
     if (q->prof_attr >= 0) {
@@ -1315,6 +1348,97 @@ static void test_otlp_request_ok_unpacked(void **state)
     pdata_free(pd);
     pdata_free(pd2);
     buf_free(&b); /* borrowed: freed after pd */
+}
+
+/* A sample's timestamps live behind its values (sample_ts): decoded in
+ * any field order, packed or not, and the next sample's values do not
+ * overwrite them. */
+static void check_ts_samples(const struct pdata *pd)
+{
+    const struct profile *p = &pd->resources[0].scopes[0].profiles[0];
+    uint32_t i;
+
+    assert_int_equal(p->nsamples, 2);
+    for (i = 0; i < 2; i++) {
+        const struct sample *s = &p->samples[i];
+        assert_int_equal(s->nvalues, 2);
+        assert_int_equal(s->values[0], 5 + 2 * i);
+        assert_int_equal(s->values[1], 6 + 2 * i);
+        assert_int_equal(s->nts, 2);
+        assert_true(sample_ts(s)[0] == 1000 * (i + 1) + 1);
+        assert_true(sample_ts(s)[1] == 1000 * (i + 1) + 2);
+    }
+}
+
+static void test_otlp_timestamps_behind_values(void **state)
+{
+    struct rq q;
+    struct buf b, b2;
+    struct pdata *pd = NULL, *back = NULL;
+    struct errctx e = {{0}};
+    const struct pdata *in[1];
+    int unpacked;
+
+    (void)state;
+    for (unpacked = 0; unpacked <= 1; unpacked++) {
+        rq_default(&q);
+        q.ts = 1;
+        q.unpacked = unpacked;
+        build_request(&q, &b);
+        assert_int_equal(otlp_decode(b.data, b.len, NULL, &pd, &e), 0);
+        check_ts_samples(pd);
+        /* And back out: the same samples (the profile's time window is
+         * widened to the timestamps, so not eq_pdata). */
+        in[0] = pd;
+        buf_init(&b2, BUF_MAX_DEFAULT);
+        assert_int_equal(otlp_encode(in, 1, &b2, &e), 0);
+        assert_int_equal(otlp_decode(b2.data, b2.len, NULL, &back, &e), 0);
+        check_ts_samples(back);
+        pdata_free(back);
+        pdata_free(pd);
+        buf_free(&b2);
+        buf_free(&b);
+    }
+}
+
+/* otlp_encode_parts: the resource part, then the dictionary, make the
+ * request otlp_encode writes, byte for byte. */
+static int take_part(const uint8_t *data, size_t len, void *arg)
+{
+    struct buf *parts = arg;
+
+    assert_true(len > 0);
+    return buf_append(parts, data, len);
+}
+
+static void test_otlp_encode_parts(void **state)
+{
+    struct pdata *pd[2] = {build_pprof_like(), build_otlp_like()};
+    const struct pdata *in[2] = {pd[0], pd[1]};
+    struct errctx e = {{0}};
+    struct buf whole, parts, rest;
+    size_t n;
+
+    (void)state;
+    for (n = 1; n <= 2; n++) {
+        buf_init(&whole, BUF_MAX_DEFAULT);
+        buf_init(&parts, BUF_MAX_DEFAULT);
+        buf_init(&rest, BUF_MAX_DEFAULT);
+        assert_int_equal(otlp_encode(in, n, &whole, &e), 0);
+        assert_int_equal(otlp_encode_parts(in, n, &rest, take_part, &parts,
+                                           &e),
+                         0);
+        /* The dictionary is field 2 of the request. */
+        assert_int_equal(rest.data[0], (2 << 3) | 2);
+        assert_int_equal(buf_append(&parts, rest.data, rest.len), 0);
+        assert_int_equal(parts.len, whole.len);
+        assert_memory_equal(parts.data, whole.data, whole.len);
+        buf_free(&whole);
+        buf_free(&parts);
+        buf_free(&rest);
+    }
+    pdata_free(pd[0]);
+    pdata_free(pd[1]);
 }
 
 static void test_otlp_index_out_of_range(void **state)
@@ -2113,6 +2237,8 @@ int main(void)
         cmocka_unit_test(test_otlp_two_inputs_merged),
         cmocka_unit_test(test_otlp_one_input_stacks),
         cmocka_unit_test(test_otlp_request_ok_unpacked),
+        cmocka_unit_test(test_otlp_timestamps_behind_values),
+        cmocka_unit_test(test_otlp_encode_parts),
         cmocka_unit_test(test_otlp_index_out_of_range),
         cmocka_unit_test(test_otlp_zero_entry_not_zero),
         cmocka_unit_test(test_otlp_nesting_too_deep),

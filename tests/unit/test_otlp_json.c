@@ -337,7 +337,7 @@ static void test_json_ids_ints_profile(void **state)
     assert_int_equal(s->values[0], 5);
     assert_int_equal(s->values[1], 6);
     assert_int_equal(s->nts, 2);
-    assert_true(s->timestamps[1] == 1700000000000000002ULL);
+    assert_true(sample_ts(s)[1] == 1700000000000000002ULL);
     assert_int_equal(s->link, 1);
     assert_int_equal(s->nattrs, 1);
     assert_int_equal(pd->dict.attrs[s->attrs[0]].value.u.i, -7);

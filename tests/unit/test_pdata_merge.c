@@ -177,13 +177,13 @@ static void test_otlp_events(void **state)
     struct pdata *a, *r;
     struct profile *pa, *pr;
     struct pdata_merge *m;
-    static uint64_t ts[3] = {1, 2, 3};
+    static int64_t ts[3] = {1, 2, 3}; /* no values: the timestamps */
 
     (void)state;
     a = build(0, &pa);
     pa->nsample_types = 1;
     pa->samples[0].nvalues = 0; /* three events, no values */
-    pa->samples[0].timestamps = ts;
+    pa->samples[0].values = ts;
     pa->samples[0].nts = 3;
     pa->samples[1].nvalues = 2; /* values 2 and 20 of one type */
     assert_true(pdata_profile_total(pa, 0) == 3 + 22 + 44);

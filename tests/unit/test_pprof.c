@@ -769,7 +769,7 @@ static void hand_dict(struct pdata *pd)
 }
 
 static int64_t vals3[] = {1, 2, 3}, vals1[] = {5};
-static uint64_t ts3[] = {100, 200, 300};
+static int64_t ts3[] = {100, 200, 300}; /* s1 has no values: its timestamps */
 
 static void hand_samples(struct pdata *pd, struct profile *p)
 {
@@ -828,7 +828,7 @@ static void hand_samples(struct pdata *pd, struct profile *p)
     s[0].nattrs = 3;
     /* s1: timestamps only, counted; link 1. */
     s[1].stack = 2;
-    s[1].timestamps = ts3;
+    s[1].values = ts3;
     s[1].nts = 3;
     s[1].link = 1;
     /* s2: arrays, kvlists, empty; link 2 has no trace id. */
