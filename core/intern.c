@@ -36,13 +36,6 @@ void itab_free(struct itab *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Both halves of the hash go into the tag (the low bits of the tag pick
- * the slot). */
-static inline uint32_t itab_tag(uint64_t hash)
-{
-    return (uint32_t)(hash ^ (hash >> 32));
-}
-
 void itab_probe_start(const struct itab *t, uint64_t hash,
                       struct itab_probe *pr)
 {

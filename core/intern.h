@@ -44,8 +44,23 @@ struct itab_probe {
 int itab_init(struct itab *t, uint32_t expected);
 void itab_free(struct itab *t);
 
+/* Both halves of the hash go into the tag (the low bits of the tag pick
+ * the slot). */
+static inline uint32_t itab_tag(uint64_t hash)
+{
+    return (uint32_t)(hash ^ (hash >> 32));
+}
+
 void itab_probe_start(const struct itab *t, uint64_t hash,
                       struct itab_probe *pr);
+
+/* Starts loading the slot a probe for hash reads first: a caller with
+ * several entries to look up in a big table prefetches them all, then
+ * probes, so that the cache misses overlap. */
+static inline void itab_prefetch(const struct itab *t, uint64_t hash)
+{
+    __builtin_prefetch(&t->slots[itab_tag(hash) & t->mask]);
+}
 
 /* Next candidate index with the same hash, or -1 when none is left. */
 int32_t itab_probe_next(const struct itab *t, struct itab_probe *pr);
