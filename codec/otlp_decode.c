@@ -1828,10 +1828,7 @@ static int dec_sample_same(const struct dict *d, const struct sample *a,
         return 0;
     }
     if (a->stack != b->stack &&
-        (d->stacks[a->stack].n != d->stacks[b->stack].n ||
-         (d->stacks[a->stack].n != 0 &&
-          memcmp(d->stacks[a->stack].locs, d->stacks[b->stack].locs,
-                 d->stacks[a->stack].n * sizeof(int32_t)) != 0))) {
+        !stack_eq(&d->stacks[a->stack], &d->stacks[b->stack])) {
         return 0;
     }
     if (a->link != b->link &&

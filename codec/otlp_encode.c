@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "core/assert.h"
 #include "core/intern.h"
 #include "codec/pb.h"
 
@@ -611,17 +612,15 @@ static int32_t enc_stack_put(struct enc *x, int32_t i, uint64_t h)
     return x->r_stack[i] = o;
 }
 
-/* Output index of stack i of the current input, interned. */
-static int32_t enc_stack(struct enc *x, int32_t i)
+/* Output index of stack i of the current input: interned already, with
+ * every stack of the profile (enc_stacks_ahead). */
+static int32_t enc_stack(const struct enc *x, int32_t i)
 {
     if (i <= 0 || (uint32_t)i >= x->in->dict.nstacks) {
         return 0;
     }
-    if (x->r_stack[i] >= 0) {
-        return x->r_stack[i];
-    }
-    return enc_stack_put(x, i,
-                         enc_stack_hash(x, x->cur, &x->in->dict.stacks[i]));
+    PC_ASSERT(x->r_stack[i] >= 0);
+    return x->r_stack[i];
 }
 
 /* Stacks interned ahead of p's samples, this many at a time. */

@@ -18,6 +18,7 @@
 #ifndef PROFCOL_INTERN_H
 #define PROFCOL_INTERN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* A slot: a 32-bit tag of the entry's hash beside its index, so that a
@@ -53,6 +54,12 @@ static inline uint32_t itab_tag(uint64_t hash)
 
 void itab_probe_start(const struct itab *t, uint64_t hash,
                       struct itab_probe *pr);
+
+/* Bytes the table holds. */
+static inline size_t itab_bytes(const struct itab *t)
+{
+    return t->slots != NULL ? ((size_t)t->mask + 1) * sizeof(*t->slots) : 0;
+}
 
 /* Starts loading the slot a probe for hash reads first: a caller with
  * several entries to look up in a big table prefetches them all, then

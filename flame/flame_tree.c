@@ -71,8 +71,7 @@ size_t flame_bytes(const struct flame_tree *t)
 {
     return (size_t)t->cap_nodes * sizeof(struct flame_node) +
            (size_t)t->cap_names * sizeof(struct flame_name) + t->text.cap +
-           ((size_t)t->name_index.mask + 1 + t->child_index.mask + 1) *
-               (sizeof(uint64_t) + sizeof(int32_t));
+           itab_bytes(&t->name_index) + itab_bytes(&t->child_index);
 }
 
 struct pstr flame_name_text(const struct flame_tree *t, uint32_t id)
@@ -93,9 +92,7 @@ static size_t flame_index_growth(const struct itab *ix)
 {
     size_t cap = (size_t)ix->mask + 1;
 
-    return ((size_t)ix->count + 1) * 2 > cap
-               ? cap * (sizeof(uint64_t) + sizeof(int32_t))
-               : 0;
+    return ((size_t)ix->count + 1) * 2 > cap ? itab_bytes(ix) : 0;
 }
 
 /* Room for one more entry of size sz in an array of cap, within the bound:

@@ -88,8 +88,8 @@ uint32_t pdata_merge_count(const struct pdata_merge *m)
 
 size_t pdata_merge_bytes(const struct pdata_merge *m)
 {
-    return arena_bytes(&m->pd->arena) + m->ix.sample.mask * 12u +
-           m->ix.loc.mask * 12u + m->ix.stack.mask * 12u;
+    return arena_bytes(&m->pd->arena) + itab_bytes(&m->ix.sample) +
+           itab_bytes(&m->ix.loc) + itab_bytes(&m->ix.stack);
 }
 
 /* ---- samples ------------------------------------------------------------ */

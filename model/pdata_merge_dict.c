@@ -304,6 +304,7 @@ static int32_t x_loc(struct pdata_merge *m, struct merge_xlat *x, int32_t i)
 int32_t pdm_stack(struct pdata_merge *m, struct merge_xlat *x, int32_t i)
 {
     const struct stack *s;
+    struct stack mapped = {0, 0, {NULL}};
     struct itab_probe pr;
     int32_t j, *locs;
     uint32_t k;
@@ -322,11 +323,11 @@ int32_t pdm_stack(struct pdata_merge *m, struct merge_xlat *x, int32_t i)
     for (k = 0; k < s->n; k++) {
         locs[k] = x_loc(m, x, stack_loc(s, k));
     }
-    itab_probe_start(&m->ix.stack, XXH3_64bits(locs, s->n * sizeof(*locs)),
-                     &pr);
+    mapped.n = s->n;
+    mapped.locs = locs;
+    itab_probe_start(&m->ix.stack, stack_hash(&mapped, 0), &pr);
     while ((j = itab_probe_next(&m->ix.stack, &pr)) >= 0 &&
-           !stack_eq(&m->pd->dict.stacks[j],
-                     &(struct stack){s->n, 0, {locs}})) {
+           !stack_eq(&m->pd->dict.stacks[j], &mapped)) {
     }
     if (j < 0) {
         j = indexed(m, &m->ix.stack, &pr, dict_add_stack(m->pd, locs, s->n));

@@ -69,7 +69,7 @@ static size_t table_bytes(const struct delta_table *t)
     }
     return (size_t)t->cap *
                (sizeof(uint64_t) + t->ncum * sizeof(int64_t) + 1) +
-           ((size_t)t->idx.mask + 1) * sizeof(struct itab_slot);
+           itab_bytes(&t->idx);
 }
 
 void delta_state_init(struct delta_state *s)
